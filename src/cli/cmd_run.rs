@@ -1,0 +1,251 @@
+//! `guild run`: resolve the operation and flags, stage the run, start it.
+
+use super::Ctx;
+use crate::error::{exit_code_for_status, Error, Result};
+use crate::op::{self, flags, OpDef};
+use crate::plan::{self, StageRequest};
+use crate::query;
+use crate::render;
+use crate::run::Run;
+use crate::target::local::{self, StartOpts};
+use clap::Args;
+use serde_yaml_ng::Value;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:\n  guild run train.py lr=0.01 epochs=5 -y\n  guild run train.py -- --lr 0.01       (script args; known flags are recorded)\n  guild run train.py --stage              (then: guild run --start ID)\n  guild run train.py -b --pidfile run.pid (background)")]
+pub struct RunArgs {
+    /// Script to run (Python script or executable file)
+    #[arg(value_name = "OPERATION")]
+    pub opspec: Option<String>,
+    /// Flag values as NAME=VALUE
+    #[arg(value_name = "FLAG=VAL")]
+    pub flags: Vec<String>,
+    /// Arguments for the script after `--` (`--name value` for a known flag sets it)
+    #[arg(last = true, value_name = "ARGS")]
+    pub raw: Vec<String>,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Run label (a template: `${flag}`, `${default_label}`)
+    #[arg(short = 'l', long, value_name = "LABEL")]
+    pub label: Option<String>,
+    /// Tag the run (repeatable)
+    #[arg(short = 't', long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Write the run directory without running it
+    #[arg(long)]
+    pub stage: bool,
+    /// Start a staged run
+    #[arg(long, value_name = "RUN")]
+    pub start: Option<String>,
+    /// Run in the background and return at once
+    #[arg(short = 'b', long)]
+    pub background: bool,
+    /// Write the supervising process's pid to FILE (removed when done); implies --background unless used with --start
+    #[arg(long, value_name = "FILE")]
+    pub pidfile: Option<PathBuf>,
+    /// Do not echo the run's output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Accept flags the operation does not define
+    #[arg(short = 'f', long)]
+    pub force_flags: bool,
+    /// Print the command that would run and exit
+    #[arg(long)]
+    pub print_cmd: bool,
+    /// Print the environment the operation adds and exit
+    #[arg(long)]
+    pub print_env: bool,
+    /// Show the operation's flags and exit
+    #[arg(long)]
+    pub help_op: bool,
+}
+
+pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
+    if a.stage && (a.background || a.pidfile.is_some()) {
+        return Err(Error::user("--stage and --background/--pidfile cannot both be used"));
+    }
+    if a.print_cmd && a.print_env {
+        return Err(Error::user("--print-cmd and --print-env cannot both be used"));
+    }
+    if let Some(spec) = &a.start {
+        return start_existing(ctx, &a, spec);
+    }
+    let Some(spec) = a.opspec.clone() else {
+        return Err(Error::usage("missing OPERATION; try `guild run train.py` or `guild run --help`"));
+    };
+    let mut op = op::resolve_script(&ctx.home, &ctx.cwd, &spec)?;
+    let mut flag_args = op::parse_flag_args(&a.flags)?;
+    let extra = split_raw_args(&op, &a.raw, &mut flag_args);
+    if !extra.is_empty() {
+        let pos = op.cmd_args.iter().position(|x| x == "__flag_args__").map(|p| p + 1).unwrap_or(op.cmd_args.len());
+        for (i, x) in extra.into_iter().enumerate() {
+            op.cmd_args.insert(pos + i, x);
+        }
+    }
+    if a.help_op {
+        render::out(&help_op(&op));
+        return Ok(0);
+    }
+    let resolved = op::resolve_flags(&op, &flag_args, a.force_flags, &ctx.cwd)?;
+    if let Some((name, _)) = resolved.flags.iter().find(|(k, v)| {
+        matches!(v, Value::Sequence(_))
+            && !op.flags.iter().any(|d| Some(d.name.as_str()) == k.as_str() && d.arg_split)
+    }) {
+        return Err(Error::user(format!(
+            "flag '{}' has a list value: sweeps are not supported yet; give a single value",
+            name.as_str().unwrap_or("")
+        )));
+    }
+    if a.print_cmd || a.print_env {
+        return print_cmd_env(ctx, &op, &resolved.flags, a.print_cmd);
+    }
+    if !a.yes && !confirm_run(&op, &resolved.flags, a.stage) {
+        return Ok(0);
+    }
+    let run = plan::stage(
+        &ctx.home,
+        StageRequest {
+            op: &op,
+            flags: resolved,
+            label: a.label.clone(),
+            tags: a.tags.clone(),
+            cwd: ctx.cwd.clone(),
+            quiet: a.quiet,
+        },
+    )?;
+    if a.stage {
+        eprintln!("{} staged as {}", op.name, run.id);
+        eprintln!("To start the operation, use 'guild run --start {}'", run.id);
+        return Ok(0);
+    }
+    if a.background || a.pidfile.is_some() {
+        let pid = local::start_background(&ctx.home, &run, a.pidfile.as_deref())?;
+        let pf = a.pidfile.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| format!("pid {pid}"));
+        eprintln!("{} started in background as {} ({})", op.name, run.id, if a.pidfile.is_some() { format!("pidfile {pf}") } else { pf });
+        return Ok(0);
+    }
+    let opts = StartOpts { quiet: a.quiet, stdin_null: false, pidfile: None };
+    let status = local::start(&ctx.home, &run, &ctx.cwd, &opts)?;
+    Ok(exit_code_for_status(status))
+}
+
+fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str) -> Result<i32> {
+    let runs = query::list_dir(&ctx.home.runs_dir());
+    let picked = query::select(&runs, &[spec.to_string()], false)?;
+    let run = picked.into_iter().next().map(|r| r.run).ok_or_else(|| Error::user(format!("could not find a run matching '{spec}'")))?;
+    if a.background && a.pidfile.is_none() {
+        local::start_background(&ctx.home, &run, None)?;
+        eprintln!("{} started in background", run.id);
+        return Ok(0);
+    }
+    let opts = StartOpts { quiet: a.quiet, stdin_null: a.quiet, pidfile: a.pidfile.clone() };
+    let status = local::start(&ctx.home, &run, &ctx.cwd, &opts)?;
+    Ok(exit_code_for_status(status))
+}
+
+/// Turn `--name value` / `--name=value` for known flags into flag values;
+/// everything else is passed to the script as is.
+fn split_raw_args(op: &OpDef, raw: &[String], flag_args: &mut Vec<(String, String)>) -> Vec<String> {
+    let mut extra = Vec::new();
+    let mut i = 0;
+    while i < raw.len() {
+        let a = &raw[i];
+        let (name, inline) = match a.strip_prefix("--") {
+            Some(rest) => match rest.split_once('=') {
+                Some((n, v)) => (Some(n.to_string()), Some(v.to_string())),
+                None => (Some(rest.to_string()), None),
+            },
+            None => (None, None),
+        };
+        let def = name.as_ref().and_then(|n| op.flags.iter().find(|d| d.arg_name.as_deref().unwrap_or(&d.name) == n));
+        match (def, inline) {
+            (Some(d), Some(v)) => {
+                flag_args.push((d.name.clone(), v));
+                i += 1;
+            }
+            (Some(d), None) if d.arg_switch.is_some() => {
+                let sw = d.arg_switch.clone().unwrap_or(Value::Bool(true));
+                flag_args.push((d.name.clone(), flags::encode_display(&sw)));
+                i += 1;
+            }
+            (Some(d), None) if i + 1 < raw.len() => {
+                let mut vals = vec![raw[i + 1].clone()];
+                let mut j = i + 2;
+                if d.arg_split {
+                    while j < raw.len() && !raw[j].starts_with("--") {
+                        vals.push(raw[j].clone());
+                        j += 1;
+                    }
+                }
+                flag_args.push((d.name.clone(), vals.join(" ")));
+                i = j;
+            }
+            _ => {
+                extra.push(a.clone());
+                i += 1;
+            }
+        }
+    }
+    extra
+}
+
+fn confirm_run(op: &OpDef, flag_vals: &serde_yaml_ng::Mapping, stage: bool) -> bool {
+    let mut lines = vec![format!("You are about to {} {}", if stage { "stage" } else { "run" }, op.name)];
+    let mut names: Vec<(String, &Value)> =
+        flag_vals.iter().filter_map(|(k, v)| Some((k.as_str()?.to_string(), v))).collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    for (k, v) in names {
+        lines.push(format!("  {k}: {}", flags::encode_display(v)));
+    }
+    eprintln!("{}", lines.join("\n"));
+    if !std::io::stdin().is_terminal() {
+        eprintln!("Continue? (Y/n) no terminal to answer; use -y to run without asking");
+        return false;
+    }
+    super::confirm("Continue?", true)
+}
+
+fn help_op(op: &OpDef) -> String {
+    let mut s = format!("Usage: guild run [OPTIONS] {} [FLAG]...\n\n", op.name);
+    if op.flags.is_empty() {
+        s.push_str("No flags detected.\n");
+        return s;
+    }
+    s.push_str("Flags:\n");
+    let w = op.flags.iter().map(|f| f.name.len()).max().unwrap_or(0).max(16);
+    for f in &op.flags {
+        let mut desc = f.description.clone();
+        match &f.default {
+            Some(d) => desc.push_str(&format!(" (default is {})", flags::encode_display(d))),
+            None if f.required => desc.push_str(" (required)"),
+            None => {}
+        }
+        s.push_str(&format!("  {:w$}  {}\n", f.name, desc.trim()));
+        if !f.choices.is_empty() && f.arg_switch.is_none() {
+            let c: Vec<String> = f.choices.iter().map(flags::encode_display).collect();
+            s.push_str(&format!("  {:w$}    Choices:  {}\n", "", c.join(", ")));
+        }
+    }
+    s
+}
+
+fn print_cmd_env(ctx: &Ctx, op: &OpDef, flag_vals: &serde_yaml_ng::Mapping, cmd: bool) -> Result<i32> {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let run = Run::at(ctx.home.runs_dir().join(id));
+    let built = op::cmd::build(&ctx.home, &run, &op::op_attr(op), flag_vals, &ctx.cwd, &op.name)?;
+    if cmd {
+        let q: Vec<String> = built.argv.iter().map(|a| crate::run::opref::quote(a)).collect();
+        render::out(&q.join(" "));
+    } else {
+        let lines: Vec<String> = built
+            .op_env
+            .iter()
+            .map(|(k, v)| if v.is_empty() { format!("{k}=") } else { format!("{k}={}", crate::run::opref::quote(v)) })
+            .collect();
+        render::out(&lines.join("\n"));
+    }
+    Ok(0)
+}

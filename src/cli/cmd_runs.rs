@@ -1,0 +1,655 @@
+//! Read and manage runs: `runs` (list, info, delete, restore, purge),
+//! `stop`, `watch`, `cat`, `ls`, `label`, `tag`.
+
+use super::{Ctx, FilterArgs};
+use crate::error::{Error, Result};
+use crate::query::{self, RunInfo};
+use crate::render;
+use crate::run::{trash, Status};
+use clap::{Args, Subcommand};
+use serde_yaml_ng::Value;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub cmd: Option<RunsCmd>,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RunsCmd {
+    /// List runs (newest first)
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// Show run details: attributes, flags, scalars
+    Info(InfoArgs),
+    /// Move runs to the trash (`runs restore` brings them back)
+    #[command(visible_alias = "rm")]
+    Delete(DeleteArgs),
+    /// Restore deleted runs from the trash
+    Restore(BulkArgs),
+    /// Permanently remove deleted runs from the trash
+    Purge(BulkArgs),
+    /// Stop running runs
+    Stop(StopArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ListArgs {
+    /// Runs to list: index, A:B range, or id prefix
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    /// Show all runs
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Show at most N runs
+    #[arg(short = 'n', long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Show deleted runs (in the trash)
+    #[arg(short = 'd', long)]
+    pub deleted: bool,
+    /// Output JSON (all matching runs)
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    /// Run (default: latest)
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+    /// Show the run's environment
+    #[arg(short = 'e', long)]
+    pub env: bool,
+    /// Show the manifest
+    #[arg(short = 'm', long)]
+    pub manifest: bool,
+    /// Show first/last/min/max/avg/total of every scalar
+    #[arg(short = 's', long)]
+    pub all_scalars: bool,
+    #[arg(short = 'd', long)]
+    pub deleted: bool,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    pub bulk: BulkArgs,
+    /// Delete permanently instead of moving to the trash
+    #[arg(short = 'p', long)]
+    pub permanent: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct BulkArgs {
+    /// Runs (default: all matching the filters)
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Runs to stop (default: all running)
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Seconds to wait after SIGTERM before SIGKILL
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// Run to watch (default: the latest running run)
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CatArgs {
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+    /// File to print, relative to the run directory
+    #[arg(short = 'p', long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// Print the run's output
+    #[arg(short = 'O', long)]
+    pub output: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+    /// Include .guild files
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Show source code files only
+    #[arg(short = 's', long)]
+    pub sourcecode: bool,
+    /// Show full paths
+    #[arg(short = 'f', long)]
+    pub full_path: bool,
+    /// No header or indent
+    #[arg(short = 'n', long)]
+    pub no_format: bool,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct LabelArgs {
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    /// Set the label (template: `${flag}`, `${label}`)
+    #[arg(short = 's', long, value_name = "VAL")]
+    pub set: Option<String>,
+    /// Prepend to the label
+    #[arg(short = 'p', long, value_name = "VAL")]
+    pub prepend: Option<String>,
+    /// Append to the label
+    #[arg(short = 'a', long, value_name = "VAL")]
+    pub append: Option<String>,
+    /// Remove text from the label (also -rm)
+    #[arg(long = "remove", value_name = "VAL")]
+    pub remove: Vec<String>,
+    /// Clear the label
+    #[arg(short = 'c', long)]
+    pub clear: bool,
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    /// Add a tag
+    #[arg(short = 'a', long = "add", value_name = "TAG")]
+    pub add: Vec<String>,
+    /// Delete a tag
+    #[arg(short = 'd', long = "delete", value_name = "TAG")]
+    pub delete: Vec<String>,
+    /// Remove all tags
+    #[arg(short = 'c', long)]
+    pub clear: bool,
+    /// List all tags in use
+    #[arg(long)]
+    pub list_all: bool,
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+fn load(ctx: &Ctx, filters: &FilterArgs, deleted: bool) -> Result<Vec<RunInfo>> {
+    let dir = if deleted { ctx.home.trash_dir() } else { ctx.home.runs_dir() };
+    filters.filters().apply(query::list_dir(&dir))
+}
+
+fn one(ctx: &Ctx, spec: Option<&String>, filters: &FilterArgs, deleted: bool) -> Result<RunInfo> {
+    let runs = load(ctx, filters, deleted)?;
+    let specs: Vec<String> = spec.cloned().into_iter().collect();
+    query::select(&runs, &specs, false)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::user("no matching runs; try `guild runs list -a`"))
+}
+
+pub fn runs(ctx: &Ctx, a: RunsArgs) -> Result<i32> {
+    match a.cmd {
+        None => list(ctx, a.list),
+        Some(RunsCmd::List(l)) => list(ctx, l),
+        Some(RunsCmd::Info(i)) => info(ctx, i),
+        Some(RunsCmd::Delete(d)) => delete(ctx, d),
+        Some(RunsCmd::Restore(b)) => restore(ctx, b),
+        Some(RunsCmd::Purge(b)) => purge(ctx, b),
+        Some(RunsCmd::Stop(s)) => stop(ctx, s),
+    }
+}
+
+fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
+    let runs = load(ctx, &a.filters, a.deleted)?;
+    let selected = query::select(&runs, &a.runs, true)?;
+    if a.json {
+        render::json(&serde_json::Value::Array(selected.iter().map(render::run_json).collect()));
+        return Ok(0);
+    }
+    let total = selected.len();
+    let limit = if a.all { total } else { a.limit.unwrap_or(20) };
+    let indexed: Vec<(usize, &RunInfo)> = selected
+        .iter()
+        .take(limit)
+        .map(|r| (runs.iter().position(|x| x.run.id == r.run.id).map(|p| p + 1).unwrap_or(0), r))
+        .collect();
+    if !indexed.is_empty() {
+        render::out(&render::table(render::run_rows(&indexed)));
+    }
+    if total > limit {
+        eprintln!("Showing the first {limit} runs ({total} total) - use --all to show all or -n to show more");
+    }
+    Ok(0)
+}
+
+pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
+    let r = one(ctx, a.run.as_ref(), &a.filters, a.deleted)?;
+    let run = &r.run;
+    let mut warnings = Vec::new();
+    let mut attr = |name: &str| -> Option<Value> {
+        match run.read_attr(name) {
+            Ok(v) => v,
+            Err(e) => {
+                warnings.push(e.msg);
+                None
+            }
+        }
+    };
+    let flags = attr("flags");
+    let cmd = attr("cmd");
+    let vcs = attr("vcs_commit");
+    let digest = attr("sourcecode_digest");
+    let env = if a.env { attr("env") } else { None };
+    for w in &warnings {
+        eprintln!("WARNING: {w}");
+    }
+    let scalars = crate::output::scalars::run_scalars(&run.dir);
+    let proto_flags = if run.is_batch() { crate::run::Run::at(run.guild_path("proto")).attr("flags") } else { None };
+    let pid = run.lock_pid().map(|p| p.to_string()).unwrap_or_default();
+    let s = |v: &Option<Value>| v.as_ref().map(crate::op::flags::encode_display).unwrap_or_default();
+    if a.json {
+        let mut m = serde_json::Map::new();
+        m.insert("id".into(), run.id.clone().into());
+        m.insert("operation".into(), r.op_desc().into());
+        m.insert("from".into(), r.opref.as_ref().map(|o| o.from_desc()).unwrap_or_default().into());
+        m.insert("status".into(), r.status.display().into());
+        m.insert("started".into(), render::fmt_time(r.started).into());
+        m.insert("stopped".into(), render::fmt_time(r.stopped).into());
+        m.insert("marked".into(), r.marked.into());
+        m.insert("label".into(), r.label.clone().unwrap_or_default().into());
+        m.insert("sourcecode_digest".into(), digest.as_ref().map(render::yaml_to_json).unwrap_or_default());
+        m.insert("vcs_commit".into(), vcs.as_ref().map(render::yaml_to_json).unwrap_or_default());
+        m.insert("run_dir".into(), run.dir.display().to_string().into());
+        m.insert("command".into(), cmd.as_ref().map(render::command_line).unwrap_or_default().into());
+        m.insert("exit_status".into(), r.exit_status.map(serde_json::Value::from).unwrap_or_default());
+        m.insert("pid".into(), pid.into());
+        m.insert("tags".into(), serde_json::json!(r.tags));
+        m.insert("flags".into(), flags.as_ref().map(render::yaml_to_json).unwrap_or(serde_json::json!({})));
+        if let Some(p) = &proto_flags {
+            m.insert("proto-flags".into(), render::yaml_to_json(p));
+        }
+        m.insert("scalars".into(), render::scalars_json(&scalars));
+        if let Some(e) = &env {
+            m.insert("environment".into(), render::yaml_to_json(e));
+        }
+        render::json(&serde_json::Value::Object(m));
+        return Ok(0);
+    }
+    let mut o = String::new();
+    let mut kv = |k: &str, v: String| o.push_str(&format!("{k}: {v}\n"));
+    kv("id", run.id.clone());
+    kv("operation", r.op_desc());
+    kv("from", r.opref.as_ref().map(|o| o.from_desc()).unwrap_or_default());
+    kv("status", r.status.display());
+    kv("started", render::fmt_time(r.started));
+    kv("stopped", render::fmt_time(r.stopped));
+    kv("marked", if r.marked { "yes" } else { "no" }.into());
+    kv("label", r.label.clone().unwrap_or_default());
+    kv("sourcecode_digest", s(&digest));
+    kv("vcs_commit", s(&vcs));
+    kv("run_dir", run.dir.display().to_string());
+    kv("command", cmd.as_ref().map(render::command_line).unwrap_or_default());
+    kv("exit_status", r.exit_status.map(|e| e.to_string()).unwrap_or_default());
+    kv("pid", pid);
+    o.push_str("tags:\n");
+    for t in &r.tags {
+        o.push_str(&format!("  - {t}\n"));
+    }
+    push_flags(&mut o, "flags", flags.as_ref());
+    if proto_flags.is_some() {
+        push_flags(&mut o, "proto-flags", proto_flags.as_ref());
+    }
+    o.push_str("scalars:\n");
+    for (k, v) in &scalars {
+        if a.all_scalars {
+            o.push_str(&format!(
+                "  {k}:\n    first: {:.6} (step {})\n    last: {:.6} (step {})\n    min: {:.6} (step {})\n    max: {:.6} (step {})\n    avg: {:.6} (count {})\n    total: {:.6}\n",
+                v.first, v.first_step, v.last, v.last_step, v.min, v.min_step, v.max, v.max_step, v.avg(), v.count, v.total
+            ));
+        } else if !k.starts_with("sys/") {
+            o.push_str(&render::scalar_line(k, v));
+            o.push('\n');
+        }
+    }
+    if let Some(Value::Mapping(e)) = &env {
+        o.push_str("environment:\n");
+        for (k, v) in e {
+            o.push_str(&format!("  {}: {}\n", k.as_str().unwrap_or(""), crate::op::flags::encode_display(v)));
+        }
+    }
+    if a.manifest {
+        o.push_str("manifest:\n");
+        for e in crate::run::manifest::read(&run.guild_path("manifest"))? {
+            o.push_str(&format!("  {} {}\n", e.kind, e.fields.join(" ")));
+        }
+    }
+    render::out(&o);
+    Ok(0)
+}
+
+fn push_flags(o: &mut String, title: &str, flags: Option<&Value>) {
+    o.push_str(&format!("{title}:\n"));
+    if let Some(Value::Mapping(m)) = flags {
+        let mut items: Vec<(&str, &Value)> = m.iter().filter_map(|(k, v)| Some((k.as_str()?, v))).collect();
+        items.sort_by(|a, b| a.0.cmp(b.0));
+        for (k, v) in items {
+            match v {
+                Value::Sequence(s) => {
+                    o.push_str(&format!("  {k}:\n"));
+                    for i in s {
+                        o.push_str(&format!("    - {}\n", crate::op::flags::encode_display(i)));
+                    }
+                }
+                other => o.push_str(&format!("  {k}: {}\n", crate::op::flags::encode_display(other))),
+            }
+        }
+    }
+}
+
+fn preview(runs: &[RunInfo], all: &[RunInfo]) -> String {
+    let indexed: Vec<(usize, &RunInfo)> = runs
+        .iter()
+        .map(|r| (all.iter().position(|x| x.run.id == r.run.id).map(|p| p + 1).unwrap_or(0), r))
+        .collect();
+    render::table(render::run_rows(&indexed)).lines().map(|l| format!("  {l}\n")).collect()
+}
+
+fn bulk_select(ctx: &Ctx, b: &BulkArgs, deleted: bool) -> Result<(Vec<RunInfo>, Vec<RunInfo>)> {
+    let all = load(ctx, &b.filters, deleted)?;
+    let sel = query::select(&all, &b.runs, true)?;
+    Ok((sel, all))
+}
+
+fn confirm_bulk(what: &str, sel: &[RunInfo], all: &[RunInfo], yes: bool, default_yes: bool) -> Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    eprint!("You are about to {what} the following runs:\n{}", preview(sel, all));
+    if super::confirm(&format!("{} {} run(s)?", capitalize(what), sel.len()), default_yes) {
+        Ok(true)
+    } else {
+        Err(Error::exit(4))
+    }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+fn delete(ctx: &Ctx, d: DeleteArgs) -> Result<i32> {
+    let (sel, all) = bulk_select(ctx, &d.bulk, false)?;
+    if sel.is_empty() {
+        eprintln!("Nothing to delete.");
+        return Ok(0);
+    }
+    if d.permanent && !d.bulk.yes {
+        eprintln!("WARNING: You are about to permanently delete runs. This cannot be undone.");
+    }
+    confirm_bulk(if d.permanent { "permanently delete" } else { "delete" }, &sel, &all, d.bulk.yes, !d.permanent)?;
+    for r in &sel {
+        if r.status.status == Status::Running && r.status.remote.is_none() {
+            eprintln!("Stopping {} (pid {})", r.run.id, r.run.lock_pid().unwrap_or(0));
+            crate::exec::stop(&r.run, Duration::from_secs(30))?;
+        }
+        if d.permanent {
+            trash::purge(&r.run)?;
+        } else {
+            trash::move_to(&r.run, &ctx.home.trash_dir())?;
+        }
+    }
+    eprintln!("{} {} run(s)", if d.permanent { "Permanently deleted" } else { "Deleted" }, sel.len());
+    Ok(0)
+}
+
+fn restore(ctx: &Ctx, b: BulkArgs) -> Result<i32> {
+    let (sel, all) = bulk_select(ctx, &b, true)?;
+    if sel.is_empty() {
+        eprintln!("Nothing to restore.");
+        return Ok(0);
+    }
+    confirm_bulk("restore", &sel, &all, b.yes, true)?;
+    for r in &sel {
+        trash::move_to(&r.run, &ctx.home.runs_dir())?;
+    }
+    eprintln!("Restored {} run(s)", sel.len());
+    Ok(0)
+}
+
+fn purge(ctx: &Ctx, b: BulkArgs) -> Result<i32> {
+    let (sel, all) = bulk_select(ctx, &b, true)?;
+    if sel.is_empty() {
+        eprintln!("Nothing to purge.");
+        return Ok(0);
+    }
+    confirm_bulk("permanently delete", &sel, &all, b.yes, false)?;
+    for r in &sel {
+        trash::purge(&r.run)?;
+    }
+    eprintln!("Permanently deleted {} run(s)", sel.len());
+    Ok(0)
+}
+
+pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
+    let mut f = a.filters.clone();
+    if a.runs.is_empty() {
+        f.running = true;
+    }
+    let all = load(ctx, &f, false)?;
+    let sel: Vec<RunInfo> = query::select(&all, &a.runs, true)?
+        .into_iter()
+        .filter(|r| r.status.status == Status::Running && r.status.remote.is_none())
+        .collect();
+    if sel.is_empty() {
+        eprintln!("Nothing to stop.");
+        return Ok(0);
+    }
+    if a.runs.is_empty() {
+        confirm_bulk("stop", &sel, &all, a.yes, true)?;
+    }
+    let timeout = Duration::from_secs_f64(a.timeout.max(0.0));
+    for r in &sel {
+        eprintln!("Stopping {} (pid {})", r.run.id, r.run.lock_pid().unwrap_or(0));
+        crate::exec::stop(&r.run, timeout)?;
+    }
+    Ok(0)
+}
+
+pub fn watch(ctx: &Ctx, a: WatchArgs) -> Result<i32> {
+    let r = match &a.run {
+        Some(spec) => one(ctx, Some(spec), &a.filters, false)?,
+        None => {
+            let mut f = a.filters.clone();
+            f.running = true;
+            load(ctx, &f, false)?.into_iter().next().ok_or_else(|| {
+                Error::user("nothing to watch; view the output of a specific run with `guild watch RUN`")
+            })?
+        }
+    };
+    if std::env::var("NO_WATCHING_MSG").as_deref() != Ok("1") {
+        eprintln!("Watching run {}", r.run.id);
+    }
+    let status = crate::output::watch::follow(&r.run)?;
+    eprintln!("Run {} stopped with a status of '{}'", r.run.id, status.as_str());
+    Ok(0)
+}
+
+pub fn cat(ctx: &Ctx, a: CatArgs) -> Result<i32> {
+    let r = one(ctx, a.run.as_ref(), &a.filters, false)?;
+    let path: PathBuf = if a.output {
+        r.run.guild_path("output")
+    } else {
+        let p = a.path.as_ref().ok_or_else(|| Error::user("specify a file with -p PATH or the output with --output"))?;
+        if std::path::Path::new(p).is_absolute() {
+            return Err(Error::user(format!("{p} is absolute; give a path relative to the run directory")));
+        }
+        r.run.dir.join(p)
+    };
+    let data = std::fs::read(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::user(format!("{} does not exist", path.display())),
+        _ => Error::io("reading", &path, e),
+    })?;
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(&data);
+    let _ = out.flush();
+    Ok(0)
+}
+
+pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
+    let r = one(ctx, a.run.as_ref(), &a.filters, false)?;
+    let mut files: Vec<(String, bool)> = Vec::new();
+    if a.sourcecode {
+        for e in crate::run::manifest::read(&r.run.guild_path("manifest"))? {
+            if e.kind == "s" {
+                if let Some(p) = e.run_rel() {
+                    files.push((p.to_string(), false));
+                }
+            }
+        }
+    } else {
+        for e in walkdir::WalkDir::new(&r.run.dir).min_depth(1).sort_by_file_name() {
+            let Ok(e) = e else { continue };
+            let rel = e.path().strip_prefix(&r.run.dir).map(|p| p.display().to_string()).unwrap_or_default();
+            if !a.all && (rel == ".guild" || rel.starts_with(".guild/")) {
+                continue;
+            }
+            files.push((rel, e.file_type().is_dir()));
+        }
+    }
+    if a.json {
+        render::json(&serde_json::json!(files.iter().map(|(f, _)| f).collect::<Vec<_>>()));
+        return Ok(0);
+    }
+    let mut o = String::new();
+    if !a.no_format && !a.full_path {
+        o.push_str(&format!("{}:\n", r.run.dir.display()));
+    }
+    for (f, dir) in files {
+        let name = if a.full_path { r.run.dir.join(&f).display().to_string() } else { f };
+        let slash = if dir { "/" } else { "" };
+        if a.no_format || a.full_path {
+            o.push_str(&format!("{name}{slash}\n"));
+        } else {
+            o.push_str(&format!("  {name}{slash}\n"));
+        }
+    }
+    render::out(&o);
+    Ok(0)
+}
+
+pub fn label(ctx: &Ctx, a: LabelArgs) -> Result<i32> {
+    let n = [a.set.is_some(), a.prepend.is_some(), a.append.is_some(), !a.remove.is_empty(), a.clear]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if n != 1 {
+        return Err(Error::user("give exactly one of --set, --prepend, --append, --remove, --clear"));
+    }
+    let all = load(ctx, &a.filters, false)?;
+    let sel = query::select(&all, &a.runs, false)?;
+    for r in &sel {
+        let cur = r.label.clone().unwrap_or_default();
+        let flags = match r.run.attr("flags") {
+            Some(Value::Mapping(m)) => m,
+            _ => Default::default(),
+        };
+        let render = |t: &str| {
+            crate::op::flags::render_label(
+                t,
+                &flags,
+                &[("label", cur.clone()), ("default_label", crate::op::flags::default_label(&flags))],
+            )
+        };
+        let new = if let Some(s) = &a.set {
+            render(s)
+        } else if let Some(p) = &a.prepend {
+            format!("{} {cur}", render(p))
+        } else if let Some(p) = &a.append {
+            format!("{cur} {}", render(p))
+        } else if a.clear {
+            String::new()
+        } else {
+            let mut l = cur.clone();
+            for rm in &a.remove {
+                l = l.replace(rm.as_str(), "");
+            }
+            l.split_whitespace().collect::<Vec<_>>().join(" ")
+        };
+        let new = new.trim().to_string();
+        if new.is_empty() {
+            r.run.del_attr("label")?;
+        } else {
+            r.run.write_attr("label", &new.into())?;
+        }
+    }
+    eprintln!("{} {} run(s)", if a.clear { "Cleared label for" } else { "Labeled" }, sel.len());
+    Ok(0)
+}
+
+pub fn tag(ctx: &Ctx, a: TagArgs) -> Result<i32> {
+    let all = load(ctx, &a.filters, false)?;
+    if a.list_all {
+        let mut tags: Vec<String> = all.iter().flat_map(|r| r.tags.clone()).collect();
+        tags.sort();
+        tags.dedup();
+        render::out(&tags.join("\n"));
+        return Ok(0);
+    }
+    if a.add.is_empty() && a.delete.is_empty() && !a.clear {
+        return Err(Error::user("give --add TAG, --delete TAG or --clear"));
+    }
+    let sel = query::select(&all, &a.runs, false)?;
+    for r in &sel {
+        let mut tags: Vec<String> = if a.clear { Vec::new() } else { r.tags.clone() };
+        tags.retain(|t| !a.delete.contains(t));
+        for t in &a.add {
+            if !tags.contains(t) {
+                tags.push(t.clone());
+            }
+        }
+        tags.sort();
+        if tags.is_empty() {
+            r.run.del_attr("tags")?;
+        } else {
+            r.run.write_attr("tags", &Value::Sequence(tags.into_iter().map(Value::from).collect()))?;
+        }
+    }
+    eprintln!("Modified tags for {} run(s)", sel.len());
+    Ok(0)
+}

@@ -1,0 +1,244 @@
+//! Command-line interface: clap definitions, Guild's short option aliases,
+//! and dispatch. Commands parse into typed requests and call the library.
+
+mod cmd_run;
+mod cmd_runs;
+
+use crate::error::{Error, Result};
+use crate::home::Home;
+use crate::query::Filters;
+use crate::run::Status;
+use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "guild",
+    version,
+    about = "Run, track and compare experiments (Guild AI 0.9 compatible)",
+    long_about = "Run, track and compare experiments.\n\nRuns live in $GUILD_HOME/runs (default ~/.guild) in Guild AI 0.9's format.\n\nExamples:\n  guild run train.py lr=0.01 epochs=5\n  guild runs\n  guild runs info 1\n  guild watch\n  guild stop 1"
+)]
+pub struct Cli {
+    /// Guild home directory (default: $GUILD_HOME, an active venv's .guild, a .guild found walking up, ~/.guild)
+    #[arg(short = 'H', long = "home", global = true, value_name = "PATH")]
+    pub home: Option<PathBuf>,
+    /// Change to DIR before doing anything
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub cwd: Option<PathBuf>,
+    #[command(subcommand)]
+    pub cmd: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a script or operation as a tracked run
+    Run(cmd_run::RunArgs),
+    /// List or manage runs (default: list)
+    Runs(cmd_runs::RunsArgs),
+    /// Stop running runs (SIGTERM to the run's process group, then SIGKILL)
+    Stop(cmd_runs::StopArgs),
+    /// Follow a run's output until it stops
+    Watch(cmd_runs::WatchArgs),
+    /// Print a run file or the run's output
+    Cat(cmd_runs::CatArgs),
+    /// List files of a run
+    Ls(cmd_runs::LsArgs),
+    /// Set or change run labels
+    Label(cmd_runs::LabelArgs),
+    /// Add or remove run tags
+    Tag(cmd_runs::TagArgs),
+}
+
+/// Run selection filters shared by every command that takes RUN specs.
+#[derive(Args, Debug, Clone, Default)]
+pub struct FilterArgs {
+    /// Filter by operation (`train`, `model:`, `^regex`); also -Fo
+    #[arg(long = "operation", value_name = "VAL")]
+    pub ops: Vec<String>,
+    /// Filter by label substring (`-` = unlabeled); also -Fl
+    #[arg(long = "label", value_name = "VAL")]
+    pub labels: Vec<String>,
+    /// Only runs without a label; also -Fu
+    #[arg(long)]
+    pub unlabeled: bool,
+    /// Filter by tag; also -Ft
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Only marked runs; also -Fm
+    #[arg(long)]
+    pub marked: bool,
+    /// Only unmarked runs; also -Fn
+    #[arg(long)]
+    pub unmarked: bool,
+    /// Started range: 'after DT', 'before DT', 'between DT and DT', 'last N hours', 'today'; also -Fs
+    #[arg(long, value_name = "RANGE")]
+    pub started: Option<String>,
+    /// Filter by source code digest prefix; also -Fd
+    #[arg(long, value_name = "VAL")]
+    pub digest: Option<String>,
+    /// Running runs; also -Sr
+    #[arg(long)]
+    pub running: bool,
+    /// Completed runs; also -Sc
+    #[arg(long)]
+    pub completed: bool,
+    /// Runs that exited with an error; also -Se
+    #[arg(long)]
+    pub error: bool,
+    /// Terminated runs; also -St
+    #[arg(long)]
+    pub terminated: bool,
+    /// Pending runs; also -Sp
+    #[arg(long)]
+    pub pending: bool,
+    /// Staged runs; also -Ss
+    #[arg(long)]
+    pub staged: bool,
+    #[arg(long, hide = true)]
+    pub not_running: bool,
+    #[arg(long, hide = true)]
+    pub not_completed: bool,
+    #[arg(long, hide = true)]
+    pub not_error: bool,
+    #[arg(long, hide = true)]
+    pub not_terminated: bool,
+    #[arg(long, hide = true)]
+    pub not_pending: bool,
+    #[arg(long, hide = true)]
+    pub not_staged: bool,
+}
+
+impl FilterArgs {
+    pub fn filters(&self) -> Filters {
+        let pick = |flags: [(bool, Status); 6]| flags.iter().filter(|(b, _)| *b).map(|(_, s)| *s).collect();
+        Filters {
+            ops: self.ops.clone(),
+            labels: self.labels.clone(),
+            unlabeled: self.unlabeled,
+            tags: self.tags.clone(),
+            marked: self.marked,
+            unmarked: self.unmarked,
+            started: self.started.clone(),
+            digest: self.digest.clone(),
+            status: pick([
+                (self.running, Status::Running),
+                (self.completed, Status::Completed),
+                (self.error, Status::Error),
+                (self.terminated, Status::Terminated),
+                (self.pending, Status::Pending),
+                (self.staged, Status::Staged),
+            ]),
+            not_status: pick([
+                (self.not_running, Status::Running),
+                (self.not_completed, Status::Completed),
+                (self.not_error, Status::Error),
+                (self.not_terminated, Status::Terminated),
+                (self.not_pending, Status::Pending),
+                (self.not_staged, Status::Staged),
+            ]),
+        }
+    }
+}
+
+/// Guild 0.9's two-letter short options (`-Fo`, `-Sr`, `-Set`) as long options.
+fn expand_guild_shorts(args: Vec<OsString>) -> Vec<OsString> {
+    let map = |s: &str| -> Option<Vec<&'static str>> {
+        Some(match s {
+            "-Fo" => vec!["--operation"],
+            "-Fl" => vec!["--label"],
+            "-Fu" => vec!["--unlabeled"],
+            "-Ft" => vec!["--tag"],
+            "-Fm" => vec!["--marked"],
+            "-Fn" => vec!["--unmarked"],
+            "-Fs" => vec!["--started"],
+            "-Fd" => vec!["--digest"],
+            "-rm" => vec!["--remove"],
+            _ if s.starts_with("-S") && s.len() > 2 && s[2..].chars().all(|c| "rcetps".contains(c)) => s[2..]
+                .chars()
+                .map(|c| match c {
+                    'r' => "--running",
+                    'c' => "--completed",
+                    'e' => "--error",
+                    't' => "--terminated",
+                    'p' => "--pending",
+                    _ => "--staged",
+                })
+                .collect(),
+            _ => return None,
+        })
+    };
+    let mut out = Vec::with_capacity(args.len());
+    let mut passthrough = false;
+    for (i, a) in args.into_iter().enumerate() {
+        if passthrough || i == 0 {
+            out.push(a);
+            continue;
+        }
+        if a == "--" {
+            passthrough = true;
+            out.push(a);
+            continue;
+        }
+        match a.to_str().and_then(map) {
+            Some(longs) => out.extend(longs.into_iter().map(OsString::from)),
+            None => out.push(a),
+        }
+    }
+    out
+}
+
+pub struct Ctx {
+    pub home: Home,
+    pub cwd: PathBuf,
+}
+
+pub fn run(args: Vec<OsString>) -> Result<i32> {
+    let cli = match Cli::try_parse_from(expand_guild_shorts(args)) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return Ok(code);
+        }
+    };
+    let base = std::env::current_dir().map_err(|e| Error::user(format!("cannot read the current directory: {e}")))?;
+    let cwd = match &cli.cwd {
+        Some(c) => base.join(c),
+        None => base,
+    };
+    let home = Home::resolve(cli.home.as_deref(), &cwd)?;
+    let ctx = Ctx { home, cwd };
+    match cli.cmd {
+        Command::Run(a) => cmd_run::main(&ctx, a),
+        Command::Runs(a) => cmd_runs::runs(&ctx, a),
+        Command::Stop(a) => cmd_runs::stop(&ctx, a),
+        Command::Watch(a) => cmd_runs::watch(&ctx, a),
+        Command::Cat(a) => cmd_runs::cat(&ctx, a),
+        Command::Ls(a) => cmd_runs::ls(&ctx, a),
+        Command::Label(a) => cmd_runs::label(&ctx, a),
+        Command::Tag(a) => cmd_runs::tag(&ctx, a),
+    }
+}
+
+/// Ask a yes/no question on stderr; default yes. Non-interactive stdin = no.
+pub fn confirm(prompt: &str, default_yes: bool) -> bool {
+    use std::io::{BufRead, Write};
+    eprint!("{prompt} {}", if default_yes { "(Y/n) " } else { "(y/N) " });
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) | Err(_) => {
+            eprintln!();
+            false
+        }
+        Ok(_) => {
+            let a = line.trim().to_ascii_lowercase();
+            if a.is_empty() {
+                default_yes
+            } else {
+                a == "y" || a == "yes"
+            }
+        }
+    }
+}

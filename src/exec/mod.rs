@@ -1,0 +1,253 @@
+//! The only place that touches pids and signals: spawn an operation in its
+//! own process group, supervise it (forwarding SIGINT/SIGTERM/SIGHUP to the
+//! group, SIGKILL after a grace period), and stop runs from another process.
+
+use crate::error::{Error, IoContext, Result};
+use crate::fsutil;
+use crate::output::Capture;
+use crate::run::{proc, Run};
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use std::collections::BTreeMap;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Exit status Guild records for a foreground run interrupted with Ctrl-C.
+pub const INTERRUPTED_STATUS: i64 = -16;
+/// Grace between forwarding a stop signal and SIGKILL of the group.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
+
+static CHILD_PGID: AtomicI32 = AtomicI32::new(0);
+static FIRST_SIGNAL: AtomicI32 = AtomicI32::new(0);
+static SIGNAL_COUNT: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    let _ = FIRST_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
+    let n = SIGNAL_COUNT.fetch_add(1, Ordering::SeqCst) + 1;
+    let pg = CHILD_PGID.load(Ordering::SeqCst);
+    if pg > 0 {
+        let fwd = if n >= 2 {
+            libc::SIGKILL
+        } else if sig == libc::SIGINT {
+            libc::SIGINT
+        } else {
+            libc::SIGTERM
+        };
+        // SAFETY: kill(2) is async-signal-safe; pg is a process group we created.
+        unsafe {
+            libc::kill(-pg, fwd);
+        }
+    }
+}
+
+fn install_handlers() {
+    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::SA_RESTART, SigSet::empty());
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only touches atomics and calls kill(2), both
+        // async-signal-safe; no other code in this process installs handlers
+        // for these signals concurrently.
+        unsafe {
+            let _ = signal::sigaction(sig, &action);
+        }
+    }
+}
+
+/// Write the bundled Python bootstrap under the home's cache (once per
+/// content) and return its path.
+pub fn op_main_path(home: &crate::home::Home) -> Result<PathBuf> {
+    const SRC: &str = include_str!("op_main.py");
+    use md5::{Digest, Md5};
+    let tag = format!("{:x}", Md5::digest(SRC.as_bytes()));
+    let dir = home.cache_dir("op-main").join(&tag[..12]);
+    let path = dir.join("guild_op_main.py");
+    if !path.exists() {
+        fsutil::create_dir_all(&dir)?;
+        fsutil::write_atomic(&path, SRC.as_bytes())?;
+    }
+    Ok(path)
+}
+
+pub struct SpawnSpec<'a> {
+    pub argv: &'a [String],
+    pub env: &'a BTreeMap<String, String>,
+    pub cwd: &'a Path,
+    pub echo: bool,
+    pub parser: crate::output::scalars::ScalarParser,
+    pub stdin_null: bool,
+}
+
+/// Spawn and supervise the operation of `run` until it exits; record LOCK,
+/// `exit_status`, `stopped`. Returns the recorded exit status.
+pub fn supervise(run: &Run, spec: SpawnSpec) -> Result<i64> {
+    let lock = run.guild_path("LOCK");
+    if let Some(pid) = run.lock_pid() {
+        if proc::pid_alive(pid, None) && run.attr("exit_status").is_none() {
+            return Err(Error::user(format!(
+                "run {} is still running (pid {pid}); stop it with `guild stop {}`",
+                run.short_id(),
+                run.short_id()
+            )));
+        }
+    }
+    fsutil::remove_if_exists(&lock)?;
+    let capture = Capture::open(&run.guild_dir(), spec.parser, spec.echo)?;
+    let (prog, args) = spec
+        .argv
+        .split_first()
+        .ok_or_else(|| Error::user(format!("run {} has an empty command", run.short_id())))?;
+    let mut cmd = Command::new(prog);
+    cmd.args(args)
+        .env_clear()
+        .envs(spec.env)
+        .current_dir(spec.cwd)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    if spec.stdin_null {
+        cmd.stdin(Stdio::null());
+    }
+    install_handlers();
+    let mut child = cmd.spawn().map_err(|e| {
+        Error::user(format!("cannot start {}: {e}; check that it exists and is executable", prog))
+    })?;
+    let pid = child.id() as i32;
+    CHILD_PGID.store(pid, Ordering::SeqCst);
+    // A signal that arrived before the pgid was known is forwarded now.
+    if FIRST_SIGNAL.load(Ordering::SeqCst) != 0 {
+        // SAFETY: signalling the process group we just created.
+        unsafe {
+            libc::kill(-pid, libc::SIGTERM);
+        }
+    }
+    if let Err(e) = fsutil::create_new(&lock, pid.to_string().as_bytes()) {
+        // SAFETY: killing the group we just created.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+        let _ = child.wait();
+        return Err(Error::io("creating lock", &lock, e));
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut readers = 0;
+    if let Some(out) = child.stdout.take() {
+        readers += 1;
+        let tx = tx.clone();
+        let h = capture.reader(out, 0);
+        std::thread::spawn(move || {
+            let _ = h.join();
+            let _ = tx.send(());
+        });
+    }
+    if let Some(err) = child.stderr.take() {
+        readers += 1;
+        let tx = tx.clone();
+        let h = capture.reader(err, 1);
+        std::thread::spawn(move || {
+            let _ = h.join();
+            let _ = tx.send(());
+        });
+    }
+    let watchdog_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let wd = watchdog_done.clone();
+    std::thread::spawn(move || {
+        let mut since: Option<Instant> = None;
+        while !wd.load(Ordering::SeqCst) {
+            if FIRST_SIGNAL.load(Ordering::SeqCst) != 0 {
+                let t = *since.get_or_insert_with(Instant::now);
+                if t.elapsed() >= DEFAULT_GRACE {
+                    // SAFETY: the group is ours; escalation after the grace period.
+                    unsafe {
+                        libc::kill(-pid, libc::SIGKILL);
+                    }
+                    break;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let status = child.wait().ctx("waiting for", Path::new(prog))?;
+    watchdog_done.store(true, Ordering::SeqCst);
+    let sig = FIRST_SIGNAL.load(Ordering::SeqCst);
+    if sig != 0 {
+        // Never leave an orphan behind a stopped run.
+        // SAFETY: signalling the group we created; ESRCH when empty is fine.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for _ in 0..readers {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if rx.recv_timeout(left).is_err() {
+            break;
+        }
+    }
+    CHILD_PGID.store(0, Ordering::SeqCst);
+    let capture_result = capture.close();
+    let exit_status: i64 = if sig == libc::SIGINT {
+        INTERRUPTED_STATUS
+    } else {
+        match (status.code(), status.signal()) {
+            (Some(c), _) => c as i64,
+            (None, Some(s)) => -(s as i64),
+            _ => 1,
+        }
+    };
+    finish(run, exit_status)?;
+    capture_result?;
+    Ok(exit_status)
+}
+
+/// Record the end of a run: `exit_status`, `stopped`, then remove LOCK.
+pub fn finish(run: &Run, exit_status: i64) -> Result<()> {
+    if !run.guild_dir().exists() {
+        return Ok(()); // deleted while running
+    }
+    run.write_attr("exit_status", &exit_status.into())?;
+    run.write_attr("stopped", &crate::run::now_us().into())?;
+    fsutil::remove_if_exists(&run.guild_path("LOCK"))
+}
+
+/// Stop a running run: SIGTERM to its process group (or to its process when
+/// it does not lead a group, as Guild's own runs), wait `timeout`, SIGKILL.
+/// If no supervisor records the end, record it here.
+pub fn stop(run: &Run, timeout: Duration) -> Result<bool> {
+    let Some(pid) = run.lock_pid() else { return Ok(false) };
+    let started = run.attr_i64("started");
+    if !proc::pid_alive(pid, started) {
+        return Ok(false);
+    }
+    let group = proc::proc_info(pid).map(|p| p.pgid == pid).unwrap_or(false);
+    let target = if group { -pid } else { pid };
+    // SAFETY: plain kill(2) on the run's recorded pid/group.
+    unsafe {
+        libc::kill(target, libc::SIGTERM);
+    }
+    let t0 = Instant::now();
+    while proc::pid_alive(pid, started) && t0.elapsed() < timeout {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut recorded = -15;
+    if proc::pid_alive(pid, started) {
+        // SAFETY: as above; escalation after the grace period.
+        unsafe {
+            libc::kill(target, libc::SIGKILL);
+        }
+        recorded = -9;
+        let t1 = Instant::now();
+        while proc::pid_alive(pid, started) && t1.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    // The supervisor normally records the end; wait briefly for it.
+    let t2 = Instant::now();
+    while run.guild_path("LOCK").exists() && t2.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if run.guild_path("LOCK").exists() && !proc::pid_alive(pid, started) {
+        finish(run, recorded)?;
+    }
+    Ok(true)
+}

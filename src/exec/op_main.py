@@ -1,0 +1,138 @@
+# Bootstrap for Python operations: runs MODULE with flag arguments the way
+# Guild AI 0.9's guild.op_main does (FLAGS_DEST=args passes them as argv;
+# FLAGS_DEST=globals rebinds module globals). Written by guild; do not edit.
+import ast
+import json
+import os
+import runpy
+import sys
+
+
+def _decode(s):
+    try:
+        import yaml
+    except ImportError:
+        yaml = None
+    if yaml is not None:
+        try:
+            return yaml.safe_load(s)
+        except Exception:
+            return s
+    if s in ("true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"):
+        return True
+    if s in ("false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"):
+        return False
+    if s in ("null", "Null", "NULL", "~", ""):
+        return None
+    if len(s) >= 2 and s[0] == s[-1] == "'":
+        return s[1:-1].replace("''", "'")
+    if len(s) >= 2 and s[0] == s[-1] == '"':
+        try:
+            return json.loads(s)
+        except ValueError:
+            return s[1:-1]
+    for conv in (int, float):
+        try:
+            return conv(s)
+        except ValueError:
+            pass
+    if s[:1] in "[{":
+        try:
+            return ast.literal_eval(s)
+        except Exception:
+            pass
+        if s[0] == "[" and s[-1] == "]":
+            return [_decode(x.strip()) for x in s[1:-1].split(",") if x.strip()]
+    return s
+
+
+def _parse_flags(args):
+    flags = {}
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("--"):
+            name = a[2:]
+            if i + 1 < len(args) and not args[i + 1].startswith("--"):
+                val = _decode(args[i + 1])
+                i += 2
+            else:
+                val = True
+                i += 1
+            if name in flags:
+                prev = flags[name]
+                flags[name] = (prev if isinstance(prev, list) else [prev]) + [val]
+            else:
+                flags[name] = val
+        else:
+            i += 1
+    return flags
+
+
+def _find(mod):
+    if "/" in mod or mod.endswith(".py"):
+        path = mod if mod.endswith(".py") else mod + ".py"
+        return os.path.abspath(path), None
+    import importlib.util
+
+    spec = importlib.util.find_spec(mod)
+    if spec is None or not spec.origin:
+        sys.stderr.write("guild: cannot find module %s\n" % mod)
+        sys.exit(1)
+    return spec.origin, mod
+
+
+def _run_globals(path, flags):
+    with open(path) as f:
+        src = f.read()
+    tree = ast.parse(src, path)
+    pending = set(flags)
+    body = []
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id in pending
+        ):
+            pending.discard(node.targets[0].id)
+            continue
+        body.append(node)
+    tree.body = body
+    code = compile(tree, path, "exec")
+    g = {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__}
+    g.update({k.replace("-", "_"): v for k, v in flags.items()})
+    exec(code, g)
+
+
+def main():
+    argv = sys.argv[1:]
+    if not argv:
+        sys.stderr.write("guild: missing module argument\n")
+        sys.exit(2)
+    mod, rest = argv[0], argv[1:]
+    if "--" in rest:
+        i = len(rest) - 1 - rest[::-1].index("--")
+        base, flag_args = rest[:i], rest[i + 1 :]
+    else:
+        base, flag_args = [], rest
+    sys.path[0] = os.path.abspath(os.environ.get("GUILD_SOURCECODE") or ".")
+    path, modname = _find(mod)
+    dest = os.environ.get("FLAGS_DEST", "args")
+    if dest == "globals":
+        sys.argv = [path] + base
+        sys.path[0] = os.path.dirname(path)
+        _run_globals(path, _parse_flags(flag_args))
+        return
+    if dest == "none":
+        flag_args = []
+    sys.argv = [path] + base + flag_args
+    if modname:
+        runpy.run_module(modname, run_name="__main__", alter_sys=True)
+    else:
+        sys.path[0] = os.path.dirname(path)
+        runpy.run_path(path, run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()

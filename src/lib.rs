@@ -1,0 +1,31 @@
+//! guild: run, track and compare experiments in Guild AI 0.9 run directories.
+
+pub mod cli;
+pub mod error;
+pub mod exec;
+pub mod fsutil;
+pub mod home;
+pub mod op;
+pub mod output;
+pub mod plan;
+pub mod platform;
+pub mod query;
+pub mod render;
+pub mod run;
+pub mod target;
+
+use std::ffi::OsString;
+
+/// Run the command line `args` (including the program name) and return the
+/// process exit code. Callable more than once per process.
+pub fn main(args: Vec<OsString>) -> i32 {
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            if !e.msg.is_empty() {
+                eprintln!("guild: {}", e.msg);
+            }
+            e.exit_code()
+        }
+    }
+}

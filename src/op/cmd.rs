@@ -1,0 +1,226 @@
+//! A run's command and environment, rebuilt from its `op` attr and flags:
+//! the same code serves a fresh run, `--start` of a staged run (ours or
+//! Guild's) and, later, a restart.
+
+use crate::error::{Error, Result};
+use crate::op::flags;
+use crate::run::{yaml, Run};
+use serde_yaml_ng::{Mapping, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub struct Built {
+    pub argv: Vec<String>,
+    /// The full process environment.
+    pub env: BTreeMap<String, String>,
+    /// Only what the operation adds (for `--print-env`).
+    pub op_env: BTreeMap<String, String>,
+    pub python: bool,
+}
+
+fn get<'a>(m: &'a Value, key: &str) -> Option<&'a Value> {
+    m.as_mapping().and_then(|m| m.get(key))
+}
+
+fn scalar_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => flags::encode_arg(other),
+    }
+}
+
+/// Build argv and env for `run` from `op` (the `op` attr) and `flag_vals`.
+pub fn build(
+    home: &crate::home::Home,
+    run: &Run,
+    op: &Value,
+    flag_vals: &Mapping,
+    cmd_dir: &Path,
+    op_name: &str,
+) -> Result<Built> {
+    let op_cmd = get(op, "op-cmd").filter(|v| v.as_mapping().is_some_and(|m| !m.is_empty())).ok_or_else(|| {
+        Error::user(format!(
+            "cannot start run {}: missing op configuration (its attrs/op has no op-cmd)",
+            run.short_id()
+        ))
+    })?;
+    let template: Vec<String> = get(op_cmd, "cmd-args")
+        .and_then(Value::as_sequence)
+        .map(|s| s.iter().map(scalar_string).collect())
+        .unwrap_or_default();
+    if template.is_empty() {
+        return Err(Error::user(format!("cannot start run {}: its op-cmd has no cmd-args", run.short_id())));
+    }
+    let empty = Value::Mapping(Mapping::new());
+    let cmd_flags = get(op_cmd, "cmd-flags").unwrap_or(&empty);
+    let dest = get(op_cmd, "flags-dest").and_then(Value::as_str).unwrap_or("args").to_string();
+    let python = template.iter().any(|a| a.contains("${python_exe}"));
+    let python_exe = if python { Some(crate::platform::python_exe()?) } else { None };
+    let mut sorted: Vec<(String, &Value)> = flag_vals
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v)))
+        .collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+
+    let mut argv: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < template.len() {
+        let a = &template[i];
+        // Guild's bootstrap module is replaced by the bundled one.
+        if (a == "-um" || a == "-m") && template.get(i + 1).map(String::as_str) == Some("guild.op_main") {
+            argv.push(if a == "-um" { "-u".into() } else { "-u".into() });
+            argv.push(crate::exec::op_main_path(home)?.display().to_string());
+            i += 2;
+            continue;
+        }
+        if a == "__flag_args__" || a == "${flag_args}" {
+            let args = flag_args(&sorted, cmd_flags, &dest, &template);
+            argv.extend(args);
+        } else {
+            argv.push(resolve_refs(a, python_exe.as_deref(), flag_vals, cmd_dir));
+        }
+        i += 1;
+    }
+
+    let mut op_env: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(m) = get(op_cmd, "cmd-env").and_then(Value::as_mapping) {
+        for (k, v) in m {
+            if let Some(k) = k.as_str() {
+                op_env.insert(k.to_string(), resolve_refs(&scalar_string(v), python_exe.as_deref(), flag_vals, cmd_dir));
+            }
+        }
+    }
+    for (name, v) in &sorted {
+        let cf = get(cmd_flags, name);
+        let env_name = cf.and_then(|c| get(c, "env-name")).and_then(Value::as_str);
+        op_env.insert(flags::env_name(env_name, name), flags::encode_arg(v));
+    }
+    let dest_dir = get(op, "sourcecode").and_then(|s| get(s, "dest")).and_then(Value::as_str).unwrap_or(".").to_string();
+    let mut env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k != "_").collect();
+    if python {
+        let existing = env.get("PYTHONPATH").cloned().unwrap_or_default();
+        let mut parts = vec![dest_dir.clone()];
+        parts.extend(existing.split(':').filter(|p| !p.is_empty() && *p != dest_dir).map(String::from));
+        op_env.insert("PYTHONPATH".into(), parts.join(":"));
+    }
+    env.extend(op_env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env.insert("GUILD_HOME".into(), home.path.display().to_string());
+    env.insert("GUILD_OP".into(), op_name.to_string());
+    env.insert("GUILD_SOURCECODE".into(), dest_dir);
+    env.entry("LOG_LEVEL".into()).or_insert_with(|| "20".into());
+    env.insert("CMD_DIR".into(), cmd_dir.display().to_string());
+    env.insert("RUN_DIR".into(), run.dir.display().to_string());
+    env.insert("RUN_ID".into(), run.id.clone());
+    Ok(Built { argv, env, op_env, python })
+}
+
+fn flag_args(sorted: &[(String, &Value)], cmd_flags: &Value, dest: &str, template: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    if dest == "none" {
+        return out;
+    }
+    let globals = dest == "globals" || dest.starts_with("global:") || dest.starts_with("dict:");
+    for (name, v) in sorted {
+        let cf = get(cmd_flags, name);
+        let attr = |k: &str| cf.and_then(|c| get(c, k));
+        if v.is_null() || attr("arg-skip").and_then(Value::as_bool) == Some(true) {
+            continue;
+        }
+        let arg_name = attr("arg-name").and_then(Value::as_str).unwrap_or(name).to_string();
+        let opt = format!("--{arg_name}");
+        if template.contains(&opt) {
+            continue;
+        }
+        if let Some(sw) = attr("arg-switch") {
+            if switch_matches(sw, v) {
+                out.push(opt);
+            }
+            continue;
+        }
+        let split = attr("arg-split").is_some_and(|s| !matches!(s, Value::Bool(false) | Value::Null));
+        if globals {
+            let val = match (*v, split) {
+                (Value::String(s), true) => {
+                    Value::Sequence(shlex::split(s).unwrap_or_default().iter().map(|p| flags::decode(p)).collect())
+                }
+                (other, _) => other.clone(),
+            };
+            out.push(opt);
+            out.push(flags::encode_global_arg(&val));
+        } else if split {
+            out.push(opt);
+            match v {
+                Value::String(s) => out.extend(shlex::split(s).unwrap_or_default()),
+                Value::Sequence(items) => out.extend(items.iter().map(flags::encode_arg)),
+                other => out.push(flags::encode_arg(other)),
+            }
+        } else {
+            out.push(opt);
+            out.push(flags::encode_arg(v));
+        }
+    }
+    out
+}
+
+fn switch_matches(sw: &Value, v: &Value) -> bool {
+    match (sw, v) {
+        (Value::Bool(a), Value::Bool(b)) => a == b,
+        (Value::Bool(a), Value::String(s)) => matches!(yaml::parse_11(s), Ok(Value::Bool(b)) if b == *a),
+        (a, b) => a == b,
+    }
+}
+
+fn resolve_refs(arg: &str, python: Option<&Path>, flag_vals: &Mapping, cmd_dir: &Path) -> String {
+    if !arg.contains("${") {
+        return arg.to_string();
+    }
+    let re = regex::Regex::new(r"\$\{([^}]+)\}").expect("static regex");
+    re.replace_all(arg, |c: &regex::Captures| match &c[1] {
+        "python_exe" | "guild_python_exe" => python.map(|p| p.display().to_string()).unwrap_or_else(|| "python3".into()),
+        "project_dir" => cmd_dir.display().to_string(),
+        name => flag_vals.get(name).map(flags::encode_arg).unwrap_or_default(),
+    })
+    .into_owned()
+}
+
+/// The `env` attr: the process env minus names that look like secrets.
+pub fn env_attr(env: &BTreeMap<String, String>) -> Value {
+    let mut m = Mapping::new();
+    for (k, v) in env {
+        let lk = k.to_ascii_lowercase();
+        if lk.contains("password") || lk.contains("token") || lk.contains("secret") || k == "_" {
+            continue;
+        }
+        m.insert(k.clone().into(), v.clone().into());
+    }
+    Value::Mapping(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flagmap(s: &str) -> Mapping {
+        serde_yaml_ng::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn flag_args_as_guild() {
+        let f = flagmap("{debug: false, epochs: 2, lr: 0.2, opt: adam, layers: '3 4 5', bo: false, none: null}");
+        let mut sorted: Vec<(String, &Value)> = f.iter().map(|(k, v)| (k.as_str().unwrap().to_string(), v)).collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let cf: Value = serde_yaml_ng::from_str(
+            "{debug: {arg-switch: true}, layers: {arg-split: true}, bo: {arg-name: no-bo, arg-switch: false}}",
+        )
+        .unwrap();
+        let args = flag_args(&sorted, &cf, "args", &[]);
+        assert_eq!(args.join(" "), "--no-bo --epochs 2 --layers 3 4 5 --lr 0.2 --opt adam");
+        let g = flagmap("{debug: false, layers: \"1 2 'a b'\", name: '1'}");
+        let mut sorted: Vec<(String, &Value)> = g.iter().map(|(k, v)| (k.as_str().unwrap().to_string(), v)).collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        let cf: Value = serde_yaml_ng::from_str("{layers: {arg-split: true}}").unwrap();
+        let args = flag_args(&sorted, &cf, "globals", &[]);
+        assert_eq!(args, ["--debug", "false", "--layers", "[1, 2, a b]", "--name", "'1'"]);
+    }
+}

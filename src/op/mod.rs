@@ -1,0 +1,283 @@
+//! What to run: an operation definition (for now a script: Python with
+//! detected flags, or any executable), flag resolution against it, and the
+//! `op` attr from which a run's command is rebuilt at start.
+
+pub mod cmd;
+pub mod detect;
+pub mod flags;
+pub mod source;
+pub mod sweep;
+
+use crate::error::{Error, Result};
+use crate::home::Home;
+use crate::run::Opref;
+use flags::FlagDef;
+use serde_yaml_ng::{Mapping, Value};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct OpDef {
+    /// Name shown for the operation (`train.py`).
+    pub name: String,
+    pub opref: Opref,
+    /// Argv template with `${python_exe}` and `__flag_args__`.
+    pub cmd_args: Vec<String>,
+    pub cmd_env: Mapping,
+    pub flags: Vec<FlagDef>,
+    /// `args`, `args:click`, `globals`, `none`, or empty for executables.
+    pub flags_dest: String,
+    /// Accept flags that are not defined (scripts without detection).
+    pub python: bool,
+    pub project_dir: PathBuf,
+    pub source_root: Option<PathBuf>,
+    pub sourcecode_dest: String,
+    pub output_scalars: Value,
+    pub label_template: Option<String>,
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+/// Guild's source root for a script: the common path of the script and cwd
+/// (falling back to the script's dir when that would be `/` or `$HOME`).
+fn script_root(script: &Path, cwd: &Path) -> PathBuf {
+    let script_dir = script.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.to_path_buf());
+    let cwd = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
+    let mut common = PathBuf::new();
+    for (a, b) in script_dir.components().zip(cwd.components()) {
+        if a != b {
+            break;
+        }
+        common.push(a);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).and_then(|h| h.canonicalize().ok());
+    if common.parent().is_none() || Some(&common) == home.as_ref() {
+        script_dir
+    } else {
+        common
+    }
+}
+
+/// Resolve `guild run SPEC` for a script path.
+pub fn resolve_script(home: &Home, cwd: &Path, spec: &str) -> Result<OpDef> {
+    let given = cwd.join(spec);
+    if !given.exists() {
+        return Err(Error::user(format!(
+            "cannot find operation {spec}: no such file {}; check the path (or define '{spec}' in guild.yml)",
+            given.display()
+        )));
+    }
+    if given.is_dir() {
+        return Err(Error::user(format!("cannot run '{spec}': it is a directory; give a script or executable file")));
+    }
+    let script = given.canonicalize().map_err(|e| Error::io("resolving", &given, e))?;
+    let script_dir = script.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.to_path_buf());
+    let name = script.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let root = script_root(&script, cwd);
+    let rel = script.strip_prefix(&root).map(Path::to_path_buf).unwrap_or_else(|_| PathBuf::from(&name));
+    let opref = Opref {
+        pkg_type: "script".into(),
+        pkg_name: script_dir.display().to_string(),
+        pkg_version: String::new(),
+        model_name: String::new(),
+        op_name: name.clone(),
+    };
+    let mut op = OpDef {
+        name: name.clone(),
+        opref,
+        cmd_args: Vec::new(),
+        cmd_env: Mapping::new(),
+        flags: Vec::new(),
+        flags_dest: String::new(),
+        python: false,
+        project_dir: cwd.to_path_buf(),
+        source_root: Some(root),
+        sourcecode_dest: ".".into(),
+        output_scalars: Value::Null,
+        label_template: None,
+    };
+    if name.ends_with(".py") {
+        let detected = detect::detect_cached(&home.cache_dir("flags"), &script)?;
+        let module = rel.to_string_lossy().trim_end_matches(".py").to_string();
+        op.python = true;
+        op.flags = detected.flags;
+        op.flags_dest = detected.dest.as_str().to_string();
+        op.cmd_args = ["${python_exe}", "-um", "guild.op_main", &module, "__flag_args__"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        op.cmd_env.insert("FLAGS_DEST".into(), op.flags_dest.clone().into());
+        op.cmd_env.insert("PROJECT_DIR".into(), cwd.display().to_string().into());
+    } else if is_executable(&script) {
+        op.cmd_args = vec![script.display().to_string()];
+        op.cmd_env.insert("PROJECT_DIR".into(), cwd.display().to_string().into());
+    } else {
+        return Err(Error::user(format!(
+            "cannot run '{spec}': must be an executable file (try `chmod +x {spec}`) or a Python script (.py)"
+        )));
+    }
+    Ok(op)
+}
+
+/// Final flag values: defaults, then command-line values decoded and checked
+/// against their definitions. `Err` before anything is written.
+pub struct ResolvedFlags {
+    pub flags: Mapping,
+    pub user_flags: Mapping,
+}
+
+pub fn resolve_flags(op: &OpDef, args: &[(String, String)], force: bool, cwd: &Path) -> Result<ResolvedFlags> {
+    let mut flags = Mapping::new();
+    for d in &op.flags {
+        let default = d.default.clone().unwrap_or(Value::Null);
+        // A typed default reads as its type (argparse `type=float, default=0` is 0.0).
+        let default = match d.ftype {
+            Some(t) if !d.arg_split => flags::coerce(&default, t, cwd).unwrap_or(default),
+            _ => default,
+        };
+        flags.insert(d.name.clone().into(), default);
+    }
+    let mut user_flags = Mapping::new();
+    for (name, raw) in args {
+        let def = op.flags.iter().find(|d| &d.name == name || d.arg_name.as_deref() == Some(name));
+        let value = match def {
+            Some(d) => {
+                let v = flags::decode_typed(raw, d.ftype);
+                if d.arg_split && matches!(v, Value::String(_)) {
+                    v
+                } else {
+                    flags::check(d, &v, cwd).map_err(|e| Error::user(format!("{e}; run `guild run {} --help-op` to see its flags", op.name)))?
+                }
+            }
+            None if force => flags::decode(raw),
+            None => {
+                let known: Vec<&str> = op.flags.iter().map(|d| d.name.as_str()).collect();
+                let hint = if known.is_empty() {
+                    format!("'{}' has no flags", op.name)
+                } else {
+                    format!("its flags are: {}", known.join(", "))
+                };
+                return Err(Error::user(format!(
+                    "unsupported flag '{name}' for {}: {hint} (use --force-flags to pass it anyway)",
+                    op.name
+                )));
+            }
+        };
+        let key = def.map(|d| d.name.clone()).unwrap_or_else(|| name.clone());
+        flags.insert(key.clone().into(), value.clone());
+        user_flags.insert(key.into(), value);
+    }
+    let missing: Vec<&str> = op
+        .flags
+        .iter()
+        .filter(|d| d.required)
+        .filter(|d| matches!(flags.get(d.name.as_str()), None | Some(Value::Null)) || flags.get(d.name.as_str()) == Some(&Value::from("")))
+        .map(|d| d.name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::user(format!(
+            "operation requires the following missing flags: {}; set them with NAME=VALUE",
+            missing.join(", ")
+        )));
+    }
+    Ok(ResolvedFlags { flags, user_flags })
+}
+
+/// Parse `NAME=VALUE` arguments (split on the first `=`).
+pub fn parse_flag_args(args: &[String]) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut bad = Vec::new();
+    for a in args {
+        let a = if a.starts_with('~') {
+            match std::env::var("HOME") {
+                Ok(h) => format!("{h}{}", &a[1..]),
+                Err(_) => a.clone(),
+            }
+        } else {
+            a.clone()
+        };
+        match a.split_once('=') {
+            Some((n, v)) if !n.is_empty() => out.push((n.to_string(), v.to_string())),
+            _ => bad.push(a),
+        }
+    }
+    if !bad.is_empty() {
+        return Err(Error::user(format!("invalid argument(s): {}; expected NAME=VAL", bad.join(" "))));
+    }
+    Ok(out)
+}
+
+/// The `op` attr: everything needed to rebuild the command at start/restart.
+pub fn op_attr(op: &OpDef) -> Value {
+    let mut cmd_flags = Mapping::new();
+    for d in &op.flags {
+        cmd_flags.insert(d.name.clone().into(), d.cmd_flag_attrs());
+    }
+    let mut op_cmd = Mapping::new();
+    op_cmd.insert("cmd-args".into(), Value::Sequence(op.cmd_args.iter().cloned().map(Value::from).collect()));
+    op_cmd.insert("cmd-env".into(), Value::Mapping(op.cmd_env.clone()));
+    op_cmd.insert("cmd-flags".into(), Value::Mapping(cmd_flags));
+    if !op.flags_dest.is_empty() {
+        op_cmd.insert("flags-dest".into(), op.flags_dest.clone().into());
+    }
+    let mut m = Mapping::new();
+    m.insert("delete-on-success".into(), false.into());
+    m.insert("deps".into(), Value::Sequence(Vec::new()));
+    m.insert("flag-null-labels".into(), Value::Mapping(Mapping::new()));
+    m.insert("flags-extra".into(), Value::Mapping(Mapping::new()));
+    m.insert(
+        "label-template".into(),
+        op.label_template.clone().map(Value::from).unwrap_or(Value::Null),
+    );
+    m.insert("op-cmd".into(), Value::Mapping(op_cmd));
+    m.insert("output-scalars".into(), op.output_scalars.clone());
+    m.insert("python-requires".into(), Value::Null);
+    let mut sc = Mapping::new();
+    sc.insert("dest".into(), op.sourcecode_dest.clone().into());
+    m.insert("sourcecode".into(), Value::Mapping(sc));
+    Value::Mapping(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home(d: &Path) -> Home {
+        Home { path: d.join("gh") }
+    }
+
+    #[test]
+    fn script_flags_resolve_and_reject_bad_values() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().canonicalize().unwrap();
+        std::fs::write(
+            p.join("t.py"),
+            "import argparse\np=argparse.ArgumentParser()\np.add_argument('--lr', type=float, default=0.1)\np.add_argument('--opt', choices=['a','b'], default='a')\np.parse_args()\n",
+        )
+        .unwrap();
+        let op = resolve_script(&home(&p), &p, "t.py").unwrap();
+        assert_eq!(op.flags_dest, "args");
+        let args = parse_flag_args(&["lr=0.5".into()]).unwrap();
+        let r = resolve_flags(&op, &args, false, &p).unwrap();
+        assert_eq!(r.flags.get("lr"), Some(&Value::from(0.5)));
+        assert_eq!(r.flags.get("opt"), Some(&Value::from("a")));
+        assert_eq!(r.user_flags.len(), 1);
+        let e = resolve_flags(&op, &[("nope".into(), "1".into())], false, &p).err().unwrap();
+        assert!(e.msg.contains("unsupported flag 'nope'"), "{}", e.msg);
+        assert!(resolve_flags(&op, &[("nope".into(), "1".into())], true, &p).is_ok());
+        let e = resolve_flags(&op, &[("lr".into(), "abc".into())], false, &p).err().unwrap();
+        assert!(e.msg.contains("invalid value abc for lr"), "{}", e.msg);
+        assert!(parse_flag_args(&["foo".into()]).is_err());
+    }
+
+    #[test]
+    fn missing_or_non_executable_script() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path();
+        assert!(resolve_script(&home(p), p, "nope.py").err().unwrap().msg.contains("no such file"));
+        std::fs::write(p.join("data.txt"), "x").unwrap();
+        assert!(resolve_script(&home(p), p, "data.txt").err().unwrap().msg.contains("must be an executable"));
+    }
+}

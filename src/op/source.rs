@@ -1,0 +1,280 @@
+//! Source code snapshot: which project files are copied into a new run, with
+//! Guild 0.9's default rules (text files, size and count caps, hidden dirs,
+//! virtualenvs and build dirs skipped; `.gitignore`/`.guildignore` honoured in
+//! a Git tree) plus `.gridignore`, and the manifest entries for the copies.
+
+use crate::error::{IoContext, Result};
+use crate::run::manifest::Entry;
+use sha1::{Digest, Sha1};
+use std::path::{Path, PathBuf};
+
+const DEFAULT_MAX_SIZE: u64 = 1_048_576;
+const DEFAULT_MAX_COUNT: usize = 100;
+
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub root: PathBuf,
+    pub files: Vec<PathBuf>, // relative to root, in copy order
+    pub warnings: Vec<String>,
+}
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn in_git_tree(root: &Path) -> bool {
+    root.ancestors().any(|a| a.join(".git").exists())
+}
+
+const TEXT_EXTS: &[&str] = &[
+    "py", "sh", "txt", "md", "csv", "json", "yml", "yaml", "toml", "cfg", "ini", "rst", "r", "jl", "js", "ts", "c",
+    "h", "cc", "cpp", "hpp", "rs", "go", "java", "scala", "lua", "pl", "rb", "sql", "html", "css", "xml", "ipynb",
+    "bash", "zsh", "conf", "tsv",
+];
+const BINARY_EXTS: &[&str] = &[
+    "pyc", "pyo", "so", "o", "a", "bin", "pkl", "pickle", "npy", "npz", "h5", "hdf5", "pt", "pth", "ckpt", "onnx",
+    "pb", "zip", "gz", "tgz", "bz2", "xz", "7z", "tar", "rar", "jpg", "jpeg", "png", "gif", "bmp", "tiff", "ico",
+    "webp", "mp3", "wav", "flac", "ogg", "mp4", "avi", "mov", "mkv", "pdf", "doc", "docx", "xls", "xlsx", "ppt",
+    "pptx", "exe", "dll", "whl", "egg", "parquet", "feather", "arrow", "db", "sqlite",
+];
+
+/// Guild's text test: known extensions, else a sniff of the first 1024 bytes.
+pub fn is_text_file(path: &Path) -> bool {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    if let Some(e) = ext.as_deref() {
+        if TEXT_EXTS.contains(&e) {
+            return true;
+        }
+        if BINARY_EXTS.contains(&e) {
+            return false;
+        }
+    }
+    use std::io::Read;
+    let mut buf = [0u8; 1024];
+    let n = match std::fs::File::open(path).and_then(|mut f| f.read(&mut buf)) {
+        Ok(n) => n,
+        Err(_) => return false,
+    };
+    let head = &buf[..n];
+    if head.is_empty() {
+        return true;
+    }
+    if head.contains(&0) {
+        return false;
+    }
+    if std::str::from_utf8(head).is_ok() {
+        return true;
+    }
+    let control = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\n' | b'\r' | b'\t' | 0x0c | 0x08))
+        .count();
+    control * 10 < head.len()
+}
+
+fn python_excluded_dir(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    name == "__pycache__"
+        || name == "build"
+        || name == "dist"
+        || name.ends_with(".egg-info")
+        || path.join("bin").join("activate").exists()
+        || path.join("Scripts").join("activate").exists()
+}
+
+/// Select the files to copy from `root`, skipping `exclude` (the guild home,
+/// dependency sources) wherever they appear under it.
+pub fn select(root: &Path, exclude: &[PathBuf]) -> Snapshot {
+    let git = in_git_tree(root);
+    let max_size = env_num("MAX_DEFAULT_SOURCECODE_FILE_SIZE", DEFAULT_MAX_SIZE);
+    let max_count = env_num("MAX_DEFAULT_SOURCECODE_COUNT", DEFAULT_MAX_COUNT as u64) as usize;
+    let exclude: Vec<PathBuf> = exclude.iter().map(|p| p.canonicalize().unwrap_or_else(|_| p.clone())).collect();
+    let mut wb = ignore::WalkBuilder::new(root);
+    wb.hidden(false)
+        .follow_links(true)
+        .git_ignore(git)
+        .git_global(false)
+        .git_exclude(git)
+        .ignore(false)
+        .parents(true)
+        .add_custom_ignore_filename(".gridignore");
+    if git {
+        wb.add_custom_ignore_filename(".guildignore");
+    }
+    // Files of a directory first (sorted), then its subdirectories (sorted),
+    // as Guild's os.walk consumes its file budget.
+    wb.sort_by_file_path(|a, b| a.is_dir().cmp(&b.is_dir()).then_with(|| a.cmp(b)));
+    let root_owned = root.to_path_buf();
+    let excl = exclude.clone();
+    wb.filter_entry(move |e| {
+        let p = e.path();
+        if p == root_owned {
+            return true;
+        }
+        let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        let name = e.file_name().to_string_lossy();
+        if is_dir {
+            if name.starts_with('.') || p.join(".guild-nocopy").exists() {
+                return false;
+            }
+            if !git && python_excluded_dir(p) {
+                return false;
+            }
+            let real = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+            if excl.iter().any(|x| real == *x) {
+                return false;
+            }
+        } else if git && (name.starts_with(".git") || name == ".guildignore" || name == ".gridignore") {
+            return false;
+        }
+        true
+    });
+    let mut files = Vec::new();
+    let mut warnings = Vec::new();
+    let mut count = 0usize;
+    for entry in wb.build().flatten() {
+        if !entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
+            continue;
+        }
+        let p = entry.path();
+        let real = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+        if exclude.iter().any(|x| real == *x || real.starts_with(x)) {
+            continue;
+        }
+        let rel = match p.strip_prefix(root) {
+            Ok(r) => r.to_path_buf(),
+            Err(_) => continue,
+        };
+        if !git {
+            if !is_text_file(p) {
+                continue;
+            }
+            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            if size > max_size {
+                warnings.push(format!(
+                    "Skipping source code file {} because it's too big. To control which files are copied, define 'sourcecode' for the operation in a Guild file.",
+                    rel.display()
+                ));
+                continue;
+            }
+            if count >= max_count {
+                warnings.push(format!(
+                    "Found more than {max_count} source code files but will only copy {max_count} as a safety measure. To control which files are copied, define 'sourcecode' for the operation in a Guild file."
+                ));
+                break;
+            }
+        }
+        count += 1;
+        files.push(rel);
+    }
+    Snapshot { root: root.to_path_buf(), files, warnings }
+}
+
+/// Copy the selected files under `run_dir/dest`, returning manifest entries.
+pub fn copy(snap: &Snapshot, run_dir: &Path, dest: &str) -> Result<Vec<Entry>> {
+    let mut entries = Vec::with_capacity(snap.files.len());
+    for rel in &snap.files {
+        let src = snap.root.join(rel);
+        let run_rel = if dest == "." || dest.is_empty() { rel.clone() } else { Path::new(dest).join(rel) };
+        let target = run_dir.join(&run_rel);
+        if let Some(parent) = target.parent() {
+            crate::fsutil::create_dir_all(parent)?;
+        }
+        std::fs::copy(&src, &target).ctx("copying source file", &src)?;
+        let data = std::fs::read(&target).ctx("reading", &target)?;
+        let sha = format!("{:x}", Sha1::digest(&data));
+        entries.push(Entry::source(&slash(&run_rel), &sha, &slash(rel)));
+    }
+    Ok(entries)
+}
+
+fn slash(p: &Path) -> String {
+    p.to_string_lossy().replace('\\', "/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn names(s: &Snapshot) -> Vec<String> {
+        s.files.iter().map(|f| slash(f)).collect()
+    }
+
+    #[test]
+    fn default_rules() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        fs::write(r.join("train.py"), "x=1\n").unwrap();
+        fs::write(r.join(".hidden_file"), "a").unwrap();
+        fs::create_dir_all(r.join(".hid")).unwrap();
+        fs::write(r.join(".hid/x.py"), "a").unwrap();
+        fs::create_dir_all(r.join("venv/bin")).unwrap();
+        fs::write(r.join("venv/bin/activate"), "a").unwrap();
+        fs::create_dir_all(r.join("__pycache__")).unwrap();
+        fs::write(r.join("__pycache__/m.py"), "a").unwrap();
+        fs::write(r.join("model.bin"), [0u8, 1, 2]).unwrap();
+        fs::write(r.join("blob"), [0u8, 159, 146, 150]).unwrap();
+        fs::write(r.join("big.txt"), vec![b'a'; 1_048_577]).unwrap();
+        fs::create_dir_all(r.join("nocopy")).unwrap();
+        fs::write(r.join("nocopy/.guild-nocopy"), "").unwrap();
+        fs::write(r.join("nocopy/a.py"), "").unwrap();
+        fs::create_dir_all(r.join("sub")).unwrap();
+        fs::write(r.join("sub/util.py"), "").unwrap();
+        fs::write(r.join("skipme.py"), "").unwrap();
+        fs::write(r.join(".gridignore"), "skipme.py\n").unwrap();
+        fs::write(r.join(".gitignore"), "sub/\n").unwrap(); // not a git tree: ignored
+        let s = select(r, &[]);
+        assert_eq!(names(&s), [".gitignore", ".gridignore", ".hidden_file", "train.py", "sub/util.py"]);
+        assert_eq!(s.warnings.len(), 1);
+    }
+
+    #[test]
+    fn count_cap_and_order() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        fs::create_dir_all(r.join("many")).unwrap();
+        for i in 0..150 {
+            fs::write(r.join(format!("many/f{i:03}.txt")), "x").unwrap();
+        }
+        fs::write(r.join("z.txt"), "x").unwrap();
+        let s = select(r, &[]);
+        assert_eq!(s.files.len(), 100);
+        assert_eq!(names(&s)[0], "z.txt");
+        assert!(s.warnings[0].contains("more than 100"));
+    }
+
+    #[test]
+    fn git_tree_honours_gitignore_and_guildignore() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        fs::create_dir_all(r.join(".git")).unwrap();
+        fs::write(r.join(".gitignore"), "data/\n*.log\n").unwrap();
+        fs::write(r.join(".guildignore"), "secret.py\n").unwrap();
+        fs::create_dir_all(r.join("data")).unwrap();
+        fs::write(r.join("data/x.txt"), "x").unwrap();
+        fs::write(r.join("a.log"), "x").unwrap();
+        fs::write(r.join("secret.py"), "x").unwrap();
+        fs::write(r.join("train.py"), "x").unwrap();
+        fs::write(r.join("weights.bin"), vec![0u8; 2_000_000]).unwrap();
+        let s = select(r, &[]);
+        assert_eq!(names(&s), ["train.py", "weights.bin"]);
+    }
+
+    #[test]
+    fn copies_with_sha1_and_excludes_home() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path().join("proj");
+        fs::create_dir_all(r.join("gh/runs")).unwrap();
+        fs::write(r.join("gh/runs/x.txt"), "x").unwrap();
+        fs::write(r.join("a.py"), "print(1)\n").unwrap();
+        let s = select(&r, &[r.join("gh")]);
+        assert_eq!(names(&s), ["a.py"]);
+        let run = d.path().join("run");
+        fs::create_dir_all(&run).unwrap();
+        let e = copy(&s, &run, "code").unwrap();
+        assert_eq!(e[0].fields[0], "code/a.py");
+        assert_eq!(e[0].fields[1], format!("{:x}", Sha1::digest(b"print(1)\n")));
+        assert!(run.join("code/a.py").exists());
+    }
+}

@@ -1,0 +1,265 @@
+//! Output scalars: Guild's patterns applied to each output line (default
+//! `key: value` patterns with `step` handling, or an op's `output-scalars`),
+//! and per-run summaries (first/last/min/max/avg/total/count) read back from
+//! every events file in a run.
+
+use regex::Regex;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn expand_aliases(p: &str) -> String {
+    p.replace(r"\key", r"[^ \t]+").replace(r"\value", r"[0-9\.e\-]+").replace(r"\step", r"[0-9]+")
+}
+
+struct Pattern {
+    re: Regex,
+    /// For `{KEY: PATTERN}` items: the scalar name for a single group.
+    key: Option<String>,
+}
+
+pub struct ScalarParser {
+    patterns: Vec<Pattern>,
+    defaults: bool,
+    ignore: Vec<String>,
+    step: Option<i64>,
+}
+
+impl ScalarParser {
+    /// Guild's default patterns; keys equal to a flag name are ignored.
+    pub fn defaults(flag_names: Vec<String>) -> ScalarParser {
+        let pats = [
+            r"\key: +\value\s+\((?:step\s+)?(?P<step>\step)\)$",
+            r"^(\key):\s+(\value)(?:\s+\(.*\))?$",
+        ];
+        ScalarParser {
+            patterns: pats
+                .iter()
+                .map(|p| Pattern { re: Regex::new(&expand_aliases(p)).expect("static regex"), key: None })
+                .collect(),
+            defaults: true,
+            ignore: flag_names,
+            step: None,
+        }
+    }
+
+    /// Custom `output-scalars` config (null = defaults, false/[] = none).
+    pub fn from_config(cfg: &serde_yaml_ng::Value, flag_names: Vec<String>) -> Result<ScalarParser, String> {
+        use serde_yaml_ng::Value;
+        let mut patterns = Vec::new();
+        let add_item = |item: &Value, patterns: &mut Vec<Pattern>| -> Result<(), String> {
+            match item {
+                Value::String(s) => patterns.push(Pattern { re: compile(s)?, key: None }),
+                Value::Mapping(m) => {
+                    let mut entries: Vec<(String, String)> = m
+                        .iter()
+                        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+                        .collect();
+                    entries.sort();
+                    for (k, p) in entries {
+                        patterns.push(Pattern { re: compile(&p)?, key: Some(k) });
+                    }
+                }
+                other => return Err(format!("invalid output-scalars item {other:?}")),
+            }
+            Ok(())
+        };
+        match cfg {
+            Value::Null => return Ok(ScalarParser::defaults(flag_names)),
+            Value::Bool(false) => {}
+            Value::Sequence(items) => {
+                for i in items {
+                    add_item(i, &mut patterns)?;
+                }
+            }
+            other => add_item(other, &mut patterns)?,
+        }
+        Ok(ScalarParser { patterns, defaults: false, ignore: Vec::new(), step: None })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Scalars in one line (sorted by key), with the step in effect.
+    pub fn parse_line(&mut self, line: &str, out: &mut Vec<(String, f64, i64)>) {
+        let line = line.trim_end();
+        if self.defaults && !line.contains(':') {
+            return;
+        }
+        let mut vals: BTreeMap<String, f64> = BTreeMap::new();
+        for p in &self.patterns {
+            for caps in p.re.captures_iter(line) {
+                let names: Vec<&str> = p.re.capture_names().flatten().collect();
+                if !names.is_empty() {
+                    let kv = (caps.name("_key"), caps.name("_val"));
+                    if let (Some(k), Some(v)) = kv {
+                        if let Ok(x) = v.as_str().parse() {
+                            vals.insert(k.as_str().to_string(), x);
+                        }
+                    }
+                    for n in names {
+                        if n == "_key" || n == "_val" {
+                            continue;
+                        }
+                        if let Some(m) = caps.name(n) {
+                            if let Ok(x) = m.as_str().parse::<f64>() {
+                                vals.insert(n.to_string(), x);
+                            }
+                        }
+                    }
+                } else if caps.len() == 3 {
+                    if let (Some(k), Some(v)) = (caps.get(1), caps.get(2)) {
+                        if let Ok(x) = v.as_str().parse() {
+                            vals.insert(k.as_str().to_string(), x);
+                        }
+                    }
+                } else if caps.len() == 2 {
+                    if let (Some(k), Some(v)) = (&p.key, caps.get(1)) {
+                        if let Ok(x) = v.as_str().parse() {
+                            vals.insert(k.clone(), x);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(s) = vals.remove("step") {
+            self.step = Some(s as i64);
+        }
+        for (k, v) in vals {
+            if self.defaults && self.ignore.iter().any(|f| *f == k) {
+                continue;
+            }
+            out.push((k, v, self.step.unwrap_or(0)));
+        }
+    }
+}
+
+fn compile(p: &str) -> Result<Regex, String> {
+    Regex::new(&expand_aliases(p)).map_err(|e| format!("invalid output-scalars pattern {p:?}: {e}"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Summary {
+    pub first: f64,
+    pub first_step: i64,
+    pub last: f64,
+    pub last_step: i64,
+    pub min: f64,
+    pub min_step: i64,
+    pub max: f64,
+    pub max_step: i64,
+    pub total: f64,
+    pub count: i64,
+}
+
+impl Summary {
+    pub fn avg(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.total / self.count as f64
+        }
+    }
+    fn new(v: f64, s: i64) -> Summary {
+        Summary { first: v, first_step: s, last: v, last_step: s, min: v, min_step: s, max: v, max_step: s, total: v, count: 1 }
+    }
+    fn add(&mut self, v: f64, s: i64) {
+        if s < self.first_step {
+            self.first = v;
+            self.first_step = s;
+        }
+        if s >= self.last_step {
+            self.last = v;
+            self.last_step = s;
+        }
+        if v < self.min {
+            self.min = v;
+            self.min_step = s;
+        }
+        if v > self.max {
+            self.max = v;
+            self.max_step = s;
+        }
+        self.total += v;
+        self.count += 1;
+    }
+}
+
+/// Scalars of a run keyed by `tag` (events in `.guild` or the run root) or
+/// `<dir>#tag`. Walks the run dir for `*.tfevents.*`, following a symlink
+/// only when it points at another run (batch trials).
+pub fn run_scalars(run_dir: &Path) -> BTreeMap<String, Summary> {
+    let mut out: BTreeMap<String, Summary> = BTreeMap::new();
+    let mut stack = vec![(run_dir.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let mut entries: Vec<_> = rd.flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+            if ft.is_symlink() {
+                if path.join(".guild").join("opref").exists() {
+                    stack.push((path, rel));
+                }
+            } else if ft.is_dir() {
+                stack.push((path, rel));
+            } else if name.contains(".tfevents.") {
+                let key_prefix = if prefix == ".guild" || prefix.is_empty() { String::new() } else { format!("{prefix}#") };
+                for (tag, v, s) in crate::output::tfevents::read_scalars(&path) {
+                    let key = format!("{key_prefix}{tag}");
+                    match out.get_mut(&key) {
+                        Some(sum) => sum.add(v, s),
+                        None => {
+                            out.insert(key, Summary::new(v, s));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(p: &mut ScalarParser, lines: &[&str]) -> Vec<(String, f64, i64)> {
+        let mut out = Vec::new();
+        for l in lines {
+            p.parse_line(l, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn default_patterns_as_guild() {
+        let mut p = ScalarParser::defaults(vec!["lr".into()]);
+        let got = parse(
+            &mut p,
+            &["loss: 0.5", "acc: 1e-3", "val-loss:   .25", "train/loss: 0.1 (foo)", "loss: -1", "x: 1.2.3",
+              "Epoch 1 loss: 0.3", "  indented: 1", "loss:0.5", "nan: nan", "a: 1 b: 2", "step 6", "lr: 0.1"],
+        );
+        let keys: Vec<(&str, f64)> = got.iter().map(|(k, v, _)| (k.as_str(), *v)).collect();
+        assert_eq!(keys, [("loss", 0.5), ("acc", 0.001), ("val-loss", 0.25), ("train/loss", 0.1), ("loss", -1.0)]);
+        let mut p = ScalarParser::defaults(vec![]);
+        let got = parse(&mut p, &["loss: 0.5 (step 10)", "step: 0", "loss: 1", "step: 2", "loss: 0.3", "accuracy: 0.9"]);
+        assert_eq!(got[0], ("loss".into(), 0.5, 10));
+        assert_eq!(got[1], ("loss".into(), 1.0, 0));
+        assert_eq!(got[3], ("accuracy".into(), 0.9, 2));
+    }
+
+    #[test]
+    fn custom_patterns() {
+        let cfg: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+            "- step: 'Epoch (\\step)'\n- 'Loss=(?P<loss>\\value) Acc=(?P<acc>\\value)'\n- val_acc: 'val accuracy is (\\value)'\n",
+        )
+        .unwrap();
+        let mut p = ScalarParser::from_config(&cfg, vec![]).unwrap();
+        let got = parse(&mut p, &["Epoch 2", "Loss=0.333333 Acc=0.7", "val accuracy is 0.77", "ignored: 5"]);
+        assert_eq!(got, vec![("acc".into(), 0.7, 2), ("loss".into(), 0.333333, 2), ("val_acc".into(), 0.77, 2)]);
+    }
+}

@@ -1,0 +1,158 @@
+//! Plan and stage: an operation plus resolved flags becomes a complete,
+//! self-describing run directory (opref, attrs, source snapshot, manifest)
+//! marked STAGED. Every run, foreground or not, is staged first and then
+//! started by a target.
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::home::Home;
+use crate::op::{self, flags, OpDef, ResolvedFlags};
+use crate::run::{manifest, now_us, Run};
+use serde_yaml_ng::{Mapping, Value};
+use std::path::PathBuf;
+
+pub struct StageRequest<'a> {
+    pub op: &'a OpDef,
+    pub flags: ResolvedFlags,
+    pub label: Option<String>,
+    pub tags: Vec<String>,
+    pub cwd: PathBuf,
+    pub quiet: bool,
+}
+
+/// Removes a half-made run directory unless disarmed.
+struct Cleanup(Option<PathBuf>);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
+pub fn label_for(req_label: Option<&str>, tags: &[String], template: Option<&str>, flag_vals: &Mapping) -> String {
+    let default = flags::default_label(flag_vals);
+    let tpl = match (req_label, template) {
+        (Some(l), _) => l.to_string(),
+        (None, Some(t)) => t.to_string(),
+        (None, None) if !tags.is_empty() => format!("{} ${{default_label}}", tags.join(" ")),
+        (None, None) => return default,
+    };
+    flags::render_label(&tpl, flag_vals, &[("default_label", default)]).trim().to_string()
+}
+
+/// Write a new run directory for `req` and mark it STAGED.
+pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
+    let runs_dir = home.runs_dir();
+    fsutil::create_dir_all(&runs_dir)?;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let run = Run::at(runs_dir.join(&id));
+    std::fs::create_dir(&run.dir).map_err(|e| Error::io("creating run directory", &run.dir, e))?;
+    let mut cleanup = Cleanup(Some(run.dir.clone()));
+    fsutil::create_dir_all(&run.guild_dir().join("attrs"))?;
+    let op = req.op;
+    run.write_attr("id", &id.clone().into())?;
+    run.write_attr("initialized", &now_us().into())?;
+    fsutil::touch(&run.guild_path("PENDING"))?;
+    run.write_opref(&op.opref)?;
+
+    let flag_vals = Value::Mapping(req.flags.flags.clone());
+    let label = label_for(req.label.as_deref(), &req.tags, op.label_template.as_deref(), &req.flags.flags);
+    if !label.is_empty() {
+        run.write_attr("label", &label.into())?;
+    }
+    if !req.tags.is_empty() {
+        run.write_attr("tags", &Value::Sequence(req.tags.iter().cloned().map(Value::from).collect()))?;
+    }
+    run.write_attr("flags", &flag_vals)?;
+    run.write_attr("user_flags", &Value::Mapping(req.flags.user_flags.clone()))?;
+    run.write_attr("random_seed", &Value::from(rand_seed()))?;
+    let op_attr = op::op_attr(op);
+    run.write_attr("op", &op_attr)?;
+    run.write_attr("deps", &Value::Mapping(Mapping::new()))?;
+    run.write_attr("host", &crate::platform::hostname().into())?;
+    run.write_attr("user", &crate::platform::user().into())?;
+    let pyver = if op.python {
+        crate::platform::python_exe()
+            .ok()
+            .and_then(|p| crate::platform::python_version(&home.cache_dir("python"), &p))
+    } else {
+        None
+    };
+    run.write_attr("platform", &crate::platform::platform_attr(pyver))?;
+    let plugin = if op.python { "python_script" } else { "exec_script" };
+    run.write_attr("plugins", &Value::Sequence(vec![plugin.into()]))?;
+
+    // Command as it will run (rebuilt identically at start).
+    let built = op::cmd::build(home, &run, &op_attr, &req.flags.flags, &req.cwd, &op.name)?;
+    run.write_attr("cmd", &Value::Sequence(built.argv.iter().cloned().map(Value::from).collect()))?;
+
+    let manifest_path = run.guild_path("manifest");
+    fsutil::touch(&manifest_path)?;
+    if let Some(root) = &op.source_root {
+        if std::env::var("NO_SOURCECODE").as_deref() != Ok("1") {
+            let snap = op::source::select(root, &[home.path.clone()]);
+            if !req.quiet {
+                for w in &snap.warnings {
+                    eprintln!("WARNING: {w}");
+                }
+            }
+            let entries = op::source::copy(&snap, &run.dir, &op.sourcecode_dest)?;
+            manifest::append(&manifest_path, &entries)?;
+            let digest = manifest::sourcecode_digest(&run.dir, &entries)?;
+            run.write_attr("sourcecode_digest", &digest.map(Value::from).unwrap_or(Value::Null))?;
+            if let Some(commit) = vcs_commit(root) {
+                run.write_attr("vcs_commit", &commit.into())?;
+            }
+        }
+    }
+    write_env_file(&run, &built.env)?;
+    fsutil::touch(&run.guild_path("STAGED"))?;
+    fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
+    run.write_attr("started", &now_us().into())?;
+    cleanup.0 = None;
+    Ok(run)
+}
+
+fn rand_seed() -> i64 {
+    (uuid::Uuid::new_v4().as_u128() % (1u128 << 32)) as i64
+}
+
+/// `.guild/ENV`: `export NAME=VALUE` lines so a staged run can be started by hand.
+fn write_env_file(run: &Run, env: &std::collections::BTreeMap<String, String>) -> Result<()> {
+    let mut text = String::new();
+    for (k, v) in env {
+        if k == "PWD" || k == "_" {
+            continue;
+        }
+        let val = if v.is_empty() { String::new() } else { crate::run::opref::quote(v) };
+        text.push_str(&format!("export {k}={val}\n"));
+    }
+    fsutil::write_atomic(&run.guild_path("ENV"), text.as_bytes())
+}
+
+/// `git:<sha>` (+ `*` when dirty) when `root` is in a Git work tree.
+fn vcs_commit(root: &std::path::Path) -> Option<String> {
+    if std::env::var("NO_VCS_COMMIT").as_deref() == Ok("1") || !root.ancestors().any(|a| a.join(".git").exists()) {
+        return None;
+    }
+    let out = std::process::Command::new("git")
+        .args(["log", "-1", "--format=%H", "."])
+        .current_dir(root)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || sha.is_empty() {
+        return None;
+    }
+    let dirty = std::process::Command::new("git")
+        .args(["status", "-s"])
+        .current_dir(root)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false);
+    Some(format!("git:{sha}{}", if dirty { "*" } else { "" }))
+}

@@ -1,0 +1,181 @@
+//! Facts about this machine and its Python that runs record: host, user,
+//! `platform`, the interpreter and its installed packages (`pip_freeze`,
+//! read from site-packages metadata and cached, not by running pip).
+
+use crate::error::Result;
+use serde::{Deserialize, Serialize};
+use serde_yaml_ng::{Mapping, Value};
+use std::path::{Path, PathBuf};
+
+pub fn hostname() -> String {
+    if let Ok(h) = std::env::var("HOST") {
+        if !h.is_empty() {
+            return h;
+        }
+    }
+    nix::unistd::gethostname()
+        .ok()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+pub fn user() -> String {
+    std::env::var("USER").unwrap_or_default()
+}
+
+/// The interpreter for Python ops: `GUILD_PYTHON_EXE`, the active venv or
+/// conda env, else `python3` (or `python`) on PATH.
+pub fn python_exe() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("GUILD_PYTHON_EXE").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    for var in ["VIRTUAL_ENV", "CONDA_PREFIX"] {
+        if let Some(prefix) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+            for name in ["python", "python3"] {
+                let p = PathBuf::from(&prefix).join("bin").join(name);
+                if p.exists() {
+                    return Ok(p);
+                }
+            }
+        }
+    }
+    for name in ["python3", "python"] {
+        if let Some(p) = which(name) {
+            return Ok(p);
+        }
+    }
+    Err(crate::error::Error::user(
+        "cannot find a Python interpreter (python3) on PATH; install Python or set GUILD_PYTHON_EXE",
+    ))
+}
+
+pub fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    })
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PyInfo {
+    exe_mtime: i64,
+    version: String,
+    site_dirs: Vec<PathBuf>,
+}
+
+fn mtime(p: &Path) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    p.metadata().map(|m| m.mtime() * 1_000_000_000 + m.mtime_nsec()).unwrap_or(0)
+}
+
+/// Version and site-packages dirs of `python`, probed once and cached.
+fn py_info(cache_dir: &Path, python: &Path) -> Option<PyInfo> {
+    use md5::{Digest, Md5};
+    let key = format!("{:x}", Md5::digest(python.display().to_string().as_bytes()));
+    let path = cache_dir.join(format!("{key}.json"));
+    let exe_mtime = mtime(&python.canonicalize().unwrap_or_else(|_| python.to_path_buf()));
+    if let Ok(data) = std::fs::read(&path) {
+        if let Ok(info) = serde_json::from_slice::<PyInfo>(&data) {
+            if info.exe_mtime == exe_mtime {
+                return Some(info);
+            }
+        }
+    }
+    let out = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import sys,site,platform;print(platform.python_version());[print(p) for p in site.getsitepackages()+[site.getusersitepackages()]]",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let version = lines.next()?.trim().to_string();
+    let site_dirs = lines.map(PathBuf::from).filter(|p| p.is_dir()).collect();
+    let info = PyInfo { exe_mtime, version, site_dirs };
+    if std::fs::create_dir_all(cache_dir).is_ok() {
+        if let Ok(json) = serde_json::to_vec(&info) {
+            let _ = crate::fsutil::write_atomic(&path, &json);
+        }
+    }
+    Some(info)
+}
+
+pub fn python_version(cache_dir: &Path, python: &Path) -> Option<String> {
+    py_info(cache_dir, python).map(|i| i.version)
+}
+
+/// `name==version` for every distribution in the interpreter's site dirs,
+/// sorted case-insensitively as `pip freeze` prints them.
+pub fn pip_freeze(cache_dir: &Path, python: &Path) -> Vec<String> {
+    let Some(info) = py_info(cache_dir, python) else {
+        return Vec::new();
+    };
+    let mut pkgs = Vec::new();
+    for dir in &info.site_dirs {
+        let Ok(rd) = std::fs::read_dir(dir) else { continue };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(".dist-info") else { continue };
+            if let Some((n, v)) = dist_name_version(&e.path().join("METADATA")).or_else(|| {
+                stem.rsplit_once('-').map(|(n, v)| (n.to_string(), v.to_string()))
+            }) {
+                if !matches!(n.to_ascii_lowercase().as_str(), "pip" | "setuptools" | "wheel" | "distribute") {
+                    pkgs.push(format!("{n}=={v}"));
+                }
+            }
+        }
+    }
+    pkgs.sort_by_key(|p| p.to_ascii_lowercase());
+    pkgs.dedup();
+    pkgs
+}
+
+fn dist_name_version(metadata: &Path) -> Option<(String, String)> {
+    use std::io::{BufRead, BufReader};
+    let f = std::fs::File::open(metadata).ok()?;
+    let (mut name, mut version) = (None, None);
+    for line in BufReader::new(f).lines().take(20).map_while(|l| l.ok()) {
+        if let Some(n) = line.strip_prefix("Name: ") {
+            name = Some(n.trim().to_string());
+        } else if let Some(v) = line.strip_prefix("Version: ") {
+            version = Some(v.trim().to_string());
+        }
+        if line.is_empty() || (name.is_some() && version.is_some()) {
+            break;
+        }
+    }
+    Some((name?, version?))
+}
+
+/// The `platform` attr: architecture, cpus, processor, python_version, uname.
+pub fn platform_attr(python_version: Option<String>) -> Value {
+    let u = nix::sys::utsname::uname().ok();
+    let s = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
+        u.as_ref().map(|u| f(u).to_string_lossy().into_owned()).unwrap_or_default()
+    };
+    let machine = s(|u| u.machine());
+    let mut m = Mapping::new();
+    m.insert("architecture".into(), "64bit ELF".into());
+    m.insert(
+        "cpus".into(),
+        Value::from(std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1)),
+    );
+    m.insert("processor".into(), Value::from(machine.clone()));
+    m.insert("python_version".into(), python_version.map(Value::from).unwrap_or(Value::Null));
+    m.insert(
+        "uname".into(),
+        Value::from(format!(
+            "{} {} {} {} {}",
+            s(|u| u.sysname()),
+            s(|u| u.nodename()),
+            s(|u| u.release()),
+            s(|u| u.version()),
+            machine
+        )),
+    );
+    Value::Mapping(m)
+}

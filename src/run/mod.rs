@@ -1,0 +1,286 @@
+//! The run directory: the on-disk contract shared with Guild AI 0.9.
+//!
+//! A run is `<home>/runs/<id>/` with `.guild/opref`; everything known about it
+//! lives in `.guild/` (attrs, markers, output). Status is derived from those
+//! files and the process table, never stored as a word.
+
+pub mod manifest;
+pub mod opref;
+pub mod proc;
+pub mod trash;
+pub mod yaml;
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+pub use opref::Opref;
+use serde_yaml_ng::Value;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub id: String,
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Running,
+    Completed,
+    Error,
+    Terminated,
+    Pending,
+    Staged,
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Completed => "completed",
+            Status::Error => "error",
+            Status::Terminated => "terminated",
+            Status::Pending => "pending",
+            Status::Staged => "staged",
+        }
+    }
+}
+
+/// Full status: the state plus, for a run pulled from a remote, its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunStatus {
+    pub status: Status,
+    pub remote: Option<String>,
+}
+
+impl RunStatus {
+    pub fn display(&self) -> String {
+        match &self.remote {
+            Some(r) => format!("running ({r})"),
+            None => self.status.as_str().to_string(),
+        }
+    }
+}
+
+static LAST_TS: AtomicI64 = AtomicI64::new(0);
+
+/// Current time in µs since the epoch, strictly increasing within a process
+/// (as Guild's `timestamp()`), so attrs written in order compare in order.
+pub fn now_us() -> i64 {
+    let now = chrono::Utc::now().timestamp_micros();
+    let mut last = LAST_TS.load(Ordering::Relaxed);
+    loop {
+        let next = if now > last { now } else { last + 1 };
+        match LAST_TS.compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(cur) => last = cur,
+        }
+    }
+}
+
+impl Run {
+    pub fn at(dir: PathBuf) -> Run {
+        let id = dir
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Run { id, dir }
+    }
+
+    pub fn short_id(&self) -> &str {
+        &self.id[..self.id.len().min(8)]
+    }
+
+    pub fn guild_dir(&self) -> PathBuf {
+        self.dir.join(".guild")
+    }
+
+    pub fn guild_path(&self, name: &str) -> PathBuf {
+        self.dir.join(".guild").join(name)
+    }
+
+    pub fn attr_path(&self, name: &str) -> PathBuf {
+        self.dir.join(".guild").join("attrs").join(name)
+    }
+
+    pub fn has_marker(&self, name: &str) -> bool {
+        self.guild_path(name).exists()
+    }
+
+    /// Read an attr; `Ok(None)` when missing, an error naming the run and
+    /// attr when unreadable or not YAML.
+    pub fn read_attr(&self, name: &str) -> Result<Option<Value>> {
+        let path = self.attr_path(name);
+        let Some(text) = fsutil::read_opt(&path)? else {
+            return Ok(None);
+        };
+        match fast_scalar(&text) {
+            Some(v) => Ok(Some(v)),
+            None => yaml::parse(&text).map(Some).map_err(|e| {
+                Error::user(format!(
+                    "attr '{name}' of run {} is not valid YAML ({}): {e}; fix or delete {}",
+                    self.short_id(),
+                    path.display(),
+                    path.display()
+                ))
+            }),
+        }
+    }
+
+    /// Read an attr, treating a missing or corrupt one as absent (listings).
+    pub fn attr(&self, name: &str) -> Option<Value> {
+        self.read_attr(name).ok().flatten().filter(|v| !v.is_null())
+    }
+
+    pub fn attr_i64(&self, name: &str) -> Option<i64> {
+        self.attr(name).and_then(|v| v.as_i64())
+    }
+
+    pub fn attr_str(&self, name: &str) -> Option<String> {
+        self.attr(name).and_then(|v| match v {
+            Value::String(s) => Some(s),
+            Value::Null => None,
+            other => Some(yaml::flow(&other)),
+        })
+    }
+
+    pub fn write_attr(&self, name: &str, value: &Value) -> Result<()> {
+        fsutil::write_atomic(&self.attr_path(name), yaml::dump(value).as_bytes())
+    }
+
+    pub fn del_attr(&self, name: &str) -> Result<()> {
+        fsutil::remove_if_exists(&self.attr_path(name))
+    }
+
+    pub fn opref(&self) -> Result<Opref> {
+        let path = self.guild_path("opref");
+        let text = fsutil::read_opt(&path)?
+            .ok_or_else(|| Error::user(format!("{} is not a run: missing {}", self.dir.display(), path.display())))?;
+        Opref::parse(&text).map_err(|e| Error::user(format!("run {}: {e}", self.short_id())))
+    }
+
+    pub fn write_opref(&self, opref: &Opref) -> Result<()> {
+        fsutil::write_atomic(&self.guild_path("opref"), opref.format().as_bytes())
+    }
+
+    /// `started`, else `initialized` (Guild's sort key).
+    pub fn timestamp(&self) -> Option<i64> {
+        self.attr_i64("started").or_else(|| self.attr_i64("initialized"))
+    }
+
+    /// The pid in `.guild/LOCK` (the operation's process), if any.
+    pub fn lock_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.guild_path("LOCK")).ok()?;
+        let head: String = text.chars().take(10).collect();
+        head.trim().parse().ok()
+    }
+
+    pub fn status(&self) -> RunStatus {
+        let exit_status = || self.attr("exit_status").and_then(|v| v.as_i64());
+        derive_status(self, exit_status)
+    }
+
+    pub fn is_batch(&self) -> bool {
+        self.guild_path("proto").is_dir()
+    }
+}
+
+/// Guild's status order: LOCK.remote > PENDING > STAGED > exit_status >
+/// live LOCK pid > error.
+pub fn derive_status(run: &Run, exit_status: impl FnOnce() -> Option<i64>) -> RunStatus {
+    if let Ok(remote) = std::fs::read_to_string(run.guild_path("LOCK.remote")) {
+        let name = remote.split(':').next().unwrap_or("").trim().to_string();
+        return RunStatus { status: Status::Running, remote: Some(name) };
+    }
+    let status = if run.has_marker("PENDING") {
+        Status::Pending
+    } else if run.has_marker("STAGED") {
+        Status::Staged
+    } else if let Some(code) = exit_status() {
+        match code {
+            0 => Status::Completed,
+            c if c < 0 => Status::Terminated,
+            _ => Status::Error,
+        }
+    } else {
+        match run.lock_pid() {
+            Some(pid) if proc::pid_alive(pid, run.attr_i64("started")) => Status::Running,
+            _ => Status::Error,
+        }
+    };
+    RunStatus { status, remote: None }
+}
+
+/// Parse the common one-line scalar attrs (ints, plain words) without YAML.
+fn fast_scalar(text: &str) -> Option<Value> {
+    let t = text.strip_suffix('\n').unwrap_or(text);
+    if t.is_empty() || t.contains('\n') {
+        return None;
+    }
+    let b = t.as_bytes();
+    let digits = if b[0] == b'-' { &b[1..] } else { b };
+    if !digits.is_empty() && digits.len() < 18 && digits.iter().all(|c| c.is_ascii_digit()) {
+        return t.parse::<i64>().ok().map(Value::from);
+    }
+    if t.len() == 32 && b.iter().all(|c| c.is_ascii_hexdigit()) && b.iter().any(|c| c.is_ascii_alphabetic()) {
+        return Some(Value::String(t.to_string()));
+    }
+    None
+}
+
+/// A run listed in a directory of runs (`runs/` or `trash/runs/`).
+pub fn is_run_dir(dir: &Path) -> bool {
+    dir.join(".guild").join("opref").exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mk_run(d: &Path) -> Run {
+        let dir = d.join("runs").join("abcdef0123456789abcdef0123456789");
+        std::fs::create_dir_all(dir.join(".guild/attrs")).unwrap();
+        Run::at(dir)
+    }
+
+    #[test]
+    fn status_order_matches_guild() {
+        let d = tempfile::tempdir().unwrap();
+        let r = mk_run(d.path());
+        assert_eq!(r.status().status, Status::Error);
+        r.write_attr("exit_status", &Value::from(0)).unwrap();
+        assert_eq!(r.status().status, Status::Completed);
+        r.write_attr("exit_status", &Value::from(-15)).unwrap();
+        assert_eq!(r.status().status, Status::Terminated);
+        r.write_attr("exit_status", &Value::from(3)).unwrap();
+        assert_eq!(r.status().status, Status::Error);
+        fsutil::touch(&r.guild_path("STAGED")).unwrap();
+        assert_eq!(r.status().status, Status::Staged);
+        fsutil::touch(&r.guild_path("PENDING")).unwrap();
+        assert_eq!(r.status().status, Status::Pending);
+        std::fs::write(r.guild_path("LOCK.remote"), "myssh").unwrap();
+        assert_eq!(r.status().display(), "running (myssh)");
+    }
+
+    #[test]
+    fn live_lock_is_running_dead_lock_is_error() {
+        let d = tempfile::tempdir().unwrap();
+        let r = mk_run(d.path());
+        let me = std::process::id();
+        std::fs::write(r.guild_path("LOCK"), me.to_string()).unwrap();
+        r.write_attr("started", &Value::from(now_us())).unwrap();
+        assert_eq!(r.status().status, Status::Running);
+        std::fs::write(r.guild_path("LOCK"), "999999999").unwrap();
+        assert_eq!(r.status().status, Status::Error);
+    }
+
+    #[test]
+    fn corrupt_attr_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let r = mk_run(d.path());
+        std::fs::write(r.attr_path("flags"), "a: [1,\n").unwrap();
+        let e = r.read_attr("flags").unwrap_err();
+        assert!(e.msg.contains("attr 'flags' of run abcdef01"), "{}", e.msg);
+        assert!(r.attr("flags").is_none());
+    }
+}

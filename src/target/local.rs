@@ -1,0 +1,109 @@
+//! Start a staged run on this machine.
+
+use crate::error::{Error, Result};
+use crate::exec;
+use crate::fsutil;
+use crate::home::Home;
+use crate::op::cmd;
+use crate::output::scalars::ScalarParser;
+use crate::run::{now_us, Run, Status};
+use serde_yaml_ng::{Mapping, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub struct StartOpts {
+    pub quiet: bool,
+    pub stdin_null: bool,
+    pub pidfile: Option<PathBuf>,
+}
+
+/// Run a staged (or pending) run to completion; returns its exit status.
+pub fn start(home: &Home, run: &Run, cwd: &Path, opts: &StartOpts) -> Result<i64> {
+    let st = run.status().status;
+    if st == Status::Running {
+        return Err(Error::user(format!(
+            "run {} is still running; stop it with `guild stop {}`",
+            run.short_id(),
+            run.short_id()
+        )));
+    }
+    let op = run.read_attr("op")?.unwrap_or(Value::Null);
+    let flags: Mapping = match run.read_attr("flags")? {
+        Some(Value::Mapping(m)) => m,
+        _ => Mapping::new(),
+    };
+    let opref = run.opref()?;
+    let built = cmd::build(home, run, &op, &flags, cwd, &opref.op_desc())?;
+    let pid_guard = match &opts.pidfile {
+        Some(p) => {
+            fsutil::write_atomic(p, std::process::id().to_string().as_bytes())?;
+            Some(PidFile(p.clone()))
+        }
+        None => None,
+    };
+    run.write_attr("cmd", &Value::Sequence(built.argv.iter().cloned().map(Value::from).collect()))?;
+    if built.python && std::env::var("NO_PIP_FREEZE").as_deref() != Ok("1") {
+        if let Ok(py) = crate::platform::python_exe() {
+            let pkgs = crate::platform::pip_freeze(&home.cache_dir("python"), &py);
+            run.write_attr("pip_freeze", &Value::Sequence(pkgs.into_iter().map(Value::from).collect()))?;
+        }
+    }
+    run.write_attr("env", &cmd::env_attr(&built.env))?;
+    run.write_attr("started", &now_us().into())?;
+    fsutil::remove_if_exists(&run.guild_path("STAGED"))?;
+    fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
+    let flag_names: Vec<String> = flags.keys().filter_map(|k| k.as_str().map(String::from)).collect();
+    let scalars_cfg = op.as_mapping().and_then(|m| m.get("output-scalars")).cloned().unwrap_or(Value::Null);
+    let parser = ScalarParser::from_config(&scalars_cfg, flag_names).map_err(Error::user)?;
+    let status = exec::supervise(
+        run,
+        exec::SpawnSpec {
+            argv: &built.argv,
+            env: &built.env,
+            cwd: &run.dir,
+            echo: !opts.quiet,
+            parser,
+            stdin_null: opts.stdin_null,
+        },
+    );
+    drop(pid_guard);
+    status
+}
+
+struct PidFile(PathBuf);
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Start `run` in a detached `guild run --start` process and wait until it
+/// has left the staged state. Returns the supervising process's pid.
+pub fn start_background(home: &Home, run: &Run, pidfile: Option<&Path>) -> Result<u32> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe().map_err(|e| Error::user(format!("cannot find the guild executable: {e}")))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("-H").arg(&home.path).args(["run", "--yes", "--quiet", "--start", &run.id]);
+    if let Some(p) = pidfile {
+        cmd.arg("--pidfile").arg(p);
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: setsid(2) is async-signal-safe and touches no parent state; it
+    // detaches the supervisor from this terminal so it outlives it.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().map_err(|e| Error::user(format!("cannot start background run: {e}")))?;
+    let pid = child.id();
+    let t0 = Instant::now();
+    while run.has_marker("STAGED") && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(pid)
+}

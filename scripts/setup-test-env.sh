@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs, idempotently: a Python virtualenv with
+# guildai==0.9.0 (the compatibility tests run the real Guild) at .venv-guild.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${GUILD_COMPAT_VENV:-$PWD/.venv-guild}"
+if ! command -v python3 >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
+  else
+    echo "setup-test-env: python3 is required" >&2; exit 1
+  fi
+fi
+if [ ! -x "$VENV/bin/guild" ] || ! "$VENV/bin/guild" --version 2>/dev/null | grep -q '^guild 0.9.0'; then
+  python3 -m venv "$VENV" || {
+    command -v apt-get >/dev/null 2>&1 && apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$VENV"
+  }
+  "$VENV/bin/pip" install -q --disable-pip-version-check 'guildai==0.9.0'
+fi
+"$VENV/bin/guild" --version

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The whole test suite: installs test dependencies, then lint and tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup-test-env.sh
+export GUILD_COMPAT_VENV="${GUILD_COMPAT_VENV:-$PWD/.venv-guild}"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+cargo build --release
+cargo test --release

@@ -1,0 +1,414 @@
+//! End-to-end tests: the real `guild` binary against a private GUILD_HOME,
+//! real processes and signals, and the real Guild 0.9.0 for compatibility.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_guild");
+
+struct Env {
+    _tmp: tempfile::TempDir,
+    home: PathBuf,
+    proj: PathBuf,
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+impl Env {
+    fn new() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().join("gh");
+        let proj = tmp.path().join("proj");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&proj).unwrap();
+        for f in ["train.py", "globs.py", "run.sh"] {
+            std::fs::copy(fixtures().join("projects/basic").join(f), proj.join(f)).unwrap();
+        }
+        Env { _tmp: tmp, home, proj }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .current_dir(&self.proj)
+            .env("GUILD_HOME", &self.home)
+            .env_remove("VIRTUAL_ENV")
+            .env("NO_IMPORT_FLAGS_CACHE", "0")
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(o.status.success(), "guild {args:?} failed: {}\n{}", o.status, String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    fn run_dirs(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.home.join("runs"))
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+
+    fn runs_json(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.ok(&["runs", "list", "--json"])).unwrap()
+    }
+
+    fn status_of(&self, id: &str) -> String {
+        self.runs_json().iter().find(|r| r["id"] == id).map(|r| r["status"].as_str().unwrap().to_string()).unwrap()
+    }
+}
+
+fn attr(run: &Path, name: &str) -> Option<String> {
+    std::fs::read_to_string(run.join(".guild/attrs").join(name)).ok()
+}
+
+fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn pid_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(s) => s[s.rfind(')').unwrap() + 2..].starts_with('Z'),
+    }
+}
+
+#[test]
+fn run_writes_a_complete_guild_run_dir() {
+    let e = Env::new();
+    let o = e.run(&["run", "train.py", "lr=0.2", "epochs=2", "-y"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("loss: 0.1667"), "output streamed live: {stdout}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("done training"));
+    let runs = e.run_dirs();
+    assert_eq!(runs.len(), 1);
+    let r = &runs[0];
+    let id = r.file_name().unwrap().to_str().unwrap();
+    assert_eq!(id.len(), 32);
+    for a in [
+        "id", "initialized", "started", "stopped", "exit_status", "cmd", "env", "flags", "user_flags", "label", "host",
+        "user", "platform", "random_seed", "sourcecode_digest", "op", "plugins", "pip_freeze", "deps",
+    ] {
+        assert!(attr(r, a).is_some(), "missing attr {a}");
+    }
+    assert_eq!(attr(r, "exit_status").unwrap(), "0\n");
+    assert_eq!(attr(r, "flags").unwrap(), "debug: false\nepochs: 2\nfail-code: 0\nlr: 0.2\nopt: adam\nsleep: 0.0\n");
+    assert_eq!(attr(r, "user_flags").unwrap(), "epochs: 2\nlr: 0.2\n");
+    assert_eq!(attr(r, "label").unwrap(), "debug=no epochs=2 fail-code=0 lr=0.2 opt=adam sleep=0.0\n");
+    let opref = std::fs::read_to_string(r.join(".guild/opref")).unwrap();
+    assert_eq!(opref, format!("script:{} '' '' train.py", e.proj.canonicalize().unwrap().display()));
+    assert!(!r.join(".guild/LOCK").exists());
+    assert!(!r.join(".guild/STAGED").exists() && !r.join(".guild/PENDING").exists());
+    let output = std::fs::read(r.join(".guild/output")).unwrap();
+    let lines = output.iter().filter(|b| **b == b'\n').count();
+    assert_eq!(std::fs::metadata(r.join(".guild/output.index")).unwrap().len() as usize, lines * 9);
+    let manifest = std::fs::read_to_string(r.join(".guild/manifest")).unwrap();
+    assert!(manifest.lines().any(|l| l.starts_with("s train.py ")), "{manifest}");
+    assert!(r.join("train.py").exists(), "source snapshot at run root");
+    let events: Vec<_> = std::fs::read_dir(r.join(".guild"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("events.out.tfevents."))
+        .collect();
+    assert_eq!(events.len(), 1);
+    let env = attr(r, "env").unwrap();
+    assert!(env.contains("FLAG_LR: '0.2'") && env.contains(&format!("RUN_ID: {id}")), "{env}");
+    let info: serde_json::Value = serde_json::from_str(&e.ok(&["runs", "info", "--json"])).unwrap();
+    assert_eq!(info["status"], "completed");
+    assert_eq!(info["scalars"]["loss"], serde_json::json!([0.16670000553131104, 2]));
+}
+
+#[test]
+fn run_exit_code_is_the_runs_and_status_error() {
+    let e = Env::new();
+    let o = e.run(&["run", "train.py", "fail-code=3", "-y", "-q"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(o.stdout.is_empty(), "--quiet echoes nothing");
+    let runs = e.runs_json();
+    assert_eq!(runs[0]["status"], "error");
+    assert_eq!(runs[0]["exit_status"], 3);
+}
+
+#[test]
+fn bad_input_fails_before_any_run_dir_exists() {
+    let e = Env::new();
+    for (args, needle) in [
+        (vec!["run", "nope.py", "-y"], "no such file"),
+        (vec!["run", "train.py", "lr=abc", "-y"], "invalid value abc for lr"),
+        (vec!["run", "train.py", "opt=rms", "-y"], "choose from adam, sgd"),
+        (vec!["run", "train.py", "nosuch=1", "-y"], "unsupported flag 'nosuch'"),
+        (vec!["run", "train.py", "garbage", "-y"], "expected NAME=VAL"),
+        (vec!["run", "run.sh", "x=1", "-y"], "unsupported flag 'x'"),
+    ] {
+        let o = e.run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one-line error: {err}");
+    }
+    assert!(e.run_dirs().is_empty(), "no half-made run left behind");
+    let o = e.run(&["runs", "info", "zzzz"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("could not find a run matching 'zzzz'"));
+    let o = e.run(&["runs", "--bogus"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = Command::new(BIN).args(["runs"]).env("GUILD_HOME", e.home.join("missing")).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not exist"));
+}
+
+#[test]
+fn force_flags_and_exec_scripts_get_env_flags() {
+    let e = Env::new();
+    std::fs::write(e.proj.join("env.sh"), "#!/bin/sh\necho \"x=$FLAG_X\"\n").unwrap();
+    Command::new("chmod").args(["+x", e.proj.join("env.sh").to_str().unwrap()]).status().unwrap();
+    let out = e.ok(&["run", "env.sh", "x=1", "-f", "-y"]);
+    assert!(out.contains("x=1"), "{out}");
+}
+
+#[test]
+fn raw_args_after_double_dash_set_known_flags() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "-y", "--", "--lr", "0.5", "--debug"]);
+    let r = &e.run_dirs()[0];
+    let flags = attr(r, "flags").unwrap();
+    assert!(flags.contains("lr: 0.5") && flags.contains("debug: true"), "{flags}");
+    let out = String::from_utf8_lossy(&std::fs::read(r.join(".guild/output")).unwrap()).into_owned();
+    assert!(out.contains("debug=True"), "{out}");
+}
+
+#[test]
+fn globals_scripts_get_flags_by_rebinding() {
+    let e = Env::new();
+    let out = e.ok(&["run", "globs.py", "lr=0.5", "name=bar", "-y"]);
+    assert!(out.contains("name: bar"), "{out}");
+    let runs = e.runs_json();
+    assert_eq!(runs[0]["label"], "debug=no epochs=2 lr=0.5 name=bar");
+}
+
+#[test]
+fn stage_then_start() {
+    let e = Env::new();
+    let o = e.run(&["run", "train.py", "--stage", "lr=0.9", "-y"]);
+    assert!(o.status.success());
+    let id = e.run_dirs()[0].file_name().unwrap().to_str().unwrap().to_string();
+    assert_eq!(e.status_of(&id), "staged");
+    assert!(e.run_dirs()[0].join(".guild/ENV").exists());
+    e.ok(&["run", "--start", &id[..8], "-y"]);
+    assert_eq!(e.status_of(&id), "completed");
+    assert_eq!(e.run_dirs().len(), 1);
+}
+
+#[test]
+fn background_run_pidfile_and_stop() {
+    let e = Env::new();
+    let pidfile = e.home.join("run.pid");
+    let o = e.run(&["run", "train.py", "sleep=60", "-y", "--pidfile", pidfile.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let run = e.run_dirs()[0].clone();
+    let id = run.file_name().unwrap().to_str().unwrap().to_string();
+    wait_until("run to be running", Duration::from_secs(20), || e.status_of(&id) == "running");
+    wait_until("pidfile", Duration::from_secs(10), || pidfile.exists());
+    let child: i32 = std::fs::read_to_string(run.join(".guild/LOCK")).unwrap().trim().parse().unwrap();
+    let o = e.run(&["stop", &id[..8], "--timeout", "10"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    wait_until("terminated", Duration::from_secs(20), || e.status_of(&id) == "terminated");
+    assert_eq!(attr(&run, "exit_status").unwrap(), "-15\n");
+    assert!(pid_gone(child));
+    wait_until("pidfile removed", Duration::from_secs(10), || !pidfile.exists());
+    assert!(!run.join(".guild/LOCK").exists());
+}
+
+#[test]
+fn sigterm_and_sigint_to_foreground_run_are_forwarded() {
+    for (sig, expected_status) in [("TERM", "-15\n"), ("INT", "-16\n")] {
+        let e = Env::new();
+        let mut child = e.cmd(&["run", "train.py", "sleep=60", "-y", "-q"]).spawn().unwrap();
+        wait_until("LOCK", Duration::from_secs(20), || {
+            e.run_dirs().first().is_some_and(|r| r.join(".guild/LOCK").exists())
+        });
+        let run = e.run_dirs()[0].clone();
+        let op_pid: i32 = std::fs::read_to_string(run.join(".guild/LOCK")).unwrap().trim().parse().unwrap();
+        Command::new("kill").args([&format!("-{sig}"), &child.id().to_string()]).status().unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(attr(&run, "exit_status").unwrap(), expected_status, "SIG{sig}");
+        assert_eq!(status.code(), Some(256 - expected_status.trim().trim_start_matches('-').parse::<i32>().unwrap()));
+        assert!(pid_gone(op_pid), "no orphan after SIG{sig}");
+        assert_eq!(e.runs_json()[0]["status"], "terminated");
+    }
+}
+
+#[test]
+fn killed_supervisor_never_leaves_a_run_running() {
+    let e = Env::new();
+    let mut child = e.cmd(&["run", "train.py", "sleep=2", "-y", "-q"]).spawn().unwrap();
+    wait_until("LOCK", Duration::from_secs(20), || e.run_dirs().first().is_some_and(|r| r.join(".guild/LOCK").exists()));
+    let run = e.run_dirs()[0].clone();
+    let id = run.file_name().unwrap().to_str().unwrap().to_string();
+    child.kill().unwrap(); // SIGKILL to the supervisor
+    child.wait().unwrap();
+    assert_eq!(e.status_of(&id), "running", "the op process still runs");
+    let op_pid: i32 = std::fs::read_to_string(run.join(".guild/LOCK")).unwrap().trim().parse().unwrap();
+    wait_until("op exit", Duration::from_secs(20), || pid_gone(op_pid));
+    wait_until("not running", Duration::from_secs(5), || e.status_of(&id) != "running");
+    assert_eq!(e.status_of(&id), "error");
+}
+
+#[test]
+fn twenty_concurrent_runs_are_distinct_and_complete() {
+    let e = Env::new();
+    let children: Vec<_> = (0..20)
+        .map(|i| e.cmd(&["run", "train.py", &format!("lr=0.{i:02}"), "epochs=1", "-y", "-q"]).spawn().unwrap())
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let runs = e.runs_json();
+    assert_eq!(runs.len(), 20);
+    assert!(runs.iter().all(|r| r["status"] == "completed"));
+    let mut lrs: Vec<String> = e.run_dirs().iter().map(|r| attr(r, "flags").unwrap()).collect();
+    lrs.sort();
+    lrs.dedup();
+    assert_eq!(lrs.len(), 20);
+}
+
+#[test]
+fn selection_labels_tags_and_trash() {
+    let e = Env::new();
+    for lr in ["0.1", "0.2", "0.3"] {
+        e.ok(&["run", "train.py", &format!("lr={lr}"), "epochs=1", "-y", "-q"]);
+    }
+    let runs = e.runs_json();
+    let newest = runs[0]["id"].as_str().unwrap().to_string();
+    let list = e.ok(&["runs", "1:2"]);
+    assert_eq!(list.lines().count(), 2);
+    assert!(list.starts_with("[1:"), "{list}");
+    e.ok(&["label", "1", "--set", "best ${lr}"]);
+    assert_eq!(e.runs_json()[0]["label"], "best 0.3");
+    e.ok(&["tag", "2", "-a", "keep", "-a", "a"]);
+    assert_eq!(e.runs_json()[1]["tags"], serde_json::json!(["a", "keep"]));
+    assert_eq!(e.ok(&["runs", "-Ft", "keep"]).lines().count(), 1);
+    assert_eq!(e.ok(&["runs", "--label", "best"]).lines().count(), 1);
+    assert_eq!(e.ok(&["runs", "-Sc"]).lines().count(), 3);
+    assert_eq!(e.ok(&["runs", "-Se"]).lines().count(), 0);
+    e.ok(&["runs", "delete", &newest[..6], "-y"]);
+    assert_eq!(e.runs_json().len(), 2);
+    assert!(e.home.join("trash/runs").join(&newest).exists());
+    e.ok(&["runs", "restore", &newest[..6], "-y"]);
+    assert_eq!(e.runs_json().len(), 3);
+    e.ok(&["runs", "rm", "1", "-y"]);
+    e.ok(&["runs", "purge", "-y"]);
+    assert!(!e.home.join("trash/runs").join(&newest).exists());
+    let o = e.run(&["runs", "info", ""]);
+    assert_eq!(o.status.code(), Some(1), "empty prefix matches several runs");
+}
+
+#[test]
+fn watch_cat_and_ls() {
+    let e = Env::new();
+    let mut child = e.cmd(&["run", "train.py", "sleep=1", "-y", "-q"]).spawn().unwrap();
+    wait_until("LOCK", Duration::from_secs(20), || e.run_dirs().first().is_some_and(|r| r.join(".guild/LOCK").exists()));
+    let o = e.run(&["watch"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("loss: 0.25"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("stopped with a status of 'completed'"));
+    assert!(child.wait().unwrap().success());
+    let out = e.ok(&["cat", "--output"]);
+    assert!(out.contains("step: 3"));
+    let ls = e.ok(&["ls"]);
+    assert!(ls.contains("  train.py") && !ls.contains(".guild"), "{ls}");
+    let o = e.run(&["watch"]);
+    assert_eq!(o.status.code(), Some(1), "nothing running to watch");
+}
+
+#[test]
+fn help_op_and_print_cmd() {
+    let e = Env::new();
+    let h = e.ok(&["run", "train.py", "--help-op"]);
+    assert!(h.contains("Learning rate (default is 0.1)") && h.contains("Choices:  adam, sgd"), "{h}");
+    let c = e.ok(&["run", "train.py", "lr=0.5", "--print-cmd"]);
+    assert!(c.trim().ends_with("train --epochs 3 --fail-code 0 --lr 0.5 --opt adam --sleep 0.0"), "{c}");
+    assert!(e.run_dirs().is_empty());
+}
+
+#[test]
+fn guild_090_fixtures_always_load() {
+    let e = Env::new();
+    let home = fixtures().join("guild-0.9.0/home");
+    let expected: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("guild-0.9.0/runs.json")).unwrap()).unwrap();
+    let out = e.cmd(&["-H", home.to_str().unwrap(), "runs", "list", "--json"]).output().unwrap();
+    assert!(out.status.success());
+    let got: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got.len(), expected.len());
+    for (g, x) in got.iter().zip(expected.iter()) {
+        assert_eq!(g["id"], x["id"]);
+        assert_eq!(g["status"], x["status"], "{}", x["id"]);
+        assert_eq!(g["operation"], x["op"]);
+        assert_eq!(g["label"].as_str().unwrap_or(""), x["label"].as_str().unwrap_or(""));
+        let info = e.cmd(&["-H", home.to_str().unwrap(), "runs", "info", x["id"].as_str().unwrap(), "--json"]).output().unwrap();
+        let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+        if x["op"] != "train.py+" {
+            assert_eq!(info["flags"], x["flags"], "{}", x["id"]);
+            assert_eq!(info["scalars"], x["scalars"], "{}", x["id"]);
+        }
+    }
+    let table = e.cmd(&["-H", home.to_str().unwrap(), "runs", "-a"]).output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("train.py+") && table.contains("terminated"), "{table}");
+}
+
+fn guild_venv() -> PathBuf {
+    let p = std::env::var_os("GUILD_COMPAT_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-guild"));
+    assert!(p.join("bin/guild").exists(), "Guild 0.9.0 is not installed at {}: run scripts/setup-test-env.sh", p.display());
+    p
+}
+
+#[test]
+fn guild_090_reads_our_runs() {
+    let venv = guild_venv();
+    let e = Env::new();
+    e.ok(&["run", "train.py", "lr=0.2", "epochs=2", "-y", "-q", "-l", "ours", "-t", "t1"]);
+    e.run(&["run", "train.py", "fail-code=2", "-y", "-q"]);
+    let g = Command::new(venv.join("bin/guild"))
+        .args(["runs", "list", "--json"])
+        .env("GUILD_HOME", &e.home)
+        .current_dir(&e.proj)
+        .output()
+        .unwrap();
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let runs: Vec<serde_json::Value> = serde_json::from_slice(&g.stdout).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["status"], "error");
+    assert_eq!(runs[1]["status"], "completed");
+    assert_eq!(runs[1]["label"], "ours");
+    assert_eq!(runs[1]["tags"], serde_json::json!(["t1"]));
+    let info = Command::new(venv.join("bin/guild"))
+        .args(["runs", "info", "2", "--json"])
+        .env("GUILD_HOME", &e.home)
+        .current_dir(&e.proj)
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["flags"]["lr"], 0.2);
+    assert_eq!(info["flags"]["epochs"], 2);
+    assert_eq!(info["scalars"]["loss"], serde_json::json!([0.16670000553131104, 2]));
+    assert_eq!(info["operation"], "train.py");
+}

@@ -16,15 +16,24 @@ pub type Result<T> = std::result::Result<T, Error>;
 impl Error {
     /// A user error (bad input, unknown run, ...): exit 1, as Guild's `cli.error`.
     pub fn user(msg: impl Into<String>) -> Self {
-        Error { msg: msg.into(), code: 1 }
+        Error {
+            msg: msg.into(),
+            code: 1,
+        }
     }
     /// A usage error (unknown option, missing argument): exit 2.
     pub fn usage(msg: impl Into<String>) -> Self {
-        Error { msg: msg.into(), code: 2 }
+        Error {
+            msg: msg.into(),
+            code: 2,
+        }
     }
     /// Exit with `code` without printing anything (e.g. a failed run's own code).
     pub fn exit(code: i32) -> Self {
-        Error { msg: String::new(), code }
+        Error {
+            msg: String::new(),
+            code,
+        }
     }
     /// An I/O failure, always naming what was being done and the path.
     pub fn io(action: &str, path: &Path, err: std::io::Error) -> Self {

@@ -14,7 +14,9 @@ impl Home {
     /// Resolve the home. `explicit` is `-H`; the `GUILD_HOME` env var is
     /// treated the same way. Either must name an existing directory.
     pub fn resolve(explicit: Option<&Path>, cwd: &Path) -> Result<Home> {
-        let env_home = std::env::var_os("GUILD_HOME").filter(|v| !v.is_empty()).map(PathBuf::from);
+        let env_home = std::env::var_os("GUILD_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
         if let Some(p) = explicit.map(Path::to_path_buf).or(env_home) {
             let p = if p.is_absolute() { p } else { cwd.join(p) };
             if !p.is_dir() {
@@ -52,7 +54,9 @@ impl Home {
         let base = user_home.ok_or_else(|| {
             Error::user("cannot find a guild home: HOME is not set; set GUILD_HOME or use -H")
         })?;
-        Ok(Home { path: base.join(".guild") })
+        Ok(Home {
+            path: base.join(".guild"),
+        })
     }
 
     pub fn runs_dir(&self) -> PathBuf {

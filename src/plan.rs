@@ -31,7 +31,12 @@ impl Drop for Cleanup {
     }
 }
 
-pub fn label_for(req_label: Option<&str>, tags: &[String], template: Option<&str>, flag_vals: &Mapping) -> String {
+pub fn label_for(
+    req_label: Option<&str>,
+    tags: &[String],
+    template: Option<&str>,
+    flag_vals: &Mapping,
+) -> String {
     let default = flags::default_label(flag_vals);
     let tpl = match (req_label, template) {
         (Some(l), _) => l.to_string(),
@@ -39,7 +44,9 @@ pub fn label_for(req_label: Option<&str>, tags: &[String], template: Option<&str
         (None, None) if !tags.is_empty() => format!("{} ${{default_label}}", tags.join(" ")),
         (None, None) => return default,
     };
-    flags::render_label(&tpl, flag_vals, &[("default_label", default)]).trim().to_string()
+    flags::render_label(&tpl, flag_vals, &[("default_label", default)])
+        .trim()
+        .to_string()
 }
 
 /// Write a new run directory for `req` and mark it STAGED.
@@ -58,12 +65,20 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     run.write_opref(&op.opref)?;
 
     let flag_vals = Value::Mapping(req.flags.flags.clone());
-    let label = label_for(req.label.as_deref(), &req.tags, op.label_template.as_deref(), &req.flags.flags);
+    let label = label_for(
+        req.label.as_deref(),
+        &req.tags,
+        op.label_template.as_deref(),
+        &req.flags.flags,
+    );
     if !label.is_empty() {
         run.write_attr("label", &label.into())?;
     }
     if !req.tags.is_empty() {
-        run.write_attr("tags", &Value::Sequence(req.tags.iter().cloned().map(Value::from).collect()))?;
+        run.write_attr(
+            "tags",
+            &Value::Sequence(req.tags.iter().cloned().map(Value::from).collect()),
+        )?;
     }
     run.write_attr("flags", &flag_vals)?;
     run.write_attr("user_flags", &Value::Mapping(req.flags.user_flags.clone()))?;
@@ -81,18 +96,25 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
         None
     };
     run.write_attr("platform", &crate::platform::platform_attr(pyver))?;
-    let plugin = if op.python { "python_script" } else { "exec_script" };
+    let plugin = if op.python {
+        "python_script"
+    } else {
+        "exec_script"
+    };
     run.write_attr("plugins", &Value::Sequence(vec![plugin.into()]))?;
 
     // Command as it will run (rebuilt identically at start).
     let built = op::cmd::build(home, &run, &op_attr, &req.flags.flags, &req.cwd, &op.name)?;
-    run.write_attr("cmd", &Value::Sequence(built.argv.iter().cloned().map(Value::from).collect()))?;
+    run.write_attr(
+        "cmd",
+        &Value::Sequence(built.argv.iter().cloned().map(Value::from).collect()),
+    )?;
 
     let manifest_path = run.guild_path("manifest");
     fsutil::touch(&manifest_path)?;
     if let Some(root) = &op.source_root {
         if std::env::var("NO_SOURCECODE").as_deref() != Ok("1") {
-            let snap = op::source::select(root, &[home.path.clone()]);
+            let snap = op::source::select(root, std::slice::from_ref(&home.path));
             if !req.quiet {
                 for w in &snap.warnings {
                     eprintln!("WARNING: {w}");
@@ -101,7 +123,10 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
             let entries = op::source::copy(&snap, &run.dir, &op.sourcecode_dest)?;
             manifest::append(&manifest_path, &entries)?;
             let digest = manifest::sourcecode_digest(&run.dir, &entries)?;
-            run.write_attr("sourcecode_digest", &digest.map(Value::from).unwrap_or(Value::Null))?;
+            run.write_attr(
+                "sourcecode_digest",
+                &digest.map(Value::from).unwrap_or(Value::Null),
+            )?;
             if let Some(commit) = vcs_commit(root) {
                 run.write_attr("vcs_commit", &commit.into())?;
             }
@@ -126,7 +151,11 @@ fn write_env_file(run: &Run, env: &std::collections::BTreeMap<String, String>) -
         if k == "PWD" || k == "_" {
             continue;
         }
-        let val = if v.is_empty() { String::new() } else { crate::run::opref::quote(v) };
+        let val = if v.is_empty() {
+            String::new()
+        } else {
+            crate::run::opref::quote(v)
+        };
         text.push_str(&format!("export {k}={val}\n"));
     }
     fsutil::write_atomic(&run.guild_path("ENV"), text.as_bytes())
@@ -134,7 +163,9 @@ fn write_env_file(run: &Run, env: &std::collections::BTreeMap<String, String>) -
 
 /// `git:<sha>` (+ `*` when dirty) when `root` is in a Git work tree.
 fn vcs_commit(root: &std::path::Path) -> Option<String> {
-    if std::env::var("NO_VCS_COMMIT").as_deref() == Ok("1") || !root.ancestors().any(|a| a.join(".git").exists()) {
+    if std::env::var("NO_VCS_COMMIT").as_deref() == Ok("1")
+        || !root.ancestors().any(|a| a.join(".git").exists())
+    {
         return None;
     }
     let out = std::process::Command::new("git")

@@ -51,10 +51,14 @@ pub fn python_exe() -> Result<PathBuf> {
 
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| {
-        use std::os::unix::fs::PermissionsExt;
-        p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
-    })
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| {
+            use std::os::unix::fs::PermissionsExt;
+            p.metadata()
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,7 +70,9 @@ struct PyInfo {
 
 fn mtime(p: &Path) -> i64 {
     use std::os::unix::fs::MetadataExt;
-    p.metadata().map(|m| m.mtime() * 1_000_000_000 + m.mtime_nsec()).unwrap_or(0)
+    p.metadata()
+        .map(|m| m.mtime() * 1_000_000_000 + m.mtime_nsec())
+        .unwrap_or(0)
 }
 
 /// Version and site-packages dirs of `python`, probed once and cached.
@@ -74,7 +80,11 @@ fn py_info(cache_dir: &Path, python: &Path) -> Option<PyInfo> {
     use md5::{Digest, Md5};
     let key = format!("{:x}", Md5::digest(python.display().to_string().as_bytes()));
     let path = cache_dir.join(format!("{key}.json"));
-    let exe_mtime = mtime(&python.canonicalize().unwrap_or_else(|_| python.to_path_buf()));
+    let exe_mtime = mtime(
+        &python
+            .canonicalize()
+            .unwrap_or_else(|_| python.to_path_buf()),
+    );
     if let Ok(data) = std::fs::read(&path) {
         if let Ok(info) = serde_json::from_slice::<PyInfo>(&data) {
             if info.exe_mtime == exe_mtime {
@@ -95,7 +105,11 @@ fn py_info(cache_dir: &Path, python: &Path) -> Option<PyInfo> {
     let mut lines = text.lines();
     let version = lines.next()?.trim().to_string();
     let site_dirs = lines.map(PathBuf::from).filter(|p| p.is_dir()).collect();
-    let info = PyInfo { exe_mtime, version, site_dirs };
+    let info = PyInfo {
+        exe_mtime,
+        version,
+        site_dirs,
+    };
     if std::fs::create_dir_all(cache_dir).is_ok() {
         if let Ok(json) = serde_json::to_vec(&info) {
             let _ = crate::fsutil::write_atomic(&path, &json);
@@ -116,14 +130,22 @@ pub fn pip_freeze(cache_dir: &Path, python: &Path) -> Vec<String> {
     };
     let mut pkgs = Vec::new();
     for dir in &info.site_dirs {
-        let Ok(rd) = std::fs::read_dir(dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let Some(stem) = name.strip_suffix(".dist-info") else { continue };
+            let Some(stem) = name.strip_suffix(".dist-info") else {
+                continue;
+            };
             if let Some((n, v)) = dist_name_version(&e.path().join("METADATA")).or_else(|| {
-                stem.rsplit_once('-').map(|(n, v)| (n.to_string(), v.to_string()))
+                stem.rsplit_once('-')
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
             }) {
-                if !matches!(n.to_ascii_lowercase().as_str(), "pip" | "setuptools" | "wheel" | "distribute") {
+                if !matches!(
+                    n.to_ascii_lowercase().as_str(),
+                    "pip" | "setuptools" | "wheel" | "distribute"
+                ) {
                     pkgs.push(format!("{n}=={v}"));
                 }
             }
@@ -155,17 +177,26 @@ fn dist_name_version(metadata: &Path) -> Option<(String, String)> {
 pub fn platform_attr(python_version: Option<String>) -> Value {
     let u = nix::sys::utsname::uname().ok();
     let s = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
-        u.as_ref().map(|u| f(u).to_string_lossy().into_owned()).unwrap_or_default()
+        u.as_ref()
+            .map(|u| f(u).to_string_lossy().into_owned())
+            .unwrap_or_default()
     };
     let machine = s(|u| u.machine());
     let mut m = Mapping::new();
     m.insert("architecture".into(), "64bit ELF".into());
     m.insert(
         "cpus".into(),
-        Value::from(std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1)),
+        Value::from(
+            std::thread::available_parallelism()
+                .map(|n| n.get() as i64)
+                .unwrap_or(1),
+        ),
     );
     m.insert("processor".into(), Value::from(machine.clone()));
-    m.insert("python_version".into(), python_version.map(Value::from).unwrap_or(Value::Null));
+    m.insert(
+        "python_version".into(),
+        python_version.map(Value::from).unwrap_or(Value::Null),
+    );
     m.insert(
         "uname".into(),
         Value::from(format!(

@@ -27,7 +27,11 @@ impl Env {
         for f in ["train.py", "globs.py", "run.sh"] {
             std::fs::copy(fixtures().join("projects/basic").join(f), proj.join(f)).unwrap();
         }
-        Env { _tmp: tmp, home, proj }
+        Env {
+            _tmp: tmp,
+            home,
+            proj,
+        }
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
@@ -47,7 +51,12 @@ impl Env {
 
     fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
-        assert!(o.status.success(), "guild {args:?} failed: {}\n{}", o.status, String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "guild {args:?} failed: {}\n{}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
@@ -64,7 +73,11 @@ impl Env {
     }
 
     fn status_of(&self, id: &str) -> String {
-        self.runs_json().iter().find(|r| r["id"] == id).map(|r| r["status"].as_str().unwrap().to_string()).unwrap()
+        self.runs_json()
+            .iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["status"].as_str().unwrap().to_string())
+            .unwrap()
     }
 }
 
@@ -93,7 +106,10 @@ fn run_writes_a_complete_guild_run_dir() {
     let o = e.run(&["run", "train.py", "lr=0.2", "epochs=2", "-y"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("loss: 0.1667"), "output streamed live: {stdout}");
+    assert!(
+        stdout.contains("loss: 0.1667"),
+        "output streamed live: {stdout}"
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("done training"));
     let runs = e.run_dirs();
     assert_eq!(runs.len(), 1);
@@ -101,36 +117,83 @@ fn run_writes_a_complete_guild_run_dir() {
     let id = r.file_name().unwrap().to_str().unwrap();
     assert_eq!(id.len(), 32);
     for a in [
-        "id", "initialized", "started", "stopped", "exit_status", "cmd", "env", "flags", "user_flags", "label", "host",
-        "user", "platform", "random_seed", "sourcecode_digest", "op", "plugins", "pip_freeze", "deps",
+        "id",
+        "initialized",
+        "started",
+        "stopped",
+        "exit_status",
+        "cmd",
+        "env",
+        "flags",
+        "user_flags",
+        "label",
+        "host",
+        "user",
+        "platform",
+        "random_seed",
+        "sourcecode_digest",
+        "op",
+        "plugins",
+        "pip_freeze",
+        "deps",
     ] {
         assert!(attr(r, a).is_some(), "missing attr {a}");
     }
     assert_eq!(attr(r, "exit_status").unwrap(), "0\n");
-    assert_eq!(attr(r, "flags").unwrap(), "debug: false\nepochs: 2\nfail-code: 0\nlr: 0.2\nopt: adam\nsleep: 0.0\n");
+    assert_eq!(
+        attr(r, "flags").unwrap(),
+        "debug: false\nepochs: 2\nfail-code: 0\nlr: 0.2\nopt: adam\nsleep: 0.0\n"
+    );
     assert_eq!(attr(r, "user_flags").unwrap(), "epochs: 2\nlr: 0.2\n");
-    assert_eq!(attr(r, "label").unwrap(), "debug=no epochs=2 fail-code=0 lr=0.2 opt=adam sleep=0.0\n");
+    assert_eq!(
+        attr(r, "label").unwrap(),
+        "debug=no epochs=2 fail-code=0 lr=0.2 opt=adam sleep=0.0\n"
+    );
     let opref = std::fs::read_to_string(r.join(".guild/opref")).unwrap();
-    assert_eq!(opref, format!("script:{} '' '' train.py", e.proj.canonicalize().unwrap().display()));
+    assert_eq!(
+        opref,
+        format!(
+            "script:{} '' '' train.py",
+            e.proj.canonicalize().unwrap().display()
+        )
+    );
     assert!(!r.join(".guild/LOCK").exists());
     assert!(!r.join(".guild/STAGED").exists() && !r.join(".guild/PENDING").exists());
     let output = std::fs::read(r.join(".guild/output")).unwrap();
     let lines = output.iter().filter(|b| **b == b'\n').count();
-    assert_eq!(std::fs::metadata(r.join(".guild/output.index")).unwrap().len() as usize, lines * 9);
+    assert_eq!(
+        std::fs::metadata(r.join(".guild/output.index"))
+            .unwrap()
+            .len() as usize,
+        lines * 9
+    );
     let manifest = std::fs::read_to_string(r.join(".guild/manifest")).unwrap();
-    assert!(manifest.lines().any(|l| l.starts_with("s train.py ")), "{manifest}");
+    assert!(
+        manifest.lines().any(|l| l.starts_with("s train.py ")),
+        "{manifest}"
+    );
     assert!(r.join("train.py").exists(), "source snapshot at run root");
     let events: Vec<_> = std::fs::read_dir(r.join(".guild"))
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("events.out.tfevents."))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("events.out.tfevents.")
+        })
         .collect();
     assert_eq!(events.len(), 1);
     let env = attr(r, "env").unwrap();
-    assert!(env.contains("FLAG_LR: '0.2'") && env.contains(&format!("RUN_ID: {id}")), "{env}");
+    assert!(
+        env.contains("FLAG_LR: '0.2'") && env.contains(&format!("RUN_ID: {id}")),
+        "{env}"
+    );
     let info: serde_json::Value = serde_json::from_str(&e.ok(&["runs", "info", "--json"])).unwrap();
     assert_eq!(info["status"], "completed");
-    assert_eq!(info["scalars"]["loss"], serde_json::json!([0.16670000553131104, 2]));
+    assert_eq!(
+        info["scalars"]["loss"],
+        serde_json::json!([0.16670000553131104, 2])
+    );
 }
 
 #[test]
@@ -149,10 +212,22 @@ fn bad_input_fails_before_any_run_dir_exists() {
     let e = Env::new();
     for (args, needle) in [
         (vec!["run", "nope.py", "-y"], "no such file"),
-        (vec!["run", "train.py", "lr=abc", "-y"], "invalid value abc for lr"),
-        (vec!["run", "train.py", "opt=rms", "-y"], "choose from adam, sgd"),
-        (vec!["run", "train.py", "nosuch=1", "-y"], "unsupported flag 'nosuch'"),
-        (vec!["run", "train.py", "garbage", "-y"], "expected NAME=VAL"),
+        (
+            vec!["run", "train.py", "lr=abc", "-y"],
+            "invalid value abc for lr",
+        ),
+        (
+            vec!["run", "train.py", "opt=rms", "-y"],
+            "choose from adam, sgd",
+        ),
+        (
+            vec!["run", "train.py", "nosuch=1", "-y"],
+            "unsupported flag 'nosuch'",
+        ),
+        (
+            vec!["run", "train.py", "garbage", "-y"],
+            "expected NAME=VAL",
+        ),
         (vec!["run", "run.sh", "x=1", "-y"], "unsupported flag 'x'"),
     ] {
         let o = e.run(&args);
@@ -167,7 +242,11 @@ fn bad_input_fails_before_any_run_dir_exists() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("could not find a run matching 'zzzz'"));
     let o = e.run(&["runs", "--bogus"]);
     assert_eq!(o.status.code(), Some(2));
-    let o = Command::new(BIN).args(["runs"]).env("GUILD_HOME", e.home.join("missing")).output().unwrap();
+    let o = Command::new(BIN)
+        .args(["runs"])
+        .env("GUILD_HOME", e.home.join("missing"))
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("does not exist"));
 }
@@ -176,7 +255,10 @@ fn bad_input_fails_before_any_run_dir_exists() {
 fn force_flags_and_exec_scripts_get_env_flags() {
     let e = Env::new();
     std::fs::write(e.proj.join("env.sh"), "#!/bin/sh\necho \"x=$FLAG_X\"\n").unwrap();
-    Command::new("chmod").args(["+x", e.proj.join("env.sh").to_str().unwrap()]).status().unwrap();
+    Command::new("chmod")
+        .args(["+x", e.proj.join("env.sh").to_str().unwrap()])
+        .status()
+        .unwrap();
     let out = e.ok(&["run", "env.sh", "x=1", "-f", "-y"]);
     assert!(out.contains("x=1"), "{out}");
 }
@@ -187,8 +269,12 @@ fn raw_args_after_double_dash_set_known_flags() {
     e.ok(&["run", "train.py", "-y", "--", "--lr", "0.5", "--debug"]);
     let r = &e.run_dirs()[0];
     let flags = attr(r, "flags").unwrap();
-    assert!(flags.contains("lr: 0.5") && flags.contains("debug: true"), "{flags}");
-    let out = String::from_utf8_lossy(&std::fs::read(r.join(".guild/output")).unwrap()).into_owned();
+    assert!(
+        flags.contains("lr: 0.5") && flags.contains("debug: true"),
+        "{flags}"
+    );
+    let out =
+        String::from_utf8_lossy(&std::fs::read(r.join(".guild/output")).unwrap()).into_owned();
     assert!(out.contains("debug=True"), "{out}");
 }
 
@@ -206,7 +292,12 @@ fn stage_then_start() {
     let e = Env::new();
     let o = e.run(&["run", "train.py", "--stage", "lr=0.9", "-y"]);
     assert!(o.status.success());
-    let id = e.run_dirs()[0].file_name().unwrap().to_str().unwrap().to_string();
+    let id = e.run_dirs()[0]
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(e.status_of(&id), "staged");
     assert!(e.run_dirs()[0].join(".guild/ENV").exists());
     e.ok(&["run", "--start", &id[..8], "-y"]);
@@ -218,19 +309,36 @@ fn stage_then_start() {
 fn background_run_pidfile_and_stop() {
     let e = Env::new();
     let pidfile = e.home.join("run.pid");
-    let o = e.run(&["run", "train.py", "sleep=60", "-y", "--pidfile", pidfile.to_str().unwrap()]);
+    let o = e.run(&[
+        "run",
+        "train.py",
+        "sleep=60",
+        "-y",
+        "--pidfile",
+        pidfile.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let run = e.run_dirs()[0].clone();
     let id = run.file_name().unwrap().to_str().unwrap().to_string();
-    wait_until("run to be running", Duration::from_secs(20), || e.status_of(&id) == "running");
+    wait_until("run to be running", Duration::from_secs(20), || {
+        e.status_of(&id) == "running"
+    });
     wait_until("pidfile", Duration::from_secs(10), || pidfile.exists());
-    let child: i32 = std::fs::read_to_string(run.join(".guild/LOCK")).unwrap().trim().parse().unwrap();
+    let child: i32 = std::fs::read_to_string(run.join(".guild/LOCK"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let o = e.run(&["stop", &id[..8], "--timeout", "10"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    wait_until("terminated", Duration::from_secs(20), || e.status_of(&id) == "terminated");
+    wait_until("terminated", Duration::from_secs(20), || {
+        e.status_of(&id) == "terminated"
+    });
     assert_eq!(attr(&run, "exit_status").unwrap(), "-15\n");
     assert!(pid_gone(child));
-    wait_until("pidfile removed", Duration::from_secs(10), || !pidfile.exists());
+    wait_until("pidfile removed", Duration::from_secs(10), || {
+        !pidfile.exists()
+    });
     assert!(!run.join(".guild/LOCK").exists());
 }
 
@@ -238,16 +346,41 @@ fn background_run_pidfile_and_stop() {
 fn sigterm_and_sigint_to_foreground_run_are_forwarded() {
     for (sig, expected_status) in [("TERM", "-15\n"), ("INT", "-16\n")] {
         let e = Env::new();
-        let mut child = e.cmd(&["run", "train.py", "sleep=60", "-y", "-q"]).spawn().unwrap();
+        let mut child = e
+            .cmd(&["run", "train.py", "sleep=60", "-y", "-q"])
+            .spawn()
+            .unwrap();
         wait_until("LOCK", Duration::from_secs(20), || {
-            e.run_dirs().first().is_some_and(|r| r.join(".guild/LOCK").exists())
+            e.run_dirs()
+                .first()
+                .is_some_and(|r| r.join(".guild/LOCK").exists())
         });
         let run = e.run_dirs()[0].clone();
-        let op_pid: i32 = std::fs::read_to_string(run.join(".guild/LOCK")).unwrap().trim().parse().unwrap();
-        Command::new("kill").args([&format!("-{sig}"), &child.id().to_string()]).status().unwrap();
+        let op_pid: i32 = std::fs::read_to_string(run.join(".guild/LOCK"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        Command::new("kill")
+            .args([&format!("-{sig}"), &child.id().to_string()])
+            .status()
+            .unwrap();
         let status = child.wait().unwrap();
-        assert_eq!(attr(&run, "exit_status").unwrap(), expected_status, "SIG{sig}");
-        assert_eq!(status.code(), Some(256 - expected_status.trim().trim_start_matches('-').parse::<i32>().unwrap()));
+        assert_eq!(
+            attr(&run, "exit_status").unwrap(),
+            expected_status,
+            "SIG{sig}"
+        );
+        assert_eq!(
+            status.code(),
+            Some(
+                256 - expected_status
+                    .trim()
+                    .trim_start_matches('-')
+                    .parse::<i32>()
+                    .unwrap()
+            )
+        );
         assert!(pid_gone(op_pid), "no orphan after SIG{sig}");
         assert_eq!(e.runs_json()[0]["status"], "terminated");
     }
@@ -256,16 +389,29 @@ fn sigterm_and_sigint_to_foreground_run_are_forwarded() {
 #[test]
 fn killed_supervisor_never_leaves_a_run_running() {
     let e = Env::new();
-    let mut child = e.cmd(&["run", "train.py", "sleep=2", "-y", "-q"]).spawn().unwrap();
-    wait_until("LOCK", Duration::from_secs(20), || e.run_dirs().first().is_some_and(|r| r.join(".guild/LOCK").exists()));
+    let mut child = e
+        .cmd(&["run", "train.py", "sleep=2", "-y", "-q"])
+        .spawn()
+        .unwrap();
+    wait_until("LOCK", Duration::from_secs(20), || {
+        e.run_dirs()
+            .first()
+            .is_some_and(|r| r.join(".guild/LOCK").exists())
+    });
     let run = e.run_dirs()[0].clone();
     let id = run.file_name().unwrap().to_str().unwrap().to_string();
     child.kill().unwrap(); // SIGKILL to the supervisor
     child.wait().unwrap();
     assert_eq!(e.status_of(&id), "running", "the op process still runs");
-    let op_pid: i32 = std::fs::read_to_string(run.join(".guild/LOCK")).unwrap().trim().parse().unwrap();
+    let op_pid: i32 = std::fs::read_to_string(run.join(".guild/LOCK"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     wait_until("op exit", Duration::from_secs(20), || pid_gone(op_pid));
-    wait_until("not running", Duration::from_secs(5), || e.status_of(&id) != "running");
+    wait_until("not running", Duration::from_secs(5), || {
+        e.status_of(&id) != "running"
+    });
     assert_eq!(e.status_of(&id), "error");
 }
 
@@ -273,7 +419,18 @@ fn killed_supervisor_never_leaves_a_run_running() {
 fn twenty_concurrent_runs_are_distinct_and_complete() {
     let e = Env::new();
     let children: Vec<_> = (0..20)
-        .map(|i| e.cmd(&["run", "train.py", &format!("lr=0.{i:02}"), "epochs=1", "-y", "-q"]).spawn().unwrap())
+        .map(|i| {
+            e.cmd(&[
+                "run",
+                "train.py",
+                &format!("lr=0.{i:02}"),
+                "epochs=1",
+                "-y",
+                "-q",
+            ])
+            .spawn()
+            .unwrap()
+        })
         .collect();
     for mut c in children {
         assert!(c.wait().unwrap().success());
@@ -281,7 +438,11 @@ fn twenty_concurrent_runs_are_distinct_and_complete() {
     let runs = e.runs_json();
     assert_eq!(runs.len(), 20);
     assert!(runs.iter().all(|r| r["status"] == "completed"));
-    let mut lrs: Vec<String> = e.run_dirs().iter().map(|r| attr(r, "flags").unwrap()).collect();
+    let mut lrs: Vec<String> = e
+        .run_dirs()
+        .iter()
+        .map(|r| attr(r, "flags").unwrap())
+        .collect();
     lrs.sort();
     lrs.dedup();
     assert_eq!(lrs.len(), 20);
@@ -291,7 +452,14 @@ fn twenty_concurrent_runs_are_distinct_and_complete() {
 fn selection_labels_tags_and_trash() {
     let e = Env::new();
     for lr in ["0.1", "0.2", "0.3"] {
-        e.ok(&["run", "train.py", &format!("lr={lr}"), "epochs=1", "-y", "-q"]);
+        e.ok(&[
+            "run",
+            "train.py",
+            &format!("lr={lr}"),
+            "epochs=1",
+            "-y",
+            "-q",
+        ]);
     }
     let runs = e.runs_json();
     let newest = runs[0]["id"].as_str().unwrap().to_string();
@@ -315,14 +483,25 @@ fn selection_labels_tags_and_trash() {
     e.ok(&["runs", "purge", "-y"]);
     assert!(!e.home.join("trash/runs").join(&newest).exists());
     let o = e.run(&["runs", "info", ""]);
-    assert_eq!(o.status.code(), Some(1), "empty prefix matches several runs");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "empty prefix matches several runs"
+    );
 }
 
 #[test]
 fn watch_cat_and_ls() {
     let e = Env::new();
-    let mut child = e.cmd(&["run", "train.py", "sleep=1", "-y", "-q"]).spawn().unwrap();
-    wait_until("LOCK", Duration::from_secs(20), || e.run_dirs().first().is_some_and(|r| r.join(".guild/LOCK").exists()));
+    let mut child = e
+        .cmd(&["run", "train.py", "sleep=1", "-y", "-q"])
+        .spawn()
+        .unwrap();
+    wait_until("LOCK", Duration::from_secs(20), || {
+        e.run_dirs()
+            .first()
+            .is_some_and(|r| r.join(".guild/LOCK").exists())
+    });
     let o = e.run(&["watch"]);
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("loss: 0.25"));
@@ -340,9 +519,16 @@ fn watch_cat_and_ls() {
 fn help_op_and_print_cmd() {
     let e = Env::new();
     let h = e.ok(&["run", "train.py", "--help-op"]);
-    assert!(h.contains("Learning rate (default is 0.1)") && h.contains("Choices:  adam, sgd"), "{h}");
+    assert!(
+        h.contains("Learning rate (default is 0.1)") && h.contains("Choices:  adam, sgd"),
+        "{h}"
+    );
     let c = e.ok(&["run", "train.py", "lr=0.5", "--print-cmd"]);
-    assert!(c.trim().ends_with("train --epochs 3 --fail-code 0 --lr 0.5 --opt adam --sleep 0.0"), "{c}");
+    assert!(
+        c.trim()
+            .ends_with("train --epochs 3 --fail-code 0 --lr 0.5 --opt adam --sleep 0.0"),
+        "{c}"
+    );
     assert!(e.run_dirs().is_empty());
 }
 
@@ -350,9 +536,14 @@ fn help_op_and_print_cmd() {
 fn guild_090_fixtures_always_load() {
     let e = Env::new();
     let home = fixtures().join("guild-0.9.0/home");
-    let expected: Vec<serde_json::Value> =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("guild-0.9.0/runs.json")).unwrap()).unwrap();
-    let out = e.cmd(&["-H", home.to_str().unwrap(), "runs", "list", "--json"]).output().unwrap();
+    let expected: Vec<serde_json::Value> = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("guild-0.9.0/runs.json")).unwrap(),
+    )
+    .unwrap();
+    let out = e
+        .cmd(&["-H", home.to_str().unwrap(), "runs", "list", "--json"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let got: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(got.len(), expected.len());
@@ -360,24 +551,47 @@ fn guild_090_fixtures_always_load() {
         assert_eq!(g["id"], x["id"]);
         assert_eq!(g["status"], x["status"], "{}", x["id"]);
         assert_eq!(g["operation"], x["op"]);
-        assert_eq!(g["label"].as_str().unwrap_or(""), x["label"].as_str().unwrap_or(""));
-        let info = e.cmd(&["-H", home.to_str().unwrap(), "runs", "info", x["id"].as_str().unwrap(), "--json"]).output().unwrap();
+        assert_eq!(
+            g["label"].as_str().unwrap_or(""),
+            x["label"].as_str().unwrap_or("")
+        );
+        let info = e
+            .cmd(&[
+                "-H",
+                home.to_str().unwrap(),
+                "runs",
+                "info",
+                x["id"].as_str().unwrap(),
+                "--json",
+            ])
+            .output()
+            .unwrap();
         let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
         if x["op"] != "train.py+" {
             assert_eq!(info["flags"], x["flags"], "{}", x["id"]);
             assert_eq!(info["scalars"], x["scalars"], "{}", x["id"]);
         }
     }
-    let table = e.cmd(&["-H", home.to_str().unwrap(), "runs", "-a"]).output().unwrap();
+    let table = e
+        .cmd(&["-H", home.to_str().unwrap(), "runs", "-a"])
+        .output()
+        .unwrap();
     let table = String::from_utf8_lossy(&table.stdout);
-    assert!(table.contains("train.py+") && table.contains("terminated"), "{table}");
+    assert!(
+        table.contains("train.py+") && table.contains("terminated"),
+        "{table}"
+    );
 }
 
 fn guild_venv() -> PathBuf {
     let p = std::env::var_os("GUILD_COMPAT_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-guild"));
-    assert!(p.join("bin/guild").exists(), "Guild 0.9.0 is not installed at {}: run scripts/setup-test-env.sh", p.display());
+    assert!(
+        p.join("bin/guild").exists(),
+        "Guild 0.9.0 is not installed at {}: run scripts/setup-test-env.sh",
+        p.display()
+    );
     p
 }
 
@@ -385,7 +599,9 @@ fn guild_venv() -> PathBuf {
 fn guild_090_reads_our_runs() {
     let venv = guild_venv();
     let e = Env::new();
-    e.ok(&["run", "train.py", "lr=0.2", "epochs=2", "-y", "-q", "-l", "ours", "-t", "t1"]);
+    e.ok(&[
+        "run", "train.py", "lr=0.2", "epochs=2", "-y", "-q", "-l", "ours", "-t", "t1",
+    ]);
     e.run(&["run", "train.py", "fail-code=2", "-y", "-q"]);
     let g = Command::new(venv.join("bin/guild"))
         .args(["runs", "list", "--json"])
@@ -409,6 +625,9 @@ fn guild_090_reads_our_runs() {
     let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
     assert_eq!(info["flags"]["lr"], 0.2);
     assert_eq!(info["flags"]["epochs"], 2);
-    assert_eq!(info["scalars"]["loss"], serde_json::json!([0.16670000553131104, 2]));
+    assert_eq!(
+        info["scalars"]["loss"],
+        serde_json::json!([0.16670000553131104, 2])
+    );
     assert_eq!(info["operation"], "train.py");
 }

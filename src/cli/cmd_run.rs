@@ -14,7 +14,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
-#[command(after_help = "Examples:\n  guild run train.py lr=0.01 epochs=5 -y\n  guild run train.py -- --lr 0.01       (script args; known flags are recorded)\n  guild run train.py --stage              (then: guild run --start ID)\n  guild run train.py -b --pidfile run.pid (background)")]
+#[command(
+    after_help = "Examples:\n  guild run train.py lr=0.01 epochs=5 -y\n  guild run train.py -- --lr 0.01       (script args; known flags are recorded)\n  guild run train.py --stage              (then: guild run --start ID)\n  guild run train.py -b --pidfile run.pid (background)"
+)]
 pub struct RunArgs {
     /// Script to run (Python script or executable file)
     #[arg(value_name = "OPERATION")]
@@ -65,22 +67,33 @@ pub struct RunArgs {
 
 pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     if a.stage && (a.background || a.pidfile.is_some()) {
-        return Err(Error::user("--stage and --background/--pidfile cannot both be used"));
+        return Err(Error::user(
+            "--stage and --background/--pidfile cannot both be used",
+        ));
     }
     if a.print_cmd && a.print_env {
-        return Err(Error::user("--print-cmd and --print-env cannot both be used"));
+        return Err(Error::user(
+            "--print-cmd and --print-env cannot both be used",
+        ));
     }
     if let Some(spec) = &a.start {
         return start_existing(ctx, &a, spec);
     }
     let Some(spec) = a.opspec.clone() else {
-        return Err(Error::usage("missing OPERATION; try `guild run train.py` or `guild run --help`"));
+        return Err(Error::usage(
+            "missing OPERATION; try `guild run train.py` or `guild run --help`",
+        ));
     };
     let mut op = op::resolve_script(&ctx.home, &ctx.cwd, &spec)?;
     let mut flag_args = op::parse_flag_args(&a.flags)?;
     let extra = split_raw_args(&op, &a.raw, &mut flag_args);
     if !extra.is_empty() {
-        let pos = op.cmd_args.iter().position(|x| x == "__flag_args__").map(|p| p + 1).unwrap_or(op.cmd_args.len());
+        let pos = op
+            .cmd_args
+            .iter()
+            .position(|x| x == "__flag_args__")
+            .map(|p| p + 1)
+            .unwrap_or(op.cmd_args.len());
         for (i, x) in extra.into_iter().enumerate() {
             op.cmd_args.insert(pos + i, x);
         }
@@ -92,7 +105,10 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     let resolved = op::resolve_flags(&op, &flag_args, a.force_flags, &ctx.cwd)?;
     if let Some((name, _)) = resolved.flags.iter().find(|(k, v)| {
         matches!(v, Value::Sequence(_))
-            && !op.flags.iter().any(|d| Some(d.name.as_str()) == k.as_str() && d.arg_split)
+            && !op
+                .flags
+                .iter()
+                .any(|d| Some(d.name.as_str()) == k.as_str() && d.arg_split)
     }) {
         return Err(Error::user(format!(
             "flag '{}' has a list value: sweeps are not supported yet; give a single value",
@@ -123,11 +139,28 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     }
     if a.background || a.pidfile.is_some() {
         let pid = local::start_background(&ctx.home, &run, a.pidfile.as_deref())?;
-        let pf = a.pidfile.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| format!("pid {pid}"));
-        eprintln!("{} started in background as {} ({})", op.name, run.id, if a.pidfile.is_some() { format!("pidfile {pf}") } else { pf });
+        let pf = a
+            .pidfile
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| format!("pid {pid}"));
+        eprintln!(
+            "{} started in background as {} ({})",
+            op.name,
+            run.id,
+            if a.pidfile.is_some() {
+                format!("pidfile {pf}")
+            } else {
+                pf
+            }
+        );
         return Ok(0);
     }
-    let opts = StartOpts { quiet: a.quiet, stdin_null: false, pidfile: None };
+    let opts = StartOpts {
+        quiet: a.quiet,
+        stdin_null: false,
+        pidfile: None,
+    };
     let status = local::start(&ctx.home, &run, &ctx.cwd, &opts)?;
     Ok(exit_code_for_status(status))
 }
@@ -135,20 +168,32 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
 fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str) -> Result<i32> {
     let runs = query::list_dir(&ctx.home.runs_dir());
     let picked = query::select(&runs, &[spec.to_string()], false)?;
-    let run = picked.into_iter().next().map(|r| r.run).ok_or_else(|| Error::user(format!("could not find a run matching '{spec}'")))?;
+    let run = picked
+        .into_iter()
+        .next()
+        .map(|r| r.run)
+        .ok_or_else(|| Error::user(format!("could not find a run matching '{spec}'")))?;
     if a.background && a.pidfile.is_none() {
         local::start_background(&ctx.home, &run, None)?;
         eprintln!("{} started in background", run.id);
         return Ok(0);
     }
-    let opts = StartOpts { quiet: a.quiet, stdin_null: a.quiet, pidfile: a.pidfile.clone() };
+    let opts = StartOpts {
+        quiet: a.quiet,
+        stdin_null: a.quiet,
+        pidfile: a.pidfile.clone(),
+    };
     let status = local::start(&ctx.home, &run, &ctx.cwd, &opts)?;
     Ok(exit_code_for_status(status))
 }
 
 /// Turn `--name value` / `--name=value` for known flags into flag values;
 /// everything else is passed to the script as is.
-fn split_raw_args(op: &OpDef, raw: &[String], flag_args: &mut Vec<(String, String)>) -> Vec<String> {
+fn split_raw_args(
+    op: &OpDef,
+    raw: &[String],
+    flag_args: &mut Vec<(String, String)>,
+) -> Vec<String> {
     let mut extra = Vec::new();
     let mut i = 0;
     while i < raw.len() {
@@ -160,7 +205,11 @@ fn split_raw_args(op: &OpDef, raw: &[String], flag_args: &mut Vec<(String, Strin
             },
             None => (None, None),
         };
-        let def = name.as_ref().and_then(|n| op.flags.iter().find(|d| d.arg_name.as_deref().unwrap_or(&d.name) == n));
+        let def = name.as_ref().and_then(|n| {
+            op.flags
+                .iter()
+                .find(|d| d.arg_name.as_deref().unwrap_or(&d.name) == n)
+        });
         match (def, inline) {
             (Some(d), Some(v)) => {
                 flag_args.push((d.name.clone(), v));
@@ -193,9 +242,15 @@ fn split_raw_args(op: &OpDef, raw: &[String], flag_args: &mut Vec<(String, Strin
 }
 
 fn confirm_run(op: &OpDef, flag_vals: &serde_yaml_ng::Mapping, stage: bool) -> bool {
-    let mut lines = vec![format!("You are about to {} {}", if stage { "stage" } else { "run" }, op.name)];
-    let mut names: Vec<(String, &Value)> =
-        flag_vals.iter().filter_map(|(k, v)| Some((k.as_str()?.to_string(), v))).collect();
+    let mut lines = vec![format!(
+        "You are about to {} {}",
+        if stage { "stage" } else { "run" },
+        op.name
+    )];
+    let mut names: Vec<(String, &Value)> = flag_vals
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v)))
+        .collect();
     names.sort_by(|a, b| a.0.cmp(&b.0));
     for (k, v) in names {
         lines.push(format!("  {k}: {}", flags::encode_display(v)));
@@ -215,7 +270,13 @@ fn help_op(op: &OpDef) -> String {
         return s;
     }
     s.push_str("Flags:\n");
-    let w = op.flags.iter().map(|f| f.name.len()).max().unwrap_or(0).max(16);
+    let w = op
+        .flags
+        .iter()
+        .map(|f| f.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(16);
     for f in &op.flags {
         let mut desc = f.description.clone();
         match &f.default {
@@ -232,18 +293,40 @@ fn help_op(op: &OpDef) -> String {
     s
 }
 
-fn print_cmd_env(ctx: &Ctx, op: &OpDef, flag_vals: &serde_yaml_ng::Mapping, cmd: bool) -> Result<i32> {
+fn print_cmd_env(
+    ctx: &Ctx,
+    op: &OpDef,
+    flag_vals: &serde_yaml_ng::Mapping,
+    cmd: bool,
+) -> Result<i32> {
     let id = uuid::Uuid::new_v4().simple().to_string();
     let run = Run::at(ctx.home.runs_dir().join(id));
-    let built = op::cmd::build(&ctx.home, &run, &op::op_attr(op), flag_vals, &ctx.cwd, &op.name)?;
+    let built = op::cmd::build(
+        &ctx.home,
+        &run,
+        &op::op_attr(op),
+        flag_vals,
+        &ctx.cwd,
+        &op.name,
+    )?;
     if cmd {
-        let q: Vec<String> = built.argv.iter().map(|a| crate::run::opref::quote(a)).collect();
+        let q: Vec<String> = built
+            .argv
+            .iter()
+            .map(|a| crate::run::opref::quote(a))
+            .collect();
         render::out(&q.join(" "));
     } else {
         let lines: Vec<String> = built
             .op_env
             .iter()
-            .map(|(k, v)| if v.is_empty() { format!("{k}=") } else { format!("{k}={}", crate::run::opref::quote(v)) })
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    format!("{k}=")
+                } else {
+                    format!("{k}={}", crate::run::opref::quote(v))
+                }
+            })
             .collect();
         render::out(&lines.join("\n"));
     }

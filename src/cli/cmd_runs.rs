@@ -209,7 +209,11 @@ pub struct TagArgs {
 }
 
 fn load(ctx: &Ctx, filters: &FilterArgs, deleted: bool) -> Result<Vec<RunInfo>> {
-    let dir = if deleted { ctx.home.trash_dir() } else { ctx.home.runs_dir() };
+    let dir = if deleted {
+        ctx.home.trash_dir()
+    } else {
+        ctx.home.runs_dir()
+    };
     filters.filters().apply(query::list_dir(&dir))
 }
 
@@ -238,7 +242,9 @@ fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
     let runs = load(ctx, &a.filters, a.deleted)?;
     let selected = query::select(&runs, &a.runs, true)?;
     if a.json {
-        render::json(&serde_json::Value::Array(selected.iter().map(render::run_json).collect()));
+        render::json(&serde_json::Value::Array(
+            selected.iter().map(render::run_json).collect(),
+        ));
         return Ok(0);
     }
     let total = selected.len();
@@ -246,7 +252,15 @@ fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
     let indexed: Vec<(usize, &RunInfo)> = selected
         .iter()
         .take(limit)
-        .map(|r| (runs.iter().position(|x| x.run.id == r.run.id).map(|p| p + 1).unwrap_or(0), r))
+        .map(|r| {
+            (
+                runs.iter()
+                    .position(|x| x.run.id == r.run.id)
+                    .map(|p| p + 1)
+                    .unwrap_or(0),
+                r,
+            )
+        })
         .collect();
     if !indexed.is_empty() {
         render::out(&render::table(render::run_rows(&indexed)));
@@ -279,27 +293,68 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         eprintln!("WARNING: {w}");
     }
     let scalars = crate::output::scalars::run_scalars(&run.dir);
-    let proto_flags = if run.is_batch() { crate::run::Run::at(run.guild_path("proto")).attr("flags") } else { None };
+    let proto_flags = if run.is_batch() {
+        crate::run::Run::at(run.guild_path("proto")).attr("flags")
+    } else {
+        None
+    };
     let pid = run.lock_pid().map(|p| p.to_string()).unwrap_or_default();
-    let s = |v: &Option<Value>| v.as_ref().map(crate::op::flags::encode_display).unwrap_or_default();
+    let s = |v: &Option<Value>| {
+        v.as_ref()
+            .map(crate::op::flags::encode_display)
+            .unwrap_or_default()
+    };
     if a.json {
         let mut m = serde_json::Map::new();
         m.insert("id".into(), run.id.clone().into());
         m.insert("operation".into(), r.op_desc().into());
-        m.insert("from".into(), r.opref.as_ref().map(|o| o.from_desc()).unwrap_or_default().into());
+        m.insert(
+            "from".into(),
+            r.opref
+                .as_ref()
+                .map(|o| o.from_desc())
+                .unwrap_or_default()
+                .into(),
+        );
         m.insert("status".into(), r.status.display().into());
         m.insert("started".into(), render::fmt_time(r.started).into());
         m.insert("stopped".into(), render::fmt_time(r.stopped).into());
         m.insert("marked".into(), r.marked.into());
         m.insert("label".into(), r.label.clone().unwrap_or_default().into());
-        m.insert("sourcecode_digest".into(), digest.as_ref().map(render::yaml_to_json).unwrap_or_default());
-        m.insert("vcs_commit".into(), vcs.as_ref().map(render::yaml_to_json).unwrap_or_default());
+        m.insert(
+            "sourcecode_digest".into(),
+            digest
+                .as_ref()
+                .map(render::yaml_to_json)
+                .unwrap_or_default(),
+        );
+        m.insert(
+            "vcs_commit".into(),
+            vcs.as_ref().map(render::yaml_to_json).unwrap_or_default(),
+        );
         m.insert("run_dir".into(), run.dir.display().to_string().into());
-        m.insert("command".into(), cmd.as_ref().map(render::command_line).unwrap_or_default().into());
-        m.insert("exit_status".into(), r.exit_status.map(serde_json::Value::from).unwrap_or_default());
+        m.insert(
+            "command".into(),
+            cmd.as_ref()
+                .map(render::command_line)
+                .unwrap_or_default()
+                .into(),
+        );
+        m.insert(
+            "exit_status".into(),
+            r.exit_status
+                .map(serde_json::Value::from)
+                .unwrap_or_default(),
+        );
         m.insert("pid".into(), pid.into());
         m.insert("tags".into(), serde_json::json!(r.tags));
-        m.insert("flags".into(), flags.as_ref().map(render::yaml_to_json).unwrap_or(serde_json::json!({})));
+        m.insert(
+            "flags".into(),
+            flags
+                .as_ref()
+                .map(render::yaml_to_json)
+                .unwrap_or(serde_json::json!({})),
+        );
         if let Some(p) = &proto_flags {
             m.insert("proto-flags".into(), render::yaml_to_json(p));
         }
@@ -314,7 +369,10 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
     let mut kv = |k: &str, v: String| o.push_str(&format!("{k}: {v}\n"));
     kv("id", run.id.clone());
     kv("operation", r.op_desc());
-    kv("from", r.opref.as_ref().map(|o| o.from_desc()).unwrap_or_default());
+    kv(
+        "from",
+        r.opref.as_ref().map(|o| o.from_desc()).unwrap_or_default(),
+    );
     kv("status", r.status.display());
     kv("started", render::fmt_time(r.started));
     kv("stopped", render::fmt_time(r.stopped));
@@ -323,8 +381,14 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
     kv("sourcecode_digest", s(&digest));
     kv("vcs_commit", s(&vcs));
     kv("run_dir", run.dir.display().to_string());
-    kv("command", cmd.as_ref().map(render::command_line).unwrap_or_default());
-    kv("exit_status", r.exit_status.map(|e| e.to_string()).unwrap_or_default());
+    kv(
+        "command",
+        cmd.as_ref().map(render::command_line).unwrap_or_default(),
+    );
+    kv(
+        "exit_status",
+        r.exit_status.map(|e| e.to_string()).unwrap_or_default(),
+    );
     kv("pid", pid);
     o.push_str("tags:\n");
     for t in &r.tags {
@@ -349,7 +413,11 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
     if let Some(Value::Mapping(e)) = &env {
         o.push_str("environment:\n");
         for (k, v) in e {
-            o.push_str(&format!("  {}: {}\n", k.as_str().unwrap_or(""), crate::op::flags::encode_display(v)));
+            o.push_str(&format!(
+                "  {}: {}\n",
+                k.as_str().unwrap_or(""),
+                crate::op::flags::encode_display(v)
+            ));
         }
     }
     if a.manifest {
@@ -365,7 +433,10 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
 fn push_flags(o: &mut String, title: &str, flags: Option<&Value>) {
     o.push_str(&format!("{title}:\n"));
     if let Some(Value::Mapping(m)) = flags {
-        let mut items: Vec<(&str, &Value)> = m.iter().filter_map(|(k, v)| Some((k.as_str()?, v))).collect();
+        let mut items: Vec<(&str, &Value)> = m
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str()?, v)))
+            .collect();
         items.sort_by(|a, b| a.0.cmp(b.0));
         for (k, v) in items {
             match v {
@@ -375,7 +446,10 @@ fn push_flags(o: &mut String, title: &str, flags: Option<&Value>) {
                         o.push_str(&format!("    - {}\n", crate::op::flags::encode_display(i)));
                     }
                 }
-                other => o.push_str(&format!("  {k}: {}\n", crate::op::flags::encode_display(other))),
+                other => o.push_str(&format!(
+                    "  {k}: {}\n",
+                    crate::op::flags::encode_display(other)
+                )),
             }
         }
     }
@@ -384,9 +458,20 @@ fn push_flags(o: &mut String, title: &str, flags: Option<&Value>) {
 fn preview(runs: &[RunInfo], all: &[RunInfo]) -> String {
     let indexed: Vec<(usize, &RunInfo)> = runs
         .iter()
-        .map(|r| (all.iter().position(|x| x.run.id == r.run.id).map(|p| p + 1).unwrap_or(0), r))
+        .map(|r| {
+            (
+                all.iter()
+                    .position(|x| x.run.id == r.run.id)
+                    .map(|p| p + 1)
+                    .unwrap_or(0),
+                r,
+            )
+        })
         .collect();
-    render::table(render::run_rows(&indexed)).lines().map(|l| format!("  {l}\n")).collect()
+    render::table(render::run_rows(&indexed))
+        .lines()
+        .map(|l| format!("  {l}\n"))
+        .collect()
 }
 
 fn bulk_select(ctx: &Ctx, b: &BulkArgs, deleted: bool) -> Result<(Vec<RunInfo>, Vec<RunInfo>)> {
@@ -395,12 +480,24 @@ fn bulk_select(ctx: &Ctx, b: &BulkArgs, deleted: bool) -> Result<(Vec<RunInfo>, 
     Ok((sel, all))
 }
 
-fn confirm_bulk(what: &str, sel: &[RunInfo], all: &[RunInfo], yes: bool, default_yes: bool) -> Result<bool> {
+fn confirm_bulk(
+    what: &str,
+    sel: &[RunInfo],
+    all: &[RunInfo],
+    yes: bool,
+    default_yes: bool,
+) -> Result<bool> {
     if yes {
         return Ok(true);
     }
-    eprint!("You are about to {what} the following runs:\n{}", preview(sel, all));
-    if super::confirm(&format!("{} {} run(s)?", capitalize(what), sel.len()), default_yes) {
+    eprint!(
+        "You are about to {what} the following runs:\n{}",
+        preview(sel, all)
+    );
+    if super::confirm(
+        &format!("{} {} run(s)?", capitalize(what), sel.len()),
+        default_yes,
+    ) {
         Ok(true)
     } else {
         Err(Error::exit(4))
@@ -409,7 +506,9 @@ fn confirm_bulk(what: &str, sel: &[RunInfo], all: &[RunInfo], yes: bool, default
 
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
 fn delete(ctx: &Ctx, d: DeleteArgs) -> Result<i32> {
@@ -421,10 +520,24 @@ fn delete(ctx: &Ctx, d: DeleteArgs) -> Result<i32> {
     if d.permanent && !d.bulk.yes {
         eprintln!("WARNING: You are about to permanently delete runs. This cannot be undone.");
     }
-    confirm_bulk(if d.permanent { "permanently delete" } else { "delete" }, &sel, &all, d.bulk.yes, !d.permanent)?;
+    confirm_bulk(
+        if d.permanent {
+            "permanently delete"
+        } else {
+            "delete"
+        },
+        &sel,
+        &all,
+        d.bulk.yes,
+        !d.permanent,
+    )?;
     for r in &sel {
         if r.status.status == Status::Running && r.status.remote.is_none() {
-            eprintln!("Stopping {} (pid {})", r.run.id, r.run.lock_pid().unwrap_or(0));
+            eprintln!(
+                "Stopping {} (pid {})",
+                r.run.id,
+                r.run.lock_pid().unwrap_or(0)
+            );
             crate::exec::stop(&r.run, Duration::from_secs(30))?;
         }
         if d.permanent {
@@ -433,7 +546,15 @@ fn delete(ctx: &Ctx, d: DeleteArgs) -> Result<i32> {
             trash::move_to(&r.run, &ctx.home.trash_dir())?;
         }
     }
-    eprintln!("{} {} run(s)", if d.permanent { "Permanently deleted" } else { "Deleted" }, sel.len());
+    eprintln!(
+        "{} {} run(s)",
+        if d.permanent {
+            "Permanently deleted"
+        } else {
+            "Deleted"
+        },
+        sel.len()
+    );
     Ok(0)
 }
 
@@ -484,7 +605,11 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
     }
     let timeout = Duration::from_secs_f64(a.timeout.max(0.0));
     for r in &sel {
-        eprintln!("Stopping {} (pid {})", r.run.id, r.run.lock_pid().unwrap_or(0));
+        eprintln!(
+            "Stopping {} (pid {})",
+            r.run.id,
+            r.run.lock_pid().unwrap_or(0)
+        );
         crate::exec::stop(&r.run, timeout)?;
     }
     Ok(0)
@@ -497,7 +622,9 @@ pub fn watch(ctx: &Ctx, a: WatchArgs) -> Result<i32> {
             let mut f = a.filters.clone();
             f.running = true;
             load(ctx, &f, false)?.into_iter().next().ok_or_else(|| {
-                Error::user("nothing to watch; view the output of a specific run with `guild watch RUN`")
+                Error::user(
+                    "nothing to watch; view the output of a specific run with `guild watch RUN`",
+                )
             })?
         }
     };
@@ -505,7 +632,11 @@ pub fn watch(ctx: &Ctx, a: WatchArgs) -> Result<i32> {
         eprintln!("Watching run {}", r.run.id);
     }
     let status = crate::output::watch::follow(&r.run)?;
-    eprintln!("Run {} stopped with a status of '{}'", r.run.id, status.as_str());
+    eprintln!(
+        "Run {} stopped with a status of '{}'",
+        r.run.id,
+        status.as_str()
+    );
     Ok(0)
 }
 
@@ -514,9 +645,13 @@ pub fn cat(ctx: &Ctx, a: CatArgs) -> Result<i32> {
     let path: PathBuf = if a.output {
         r.run.guild_path("output")
     } else {
-        let p = a.path.as_ref().ok_or_else(|| Error::user("specify a file with -p PATH or the output with --output"))?;
+        let p = a.path.as_ref().ok_or_else(|| {
+            Error::user("specify a file with -p PATH or the output with --output")
+        })?;
         if std::path::Path::new(p).is_absolute() {
-            return Err(Error::user(format!("{p} is absolute; give a path relative to the run directory")));
+            return Err(Error::user(format!(
+                "{p} is absolute; give a path relative to the run directory"
+            )));
         }
         r.run.dir.join(p)
     };
@@ -543,9 +678,16 @@ pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
             }
         }
     } else {
-        for e in walkdir::WalkDir::new(&r.run.dir).min_depth(1).sort_by_file_name() {
+        for e in walkdir::WalkDir::new(&r.run.dir)
+            .min_depth(1)
+            .sort_by_file_name()
+        {
             let Ok(e) = e else { continue };
-            let rel = e.path().strip_prefix(&r.run.dir).map(|p| p.display().to_string()).unwrap_or_default();
+            let rel = e
+                .path()
+                .strip_prefix(&r.run.dir)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             if !a.all && (rel == ".guild" || rel.starts_with(".guild/")) {
                 continue;
             }
@@ -553,7 +695,10 @@ pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
         }
     }
     if a.json {
-        render::json(&serde_json::json!(files.iter().map(|(f, _)| f).collect::<Vec<_>>()));
+        render::json(&serde_json::json!(files
+            .iter()
+            .map(|(f, _)| f)
+            .collect::<Vec<_>>()));
         return Ok(0);
     }
     let mut o = String::new();
@@ -561,7 +706,11 @@ pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
         o.push_str(&format!("{}:\n", r.run.dir.display()));
     }
     for (f, dir) in files {
-        let name = if a.full_path { r.run.dir.join(&f).display().to_string() } else { f };
+        let name = if a.full_path {
+            r.run.dir.join(&f).display().to_string()
+        } else {
+            f
+        };
         let slash = if dir { "/" } else { "" };
         if a.no_format || a.full_path {
             o.push_str(&format!("{name}{slash}\n"));
@@ -574,12 +723,20 @@ pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
 }
 
 pub fn label(ctx: &Ctx, a: LabelArgs) -> Result<i32> {
-    let n = [a.set.is_some(), a.prepend.is_some(), a.append.is_some(), !a.remove.is_empty(), a.clear]
-        .iter()
-        .filter(|b| **b)
-        .count();
+    let n = [
+        a.set.is_some(),
+        a.prepend.is_some(),
+        a.append.is_some(),
+        !a.remove.is_empty(),
+        a.clear,
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
     if n != 1 {
-        return Err(Error::user("give exactly one of --set, --prepend, --append, --remove, --clear"));
+        return Err(Error::user(
+            "give exactly one of --set, --prepend, --append, --remove, --clear",
+        ));
     }
     let all = load(ctx, &a.filters, false)?;
     let sel = query::select(&all, &a.runs, false)?;
@@ -593,7 +750,10 @@ pub fn label(ctx: &Ctx, a: LabelArgs) -> Result<i32> {
             crate::op::flags::render_label(
                 t,
                 &flags,
-                &[("label", cur.clone()), ("default_label", crate::op::flags::default_label(&flags))],
+                &[
+                    ("label", cur.clone()),
+                    ("default_label", crate::op::flags::default_label(&flags)),
+                ],
             )
         };
         let new = if let Some(s) = &a.set {
@@ -618,7 +778,15 @@ pub fn label(ctx: &Ctx, a: LabelArgs) -> Result<i32> {
             r.run.write_attr("label", &new.into())?;
         }
     }
-    eprintln!("{} {} run(s)", if a.clear { "Cleared label for" } else { "Labeled" }, sel.len());
+    eprintln!(
+        "{} {} run(s)",
+        if a.clear {
+            "Cleared label for"
+        } else {
+            "Labeled"
+        },
+        sel.len()
+    );
     Ok(0)
 }
 
@@ -647,7 +815,10 @@ pub fn tag(ctx: &Ctx, a: TagArgs) -> Result<i32> {
         if tags.is_empty() {
             r.run.del_attr("tags")?;
         } else {
-            r.run.write_attr("tags", &Value::Sequence(tags.into_iter().map(Value::from).collect()))?;
+            r.run.write_attr(
+                "tags",
+                &Value::Sequence(tags.into_iter().map(Value::from).collect()),
+            )?;
         }
     }
     eprintln!("Modified tags for {} run(s)", sel.len());

@@ -111,7 +111,9 @@ pub struct FilterArgs {
 
 impl FilterArgs {
     pub fn filters(&self) -> Filters {
-        let pick = |flags: [(bool, Status); 6]| flags.iter().filter(|(b, _)| *b).map(|(_, s)| *s).collect();
+        let pick = |flags: [(bool, Status); 6]| {
+            flags.iter().filter(|(b, _)| *b).map(|(_, s)| *s).collect()
+        };
         Filters {
             ops: self.ops.clone(),
             labels: self.labels.clone(),
@@ -154,17 +156,22 @@ fn expand_guild_shorts(args: Vec<OsString>) -> Vec<OsString> {
             "-Fs" => vec!["--started"],
             "-Fd" => vec!["--digest"],
             "-rm" => vec!["--remove"],
-            _ if s.starts_with("-S") && s.len() > 2 && s[2..].chars().all(|c| "rcetps".contains(c)) => s[2..]
-                .chars()
-                .map(|c| match c {
-                    'r' => "--running",
-                    'c' => "--completed",
-                    'e' => "--error",
-                    't' => "--terminated",
-                    'p' => "--pending",
-                    _ => "--staged",
-                })
-                .collect(),
+            _ if s.starts_with("-S")
+                && s.len() > 2
+                && s[2..].chars().all(|c| "rcetps".contains(c)) =>
+            {
+                s[2..]
+                    .chars()
+                    .map(|c| match c {
+                        'r' => "--running",
+                        'c' => "--completed",
+                        'e' => "--error",
+                        't' => "--terminated",
+                        'p' => "--pending",
+                        _ => "--staged",
+                    })
+                    .collect()
+            }
             _ => return None,
         })
     };
@@ -202,7 +209,8 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
             return Ok(code);
         }
     };
-    let base = std::env::current_dir().map_err(|e| Error::user(format!("cannot read the current directory: {e}")))?;
+    let base = std::env::current_dir()
+        .map_err(|e| Error::user(format!("cannot read the current directory: {e}")))?;
     let cwd = match &cli.cwd {
         Some(c) => base.join(c),
         None => base,

@@ -43,7 +43,11 @@ extern "C" fn on_signal(sig: libc::c_int) {
 }
 
 fn install_handlers() {
-    let action = SigAction::new(SigHandler::Handler(on_signal), SaFlags::SA_RESTART, SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         // SAFETY: the handler only touches atomics and calls kill(2), both
         // async-signal-safe; no other code in this process installs handlers
@@ -110,7 +114,10 @@ pub fn supervise(run: &Run, spec: SpawnSpec) -> Result<i64> {
     }
     install_handlers();
     let mut child = cmd.spawn().map_err(|e| {
-        Error::user(format!("cannot start {}: {e}; check that it exists and is executable", prog))
+        Error::user(format!(
+            "cannot start {}: {e}; check that it exists and is executable",
+            prog
+        ))
     })?;
     let pid = child.id() as i32;
     CHILD_PGID.store(pid, Ordering::SeqCst);
@@ -214,7 +221,9 @@ pub fn finish(run: &Run, exit_status: i64) -> Result<()> {
 /// it does not lead a group, as Guild's own runs), wait `timeout`, SIGKILL.
 /// If no supervisor records the end, record it here.
 pub fn stop(run: &Run, timeout: Duration) -> Result<bool> {
-    let Some(pid) = run.lock_pid() else { return Ok(false) };
+    let Some(pid) = run.lock_pid() else {
+        return Ok(false);
+    };
     let started = run.attr_i64("started");
     if !proc::pid_alive(pid, started) {
         return Ok(false);

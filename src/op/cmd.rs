@@ -39,24 +39,36 @@ pub fn build(
     cmd_dir: &Path,
     op_name: &str,
 ) -> Result<Built> {
-    let op_cmd = get(op, "op-cmd").filter(|v| v.as_mapping().is_some_and(|m| !m.is_empty())).ok_or_else(|| {
-        Error::user(format!(
-            "cannot start run {}: missing op configuration (its attrs/op has no op-cmd)",
-            run.short_id()
-        ))
-    })?;
+    let op_cmd = get(op, "op-cmd")
+        .filter(|v| v.as_mapping().is_some_and(|m| !m.is_empty()))
+        .ok_or_else(|| {
+            Error::user(format!(
+                "cannot start run {}: missing op configuration (its attrs/op has no op-cmd)",
+                run.short_id()
+            ))
+        })?;
     let template: Vec<String> = get(op_cmd, "cmd-args")
         .and_then(Value::as_sequence)
         .map(|s| s.iter().map(scalar_string).collect())
         .unwrap_or_default();
     if template.is_empty() {
-        return Err(Error::user(format!("cannot start run {}: its op-cmd has no cmd-args", run.short_id())));
+        return Err(Error::user(format!(
+            "cannot start run {}: its op-cmd has no cmd-args",
+            run.short_id()
+        )));
     }
     let empty = Value::Mapping(Mapping::new());
     let cmd_flags = get(op_cmd, "cmd-flags").unwrap_or(&empty);
-    let dest = get(op_cmd, "flags-dest").and_then(Value::as_str).unwrap_or("args").to_string();
+    let dest = get(op_cmd, "flags-dest")
+        .and_then(Value::as_str)
+        .unwrap_or("args")
+        .to_string();
     let python = template.iter().any(|a| a.contains("${python_exe}"));
-    let python_exe = if python { Some(crate::platform::python_exe()?) } else { None };
+    let python_exe = if python {
+        Some(crate::platform::python_exe()?)
+    } else {
+        None
+    };
     let mut sorted: Vec<(String, &Value)> = flag_vals
         .iter()
         .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v)))
@@ -68,8 +80,10 @@ pub fn build(
     while i < template.len() {
         let a = &template[i];
         // Guild's bootstrap module is replaced by the bundled one.
-        if (a == "-um" || a == "-m") && template.get(i + 1).map(String::as_str) == Some("guild.op_main") {
-            argv.push(if a == "-um" { "-u".into() } else { "-u".into() });
+        if (a == "-um" || a == "-m")
+            && template.get(i + 1).map(String::as_str) == Some("guild.op_main")
+        {
+            argv.push("-u".into());
             argv.push(crate::exec::op_main_path(home)?.display().to_string());
             i += 2;
             continue;
@@ -87,7 +101,10 @@ pub fn build(
     if let Some(m) = get(op_cmd, "cmd-env").and_then(Value::as_mapping) {
         for (k, v) in m {
             if let Some(k) = k.as_str() {
-                op_env.insert(k.to_string(), resolve_refs(&scalar_string(v), python_exe.as_deref(), flag_vals, cmd_dir));
+                op_env.insert(
+                    k.to_string(),
+                    resolve_refs(&scalar_string(v), python_exe.as_deref(), flag_vals, cmd_dir),
+                );
             }
         }
     }
@@ -96,12 +113,21 @@ pub fn build(
         let env_name = cf.and_then(|c| get(c, "env-name")).and_then(Value::as_str);
         op_env.insert(flags::env_name(env_name, name), flags::encode_arg(v));
     }
-    let dest_dir = get(op, "sourcecode").and_then(|s| get(s, "dest")).and_then(Value::as_str).unwrap_or(".").to_string();
+    let dest_dir = get(op, "sourcecode")
+        .and_then(|s| get(s, "dest"))
+        .and_then(Value::as_str)
+        .unwrap_or(".")
+        .to_string();
     let mut env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k != "_").collect();
     if python {
         let existing = env.get("PYTHONPATH").cloned().unwrap_or_default();
         let mut parts = vec![dest_dir.clone()];
-        parts.extend(existing.split(':').filter(|p| !p.is_empty() && *p != dest_dir).map(String::from));
+        parts.extend(
+            existing
+                .split(':')
+                .filter(|p| !p.is_empty() && *p != dest_dir)
+                .map(String::from),
+        );
         op_env.insert("PYTHONPATH".into(), parts.join(":"));
     }
     env.extend(op_env.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -112,10 +138,20 @@ pub fn build(
     env.insert("CMD_DIR".into(), cmd_dir.display().to_string());
     env.insert("RUN_DIR".into(), run.dir.display().to_string());
     env.insert("RUN_ID".into(), run.id.clone());
-    Ok(Built { argv, env, op_env, python })
+    Ok(Built {
+        argv,
+        env,
+        op_env,
+        python,
+    })
 }
 
-fn flag_args(sorted: &[(String, &Value)], cmd_flags: &Value, dest: &str, template: &[String]) -> Vec<String> {
+fn flag_args(
+    sorted: &[(String, &Value)],
+    cmd_flags: &Value,
+    dest: &str,
+    template: &[String],
+) -> Vec<String> {
     let mut out = Vec::new();
     if dest == "none" {
         return out;
@@ -127,7 +163,10 @@ fn flag_args(sorted: &[(String, &Value)], cmd_flags: &Value, dest: &str, templat
         if v.is_null() || attr("arg-skip").and_then(Value::as_bool) == Some(true) {
             continue;
         }
-        let arg_name = attr("arg-name").and_then(Value::as_str).unwrap_or(name).to_string();
+        let arg_name = attr("arg-name")
+            .and_then(Value::as_str)
+            .unwrap_or(name)
+            .to_string();
         let opt = format!("--{arg_name}");
         if template.contains(&opt) {
             continue;
@@ -138,12 +177,17 @@ fn flag_args(sorted: &[(String, &Value)], cmd_flags: &Value, dest: &str, templat
             }
             continue;
         }
-        let split = attr("arg-split").is_some_and(|s| !matches!(s, Value::Bool(false) | Value::Null));
+        let split =
+            attr("arg-split").is_some_and(|s| !matches!(s, Value::Bool(false) | Value::Null));
         if globals {
             let val = match (*v, split) {
-                (Value::String(s), true) => {
-                    Value::Sequence(shlex::split(s).unwrap_or_default().iter().map(|p| flags::decode(p)).collect())
-                }
+                (Value::String(s), true) => Value::Sequence(
+                    shlex::split(s)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|p| flags::decode(p))
+                        .collect(),
+                ),
                 (other, _) => other.clone(),
             };
             out.push(opt);
@@ -166,7 +210,9 @@ fn flag_args(sorted: &[(String, &Value)], cmd_flags: &Value, dest: &str, templat
 fn switch_matches(sw: &Value, v: &Value) -> bool {
     match (sw, v) {
         (Value::Bool(a), Value::Bool(b)) => a == b,
-        (Value::Bool(a), Value::String(s)) => matches!(yaml::parse_11(s), Ok(Value::Bool(b)) if b == *a),
+        (Value::Bool(a), Value::String(s)) => {
+            matches!(yaml::parse_11(s), Ok(Value::Bool(b)) if b == *a)
+        }
         (a, b) => a == b,
     }
 }
@@ -177,9 +223,14 @@ fn resolve_refs(arg: &str, python: Option<&Path>, flag_vals: &Mapping, cmd_dir: 
     }
     let re = regex::Regex::new(r"\$\{([^}]+)\}").expect("static regex");
     re.replace_all(arg, |c: &regex::Captures| match &c[1] {
-        "python_exe" | "guild_python_exe" => python.map(|p| p.display().to_string()).unwrap_or_else(|| "python3".into()),
+        "python_exe" | "guild_python_exe" => python
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "python3".into()),
         "project_dir" => cmd_dir.display().to_string(),
-        name => flag_vals.get(name).map(flags::encode_arg).unwrap_or_default(),
+        name => flag_vals
+            .get(name)
+            .map(flags::encode_arg)
+            .unwrap_or_default(),
     })
     .into_owned()
 }
@@ -207,20 +258,41 @@ mod tests {
 
     #[test]
     fn flag_args_as_guild() {
-        let f = flagmap("{debug: false, epochs: 2, lr: 0.2, opt: adam, layers: '3 4 5', bo: false, none: null}");
-        let mut sorted: Vec<(String, &Value)> = f.iter().map(|(k, v)| (k.as_str().unwrap().to_string(), v)).collect();
+        let f = flagmap(
+            "{debug: false, epochs: 2, lr: 0.2, opt: adam, layers: '3 4 5', bo: false, none: null}",
+        );
+        let mut sorted: Vec<(String, &Value)> = f
+            .iter()
+            .map(|(k, v)| (k.as_str().unwrap().to_string(), v))
+            .collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         let cf: Value = serde_yaml_ng::from_str(
             "{debug: {arg-switch: true}, layers: {arg-split: true}, bo: {arg-name: no-bo, arg-switch: false}}",
         )
         .unwrap();
         let args = flag_args(&sorted, &cf, "args", &[]);
-        assert_eq!(args.join(" "), "--no-bo --epochs 2 --layers 3 4 5 --lr 0.2 --opt adam");
+        assert_eq!(
+            args.join(" "),
+            "--no-bo --epochs 2 --layers 3 4 5 --lr 0.2 --opt adam"
+        );
         let g = flagmap("{debug: false, layers: \"1 2 'a b'\", name: '1'}");
-        let mut sorted: Vec<(String, &Value)> = g.iter().map(|(k, v)| (k.as_str().unwrap().to_string(), v)).collect();
+        let mut sorted: Vec<(String, &Value)> = g
+            .iter()
+            .map(|(k, v)| (k.as_str().unwrap().to_string(), v))
+            .collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         let cf: Value = serde_yaml_ng::from_str("{layers: {arg-split: true}}").unwrap();
         let args = flag_args(&sorted, &cf, "globals", &[]);
-        assert_eq!(args, ["--debug", "false", "--layers", "[1, 2, a b]", "--name", "'1'"]);
+        assert_eq!(
+            args,
+            [
+                "--debug",
+                "false",
+                "--layers",
+                "[1, 2, a b]",
+                "--name",
+                "'1'"
+            ]
+        );
     }
 }

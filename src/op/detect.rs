@@ -69,23 +69,36 @@ pub fn detect_cached(cache_dir: &Path, script: &Path) -> Result<Detected> {
 /// (it will fail with its own SyntaxError when run).
 pub fn detect(source: &str, path: &str) -> Detected {
     let Ok(suite) = <ast::Suite as rustpython_parser::Parse>::parse(source, path) else {
-        return Detected { dest: FlagsDest::Globals, flags: Vec::new() };
+        return Detected {
+            dest: FlagsDest::Globals,
+            flags: Vec::new(),
+        };
     };
     let mut imports = Imports::default();
     for s in suite.iter().cloned() {
         imports.visit_stmt(s);
     }
     if imports.argparse || imports.click {
-        let mut v = CallFinder { click: !imports.argparse, flags: Vec::new() };
+        let mut v = CallFinder {
+            click: !imports.argparse,
+            flags: Vec::new(),
+        };
         for s in suite.into_iter() {
             v.visit_stmt(s);
         }
         let mut flags = v.flags;
         dedup(&mut flags);
-        let dest = if imports.argparse { FlagsDest::Args } else { FlagsDest::Click };
+        let dest = if imports.argparse {
+            FlagsDest::Args
+        } else {
+            FlagsDest::Click
+        };
         Detected { dest, flags }
     } else {
-        Detected { dest: FlagsDest::Globals, flags: globals(&suite) }
+        Detected {
+            dest: FlagsDest::Globals,
+            flags: globals(&suite),
+        }
     }
 }
 
@@ -156,7 +169,9 @@ impl Visitor for CallFinder {
 fn long_opt(call: &ast::ExprCall) -> Option<String> {
     call.args.iter().find_map(|a| match a {
         Expr::Constant(c) => match &c.value {
-            Constant::Str(s) if s.starts_with("--") && s.len() > 2 => Some(s[2..].split('/').next().unwrap_or("").to_string()),
+            Constant::Str(s) if s.starts_with("--") && s.len() > 2 => {
+                Some(s[2..].split('/').next().unwrap_or("").to_string())
+            }
             _ => None,
         },
         _ => None,
@@ -182,8 +197,18 @@ fn literal(e: &Expr) -> Option<Value> {
             }),
             _ => None,
         },
-        Expr::List(l) => l.elts.iter().map(literal).collect::<Option<Vec<_>>>().map(Value::Sequence),
-        Expr::Tuple(t) => t.elts.iter().map(literal).collect::<Option<Vec<_>>>().map(Value::Sequence),
+        Expr::List(l) => l
+            .elts
+            .iter()
+            .map(literal)
+            .collect::<Option<Vec<_>>>()
+            .map(Value::Sequence),
+        Expr::Tuple(t) => t
+            .elts
+            .iter()
+            .map(literal)
+            .collect::<Option<Vec<_>>>()
+            .map(Value::Sequence),
         _ => None,
     }
 }
@@ -234,13 +259,21 @@ fn split_default(v: Value) -> Value {
 fn argparse_flag(call: &ast::ExprCall) -> Option<FlagDef> {
     let name = long_opt(call)?;
     let mut f = FlagDef::new(&name);
-    f.description = kw(call, "help").and_then(literal).and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-    f.default = kw(call, "default").and_then(literal).filter(|v| !v.is_null());
+    f.description = kw(call, "help")
+        .and_then(literal)
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    f.default = kw(call, "default")
+        .and_then(literal)
+        .filter(|v| !v.is_null());
     f.ftype = kw(call, "type").and_then(type_of);
     if let Some(Value::Sequence(c)) = kw(call, "choices").and_then(literal) {
         f.choices = c;
     }
-    f.required = matches!(kw(call, "required").and_then(literal), Some(Value::Bool(true)));
+    f.required = matches!(
+        kw(call, "required").and_then(literal),
+        Some(Value::Bool(true))
+    );
     match kw(call, "action") {
         Some(Expr::Constant(c)) => match &c.value {
             Constant::Str(a) if a == "store_true" => {
@@ -283,9 +316,17 @@ fn argparse_flag(call: &ast::ExprCall) -> Option<FlagDef> {
 fn click_flag(call: &ast::ExprCall) -> Option<FlagDef> {
     let name = long_opt(call)?;
     let mut f = FlagDef::new(&name);
-    f.description = kw(call, "help").and_then(literal).and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-    f.default = kw(call, "default").and_then(literal).filter(|v| !v.is_null());
-    f.required = matches!(kw(call, "required").and_then(literal), Some(Value::Bool(true)));
+    f.description = kw(call, "help")
+        .and_then(literal)
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    f.default = kw(call, "default")
+        .and_then(literal)
+        .filter(|v| !v.is_null());
+    f.required = matches!(
+        kw(call, "required").and_then(literal),
+        Some(Value::Bool(true))
+    );
     match kw(call, "type") {
         Some(Expr::Call(c)) if matches!(c.func.as_ref(), Expr::Attribute(a) if a.attr.as_str() == "Choice") => {
             if let Some(Value::Sequence(ch)) = c.args.first().and_then(literal) {
@@ -295,11 +336,18 @@ fn click_flag(call: &ast::ExprCall) -> Option<FlagDef> {
         Some(t) => f.ftype = type_of(t),
         None => {
             if let Some(Value::Number(n)) = &f.default {
-                f.ftype = Some(if n.is_f64() { FlagType::Float } else { FlagType::Int });
+                f.ftype = Some(if n.is_f64() {
+                    FlagType::Float
+                } else {
+                    FlagType::Int
+                });
             }
         }
     }
-    if matches!(kw(call, "is_flag").and_then(literal), Some(Value::Bool(true))) {
+    if matches!(
+        kw(call, "is_flag").and_then(literal),
+        Some(Value::Bool(true))
+    ) {
         let default = matches!(f.default, Some(Value::Bool(true)));
         f.arg_switch = Some(Value::Bool(!default));
         f.default = Some(Value::Bool(default));
@@ -316,7 +364,9 @@ fn globals(suite: &[Stmt]) -> Vec<FlagDef> {
         if a.targets.len() != 1 {
             continue;
         }
-        let Expr::Name(n) = &a.targets[0] else { continue };
+        let Expr::Name(n) = &a.targets[0] else {
+            continue;
+        };
         let name = n.id.as_str().to_string();
         if name.starts_with('_') || !seen.insert(name.clone()) {
             continue;
@@ -330,7 +380,11 @@ fn globals(suite: &[Stmt]) -> Vec<FlagDef> {
             Value::Sequence(_) => f.arg_split = true,
             _ => {}
         }
-        f.default = if f.arg_split { Some(split_default(v)) } else { Some(v).filter(|v| !v.is_null()) };
+        f.default = if f.arg_split {
+            Some(split_default(v))
+        } else {
+            Some(v).filter(|v| !v.is_null())
+        };
         flags.push(f);
     }
     flags.sort_by(|a, b| a.name.cmp(&b.name));
@@ -342,7 +396,10 @@ mod tests {
     use super::*;
 
     fn get<'a>(d: &'a Detected, n: &str) -> &'a FlagDef {
-        d.flags.iter().find(|f| f.name == n).unwrap_or_else(|| panic!("no flag {n}"))
+        d.flags
+            .iter()
+            .find(|f| f.name == n)
+            .unwrap_or_else(|| panic!("no flag {n}"))
     }
 
     #[test]
@@ -366,7 +423,10 @@ args = p.parse_args()
         let d = detect(src, "ap.py");
         assert_eq!(d.dest, FlagsDest::Args);
         let names: Vec<&str> = d.flags.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["bo", "debug", "epochs", "layers", "lr", "name", "no-cuda", "opt", "req", "seed"]);
+        assert_eq!(
+            names,
+            ["bo", "debug", "epochs", "layers", "lr", "name", "no-cuda", "opt", "req", "seed"]
+        );
         let lr = get(&d, "lr");
         assert_eq!(lr.ftype, Some(FlagType::Float));
         assert_eq!(lr.default, Some(Value::from(0.1)));
@@ -378,7 +438,10 @@ args = p.parse_args()
         assert_eq!(get(&d, "layers").default, Some(Value::from("1 2")));
         assert!(get(&d, "layers").arg_split);
         assert!(get(&d, "req").required);
-        assert_eq!(get(&d, "opt").choices, vec![Value::from("adam"), Value::from("sgd")]);
+        assert_eq!(
+            get(&d, "opt").choices,
+            vec![Value::from("adam"), Value::from("sgd")]
+        );
     }
 
     #[test]
@@ -405,7 +468,10 @@ def main(lr, opt, debug):
         let d = detect(src, "g.py");
         assert_eq!(d.dest, FlagsDest::Globals);
         let names: Vec<&str> = d.flags.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["debug", "epochs", "layers", "lr", "name", "neg", "none_val"]);
+        assert_eq!(
+            names,
+            ["debug", "epochs", "layers", "lr", "name", "neg", "none_val"]
+        );
         assert_eq!(get(&d, "lr").default, Some(Value::from(0.1)));
         assert_eq!(get(&d, "layers").default, Some(Value::from("1 2 'a b'")));
         assert_eq!(get(&d, "neg").default, Some(Value::from(-2)));
@@ -417,12 +483,25 @@ def main(lr, opt, debug):
         let d = tempfile::tempdir().unwrap();
         let marker = d.path().join("executed");
         let script = d.path().join("s.py");
-        std::fs::write(&script, format!("open({:?}, 'w').write('x')\nlr = 1\n", marker.display().to_string())).unwrap();
+        std::fs::write(
+            &script,
+            format!(
+                "open({:?}, 'w').write('x')\nlr = 1\n",
+                marker.display().to_string()
+            ),
+        )
+        .unwrap();
         let det = detect_cached(&d.path().join("cache"), &script).unwrap();
         assert_eq!(det.flags.len(), 1);
         assert!(!marker.exists());
         // Second call is served from the cache.
-        assert_eq!(detect_cached(&d.path().join("cache"), &script).unwrap(), det);
-        assert_eq!(std::fs::read_dir(d.path().join("cache")).unwrap().count(), 1);
+        assert_eq!(
+            detect_cached(&d.path().join("cache"), &script).unwrap(),
+            det
+        );
+        assert_eq!(
+            std::fs::read_dir(d.path().join("cache")).unwrap().count(),
+            1
+        );
     }
 }

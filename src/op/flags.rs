@@ -77,7 +77,10 @@ pub struct FlagDef {
 
 impl FlagDef {
     pub fn new(name: &str) -> FlagDef {
-        FlagDef { name: name.into(), ..Default::default() }
+        FlagDef {
+            name: name.into(),
+            ..Default::default()
+        }
     }
 
     /// Per-flag command options as Guild stores them in `op.op-cmd.cmd-flags`.
@@ -122,12 +125,18 @@ fn py_float(s: &str) -> Option<f64> {
     let body = lower.strip_prefix(['+', '-']).unwrap_or(&lower);
     match body {
         "nan" | "inf" | "infinity" => {
-            let v = if body == "nan" { f64::NAN } else { f64::INFINITY };
+            let v = if body == "nan" {
+                f64::NAN
+            } else {
+                f64::INFINITY
+            };
             return Some(if lower.starts_with('-') { -v } else { v });
         }
         _ => {}
     }
-    let ok = body.chars().all(|c| c.is_ascii_digit() || "._e+-".contains(c))
+    let ok = body
+        .chars()
+        .all(|c| c.is_ascii_digit() || "._e+-".contains(c))
         && body.chars().any(|c| c.is_ascii_digit())
         && !body.contains("__");
     if !ok {
@@ -200,7 +209,11 @@ pub fn coerce(v: &Value, t: FlagType, cwd: &std::path::Path) -> Result<Value, St
         return Ok(Value::Null);
     }
     if let Value::Sequence(items) = v {
-        return items.iter().map(|i| coerce(i, t, cwd)).collect::<Result<Vec<_>, _>>().map(Value::Sequence);
+        return items
+            .iter()
+            .map(|i| coerce(i, t, cwd))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Sequence);
     }
     match t {
         FlagType::Int => match v {
@@ -240,7 +253,11 @@ pub fn coerce(v: &Value, t: FlagType, cwd: &std::path::Path) -> Result<Value, St
                 Value::String(s) => s.clone(),
                 other => encode_display(other),
             };
-            let p = if std::path::Path::new(&s).is_absolute() { s.clone().into() } else { cwd.join(&s) };
+            let p = if std::path::Path::new(&s).is_absolute() {
+                s.clone().into()
+            } else {
+                cwd.join(&s)
+            };
             if t == FlagType::ExistingPath && !p.exists() {
                 return Err(format!("{} does not exist", p.display()));
             }
@@ -252,7 +269,8 @@ pub fn coerce(v: &Value, t: FlagType, cwd: &std::path::Path) -> Result<Value, St
 /// Check a value against a definition: type, choices, min/max.
 pub fn check(def: &FlagDef, v: &Value, cwd: &std::path::Path) -> Result<Value, String> {
     let v = match def.ftype {
-        Some(t) => coerce(v, t, cwd).map_err(|e| format!("invalid value {} for {}: {e}", encode_display(v), def.name))?,
+        Some(t) => coerce(v, t, cwd)
+            .map_err(|e| format!("invalid value {} for {}: {e}", encode_display(v), def.name))?,
         None => v.clone(),
     };
     if v.is_null() {
@@ -357,7 +375,13 @@ pub fn env_name(def_env: Option<&str>, name: &str) -> String {
     let up: String = name
         .to_ascii_uppercase()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("FLAG_{up}")
 }
@@ -433,17 +457,25 @@ fn apply_filter(val: Option<Value>, filter: Option<&str>) -> String {
         Some("basename") => val
             .map(|v| {
                 let s = label_val(&v);
-                std::path::Path::new(&s).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or(s)
+                std::path::Path::new(&s)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or(s)
             })
             .unwrap_or_default(),
         Some("unquote") => val
-            .map(|v| label_val(&v).trim_matches(|c| c == '\'' || c == '"').to_string())
+            .map(|v| {
+                label_val(&v)
+                    .trim_matches(|c| c == '\'' || c == '"')
+                    .to_string()
+            })
             .unwrap_or_default(),
-        _ => val.map(|v| match v {
-            Value::String(s) => s,
-            other => label_val(&other),
-        })
-        .unwrap_or_default(),
+        _ => val
+            .map(|v| match v {
+                Value::String(s) => s,
+                other => label_val(&other),
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -505,21 +537,34 @@ mod tests {
         d.ftype = Some(FlagType::Float);
         assert_eq!(check(&d, &Value::from(1), cwd).unwrap(), Value::from(1.0));
         let e = check(&d, &Value::from("abc"), cwd).unwrap_err();
-        assert_eq!(e, "invalid value abc for lr: invalid value for type 'float'");
+        assert_eq!(
+            e,
+            "invalid value abc for lr: invalid value for type 'float'"
+        );
         let mut c = FlagDef::new("opt");
         c.choices = vec!["adam".into(), "sgd".into()];
-        assert!(check(&c, &Value::from("rms"), cwd).unwrap_err().contains("choose from adam, sgd"));
+        assert!(check(&c, &Value::from("rms"), cwd)
+            .unwrap_err()
+            .contains("choose from adam, sgd"));
         let mut i = FlagDef::new("n");
         i.ftype = Some(FlagType::Int);
         assert!(check(&i, &Value::from(1.5), cwd).is_err());
         i.max = Some(Value::from(3));
-        assert!(check(&i, &Value::from(4), cwd).unwrap_err().contains("greater than max 3"));
+        assert!(check(&i, &Value::from(4), cwd)
+            .unwrap_err()
+            .contains("greater than max 3"));
     }
 
     #[test]
     fn labels_and_encodings() {
-        let flags: Mapping = serde_yaml_ng::from_str("{lr: 0.123456789, b: true, s: 'a b', x: '', e: 1.0e-10, l: [1, 2], n: null}").unwrap();
-        assert_eq!(default_label(&flags), "b=yes e=1.0e-10 l=[1, 2] lr=0.12345 s='a b' x=''");
+        let flags: Mapping = serde_yaml_ng::from_str(
+            "{lr: 0.123456789, b: true, s: 'a b', x: '', e: 1.0e-10, l: [1, 2], n: null}",
+        )
+        .unwrap();
+        assert_eq!(
+            default_label(&flags),
+            "b=yes e=1.0e-10 l=[1, 2] lr=0.12345 s='a b' x=''"
+        );
         assert_eq!(encode_arg(&Value::from(1e-5)), "1e-05");
         assert_eq!(encode_arg(&Value::from(0.2)), "0.2");
         assert_eq!(encode_global_arg(&Value::Bool(false)), "false");
@@ -527,7 +572,11 @@ mod tests {
         assert_eq!(env_name(None, "no-cuda"), "FLAG_NO_CUDA");
         let f: Mapping = serde_yaml_ng::from_str("{lr: 0.3, epochs: 3}").unwrap();
         assert_eq!(
-            render_label("x ${lr|%.3f} ${default_label}", &f, &[("default_label", default_label(&f))]),
+            render_label(
+                "x ${lr|%.3f} ${default_label}",
+                &f,
+                &[("default_label", default_label(&f))]
+            ),
             "x 0.300 epochs=3 lr=0.3"
         );
     }

@@ -37,13 +37,18 @@ pub struct OpDef {
 
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    p.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    p.metadata()
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 /// Guild's source root for a script: the common path of the script and cwd
 /// (falling back to the script's dir when that would be `/` or `$HOME`).
 fn script_root(script: &Path, cwd: &Path) -> PathBuf {
-    let script_dir = script.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.to_path_buf());
+    let script_dir = script
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cwd.to_path_buf());
     let cwd = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
     let mut common = PathBuf::new();
     for (a, b) in script_dir.components().zip(cwd.components()) {
@@ -52,7 +57,9 @@ fn script_root(script: &Path, cwd: &Path) -> PathBuf {
         }
         common.push(a);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).and_then(|h| h.canonicalize().ok());
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .and_then(|h| h.canonicalize().ok());
     if common.parent().is_none() || Some(&common) == home.as_ref() {
         script_dir
     } else {
@@ -70,13 +77,26 @@ pub fn resolve_script(home: &Home, cwd: &Path, spec: &str) -> Result<OpDef> {
         )));
     }
     if given.is_dir() {
-        return Err(Error::user(format!("cannot run '{spec}': it is a directory; give a script or executable file")));
+        return Err(Error::user(format!(
+            "cannot run '{spec}': it is a directory; give a script or executable file"
+        )));
     }
-    let script = given.canonicalize().map_err(|e| Error::io("resolving", &given, e))?;
-    let script_dir = script.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.to_path_buf());
-    let name = script.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let script = given
+        .canonicalize()
+        .map_err(|e| Error::io("resolving", &given, e))?;
+    let script_dir = script
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| cwd.to_path_buf());
+    let name = script
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let root = script_root(&script, cwd);
-    let rel = script.strip_prefix(&root).map(Path::to_path_buf).unwrap_or_else(|_| PathBuf::from(&name));
+    let rel = script
+        .strip_prefix(&root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| PathBuf::from(&name));
     let opref = Opref {
         pkg_type: "script".into(),
         pkg_name: script_dir.display().to_string(),
@@ -104,15 +124,24 @@ pub fn resolve_script(home: &Home, cwd: &Path, spec: &str) -> Result<OpDef> {
         op.python = true;
         op.flags = detected.flags;
         op.flags_dest = detected.dest.as_str().to_string();
-        op.cmd_args = ["${python_exe}", "-um", "guild.op_main", &module, "__flag_args__"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        op.cmd_env.insert("FLAGS_DEST".into(), op.flags_dest.clone().into());
-        op.cmd_env.insert("PROJECT_DIR".into(), cwd.display().to_string().into());
+        op.cmd_args = [
+            "${python_exe}",
+            "-um",
+            "guild.op_main",
+            &module,
+            "__flag_args__",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        op.cmd_env
+            .insert("FLAGS_DEST".into(), op.flags_dest.clone().into());
+        op.cmd_env
+            .insert("PROJECT_DIR".into(), cwd.display().to_string().into());
     } else if is_executable(&script) {
         op.cmd_args = vec![script.display().to_string()];
-        op.cmd_env.insert("PROJECT_DIR".into(), cwd.display().to_string().into());
+        op.cmd_env
+            .insert("PROJECT_DIR".into(), cwd.display().to_string().into());
     } else {
         return Err(Error::user(format!(
             "cannot run '{spec}': must be an executable file (try `chmod +x {spec}`) or a Python script (.py)"
@@ -128,7 +157,12 @@ pub struct ResolvedFlags {
     pub user_flags: Mapping,
 }
 
-pub fn resolve_flags(op: &OpDef, args: &[(String, String)], force: bool, cwd: &Path) -> Result<ResolvedFlags> {
+pub fn resolve_flags(
+    op: &OpDef,
+    args: &[(String, String)],
+    force: bool,
+    cwd: &Path,
+) -> Result<ResolvedFlags> {
     let mut flags = Mapping::new();
     for d in &op.flags {
         let default = d.default.clone().unwrap_or(Value::Null);
@@ -141,14 +175,22 @@ pub fn resolve_flags(op: &OpDef, args: &[(String, String)], force: bool, cwd: &P
     }
     let mut user_flags = Mapping::new();
     for (name, raw) in args {
-        let def = op.flags.iter().find(|d| &d.name == name || d.arg_name.as_deref() == Some(name));
+        let def = op
+            .flags
+            .iter()
+            .find(|d| &d.name == name || d.arg_name.as_deref() == Some(name));
         let value = match def {
             Some(d) => {
                 let v = flags::decode_typed(raw, d.ftype);
                 if d.arg_split && matches!(v, Value::String(_)) {
                     v
                 } else {
-                    flags::check(d, &v, cwd).map_err(|e| Error::user(format!("{e}; run `guild run {} --help-op` to see its flags", op.name)))?
+                    flags::check(d, &v, cwd).map_err(|e| {
+                        Error::user(format!(
+                            "{e}; run `guild run {} --help-op` to see its flags",
+                            op.name
+                        ))
+                    })?
                 }
             }
             None if force => flags::decode(raw),
@@ -173,7 +215,10 @@ pub fn resolve_flags(op: &OpDef, args: &[(String, String)], force: bool, cwd: &P
         .flags
         .iter()
         .filter(|d| d.required)
-        .filter(|d| matches!(flags.get(d.name.as_str()), None | Some(Value::Null)) || flags.get(d.name.as_str()) == Some(&Value::from("")))
+        .filter(|d| {
+            matches!(flags.get(d.name.as_str()), None | Some(Value::Null))
+                || flags.get(d.name.as_str()) == Some(&Value::from(""))
+        })
         .map(|d| d.name.as_str())
         .collect();
     if !missing.is_empty() {
@@ -190,13 +235,9 @@ pub fn parse_flag_args(args: &[String]) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     let mut bad = Vec::new();
     for a in args {
-        let a = if a.starts_with('~') {
-            match std::env::var("HOME") {
-                Ok(h) => format!("{h}{}", &a[1..]),
-                Err(_) => a.clone(),
-            }
-        } else {
-            a.clone()
+        let a = match (a.strip_prefix('~'), std::env::var("HOME")) {
+            (Some(rest), Ok(h)) => format!("{h}{rest}"),
+            _ => a.clone(),
         };
         match a.split_once('=') {
             Some((n, v)) if !n.is_empty() => out.push((n.to_string(), v.to_string())),
@@ -204,7 +245,10 @@ pub fn parse_flag_args(args: &[String]) -> Result<Vec<(String, String)>> {
         }
     }
     if !bad.is_empty() {
-        return Err(Error::user(format!("invalid argument(s): {}; expected NAME=VAL", bad.join(" "))));
+        return Err(Error::user(format!(
+            "invalid argument(s): {}; expected NAME=VAL",
+            bad.join(" ")
+        )));
     }
     Ok(out)
 }
@@ -216,7 +260,10 @@ pub fn op_attr(op: &OpDef) -> Value {
         cmd_flags.insert(d.name.clone().into(), d.cmd_flag_attrs());
     }
     let mut op_cmd = Mapping::new();
-    op_cmd.insert("cmd-args".into(), Value::Sequence(op.cmd_args.iter().cloned().map(Value::from).collect()));
+    op_cmd.insert(
+        "cmd-args".into(),
+        Value::Sequence(op.cmd_args.iter().cloned().map(Value::from).collect()),
+    );
     op_cmd.insert("cmd-env".into(), Value::Mapping(op.cmd_env.clone()));
     op_cmd.insert("cmd-flags".into(), Value::Mapping(cmd_flags));
     if !op.flags_dest.is_empty() {
@@ -229,7 +276,10 @@ pub fn op_attr(op: &OpDef) -> Value {
     m.insert("flags-extra".into(), Value::Mapping(Mapping::new()));
     m.insert(
         "label-template".into(),
-        op.label_template.clone().map(Value::from).unwrap_or(Value::Null),
+        op.label_template
+            .clone()
+            .map(Value::from)
+            .unwrap_or(Value::Null),
     );
     m.insert("op-cmd".into(), Value::Mapping(op_cmd));
     m.insert("output-scalars".into(), op.output_scalars.clone());
@@ -264,10 +314,14 @@ mod tests {
         assert_eq!(r.flags.get("lr"), Some(&Value::from(0.5)));
         assert_eq!(r.flags.get("opt"), Some(&Value::from("a")));
         assert_eq!(r.user_flags.len(), 1);
-        let e = resolve_flags(&op, &[("nope".into(), "1".into())], false, &p).err().unwrap();
+        let e = resolve_flags(&op, &[("nope".into(), "1".into())], false, &p)
+            .err()
+            .unwrap();
         assert!(e.msg.contains("unsupported flag 'nope'"), "{}", e.msg);
         assert!(resolve_flags(&op, &[("nope".into(), "1".into())], true, &p).is_ok());
-        let e = resolve_flags(&op, &[("lr".into(), "abc".into())], false, &p).err().unwrap();
+        let e = resolve_flags(&op, &[("lr".into(), "abc".into())], false, &p)
+            .err()
+            .unwrap();
         assert!(e.msg.contains("invalid value abc for lr"), "{}", e.msg);
         assert!(parse_flag_args(&["foo".into()]).is_err());
     }
@@ -276,8 +330,16 @@ mod tests {
     fn missing_or_non_executable_script() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path();
-        assert!(resolve_script(&home(p), p, "nope.py").err().unwrap().msg.contains("no such file"));
+        assert!(resolve_script(&home(p), p, "nope.py")
+            .err()
+            .unwrap()
+            .msg
+            .contains("no such file"));
         std::fs::write(p.join("data.txt"), "x").unwrap();
-        assert!(resolve_script(&home(p), p, "data.txt").err().unwrap().msg.contains("must be an executable"));
+        assert!(resolve_script(&home(p), p, "data.txt")
+            .err()
+            .unwrap()
+            .msg
+            .contains("must be an executable"));
     }
 }

@@ -19,7 +19,10 @@ pub struct Snapshot {
 }
 
 fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn in_git_tree(root: &Path) -> bool {
@@ -27,20 +30,23 @@ fn in_git_tree(root: &Path) -> bool {
 }
 
 const TEXT_EXTS: &[&str] = &[
-    "py", "sh", "txt", "md", "csv", "json", "yml", "yaml", "toml", "cfg", "ini", "rst", "r", "jl", "js", "ts", "c",
-    "h", "cc", "cpp", "hpp", "rs", "go", "java", "scala", "lua", "pl", "rb", "sql", "html", "css", "xml", "ipynb",
-    "bash", "zsh", "conf", "tsv",
+    "py", "sh", "txt", "md", "csv", "json", "yml", "yaml", "toml", "cfg", "ini", "rst", "r", "jl",
+    "js", "ts", "c", "h", "cc", "cpp", "hpp", "rs", "go", "java", "scala", "lua", "pl", "rb",
+    "sql", "html", "css", "xml", "ipynb", "bash", "zsh", "conf", "tsv",
 ];
 const BINARY_EXTS: &[&str] = &[
-    "pyc", "pyo", "so", "o", "a", "bin", "pkl", "pickle", "npy", "npz", "h5", "hdf5", "pt", "pth", "ckpt", "onnx",
-    "pb", "zip", "gz", "tgz", "bz2", "xz", "7z", "tar", "rar", "jpg", "jpeg", "png", "gif", "bmp", "tiff", "ico",
-    "webp", "mp3", "wav", "flac", "ogg", "mp4", "avi", "mov", "mkv", "pdf", "doc", "docx", "xls", "xlsx", "ppt",
-    "pptx", "exe", "dll", "whl", "egg", "parquet", "feather", "arrow", "db", "sqlite",
+    "pyc", "pyo", "so", "o", "a", "bin", "pkl", "pickle", "npy", "npz", "h5", "hdf5", "pt", "pth",
+    "ckpt", "onnx", "pb", "zip", "gz", "tgz", "bz2", "xz", "7z", "tar", "rar", "jpg", "jpeg",
+    "png", "gif", "bmp", "tiff", "ico", "webp", "mp3", "wav", "flac", "ogg", "mp4", "avi", "mov",
+    "mkv", "pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "exe", "dll", "whl", "egg",
+    "parquet", "feather", "arrow", "db", "sqlite",
 ];
 
 /// Guild's text test: known extensions, else a sniff of the first 1024 bytes.
 pub fn is_text_file(path: &Path) -> bool {
-    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
     if let Some(e) = ext.as_deref() {
         if TEXT_EXTS.contains(&e) {
             return true;
@@ -73,7 +79,10 @@ pub fn is_text_file(path: &Path) -> bool {
 }
 
 fn python_excluded_dir(path: &Path) -> bool {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     name == "__pycache__"
         || name == "build"
         || name == "dist"
@@ -88,7 +97,10 @@ pub fn select(root: &Path, exclude: &[PathBuf]) -> Snapshot {
     let git = in_git_tree(root);
     let max_size = env_num("MAX_DEFAULT_SOURCECODE_FILE_SIZE", DEFAULT_MAX_SIZE);
     let max_count = env_num("MAX_DEFAULT_SOURCECODE_COUNT", DEFAULT_MAX_COUNT as u64) as usize;
-    let exclude: Vec<PathBuf> = exclude.iter().map(|p| p.canonicalize().unwrap_or_else(|_| p.clone())).collect();
+    let exclude: Vec<PathBuf> = exclude
+        .iter()
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
+        .collect();
     let mut wb = ignore::WalkBuilder::new(root);
     wb.hidden(false)
         .follow_links(true)
@@ -121,10 +133,12 @@ pub fn select(root: &Path, exclude: &[PathBuf]) -> Snapshot {
                 return false;
             }
             let real = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
-            if excl.iter().any(|x| real == *x) {
+            if excl.contains(&real) {
                 return false;
             }
-        } else if git && (name.starts_with(".git") || name == ".guildignore" || name == ".gridignore") {
+        } else if git
+            && (name.starts_with(".git") || name == ".guildignore" || name == ".gridignore")
+        {
             return false;
         }
         true
@@ -167,7 +181,11 @@ pub fn select(root: &Path, exclude: &[PathBuf]) -> Snapshot {
         count += 1;
         files.push(rel);
     }
-    Snapshot { root: root.to_path_buf(), files, warnings }
+    Snapshot {
+        root: root.to_path_buf(),
+        files,
+        warnings,
+    }
 }
 
 /// Copy the selected files under `run_dir/dest`, returning manifest entries.
@@ -175,7 +193,11 @@ pub fn copy(snap: &Snapshot, run_dir: &Path, dest: &str) -> Result<Vec<Entry>> {
     let mut entries = Vec::with_capacity(snap.files.len());
     for rel in &snap.files {
         let src = snap.root.join(rel);
-        let run_rel = if dest == "." || dest.is_empty() { rel.clone() } else { Path::new(dest).join(rel) };
+        let run_rel = if dest == "." || dest.is_empty() {
+            rel.clone()
+        } else {
+            Path::new(dest).join(rel)
+        };
         let target = run_dir.join(&run_rel);
         if let Some(parent) = target.parent() {
             crate::fsutil::create_dir_all(parent)?;
@@ -225,7 +247,16 @@ mod tests {
         fs::write(r.join(".gridignore"), "skipme.py\n").unwrap();
         fs::write(r.join(".gitignore"), "sub/\n").unwrap(); // not a git tree: ignored
         let s = select(r, &[]);
-        assert_eq!(names(&s), [".gitignore", ".gridignore", ".hidden_file", "train.py", "sub/util.py"]);
+        assert_eq!(
+            names(&s),
+            [
+                ".gitignore",
+                ".gridignore",
+                ".hidden_file",
+                "train.py",
+                "sub/util.py"
+            ]
+        );
         assert_eq!(s.warnings.len(), 1);
     }
 

@@ -18,8 +18,13 @@ impl std::fmt::Display for SweepError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SweepError::ZeroStep(s) => write!(f, "{s}: step must not be zero"),
-            SweepError::EmptyRange(s) => write!(f, "{s}: range is empty (is it inverted? use a negative step to count down)"),
-            SweepError::TooLarge(s, n) => write!(f, "{s}: would produce {n} values (limit {MAX_SEQUENCE})"),
+            SweepError::EmptyRange(s) => write!(
+                f,
+                "{s}: range is empty (is it inverted? use a negative step to count down)"
+            ),
+            SweepError::TooLarge(s, n) => {
+                write!(f, "{s}: would produce {n} values (limit {MAX_SEQUENCE})")
+            }
             SweepError::BadArgs(s) => write!(f, "{s}: invalid arguments"),
         }
     }
@@ -46,7 +51,10 @@ pub fn expand_sequence_fn(s: &str) -> Option<Result<Vec<Value>, SweepError>> {
     let vals: Option<Vec<Value>> = args.iter().map(|a| num(a)).collect();
     let vals = match vals {
         Some(v) => v,
-        None => return matches!(name.as_str(), "range" | "linspace" | "logspace").then(|| Err(SweepError::BadArgs(s.into()))),
+        None => {
+            return matches!(name.as_str(), "range" | "linspace" | "logspace")
+                .then(|| Err(SweepError::BadArgs(s.into())))
+        }
     };
     let f = |i: usize| vals.get(i).and_then(Value::as_f64);
     let all_int = vals.iter().all(|v| v.as_i64().is_some());
@@ -93,7 +101,11 @@ pub fn expand_sequence_fn(s: &str) -> Option<Result<Vec<Value>, SweepError>> {
             let base = f(3).unwrap_or(10.0);
             Ok((0..count)
                 .map(|i| {
-                    let x = if count == 1 { start } else { start + (end - start) * i as f64 / (count - 1) as f64 };
+                    let x = if count == 1 {
+                        start
+                    } else {
+                        start + (end - start) * i as f64 / (count - 1) as f64
+                    };
                     let x = if name == "logspace" { base.powf(x) } else { x };
                     Value::from(round_sig(x))
                 })
@@ -122,17 +134,35 @@ mod tests {
     #[test]
     fn sequences_are_inclusive() {
         assert_eq!(ex("range[1:5]").len(), 5);
-        assert_eq!(ex("range[1:10:3]"), vec![Value::from(1), 4.into(), 7.into(), 10.into()]);
-        assert_eq!(ex("linspace[0:1:3]"), vec![Value::from(0.0), 0.5.into(), 1.0.into()]);
-        assert_eq!(ex("logspace[-3:-1:3]"), vec![Value::from(0.001), 0.01.into(), 0.1.into()]);
+        assert_eq!(
+            ex("range[1:10:3]"),
+            vec![Value::from(1), 4.into(), 7.into(), 10.into()]
+        );
+        assert_eq!(
+            ex("linspace[0:1:3]"),
+            vec![Value::from(0.0), 0.5.into(), 1.0.into()]
+        );
+        assert_eq!(
+            ex("logspace[-3:-1:3]"),
+            vec![Value::from(0.001), 0.01.into(), 0.1.into()]
+        );
         assert_eq!(ex("range[0:1:0.25]").len(), 5);
     }
 
     #[test]
     fn bad_sequences_are_typed_errors() {
-        assert!(matches!(expand_sequence_fn("range[1:5:0]"), Some(Err(SweepError::ZeroStep(_)))));
-        assert!(matches!(expand_sequence_fn("range[5:1]"), Some(Err(SweepError::EmptyRange(_)))));
-        assert!(matches!(expand_sequence_fn("range[0:1000000000]"), Some(Err(SweepError::TooLarge(..)))));
+        assert!(matches!(
+            expand_sequence_fn("range[1:5:0]"),
+            Some(Err(SweepError::ZeroStep(_)))
+        ));
+        assert!(matches!(
+            expand_sequence_fn("range[5:1]"),
+            Some(Err(SweepError::EmptyRange(_)))
+        ));
+        assert!(matches!(
+            expand_sequence_fn("range[0:1000000000]"),
+            Some(Err(SweepError::TooLarge(..)))
+        ));
         assert!(expand_sequence_fn("uniform[0:1]").is_none());
         assert!(expand_sequence_fn("plain").is_none());
     }

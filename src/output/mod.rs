@@ -56,7 +56,11 @@ impl Capture {
     }
 
     /// Start a reader thread for one pipe (`stream` 0 = stdout, 1 = stderr).
-    pub fn reader<R: Read + Send + 'static>(&self, mut pipe: R, stream: u8) -> std::thread::JoinHandle<()> {
+    pub fn reader<R: Read + Send + 'static>(
+        &self,
+        mut pipe: R,
+        stream: u8,
+    ) -> std::thread::JoinHandle<()> {
         let sink = Arc::clone(&self.sink);
         std::thread::spawn(move || {
             let mut buf = vec![0u8; READ_BUF];
@@ -180,7 +184,9 @@ impl Sink {
 
     fn note_err(&mut self, e: std::io::Error) {
         if self.error.is_none() {
-            self.error = Some(crate::error::Error::user(format!("writing run output: {e}")));
+            self.error = Some(crate::error::Error::user(format!(
+                "writing run output: {e}"
+            )));
         }
     }
 }
@@ -201,7 +207,12 @@ pub fn read_indexed(guild_dir: &Path) -> Result<Vec<(u64, u8, String)>> {
             break;
         }
         let (ms, stream) = rec
-            .map(|r| (u64::from_be_bytes(r[..8].try_into().unwrap_or([0; 8])), r[8]))
+            .map(|r| {
+                (
+                    u64::from_be_bytes(r[..8].try_into().unwrap_or([0; 8])),
+                    r[8],
+                )
+            })
             .unwrap_or((0, 0));
         lines.push((ms, stream, String::from_utf8_lossy(line).into_owned()));
     }
@@ -216,15 +227,27 @@ mod tests {
     fn captures_lines_index_and_scalars() {
         let d = tempfile::tempdir().unwrap();
         let cap = Capture::open(d.path(), ScalarParser::defaults(vec![]), false).unwrap();
-        let h1 = cap.reader(std::io::Cursor::new(b"step: 1\nloss: 0.5\npart".to_vec()), 0);
+        let h1 = cap.reader(
+            std::io::Cursor::new(b"step: 1\nloss: 0.5\npart".to_vec()),
+            0,
+        );
         h1.join().unwrap();
         let h2 = cap.reader(std::io::Cursor::new(b"err\n".to_vec()), 1);
         h2.join().unwrap();
         cap.close().unwrap();
         let lines = read_indexed(d.path()).unwrap();
-        let text: Vec<(u8, &str)> = lines.iter().take(3).map(|(_, s, l)| (*s, l.as_str())).collect();
+        let text: Vec<(u8, &str)> = lines
+            .iter()
+            .take(3)
+            .map(|(_, s, l)| (*s, l.as_str()))
+            .collect();
         assert_eq!(text, [(0, "step: 1"), (0, "loss: 0.5"), (0, "parterr")]);
-        assert_eq!(std::fs::metadata(d.path().join("output.index")).unwrap().len(), 4 * 9);
+        assert_eq!(
+            std::fs::metadata(d.path().join("output.index"))
+                .unwrap()
+                .len(),
+            4 * 9
+        );
         let s = scalars::run_scalars(d.path());
         assert_eq!(s["loss"].last, 0.5);
         assert_eq!(s["loss"].last_step, 1);

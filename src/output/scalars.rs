@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 fn expand_aliases(p: &str) -> String {
-    p.replace(r"\key", r"[^ \t]+").replace(r"\value", r"[0-9\.e\-]+").replace(r"\step", r"[0-9]+")
+    p.replace(r"\key", r"[^ \t]+")
+        .replace(r"\value", r"[0-9\.e\-]+")
+        .replace(r"\step", r"[0-9]+")
 }
 
 struct Pattern {
@@ -34,7 +36,10 @@ impl ScalarParser {
         ScalarParser {
             patterns: pats
                 .iter()
-                .map(|p| Pattern { re: Regex::new(&expand_aliases(p)).expect("static regex"), key: None })
+                .map(|p| Pattern {
+                    re: Regex::new(&expand_aliases(p)).expect("static regex"),
+                    key: None,
+                })
                 .collect(),
             defaults: true,
             ignore: flag_names,
@@ -43,20 +48,31 @@ impl ScalarParser {
     }
 
     /// Custom `output-scalars` config (null = defaults, false/[] = none).
-    pub fn from_config(cfg: &serde_yaml_ng::Value, flag_names: Vec<String>) -> Result<ScalarParser, String> {
+    pub fn from_config(
+        cfg: &serde_yaml_ng::Value,
+        flag_names: Vec<String>,
+    ) -> Result<ScalarParser, String> {
         use serde_yaml_ng::Value;
         let mut patterns = Vec::new();
         let add_item = |item: &Value, patterns: &mut Vec<Pattern>| -> Result<(), String> {
             match item {
-                Value::String(s) => patterns.push(Pattern { re: compile(s)?, key: None }),
+                Value::String(s) => patterns.push(Pattern {
+                    re: compile(s)?,
+                    key: None,
+                }),
                 Value::Mapping(m) => {
                     let mut entries: Vec<(String, String)> = m
                         .iter()
-                        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+                        .filter_map(|(k, v)| {
+                            Some((k.as_str()?.to_string(), v.as_str()?.to_string()))
+                        })
                         .collect();
                     entries.sort();
                     for (k, p) in entries {
-                        patterns.push(Pattern { re: compile(&p)?, key: Some(k) });
+                        patterns.push(Pattern {
+                            re: compile(&p)?,
+                            key: Some(k),
+                        });
                     }
                 }
                 other => return Err(format!("invalid output-scalars item {other:?}")),
@@ -73,7 +89,12 @@ impl ScalarParser {
             }
             other => add_item(other, &mut patterns)?,
         }
-        Ok(ScalarParser { patterns, defaults: false, ignore: Vec::new(), step: None })
+        Ok(ScalarParser {
+            patterns,
+            defaults: false,
+            ignore: Vec::new(),
+            step: None,
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -126,7 +147,7 @@ impl ScalarParser {
             self.step = Some(s as i64);
         }
         for (k, v) in vals {
-            if self.defaults && self.ignore.iter().any(|f| *f == k) {
+            if self.defaults && self.ignore.contains(&k) {
                 continue;
             }
             out.push((k, v, self.step.unwrap_or(0)));
@@ -161,7 +182,18 @@ impl Summary {
         }
     }
     fn new(v: f64, s: i64) -> Summary {
-        Summary { first: v, first_step: s, last: v, last_step: s, min: v, min_step: s, max: v, max_step: s, total: v, count: 1 }
+        Summary {
+            first: v,
+            first_step: s,
+            last: v,
+            last_step: s,
+            min: v,
+            min_step: s,
+            max: v,
+            max_step: s,
+            total: v,
+            count: 1,
+        }
     }
     fn add(&mut self, v: f64, s: i64) {
         if s < self.first_step {
@@ -192,14 +224,20 @@ pub fn run_scalars(run_dir: &Path) -> BTreeMap<String, Summary> {
     let mut out: BTreeMap<String, Summary> = BTreeMap::new();
     let mut stack = vec![(run_dir.to_path_buf(), String::new())];
     while let Some((dir, prefix)) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         let mut entries: Vec<_> = rd.flatten().collect();
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             let name = e.file_name().to_string_lossy().into_owned();
             let path = e.path();
             let Ok(ft) = e.file_type() else { continue };
-            let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+            let rel = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
             if ft.is_symlink() {
                 if path.join(".guild").join("opref").exists() {
                     stack.push((path, rel));
@@ -207,7 +245,11 @@ pub fn run_scalars(run_dir: &Path) -> BTreeMap<String, Summary> {
             } else if ft.is_dir() {
                 stack.push((path, rel));
             } else if name.contains(".tfevents.") {
-                let key_prefix = if prefix == ".guild" || prefix.is_empty() { String::new() } else { format!("{prefix}#") };
+                let key_prefix = if prefix == ".guild" || prefix.is_empty() {
+                    String::new()
+                } else {
+                    format!("{prefix}#")
+                };
                 for (tag, v, s) in crate::output::tfevents::read_scalars(&path) {
                     let key = format!("{key_prefix}{tag}");
                     match out.get_mut(&key) {
@@ -240,13 +282,45 @@ mod tests {
         let mut p = ScalarParser::defaults(vec!["lr".into()]);
         let got = parse(
             &mut p,
-            &["loss: 0.5", "acc: 1e-3", "val-loss:   .25", "train/loss: 0.1 (foo)", "loss: -1", "x: 1.2.3",
-              "Epoch 1 loss: 0.3", "  indented: 1", "loss:0.5", "nan: nan", "a: 1 b: 2", "step 6", "lr: 0.1"],
+            &[
+                "loss: 0.5",
+                "acc: 1e-3",
+                "val-loss:   .25",
+                "train/loss: 0.1 (foo)",
+                "loss: -1",
+                "x: 1.2.3",
+                "Epoch 1 loss: 0.3",
+                "  indented: 1",
+                "loss:0.5",
+                "nan: nan",
+                "a: 1 b: 2",
+                "step 6",
+                "lr: 0.1",
+            ],
         );
         let keys: Vec<(&str, f64)> = got.iter().map(|(k, v, _)| (k.as_str(), *v)).collect();
-        assert_eq!(keys, [("loss", 0.5), ("acc", 0.001), ("val-loss", 0.25), ("train/loss", 0.1), ("loss", -1.0)]);
+        assert_eq!(
+            keys,
+            [
+                ("loss", 0.5),
+                ("acc", 0.001),
+                ("val-loss", 0.25),
+                ("train/loss", 0.1),
+                ("loss", -1.0)
+            ]
+        );
         let mut p = ScalarParser::defaults(vec![]);
-        let got = parse(&mut p, &["loss: 0.5 (step 10)", "step: 0", "loss: 1", "step: 2", "loss: 0.3", "accuracy: 0.9"]);
+        let got = parse(
+            &mut p,
+            &[
+                "loss: 0.5 (step 10)",
+                "step: 0",
+                "loss: 1",
+                "step: 2",
+                "loss: 0.3",
+                "accuracy: 0.9",
+            ],
+        );
         assert_eq!(got[0], ("loss".into(), 0.5, 10));
         assert_eq!(got[1], ("loss".into(), 1.0, 0));
         assert_eq!(got[3], ("accuracy".into(), 0.9, 2));
@@ -259,7 +333,22 @@ mod tests {
         )
         .unwrap();
         let mut p = ScalarParser::from_config(&cfg, vec![]).unwrap();
-        let got = parse(&mut p, &["Epoch 2", "Loss=0.333333 Acc=0.7", "val accuracy is 0.77", "ignored: 5"]);
-        assert_eq!(got, vec![("acc".into(), 0.7, 2), ("loss".into(), 0.333333, 2), ("val_acc".into(), 0.77, 2)]);
+        let got = parse(
+            &mut p,
+            &[
+                "Epoch 2",
+                "Loss=0.333333 Acc=0.7",
+                "val accuracy is 0.77",
+                "ignored: 5",
+            ],
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("acc".into(), 0.7, 2),
+                ("loss".into(), 0.333333, 2),
+                ("val_acc".into(), 0.77, 2)
+            ]
+        );
     }
 }

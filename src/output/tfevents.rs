@@ -67,7 +67,11 @@ pub fn scalar_event(tag: &str, value: f64, step: i64) -> Vec<u8> {
         step,
         file_version: None,
         summary: Some(Summary {
-            value: vec![SummaryValue { tag: tag.into(), simple_value: Some(value as f32), tensor: None }],
+            value: vec![SummaryValue {
+                tag: tag.into(),
+                simple_value: Some(value as f32),
+                tensor: None,
+            }],
         }),
     }
     .encode_to_vec()
@@ -84,7 +88,11 @@ pub struct EventWriter {
 
 impl EventWriter {
     pub fn new(guild_dir: &Path) -> EventWriter {
-        EventWriter { dir: guild_dir.to_path_buf(), file: None, buf: Vec::new() }
+        EventWriter {
+            dir: guild_dir.to_path_buf(),
+            file: None,
+            buf: Vec::new(),
+        }
     }
 
     pub fn add(&mut self, tag: &str, value: f64, step: i64) {
@@ -104,15 +112,23 @@ impl EventWriter {
                 std::process::id()
             );
             let path = self.dir.join(name);
-            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).ctx("creating", &path)?;
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .ctx("creating", &path)?;
             let mut head = Vec::new();
-            let ev = Event { file_version: Some("brain.Event:2".into()), ..Default::default() };
+            let ev = Event {
+                file_version: Some("brain.Event:2".into()),
+                ..Default::default()
+            };
             record(&ev.encode_to_vec(), &mut head);
             f.write_all(&head).ctx("writing", &path)?;
             self.file = Some(f);
         }
         if let Some(f) = self.file.as_mut() {
-            f.write_all(&self.buf).ctx("writing scalars in", &self.dir)?;
+            f.write_all(&self.buf)
+                .ctx("writing scalars in", &self.dir)?;
         }
         self.buf.clear();
         Ok(())
@@ -130,7 +146,9 @@ pub fn read_scalars(path: &Path) -> Vec<(String, f64, i64)> {
     while pos + 12 <= data.len() {
         let len = u64::from_le_bytes(data[pos..pos + 8].try_into().unwrap_or([0; 8])) as usize;
         let start = pos + 12;
-        let Some(end) = start.checked_add(len) else { break };
+        let Some(end) = start.checked_add(len) else {
+            break;
+        };
         if end + 4 > data.len() {
             break;
         }
@@ -154,13 +172,15 @@ fn value_of(v: &SummaryValue) -> Option<f64> {
     }
     let t = v.tensor.as_ref()?;
     match t.dtype {
-        1 => t
-            .float_val
-            .first()
-            .map(|x| *x as f64)
-            .or_else(|| t.tensor_content.get(..4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)),
+        1 => t.float_val.first().map(|x| *x as f64).or_else(|| {
+            t.tensor_content
+                .get(..4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)
+        }),
         2 => t.double_val.first().copied().or_else(|| {
-            t.tensor_content.get(..8).map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
+            t.tensor_content
+                .get(..8)
+                .map(|b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8])))
         }),
         _ => None,
     }
@@ -176,7 +196,10 @@ mod tests {
         let mut out = Vec::new();
         record(&scalar_event("loss", 0.2, 0), &mut out);
         let hex: String = out.iter().map(|b| format!("{b:02x}")).collect();
-        assert!(hex.starts_with("0f000000000000006d532b092a0d0a0b0a046c6f737315cdcc4c3e"), "{hex}");
+        assert!(
+            hex.starts_with("0f000000000000006d532b092a0d0a0b0a046c6f737315cdcc4c3e"),
+            "{hex}"
+        );
     }
 
     #[test]
@@ -188,8 +211,16 @@ mod tests {
         w.add("loss", 0.5, 0);
         w.add("acc", 0.25, 3);
         w.flush().unwrap();
-        let f = std::fs::read_dir(d.path()).unwrap().next().unwrap().unwrap().path();
-        assert_eq!(read_scalars(&f), vec![("loss".into(), 0.5, 0), ("acc".into(), 0.25, 3)]);
+        let f = std::fs::read_dir(d.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        assert_eq!(
+            read_scalars(&f),
+            vec![("loss".into(), 0.5, 0), ("acc".into(), 0.25, 3)]
+        );
         // A torn last record is ignored.
         let mut data = std::fs::read(&f).unwrap();
         data.truncate(data.len() - 3);

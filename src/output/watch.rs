@@ -17,7 +17,9 @@ pub fn follow(run: &Run) -> Result<Status> {
     })
     .ok();
     if let Some(w) = watcher.as_mut() {
-        if w.watch(&run.guild_dir(), notify::RecursiveMode::NonRecursive).is_err() {
+        if w.watch(&run.guild_dir(), notify::RecursiveMode::NonRecursive)
+            .is_err()
+        {
             watcher = None;
         }
     }
@@ -33,7 +35,11 @@ pub fn follow(run: &Run) -> Result<Status> {
         }
         // Wake on a change, or poll: notifications may never come on NFS,
         // and a process exit is not a file event.
-        let timeout = if watcher.is_some() { Duration::from_millis(250) } else { Duration::from_millis(100) };
+        let timeout = if watcher.is_some() {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_millis(100)
+        };
         let _ = rx.recv_timeout(timeout);
         while rx.try_recv().is_ok() {}
     }

@@ -28,7 +28,9 @@ impl RunInfo {
         let exit_status = run.attr_i64("exit_status");
         let status = crate::run::derive_status(&run, || exit_status);
         let tags = match run.attr("tags") {
-            Some(serde_yaml_ng::Value::Sequence(t)) => t.iter().map(crate::op::flags::encode_display).collect(),
+            Some(serde_yaml_ng::Value::Sequence(t)) => {
+                t.iter().map(crate::op::flags::encode_display).collect()
+            }
             _ => Vec::new(),
         };
         RunInfo {
@@ -40,7 +42,10 @@ impl RunInfo {
             status,
             label: run.attr_str("label"),
             tags,
-            marked: run.attr("marked").and_then(|v| v.as_bool()).unwrap_or(false),
+            marked: run
+                .attr("marked")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
             digest: None,
             run,
         }
@@ -51,7 +56,11 @@ impl RunInfo {
     }
 
     pub fn op_desc(&self) -> String {
-        let base = self.opref.as_ref().map(Opref::op_desc).unwrap_or_else(|| "?".into());
+        let base = self
+            .opref
+            .as_ref()
+            .map(Opref::op_desc)
+            .unwrap_or_else(|| "?".into());
         if self.run.is_batch() {
             let proto = Run::at(self.run.guild_path("proto"));
             let proto_op = proto.opref().map(|o| o.op_desc()).unwrap_or_default();
@@ -70,7 +79,10 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
         return Vec::new();
     };
     let dirs: Vec<std::path::PathBuf> = rd.flatten().map(|e| e.path()).collect();
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(1, 8);
     let chunk = dirs.len().div_ceil(threads).max(1);
     let mut runs: Vec<RunInfo> = std::thread::scope(|s| {
         let handles: Vec<_> = dirs
@@ -84,7 +96,10 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
     });
     sort(&mut runs);
     runs
@@ -119,7 +134,10 @@ impl Filters {
             Some(s) => Some(started::parse_range(s, chrono::Local::now().naive_local())?),
             None => None,
         };
-        Ok(runs.into_iter().filter(|r| self.matches(r, range.as_ref())).collect())
+        Ok(runs
+            .into_iter()
+            .filter(|r| self.matches(r, range.as_ref()))
+            .collect())
     }
 
     fn matches(&self, r: &RunInfo, range: Option<&started::Range>) -> bool {
@@ -128,7 +146,13 @@ impl Filters {
         }
         let label = r.label.as_deref().unwrap_or("");
         if !self.labels.is_empty()
-            && !self.labels.iter().any(|l| if l == "-" { label.is_empty() } else { label.contains(l.as_str()) })
+            && !self.labels.iter().any(|l| {
+                if l == "-" {
+                    label.is_empty()
+                } else {
+                    label.contains(l.as_str())
+                }
+            })
         {
             return false;
         }
@@ -167,7 +191,9 @@ impl Filters {
 /// on the op name parts (`model:op`), `*` wildcards allowed.
 fn op_matches(filter: &str, op: &str) -> bool {
     if filter.starts_with('^') || filter.ends_with('$') {
-        return regex::Regex::new(filter).map(|re| re.is_match(op)).unwrap_or(false);
+        return regex::Regex::new(filter)
+            .map(|re| re.is_match(op))
+            .unwrap_or(false);
     }
     let wild = |pat: &str, s: &str| -> bool {
         if pat.is_empty() || pat == s {
@@ -175,7 +201,9 @@ fn op_matches(filter: &str, op: &str) -> bool {
         }
         if pat.contains('*') {
             let re = format!("^{}$", regex::escape(pat).replace("\\*", ".*"));
-            return regex::Regex::new(&re).map(|r| r.is_match(s)).unwrap_or(false);
+            return regex::Regex::new(&re)
+                .map(|r| r.is_match(s))
+                .unwrap_or(false);
         }
         false
     };
@@ -188,24 +216,46 @@ fn op_matches(filter: &str, op: &str) -> bool {
 /// ? everything : the latest run.
 pub fn select(runs: &[RunInfo], specs: &[String], default_all: bool) -> Result<Vec<RunInfo>> {
     if specs.is_empty() {
-        return Ok(if default_all { runs.to_vec() } else { runs.iter().take(1).cloned().collect() });
+        return Ok(if default_all {
+            runs.to_vec()
+        } else {
+            runs.iter().take(1).cloned().collect()
+        });
     }
     let mut out: Vec<RunInfo> = Vec::new();
     let range_re = regex::Regex::new(r"^(\d+)?:(\d+)?$").expect("static regex");
     for spec in specs {
         let picked: Vec<&RunInfo> = if let Some(c) = range_re.captures(spec) {
-            let a: usize = c.get(1).and_then(|m| m.as_str().parse().ok()).unwrap_or(1).max(1);
-            let b: usize = c.get(2).and_then(|m| m.as_str().parse().ok()).unwrap_or(runs.len());
-            runs.iter().skip(a - 1).take(b.saturating_sub(a - 1)).collect()
-        } else if let Some(r) = spec.parse::<usize>().ok().filter(|i| *i >= 1 && *i <= runs.len()).map(|i| &runs[i - 1]) {
+            let a: usize = c
+                .get(1)
+                .and_then(|m| m.as_str().parse().ok())
+                .unwrap_or(1)
+                .max(1);
+            let b: usize = c
+                .get(2)
+                .and_then(|m| m.as_str().parse().ok())
+                .unwrap_or(runs.len());
+            runs.iter()
+                .skip(a - 1)
+                .take(b.saturating_sub(a - 1))
+                .collect()
+        } else if let Some(r) = spec
+            .parse::<usize>()
+            .ok()
+            .filter(|i| *i >= 1 && *i <= runs.len())
+            .map(|i| &runs[i - 1])
+        {
             vec![r]
         } else {
-            let matches: Vec<&RunInfo> = runs.iter().filter(|r| r.run.id.starts_with(spec.as_str())).collect();
+            let matches: Vec<&RunInfo> = runs
+                .iter()
+                .filter(|r| r.run.id.starts_with(spec.as_str()))
+                .collect();
             match matches.len() {
                 0 => {
                     return Err(Error::user(format!(
-                        "could not find a run matching '{spec}'; try `guild runs list -a` for a list"
-                    )))
+                    "could not find a run matching '{spec}'; try `guild runs list -a` for a list"
+                )))
                 }
                 1 => matches,
                 _ => {

@@ -12,7 +12,11 @@ pub struct Range {
 
 impl Range {
     pub fn contains(&self, started_us: i64) -> bool {
-        let Some(t) = chrono::Local.timestamp_micros(started_us).single().map(|d| d.naive_local()) else {
+        let Some(t) = chrono::Local
+            .timestamp_micros(started_us)
+            .single()
+            .map(|d| d.naive_local())
+        else {
             return false;
         };
         self.start.is_none_or(|s| t >= s) && self.end.is_none_or(|e| t < e)
@@ -42,7 +46,11 @@ fn parse_dt(s: &str, now: NaiveDateTime) -> Option<(NaiveDateTime, NaiveDateTime
                     let y = if y < 100 { 2000 + y } else { y };
                     NaiveDate::from_ymd_opt(y, parts[1].parse().ok()?, parts[2].parse().ok()?)?
                 }
-                2 => NaiveDate::from_ymd_opt(now.date().year_ce().1 as i32, parts[0].parse().ok()?, parts[1].parse().ok()?)?,
+                2 => NaiveDate::from_ymd_opt(
+                    now.date().year_ce().1 as i32,
+                    parts[0].parse().ok()?,
+                    parts[1].parse().ok()?,
+                )?,
                 _ => return None,
             }
         }
@@ -67,10 +75,16 @@ pub fn parse_range(s: &str, now: NaiveDateTime) -> Result<Range> {
     let t = s.trim().to_ascii_lowercase();
     let today = now.date().and_hms_opt(0, 0, 0).ok_or_else(|| bad(s))?;
     if t == "today" {
-        return Ok(Range { start: Some(today), end: None });
+        return Ok(Range {
+            start: Some(today),
+            end: None,
+        });
     }
     if t == "yesterday" {
-        return Ok(Range { start: Some(today - Duration::days(1)), end: Some(today) });
+        return Ok(Range {
+            start: Some(today - Duration::days(1)),
+            end: Some(today),
+        });
     }
     if let Some(rest) = t.strip_prefix("last ") {
         let mut it = rest.split_whitespace();
@@ -86,21 +100,33 @@ pub fn parse_range(s: &str, now: NaiveDateTime) -> Result<Range> {
             "week" => Duration::weeks(n),
             _ => return Err(bad(s)),
         };
-        return Ok(Range { start: Some(now - d), end: None });
+        return Ok(Range {
+            start: Some(now - d),
+            end: None,
+        });
     }
     if let Some(rest) = t.strip_prefix("after ") {
         let (a, _) = parse_dt(rest, now).ok_or_else(|| bad(s))?;
-        return Ok(Range { start: Some(a), end: None });
+        return Ok(Range {
+            start: Some(a),
+            end: None,
+        });
     }
     if let Some(rest) = t.strip_prefix("before ") {
         let (a, _) = parse_dt(rest, now).ok_or_else(|| bad(s))?;
-        return Ok(Range { start: None, end: Some(a) });
+        return Ok(Range {
+            start: None,
+            end: Some(a),
+        });
     }
     if let Some(rest) = t.strip_prefix("between ") {
         let (a, b) = rest.split_once(" and ").ok_or_else(|| bad(s))?;
         let (a, _) = parse_dt(a, now).ok_or_else(|| bad(s))?;
         let (_, b) = parse_dt(b, now).ok_or_else(|| bad(s))?;
-        return Ok(Range { start: Some(a), end: Some(b) });
+        return Ok(Range {
+            start: Some(a),
+            end: Some(b),
+        });
     }
     Err(bad(s))
 }
@@ -111,11 +137,17 @@ mod tests {
 
     #[test]
     fn ranges() {
-        let now = NaiveDate::from_ymd_opt(2026, 11, 21).unwrap().and_hms_opt(12, 0, 0).unwrap();
+        let now = NaiveDate::from_ymd_opt(2026, 11, 21)
+            .unwrap()
+            .and_hms_opt(12, 0, 0)
+            .unwrap();
         let r = parse_range("last 2 hours", now).unwrap();
         assert_eq!(r.start, Some(now - Duration::hours(2)));
         let r = parse_range("between 11-01 and 11-05", now).unwrap();
-        assert_eq!(r.end.unwrap().date(), NaiveDate::from_ymd_opt(2026, 11, 6).unwrap());
+        assert_eq!(
+            r.end.unwrap().date(),
+            NaiveDate::from_ymd_opt(2026, 11, 6).unwrap()
+        );
         assert!(parse_range("after 2026-11-20 10:00", now).is_ok());
         assert!(parse_range("whenever", now).is_err());
     }

@@ -59,7 +59,10 @@ pub fn table(rows: Vec<Vec<String>>) -> String {
         }
     }
     let s = t.to_string();
-    s.lines().map(|l| l.trim_end()).collect::<Vec<_>>().join("\n")
+    s.lines()
+        .map(|l| l.trim_end())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 pub fn run_rows(runs: &[(usize, &RunInfo)]) -> Vec<Vec<String>> {
@@ -121,7 +124,11 @@ pub fn scalar_line(key: &str, s: &Summary) -> String {
 }
 
 pub fn scalars_json(s: &BTreeMap<String, Summary>) -> serde_json::Value {
-    serde_json::Value::Object(s.iter().map(|(k, v)| (k.clone(), serde_json::json!([v.last, v.last_step]))).collect())
+    serde_json::Value::Object(
+        s.iter()
+            .map(|(k, v)| (k.clone(), serde_json::json!([v.last, v.last_step])))
+            .collect(),
+    )
 }
 
 /// Shell-ish command display: args with spaces or empty are double-quoted.

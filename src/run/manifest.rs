@@ -14,7 +14,10 @@ pub struct Entry {
 
 impl Entry {
     pub fn source(run_rel: &str, sha1: &str, src_rel: &str) -> Entry {
-        Entry { kind: "s".into(), fields: vec![run_rel.into(), sha1.into(), src_rel.into()] }
+        Entry {
+            kind: "s".into(),
+            fields: vec![run_rel.into(), sha1.into(), src_rel.into()],
+        }
     }
 
     pub fn line(&self) -> String {
@@ -36,7 +39,7 @@ pub fn read(path: &Path) -> Result<Vec<Entry>> {
     };
     Ok(text
         .lines()
-        .filter_map(|l| shlex::split(l))
+        .filter_map(shlex::split)
         .filter(|p| !p.is_empty())
         .map(|mut p| {
             let kind = p.remove(0);
@@ -91,7 +94,10 @@ mod tests {
         let e = vec![Entry::source("train.py", "x", "train.py")];
         let mut h = Md5::new();
         h.update(b"train.py\0print(1)\n\0");
-        assert_eq!(sourcecode_digest(d.path(), &e).unwrap(), Some(format!("{:x}", h.finalize())));
+        assert_eq!(
+            sourcecode_digest(d.path(), &e).unwrap(),
+            Some(format!("{:x}", h.finalize()))
+        );
         assert_eq!(sourcecode_digest(d.path(), &[]).unwrap(), None);
     }
 
@@ -101,7 +107,10 @@ mod tests {
         let p = d.path().join("manifest");
         let e = vec![Entry::source("a b.py", "123", "a b.py")];
         append(&p, &e).unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "s 'a b.py' 123 'a b.py'\n");
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "s 'a b.py' 123 'a b.py'\n"
+        );
         assert_eq!(read(&p).unwrap(), e);
     }
 }

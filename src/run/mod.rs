@@ -154,8 +154,13 @@ impl Run {
 
     pub fn opref(&self) -> Result<Opref> {
         let path = self.guild_path("opref");
-        let text = fsutil::read_opt(&path)?
-            .ok_or_else(|| Error::user(format!("{} is not a run: missing {}", self.dir.display(), path.display())))?;
+        let text = fsutil::read_opt(&path)?.ok_or_else(|| {
+            Error::user(format!(
+                "{} is not a run: missing {}",
+                self.dir.display(),
+                path.display()
+            ))
+        })?;
         Opref::parse(&text).map_err(|e| Error::user(format!("run {}: {e}", self.short_id())))
     }
 
@@ -165,7 +170,8 @@ impl Run {
 
     /// `started`, else `initialized` (Guild's sort key).
     pub fn timestamp(&self) -> Option<i64> {
-        self.attr_i64("started").or_else(|| self.attr_i64("initialized"))
+        self.attr_i64("started")
+            .or_else(|| self.attr_i64("initialized"))
     }
 
     /// The pid in `.guild/LOCK` (the operation's process), if any.
@@ -190,7 +196,10 @@ impl Run {
 pub fn derive_status(run: &Run, exit_status: impl FnOnce() -> Option<i64>) -> RunStatus {
     if let Ok(remote) = std::fs::read_to_string(run.guild_path("LOCK.remote")) {
         let name = remote.split(':').next().unwrap_or("").trim().to_string();
-        return RunStatus { status: Status::Running, remote: Some(name) };
+        return RunStatus {
+            status: Status::Running,
+            remote: Some(name),
+        };
     }
     let status = if run.has_marker("PENDING") {
         Status::Pending
@@ -208,7 +217,10 @@ pub fn derive_status(run: &Run, exit_status: impl FnOnce() -> Option<i64>) -> Ru
             _ => Status::Error,
         }
     };
-    RunStatus { status, remote: None }
+    RunStatus {
+        status,
+        remote: None,
+    }
 }
 
 /// Parse the common one-line scalar attrs (ints, plain words) without YAML.
@@ -222,7 +234,10 @@ fn fast_scalar(text: &str) -> Option<Value> {
     if !digits.is_empty() && digits.len() < 18 && digits.iter().all(|c| c.is_ascii_digit()) {
         return t.parse::<i64>().ok().map(Value::from);
     }
-    if t.len() == 32 && b.iter().all(|c| c.is_ascii_hexdigit()) && b.iter().any(|c| c.is_ascii_alphabetic()) {
+    if t.len() == 32
+        && b.iter().all(|c| c.is_ascii_hexdigit())
+        && b.iter().any(|c| c.is_ascii_alphabetic())
+    {
         return Some(Value::String(t.to_string()));
     }
     None

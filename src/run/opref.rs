@@ -101,7 +101,10 @@ mod tests {
             let o = Opref::parse(text).unwrap();
             assert_eq!(o.format(), text);
         }
-        assert_eq!(Opref::parse("pending:? ? ? train").unwrap().op_desc(), "train");
+        assert_eq!(
+            Opref::parse("pending:? ? ? train").unwrap().op_desc(),
+            "train"
+        );
         let o = Opref::parse("guildfile:/x/guild.yml abc mnist train").unwrap();
         assert_eq!(o.op_desc(), "mnist:train");
         assert!(Opref::parse("nonsense").is_err());

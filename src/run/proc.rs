@@ -44,7 +44,11 @@ pub fn proc_info(pid: i32) -> Option<ProcInfo> {
     let pgid: i32 = fields.get(2)?.parse().ok()?;
     let start_ticks: i64 = fields.get(19)?.parse().ok()?;
     let start_us = boot_time_s()? * 1_000_000 + start_ticks * 1_000_000 / clock_ticks();
-    Some(ProcInfo { state, start_us, pgid })
+    Some(ProcInfo {
+        state,
+        start_us,
+        pgid,
+    })
 }
 
 /// Seconds of slack between a run's `started` attr and its process start:

@@ -10,8 +10,16 @@ pub fn move_to(run: &Run, dest_dir: &Path) -> Result<()> {
     crate::fsutil::create_dir_all(dest_dir)?;
     let dest = dest_dir.join(&run.id);
     if dest.exists() {
-        let aside = dest_dir.join(format!("{}_{}", run.id, &uuid::Uuid::new_v4().simple().to_string()[..4]));
-        eprintln!("WARNING: {} exists, moving it to {}", dest.display(), aside.display());
+        let aside = dest_dir.join(format!(
+            "{}_{}",
+            run.id,
+            &uuid::Uuid::new_v4().simple().to_string()[..4]
+        ));
+        eprintln!(
+            "WARNING: {} exists, moving it to {}",
+            dest.display(),
+            aside.display()
+        );
         std::fs::rename(&dest, &aside).map_err(|e| Error::io("moving", &dest, e))?;
     }
     std::fs::rename(&run.dir, &dest).map_err(|e| Error::io("moving run", &run.dir, e))

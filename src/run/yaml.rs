@@ -63,7 +63,7 @@ pub fn dump(value: &Value) -> String {
 
 fn sorted_entries(m: &Mapping) -> Vec<(&Value, &Value)> {
     let mut entries: Vec<(&Value, &Value)> = m.iter().collect();
-    entries.sort_by(|a, b| key_sort(a.0).cmp(&key_sort(b.0)));
+    entries.sort_by_key(|e| key_sort(e.0));
     entries
 }
 
@@ -156,7 +156,11 @@ pub fn float_repr_yaml(f: f64) -> String {
         return ".nan".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { ".inf".into() } else { "-.inf".into() };
+        return if f > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        };
     }
     let r = python_float_repr(f).to_lowercase();
     if !r.contains('.') && r.contains('e') {
@@ -176,7 +180,11 @@ pub fn python_float_repr(f: f64) -> String {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
     }
     let sci = format!("{:e}", f); // e.g. "-1.2345e-5"
     let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
@@ -341,7 +349,8 @@ fn fold(out: &mut String, s: &str, indent: usize, start_col: usize, _quote: usiz
     while i < bytes.len() {
         let c = bytes[i];
         if c == ' ' {
-            let single = i + 1 < bytes.len() && bytes[i + 1] != ' ' && (i == 0 || bytes[i - 1] != ' ');
+            let single =
+                i + 1 < bytes.len() && bytes[i + 1] != ' ' && (i == 0 || bytes[i - 1] != ' ');
             if single && column > BEST_WIDTH && i > 0 {
                 out.push('\n');
                 pad(out, indent);
@@ -425,7 +434,10 @@ mod tests {
         assert_eq!(dump(&y("{a: {c: 1, b: []}}")), "a:\n  b: []\n  c: 1\n");
         assert_eq!(dump(&y("[{a: 1, b: 2}]")), "- a: 1\n  b: 2\n");
         assert_eq!(dump(&y("{}")), "{}\n");
-        assert_eq!(dump(&y("{lr: 1.0e-05, x: null, d: false}")), "d: false\nlr: 1.0e-05\nx: null\n");
+        assert_eq!(
+            dump(&y("{lr: 1.0e-05, x: null, d: false}")),
+            "d: false\nlr: 1.0e-05\nx: null\n"
+        );
     }
 
     #[test]
@@ -439,7 +451,9 @@ mod tests {
 
     #[test]
     fn round_trips_through_parse() {
-        for s in ["yes", "no", "1e3", "0.1", "null", "~", "a: b", "- x", "#c", "'q'", "1:30", "x y"] {
+        for s in [
+            "yes", "no", "1e3", "0.1", "null", "~", "a: b", "- x", "#c", "'q'", "1:30", "x y",
+        ] {
             let v = Value::String(s.into());
             assert_eq!(parse(&dump(&v)).unwrap(), v, "{s}");
         }

@@ -41,19 +41,32 @@ pub fn start(home: &Home, run: &Run, cwd: &Path, opts: &StartOpts) -> Result<i64
         }
         None => None,
     };
-    run.write_attr("cmd", &Value::Sequence(built.argv.iter().cloned().map(Value::from).collect()))?;
+    run.write_attr(
+        "cmd",
+        &Value::Sequence(built.argv.iter().cloned().map(Value::from).collect()),
+    )?;
     if built.python && std::env::var("NO_PIP_FREEZE").as_deref() != Ok("1") {
         if let Ok(py) = crate::platform::python_exe() {
             let pkgs = crate::platform::pip_freeze(&home.cache_dir("python"), &py);
-            run.write_attr("pip_freeze", &Value::Sequence(pkgs.into_iter().map(Value::from).collect()))?;
+            run.write_attr(
+                "pip_freeze",
+                &Value::Sequence(pkgs.into_iter().map(Value::from).collect()),
+            )?;
         }
     }
     run.write_attr("env", &cmd::env_attr(&built.env))?;
     run.write_attr("started", &now_us().into())?;
     fsutil::remove_if_exists(&run.guild_path("STAGED"))?;
     fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
-    let flag_names: Vec<String> = flags.keys().filter_map(|k| k.as_str().map(String::from)).collect();
-    let scalars_cfg = op.as_mapping().and_then(|m| m.get("output-scalars")).cloned().unwrap_or(Value::Null);
+    let flag_names: Vec<String> = flags
+        .keys()
+        .filter_map(|k| k.as_str().map(String::from))
+        .collect();
+    let scalars_cfg = op
+        .as_mapping()
+        .and_then(|m| m.get("output-scalars"))
+        .cloned()
+        .unwrap_or(Value::Null);
     let parser = ScalarParser::from_config(&scalars_cfg, flag_names).map_err(Error::user)?;
     let status = exec::supervise(
         run,
@@ -82,9 +95,12 @@ impl Drop for PidFile {
 /// has left the staged state. Returns the supervising process's pid.
 pub fn start_background(home: &Home, run: &Run, pidfile: Option<&Path>) -> Result<u32> {
     use std::os::unix::process::CommandExt;
-    let exe = std::env::current_exe().map_err(|e| Error::user(format!("cannot find the guild executable: {e}")))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::user(format!("cannot find the guild executable: {e}")))?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.arg("-H").arg(&home.path).args(["run", "--yes", "--quiet", "--start", &run.id]);
+    cmd.arg("-H")
+        .arg(&home.path)
+        .args(["run", "--yes", "--quiet", "--start", &run.id]);
     if let Some(p) = pidfile {
         cmd.arg("--pidfile").arg(p);
     }
@@ -99,7 +115,9 @@ pub fn start_background(home: &Home, run: &Run, pidfile: Option<&Path>) -> Resul
             Ok(())
         });
     }
-    let child = cmd.spawn().map_err(|e| Error::user(format!("cannot start background run: {e}")))?;
+    let child = cmd
+        .spawn()
+        .map_err(|e| Error::user(format!("cannot start background run: {e}")))?;
     let pid = child.id();
     let t0 = Instant::now();
     while run.has_marker("STAGED") && t0.elapsed() < Duration::from_secs(10) {

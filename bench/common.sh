@@ -1,0 +1,22 @@
+# Shared helpers for the benchmarks: paths to both tools and a median timer.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+GUILD_RS="${GUILD_RS:-$ROOT/target/release/guild}"
+GUILD_PY="${GUILD_PY:-${GUILD_COMPAT_VENV:-$ROOT/.venv-guild}/bin/guild}"
+[ -x "$GUILD_RS" ] || (cd "$ROOT" && cargo build --release >/dev/null)
+[ -x "$GUILD_PY" ] || "$ROOT/scripts/setup-test-env.sh" >/dev/null
+export NO_IMPORT_FLAGS_PROGRESS=1
+# median_ms N CMD...: run CMD N times, print the median wall time in ms.
+median_ms() {
+  local n=$1; shift
+  python3 - "$n" "$@" <<'PY'
+import subprocess, sys, time, statistics
+n = int(sys.argv[1]); cmd = sys.argv[2:]
+ts = []
+for _ in range(n):
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    ts.append((time.perf_counter() - t) * 1000)
+print("%.1f" % statistics.median(ts))
+PY
+}

@@ -8,7 +8,6 @@ use crate::render;
 use crate::run::{trash, Status};
 use clap::{Args, Subcommand};
 use serde_yaml_ng::Value;
-use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Args, Debug)]
@@ -642,23 +641,14 @@ pub fn watch(ctx: &Ctx, a: WatchArgs) -> Result<i32> {
 
 pub fn cat(ctx: &Ctx, a: CatArgs) -> Result<i32> {
     let r = one(ctx, a.run.as_ref(), &a.filters, false)?;
-    let path: PathBuf = if a.output {
-        r.run.guild_path("output")
+    let rel = if a.output {
+        ".guild/output".to_string()
     } else {
-        let p = a.path.as_ref().ok_or_else(|| {
-            Error::user("specify a file with -p PATH or the output with --output")
-        })?;
-        if std::path::Path::new(p).is_absolute() {
-            return Err(Error::user(format!(
-                "{p} is absolute; give a path relative to the run directory"
-            )));
-        }
-        r.run.dir.join(p)
+        a.path
+            .clone()
+            .ok_or_else(|| Error::user("specify a file with -p PATH or the output with --output"))?
     };
-    let data = std::fs::read(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => Error::user(format!("{} does not exist", path.display())),
-        _ => Error::io("reading", &path, e),
-    })?;
+    let data = r.run.read_file(&rel)?;
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(&data);
@@ -678,21 +668,7 @@ pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
             }
         }
     } else {
-        for e in walkdir::WalkDir::new(&r.run.dir)
-            .min_depth(1)
-            .sort_by_file_name()
-        {
-            let Ok(e) = e else { continue };
-            let rel = e
-                .path()
-                .strip_prefix(&r.run.dir)
-                .map(|p| p.display().to_string())
-                .unwrap_or_default();
-            if !a.all && (rel == ".guild" || rel.starts_with(".guild/")) {
-                continue;
-            }
-            files.push((rel, e.file_type().is_dir()));
-        }
+        files = r.run.files(a.all);
     }
     if a.json {
         render::json(&serde_json::json!(files

@@ -26,7 +26,7 @@ pub struct OpDef {
     pub flags: Vec<FlagDef>,
     /// `args`, `args:click`, `globals`, `none`, or empty for executables.
     pub flags_dest: String,
-    /// Accept flags that are not defined (scripts without detection).
+    /// A Python op (run through the bootstrap; records pip_freeze).
     pub python: bool,
     pub project_dir: PathBuf,
     pub source_root: Option<PathBuf>,

@@ -20,7 +20,6 @@ pub struct RunInfo {
     pub label: Option<String>,
     pub tags: Vec<String>,
     pub marked: bool,
-    pub digest: Option<String>,
 }
 
 impl RunInfo {
@@ -46,7 +45,6 @@ impl RunInfo {
                 .attr("marked")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
-            digest: None,
             run,
         }
     }

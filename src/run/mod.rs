@@ -186,6 +186,37 @@ impl Run {
         derive_status(self, exit_status)
     }
 
+    /// Files and dirs under the run dir (relative, sorted), `.guild` only with `all`.
+    pub fn files(&self, all: bool) -> Vec<(String, bool)> {
+        walkdir::WalkDir::new(&self.dir)
+            .min_depth(1)
+            .sort_by_file_name()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                let rel = e.path().strip_prefix(&self.dir).ok()?.display().to_string();
+                let hidden = rel == ".guild" || rel.starts_with(".guild/");
+                (all || !hidden).then(|| (rel, e.file_type().is_dir()))
+            })
+            .collect()
+    }
+
+    /// Read a file given relative to the run dir (`--output`: `.guild/output`).
+    pub fn read_file(&self, rel: &str) -> Result<Vec<u8>> {
+        if Path::new(rel).is_absolute() {
+            return Err(Error::user(format!(
+                "{rel} is absolute; give a path relative to the run directory"
+            )));
+        }
+        let path = self.dir.join(rel);
+        std::fs::read(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                Error::user(format!("{} does not exist", path.display()))
+            }
+            _ => Error::io("reading", &path, e),
+        })
+    }
+
     pub fn is_batch(&self) -> bool {
         self.guild_path("proto").is_dir()
     }

@@ -313,10 +313,10 @@ fn plain_allowed(s: &str) -> bool {
 
 fn emit_string(out: &mut String, s: &str, indent: usize, col: usize) {
     match choose_style(s) {
-        Style::Plain => fold(out, s, indent, col, 0),
+        Style::Plain => fold(out, s, indent, col),
         Style::Single => {
             out.push('\'');
-            fold(out, &s.replace('\'', "''"), indent, col + 1, 1);
+            fold(out, &s.replace('\'', "''"), indent, col + 1);
             out.push('\'');
         }
         Style::Double => {
@@ -342,7 +342,7 @@ fn emit_string(out: &mut String, s: &str, indent: usize, col: usize) {
 
 /// PyYAML's line folding: a single space seen past column 80 becomes a line
 /// break plus indent.
-fn fold(out: &mut String, s: &str, indent: usize, start_col: usize, _quote: usize) {
+fn fold(out: &mut String, s: &str, indent: usize, start_col: usize) {
     let mut column = start_col;
     let bytes: Vec<char> = s.chars().collect();
     let mut i = 0;

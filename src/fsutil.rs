@@ -64,10 +64,37 @@ pub fn remove_if_exists(path: &Path) -> Result<()> {
 
 /// Read a file to a string; `Ok(None)` when it does not exist.
 pub fn read_opt(path: &Path) -> Result<Option<String>> {
-    match fs::read(path) {
+    match read_small(path) {
         Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(crate::error::Error::io("reading", path, e)),
+    }
+}
+
+/// Read a whole file that is usually small (attrs, markers) in one read
+/// call: `fs::read` also stats the file and reads again to see EOF, which
+/// doubles the syscalls of listing thousands of runs.
+pub fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = fs::File::open(path)?;
+    let mut buf = [0u8; 4096];
+    let mut n = 0;
+    loop {
+        match f.read(&mut buf[n..]) {
+            Ok(0) => return Ok(buf[..n].to_vec()),
+            // A short read of a regular file is its end.
+            Ok(k) if n + k < buf.len() => return Ok(buf[..n + k].to_vec()),
+            Ok(k) => {
+                n += k;
+                if n == buf.len() {
+                    let mut v = buf.to_vec();
+                    f.read_to_end(&mut v)?;
+                    return Ok(v);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -112,5 +139,17 @@ mod tests {
         create_new(&p, b"1").unwrap();
         assert!(create_new(&p, b"2").is_err());
         assert_eq!(fs::read(&p).unwrap(), b"1");
+    }
+
+    #[test]
+    fn read_small_reads_whole_files_of_any_size() {
+        let d = tempfile::tempdir().unwrap();
+        for n in [0usize, 1, 4095, 4096, 4097, 100_000] {
+            let p = d.path().join(format!("f{n}"));
+            let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+            fs::write(&p, &data).unwrap();
+            assert_eq!(read_small(&p).unwrap(), data, "size {n}");
+        }
+        assert_eq!(read_opt(&d.path().join("missing")).unwrap(), None);
     }
 }

@@ -595,6 +595,44 @@ fn guild_venv() -> PathBuf {
     p
 }
 
+/// The bootstrap decodes simple flag values without importing PyYAML; each
+/// value it decodes itself must equal what `yaml.safe_load` gives.
+#[test]
+fn op_main_fast_decode_agrees_with_pyyaml() {
+    let venv = guild_venv();
+    let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/exec/op_main.py");
+    let check = r#"
+import importlib.util, sys, yaml
+spec = importlib.util.spec_from_file_location("om", sys.argv[1])
+m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+cases = ["1", "0", "-3", "+4", "010", "0x1f", "1_000", "1.5", "-1.5", "1.", "1.0e-3",
+         "1.0e3", "1e-3", "1.5E+2", ".5", "00.5", "true", "yes", "on", "off", "Null",
+         "adam", "relu_2", "a1", "x-y", "1:30", "", "~", "inf", ".inf", "nan", "3.",
+         "abc def", "2020-01-01", "0.0", "1.5e", "1.5e+", "TRUE", "y", "n", "é"]
+fast = 0
+for c in cases:
+    f = m._fast_decode(c)
+    if f is m._MISS:
+        continue
+    fast += 1
+    y = yaml.safe_load(c)
+    assert type(f) is type(y) and f == y, (c, f, y)
+    assert m._decode(c) == y
+assert fast >= 15, fast
+print("ok", fast)
+"#;
+    let out = Command::new(venv.join("bin/python"))
+        .args(["-c", check])
+        .arg(&shim)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn guild_090_reads_our_runs() {
     let venv = guild_venv();

@@ -248,19 +248,7 @@ fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
     }
     let total = selected.len();
     let limit = if a.all { total } else { a.limit.unwrap_or(20) };
-    let indexed: Vec<(usize, &RunInfo)> = selected
-        .iter()
-        .take(limit)
-        .map(|r| {
-            (
-                runs.iter()
-                    .position(|x| x.run.id == r.run.id)
-                    .map(|p| p + 1)
-                    .unwrap_or(0),
-                r,
-            )
-        })
-        .collect();
+    let indexed = query::with_index(selected.iter().take(limit), &runs);
     if !indexed.is_empty() {
         render::out(&render::table(render::run_rows(&indexed)));
     }
@@ -317,7 +305,7 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         );
         m.insert("status".into(), r.status.display().into());
         m.insert("started".into(), render::fmt_time(r.started).into());
-        m.insert("stopped".into(), render::fmt_time(r.stopped).into());
+        m.insert("stopped".into(), render::fmt_time(r.stopped()).into());
         m.insert("marked".into(), r.marked.into());
         m.insert("label".into(), r.label.clone().unwrap_or_default().into());
         m.insert(
@@ -346,7 +334,7 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
                 .unwrap_or_default(),
         );
         m.insert("pid".into(), pid.into());
-        m.insert("tags".into(), serde_json::json!(r.tags));
+        m.insert("tags".into(), serde_json::json!(r.tags()));
         m.insert(
             "flags".into(),
             flags
@@ -374,7 +362,7 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
     );
     kv("status", r.status.display());
     kv("started", render::fmt_time(r.started));
-    kv("stopped", render::fmt_time(r.stopped));
+    kv("stopped", render::fmt_time(r.stopped()));
     kv("marked", if r.marked { "yes" } else { "no" }.into());
     kv("label", r.label.clone().unwrap_or_default());
     kv("sourcecode_digest", s(&digest));
@@ -390,7 +378,7 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
     );
     kv("pid", pid);
     o.push_str("tags:\n");
-    for t in &r.tags {
+    for t in r.tags() {
         o.push_str(&format!("  - {t}\n"));
     }
     push_flags(&mut o, "flags", flags.as_ref());
@@ -455,18 +443,7 @@ fn push_flags(o: &mut String, title: &str, flags: Option<&Value>) {
 }
 
 fn preview(runs: &[RunInfo], all: &[RunInfo]) -> String {
-    let indexed: Vec<(usize, &RunInfo)> = runs
-        .iter()
-        .map(|r| {
-            (
-                all.iter()
-                    .position(|x| x.run.id == r.run.id)
-                    .map(|p| p + 1)
-                    .unwrap_or(0),
-                r,
-            )
-        })
-        .collect();
+    let indexed = query::with_index(runs.iter(), all);
     render::table(render::run_rows(&indexed))
         .lines()
         .map(|l| format!("  {l}\n"))
@@ -769,7 +746,7 @@ pub fn label(ctx: &Ctx, a: LabelArgs) -> Result<i32> {
 pub fn tag(ctx: &Ctx, a: TagArgs) -> Result<i32> {
     let all = load(ctx, &a.filters, false)?;
     if a.list_all {
-        let mut tags: Vec<String> = all.iter().flat_map(|r| r.tags.clone()).collect();
+        let mut tags: Vec<String> = all.iter().flat_map(|r| r.tags().to_vec()).collect();
         tags.sort();
         tags.dedup();
         render::out(&tags.join("\n"));
@@ -780,7 +757,11 @@ pub fn tag(ctx: &Ctx, a: TagArgs) -> Result<i32> {
     }
     let sel = query::select(&all, &a.runs, false)?;
     for r in &sel {
-        let mut tags: Vec<String> = if a.clear { Vec::new() } else { r.tags.clone() };
+        let mut tags: Vec<String> = if a.clear {
+            Vec::new()
+        } else {
+            r.tags().to_vec()
+        };
         tags.retain(|t| !a.delete.contains(t));
         for t in &a.add {
             if !tags.contains(t) {

@@ -8,6 +8,7 @@ use crate::output::Capture;
 use crate::run::{proc, Run};
 use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use std::collections::BTreeMap;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -71,6 +72,15 @@ pub fn op_main_path(home: &crate::home::Home) -> Result<PathBuf> {
         fsutil::write_atomic(&path, SRC.as_bytes())?;
     }
     Ok(path)
+}
+
+/// Enlarge a capture pipe so a fast writer is not throttled by 64 KiB
+/// round trips; best effort (the kernel caps it at pipe-max-size).
+fn grow_pipe<F: std::os::fd::AsFd>(f: &F) {
+    let _ = nix::fcntl::fcntl(
+        f.as_fd().as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20),
+    );
 }
 
 pub struct SpawnSpec<'a> {
@@ -139,6 +149,7 @@ pub fn supervise(run: &Run, spec: SpawnSpec) -> Result<i64> {
     let (tx, rx) = std::sync::mpsc::channel();
     let mut readers = 0;
     if let Some(out) = child.stdout.take() {
+        grow_pipe(&out);
         readers += 1;
         let tx = tx.clone();
         let h = capture.reader(out, 0);
@@ -148,6 +159,7 @@ pub fn supervise(run: &Run, spec: SpawnSpec) -> Result<i64> {
         });
     }
     if let Some(err) = child.stderr.take() {
+        grow_pipe(&err);
         readers += 1;
         let tx = tx.clone();
         let h = capture.reader(err, 1);

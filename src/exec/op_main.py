@@ -1,14 +1,46 @@
 # Bootstrap for Python operations: runs MODULE with flag arguments the way
 # Guild AI 0.9's guild.op_main does (FLAGS_DEST=args passes them as argv;
 # FLAGS_DEST=globals rebinds module globals). Written by guild; do not edit.
-import ast
-import json
 import os
-import runpy
 import sys
+
+# Heavier modules (yaml, ast, json, runpy) are imported only when needed:
+# every millisecond here is added to each run's start.
+_YAML_WORDS = frozenset(
+    "yes Yes YES no No NO true True TRUE false False FALSE "
+    "on On ON off Off OFF null Null NULL".split()
+)
+_MISS = object()
+
+
+def _fast_decode(s):
+    # Values whose YAML 1.1 reading is certain without loading PyYAML.
+    t = s[1:] if s[:1] in ("-", "+") else s
+    if t.isascii() and t.isdigit() and (t == "0" or t[0] != "0"):
+        return int(s)
+    mant, _, exp = t.replace("E", "e").partition("e")
+    whole, dot, frac = mant.partition(".")
+    if (
+        dot
+        and whole.isascii()
+        and whole.isdigit()
+        and (not frac or (frac.isascii() and frac.isdigit()))
+        and (
+            not _
+            or (exp[:1] in ("-", "+") and exp[1:].isascii() and exp[1:].isdigit())
+        )
+    ):
+        return float(s)
+    if s.isascii() and s[:1].isalpha() and s.replace("_", "a").isalnum():
+        if s not in _YAML_WORDS:
+            return s
+    return _MISS
 
 
 def _decode(s):
+    fast = _fast_decode(s)
+    if fast is not _MISS:
+        return fast
     try:
         import yaml
     except ImportError:
@@ -27,6 +59,8 @@ def _decode(s):
     if len(s) >= 2 and s[0] == s[-1] == "'":
         return s[1:-1].replace("''", "'")
     if len(s) >= 2 and s[0] == s[-1] == '"':
+        import json
+
         try:
             return json.loads(s)
         except ValueError:
@@ -37,6 +71,8 @@ def _decode(s):
         except ValueError:
             pass
     if s[:1] in "[{":
+        import ast
+
         try:
             return ast.literal_eval(s)
         except Exception:
@@ -83,6 +119,8 @@ def _find(mod):
 
 
 def _run_globals(path, flags):
+    import ast
+
     with open(path) as f:
         src = f.read()
     tree = ast.parse(src, path)
@@ -101,7 +139,8 @@ def _run_globals(path, flags):
     tree.body = body
     code = compile(tree, path, "exec")
     g = {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__}
-    g.update({k.replace("-", "_"): v for k, v in flags.items()})
+    # Interned names keep module-level name lookups on the fast identity path.
+    g.update({sys.intern(k.replace("-", "_")): v for k, v in flags.items()})
     exec(code, g)
 
 
@@ -127,6 +166,8 @@ def main():
     if dest == "none":
         flag_args = []
     sys.argv = [path] + base + flag_args
+    import runpy
+
     if modname:
         runpy.run_module(modname, run_name="__main__", alter_sys=True)
     else:

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tfevents::EventWriter;
 
-const READ_BUF: usize = 64 * 1024;
+const READ_BUF: usize = 256 * 1024;
 /// A line longer than this is split for scalar parsing (never for output).
 const MAX_PARSE_LINE: usize = 64 * 1024;
 
@@ -169,7 +169,7 @@ impl Sink {
     }
 
     fn parse(&mut self, line: &[u8]) {
-        if self.parser.is_empty() {
+        if !self.parser.may_match(line) {
             return;
         }
         let text = String::from_utf8_lossy(line);

@@ -101,6 +101,12 @@ impl ScalarParser {
         self.patterns.is_empty()
     }
 
+    /// False when no pattern can match `line` (cheap byte test): the default
+    /// patterns all need a `:`, so most log lines are skipped unread.
+    pub fn may_match(&self, line: &[u8]) -> bool {
+        !self.patterns.is_empty() && (!self.defaults || memchr::memchr(b':', line).is_some())
+    }
+
     /// Scalars in one line (sorted by key), with the step in effect.
     pub fn parse_line(&mut self, line: &str, out: &mut Vec<(String, f64, i64)>) {
         let line = line.trim_end();

@@ -7,50 +7,80 @@ pub mod started;
 use crate::error::{Error, Result};
 use crate::run::{Opref, Run, RunStatus, Status};
 use std::path::Path;
+use std::sync::OnceLock;
 
+/// What a read command knows about one run. The fields every listing needs
+/// are read up front; the rest are read on first use, so `runs` over many
+/// runs costs a handful of small reads per run.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
     pub run: Run,
     pub opref: Option<Opref>,
     pub started: Option<i64>,
-    pub initialized: Option<i64>,
-    pub stopped: Option<i64>,
     pub exit_status: Option<i64>,
     pub status: RunStatus,
     pub label: Option<String>,
-    pub tags: Vec<String>,
     pub marked: bool,
+    initialized: OnceLock<Option<i64>>,
+    stopped: OnceLock<Option<i64>>,
+    tags: OnceLock<Vec<String>>,
 }
 
 impl RunInfo {
     pub fn load(run: Run) -> RunInfo {
+        let opref = run.opref().ok();
+        RunInfo::with_opref(run, opref)
+    }
+
+    /// Load the run in `dir`, or None when `dir` is not a run (no opref).
+    pub fn load_dir(dir: std::path::PathBuf) -> Option<RunInfo> {
+        let run = Run::at(dir);
+        let opref = run.opref().ok()?;
+        Some(RunInfo::with_opref(run, Some(opref)))
+    }
+
+    fn with_opref(run: Run, opref: Option<Opref>) -> RunInfo {
         let exit_status = run.attr_i64("exit_status");
-        let status = crate::run::derive_status(&run, || exit_status);
-        let tags = match run.attr("tags") {
-            Some(serde_yaml_ng::Value::Sequence(t)) => {
-                t.iter().map(crate::op::flags::encode_display).collect()
-            }
-            _ => Vec::new(),
-        };
+        let started = run.attr_i64("started");
+        let status = crate::run::derive_status_started(&run, || exit_status, started);
         RunInfo {
-            opref: run.opref().ok(),
-            started: run.attr_i64("started"),
-            initialized: run.attr_i64("initialized"),
-            stopped: run.attr_i64("stopped"),
+            opref,
+            started,
             exit_status,
             status,
             label: run.attr_str("label"),
-            tags,
             marked: run
                 .attr("marked")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
+            initialized: OnceLock::new(),
+            stopped: OnceLock::new(),
+            tags: OnceLock::new(),
             run,
         }
     }
 
+    pub fn initialized(&self) -> Option<i64> {
+        *self
+            .initialized
+            .get_or_init(|| self.run.attr_i64("initialized"))
+    }
+
+    pub fn stopped(&self) -> Option<i64> {
+        *self.stopped.get_or_init(|| self.run.attr_i64("stopped"))
+    }
+
+    pub fn tags(&self) -> &[String] {
+        self.tags.get_or_init(|| match self.run.attr("tags") {
+            Some(serde_yaml_ng::Value::Sequence(t)) => {
+                t.iter().map(crate::op::flags::encode_display).collect()
+            }
+            _ => Vec::new(),
+        })
+    }
+
     pub fn timestamp(&self) -> Option<i64> {
-        self.started.or(self.initialized)
+        self.started.or_else(|| self.initialized())
     }
 
     pub fn op_desc(&self) -> String {
@@ -88,8 +118,7 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
             .map(|c| {
                 s.spawn(move || {
                     c.iter()
-                        .filter(|p| crate::run::is_run_dir(p))
-                        .map(|p| RunInfo::load(Run::at(p.clone())))
+                        .filter_map(|p| RunInfo::load_dir(p.clone()))
                         .collect::<Vec<_>>()
                 })
             })
@@ -101,6 +130,21 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
     });
     sort(&mut runs);
     runs
+}
+
+/// Pair each of `runs` with its 1-based index in the full listing `all`, as
+/// `runs` shows it (0 when absent).
+pub fn with_index<'a>(
+    runs: impl Iterator<Item = &'a RunInfo>,
+    all: &[RunInfo],
+) -> Vec<(usize, &'a RunInfo)> {
+    let pos: std::collections::HashMap<&str, usize> = all
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.run.id.as_str(), i + 1))
+        .collect();
+    runs.map(|r| (pos.get(r.run.id.as_str()).copied().unwrap_or(0), r))
+        .collect()
 }
 
 pub fn sort(runs: &mut [RunInfo]) {
@@ -157,7 +201,7 @@ impl Filters {
         if self.unlabeled && !label.is_empty() {
             return false;
         }
-        if !self.tags.is_empty() && !self.tags.iter().any(|t| r.tags.contains(t)) {
+        if !self.tags.is_empty() && !self.tags.iter().any(|t| r.tags().contains(t)) {
             return false;
         }
         if self.marked && !r.marked || self.unmarked && r.marked {
@@ -286,5 +330,28 @@ mod tests {
         assert!(op_matches("^tr", "train.py"));
         assert!(!op_matches("eval", "train"));
         assert!(op_matches("tr*", "train"));
+    }
+
+    #[test]
+    fn lists_newest_first_with_indexes_and_skips_non_runs() {
+        let d = tempfile::tempdir().unwrap();
+        for (id, started) in [("a1", 100), ("b2", 300), ("c3", 200)] {
+            let g = d.path().join(id).join(".guild");
+            std::fs::create_dir_all(g.join("attrs")).unwrap();
+            std::fs::write(g.join("opref"), "script:/p '' '' t.py").unwrap();
+            std::fs::write(g.join("attrs/started"), format!("{started}\n")).unwrap();
+            std::fs::write(g.join("attrs/exit_status"), "0\n").unwrap();
+        }
+        std::fs::create_dir_all(d.path().join("not-a-run/.guild")).unwrap();
+        let all = list_dir(d.path());
+        let ids: Vec<&str> = all.iter().map(|r| r.run.id.as_str()).collect();
+        assert_eq!(ids, ["b2", "c3", "a1"]);
+        assert_eq!(all[0].status.status, Status::Completed);
+        let picked = [&all[2], &all[0]];
+        let idx: Vec<usize> = with_index(picked.into_iter(), &all)
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(idx, [3, 1]);
     }
 }

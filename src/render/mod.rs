@@ -113,9 +113,9 @@ pub fn run_json(r: &RunInfo) -> serde_json::Value {
         "marked": r.marked,
         "label": r.label,
         "started": r.started,
-        "stopped": r.stopped,
+        "stopped": r.stopped(),
         "status": r.status.display(),
-        "tags": if r.tags.is_empty() { serde_json::Value::Null } else { serde_json::json!(r.tags) },
+        "tags": if r.tags().is_empty() { serde_json::Value::Null } else { serde_json::json!(r.tags()) },
     })
 }
 

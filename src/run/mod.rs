@@ -176,7 +176,7 @@ impl Run {
 
     /// The pid in `.guild/LOCK` (the operation's process), if any.
     pub fn lock_pid(&self) -> Option<i32> {
-        let text = std::fs::read_to_string(self.guild_path("LOCK")).ok()?;
+        let text = fsutil::read_opt(&self.guild_path("LOCK")).ok()??;
         let head: String = text.chars().take(10).collect();
         head.trim().parse().ok()
     }
@@ -225,7 +225,16 @@ impl Run {
 /// Guild's status order: LOCK.remote > PENDING > STAGED > exit_status >
 /// live LOCK pid > error.
 pub fn derive_status(run: &Run, exit_status: impl FnOnce() -> Option<i64>) -> RunStatus {
-    if let Ok(remote) = std::fs::read_to_string(run.guild_path("LOCK.remote")) {
+    derive_status_started(run, exit_status, None)
+}
+
+/// As [`derive_status`], with the `started` attr when the caller has it.
+pub fn derive_status_started(
+    run: &Run,
+    exit_status: impl FnOnce() -> Option<i64>,
+    started: Option<i64>,
+) -> RunStatus {
+    if let Ok(Some(remote)) = fsutil::read_opt(&run.guild_path("LOCK.remote")) {
         let name = remote.split(':').next().unwrap_or("").trim().to_string();
         return RunStatus {
             status: Status::Running,
@@ -244,7 +253,9 @@ pub fn derive_status(run: &Run, exit_status: impl FnOnce() -> Option<i64>) -> Ru
         }
     } else {
         match run.lock_pid() {
-            Some(pid) if proc::pid_alive(pid, run.attr_i64("started")) => Status::Running,
+            Some(pid) if proc::pid_alive(pid, started.or_else(|| run.attr_i64("started"))) => {
+                Status::Running
+            }
             _ => Status::Error,
         }
     };
@@ -272,11 +283,6 @@ fn fast_scalar(text: &str) -> Option<Value> {
         return Some(Value::String(t.to_string()));
     }
     None
-}
-
-/// A run listed in a directory of runs (`runs/` or `trash/runs/`).
-pub fn is_run_dir(dir: &Path) -> bool {
-    dir.join(".guild").join("opref").exists()
 }
 
 #[cfg(test)]

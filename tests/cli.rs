@@ -581,6 +581,55 @@ fn guild_090_fixtures_always_load() {
         table.contains("train.py+") && table.contains("terminated"),
         "{table}"
     );
+    // Runs of another project directory carry it after the operation, as
+    // Guild shows them; runs of the current directory do not.
+    assert!(table.contains("train.py+ (/tmp/fx/proj)"), "{table}");
+    assert!(table.contains("run.sh (/tmp/fx/proj)"), "{table}");
+    e.ok(&["run", "train.py", "-y", "-q"]);
+    let ours = e.ok(&["runs"]);
+    assert!(
+        ours.contains("train.py  ") && !ours.contains("train.py ("),
+        "{ours}"
+    );
+}
+
+/// `runs info` prints what Guild 0.9.0 printed for the same run directories,
+/// line for line (the run dir differs: the fixtures were copied).
+#[test]
+fn runs_info_text_matches_guild_090() {
+    let e = Env::new();
+    let home = fixtures().join("guild-0.9.0/home");
+    let expected = fixtures().join("guild-0.9.0/expected");
+    let strip = |t: &str, skip_max: bool| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with("run_dir: "))
+            .filter(|l| !(skip_max && l.trim_start().starts_with("max: ")))
+            .map(str::to_string)
+            .collect()
+    };
+    let mut n = 0;
+    for f in std::fs::read_dir(&expected).unwrap().flatten() {
+        let name = f.file_name().to_string_lossy().into_owned();
+        let Some(id) = name
+            .strip_prefix("info-")
+            .and_then(|s| s.strip_suffix(".txt"))
+        else {
+            continue;
+        };
+        let (id, all) = match id.strip_suffix("-all-scalars") {
+            Some(id) => (id, true),
+            None => (id, false),
+        };
+        let mut args = vec!["-H", home.to_str().unwrap(), "runs", "info", id];
+        if all {
+            args.push("--all-scalars");
+        }
+        let got = e.ok(&args);
+        let want = std::fs::read_to_string(f.path()).unwrap();
+        assert_eq!(strip(&got, all), strip(&want, all), "{name}");
+        n += 1;
+    }
+    assert_eq!(n, 11);
 }
 
 fn guild_venv() -> PathBuf {

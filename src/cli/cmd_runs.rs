@@ -286,8 +286,10 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         None
     };
     let pid = run.lock_pid().map(|p| p.to_string()).unwrap_or_default();
+    // Guild shows a missing or null attr as an empty value.
     let s = |v: &Option<Value>| {
         v.as_ref()
+            .filter(|v| !v.is_null())
             .map(crate::op::flags::encode_display)
             .unwrap_or_default()
     };
@@ -345,7 +347,10 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         if let Some(p) = &proto_flags {
             m.insert("proto-flags".into(), render::yaml_to_json(p));
         }
-        m.insert("scalars".into(), render::scalars_json(&scalars));
+        m.insert(
+            "scalars".into(),
+            render::scalars_json(&scalars, a.all_scalars),
+        );
         if let Some(e) = &env {
             m.insert("environment".into(), render::yaml_to_json(e));
         }
@@ -386,11 +391,13 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         push_flags(&mut o, "proto-flags", proto_flags.as_ref());
     }
     o.push_str("scalars:\n");
-    for (k, v) in &scalars {
+    for (k, v) in crate::output::scalars::in_guild_order(&scalars) {
         if a.all_scalars {
+            // Guild's layout: summaries sorted by name; avg and total carry
+            // the count where the others carry a step.
             o.push_str(&format!(
-                "  {k}:\n    first: {:.6} (step {})\n    last: {:.6} (step {})\n    min: {:.6} (step {})\n    max: {:.6} (step {})\n    avg: {:.6} (count {})\n    total: {:.6}\n",
-                v.first, v.first_step, v.last, v.last_step, v.min, v.min_step, v.max, v.max_step, v.avg(), v.count, v.total
+                "  {k}:\n    avg: {:.6} (step {})\n    first: {:.6} (step {})\n    last: {:.6} (step {})\n    max: {:.6} (step {})\n    min: {:.6} (step {})\n    total: {:.6} (step {})\n",
+                v.avg(), v.count, v.first, v.first_step, v.last, v.last_step, v.max, v.max_step, v.min, v.min_step, v.total, v.count
             ));
         } else if !k.starts_with("sys/") {
             o.push_str(&render::scalar_line(k, v));
@@ -691,45 +698,22 @@ pub fn label(ctx: &Ctx, a: LabelArgs) -> Result<i32> {
             "give exactly one of --set, --prepend, --append, --remove, --clear",
         ));
     }
+    use crate::run::edit::{edit_label, LabelEdit};
+    let edit = if let Some(t) = a.set {
+        LabelEdit::Set(t)
+    } else if let Some(t) = a.prepend {
+        LabelEdit::Prepend(t)
+    } else if let Some(t) = a.append {
+        LabelEdit::Append(t)
+    } else if a.clear {
+        LabelEdit::Clear
+    } else {
+        LabelEdit::Remove(a.remove.clone())
+    };
     let all = load(ctx, &a.filters, false)?;
     let sel = query::select(&all, &a.runs, false)?;
     for r in &sel {
-        let cur = r.label.clone().unwrap_or_default();
-        let flags = match r.run.attr("flags") {
-            Some(Value::Mapping(m)) => m,
-            _ => Default::default(),
-        };
-        let render = |t: &str| {
-            crate::op::flags::render_label(
-                t,
-                &flags,
-                &[
-                    ("label", cur.clone()),
-                    ("default_label", crate::op::flags::default_label(&flags)),
-                ],
-            )
-        };
-        let new = if let Some(s) = &a.set {
-            render(s)
-        } else if let Some(p) = &a.prepend {
-            format!("{} {cur}", render(p))
-        } else if let Some(p) = &a.append {
-            format!("{cur} {}", render(p))
-        } else if a.clear {
-            String::new()
-        } else {
-            let mut l = cur.clone();
-            for rm in &a.remove {
-                l = l.replace(rm.as_str(), "");
-            }
-            l.split_whitespace().collect::<Vec<_>>().join(" ")
-        };
-        let new = new.trim().to_string();
-        if new.is_empty() {
-            r.run.del_attr("label")?;
-        } else {
-            r.run.write_attr("label", &new.into())?;
-        }
+        edit_label(&r.run, &edit)?;
     }
     eprintln!(
         "{} {} run(s)",
@@ -755,28 +739,14 @@ pub fn tag(ctx: &Ctx, a: TagArgs) -> Result<i32> {
     if a.add.is_empty() && a.delete.is_empty() && !a.clear {
         return Err(Error::user("give --add TAG, --delete TAG or --clear"));
     }
+    let edit = crate::run::edit::TagEdit {
+        add: a.add.clone(),
+        delete: a.delete.clone(),
+        clear: a.clear,
+    };
     let sel = query::select(&all, &a.runs, false)?;
     for r in &sel {
-        let mut tags: Vec<String> = if a.clear {
-            Vec::new()
-        } else {
-            r.tags().to_vec()
-        };
-        tags.retain(|t| !a.delete.contains(t));
-        for t in &a.add {
-            if !tags.contains(t) {
-                tags.push(t.clone());
-            }
-        }
-        tags.sort();
-        if tags.is_empty() {
-            r.run.del_attr("tags")?;
-        } else {
-            r.run.write_attr(
-                "tags",
-                &Value::Sequence(tags.into_iter().map(Value::from).collect()),
-            )?;
-        }
+        crate::run::edit::edit_tags(&r.run, r.tags(), &edit)?;
     }
     eprintln!("Modified tags for {} run(s)", sel.len());
     Ok(0)

@@ -271,6 +271,17 @@ pub fn run_scalars(run_dir: &Path) -> BTreeMap<String, Summary> {
     out
 }
 
+/// Scalars in Guild's display order: by events dir (the run's own first),
+/// then by tag.
+pub fn in_guild_order(s: &BTreeMap<String, Summary>) -> Vec<(&String, &Summary)> {
+    let mut v: Vec<(&String, &Summary)> = s.iter().collect();
+    v.sort_by_key(|(k, _)| match k.rsplit_once('#') {
+        Some((prefix, tag)) => (prefix.to_string(), tag.to_string()),
+        None => (String::new(), k.to_string()),
+    });
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

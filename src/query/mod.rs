@@ -83,6 +83,23 @@ impl RunInfo {
         self.started.or_else(|| self.initialized())
     }
 
+    /// The project directory of the run's operation (of its proto for a
+    /// batch), as Guild 0.9 shows it after the operation in listings.
+    pub fn op_dir(&self) -> Option<String> {
+        let opref = if self.run.is_batch() {
+            Run::at(self.run.guild_path("proto")).opref().ok()?
+        } else {
+            self.opref.clone()?
+        };
+        match opref.pkg_type.as_str() {
+            "script" => Some(opref.pkg_name),
+            "guildfile" | "import" => Path::new(&opref.pkg_name)
+                .parent()
+                .map(|p| p.display().to_string()),
+            _ => None,
+        }
+    }
+
     pub fn op_desc(&self) -> String {
         let base = self
             .opref

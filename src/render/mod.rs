@@ -6,6 +6,7 @@ use crate::query::RunInfo;
 use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
+use std::path::Path;
 
 /// Local time as Guild shows it.
 pub fn fmt_time(us: Option<i64>) -> String {
@@ -30,6 +31,106 @@ pub fn term_width() -> Option<u16> {
         return None;
     }
     terminal_size::terminal_size().map(|(w, _)| w.0)
+}
+
+/// ` (DIR)` after an operation run from another directory than `cwd`,
+/// formatted and shortened as Guild 0.9 does (`sub/dir`, `../peer`, `~/x`).
+pub fn op_dir_suffix(op_dir: &str, cwd: &str) -> String {
+    let trim = |s: &str| -> String {
+        let t = s.trim_end_matches('/');
+        if t.is_empty() {
+            "/".into()
+        } else {
+            t.into()
+        }
+    };
+    let (dir, cwd) = (trim(op_dir), trim(cwd));
+    if dir == cwd {
+        return String::new();
+    }
+    let sub = |path: &str, start: &str| -> Option<String> {
+        let start = if start.ends_with('/') {
+            start.to_string()
+        } else {
+            format!("{start}/")
+        };
+        (path != start.trim_end_matches('/'))
+            .then(|| path.strip_prefix(&start).map(str::to_string))
+            .flatten()
+    };
+    let parent = Path::new(&cwd)
+        .parent()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let formatted = if let Some(s) = sub(&dir, &cwd) {
+        s
+    } else if parent == dir {
+        "../".to_string()
+    } else if let Some(s) = sub(&dir, &parent) {
+        format!("../{s}")
+    } else {
+        crate::fsutil::tilde(Path::new(&dir))
+    };
+    format!(" ({})", shorten_path(&formatted, 28))
+}
+
+/// Guild's `util.shorten_path`: keep the rightmost part (and the leftmost of
+/// a relative path), add parts alternately while they fit, join with `…`.
+fn shorten_path(path: &str, max_len: usize) -> String {
+    const ELLIPSIS: &str = "\u{2026}";
+    let n = |s: &str| s.chars().count();
+    if n(path) <= max_len {
+        return path.to_string();
+    }
+    // Split on '/', prefixing leading or repeated separators to the part.
+    let mut parts: Vec<String> = Vec::new();
+    let mut blanks = 0;
+    for part in path.split('/') {
+        if part.is_empty() {
+            blanks += 1;
+        } else {
+            parts.push(format!("{}{part}", "/".repeat(blanks)));
+            blanks = 0;
+        }
+    }
+    if blanks > 1 {
+        parts.push("/".repeat(blanks - 1));
+    }
+    if parts.len() <= 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    let mut parts: std::collections::VecDeque<String> = parts.into();
+    let mut r = vec![parts.pop_back().unwrap_or_default()];
+    let (mut l, mut pop_r) = if parts.front().is_some_and(|p| p.starts_with('/')) {
+        (Vec::new(), false)
+    } else {
+        (vec![parts.pop_front().unwrap_or_default()], true)
+    };
+    while !parts.is_empty() {
+        let len_l: usize = l.iter().map(|s: &String| n(s) + 1).sum();
+        let len_r: usize = r.iter().map(|s: &String| n(s) + 1).sum();
+        let part = if pop_r {
+            parts.pop_back()
+        } else {
+            parts.pop_front()
+        }
+        .unwrap_or_default();
+        if len_l + len_r + n(&part) + n(ELLIPSIS) >= max_len {
+            break;
+        }
+        if pop_r {
+            r.push(part)
+        } else {
+            l.push(part)
+        }
+        pop_r = !pop_r;
+    }
+    r.reverse();
+    let shortened = [l.join("/"), ELLIPSIS.to_string(), r.join("/")].join("/");
+    if n(&shortened) >= n(path) {
+        return path.to_string();
+    }
+    shortened
 }
 
 /// A borderless table like Guild's listings, fitted to the terminal.
@@ -66,9 +167,14 @@ pub fn table(rows: Vec<Vec<String>>) -> String {
 }
 
 pub fn run_rows(runs: &[(usize, &RunInfo)]) -> Vec<Vec<String>> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let cwd = cwd.to_string_lossy();
     runs.iter()
         .map(|(i, r)| {
             let mut op = r.op_desc();
+            if let Some(dir) = r.op_dir() {
+                op.push_str(&op_dir_suffix(&dir, &cwd));
+            }
             if r.marked {
                 op.push_str(" [marked]");
             }
@@ -123,10 +229,26 @@ pub fn scalar_line(key: &str, s: &Summary) -> String {
     format!("  {key}: {:.6} (step {})", s.last, s.last_step)
 }
 
-pub fn scalars_json(s: &BTreeMap<String, Summary>) -> serde_json::Value {
+/// Scalars as Guild's `--json` gives them: `[last, step]`, or with `all`
+/// every summary as `[value, step]` (`[value, count]` for avg and total).
+pub fn scalars_json(s: &BTreeMap<String, Summary>, all: bool) -> serde_json::Value {
     serde_json::Value::Object(
         s.iter()
-            .map(|(k, v)| (k.clone(), serde_json::json!([v.last, v.last_step])))
+            .map(|(k, v)| {
+                let val = if all {
+                    serde_json::json!({
+                        "first": [v.first, v.first_step],
+                        "last": [v.last, v.last_step],
+                        "min": [v.min, v.min_step],
+                        "max": [v.max, v.max_step],
+                        "avg": [v.avg(), v.count],
+                        "total": [v.total, v.count],
+                    })
+                } else {
+                    serde_json::json!([v.last, v.last_step])
+                };
+                (k.clone(), val)
+            })
             .collect(),
     )
 }
@@ -151,4 +273,39 @@ pub fn command_line(cmd: &serde_yaml_ng::Value) -> String {
                 .join(" ")
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Expected values are Guild 0.9.0's `run_util.shorten_op_dir`.
+    #[test]
+    fn op_dir_suffix_as_guild() {
+        let cases = [
+            ("/a/b/proj", "/a/b/proj", ""),
+            ("/a/b/proj/sub", "/a/b/proj", " (sub)"),
+            ("/a/b", "/a/b/proj", " (../)"),
+            ("/a/b/other", "/a/b/proj", " (../other)"),
+            ("/x/y", "/a/b/proj", " (/x/y)"),
+            (
+                "/home/u/projects/alpha",
+                "/tmp",
+                " (../home/u/projects/alpha)",
+            ),
+            (
+                "/very/long/path/with/many/parts/to/the/project/dir",
+                "/tmp/w",
+                " (/very/long/\u{2026}/the/project/dir)",
+            ),
+            (
+                "/a/b/proj/deep/er/and/deeper/still/more/levels",
+                "/a/b/proj",
+                " (deep/er/\u{2026}/still/more/levels)",
+            ),
+        ];
+        for (dir, cwd, want) in cases {
+            assert_eq!(op_dir_suffix(dir, cwd), want, "{dir} from {cwd}");
+        }
+    }
 }

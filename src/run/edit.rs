@@ -1,0 +1,138 @@
+//! Changing a run's label and tags (`guild label`, `guild tag`): compute the
+//! new value as Guild 0.9 does and write or delete the attr.
+
+use super::Run;
+use crate::error::Result;
+use crate::op::flags;
+use serde_yaml_ng::Value;
+
+pub enum LabelEdit {
+    /// A template with `${flag}`, `${label}` and `${default_label}`.
+    Set(String),
+    Prepend(String),
+    Append(String),
+    /// Remove each string; whitespace is collapsed afterwards.
+    Remove(Vec<String>),
+    Clear,
+}
+
+/// The label `edit` makes of `current` for a run with `run_flags`.
+pub fn new_label(current: &str, run_flags: &serde_yaml_ng::Mapping, edit: &LabelEdit) -> String {
+    let render = |t: &str| {
+        flags::render_label(
+            t,
+            run_flags,
+            &[
+                ("label", current.to_string()),
+                ("default_label", flags::default_label(run_flags)),
+            ],
+        )
+    };
+    let new = match edit {
+        LabelEdit::Set(t) => render(t),
+        LabelEdit::Prepend(t) => format!("{} {current}", render(t)),
+        LabelEdit::Append(t) => format!("{current} {}", render(t)),
+        LabelEdit::Clear => String::new(),
+        LabelEdit::Remove(parts) => {
+            let mut l = current.to_string();
+            for rm in parts {
+                l = l.replace(rm.as_str(), "");
+            }
+            l.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+    };
+    new.trim().to_string()
+}
+
+/// Apply `edit` to the run's label attr (deleted when the result is empty).
+pub fn edit_label(run: &Run, edit: &LabelEdit) -> Result<String> {
+    let current = run.attr_str("label").unwrap_or_default();
+    let run_flags = match run.attr("flags") {
+        Some(Value::Mapping(m)) => m,
+        _ => Default::default(),
+    };
+    let new = new_label(&current, &run_flags, edit);
+    if new.is_empty() {
+        run.del_attr("label")?;
+    } else {
+        run.write_attr("label", &new.clone().into())?;
+    }
+    Ok(new)
+}
+
+pub struct TagEdit {
+    pub add: Vec<String>,
+    pub delete: Vec<String>,
+    pub clear: bool,
+}
+
+/// The sorted, distinct tags `edit` makes of `current`.
+pub fn new_tags(current: &[String], edit: &TagEdit) -> Vec<String> {
+    let mut tags: Vec<String> = if edit.clear {
+        Vec::new()
+    } else {
+        current.to_vec()
+    };
+    tags.retain(|t| !edit.delete.contains(t));
+    for t in &edit.add {
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
+    tags.sort();
+    tags
+}
+
+/// Apply `edit` to the run's tags attr (deleted when no tag is left).
+pub fn edit_tags(run: &Run, current: &[String], edit: &TagEdit) -> Result<Vec<String>> {
+    let tags = new_tags(current, edit);
+    if tags.is_empty() {
+        run.del_attr("tags")?;
+    } else {
+        run.write_attr(
+            "tags",
+            &Value::Sequence(tags.iter().cloned().map(Value::from).collect()),
+        )?;
+    }
+    Ok(tags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags() -> serde_yaml_ng::Mapping {
+        serde_yaml_ng::from_str("lr: 0.1\nepochs: 2\n").unwrap()
+    }
+
+    #[test]
+    fn label_edits() {
+        let f = flags();
+        let set = LabelEdit::Set("lr=${lr} ${label}".into());
+        assert_eq!(new_label("old", &f, &set), "lr=0.1 old");
+        let pre = LabelEdit::Prepend("best".into());
+        assert_eq!(new_label("old", &f, &pre), "best old");
+        let app = LabelEdit::Append("x".into());
+        assert_eq!(new_label("", &f, &app), "x");
+        let rm = LabelEdit::Remove(vec!["b".into()]);
+        assert_eq!(new_label("a b  c", &f, &rm), "a c");
+        assert_eq!(new_label("a", &f, &LabelEdit::Clear), "");
+    }
+
+    #[test]
+    fn tag_edits_are_sorted_and_distinct() {
+        let cur = vec!["b".to_string(), "a".to_string()];
+        let e = TagEdit {
+            add: vec!["c".into(), "a".into()],
+            delete: vec!["b".into()],
+            clear: false,
+        };
+        assert_eq!(new_tags(&cur, &e), ["a", "c"]);
+        let clear = TagEdit {
+            add: vec!["z".into()],
+            delete: vec![],
+            clear: true,
+        };
+        assert_eq!(new_tags(&cur, &clear), ["z"]);
+    }
+}

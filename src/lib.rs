@@ -4,6 +4,7 @@ pub mod cli;
 pub mod error;
 pub mod exec;
 pub mod fsutil;
+pub mod guildfile;
 pub mod home;
 pub mod op;
 pub mod output;

@@ -65,6 +65,12 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     run.write_opref(&op.opref)?;
 
     let flag_vals = Value::Mapping(req.flags.flags.clone());
+    let mut tags = op.tags.clone();
+    for t in &req.tags {
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
     let label = label_for(
         req.label.as_deref(),
         &req.tags,
@@ -74,10 +80,10 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     if !label.is_empty() {
         run.write_attr("label", &label.into())?;
     }
-    if !req.tags.is_empty() {
+    if !tags.is_empty() {
         run.write_attr(
             "tags",
-            &Value::Sequence(req.tags.iter().cloned().map(Value::from).collect()),
+            &Value::Sequence(tags.iter().cloned().map(Value::from).collect()),
         )?;
     }
     run.write_attr("flags", &flag_vals)?;
@@ -114,7 +120,11 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     fsutil::touch(&manifest_path)?;
     if let Some(root) = &op.source_root {
         if std::env::var("NO_SOURCECODE").as_deref() != Ok("1") {
-            let snap = op::source::select(root, std::slice::from_ref(&home.path));
+            let snap = op::source::select_with(
+                root,
+                std::slice::from_ref(&home.path),
+                &op.sourcecode_rules,
+            );
             if !req.quiet {
                 for w in &snap.warnings {
                     eprintln!("WARNING: {w}");

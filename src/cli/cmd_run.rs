@@ -79,13 +79,17 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     if let Some(spec) = &a.start {
         return start_existing(ctx, &a, spec);
     }
-    let Some(spec) = a.opspec.clone() else {
-        return Err(Error::usage(
-            "missing OPERATION; try `guild run train.py` or `guild run --help`",
-        ));
+    // `guild run lr=0.1` runs the default operation with a flag.
+    let mut flag_strs = a.flags.clone();
+    let spec = match a.opspec.clone() {
+        Some(s) if s.contains('=') && !s.starts_with('=') => {
+            flag_strs.insert(0, s);
+            None
+        }
+        other => other,
     };
-    let mut op = op::resolve_script(&ctx.home, &ctx.cwd, &spec)?;
-    let mut flag_args = op::parse_flag_args(&a.flags)?;
+    let mut op = op::resolve(&ctx.home, &ctx.cwd, spec.as_deref())?;
+    let mut flag_args = op::parse_flag_args(&flag_strs)?;
     let extra = split_raw_args(&op, &a.raw, &mut flag_args);
     if !extra.is_empty() {
         let pos = op

@@ -144,6 +144,69 @@ def _run_globals(path, flags):
     exec(code, g)
 
 
+def _nest(flags):
+    # Dotted flag names nest: {"opt.lr": 0.1} -> {"opt": {"lr": 0.1}}.
+    out = {}
+    for name, val in flags.items():
+        parts = name.split(".")
+        d = out
+        for p in parts[:-1]:
+            d = d.setdefault(p, {})
+        d[parts[-1]] = val
+    return out
+
+
+def _merge(base, new):
+    if not isinstance(base, dict):
+        return new
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _merge(base[k], v)
+        else:
+            base[k] = v
+    return base
+
+
+def _run_dict_global(path, name, flags):
+    # FLAGS_DEST=global:NAME / dict:NAME: flag values are merged into the
+    # dict the script assigns to NAME (or NAME is set to them).
+    import ast
+
+    with open(path) as f:
+        src = f.read()
+    tree = ast.parse(src, path)
+    merge_call = ast.parse(
+        "%s = __guild_merge__(%s, __guild_flags__)" % (name, name)
+    ).body[0]
+    body = []
+    merged = False
+    for node in tree.body:
+        body.append(node)
+        if (
+            not merged
+            and isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == name
+        ):
+            body.append(ast.copy_location(merge_call, node))
+            merged = True
+    tree.body = body
+    ast.fix_missing_locations(tree)
+    code = compile(tree, path, "exec")
+    nested = _nest(flags)
+    g = {
+        "__name__": "__main__",
+        "__file__": path,
+        "__builtins__": __builtins__,
+        "__guild_merge__": _merge,
+        "__guild_flags__": nested,
+    }
+    if not merged:
+        g[sys.intern(name)] = nested
+    exec(code, g)
+
+
 def main():
     argv = sys.argv[1:]
     if not argv:
@@ -162,6 +225,11 @@ def main():
         sys.argv = [path] + base
         sys.path[0] = os.path.dirname(path)
         _run_globals(path, _parse_flags(flag_args))
+        return
+    if dest.startswith("global:") or dest.startswith("dict:"):
+        sys.argv = [path] + base
+        sys.path[0] = os.path.dirname(path)
+        _run_dict_global(path, dest.split(":", 1)[1], _parse_flags(flag_args))
         return
     if dest == "none":
         flag_args = []

@@ -122,6 +122,9 @@ pub fn build(
     if python {
         let existing = env.get("PYTHONPATH").cloned().unwrap_or_default();
         let mut parts = vec![dest_dir.clone()];
+        if let Some(extra) = get(op, "python-path").and_then(Value::as_sequence) {
+            parts.extend(extra.iter().filter_map(|p| p.as_str().map(String::from)));
+        }
         parts.extend(
             existing
                 .split(':')

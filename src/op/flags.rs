@@ -73,6 +73,12 @@ pub struct FlagDef {
     pub env_name: Option<String>,
     #[serde(default)]
     pub null_label: Option<String>,
+    /// Descriptions of `choices` (same order; empty when none given).
+    #[serde(default)]
+    pub choice_descriptions: Vec<String>,
+    /// Values outside `choices` are accepted.
+    #[serde(default)]
+    pub allow_other: bool,
 }
 
 impl FlagDef {
@@ -80,6 +86,122 @@ impl FlagDef {
         FlagDef {
             name: name.into(),
             ..Default::default()
+        }
+    }
+
+    /// A flag definition from guild.yml: a bare value is the default, else a
+    /// mapping of flag attributes. Errors say what is wrong and expected.
+    pub fn from_config(name: &str, v: &Value) -> Result<FlagDef, String> {
+        let mut d = FlagDef::new(name);
+        let m = match v {
+            Value::Mapping(m) => m,
+            other => {
+                d.default = Some(other.clone()).filter(|v| !v.is_null());
+                return Ok(d);
+            }
+        };
+        let get = |k: &str| m.get(k).filter(|v| !v.is_null());
+        let string = |k: &str| -> Result<Option<String>, String> {
+            match get(k) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(Value::Number(n)) => Ok(Some(n.to_string())),
+                Some(other) => Err(format!(
+                    "invalid {k} {} for flag '{name}': expected a string",
+                    yaml::flow(other)
+                )),
+            }
+        };
+        let boolean = |k: &str| -> Result<bool, String> {
+            match get(k) {
+                None => Ok(false),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(other) => Err(format!(
+                    "invalid {k} {} for flag '{name}': expected yes or no",
+                    yaml::flow(other)
+                )),
+            }
+        };
+        d.default = get("default").cloned();
+        d.description = string("description")?.unwrap_or_default();
+        if let Some(t) = string("type")? {
+            if t != "auto" {
+                d.ftype = Some(FlagType::parse(&t).ok_or_else(|| {
+                    format!(
+                        "invalid type '{t}' for flag '{name}': expected one of string, int, float, number, boolean, path, existing-path"
+                    )
+                })?);
+            }
+        }
+        d.required = boolean("required")?;
+        d.allow_other = boolean("allow-other")?;
+        d.arg_skip = boolean("arg-skip")?;
+        d.arg_split = match get("arg-split") {
+            None | Some(Value::Bool(false)) => false,
+            Some(_) => true,
+        };
+        d.arg_name = string("arg-name")?;
+        d.env_name = string("env-name")?;
+        d.null_label = string("null-label")?;
+        d.arg_switch = get("arg-switch").cloned();
+        for k in ["min", "max"] {
+            if let Some(v) = get(k) {
+                if v.as_f64().is_none() {
+                    return Err(format!(
+                        "invalid {k} {} for flag '{name}': expected a number",
+                        yaml::flow(v)
+                    ));
+                }
+            }
+        }
+        d.min = get("min").cloned();
+        d.max = get("max").cloned();
+        match get("choices") {
+            None => {}
+            Some(Value::Sequence(items)) => {
+                for c in items {
+                    match c {
+                        Value::Mapping(cm) => {
+                            let val = cm.get("value").cloned().ok_or_else(|| {
+                                format!(
+                                    "invalid choice {} for flag '{name}': a choice mapping needs 'value'",
+                                    yaml::flow(c)
+                                )
+                            })?;
+                            d.choices.push(val);
+                            d.choice_descriptions.push(
+                                cm.get("description")
+                                    .and_then(Value::as_str)
+                                    .unwrap_or("")
+                                    .to_string(),
+                            );
+                        }
+                        other => {
+                            d.choices.push(other.clone());
+                            d.choice_descriptions.push(String::new());
+                        }
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(format!(
+                    "invalid choices {} for flag '{name}': expected a list",
+                    yaml::flow(other)
+                ))
+            }
+        }
+        Ok(d)
+    }
+
+    /// A default must satisfy the flag's own type, choices and range.
+    pub fn check_default(&self, cwd: &std::path::Path) -> Result<(), String> {
+        match &self.default {
+            // An existing-path default may be made by a dependency at run time.
+            Some(_) if self.ftype == Some(FlagType::ExistingPath) => Ok(()),
+            Some(v) if !v.is_null() && !self.arg_split => check(self, v, cwd)
+                .map(|_| ())
+                .map_err(|e| format!("default of flag '{}' is not valid: {e}", self.name)),
+            _ => Ok(()),
         }
     }
 
@@ -276,7 +398,10 @@ pub fn check(def: &FlagDef, v: &Value, cwd: &std::path::Path) -> Result<Value, S
     if v.is_null() {
         return Ok(v);
     }
-    if !def.choices.is_empty() && !def.choices.iter().any(|c| values_equal(c, &v)) {
+    if !def.choices.is_empty()
+        && !def.allow_other
+        && !def.choices.iter().any(|c| values_equal(c, &v))
+    {
         let allowed: Vec<String> = def.choices.iter().map(encode_display).collect();
         return Err(format!(
             "invalid value {} for {}: choose from {}",

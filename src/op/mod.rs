@@ -5,6 +5,7 @@
 pub mod cmd;
 pub mod detect;
 pub mod flags;
+pub mod gf;
 pub mod source;
 pub mod sweep;
 
@@ -33,6 +34,21 @@ pub struct OpDef {
     pub sourcecode_dest: String,
     pub output_scalars: Value,
     pub label_template: Option<String>,
+    /// `sourcecode` select rules applied on top of the defaults.
+    pub sourcecode_rules: Vec<source::Rule>,
+    pub description: String,
+    /// Tags every run of the operation gets.
+    pub tags: Vec<String>,
+    /// A stop by signal counts as success.
+    pub stoppable: bool,
+    /// A successful run is moved to the trash.
+    pub delete_on_success: bool,
+    /// Extra PYTHONPATH entries (relative to the source dest).
+    pub python_path: Vec<String>,
+    /// `requires` entries as written in guild.yml.
+    pub requires: Vec<Value>,
+    /// `steps` of a pipeline operation.
+    pub steps: Option<Value>,
 }
 
 fn is_executable(p: &Path) -> bool {
@@ -117,6 +133,14 @@ pub fn resolve_script(home: &Home, cwd: &Path, spec: &str) -> Result<OpDef> {
         sourcecode_dest: ".".into(),
         output_scalars: Value::Null,
         label_template: None,
+        sourcecode_rules: Vec::new(),
+        description: String::new(),
+        tags: Vec::new(),
+        stoppable: false,
+        delete_on_success: false,
+        python_path: Vec::new(),
+        requires: Vec::new(),
+        steps: None,
     };
     if name.ends_with(".py") {
         let detected = detect::detect_cached(&home.cache_dir("flags"), &script)?;
@@ -148,6 +172,39 @@ pub fn resolve_script(home: &Home, cwd: &Path, spec: &str) -> Result<OpDef> {
         )));
     }
     Ok(op)
+}
+
+/// Resolve `guild run SPEC` in `cwd`: an operation of the project's
+/// guild.yml, else a script file. A guild.yml with errors stops here.
+pub fn resolve(home: &Home, cwd: &Path, spec: Option<&str>) -> Result<OpDef> {
+    let gf = crate::guildfile::Guildfile::find(cwd)?;
+    let Some(spec) = spec else {
+        let default = gf.as_ref().and_then(|g| {
+            g.default_model().and_then(|m| {
+                m.ops
+                    .iter()
+                    .find(|o| o.bool("default") == Some(true))
+                    .or_else(|| (m.ops.len() == 1).then(|| &m.ops[0]))
+                    .map(|o| (m, o))
+            })
+        });
+        return match (gf.as_ref(), default) {
+            (Some(g), Some((m, o))) => gf::resolve(home, g, m, o),
+            _ => Err(Error::usage(
+                "missing OPERATION; try `guild run train.py`, `guild operations` to list a project's operations, or `guild run --help`",
+            )),
+        };
+    };
+    if let Some(g) = &gf {
+        let looks_like_file = spec.contains('/') || spec.ends_with(".py") || spec.ends_with(".sh");
+        if let Some((m, o)) = g.find_op(spec) {
+            return gf::resolve(home, g, m, o);
+        }
+        if !looks_like_file || !cwd.join(spec).exists() {
+            gf::find(g, spec)?;
+        }
+    }
+    resolve_script(home, cwd, spec)
 }
 
 /// Final flag values: defaults, then command-line values decoded and checked
@@ -270,8 +327,8 @@ pub fn op_attr(op: &OpDef) -> Value {
         op_cmd.insert("flags-dest".into(), op.flags_dest.clone().into());
     }
     let mut m = Mapping::new();
-    m.insert("delete-on-success".into(), false.into());
-    m.insert("deps".into(), Value::Sequence(Vec::new()));
+    m.insert("delete-on-success".into(), op.delete_on_success.into());
+    m.insert("deps".into(), Value::Sequence(op.requires.clone()));
     m.insert("flag-null-labels".into(), Value::Mapping(Mapping::new()));
     m.insert("flags-extra".into(), Value::Mapping(Mapping::new()));
     m.insert(
@@ -284,6 +341,15 @@ pub fn op_attr(op: &OpDef) -> Value {
     m.insert("op-cmd".into(), Value::Mapping(op_cmd));
     m.insert("output-scalars".into(), op.output_scalars.clone());
     m.insert("python-requires".into(), Value::Null);
+    if !op.python_path.is_empty() {
+        m.insert(
+            "python-path".into(),
+            Value::Sequence(op.python_path.iter().cloned().map(Value::from).collect()),
+        );
+    }
+    if op.stoppable {
+        m.insert("stoppable".into(), true.into());
+    }
     let mut sc = Mapping::new();
     sc.insert("dest".into(), op.sourcecode_dest.clone().into());
     m.insert("sourcecode".into(), Value::Mapping(sc));

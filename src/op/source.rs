@@ -78,6 +78,198 @@ pub fn is_text_file(path: &Path) -> bool {
     control * 10 < head.len()
 }
 
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RuleType {
+    Text,
+    Binary,
+    Dir,
+}
+
+/// One `sourcecode` select rule: the last rule matching a file decides.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub include: bool,
+    pub patterns: Vec<String>,
+    pub kind: Option<RuleType>,
+}
+
+/// Parsed `sourcecode` config of a model or operation.
+#[derive(Debug, Clone, Default)]
+pub struct SourceSpec {
+    pub root: Option<String>,
+    pub dest: Option<String>,
+    pub disabled: bool,
+    pub rules: Vec<Rule>,
+}
+
+impl SourceSpec {
+    /// `no`/`[]` (disabled), a pattern, a list of patterns or rule maps, or
+    /// a mapping with `root`, `dest` and `select`.
+    pub fn from_config(v: &serde_yaml_ng::Value) -> std::result::Result<SourceSpec, String> {
+        use serde_yaml_ng::Value;
+        let mut spec = SourceSpec::default();
+        match v {
+            Value::Null | Value::Bool(true) => {}
+            Value::Bool(false) => spec.disabled = true,
+            Value::Mapping(m) if m.contains_key("include") || m.contains_key("exclude") => {
+                spec.rules.push(rule_from_map(m)?);
+            }
+            Value::Mapping(m) => {
+                for (k, val) in m {
+                    match k.as_str().unwrap_or("") {
+                        "root" => spec.root = val.as_str().map(String::from),
+                        "dest" => spec.dest = val.as_str().map(String::from),
+                        "digest" => {}
+                        "select" => {
+                            let inner = SourceSpec::from_config(val)?;
+                            spec.disabled |= inner.disabled;
+                            spec.rules.extend(inner.rules);
+                        }
+                        other => {
+                            return Err(format!(
+                                "unknown key '{other}' (expected root, dest, digest or select)"
+                            ))
+                        }
+                    }
+                }
+            }
+            Value::String(p) => {
+                spec.rules.push(Rule::new(false, "*"));
+                spec.rules.push(Rule::new(true, p));
+            }
+            Value::Sequence(items) if items.is_empty() => spec.disabled = true,
+            Value::Sequence(items) => {
+                if items.iter().all(|i| i.is_string()) {
+                    spec.rules.push(Rule::new(false, "*"));
+                }
+                for item in items {
+                    match item {
+                        Value::String(p) => spec.rules.push(Rule::new(true, p)),
+                        Value::Mapping(m) => spec.rules.push(rule_from_map(m)?),
+                        other => {
+                            return Err(format!(
+                            "invalid rule {}: expected a pattern or {{include|exclude: PATTERN}}",
+                            crate::run::yaml::flow(other)
+                        ))
+                        }
+                    }
+                }
+            }
+            other => return Err(format!("invalid value {}", crate::run::yaml::flow(other))),
+        }
+        Ok(spec)
+    }
+}
+
+impl Rule {
+    fn new(include: bool, pattern: &str) -> Rule {
+        Rule {
+            include,
+            patterns: vec![pattern.to_string()],
+            kind: None,
+        }
+    }
+
+    /// Python `fnmatch` on the basename (pattern without `/`) or the
+    /// relative path; a pattern naming a directory under `root` covers it.
+    fn matches(&self, root: &Path, rel: &str, is_text: &mut dyn FnMut() -> bool) -> bool {
+        let base = rel.rsplit('/').next().unwrap_or(rel);
+        let hit = self.patterns.iter().any(|p| {
+            let p = p.trim_end_matches('/');
+            let (pat, subject) = if root.join(p).is_dir() {
+                (format!("{p}/*"), rel)
+            } else if p.contains('/') {
+                (p.to_string(), rel)
+            } else {
+                (p.to_string(), base)
+            };
+            globset::GlobBuilder::new(&pat)
+                .literal_separator(false)
+                .backslash_escape(true)
+                .build()
+                .map(|g| g.compile_matcher().is_match(subject))
+                .unwrap_or(false)
+        });
+        hit && match self.kind {
+            None => true,
+            Some(RuleType::Text) => is_text(),
+            Some(RuleType::Binary) => !is_text(),
+            Some(RuleType::Dir) => false,
+        }
+    }
+
+    fn excludes_dir(&self, rel: &str) -> bool {
+        if self.include || self.kind != Some(RuleType::Dir) {
+            return false;
+        }
+        let base = rel.rsplit('/').next().unwrap_or(rel);
+        self.patterns.iter().any(|p| {
+            let subject = if p.contains('/') { rel } else { base };
+            globset::Glob::new(p)
+                .map(|g| g.compile_matcher().is_match(subject))
+                .unwrap_or(false)
+        })
+    }
+}
+
+fn rule_from_map(m: &serde_yaml_ng::Mapping) -> std::result::Result<Rule, String> {
+    use serde_yaml_ng::Value;
+    let (include, spec) = match (m.get("include"), m.get("exclude")) {
+        (Some(v), None) => (true, v),
+        (None, Some(v)) => (false, v),
+        _ => return Err("a rule needs exactly one of include or exclude".into()),
+    };
+    let mut kind = match m.get("type").and_then(Value::as_str) {
+        None => None,
+        Some("text") => Some(RuleType::Text),
+        Some("binary") => Some(RuleType::Binary),
+        Some("dir") => Some(RuleType::Dir),
+        Some(t) => {
+            return Err(format!(
+                "invalid rule type '{t}': expected text, binary or dir"
+            ))
+        }
+    };
+    let pats = |v: &Value| -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Sequence(s) => s
+                .iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let patterns = match spec {
+        Value::Mapping(inner) => {
+            let mut out = Vec::new();
+            for (k, v) in inner {
+                match k.as_str().unwrap_or("") {
+                    "dir" => kind = Some(RuleType::Dir),
+                    "text" => kind = Some(RuleType::Text),
+                    "binary" => kind = Some(RuleType::Binary),
+                    other => {
+                        return Err(format!(
+                            "invalid rule key '{other}': expected dir, text or binary"
+                        ))
+                    }
+                }
+                out.extend(pats(v));
+            }
+            out
+        }
+        other => pats(other),
+    };
+    if patterns.is_empty() {
+        return Err("a rule needs at least one pattern".into());
+    }
+    Ok(Rule {
+        include,
+        patterns,
+        kind,
+    })
+}
+
 fn python_excluded_dir(path: &Path) -> bool {
     let name = path
         .file_name()
@@ -94,6 +286,11 @@ fn python_excluded_dir(path: &Path) -> bool {
 /// Select the files to copy from `root`, skipping `exclude` (the guild home,
 /// dependency sources) wherever they appear under it.
 pub fn select(root: &Path, exclude: &[PathBuf]) -> Snapshot {
+    select_with(root, exclude, &[])
+}
+
+/// [`select`] with `sourcecode` rules evaluated after the default rules.
+pub fn select_with(root: &Path, exclude: &[PathBuf], rules: &[Rule]) -> Snapshot {
     let git = in_git_tree(root);
     let max_size = env_num("MAX_DEFAULT_SOURCECODE_FILE_SIZE", DEFAULT_MAX_SIZE);
     let max_count = env_num("MAX_DEFAULT_SOURCECODE_COUNT", DEFAULT_MAX_COUNT as u64) as usize;
@@ -118,10 +315,17 @@ pub fn select(root: &Path, exclude: &[PathBuf]) -> Snapshot {
     wb.sort_by_file_path(|a, b| a.is_dir().cmp(&b.is_dir()).then_with(|| a.cmp(b)));
     let root_owned = root.to_path_buf();
     let excl = exclude.clone();
+    let dir_rules: Vec<Rule> = rules.to_vec();
     wb.filter_entry(move |e| {
         let p = e.path();
         if p == root_owned {
             return true;
+        }
+        if let Ok(rel) = p.strip_prefix(&root_owned) {
+            let rel = slash(rel);
+            if dir_rules.iter().any(|r| r.excludes_dir(&rel)) {
+                return false;
+            }
         }
         let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
         let name = e.file_name().to_string_lossy();
@@ -146,6 +350,7 @@ pub fn select(root: &Path, exclude: &[PathBuf]) -> Snapshot {
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     let mut count = 0usize;
+    let mut capped = false;
     for entry in wb.build().flatten() {
         if !entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
             continue;
@@ -159,27 +364,42 @@ pub fn select(root: &Path, exclude: &[PathBuf]) -> Snapshot {
             Ok(r) => r.to_path_buf(),
             Err(_) => continue,
         };
-        if !git {
-            if !is_text_file(p) {
-                continue;
+        let rel_s = slash(&rel);
+        let mut text_cache: Option<bool> = None;
+        let mut is_text = || *text_cache.get_or_insert_with(|| is_text_file(p));
+        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        let too_big = !git && size > max_size;
+        let mut include = git || (!too_big && is_text());
+        let mut by_default = true;
+        for r in rules {
+            if r.matches(root, &rel_s, &mut is_text) {
+                include = r.include;
+                by_default = false;
             }
-            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            if size > max_size {
+        }
+        if !include {
+            if by_default && too_big && is_text() {
                 warnings.push(format!(
                     "Skipping source code file {} because it's too big. To control which files are copied, define 'sourcecode' for the operation in a Guild file.",
                     rel.display()
                 ));
+            }
+            continue;
+        }
+        if by_default && !git {
+            if count >= max_count {
+                if !capped {
+                    warnings.push(format!(
+                        "Found more than {max_count} source code files but will only copy {max_count} as a safety measure. To control which files are copied, define 'sourcecode' for the operation in a Guild file."
+                    ));
+                    capped = true;
+                }
                 continue;
             }
-            if count >= max_count {
-                warnings.push(format!(
-                    "Found more than {max_count} source code files but will only copy {max_count} as a safety measure. To control which files are copied, define 'sourcecode' for the operation in a Guild file."
-                ));
-                break;
-            }
+            count += 1;
         }
-        count += 1;
         files.push(rel);
+        continue;
     }
     Snapshot {
         root: root.to_path_buf(),

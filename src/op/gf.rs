@@ -1,0 +1,299 @@
+//! Operations defined in guild.yml: `main` (a Python module with args),
+//! `exec` (any command line) or `steps` (a pipeline), with their flags
+//! (declared and imported from the script), env, sourcecode rules and
+//! dependencies, turned into an [`OpDef`].
+
+use super::{detect, flags::FlagDef, OpDef};
+use crate::error::{Error, Result};
+use crate::guildfile::{Guildfile, Model, OpConfig};
+use crate::home::Home;
+use crate::run::Opref;
+use serde_yaml_ng::{Mapping, Value};
+use std::path::{Path, PathBuf};
+
+/// The Python file for module spec `module` (`train`, `pkg.mod`, `dir/mod`).
+fn module_file(root: &Path, module: &str) -> Option<PathBuf> {
+    let rel = if module.contains('/') {
+        module.to_string()
+    } else {
+        module.replace('.', "/")
+    };
+    let f = root.join(format!("{rel}.py"));
+    if f.is_file() {
+        return Some(f);
+    }
+    let init = root.join(&rel).join("__main__.py");
+    init.is_file().then_some(init)
+}
+
+fn str_list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Sequence(s)) => s
+            .iter()
+            .map(|x| match x {
+                Value::String(s) => s.clone(),
+                other => super::flags::encode_display(other),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Resolve `[MODEL:]OP` of `gf` into an operation definition.
+pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Result<OpDef> {
+    let display = crate::guildfile::op_display(model, cfg);
+    let err = |msg: String| Error::user(format!("error in {}: {msg}", gf.path.display()));
+    let opref = Opref {
+        pkg_type: "guildfile".into(),
+        pkg_name: gf.path.display().to_string(),
+        pkg_version: gf.md5.clone(),
+        model_name: model.name.clone(),
+        op_name: cfg.name.clone(),
+    };
+    // Source: model then op `sourcecode` (root, dest, select rules).
+    let mut rules = Vec::new();
+    let mut root = gf.dir.clone();
+    let mut dest = ".".to_string();
+    let mut disabled = false;
+    for sc in [model.sourcecode.as_ref(), cfg.get("sourcecode")]
+        .into_iter()
+        .flatten()
+    {
+        let spec = super::source::SourceSpec::from_config(sc)
+            .map_err(|e| err(format!("invalid sourcecode for operation '{display}': {e}")))?;
+        if let Some(r) = spec.root {
+            root = gf.dir.join(r);
+        }
+        if let Some(d) = spec.dest {
+            dest = d;
+        }
+        disabled |= spec.disabled;
+        rules.extend(spec.rules);
+    }
+    let mut op = OpDef {
+        name: display.clone(),
+        opref,
+        cmd_args: Vec::new(),
+        cmd_env: Mapping::new(),
+        flags: Vec::new(),
+        flags_dest: String::new(),
+        python: false,
+        project_dir: gf.dir.clone(),
+        source_root: (!disabled).then(|| root.clone()),
+        sourcecode_dest: dest,
+        output_scalars: cfg.get("output-scalars").cloned().unwrap_or(Value::Null),
+        label_template: cfg.str("label"),
+        sourcecode_rules: rules,
+        description: cfg.description(),
+        tags: str_list(cfg.get("tags")),
+        stoppable: cfg.bool("stoppable").unwrap_or(false),
+        delete_on_success: cfg.bool("delete-on-success").unwrap_or(false),
+        python_path: str_list(cfg.get("python-path")),
+        requires: match cfg.get("requires") {
+            Some(Value::Sequence(s)) => s.clone(),
+            Some(other) => vec![other.clone()],
+            None => Vec::new(),
+        },
+        steps: cfg.get("steps").cloned(),
+    };
+    // Declared flags (validated when the guildfile was loaded).
+    let declared: Vec<FlagDef> = match cfg.get("flags") {
+        Some(Value::Mapping(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                let name = k
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| super::flags::encode_display(k));
+                FlagDef::from_config(&name, v).map_err(|e| err(e.to_string()))
+            })
+            .collect::<Result<_>>()?,
+        _ => Vec::new(),
+    };
+    op.cmd_env
+        .insert("PROJECT_DIR".into(), gf.dir.display().to_string().into());
+    if let Some(Value::Mapping(env)) = cfg.get("env") {
+        for (k, v) in env {
+            let val = match v {
+                Value::String(s) => s.clone(),
+                Value::Null => String::new(),
+                other => super::flags::encode_arg(other),
+            };
+            op.cmd_env.insert(k.clone(), val.into());
+        }
+    }
+    if op.steps.is_some() {
+        op.flags = declared;
+        op.source_root = None;
+        op.cmd_args = vec!["${guild_exe}".into(), "__steps__".into()];
+        return Ok(op);
+    }
+    let exec = cfg.str("exec");
+    let main = cfg.str("main").or_else(|| {
+        exec.is_none()
+            .then(|| cfg.name.trim_end_matches(".py").replace('-', "_"))
+    });
+    let mut imported: Vec<FlagDef> = Vec::new();
+    if let Some(exec) = exec {
+        let parts = shlex::split(&exec).ok_or_else(|| {
+            err(format!(
+                "invalid exec for operation '{display}': unbalanced quotes in {exec:?}"
+            ))
+        })?;
+        op.cmd_args = parts
+            .into_iter()
+            .map(|p| {
+                if p == "${flag_args}" {
+                    "__flag_args__".into()
+                } else {
+                    p
+                }
+            })
+            .collect();
+        op.python = op.cmd_args.iter().any(|a| a.contains("${python_exe}"));
+        op.flags_dest = cfg.str("flags-dest").unwrap_or_else(|| "args".into());
+    } else if let Some(main) = main {
+        let parts = shlex::split(&main).ok_or_else(|| {
+            err(format!(
+                "invalid main for operation '{display}': unbalanced quotes in {main:?}"
+            ))
+        })?;
+        let Some((module, main_args)) = parts.split_first() else {
+            return Err(err(format!("operation '{display}' has an empty main")));
+        };
+        let script = module_file(&root, module).or_else(|| module_file(&gf.dir, module));
+        let detected = match &script {
+            Some(s) => Some(detect::detect_cached(&home.cache_dir("flags"), s)?),
+            None => None,
+        };
+        op.python = true;
+        op.flags_dest = cfg
+            .str("flags-dest")
+            .or_else(|| detected.as_ref().map(|d| d.dest.as_str().to_string()))
+            .unwrap_or_else(|| "args".into());
+        let import = cfg.get("flags-import");
+        let skip = str_list(cfg.get("flags-import-skip"));
+        let wanted = |name: &str| -> bool {
+            if skip.iter().any(|s| s == name) {
+                return false;
+            }
+            match import {
+                Some(Value::Bool(true)) => true,
+                Some(Value::String(s)) if s == "all" || s == "yes" => true,
+                Some(Value::String(s)) => s == name,
+                Some(Value::Sequence(items)) => items.iter().any(|i| i.as_str() == Some(name)),
+                _ => false,
+            }
+        };
+        if let Some(d) = detected {
+            imported = d.flags.into_iter().filter(|f| wanted(&f.name)).collect();
+        } else if import.is_some_and(|v| !matches!(v, Value::Bool(false))) {
+            return Err(err(format!(
+                "operation '{display}' imports flags from '{module}', but no {module}.py was found under {}",
+                root.display()
+            )));
+        }
+        let mut args: Vec<String> = ["${python_exe}", "-um", "guild.op_main", module.as_str()]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        args.extend(main_args.iter().cloned());
+        args.push("--".into());
+        args.push("__flag_args__".into());
+        op.cmd_args = args;
+        op.cmd_env
+            .insert("FLAGS_DEST".into(), op.flags_dest.clone().into());
+    }
+    // Imported flags first, declared ones override (attributes merge).
+    let mut all: Vec<FlagDef> = Vec::new();
+    for f in imported {
+        all.push(f);
+    }
+    for d in declared {
+        match all.iter_mut().find(|f| f.name == d.name) {
+            Some(f) => {
+                let raw = match cfg.get("flags").and_then(|m| m.get(d.name.as_str())) {
+                    Some(Value::Mapping(m)) => m.clone(),
+                    _ => Mapping::new(),
+                };
+                merge_flag(f, &d, &raw);
+            }
+            None => all.push(d),
+        }
+    }
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    op.flags = all;
+    Ok(op)
+}
+
+/// Overlay the declared attributes of `d` (keys present in `raw`, or a bare
+/// default) on an imported definition.
+fn merge_flag(f: &mut FlagDef, d: &FlagDef, raw: &Mapping) {
+    if raw.is_empty() {
+        f.default = d.default.clone();
+        return;
+    }
+    let has = |k: &str| raw.contains_key(k);
+    if has("default") {
+        f.default = d.default.clone();
+    }
+    if has("description") {
+        f.description = d.description.clone();
+    }
+    if has("type") {
+        f.ftype = d.ftype;
+    }
+    if has("choices") {
+        f.choices = d.choices.clone();
+        f.choice_descriptions = d.choice_descriptions.clone();
+    }
+    if has("required") {
+        f.required = d.required;
+    }
+    if has("min") {
+        f.min = d.min.clone();
+    }
+    if has("max") {
+        f.max = d.max.clone();
+    }
+    if has("arg-name") {
+        f.arg_name = d.arg_name.clone();
+    }
+    if has("arg-skip") {
+        f.arg_skip = d.arg_skip;
+    }
+    if has("arg-switch") {
+        f.arg_switch = d.arg_switch.clone();
+    }
+    if has("arg-split") {
+        f.arg_split = d.arg_split;
+    }
+    if has("env-name") {
+        f.env_name = d.env_name.clone();
+    }
+    if has("null-label") {
+        f.null_label = d.null_label.clone();
+    }
+    if has("allow-other") {
+        f.allow_other = d.allow_other;
+    }
+}
+
+/// Find operation `spec` in the project's guild.yml, with Guild's messages
+/// when it is not there.
+pub fn find<'a>(gf: &'a Guildfile, spec: &str) -> Result<(&'a Model, &'a OpConfig)> {
+    gf.find_op(spec).ok_or_else(|| {
+        let ops: Vec<String> = gf
+            .all_ops()
+            .iter()
+            .filter(|(_, o)| !o.is_private())
+            .map(|(m, o)| crate::guildfile::op_display(m, o))
+            .collect();
+        Error::user(format!(
+            "operation '{spec}' is not defined in {}; its operations are: {} (see `guild operations`)",
+            gf.path.display(),
+            if ops.is_empty() { "none".into() } else { ops.join(", ") }
+        ))
+    })
+}

@@ -18,6 +18,8 @@ pub struct StageRequest<'a> {
     pub tags: Vec<String>,
     pub cwd: PathBuf,
     pub quiet: bool,
+    /// Dependencies resolved beforehand (see `op::deps::resolve`).
+    pub deps: op::deps::Resolved,
 }
 
 /// Removes a half-made run directory unless disarmed.
@@ -89,9 +91,18 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     run.write_attr("flags", &flag_vals)?;
     run.write_attr("user_flags", &Value::Mapping(req.flags.user_flags.clone()))?;
     run.write_attr("random_seed", &Value::from(rand_seed()))?;
-    let op_attr = op::op_attr(op);
+    let mut op_attr = op::op_attr(op);
+    if let Value::Mapping(m) = &mut op_attr {
+        m.insert("deps".into(), Value::Sequence(req.deps.op_deps.clone()));
+        let mut extra = Mapping::new();
+        for (k, _) in &req.deps.flags {
+            let mut e = Mapping::new();
+            e.insert("name".into(), k.clone());
+            extra.insert(k.clone(), Value::Mapping(e));
+        }
+        m.insert("flags-extra".into(), Value::Mapping(extra));
+    }
     run.write_attr("op", &op_attr)?;
-    run.write_attr("deps", &Value::Mapping(Mapping::new()))?;
     run.write_attr("host", &crate::platform::hostname().into())?;
     run.write_attr("user", &crate::platform::user().into())?;
     let pyver = if op.python {
@@ -120,11 +131,9 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     fsutil::touch(&manifest_path)?;
     if let Some(root) = &op.source_root {
         if std::env::var("NO_SOURCECODE").as_deref() != Ok("1") {
-            let snap = op::source::select_with(
-                root,
-                std::slice::from_ref(&home.path),
-                &op.sourcecode_rules,
-            );
+            let mut exclude = vec![home.path.clone()];
+            exclude.extend(req.deps.project_files.iter().cloned());
+            let snap = op::source::select_with(root, &exclude, &op.sourcecode_rules);
             if !req.quiet {
                 for w in &snap.warnings {
                     eprintln!("WARNING: {w}");
@@ -142,6 +151,9 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
             }
         }
     }
+    let (dep_entries, deps_attr) = op::deps::apply(&run, &req.deps, req.quiet)?;
+    manifest::append(&manifest_path, &dep_entries)?;
+    run.write_attr("deps", &deps_attr)?;
     write_env_file(&run, &built.env)?;
     fsutil::touch(&run.guild_path("STAGED"))?;
     fsutil::remove_if_exists(&run.guild_path("PENDING"))?;

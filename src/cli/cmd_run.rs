@@ -106,7 +106,18 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         render::out(&help_op(&op));
         return Ok(0);
     }
-    let resolved = op::resolve_flags(&op, &flag_args, a.force_flags, &ctx.cwd)?;
+    // `NAME=RUN` for an operation dependency picks the run it uses.
+    let dep_names = op::deps::dep_flag_names(&op);
+    let mut dep_user = serde_yaml_ng::Mapping::new();
+    flag_args.retain(|(k, v)| {
+        if dep_names.contains(k) {
+            dep_user.insert(k.clone().into(), v.clone().into());
+            false
+        } else {
+            true
+        }
+    });
+    let mut resolved = op::resolve_flags(&op, &flag_args, a.force_flags, &ctx.cwd)?;
     if let Some((name, _)) = resolved.flags.iter().find(|(k, v)| {
         matches!(v, Value::Sequence(_))
             && !op
@@ -125,6 +136,13 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     if !a.yes && !confirm_run(&op, &resolved.flags, a.stage) {
         return Ok(0);
     }
+    let deps = op::deps::resolve(&op, &ctx.home.runs_dir(), &dep_user, a.quiet)?;
+    for (k, v) in &deps.flags {
+        resolved.flags.insert(k.clone(), v.clone());
+    }
+    for (k, v) in dep_user {
+        resolved.user_flags.insert(k, v);
+    }
     let run = plan::stage(
         &ctx.home,
         StageRequest {
@@ -134,6 +152,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             tags: a.tags.clone(),
             cwd: ctx.cwd.clone(),
             quiet: a.quiet,
+            deps,
         },
     )?;
     if a.stage {

@@ -69,8 +69,12 @@ pub fn build(
     } else {
         None
     };
+    // Flags added by operation dependencies (`flags-extra`) hold run ids
+    // and are not passed to the process.
+    let extra = get(op, "flags-extra").and_then(Value::as_mapping);
     let mut sorted: Vec<(String, &Value)> = flag_vals
         .iter()
+        .filter(|(k, _)| !extra.is_some_and(|e| e.contains_key(*k)))
         .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v)))
         .collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));

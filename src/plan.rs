@@ -20,6 +20,8 @@ pub struct StageRequest<'a> {
     pub quiet: bool,
     /// Dependencies resolved beforehand (see `op::deps::resolve`).
     pub deps: op::deps::Resolved,
+    /// Use this run id (a pipeline step's pre-allocated id).
+    pub run_id: Option<String>,
 }
 
 /// Removes a half-made run directory unless disarmed.
@@ -55,7 +57,15 @@ pub fn label_for(
 pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     let runs_dir = home.runs_dir();
     fsutil::create_dir_all(&runs_dir)?;
-    let id = uuid::Uuid::new_v4().simple().to_string();
+    let id = match &req.run_id {
+        Some(id) if id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()) => id.clone(),
+        Some(id) => {
+            return Err(Error::user(format!(
+                "invalid run id '{id}': expected 32 hex digits"
+            )))
+        }
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    };
     let run = Run::at(runs_dir.join(&id));
     std::fs::create_dir(&run.dir).map_err(|e| Error::io("creating run directory", &run.dir, e))?;
     let mut cleanup = Cleanup(Some(run.dir.clone()));
@@ -103,6 +113,9 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
         m.insert("flags-extra".into(), Value::Mapping(extra));
     }
     run.write_attr("op", &op_attr)?;
+    if let Some(steps) = &op.steps {
+        run.write_attr("steps", steps)?;
+    }
     run.write_attr("host", &crate::platform::hostname().into())?;
     run.write_attr("user", &crate::platform::user().into())?;
     let pyver = if op.python {

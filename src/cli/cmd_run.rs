@@ -63,6 +63,9 @@ pub struct RunArgs {
     /// Show the operation's flags and exit
     #[arg(long)]
     pub help_op: bool,
+    /// Create the run with this id (used for pipeline steps)
+    #[arg(long, hide = true, value_name = "ID")]
+    pub run_id: Option<String>,
 }
 
 pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
@@ -153,6 +156,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             cwd: ctx.cwd.clone(),
             quiet: a.quiet,
             deps,
+            run_id: a.run_id.clone(),
         },
     )?;
     if a.stage {

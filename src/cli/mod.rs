@@ -48,6 +48,9 @@ pub enum Command {
     Label(cmd_runs::LabelArgs),
     /// Add or remove run tags
     Tag(cmd_runs::TagArgs),
+    /// Run the steps of a pipeline run (the process of a `steps` operation)
+    #[command(name = "__steps", hide = true)]
+    Steps,
 }
 
 /// Run selection filters shared by every command that takes RUN specs.
@@ -226,6 +229,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Ls(a) => cmd_runs::ls(&ctx, a),
         Command::Label(a) => cmd_runs::label(&ctx, a),
         Command::Tag(a) => cmd_runs::tag(&ctx, a),
+        Command::Steps => crate::op::steps::main(),
     }
 }
 

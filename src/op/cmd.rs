@@ -92,6 +92,21 @@ pub fn build(
             i += 2;
             continue;
         }
+        // A pipeline's steps are run by this program (`guild __steps`).
+        if (a == "-um" || a == "-m")
+            && template.get(i + 1).map(String::as_str) == Some("guild.steps_main")
+        {
+            argv.pop();
+            let exe = std::env::current_exe().map_err(|e| {
+                Error::user(format!(
+                    "cannot find the guild executable to run steps: {e}"
+                ))
+            })?;
+            argv.push(exe.display().to_string());
+            argv.push("__steps".into());
+            i += 2;
+            continue;
+        }
         if a == "__flag_args__" || a == "${flag_args}" {
             let args = flag_args(&sorted, cmd_flags, &dest, &template);
             argv.extend(args);

@@ -126,7 +126,11 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
     if op.steps.is_some() {
         op.flags = declared;
         op.source_root = None;
-        op.cmd_args = vec!["${guild_exe}".into(), "__steps__".into()];
+        op.cmd_args = ["${guild_python_exe}", "-um", "guild.steps_main"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        op.flags_dest = "args".into();
         return Ok(op);
     }
     let exec = cfg.str("exec");

@@ -8,6 +8,7 @@ pub mod detect;
 pub mod flags;
 pub mod gf;
 pub mod source;
+pub mod steps;
 pub mod sweep;
 
 use crate::error::{Error, Result};

@@ -22,6 +22,8 @@ pub struct StageRequest<'a> {
     pub deps: op::deps::Resolved,
     /// Use this run id (a pipeline step's pre-allocated id).
     pub run_id: Option<String>,
+    /// `--proto`: take the source code and random seed of this run.
+    pub proto: Option<Run>,
 }
 
 /// Removes a half-made run directory unless disarmed.
@@ -100,7 +102,12 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     }
     run.write_attr("flags", &flag_vals)?;
     run.write_attr("user_flags", &Value::Mapping(req.flags.user_flags.clone()))?;
-    run.write_attr("random_seed", &Value::from(rand_seed()))?;
+    let seed = req
+        .proto
+        .as_ref()
+        .and_then(|p| p.attr_i64("random_seed"))
+        .unwrap_or_else(rand_seed);
+    run.write_attr("random_seed", &Value::from(seed))?;
     let mut op_attr = op::op_attr(op);
     if let Value::Mapping(m) = &mut op_attr {
         m.insert("deps".into(), Value::Sequence(req.deps.op_deps.clone()));
@@ -142,7 +149,18 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
 
     let manifest_path = run.guild_path("manifest");
     fsutil::touch(&manifest_path)?;
-    if let Some(root) = &op.source_root {
+    if let Some(proto) = &req.proto {
+        let entries = copy_proto_source(proto, &run)?;
+        manifest::append(&manifest_path, &entries)?;
+        let digest = manifest::sourcecode_digest(&run.dir, &entries)?;
+        run.write_attr(
+            "sourcecode_digest",
+            &digest.map(Value::from).unwrap_or(Value::Null),
+        )?;
+        if let Some(v) = proto.attr("vcs_commit") {
+            run.write_attr("vcs_commit", &v)?;
+        }
+    } else if let Some(root) = &op.source_root {
         if std::env::var("NO_SOURCECODE").as_deref() != Ok("1") {
             let mut exclude = vec![home.path.clone()];
             exclude.extend(req.deps.project_files.iter().cloned());
@@ -173,6 +191,28 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     run.write_attr("started", &now_us().into())?;
     cleanup.0 = None;
     Ok(run)
+}
+
+/// The source files of `proto` (its manifest `s` entries) copied into `run`.
+fn copy_proto_source(proto: &Run, run: &Run) -> Result<Vec<manifest::Entry>> {
+    let mut out = Vec::new();
+    for e in manifest::read(&proto.guild_path("manifest"))? {
+        if e.kind != "s" {
+            continue;
+        }
+        let Some(rel) = e.run_rel() else { continue };
+        let src = proto.dir.join(rel);
+        let dest = run.dir.join(rel);
+        if !src.is_file() {
+            continue;
+        }
+        if let Some(p) = dest.parent() {
+            fsutil::create_dir_all(p)?;
+        }
+        std::fs::copy(&src, &dest).map_err(|err| Error::io("copying", &src, err))?;
+        out.push(e.clone());
+    }
+    Ok(out)
 }
 
 fn rand_seed() -> i64 {

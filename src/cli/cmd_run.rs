@@ -39,9 +39,15 @@ pub struct RunArgs {
     /// Write the run directory without running it
     #[arg(long)]
     pub stage: bool,
-    /// Start a staged run
-    #[arg(long, value_name = "RUN")]
+    /// Start a staged run, or re-run a finished run in place with its flags (FLAG=VAL overrides)
+    #[arg(long, visible_alias = "restart", value_name = "RUN")]
     pub start: Option<String>,
+    /// Start a new run with the operation, flags and source code of RUN (FLAG=VAL overrides)
+    #[arg(long, value_name = "RUN")]
+    pub proto: Option<String>,
+    /// Skip the run when a run of the same operation with the same flags exists
+    #[arg(long)]
+    pub needed: bool,
     /// Run in the background and return at once
     #[arg(short = 'b', long)]
     pub background: bool,
@@ -79,9 +85,6 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             "--print-cmd and --print-env cannot both be used",
         ));
     }
-    if let Some(spec) = &a.start {
-        return start_existing(ctx, &a, spec);
-    }
     // `guild run lr=0.1` runs the default operation with a flag.
     let mut flag_strs = a.flags.clone();
     let spec = match a.opspec.clone() {
@@ -91,7 +94,37 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         }
         other => other,
     };
-    let mut op = op::resolve(&ctx.home, &ctx.cwd, spec.as_deref())?;
+    if let Some(run_spec) = &a.start {
+        if spec.is_some() {
+            return Err(Error::user(
+                "OPERATION cannot be used with --start/--restart (the run's own operation is used)",
+            ));
+        }
+        return start_existing(ctx, &a, run_spec, &flag_strs);
+    }
+    let mut proto: Option<Run> = None;
+    let mut op = match &a.proto {
+        Some(p) => {
+            if spec.is_some() {
+                return Err(Error::user(
+                    "OPERATION cannot be used with --proto (the proto run's operation is used)",
+                ));
+            }
+            let run = find_run(ctx, p)?;
+            let opref = run.opref()?;
+            let op = op::for_run(&ctx.home, &opref).ok_or_else(|| {
+                Error::user(format!(
+                    "cannot use run {} as a prototype: its operation {} is no longer defined at {}",
+                    run.short_id(),
+                    opref.op_desc(),
+                    opref.pkg_name
+                ))
+            })?;
+            proto = Some(run);
+            op
+        }
+        None => op::resolve(&ctx.home, &ctx.cwd, spec.as_deref())?,
+    };
     let mut flag_args = op::parse_flag_args(&flag_strs)?;
     let extra = split_raw_args(&op, &a.raw, &mut flag_args);
     if !extra.is_empty() {
@@ -120,7 +153,16 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             true
         }
     });
-    let mut resolved = op::resolve_flags(&op, &flag_args, a.force_flags, &ctx.cwd)?;
+    let mut resolved = match &proto {
+        Some(p) => {
+            let base = match p.attr("flags") {
+                Some(Value::Mapping(m)) => m,
+                _ => serde_yaml_ng::Mapping::new(),
+            };
+            op::override_flags(Some(&op), &base, &flag_args, a.force_flags, &ctx.cwd)?
+        }
+        None => op::resolve_flags(&op, &flag_args, a.force_flags, &ctx.cwd)?,
+    };
     if let Some((name, _)) = resolved.flags.iter().find(|(k, v)| {
         matches!(v, Value::Sequence(_))
             && !op
@@ -146,6 +188,31 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     for (k, v) in dep_user {
         resolved.user_flags.insert(k, v);
     }
+    if a.needed {
+        let matching = matching_runs(ctx, &op, &resolved.flags);
+        if !matching.is_empty() {
+            let rows: Vec<Vec<String>> = matching
+                .iter()
+                .map(|r| {
+                    vec![
+                        format!("[{}]", r.run.short_id()),
+                        r.op_desc(),
+                        render::fmt_time(r.started),
+                        r.status.display(),
+                        r.label.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            let table: String = render::table(rows)
+                .lines()
+                .map(|l| format!("  {l}\n"))
+                .collect();
+            print!(
+                "Skipping because the following runs match this operation (--needed specified):\n{table}"
+            );
+            return Ok(0);
+        }
+    }
     let run = plan::stage(
         &ctx.home,
         StageRequest {
@@ -157,6 +224,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             quiet: a.quiet,
             deps,
             run_id: a.run_id.clone(),
+            proto,
         },
     )?;
     if a.stage {
@@ -192,14 +260,72 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     Ok(exit_code_for_status(status))
 }
 
-fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str) -> Result<i32> {
+fn find_run(ctx: &Ctx, spec: &str) -> Result<Run> {
     let runs = query::list_dir(&ctx.home.runs_dir());
     let picked = query::select(&runs, &[spec.to_string()], false)?;
-    let run = picked
+    picked
         .into_iter()
         .next()
         .map(|r| r.run)
-        .ok_or_else(|| Error::user(format!("could not find a run matching '{spec}'")))?;
+        .ok_or_else(|| Error::user(format!("could not find a run matching '{spec}'")))
+}
+
+/// Runs that `--needed` counts as done: same operation (opref, including
+/// the guild.yml version) and flags, and not pending or failed.
+fn matching_runs(ctx: &Ctx, op: &OpDef, flag_vals: &serde_yaml_ng::Mapping) -> Vec<query::RunInfo> {
+    use crate::run::Status;
+    query::list_dir(&ctx.home.runs_dir())
+        .into_iter()
+        .filter(|r| r.opref.as_ref() == Some(&op.opref))
+        .filter(|r| !matches!(r.status.status, Status::Pending | Status::Error))
+        .filter(|r| match r.run.attr("flags") {
+            Some(Value::Mapping(m)) => &m == flag_vals,
+            None => flag_vals.is_empty(),
+            _ => false,
+        })
+        .collect()
+}
+
+/// `--start`/`--restart RUN [FLAG=VAL...]`: run an existing run in place,
+/// with its recorded flags and any overrides.
+fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> Result<i32> {
+    let run = find_run(ctx, spec)?;
+    let overrides = op::parse_flag_args(flag_strs)?;
+    let opref = run.opref()?;
+    let base = match run.attr("flags") {
+        Some(Value::Mapping(m)) => m,
+        _ => serde_yaml_ng::Mapping::new(),
+    };
+    let staged = run.has_marker("STAGED");
+    if !overrides.is_empty() || a.needed {
+        let op_def = op::for_run(&ctx.home, &opref);
+        let resolved =
+            op::override_flags(op_def.as_ref(), &base, &overrides, a.force_flags, &ctx.cwd)?;
+        if a.needed && resolved.flags == base && !staged {
+            println!("Skipping run because flags have not changed (--needed specified)");
+            return Ok(0);
+        }
+        if !a.yes && !confirm_start(&run, &opref.op_desc(), &resolved.flags) {
+            return Ok(0);
+        }
+        if resolved.flags != base {
+            // A default label follows the new flags; a chosen label stays.
+            let old_default = flags::default_label(&base);
+            let label = run.attr_str("label").unwrap_or_default();
+            if label == old_default {
+                let template = run.attr("op").and_then(|o| {
+                    o.get("label-template")
+                        .and_then(|t| t.as_str().map(String::from))
+                });
+                let new = plan::label_for(None, &[], template.as_deref(), &resolved.flags);
+                run.write_attr("label", &new.into())?;
+            }
+            run.write_attr("flags", &Value::Mapping(resolved.flags))?;
+        }
+        run.write_attr("user_flags", &Value::Mapping(resolved.user_flags))?;
+    } else if !a.yes && !confirm_start(&run, &opref.op_desc(), &base) {
+        return Ok(0);
+    }
     if a.background && a.pidfile.is_none() {
         local::start_background(&ctx.home, &run, None)?;
         eprintln!("{} started in background", run.id);
@@ -212,6 +338,24 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str) -> Result<i32> {
     };
     let status = local::start(&ctx.home, &run, &ctx.cwd, &opts)?;
     Ok(exit_code_for_status(status))
+}
+
+fn confirm_start(run: &Run, op_desc: &str, flag_vals: &serde_yaml_ng::Mapping) -> bool {
+    let mut lines = vec![format!("You are about to start {} ({op_desc})", run.id)];
+    let mut names: Vec<(String, &Value)> = flag_vals
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v)))
+        .collect();
+    names.sort_by(|a, b| a.0.cmp(&b.0));
+    for (k, v) in names {
+        lines.push(format!("  {k}: {}", flags::encode_display(v)));
+    }
+    eprintln!("{}", lines.join("\n"));
+    if !std::io::stdin().is_terminal() {
+        eprintln!("Continue? (Y/n) no terminal to answer; use -y to run without asking");
+        return false;
+    }
+    super::confirm("Continue?", true)
 }
 
 /// Turn `--name value` / `--name=value` for known flags into flag values;
@@ -290,31 +434,74 @@ fn confirm_run(op: &OpDef, flag_vals: &serde_yaml_ng::Mapping, stage: bool) -> b
     super::confirm("Continue?", true)
 }
 
-fn help_op(op: &OpDef) -> String {
+/// `--help-op` as Guild prints it: usage, description, flags with their
+/// defaults and choices.
+pub fn help_op(op: &OpDef) -> String {
     let mut s = format!("Usage: guild run [OPTIONS] {} [FLAG]...\n\n", op.name);
+    let desc = op.description.trim();
+    if !desc.is_empty() {
+        s.push_str(desc);
+        s.push_str("\n\n");
+    }
+    s.push_str("Use 'guild run --help' for a list of options.\n");
     if op.flags.is_empty() {
-        s.push_str("No flags detected.\n");
         return s;
     }
-    s.push_str("Flags:\n");
-    let w = op
-        .flags
-        .iter()
-        .map(|f| f.name.len())
-        .max()
-        .unwrap_or(0)
-        .max(16);
-    for f in &op.flags {
-        let mut desc = f.description.clone();
-        match &f.default {
-            Some(d) => desc.push_str(&format!(" (default is {})", flags::encode_display(d))),
-            None if f.required => desc.push_str(" (required)"),
-            None => {}
+    s.push_str("\nFlags:\n");
+    s.push_str(&flags_help(&op.flags, "  "));
+    s
+}
+
+/// The flag list of `--help-op` and `guild help`, each line indented.
+pub fn flags_help(defs: &[flags::FlagDef], indent: &str) -> String {
+    let mut defs: Vec<&flags::FlagDef> = defs.iter().collect();
+    defs.sort_by(|a, b| a.name.cmp(&b.name));
+    let w = defs.iter().map(|f| f.name.len()).max().unwrap_or(0) + 2;
+    let mut s = String::new();
+    for f in defs {
+        let mut desc = f
+            .description
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let note = match &f.default {
+            Some(d) if !d.is_null() => format!("(default is {})", flags::encode_display(d)),
+            _ if f.required => "(required)".to_string(),
+            _ => String::new(),
+        };
+        if !note.is_empty() {
+            if !desc.is_empty() {
+                desc.push(' ');
+            }
+            desc.push_str(&note);
         }
-        s.push_str(&format!("  {:w$}  {}\n", f.name, desc.trim()));
+        s.push_str(&format!("{indent}{:w$}{desc}\n", f.name));
         if !f.choices.is_empty() && f.arg_switch.is_none() {
-            let c: Vec<String> = f.choices.iter().map(flags::encode_display).collect();
-            s.push_str(&format!("  {:w$}    Choices:  {}\n", "", c.join(", ")));
+            let pad = " ".repeat(w);
+            let described = f.choice_descriptions.iter().any(|d| !d.is_empty());
+            s.push_str(&format!("{indent}{pad}\n"));
+            if described {
+                s.push_str(&format!("{indent}{pad}Choices:\n"));
+                let cw = f
+                    .choices
+                    .iter()
+                    .map(|c| flags::encode_display(c).len())
+                    .max()
+                    .unwrap_or(0)
+                    + 2;
+                for (c, d) in f.choices.iter().zip(f.choice_descriptions.iter()) {
+                    s.push_str(&format!(
+                        "{indent}{pad}  {:cw$}{d}\n",
+                        flags::encode_display(c)
+                    ));
+                }
+            } else {
+                let c: Vec<String> = f.choices.iter().map(flags::encode_display).collect();
+                s.push_str(&format!("{indent}{pad}Choices:  {}\n", c.join(", ")));
+            }
+            s.push('\n');
         }
     }
     s

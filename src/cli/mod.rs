@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions, Guild's short option aliases,
 //! and dispatch. Commands parse into typed requests and call the library.
 
+mod cmd_project;
 mod cmd_run;
 mod cmd_runs;
 
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 #[derive(Parser, Debug)]
 #[command(
     name = "guild",
+    disable_help_subcommand = true,
     version,
     about = "Run, track and compare experiments (Guild AI 0.9 compatible)",
     long_about = "Run, track and compare experiments.\n\nRuns live in $GUILD_HOME/runs (default ~/.guild) in Guild AI 0.9's format.\n\nExamples:\n  guild run train.py lr=0.01 epochs=5\n  guild runs\n  guild runs info 1\n  guild watch\n  guild stop 1"
@@ -48,6 +50,11 @@ pub enum Command {
     Label(cmd_runs::LabelArgs),
     /// Add or remove run tags
     Tag(cmd_runs::TagArgs),
+    /// List the operations of the guild.yml in the current directory
+    #[command(visible_alias = "ops")]
+    Operations(cmd_project::OpsArgs),
+    /// Show help for the operations of the guild.yml in the current directory
+    Help(cmd_project::HelpArgs),
     /// Run the steps of a pipeline run (the process of a `steps` operation)
     #[command(name = "__steps", hide = true)]
     Steps,
@@ -230,6 +237,8 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Label(a) => cmd_runs::label(&ctx, a),
         Command::Tag(a) => cmd_runs::tag(&ctx, a),
         Command::Steps => crate::op::steps::main(),
+        Command::Operations(a) => cmd_project::operations(&ctx, a),
+        Command::Help(a) => cmd_project::help(&ctx, a),
     }
 }
 

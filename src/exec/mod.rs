@@ -90,6 +90,8 @@ pub struct SpawnSpec<'a> {
     pub echo: bool,
     pub parser: crate::output::scalars::ScalarParser,
     pub stdin_null: bool,
+    /// A run stopped by a signal counts as completed (op `stoppable`).
+    pub stoppable: bool,
 }
 
 /// Spawn and supervise the operation of `run` until it exits; record LOCK,
@@ -205,7 +207,10 @@ pub fn supervise(run: &Run, spec: SpawnSpec) -> Result<i64> {
     }
     CHILD_PGID.store(0, Ordering::SeqCst);
     let capture_result = capture.close();
-    let exit_status: i64 = if sig == libc::SIGINT {
+    let stopped_by_signal = sig != 0 || status.signal().is_some();
+    let exit_status: i64 = if spec.stoppable && stopped_by_signal {
+        0
+    } else if sig == libc::SIGINT {
         INTERRUPTED_STATUS
     } else {
         match (status.code(), status.signal()) {

@@ -289,6 +289,63 @@ pub fn resolve_flags(
     Ok(ResolvedFlags { flags, user_flags })
 }
 
+/// Flags for a restart or `--proto`: `base` (the run's flags) with each
+/// `NAME=VALUE` override decoded and checked against `op` when its
+/// definition is known.
+pub fn override_flags(
+    op: Option<&OpDef>,
+    base: &Mapping,
+    args: &[(String, String)],
+    force: bool,
+    cwd: &Path,
+) -> Result<ResolvedFlags> {
+    let mut flags = base.clone();
+    let mut user_flags = Mapping::new();
+    for (name, raw) in args {
+        let def = op.and_then(|o| {
+            o.flags
+                .iter()
+                .find(|d| &d.name == name || d.arg_name.as_deref() == Some(name))
+        });
+        let value = match (def, op) {
+            (Some(d), _) => {
+                let v = flags::decode_typed(raw, d.ftype);
+                flags::check(d, &v, cwd).map_err(Error::user)?
+            }
+            (None, Some(o)) if !force && !base.contains_key(name.as_str()) => {
+                return Err(Error::user(format!(
+                    "unsupported flag '{name}' for {} (use --force-flags to pass it anyway)",
+                    o.name
+                )))
+            }
+            _ => flags::decode(raw),
+        };
+        let key = def.map(|d| d.name.clone()).unwrap_or_else(|| name.clone());
+        flags.insert(key.clone().into(), value.clone());
+        user_flags.insert(key.into(), value);
+    }
+    Ok(ResolvedFlags { flags, user_flags })
+}
+
+/// The current definition of the operation a run was made from (its
+/// guild.yml op or script), when it can still be found.
+pub fn for_run(home: &Home, opref: &Opref) -> Option<OpDef> {
+    match opref.pkg_type.as_str() {
+        "guildfile" => {
+            let gf = crate::guildfile::Guildfile::load(Path::new(&opref.pkg_name)).ok()?;
+            let spec = if opref.model_name.is_empty() {
+                opref.op_name.clone()
+            } else {
+                format!("{}:{}", opref.model_name, opref.op_name)
+            };
+            let (m, o) = gf.find_op(&spec)?;
+            gf::resolve(home, &gf, m, o).ok()
+        }
+        "script" => resolve_script(home, Path::new(&opref.pkg_name), &opref.op_name).ok(),
+        _ => None,
+    }
+}
+
 /// Parse `NAME=VALUE` arguments (split on the first `=`).
 pub fn parse_flag_args(args: &[String]) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();

@@ -68,6 +68,12 @@ pub fn start(home: &Home, run: &Run, cwd: &Path, opts: &StartOpts) -> Result<i64
         .cloned()
         .unwrap_or(Value::Null);
     let parser = ScalarParser::from_config(&scalars_cfg, flag_names).map_err(Error::user)?;
+    let op_flag = |k: &str| {
+        op.as_mapping()
+            .and_then(|m| m.get(k))
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
     let status = exec::supervise(
         run,
         exec::SpawnSpec {
@@ -77,9 +83,17 @@ pub fn start(home: &Home, run: &Run, cwd: &Path, opts: &StartOpts) -> Result<i64
             echo: !opts.quiet,
             parser,
             stdin_null: opts.stdin_null,
+            stoppable: op_flag("stoppable"),
         },
     );
     drop(pid_guard);
+    // `delete-on-success`: a successful run goes to the trash.
+    if matches!(status, Ok(0)) && op_flag("delete-on-success") {
+        if !opts.quiet {
+            eprintln!("Deleting interim run {} (delete-on-success)", run.id);
+        }
+        crate::run::trash::move_to(run, &home.trash_dir())?;
+    }
     status
 }
 

@@ -34,6 +34,16 @@ impl Env {
         }
     }
 
+    /// An env whose project is a copy of `fixtures/projects/<name>`.
+    fn with_project(name: &str) -> Env {
+        let e = Env::new();
+        for f in std::fs::read_dir(&e.proj).unwrap().flatten() {
+            std::fs::remove_file(f.path()).unwrap();
+        }
+        copy_tree(&fixtures().join("projects").join(name), &e.proj);
+        e
+    }
+
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(BIN);
         c.args(args)
@@ -79,6 +89,28 @@ impl Env {
             .map(|r| r["status"].as_str().unwrap().to_string())
             .unwrap()
     }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+/// The newest run dir whose opref names operation `op`.
+fn run_of(e: &Env, op: &str) -> PathBuf {
+    let runs = e.runs_json();
+    let r = runs
+        .iter()
+        .find(|r| r["operation"] == op)
+        .unwrap_or_else(|| panic!("no {op} run in {runs:?}"));
+    e.home.join("runs").join(r["id"].as_str().unwrap())
 }
 
 fn attr(run: &Path, name: &str) -> Option<String> {
@@ -717,4 +749,288 @@ fn guild_090_reads_our_runs() {
         serde_json::json!([0.16670000553131104, 2])
     );
     assert_eq!(info["operation"], "train.py");
+}
+
+// ---------------------------------------------------------------- guild.yml
+
+#[test]
+fn guildfile_operations_help_and_help_op() {
+    let e = Env::with_project("gf");
+    let ops = e.ok(&["operations"]);
+    let lines: Vec<&str> = ops.lines().collect();
+    assert!(lines.contains(&"train       Train a model"), "{ops}");
+    assert!(lines.contains(&"prepare     Prepare data"), "{ops}");
+    assert_eq!(e.ok(&["ops"]), ops);
+    let help = e.ok(&["help"]);
+    assert!(
+        help.contains("BASE OPERATIONS") && help.contains("Learning rate (default is 0.1)"),
+        "{help}"
+    );
+    let h = e.ok(&["run", "train", "--help-op"]);
+    assert!(
+        h.starts_with(
+            "Usage: guild run [OPTIONS] train [FLAG]...\n\nTrain a model\n\nUses prepared data.\n"
+        ),
+        "{h}"
+    );
+    assert!(h.contains("  epochs  (default is 2)"), "imported flag: {h}");
+    assert!(h.contains("adam  Adaptive moments"), "{h}");
+    assert!(
+        !h.contains("name"),
+        "only imported flags listed in flags-import: {h}"
+    );
+}
+
+#[test]
+fn guildfile_main_and_exec_ops_get_flags_env_and_args() {
+    let e = Env::with_project("gf");
+    let out = e.ok(&["run", "sh", "verbose=yes", "msg=hello there", "-y"]);
+    assert!(
+        out.contains("msg=hello there verbose=1 --n 3 --msg hello there --verbose"),
+        "{out}"
+    );
+    let out = e.ok(&["run", "cfg", "nested.x=9", "-y"]);
+    assert!(
+        out.contains("params=[('lr', 0.5), ('nested', {'x': 9, 'y': 2})]"),
+        "global:params: {out}"
+    );
+    assert!(out.contains("helper=helper-ok"), "python-path: {out}");
+    let cfg = run_of(&e, "cfg");
+    let manifest = std::fs::read_to_string(cfg.join(".guild/manifest")).unwrap();
+    assert!(manifest.contains("s code/src/cfg.py "), "{manifest}");
+    assert!(!manifest.contains("a.csv"), "excluded dir: {manifest}");
+    assert!(cfg.join("code/src/helper.py").exists());
+}
+
+#[test]
+fn guildfile_flag_errors_fail_before_any_run() {
+    let e = Env::with_project("gf");
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["run", "train", "opt=rmsprop", "-y"],
+            "choose from adam, sgd",
+        ),
+        (
+            &["run", "train", "lr=2", "-y"],
+            "out of range (greater than max 1)",
+        ),
+        (&["run", "needs-name", "-y"], "missing flags: name"),
+        (
+            &["run", "nosuch", "-y"],
+            "operation 'nosuch' is not defined",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = e.run(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    }
+    assert!(e.run_dirs().is_empty());
+}
+
+#[test]
+fn guildfile_requires_file_and_operation_sources() {
+    let e = Env::with_project("gf");
+    let o = e.run(&["run", "train", "-y"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no suitable run for prepare"));
+    assert!(e.run_dirs().is_empty(), "a failed dependency leaves no run");
+    e.ok(&["run", "prepare", "-y"]);
+    let first = run_of(&e, "prepare");
+    e.ok(&["run", "prepare", "n=2", "-y"]);
+    let out = e.ok(&["run", "train", "-y"]);
+    assert!(
+        out.contains("mode=fast-adam") && out.contains("data=hello data"),
+        "{out}"
+    );
+    assert!(
+        out.contains("prepared=prepared 2"),
+        "latest prepare run: {out}"
+    );
+    let train = run_of(&e, "train");
+    let manifest = std::fs::read_to_string(train.join(".guild/manifest")).unwrap();
+    assert!(
+        manifest.contains("d data.txt 81d0d14e9ef79303cfb3747c0c6d9bcad16ccfc4 file:data.txt\n"),
+        "{manifest}"
+    );
+    assert!(manifest.contains("d out.txt "), "{manifest}");
+    assert!(
+        !manifest.contains("s data.txt"),
+        "dep files are not source: {manifest}"
+    );
+    assert!(!train.join("other.txt").exists(), "select: out.txt only");
+    let deps = attr(&train, "deps").unwrap();
+    assert!(
+        deps.contains("operation:prepare:\n  operation:prepare:\n    config: "),
+        "{deps}"
+    );
+    let flags = attr(&train, "flags").unwrap();
+    assert!(flags.contains("operation:prepare: "), "{flags}");
+    assert_eq!(attr(&train, "label").unwrap(), "adam lr=0.1\n");
+    assert_eq!(attr(&train, "tags").unwrap(), "- gf\n");
+    // NAME=RUN picks the run a dependency uses.
+    let id1 = first.file_name().unwrap().to_str().unwrap().to_string();
+    let out = e.ok(&[
+        "run",
+        "train",
+        &format!("operation:prepare={}", &id1[..6]),
+        "-y",
+    ]);
+    assert!(out.contains("prepared=prepared 1"), "{out}");
+    let info = e.ok(&["runs", "info", "1"]);
+    assert!(
+        info.contains("acc: 0.200000 (step 2)"),
+        "output-scalars: {info}"
+    );
+}
+
+#[test]
+fn guildfile_pipeline_runs_steps_and_stops_at_failure() {
+    let e = Env::with_project("gf");
+    let out = e.ok(&["run", "pipeline", "lr=0.4", "-y"]);
+    assert!(
+        out.contains("prepare done") && out.contains("acc=0.80"),
+        "{out}"
+    );
+    let pipe = run_of(&e, "pipeline");
+    let train = run_of(&e, "train");
+    assert_eq!(
+        std::fs::read_link(pipe.join("train")).unwrap(),
+        Path::new("..").join(train.file_name().unwrap())
+    );
+    assert!(pipe.join("prepare").join(".guild/opref").exists());
+    assert!(attr(&train, "flags").unwrap().contains("lr: 0.4"));
+    assert!(attr(&pipe, "steps").unwrap().contains("run: train"));
+    let o = e.run(&["run", "pipefail", "-y"]);
+    assert_eq!(o.status.code(), Some(3));
+    let runs = e.runs_json();
+    let count = |op: &str| runs.iter().filter(|r| r["operation"] == op).count();
+    assert_eq!(count("train"), 1, "no step after the failing one");
+    assert_eq!(
+        e.status_of(
+            run_of(&e, "pipefail")
+                .file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+        ),
+        "error"
+    );
+}
+
+#[test]
+fn guildfile_stage_restart_proto_and_needed() {
+    let e = Env::with_project("gf");
+    e.ok(&["run", "prepare", "-y"]);
+    let o = e.run(&["run", "prepare", "--needed", "-y"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with("Skipping because the following runs match")
+    );
+    assert_eq!(e.run_dirs().len(), 1);
+    e.ok(&["run", "prepare", "n=5", "--stage", "-y"]);
+    let staged = e.runs_json()[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(e.status_of(&staged), "staged");
+    let out = e.ok(&["run", "--start", &staged[..8], "n=6", "-y"]);
+    assert!(out.contains("prepare done n=6"), "{out}");
+    assert_eq!(e.status_of(&staged), "completed");
+    let dir = e.home.join("runs").join(&staged);
+    assert_eq!(attr(&dir, "user_flags").unwrap(), "n: 6\n");
+    // Restart in place with an override; the default label follows.
+    let out = e.ok(&["run", "--restart", &staged[..8], "n=7", "-y"]);
+    assert!(out.contains("n=7"));
+    assert_eq!(attr(&dir, "label").unwrap(), "n=7\n");
+    let output = std::fs::read_to_string(dir.join(".guild/output")).unwrap();
+    assert_eq!(output, "prepare done n=7\n", "output replaced");
+    let o = e.run(&["run", "--restart", &staged[..8], "--needed", "-y"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("flags have not changed"));
+    // --proto: a new run from the old one's op, flags, source and seed.
+    std::fs::write(e.proj.join("prepare.py"), "print('changed source')\n").unwrap();
+    let out = e.ok(&["run", "--proto", &staged[..8], "-y"]);
+    assert!(
+        out.contains("prepare done n=7"),
+        "proto source, not the project's: {out}"
+    );
+    let newest = e
+        .home
+        .join("runs")
+        .join(e.runs_json()[0]["id"].as_str().unwrap());
+    assert_eq!(attr(&newest, "random_seed"), attr(&dir, "random_seed"));
+}
+
+#[test]
+fn guildfile_stoppable_and_delete_on_success() {
+    let e = Env::with_project("gf");
+    e.ok(&["run", "interim", "-y"]);
+    assert!(e.run_dirs().is_empty(), "moved to the trash");
+    assert_eq!(
+        std::fs::read_dir(e.home.join("trash/runs"))
+            .unwrap()
+            .count(),
+        1
+    );
+    let mut child = e
+        .cmd(&["run", "sleeper", "-y"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("sleeper running", Duration::from_secs(20), || {
+        e.runs_json()
+            .first()
+            .is_some_and(|r| r["status"] == "running")
+    });
+    e.ok(&["stop", "1", "-y"]);
+    let st = child.wait().unwrap();
+    assert!(st.success(), "a stopped stoppable op exits 0: {st:?}");
+    assert_eq!(e.runs_json()[0]["status"], "completed");
+}
+
+#[test]
+fn malformed_guildfiles_name_file_line_and_fix() {
+    let cases = [
+        (
+            "train:\n  main: train\n  mian: x\n",
+            "line 3, column 3",
+            "did you mean 'main'",
+        ),
+        ("train:\n  main: x\n   bad: [\n", "invalid YAML", "line "),
+        (
+            "train:\n  flags: [1, 2]\n",
+            "line 2, column 3",
+            "invalid flags value [1, 2] in operation 'train': expected a mapping",
+        ),
+        (
+            "train:\n  flags:\n    opt:\n      default: x\n      choices: [a, b]\n",
+            "line 3",
+            "choose from a, b",
+        ),
+        (
+            "- config: a\n  extends: b\n- config: b\n  extends: a\n- model: m\n  extends: a\n",
+            "cycle in 'extends'",
+            "a -> b -> a",
+        ),
+        (
+            "train:\n  requires:\n    - file: nope.txt\n",
+            "cannot find source file 'nope.txt'",
+            "create it",
+        ),
+        (
+            "train:\n  stoppable: maybe\n",
+            "invalid stoppable value maybe",
+            "expected yes or no",
+        ),
+    ];
+    for (yml, want1, want2) in cases {
+        let e = Env::with_project("gf");
+        std::fs::write(e.proj.join("guild.yml"), yml).unwrap();
+        let o = e.run(&["run", "train", "-y"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{yml}: {err}");
+        assert!(err.contains(want1) && err.contains(want2), "{yml}: {err}");
+        if !want1.contains("nope") {
+            assert!(err.contains("guild.yml"), "names the file: {err}");
+        }
+        assert!(e.run_dirs().is_empty(), "{yml}: no run left");
+    }
 }

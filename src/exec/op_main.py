@@ -108,7 +108,8 @@ def _parse_flags(args):
 def _find(mod):
     if "/" in mod or mod.endswith(".py"):
         path = mod if mod.endswith(".py") else mod + ".py"
-        return os.path.abspath(path), None
+        base = os.environ.get("GUILD_SOURCECODE") or "."
+        return os.path.abspath(os.path.join(base, path)), None
     import importlib.util
 
     spec = importlib.util.find_spec(mod)

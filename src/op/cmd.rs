@@ -142,7 +142,15 @@ pub fn build(
         let existing = env.get("PYTHONPATH").cloned().unwrap_or_default();
         let mut parts = vec![dest_dir.clone()];
         if let Some(extra) = get(op, "python-path").and_then(Value::as_sequence) {
-            parts.extend(extra.iter().filter_map(|p| p.as_str().map(String::from)));
+            // Project paths: inside the run they live under the source dest.
+            parts.extend(extra.iter().filter_map(|p| {
+                let p = p.as_str()?;
+                Some(if p.starts_with('/') || dest_dir == "." {
+                    p.to_string()
+                } else {
+                    format!("{}/{p}", dest_dir.trim_end_matches('/'))
+                })
+            }));
         }
         parts.extend(
             existing

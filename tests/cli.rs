@@ -1034,3 +1034,115 @@ fn malformed_guildfiles_name_file_line_and_fix() {
         assert!(e.run_dirs().is_empty(), "{yml}: no run left");
     }
 }
+
+/// The same guild.yml project run by guild and by Guild 0.9.0 gives the
+/// same flags, labels, commands, source snapshots and dependency records,
+/// and each tool starts the other's staged runs.
+#[test]
+fn guildfile_runs_match_guild_090_both_ways() {
+    let venv = guild_venv();
+    let e = Env::with_project("gf");
+    let gh_py = e.home.parent().unwrap().join("gh-py");
+    std::fs::create_dir_all(&gh_py).unwrap();
+    let guild_py = |home: &Path, args: &[&str]| -> Output {
+        Command::new(venv.join("bin/guild"))
+            .args(args)
+            .env("GUILD_HOME", home)
+            .env("NO_IMPORT_FLAGS_PROGRESS", "1")
+            .env_remove("VIRTUAL_ENV")
+            .current_dir(&e.proj)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["run", "prepare", "-y"][..],
+        &["run", "train", "lr=0.2", "-y"],
+    ] {
+        e.ok(args);
+        let o = guild_py(&gh_py, args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let newest = |home: &Path, op: &str| -> PathBuf {
+        let mut runs: Vec<PathBuf> = std::fs::read_dir(home.join("runs"))
+            .unwrap()
+            .flatten()
+            .map(|d| d.path())
+            .filter(|p| {
+                std::fs::read_to_string(p.join(".guild/opref"))
+                    .unwrap()
+                    .ends_with(&format!(" {op}"))
+            })
+            .collect();
+        runs.sort_by_key(|p| attr(p, "started").unwrap().trim().parse::<i64>().unwrap());
+        runs.pop().unwrap()
+    };
+    let (ours, theirs) = (newest(&e.home, "train"), newest(&gh_py, "train"));
+    let strip_ids = |s: String| {
+        let re = regex::Regex::new("[0-9a-f]{32}").unwrap();
+        re.replace_all(&s, "ID").into_owned()
+    };
+    for a in [
+        "flags",
+        "label",
+        "tags",
+        "user_flags",
+        "deps",
+        "opref_",
+        "exit_status",
+    ] {
+        if a == "opref_" {
+            let o = std::fs::read_to_string(ours.join(".guild/opref")).unwrap();
+            let t = std::fs::read_to_string(theirs.join(".guild/opref")).unwrap();
+            assert_eq!(o, t, "opref");
+            continue;
+        }
+        assert_eq!(
+            attr(&ours, a).map(strip_ids),
+            attr(&theirs, a).map(strip_ids),
+            "attr {a}"
+        );
+    }
+    let tail = |run: &Path| -> Vec<String> {
+        let cmd: Vec<String> = serde_yaml_ng::from_str(&attr(run, "cmd").unwrap()).unwrap();
+        let i = cmd.iter().position(|a| a == "train").unwrap();
+        cmd[i..].to_vec()
+    };
+    assert_eq!(tail(&ours), tail(&theirs), "command after the interpreter");
+    let manifest = |run: &Path| -> Vec<String> {
+        std::fs::read_to_string(run.join(".guild/manifest"))
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(
+        manifest(&ours),
+        manifest(&theirs),
+        "source snapshot and dep files"
+    );
+    assert_eq!(
+        attr(&ours, "sourcecode_digest"),
+        attr(&theirs, "sourcecode_digest")
+    );
+    // Guild reads our guild.yml runs.
+    let o = guild_py(&e.home, &["runs", "list", "--json"]);
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(listed[0]["opref"].as_str().unwrap().ends_with("'' train"));
+    assert_eq!(listed[0]["status"], "completed");
+    assert_eq!(listed[0]["label"], "adam lr=0.2");
+    // Guild starts a run we staged; we start one Guild staged.
+    e.ok(&["run", "prepare", "n=4", "--stage", "-y"]);
+    let staged = e.runs_json()[0]["id"].as_str().unwrap().to_string();
+    let o = guild_py(&e.home, &["run", "--start", &staged, "-y"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("prepare done n=4"));
+    assert_eq!(e.status_of(&staged), "completed");
+    let o = guild_py(&gh_py, &["run", "prepare", "n=8", "--stage", "-y"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let theirs = newest(&gh_py, "prepare");
+    let id = theirs.file_name().unwrap().to_str().unwrap().to_string();
+    let out = e.ok(&["-H", gh_py.to_str().unwrap(), "run", "--start", &id, "-y"]);
+    assert!(out.contains("prepare done n=8"), "{out}");
+    assert_eq!(attr(&theirs, "exit_status").unwrap(), "0\n");
+}

@@ -380,7 +380,22 @@ pub fn op_attr(op: &OpDef) -> Value {
         "cmd-args".into(),
         Value::Sequence(op.cmd_args.iter().cloned().map(Value::from).collect()),
     );
-    op_cmd.insert("cmd-env".into(), Value::Mapping(op.cmd_env.clone()));
+    let mut cmd_env = op.cmd_env.clone();
+    if op.python && !cmd_env.contains_key("PYTHONPATH") {
+        // Guild's bootstrap takes the sys.path of the op from PYTHONPATH, so
+        // Guild itself can start these runs.
+        let dest = op.sourcecode_dest.clone();
+        let mut parts = vec![dest.clone()];
+        parts.extend(op.python_path.iter().map(|p| {
+            if p.starts_with('/') || dest == "." {
+                p.clone()
+            } else {
+                format!("{}/{p}", dest.trim_end_matches('/'))
+            }
+        }));
+        cmd_env.insert("PYTHONPATH".into(), parts.join(":").into());
+    }
+    op_cmd.insert("cmd-env".into(), Value::Mapping(cmd_env));
     op_cmd.insert("cmd-flags".into(), Value::Mapping(cmd_flags));
     if !op.flags_dest.is_empty() {
         op_cmd.insert("flags-dest".into(), op.flags_dest.clone().into());

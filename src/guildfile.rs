@@ -452,7 +452,8 @@ impl Loader {
             let base = self.item_path(item);
             for k in data.keys() {
                 let k = scalar(Some(k));
-                if !MODEL_KEYS.contains(&k.as_str()) && k != "config" {
+                // `config` and `flags` come with an extended config item.
+                if !MODEL_KEYS.contains(&k.as_str()) && k != "config" && k != "flags" {
                     return Err(self.err_at(
                         item.file,
                         &[base.clone(), vec![PathSeg::Key(k.clone())]].concat(),

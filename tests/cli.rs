@@ -1146,3 +1146,48 @@ fn guildfile_runs_match_guild_090_both_ways() {
     assert!(out.contains("prepare done n=8"), "{out}");
     assert_eq!(attr(&theirs, "exit_status").unwrap(), "0\n");
 }
+
+/// guild.yml.example is examples/project's guild.yml, and every
+/// `$ guild ...` line in its comments succeeds, in order.
+#[test]
+fn guild_yml_example_runs_as_its_comments_show() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let example = std::fs::read_to_string(root.join("guild.yml.example")).unwrap();
+    assert_eq!(
+        example,
+        std::fs::read_to_string(root.join("examples/project/guild.yml")).unwrap(),
+        "guild.yml.example and examples/project/guild.yml must be identical"
+    );
+    let e = Env::new();
+    let proj = e.proj.parent().unwrap().join("example");
+    copy_tree(&root.join("examples/project"), &proj);
+    let cmds: Vec<Vec<String>> = example
+        .lines()
+        .filter_map(|l| l.strip_prefix("#   $ guild "))
+        .map(|l| shlex::split(l).unwrap())
+        .collect();
+    assert!(cmds.len() >= 15, "{cmds:?}");
+    for args in cmds {
+        let o = e.cmd(&[]).args(&args).current_dir(&proj).output().unwrap();
+        assert!(
+            o.status.success(),
+            "guild {args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let runs = e.runs_json();
+    let ops: Vec<&str> = runs
+        .iter()
+        .map(|r| r["operation"].as_str().unwrap())
+        .collect();
+    for op in [
+        "linear:prepare",
+        "linear:train",
+        "linear:evaluate",
+        "linear:all",
+        "linear:report",
+    ] {
+        assert!(ops.contains(&op), "{op} in {ops:?}");
+    }
+    assert!(runs.iter().all(|r| r["status"] == "completed"), "{runs:?}");
+}

@@ -1190,4 +1190,32 @@ fn guild_yml_example_runs_as_its_comments_show() {
         assert!(ops.contains(&op), "{op} in {ops:?}");
     }
     assert!(runs.iter().all(|r| r["status"] == "completed"), "{runs:?}");
+    // prepare: raw.csv copied, README.txt linked as docs/notes.txt.
+    let prep = runs
+        .iter()
+        .rev()
+        .find(|r| r["operation"] == "linear:prepare")
+        .unwrap();
+    let dir = e.home.join("runs").join(prep["id"].as_str().unwrap());
+    assert!(dir.join("raw.csv").symlink_metadata().unwrap().is_file());
+    let link = std::fs::read_link(dir.join("docs/notes.txt")).unwrap();
+    assert!(
+        link.ends_with("examples/project/data/README.txt")
+            || link.ends_with("example/data/README.txt"),
+        "{link:?}"
+    );
+    assert!(
+        dir.join("prepare.py").exists(),
+        "sourcecode root src/ copied to the run root"
+    );
+    let cmd = e
+        .cmd(&["run", "train", "lr=0.5", "--print-cmd"])
+        .current_dir(&proj)
+        .output()
+        .unwrap();
+    let cmd = String::from_utf8_lossy(&cmd.stdout);
+    assert!(
+        cmd.contains(" train -- --epochs 5 --lr 0.5 --optimizer sgd --seed 0"),
+        "{cmd}"
+    );
 }

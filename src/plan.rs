@@ -24,6 +24,10 @@ pub struct StageRequest<'a> {
     pub run_id: Option<String>,
     /// `--proto`: take the source code and random seed of this run.
     pub proto: Option<Run>,
+    /// Create the run in this directory (a batch's proto) instead of runs/.
+    pub dir: Option<PathBuf>,
+    /// The run's human name (a new one when None).
+    pub name: Option<String>,
 }
 
 /// Removes a half-made run directory unless disarmed.
@@ -59,6 +63,7 @@ pub fn label_for(
 pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     let runs_dir = home.runs_dir();
     fsutil::create_dir_all(&runs_dir)?;
+    let req_dir = req.dir.clone();
     let id = match &req.run_id {
         Some(id) if id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()) => id.clone(),
         Some(id) => {
@@ -68,13 +73,18 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
         }
         None => uuid::Uuid::new_v4().simple().to_string(),
     };
-    let run = Run::at(runs_dir.join(&id));
+    let run = Run::at(req_dir.unwrap_or_else(|| runs_dir.join(&id)));
+    if let Some(parent) = run.dir.parent() {
+        fsutil::create_dir_all(parent)?;
+    }
     std::fs::create_dir(&run.dir).map_err(|e| Error::io("creating run directory", &run.dir, e))?;
     let mut cleanup = Cleanup(Some(run.dir.clone()));
     fsutil::create_dir_all(&run.guild_dir().join("attrs"))?;
     let op = req.op;
     run.write_attr("id", &id.clone().into())?;
     run.write_attr("initialized", &now_us().into())?;
+    let name = req.name.clone().unwrap_or_else(crate::run::names::generate);
+    run.write_attr("name", &name.into())?;
     fsutil::touch(&run.guild_path("PENDING"))?;
     run.write_opref(&op.opref)?;
 

@@ -48,6 +48,27 @@ pub struct RunArgs {
     /// Skip the run when a run of the same operation with the same flags exists
     #[arg(long)]
     pub needed: bool,
+    /// Sweep optimizer: + (grid, the default for lists) or random (the default for uniform[a:b])
+    #[arg(short = 'o', long, value_name = "ALG")]
+    pub optimizer: Option<String>,
+    /// Number of trials (random search: default 20; grid: a random sample)
+    #[arg(short = 'm', long, visible_alias = "trials", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_trials: Option<u64>,
+    /// Seed for sampling trials (reproducible sweeps)
+    #[arg(long, value_name = "N")]
+    pub random_seed: Option<u64>,
+    /// Run up to N trials of a sweep at once
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub parallel: u64,
+    /// Stop a sweep at the first failed trial (default: run the others)
+    #[arg(long)]
+    pub fail_on_trial_error: bool,
+    /// Stop the run (each trial of a sweep) after MINUTES
+    #[arg(long, value_name = "MINUTES")]
+    pub stop_after: Option<f64>,
+    /// Print the trials of a sweep and exit
+    #[arg(long)]
+    pub print_trials: bool,
     /// Run in the background and return at once
     #[arg(short = 'b', long)]
     pub background: bool,
@@ -72,6 +93,9 @@ pub struct RunArgs {
     /// Create the run with this id (used for pipeline steps)
     #[arg(long, hide = true, value_name = "ID")]
     pub run_id: Option<String>,
+    /// Give the run this name (default: a new one like `spiffy-sunfish-821`)
+    #[arg(long = "run-name", value_name = "NAME")]
+    pub run_name: Option<String>,
 }
 
 pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
@@ -125,6 +149,11 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         }
         None => op::resolve(&ctx.home, &ctx.cwd, spec.as_deref())?,
     };
+    let batch_files: Vec<String> = flag_strs
+        .iter()
+        .filter_map(|f| f.strip_prefix('@').map(String::from))
+        .collect();
+    flag_strs.retain(|f| !f.starts_with('@'));
     let mut flag_args = op::parse_flag_args(&flag_strs)?;
     let extra = split_raw_args(&op, &a.raw, &mut flag_args);
     if !extra.is_empty() {
@@ -163,22 +192,67 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         }
         None => op::resolve_flags(&op, &flag_args, a.force_flags, &ctx.cwd)?,
     };
-    if let Some((name, _)) = resolved.flags.iter().find(|(k, v)| {
-        matches!(v, Value::Sequence(_))
-            && !op
-                .flags
-                .iter()
-                .any(|d| Some(d.name.as_str()) == k.as_str() && d.arg_split)
-    }) {
-        return Err(Error::user(format!(
-            "flag '{}' has a list value: sweeps are not supported yet; give a single value",
-            name.as_str().unwrap_or("")
-        )));
+    // Sweeps: list values, search functions or @batch files.
+    let fixed: Vec<String> = op
+        .flags
+        .iter()
+        .filter(|d| d.arg_split)
+        .map(|d| d.name.clone())
+        .collect();
+    let sweep = if !batch_files.is_empty() {
+        let mut trials = Vec::new();
+        for f in &batch_files {
+            for row in crate::batch::read_batch_file(&ctx.cwd.join(f))? {
+                let mut t = resolved.flags.clone();
+                for (k, v) in row {
+                    t.insert(k, v);
+                }
+                for (k, v) in &resolved.user_flags {
+                    t.insert(k.clone(), v.clone());
+                }
+                trials.push(t);
+            }
+        }
+        Some(crate::batch::Plan {
+            optimizer: "+".into(),
+            trials,
+            seed: a.random_seed.unwrap_or(0),
+        })
+    } else {
+        crate::batch::plan(
+            &resolved.flags,
+            &fixed,
+            a.optimizer.as_deref(),
+            a.max_trials.map(|n| n as usize),
+            a.random_seed,
+        )?
+    };
+    if sweep.is_none() && a.max_trials.is_some() {
+        eprintln!("WARNING: not a batch run - ignoring --max-trials");
+    }
+    if let Some(plan) = &sweep {
+        if a.print_trials {
+            render::out(&trials_table(&plan.trials));
+            return Ok(0);
+        }
     }
     if a.print_cmd || a.print_env {
-        return print_cmd_env(ctx, &op, &resolved.flags, a.print_cmd);
+        let first = sweep.as_ref().and_then(|p| p.trials.first().cloned());
+        return print_cmd_env(
+            ctx,
+            &op,
+            first.as_ref().unwrap_or(&resolved.flags),
+            a.print_cmd,
+        );
     }
-    if !a.yes && !confirm_run(&op, &resolved.flags, a.stage) {
+    let suffix = match &sweep {
+        Some(p) if p.optimizer == "random" => {
+            format!(" with random search ({} trials)", p.trials.len())
+        }
+        Some(p) => format!(" as a batch ({} trials)", p.trials.len()),
+        None => String::new(),
+    };
+    if !a.yes && !confirm_run(&op, &resolved.flags, a.stage, &suffix) {
         return Ok(0);
     }
     let deps = op::deps::resolve(&op, &ctx.home.runs_dir(), &dep_user, a.quiet)?;
@@ -213,6 +287,9 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             return Ok(0);
         }
     }
+    if let Some(sweep) = sweep {
+        return run_batch(ctx, &a, &op, resolved, deps, sweep, proto);
+    }
     let run = plan::stage(
         &ctx.home,
         StageRequest {
@@ -225,6 +302,8 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             deps,
             run_id: a.run_id.clone(),
             proto,
+            dir: None,
+            name: a.run_name.clone(),
         },
     )?;
     if a.stage {
@@ -255,9 +334,130 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         quiet: a.quiet,
         stdin_null: false,
         pidfile: None,
+        stop_after: a.stop_after,
     };
     let status = local::start(&ctx.home, &run, &ctx.cwd, &opts)?;
     Ok(exit_code_for_status(status))
+}
+
+/// A sweep: stage the batch run and, inside it, the proto run of `op`;
+/// then start the batch, whose process stages and starts each trial.
+fn run_batch(
+    ctx: &Ctx,
+    a: &RunArgs,
+    op: &OpDef,
+    resolved: op::ResolvedFlags,
+    deps: op::deps::Resolved,
+    sweep: crate::batch::Plan,
+    proto: Option<Run>,
+) -> Result<i32> {
+    if a.stage {
+        return Err(Error::user(
+            "--stage cannot be used with a sweep; stage single runs, or run the sweep",
+        ));
+    }
+    let batch_op = OpDef::batch(&sweep.optimizer, &ctx.cwd);
+    let batch = plan::stage(
+        &ctx.home,
+        StageRequest {
+            op: &batch_op,
+            flags: op::ResolvedFlags {
+                flags: serde_yaml_ng::Mapping::new(),
+                user_flags: serde_yaml_ng::Mapping::new(),
+            },
+            label: a.label.clone(),
+            tags: a.tags.clone(),
+            cwd: ctx.cwd.clone(),
+            quiet: true,
+            deps: op::deps::Resolved::default(),
+            run_id: None,
+            proto: None,
+            dir: None,
+            name: a.run_name.clone(),
+        },
+    )?;
+    let staged = (|| -> Result<()> {
+        batch.write_attr("random_seed", &Value::from(sweep.seed))?;
+        batch.write_attr(
+            "trials",
+            &Value::Sequence(sweep.trials.iter().cloned().map(Value::Mapping).collect()),
+        )?;
+        if let Some(n) = a.max_trials {
+            batch.write_attr("max_trials", &Value::from(n))?;
+        }
+        let opts = crate::batch::Options {
+            parallel: a.parallel as usize,
+            fail_on_trial_error: a.fail_on_trial_error,
+            stop_after: a.stop_after,
+            needed: a.needed,
+            quiet: a.quiet,
+        };
+        batch.write_attr("batch", &opts.to_value())?;
+        plan::stage(
+            &ctx.home,
+            StageRequest {
+                op,
+                flags: resolved,
+                label: None,
+                tags: a.tags.clone(),
+                cwd: ctx.cwd.clone(),
+                quiet: a.quiet,
+                deps,
+                run_id: None,
+                proto,
+                dir: Some(batch.guild_path("proto")),
+                name: batch.attr_str("name"),
+            },
+        )?;
+        Ok(())
+    })();
+    if let Err(e) = staged {
+        let _ = std::fs::remove_dir_all(&batch.dir);
+        return Err(e);
+    }
+    if a.background || a.pidfile.is_some() {
+        local::start_background(&ctx.home, &batch, a.pidfile.as_deref())?;
+        eprintln!(
+            "{}+ started in background as {} ({} trials)",
+            op.name,
+            batch.id,
+            sweep.trials.len()
+        );
+        return Ok(0);
+    }
+    let opts = StartOpts {
+        quiet: a.quiet,
+        stdin_null: false,
+        pidfile: None,
+        stop_after: a.stop_after,
+    };
+    let status = local::start(&ctx.home, &batch, &ctx.cwd, &opts)?;
+    Ok(exit_code_for_status(status))
+}
+
+/// `--print-trials`: a table of the flags of each trial.
+fn trials_table(trials: &[serde_yaml_ng::Mapping]) -> String {
+    let mut names: Vec<String> = trials
+        .iter()
+        .flat_map(|t| t.keys().filter_map(|k| k.as_str().map(String::from)))
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut rows = vec![std::iter::once("#".to_string())
+        .chain(names.iter().cloned())
+        .collect::<Vec<_>>()];
+    for (i, t) in trials.iter().enumerate() {
+        let mut row = vec![(i + 1).to_string()];
+        for n in &names {
+            row.push(
+                t.get(n.as_str())
+                    .map(flags::encode_display)
+                    .unwrap_or_default(),
+            );
+        }
+        rows.push(row);
+    }
+    render::table(rows)
 }
 
 fn find_run(ctx: &Ctx, spec: &str) -> Result<Run> {
@@ -335,6 +535,7 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
         quiet: a.quiet,
         stdin_null: a.quiet,
         pidfile: a.pidfile.clone(),
+        stop_after: a.stop_after,
     };
     let status = local::start(&ctx.home, &run, &ctx.cwd, &opts)?;
     Ok(exit_code_for_status(status))
@@ -412,9 +613,9 @@ fn split_raw_args(
     extra
 }
 
-fn confirm_run(op: &OpDef, flag_vals: &serde_yaml_ng::Mapping, stage: bool) -> bool {
+fn confirm_run(op: &OpDef, flag_vals: &serde_yaml_ng::Mapping, stage: bool, suffix: &str) -> bool {
     let mut lines = vec![format!(
-        "You are about to {} {}",
+        "You are about to {} {}{suffix}",
         if stage { "stage" } else { "run" },
         op.name
     )];

@@ -55,6 +55,9 @@ pub enum Command {
     Operations(cmd_project::OpsArgs),
     /// Show help for the operations of the guild.yml in the current directory
     Help(cmd_project::HelpArgs),
+    /// Run the trials of a batch run (the process of a sweep)
+    #[command(name = "__batch", hide = true)]
+    Batch,
     /// Run the steps of a pipeline run (the process of a `steps` operation)
     #[command(name = "__steps", hide = true)]
     Steps,
@@ -237,6 +240,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Label(a) => cmd_runs::label(&ctx, a),
         Command::Tag(a) => cmd_runs::tag(&ctx, a),
         Command::Steps => crate::op::steps::main(),
+        Command::Batch => crate::batch::main(),
         Command::Operations(a) => cmd_project::operations(&ctx, a),
         Command::Help(a) => cmd_project::help(&ctx, a),
     }

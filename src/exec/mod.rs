@@ -92,6 +92,8 @@ pub struct SpawnSpec<'a> {
     pub stdin_null: bool,
     /// A run stopped by a signal counts as completed (op `stoppable`).
     pub stoppable: bool,
+    /// `--stop-after`: SIGTERM to the run's group at this time.
+    pub deadline: Option<Instant>,
 }
 
 /// Spawn and supervise the operation of `run` until it exits; record LOCK,
@@ -172,9 +174,26 @@ pub fn supervise(run: &Run, spec: SpawnSpec) -> Result<i64> {
     }
     let watchdog_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let wd = watchdog_done.clone();
+    let deadline = spec.deadline;
     std::thread::spawn(move || {
         let mut since: Option<Instant> = None;
+        let mut timed_out = false;
         while !wd.load(Ordering::SeqCst) {
+            if !timed_out && deadline.is_some_and(|d| Instant::now() >= d) {
+                timed_out = true;
+                since = Some(Instant::now());
+                // SAFETY: the group is ours; --stop-after reached.
+                unsafe {
+                    libc::kill(-pid, libc::SIGTERM);
+                }
+            }
+            if timed_out && since.is_some_and(|t| t.elapsed() >= DEFAULT_GRACE) {
+                // SAFETY: the group is ours; escalation after the grace period.
+                unsafe {
+                    libc::kill(-pid, libc::SIGKILL);
+                }
+                break;
+            }
             if FIRST_SIGNAL.load(Ordering::SeqCst) != 0 {
                 let t = *since.get_or_insert_with(Instant::now);
                 if t.elapsed() >= DEFAULT_GRACE {

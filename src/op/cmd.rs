@@ -92,10 +92,14 @@ pub fn build(
             i += 2;
             continue;
         }
-        // A pipeline's steps are run by this program (`guild __steps`).
-        if (a == "-um" || a == "-m")
-            && template.get(i + 1).map(String::as_str) == Some("guild.steps_main")
-        {
+        // Pipelines and batches are run by this program (`guild __steps`,
+        // `guild __batch`).
+        let own = match template.get(i + 1).map(String::as_str) {
+            Some("guild.steps_main") => Some("__steps"),
+            Some("guild.batch_main") => Some("__batch"),
+            _ => None,
+        };
+        if let (true, Some(sub)) = (a == "-um" || a == "-m", own) {
             argv.pop();
             let exe = std::env::current_exe().map_err(|e| {
                 Error::user(format!(
@@ -103,7 +107,7 @@ pub fn build(
                 ))
             })?;
             argv.push(exe.display().to_string());
-            argv.push("__steps".into());
+            argv.push(sub.into());
             i += 2;
             continue;
         }

@@ -53,6 +53,53 @@ pub struct OpDef {
     pub steps: Option<Value>,
 }
 
+impl OpDef {
+    /// Guild's batch operation (`+` grid, or `random` search), whose
+    /// process runs the trials.
+    pub fn batch(optimizer: &str, project_dir: &Path) -> OpDef {
+        let (model, name) = if optimizer == "+" {
+            ("", "+")
+        } else {
+            ("skopt", "random")
+        };
+        OpDef {
+            name: if model.is_empty() {
+                name.into()
+            } else {
+                format!("{model}:{name}")
+            },
+            opref: Opref {
+                pkg_type: "builtin".into(),
+                pkg_name: "guildai".into(),
+                pkg_version: "0.9.0".into(),
+                model_name: model.into(),
+                op_name: name.into(),
+            },
+            cmd_args: ["${guild_python_exe}", "-um", "guild.batch_main"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            cmd_env: Mapping::new(),
+            flags: Vec::new(),
+            flags_dest: String::new(),
+            python: false,
+            project_dir: project_dir.to_path_buf(),
+            source_root: None,
+            sourcecode_dest: ".".into(),
+            output_scalars: Value::Sequence(Vec::new()),
+            label_template: None,
+            sourcecode_rules: Vec::new(),
+            description: String::new(),
+            tags: Vec::new(),
+            stoppable: false,
+            delete_on_success: false,
+            python_path: Vec::new(),
+            requires: Vec::new(),
+            steps: None,
+        }
+    }
+}
+
 fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     p.metadata()
@@ -241,15 +288,23 @@ pub fn resolve_flags(
         let value = match def {
             Some(d) => {
                 let v = flags::decode_typed(raw, d.ftype);
-                if d.arg_split && matches!(v, Value::String(_)) {
-                    v
-                } else {
-                    flags::check(d, &v, cwd).map_err(|e| {
+                let check = |v: &Value| {
+                    flags::check(d, v, cwd).map_err(|e| {
                         Error::user(format!(
                             "{e}; run `guild run {} --help-op` to see its flags",
                             op.name
                         ))
-                    })?
+                    })
+                };
+                match &v {
+                    Value::String(_) if d.arg_split => v,
+                    // A sweep: each value is checked; search functions are
+                    // checked when the batch is planned.
+                    Value::Sequence(items) if !d.arg_split => {
+                        Value::Sequence(items.iter().map(check).collect::<Result<_>>()?)
+                    }
+                    Value::String(s) if crate::op::sweep::parse_fn(s).is_some() => v,
+                    _ => check(&v)?,
                 }
             }
             None if force => flags::decode(raw),

@@ -24,6 +24,7 @@ pub struct RunInfo {
     initialized: OnceLock<Option<i64>>,
     stopped: OnceLock<Option<i64>>,
     tags: OnceLock<Vec<String>>,
+    name: OnceLock<Option<String>>,
 }
 
 impl RunInfo {
@@ -56,6 +57,7 @@ impl RunInfo {
             initialized: OnceLock::new(),
             stopped: OnceLock::new(),
             tags: OnceLock::new(),
+            name: OnceLock::new(),
             run,
         }
     }
@@ -64,6 +66,11 @@ impl RunInfo {
         *self
             .initialized
             .get_or_init(|| self.run.attr_i64("initialized"))
+    }
+
+    /// The run's human name (`name` attr), when it has one.
+    pub fn name(&self) -> Option<String> {
+        self.name.get_or_init(|| self.run.attr_str("name")).clone()
     }
 
     pub fn stopped(&self) -> Option<i64> {
@@ -306,10 +313,16 @@ pub fn select(runs: &[RunInfo], specs: &[String], default_all: bool) -> Result<V
         {
             vec![r]
         } else {
-            let matches: Vec<&RunInfo> = runs
-                .iter()
-                .filter(|r| r.run.id.starts_with(spec.as_str()))
-                .collect();
+            // An id prefix is hex; anything else is a run name.
+            let matches: Vec<&RunInfo> = if spec.chars().all(|c| c.is_ascii_hexdigit()) {
+                runs.iter()
+                    .filter(|r| r.run.id.starts_with(spec.as_str()))
+                    .collect()
+            } else {
+                runs.iter()
+                    .filter(|r| r.name().as_deref() == Some(spec.as_str()))
+                    .collect()
+            };
             match matches.len() {
                 0 => {
                     return Err(Error::user(format!(

@@ -6,6 +6,7 @@
 
 pub mod edit;
 pub mod manifest;
+pub mod names;
 pub mod opref;
 pub mod proc;
 pub mod trash;

@@ -15,6 +15,8 @@ pub struct StartOpts {
     pub quiet: bool,
     pub stdin_null: bool,
     pub pidfile: Option<PathBuf>,
+    /// `--stop-after MINUTES`.
+    pub stop_after: Option<f64>,
 }
 
 /// Run a staged (or pending) run to completion; returns its exit status.
@@ -84,6 +86,7 @@ pub fn start(home: &Home, run: &Run, cwd: &Path, opts: &StartOpts) -> Result<i64
             parser,
             stdin_null: opts.stdin_null,
             stoppable: op_flag("stoppable"),
+            deadline: crate::batch::deadline(opts.stop_after),
         },
     );
     drop(pid_guard);

@@ -1,0 +1,621 @@
+//! Sweeps. A flag with a list of values makes a grid (`+`), a search
+//! function (`uniform[a:b]`, `loguniform[a:b]`, `[a:b]`) a random search
+//! (`random`). As in Guild 0.9 the sweep is a batch run holding the user
+//! operation's proto run (`.guild/proto`) and a link to each trial; trials
+//! are ordinary runs, staged from the proto and then started, up to
+//! `--parallel` at a time, by the batch run's own process (`guild __batch`).
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::op::flags;
+use crate::run::{now_us, Run};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_yaml_ng::{Mapping, Value};
+use std::path::Path;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+/// More trials than this need an explicit `--max-trials`.
+pub const MAX_TRIALS: usize = 10_000;
+
+/// One searched flag.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Dim {
+    Values(Vec<Value>),
+    Uniform { lo: f64, hi: f64, int: bool },
+    LogUniform { lo: f64, hi: f64 },
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// `+` (grid) or `random`.
+    pub optimizer: String,
+    pub trials: Vec<Mapping>,
+    pub seed: u64,
+}
+
+/// A search function in Guild syntax, or None when `s` is not one.
+pub fn search_dim(name: &str, s: &str) -> Option<Result<Dim>> {
+    let (fname, args) = crate::op::sweep::parse_fn(s)?;
+    let nums: Vec<Option<Value>> = args
+        .iter()
+        .map(|a| match flags::decode(a) {
+            v @ Value::Number(_) => Some(v),
+            _ => None,
+        })
+        .collect();
+    let bad = |why: &str| {
+        Some(Err(Error::user(format!(
+            "invalid value {s} for flag '{name}': {why}"
+        ))))
+    };
+    match fname.as_str() {
+        "" | "uniform" | "loguniform" => {
+            if nums.len() < 2 || nums.iter().take(2).any(Option::is_none) {
+                return bad("expected numbers as in uniform[MIN:MAX]");
+            }
+            let lo_v = nums[0].clone().unwrap_or(Value::Null);
+            let hi_v = nums[1].clone().unwrap_or(Value::Null);
+            let (lo, hi) = (lo_v.as_f64().unwrap_or(0.0), hi_v.as_f64().unwrap_or(0.0));
+            if lo >= hi {
+                return bad("the minimum must be less than the maximum (inverted range?)");
+            }
+            if fname == "loguniform" {
+                if lo <= 0.0 {
+                    return bad("loguniform needs a positive minimum");
+                }
+                return Some(Ok(Dim::LogUniform { lo, hi }));
+            }
+            Some(Ok(Dim::Uniform {
+                lo,
+                hi,
+                int: lo_v.as_i64().is_some() && hi_v.as_i64().is_some(),
+            }))
+        }
+        "range" | "linspace" | "logspace" => None,
+        other => Some(Err(Error::user(format!(
+            "unknown function '{other}' used for flag '{name}': use a list [a, b], range[a:b:step], linspace[a:b:n], logspace[a:b:n], uniform[a:b] or loguniform[a:b]"
+        )))),
+    }
+}
+
+fn sample(dim: &Dim, rng: &mut ChaCha8Rng) -> Value {
+    match dim {
+        Dim::Values(v) => v[rng.gen_range(0..v.len())].clone(),
+        Dim::Uniform { lo, hi, int: true } => Value::from(rng.gen_range(*lo as i64..=*hi as i64)),
+        Dim::Uniform { lo, hi, .. } => Value::from(rng.gen_range(*lo..*hi)),
+        Dim::LogUniform { lo, hi } => Value::from(rng.gen_range(lo.ln()..hi.ln()).exp()),
+    }
+}
+
+/// The sweep `flag_vals` asks for, or None when it is a single run.
+/// `fixed` names flags whose list value is one value (`arg-split`).
+pub fn plan(
+    flag_vals: &Mapping,
+    fixed: &[String],
+    optimizer: Option<&str>,
+    max_trials: Option<usize>,
+    seed: Option<u64>,
+) -> Result<Option<Plan>> {
+    let mut dims: Vec<(String, Dim)> = Vec::new();
+    let mut names: Vec<&Value> = flag_vals.keys().collect();
+    names.sort_by_key(|k| k.as_str().unwrap_or("").to_string());
+    for k in names {
+        let name = k.as_str().unwrap_or("").to_string();
+        if fixed.contains(&name) {
+            continue;
+        }
+        match flag_vals.get(k) {
+            Some(Value::Sequence(items)) => {
+                if items.is_empty() {
+                    return Err(Error::user(format!(
+                        "flag '{name}' has an empty list: give at least one value, e.g. {name}=[1,2]"
+                    )));
+                }
+                dims.push((name, Dim::Values(items.clone())));
+            }
+            Some(Value::String(s)) => {
+                match crate::op::sweep::expand_sequence_fn(s) {
+                    Some(Err(e)) => {
+                        return Err(Error::user(format!("invalid value for flag '{name}': {e}")))
+                    }
+                    Some(Ok(items)) => {
+                        dims.push((name, Dim::Values(items)));
+                        continue;
+                    }
+                    None => {}
+                }
+                if let Some(d) = search_dim(&name, s) {
+                    dims.push((name, d?));
+                }
+            }
+            _ => {}
+        }
+    }
+    let random_needed = dims.iter().any(|(_, d)| !matches!(d, Dim::Values(_)));
+    let optimizer =
+        match optimizer {
+            None | Some("+") if !random_needed => "+",
+            None | Some("random") | Some("skopt:random") => "random",
+            Some("+") => return Err(Error::user(
+                "uniform/loguniform flags need a random search: drop --optimizer + or use lists"
+                    .to_string(),
+            )),
+            Some(other) => {
+                return Err(Error::user(format!(
+                    "unknown optimizer '{other}': use + (grid) or random"
+                )))
+            }
+        };
+    if dims.is_empty() && optimizer == "+" {
+        return Ok(None);
+    }
+    let seed = seed.unwrap_or_else(|| rand::thread_rng().gen_range(0..(1u64 << 32)));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let base = flag_vals.clone();
+    let mut trials = Vec::new();
+    if optimizer == "random" {
+        let n = max_trials.unwrap_or(20);
+        if n > MAX_TRIALS {
+            return Err(Error::user(format!(
+                "--max-trials {n} is more than the limit of {MAX_TRIALS} trials"
+            )));
+        }
+        for _ in 0..n {
+            let mut t = base.clone();
+            for (name, d) in &dims {
+                t.insert(name.clone().into(), sample(d, &mut rng));
+            }
+            trials.push(t);
+        }
+    } else {
+        let total = dims.iter().try_fold(1usize, |acc, (_, d)| match d {
+            Dim::Values(v) => acc.checked_mul(v.len()),
+            _ => Some(acc),
+        });
+        let total = total.unwrap_or(usize::MAX);
+        let keep: Option<Vec<usize>> = match max_trials {
+            Some(n) if n < total => {
+                if total > 10 * MAX_TRIALS * 100 {
+                    return Err(Error::user(format!(
+                        "the grid has {total} trials, too many to sample from; use fewer values"
+                    )));
+                }
+                let mut idx = rand::seq::index::sample(&mut rng, total, n).into_vec();
+                idx.sort_unstable();
+                Some(idx)
+            }
+            _ if total > MAX_TRIALS => {
+                return Err(Error::user(format!(
+                    "the grid has {total} trials, more than the limit of {MAX_TRIALS}; use --max-trials N to run a random sample of it"
+                )))
+            }
+            _ => None,
+        };
+        let sizes: Vec<usize> = dims
+            .iter()
+            .map(|(_, d)| match d {
+                Dim::Values(v) => v.len(),
+                _ => 1,
+            })
+            .collect();
+        let indexes: Box<dyn Iterator<Item = usize>> = match keep {
+            Some(k) => Box::new(k.into_iter()),
+            None => Box::new(0..total),
+        };
+        for mut i in indexes {
+            // Last flag varies fastest, as itertools.product does.
+            let mut t = base.clone();
+            for (j, (name, d)) in dims.iter().enumerate().rev() {
+                if let Dim::Values(v) = d {
+                    t.insert(name.clone().into(), v[i % sizes[j]].clone());
+                    i /= sizes[j];
+                }
+            }
+            trials.push(t);
+        }
+    }
+    Ok(Some(Plan {
+        optimizer: optimizer.to_string(),
+        trials,
+        seed,
+    }))
+}
+
+/// A batch file (`@trials.csv|json|yaml`): one flag map per trial.
+pub fn read_batch_file(path: &Path) -> Result<Vec<Mapping>> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Error::user(format!(
+            "cannot read batch file {}: {e}; give @FILE with an existing .csv, .json or .yaml file",
+            path.display()
+        ))
+    })?;
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let rows: Vec<Mapping> = if ext == "csv" {
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let header: Vec<String> = lines
+            .next()
+            .map(|h| h.split(',').map(|c| c.trim().to_string()).collect())
+            .unwrap_or_default();
+        lines
+            .map(|l| {
+                header
+                    .iter()
+                    .zip(l.split(','))
+                    .map(|(k, v)| (Value::from(k.clone()), flags::decode(v.trim())))
+                    .collect()
+            })
+            .collect()
+    } else {
+        match crate::run::yaml::parse_11(&text) {
+            Ok(Value::Sequence(items)) => items
+                .into_iter()
+                .filter_map(|v| match v {
+                    Value::Mapping(m) => Some(m),
+                    _ => None,
+                })
+                .collect(),
+            Ok(_) => {
+                return Err(Error::user(format!(
+                    "batch file {} must hold a list of flag mappings",
+                    path.display()
+                )))
+            }
+            Err(e) => {
+                return Err(Error::user(format!(
+                    "batch file {} is not valid {}: {e}",
+                    path.display(),
+                    if ext == "json" { "JSON" } else { "YAML" }
+                )))
+            }
+        }
+    };
+    if rows.is_empty() {
+        return Err(Error::user(format!(
+            "batch file {} has no trials",
+            path.display()
+        )));
+    }
+    Ok(rows)
+}
+
+// ------------------------------------------------------------- the runner
+
+static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    STOP_SIGNAL.store(sig, Ordering::SeqCst);
+}
+
+/// Options of a batch, stored in its `batch` attr.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub parallel: usize,
+    pub fail_on_trial_error: bool,
+    pub stop_after: Option<f64>,
+    pub needed: bool,
+    pub quiet: bool,
+}
+
+impl Options {
+    pub fn to_value(&self) -> Value {
+        let mut m = Mapping::new();
+        m.insert("parallel".into(), (self.parallel as u64).into());
+        m.insert(
+            "fail-on-trial-error".into(),
+            self.fail_on_trial_error.into(),
+        );
+        m.insert(
+            "stop-after".into(),
+            self.stop_after.map(Value::from).unwrap_or(Value::Null),
+        );
+        m.insert("needed".into(), self.needed.into());
+        m.insert("quiet".into(), self.quiet.into());
+        Value::Mapping(m)
+    }
+
+    pub fn from_value(v: Option<&Value>) -> Options {
+        let get = |k: &str| v.and_then(|v| v.get(k));
+        Options {
+            parallel: get("parallel").and_then(Value::as_u64).unwrap_or(1).max(1) as usize,
+            fail_on_trial_error: get("fail-on-trial-error")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            stop_after: get("stop-after").and_then(Value::as_f64),
+            needed: get("needed").and_then(Value::as_bool).unwrap_or(false),
+            quiet: get("quiet").and_then(Value::as_bool).unwrap_or(false),
+        }
+    }
+}
+
+/// Stage trial `index` of `batch` from its proto with `flag_vals`.
+pub fn stage_trial(
+    home: &crate::home::Home,
+    batch: &Run,
+    index: usize,
+    flag_vals: &Mapping,
+) -> Result<Run> {
+    let proto = Run::at(batch.guild_path("proto"));
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let run = Run::at(home.runs_dir().join(&id));
+    copy_dir(&proto.dir, &run.dir)?;
+    let cleanup = CleanupDir(Some(run.dir.clone()));
+    run.write_attr("id", &id.clone().into())?;
+    run.write_attr("initialized", &now_us().into())?;
+    let batch_name = batch
+        .attr_str("name")
+        .unwrap_or_else(|| batch.short_id().to_string());
+    run.write_attr("name", &crate::run::names::trial(&batch_name, index).into())?;
+    run.write_attr("flags", &Value::Mapping(flag_vals.clone()))?;
+    run.write_attr("user_flags", &Value::Mapping(Mapping::new()))?;
+    let template = proto.attr("op").and_then(|o| {
+        o.get("label-template")
+            .and_then(|t| t.as_str().map(String::from))
+    });
+    let label = crate::plan::label_for(None, &[], template.as_deref(), flag_vals);
+    if label.is_empty() {
+        run.del_attr("label")?;
+    } else {
+        run.write_attr("label", &label.into())?;
+    }
+    fsutil::touch(&run.guild_path("STAGED"))?;
+    fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
+    run.write_attr("started", &now_us().into())?;
+    let link = batch.dir.join(&id);
+    std::os::unix::fs::symlink(format!("../{id}"), &link)
+        .map_err(|e| Error::io("linking trial", &link, e))?;
+    std::mem::forget(cleanup);
+    Ok(run)
+}
+
+struct CleanupDir(Option<std::path::PathBuf>);
+
+impl Drop for CleanupDir {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    fsutil::create_dir_all(to)?;
+    for e in std::fs::read_dir(from).map_err(|e| Error::io("reading", from, e))? {
+        let e = e.map_err(|e| Error::io("reading", from, e))?;
+        let t = to.join(e.file_name());
+        let ft = e
+            .file_type()
+            .map_err(|err| Error::io("reading", &e.path(), err))?;
+        if ft.is_dir() {
+            copy_dir(&e.path(), &t)?;
+        } else if ft.is_symlink() {
+            let target =
+                std::fs::read_link(e.path()).map_err(|err| Error::io("reading", &e.path(), err))?;
+            std::os::unix::fs::symlink(target, &t).map_err(|err| Error::io("linking", &t, err))?;
+        } else {
+            std::fs::copy(e.path(), &t).map_err(|err| Error::io("copying", &e.path(), err))?;
+        }
+    }
+    Ok(())
+}
+
+/// The process of a batch run (`guild __batch`): create and start each
+/// trial, at most `parallel` at once. Returns the batch's exit code.
+pub fn main() -> Result<i32> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let run_dir = env("RUN_DIR").ok_or_else(|| {
+        Error::user("__batch runs inside a batch run (RUN_DIR is not set)".to_string())
+    })?;
+    let home_path = env("GUILD_HOME").ok_or_else(|| {
+        Error::user("__batch runs inside a batch run (GUILD_HOME is not set)".to_string())
+    })?;
+    let home = crate::home::Home {
+        path: home_path.clone().into(),
+    };
+    let batch = Run::at(run_dir.into());
+    let opts = Options::from_value(batch.attr("batch").as_ref());
+    let trials: Vec<Mapping> = match batch.attr("trials") {
+        Some(Value::Sequence(t)) => t
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::Mapping(m) => Some(m),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: the handler only stores to an atomic (async-signal-safe).
+        unsafe {
+            libc::signal(
+                sig,
+                on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            );
+        }
+    }
+    let proto = Run::at(batch.guild_path("proto"));
+    let opref = proto.opref()?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::user(format!("cannot find the guild executable: {e}")))?;
+    let existing = if opts.needed {
+        crate::query::list_dir(&home.runs_dir())
+    } else {
+        Vec::new()
+    };
+    let mut running: Vec<(String, std::process::Child)> = Vec::new();
+    let mut failed: Option<i32> = None;
+    let mut next = 0usize;
+    loop {
+        // Reap finished trials.
+        let mut i = 0;
+        while i < running.len() {
+            match running[i].1.try_wait() {
+                Ok(Some(st)) => {
+                    let (id, _) = running.remove(i);
+                    if !st.success() {
+                        let code = st.code().unwrap_or(1);
+                        eprintln!(
+                            "INFO: [guild] Trial {id} exited with an error ({code}) - see log for details"
+                        );
+                        if opts.fail_on_trial_error && failed.is_none() {
+                            failed = Some(code);
+                        }
+                    }
+                }
+                Ok(None) => i += 1,
+                Err(_) => {
+                    running.remove(i);
+                }
+            }
+        }
+        let stopping = STOP_SIGNAL.load(Ordering::SeqCst) != 0 || failed.is_some();
+        if next >= trials.len() || stopping {
+            if running.is_empty() {
+                break;
+            }
+        } else if running.len() < opts.parallel {
+            let t = &trials[next];
+            let index = next;
+            next += 1;
+            if opts.needed {
+                let done = existing.iter().any(|r| {
+                    r.opref.as_ref() == Some(&opref)
+                        && matches!(
+                            r.status.status,
+                            crate::run::Status::Completed | crate::run::Status::Running
+                        )
+                        && matches!(r.run.attr("flags"), Some(Value::Mapping(m)) if &m == t)
+                });
+                if done {
+                    eprintln!(
+                        "INFO: [guild] Skipping trial {index} because a run with its flags exists (--needed)"
+                    );
+                    continue;
+                }
+            }
+            let run = stage_trial(&home, &batch, index, t)?;
+            let desc: Vec<String> = {
+                let mut v: Vec<(String, String)> = t
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str()?.to_string(), flags::encode_display(v))))
+                    .collect();
+                v.sort();
+                v.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+            };
+            eprintln!(
+                "INFO: [guild] Running trial {}: {} ({})",
+                run.id,
+                opref.op_desc(),
+                desc.join(", ")
+            );
+            let mut cmd = std::process::Command::new(&exe);
+            cmd.args(["-H", &home_path, "run", "--start", &run.id, "-y"]);
+            if opts.parallel > 1 || opts.quiet {
+                cmd.arg("-q");
+            }
+            if let Some(m) = opts.stop_after {
+                cmd.args(["--stop-after", &m.to_string()]);
+            }
+            cmd.stdin(std::process::Stdio::null());
+            let child = cmd
+                .spawn()
+                .map_err(|e| Error::user(format!("cannot start trial {}: {e}", run.id)))?;
+            running.push((run.id.clone(), child));
+            continue;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let sig = STOP_SIGNAL.load(Ordering::SeqCst);
+    if sig != 0 {
+        return Ok(128 + sig);
+    }
+    Ok(failed.unwrap_or(0))
+}
+
+/// A deadline for `--stop-after MINUTES`.
+pub fn deadline(minutes: Option<f64>) -> Option<Instant> {
+    minutes
+        .filter(|m| *m > 0.0)
+        .map(|m| Instant::now() + Duration::from_secs_f64(m * 60.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(s: &str) -> Mapping {
+        serde_yaml_ng::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn grid_is_a_product_in_name_order() {
+        let p = plan(
+            &flags("b: [1, 2]\na: [x, y, z]\nc: 5\n"),
+            &[],
+            None,
+            None,
+            Some(1),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(p.optimizer, "+");
+        assert_eq!(p.trials.len(), 6);
+        assert_eq!(p.trials[0], flags("a: x\nb: 1\nc: 5\n"));
+        assert_eq!(p.trials[1], flags("a: x\nb: 2\nc: 5\n"));
+        assert_eq!(p.trials[5], flags("a: z\nb: 2\nc: 5\n"));
+        let s = plan(
+            &flags("b: [1, 2]\na: [x, y, z]\n"),
+            &[],
+            None,
+            Some(4),
+            Some(1),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.trials.len(), 4);
+        assert!(plan(&flags("a: 1\n"), &[], None, None, None)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn random_search_is_reproducible_and_in_range() {
+        let f = flags("lr: 'loguniform[1e-4:1e-1]'\nn: 'uniform[1:5]'\nopt: [a, b]\n");
+        let p = plan(&f, &[], None, Some(30), Some(7)).unwrap().unwrap();
+        assert_eq!(p.optimizer, "random");
+        assert_eq!(p.trials.len(), 30);
+        for t in &p.trials {
+            let lr = t["lr"].as_f64().unwrap();
+            assert!((1e-4..1e-1).contains(&lr), "{lr}");
+            let n = t["n"].as_i64().unwrap();
+            assert!((1..=5).contains(&n));
+        }
+        let q = plan(&f, &[], None, Some(30), Some(7)).unwrap().unwrap();
+        assert_eq!(p.trials, q.trials);
+        assert_eq!(
+            plan(&f, &[], None, None, Some(7))
+                .unwrap()
+                .unwrap()
+                .trials
+                .len(),
+            20
+        );
+    }
+
+    #[test]
+    fn bad_sweeps_are_clear_errors() {
+        let err =
+            |s: &str, max: Option<usize>| plan(&flags(s), &[], None, max, Some(1)).unwrap_err().msg;
+        assert!(err("a: []\n", None).contains("empty list"));
+        assert!(err("a: 'range[1:5:0]'\n", None).contains("step must not be zero"));
+        assert!(err("a: 'range[5:1]'\n", None).contains("inverted"));
+        assert!(err("a: 'uniform[5:1]'\n", None).contains("inverted"));
+        assert!(err("a: 'choice[1:2]'\n", None).contains("unknown function 'choice'"));
+        assert!(err("a: 'range[1:200]'\nb: 'range[1:200]'\n", None).contains("--max-trials"));
+        assert!(err("a: 'uniform[0:1]'\n", Some(20_000)).contains("limit"));
+    }
+}

@@ -69,6 +69,18 @@ pub struct RunArgs {
     /// Print the trials of a sweep and exit
     #[arg(long)]
     pub print_trials: bool,
+    /// Grid-style sweep strategy for `--flag VALUES` script flags
+    #[arg(long, value_name = "STRATEGY", value_parser = ["grid_search", "random_search", "none"])]
+    pub strategy: Option<String>,
+    /// Grid-style: number of trials for random_search (default 20)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub num_trials: Option<u64>,
+    /// Grid-style: seed for sampled values and trials (same as --random-seed)
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// A script flag given Grid-style (`--lr "[1, 2]"` after the script)
+    #[arg(long = "grid-flag", hide = true, value_name = "NAME=VALUE")]
+    pub grid_flags: Vec<String>,
     /// Run in the background and return at once
     #[arg(short = 'b', long)]
     pub background: bool,
@@ -155,7 +167,42 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         .collect();
     flag_strs.retain(|f| !f.starts_with('@'));
     let mut flag_args = op::parse_flag_args(&flag_strs)?;
-    let extra = split_raw_args(&op, &a.raw, &mut flag_args);
+    // Grid.ai syntax: `--name VALUES` flags (before or after `--`) expand
+    // to lists with the sweep's seed; Guild's NAME=VALUE must not use it.
+    for (k, v) in &flag_args {
+        if op::grid::is_grid_call(v) {
+            return Err(Error::user(format!(
+                "flag '{k}' mixes Grid syntax ({v}) with Guild syntax ({k}=VALUE); write --{k} \"{v}\" after the script, or {k}=uniform[a:b] / {k}=range[a:b]"
+            )));
+        }
+    }
+    let mut grid_pairs: Vec<(String, String)> = Vec::new();
+    for g in &a.grid_flags {
+        let (k, v) = g.split_once('=').unwrap_or((g.as_str(), "yes"));
+        grid_pairs.push((k.to_string(), v.to_string()));
+    }
+    let extra = split_raw_args(&op, &a.raw, &mut grid_pairs);
+    let seed = a.seed.or(a.random_seed).unwrap_or_else(|| {
+        use rand::Rng;
+        rand::thread_rng().gen_range(0..(1u64 << 32))
+    });
+    {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        for (k, raw) in grid_pairs {
+            if flag_args.iter().any(|(n, _)| *n == k) {
+                return Err(Error::user(format!(
+                    "flag '{k}' is given twice, as {k}=VALUE and as --{k} VALUE; give it once"
+                )));
+            }
+            let v = op::grid::expand(&k, &raw, &mut rng)?;
+            let text = match &v {
+                Value::String(s) => s.clone(),
+                other => crate::run::yaml::flow(other),
+            };
+            flag_args.push((k, text));
+        }
+    }
     if !extra.is_empty() {
         let pos = op
             .cmd_args
@@ -219,13 +266,24 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             seed: a.random_seed.unwrap_or(0),
         })
     } else {
-        crate::batch::plan(
-            &resolved.flags,
-            &fixed,
-            a.optimizer.as_deref(),
-            a.max_trials.map(|n| n as usize),
-            a.random_seed,
-        )?
+        let (optimizer, max_trials) = match a.strategy.as_deref() {
+            Some("random_search") => (
+                Some("+"),
+                Some(a.num_trials.or(a.max_trials).unwrap_or(20) as usize),
+            ),
+            Some("grid_search") => (Some("+"), a.max_trials.map(|n| n as usize)),
+            _ => (
+                a.optimizer.as_deref(),
+                a.max_trials.or(a.num_trials).map(|n| n as usize),
+            ),
+        };
+        let plan = crate::batch::plan(&resolved.flags, &fixed, optimizer, max_trials, Some(seed))?;
+        if a.strategy.as_deref() == Some("none") && plan.is_some() {
+            return Err(Error::user(
+                "--strategy none runs a single experiment, but some flags have several values; give one value each or use --strategy grid_search",
+            ));
+        }
+        plan
     };
     if sweep.is_none() && a.max_trials.is_some() {
         eprintln!("WARNING: not a batch run - ignoring --max-trials");

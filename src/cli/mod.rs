@@ -213,8 +213,95 @@ pub struct Ctx {
     pub cwd: PathBuf,
 }
 
+/// Grid.ai style script flags (`guild run train.py --lr "[1, 2]"`): after
+/// the operation of `run`, a `--name VALUE` that is not a `run` option
+/// becomes `--grid-flag name=VALUE`. Arguments after `--` are untouched.
+fn rewrite_grid_flags(args: Vec<OsString>) -> Vec<OsString> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let Some(run) = cmd.find_subcommand("run") else {
+        return args;
+    };
+    let mut longs: Vec<(String, bool)> = Vec::new();
+    let mut shorts: Vec<(char, bool)> = Vec::new();
+    for a in run.get_arguments().chain(cmd.get_arguments()) {
+        let takes = a.get_action().takes_values();
+        if let Some(l) = a.get_long() {
+            longs.push((l.to_string(), takes));
+        }
+        for al in a.get_all_aliases().unwrap_or_default() {
+            longs.push((al.to_string(), takes));
+        }
+        if let Some(c) = a.get_short() {
+            shorts.push((c, takes));
+        }
+    }
+    longs.push(("help".into(), false));
+    let strs: Vec<Option<String>> = args.iter().map(|a| a.to_str().map(String::from)).collect();
+    let Some(run_at) = strs.iter().position(|a| a.as_deref() == Some("run")) else {
+        return args;
+    };
+    let mut out: Vec<OsString> = args[..=run_at].to_vec();
+    let mut i = run_at + 1;
+    let mut seen_op = false;
+    while i < args.len() {
+        let Some(a) = strs[i].clone() else {
+            out.push(args[i].clone());
+            i += 1;
+            continue;
+        };
+        if a == "--" {
+            out.extend(args[i..].iter().cloned());
+            break;
+        }
+        if let Some(body) = a.strip_prefix("--") {
+            let (name, inline) = match body.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (body.to_string(), None),
+            };
+            match longs.iter().find(|(l, _)| *l == name) {
+                Some((_, takes)) => {
+                    out.push(args[i].clone());
+                    if *takes && inline.is_none() && i + 1 < args.len() {
+                        out.push(args[i + 1].clone());
+                        i += 1;
+                    }
+                }
+                None if seen_op => {
+                    let value = match inline {
+                        Some(v) => v,
+                        None if i + 1 < args.len()
+                            && !strs[i + 1].as_deref().unwrap_or("").starts_with("--") =>
+                        {
+                            i += 1;
+                            strs[i].clone().unwrap_or_default()
+                        }
+                        None => "yes".into(),
+                    };
+                    out.push("--grid-flag".into());
+                    out.push(format!("{name}={value}").into());
+                }
+                None => out.push(args[i].clone()),
+            }
+        } else if let Some(c) = a.strip_prefix('-').and_then(|r| r.chars().next()) {
+            out.push(args[i].clone());
+            if a.len() == 2 && shorts.iter().any(|(s, t)| *s == c && *t) && i + 1 < args.len() {
+                out.push(args[i + 1].clone());
+                i += 1;
+            }
+        } else {
+            if !a.contains('=') && !a.starts_with('@') {
+                seen_op = true;
+            }
+            out.push(args[i].clone());
+        }
+        i += 1;
+    }
+    out
+}
+
 pub fn run(args: Vec<OsString>) -> Result<i32> {
-    let cli = match Cli::try_parse_from(expand_guild_shorts(args)) {
+    let cli = match Cli::try_parse_from(rewrite_grid_flags(expand_guild_shorts(args))) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };

@@ -7,6 +7,7 @@ pub mod deps;
 pub mod detect;
 pub mod flags;
 pub mod gf;
+pub mod grid;
 pub mod source;
 pub mod steps;
 pub mod sweep;

@@ -4,6 +4,7 @@
 mod cmd_project;
 mod cmd_run;
 mod cmd_runs;
+mod cmd_views;
 
 use crate::error::{Error, Result};
 use crate::home::Home;
@@ -50,6 +51,14 @@ pub enum Command {
     Label(cmd_runs::LabelArgs),
     /// Add or remove run tags
     Tag(cmd_runs::TagArgs),
+    /// Active sweeps and runs with their trials by state
+    Status(cmd_views::StatusArgs),
+    /// Finished sweeps and runs, newest first
+    History(cmd_views::HistoryArgs),
+    /// A run's output lines with stream and time (`--follow` while it runs)
+    Logs(cmd_views::LogsArgs),
+    /// Compare runs: flags and scalars as a table, CSV or JSON
+    Compare(cmd_views::CompareArgs),
     /// List the operations of the guild.yml in the current directory
     #[command(visible_alias = "ops")]
     Operations(cmd_project::OpsArgs),
@@ -328,6 +337,10 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Tag(a) => cmd_runs::tag(&ctx, a),
         Command::Steps => crate::op::steps::main(),
         Command::Batch => crate::batch::main(),
+        Command::Status(a) => cmd_views::status(&ctx, a),
+        Command::History(a) => cmd_views::history(&ctx, a),
+        Command::Logs(a) => cmd_views::logs(&ctx, a),
+        Command::Compare(a) => cmd_views::compare(&ctx, a),
         Command::Operations(a) => cmd_project::operations(&ctx, a),
         Command::Help(a) => cmd_project::help(&ctx, a),
     }

@@ -223,6 +223,20 @@ impl Summary {
     }
 }
 
+/// Summaries of `(tag, value, step)` events by tag.
+pub fn summarize(events: impl Iterator<Item = (String, f64, i64)>) -> BTreeMap<String, Summary> {
+    let mut out: BTreeMap<String, Summary> = BTreeMap::new();
+    for (tag, v, s) in events {
+        match out.get_mut(&tag) {
+            Some(sum) => sum.add(v, s),
+            None => {
+                out.insert(tag, Summary::new(v, s));
+            }
+        }
+    }
+    out
+}
+
 /// Scalars of a run keyed by `tag` (events in `.guild` or the run root) or
 /// `<dir>#tag`. Walks the run dir for `*.tfevents.*`, following a symlink
 /// only when it points at another run (batch trials).

@@ -85,7 +85,7 @@ fn experiments(runs: &[RunInfo]) -> Vec<Experiment<'_>> {
             });
         }
     }
-    out.sort_by(|a, b| b.run.timestamp().cmp(&a.run.timestamp()));
+    out.sort_by_key(|e| std::cmp::Reverse(e.run.timestamp()));
     out
 }
 

@@ -1219,3 +1219,391 @@ fn guild_yml_example_runs_as_its_comments_show() {
         "{cmd}"
     );
 }
+
+// ------------------------------------------------------------------ sweeps
+
+fn batch_dir(e: &Env) -> PathBuf {
+    let runs = e.runs_json();
+    let b = runs
+        .iter()
+        .find(|r| r["operation"].as_str().unwrap().contains('+'))
+        .expect("a batch run");
+    e.home.join("runs").join(b["id"].as_str().unwrap())
+}
+
+fn trial_flags(e: &Env) -> Vec<String> {
+    let mut v: Vec<String> = e
+        .runs_json()
+        .iter()
+        .filter(|r| r["operation"] == "train.py")
+        .map(|r| {
+            let dir = e.home.join("runs").join(r["id"].as_str().unwrap());
+            attr(&dir, "flags").unwrap()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn grid_sweep_makes_a_batch_with_proto_and_linked_trials() {
+    let e = Env::new();
+    let out = e.ok(&["run", "train.py", "lr=[0.1,0.2]", "epochs=range[1:3]", "-y"]);
+    assert_eq!(out.matches("done").count(), 0, "stdout has trial output");
+    let runs = e.runs_json();
+    assert_eq!(runs.len(), 7, "batch + 6 trials");
+    let batch = batch_dir(&e);
+    assert_eq!(
+        std::fs::read_to_string(batch.join(".guild/opref")).unwrap(),
+        "builtin:guildai 0.9.0 '' +"
+    );
+    let proto = batch.join(".guild/proto");
+    assert!(attr(&proto, "flags")
+        .unwrap()
+        .contains("lr:\n- 0.1\n- 0.2\n"));
+    assert!(
+        proto.join("train.py").exists(),
+        "proto has the source snapshot"
+    );
+    let links: Vec<PathBuf> = std::fs::read_dir(&batch)
+        .unwrap()
+        .flatten()
+        .filter(|d| d.file_type().unwrap().is_symlink())
+        .map(|d| d.path())
+        .collect();
+    assert_eq!(links.len(), 6);
+    for l in &links {
+        assert!(l.join(".guild/opref").exists(), "link to a trial run");
+    }
+    let flags = trial_flags(&e);
+    assert_eq!(flags.len(), 6);
+    assert!(flags.iter().all(|f| f.contains("fail-code: 0")));
+    assert_eq!(flags.iter().filter(|f| f.contains("epochs: 3")).count(), 2);
+    // Trials are named after the batch.
+    let bname = attr(&batch, "name").unwrap().trim().to_string();
+    let trial = e.ok(&["runs", "info", &format!("{bname}-exp0"), "--json"]);
+    let info: serde_json::Value = serde_json::from_str(&trial).unwrap();
+    assert_eq!(info["flags"]["epochs"], 1);
+    assert!(e.ok(&["runs"]).contains(&format!("{bname}-exp5")));
+    // Guild 0.9.0 reads it as a batch and trials.
+    let venv = guild_venv();
+    let g = Command::new(venv.join("bin/guild"))
+        .args(["runs", "list", "-a"])
+        .env("GUILD_HOME", &e.home)
+        .current_dir(&e.proj)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&g.stdout);
+    assert!(
+        listing.contains("train.py+") && listing.matches("completed").count() == 7,
+        "{listing}"
+    );
+}
+
+#[test]
+fn random_search_is_reproducible_with_a_seed() {
+    let e = Env::new();
+    let args = [
+        "run",
+        "train.py",
+        "lr=loguniform[1e-4:1e-1]",
+        "opt=[adam,sgd]",
+        "epochs=1",
+        "--max-trials",
+        "4",
+        "--random-seed",
+        "9",
+        "-y",
+        "-q",
+    ];
+    e.ok(&args);
+    let first = trial_flags(&e);
+    assert_eq!(first.len(), 4);
+    assert!(batch_dir(&e).join(".guild/opref").exists());
+    let e2 = Env::new();
+    e2.ok(&args);
+    assert_eq!(trial_flags(&e2), first, "same seed, same trials");
+    let o = e.ok(&["run", "train.py", "lr=uniform[0:1]", "--print-trials"]);
+    assert_eq!(o.lines().count(), 21, "default 20 random trials: {o}");
+}
+
+#[test]
+fn grid_syntax_sweeps_like_guild_lists() {
+    let e = Env::new();
+    e.ok(&[
+        "run",
+        "train.py",
+        "--lr",
+        "[0.1, 0.2]",
+        "--opt",
+        "['adam', 'sgd']",
+        "-y",
+        "-q",
+        "--",
+        "--epochs",
+        "range(1, 2)",
+    ]);
+    let flags = trial_flags(&e);
+    assert_eq!(flags.len(), 4);
+    assert!(flags
+        .iter()
+        .any(|f| f.contains("lr: 0.2") && f.contains("opt: sgd")));
+    let e = Env::new();
+    let o = e.ok(&[
+        "run",
+        "train.py",
+        "--lr",
+        "uniform(0.01, 0.1, 5)",
+        "--strategy",
+        "random_search",
+        "--num-trials",
+        "3",
+        "--seed",
+        "4",
+        "--print-trials",
+    ]);
+    assert_eq!(o.lines().count(), 4, "{o}");
+    let o2 = e.ok(&[
+        "run",
+        "train.py",
+        "--lr",
+        "uniform(0.01, 0.1, 5)",
+        "--strategy",
+        "random_search",
+        "--num-trials",
+        "3",
+        "--seed",
+        "4",
+        "--print-trials",
+    ]);
+    assert_eq!(o, o2, "seeded");
+}
+
+#[test]
+fn bad_sweeps_fail_before_anything_runs() {
+    let e = Env::new();
+    let cases: [(&[&str], &str); 8] = [
+        (&["lr=[]"], "empty list"),
+        (&["lr=range[1:5:0]"], "step must not be zero"),
+        (&["lr=range[5:1]"], "inverted"),
+        (&["lr=choice[1:2]"], "unknown function 'choice'"),
+        (&["--lr", "beta(1, 2, 3)"], "unknown distribution 'beta'"),
+        (&["lr=uniform(0,1,3)"], "mixes Grid syntax"),
+        (&["--lr", "uniform[0:1]"], "mixes Guild syntax"),
+        (&["epochs=range[1:200]", "lr=range[1:200]"], "--max-trials"),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["run", "train.py", "-y"];
+        args.extend_from_slice(extra);
+        let o = e.run(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}: {err}");
+        assert!(err.contains(want), "{extra:?}: {err}");
+    }
+    assert!(e.run_dirs().is_empty());
+}
+
+#[test]
+fn parallel_trials_overlap_and_failures_do_not_stop_the_sweep() {
+    let e = Env::new();
+    e.ok(&[
+        "run",
+        "train.py",
+        "sleep=[1.0,1.01]",
+        "epochs=1",
+        "--parallel",
+        "2",
+        "-y",
+        "-q",
+    ]);
+    let times: Vec<(i64, i64)> = e
+        .runs_json()
+        .iter()
+        .filter(|r| r["operation"] == "train.py")
+        .map(|r| {
+            let d = e.home.join("runs").join(r["id"].as_str().unwrap());
+            let t = |a: &str| attr(&d, a).unwrap().trim().parse::<i64>().unwrap();
+            (t("started"), t("stopped"))
+        })
+        .collect();
+    assert_eq!(times.len(), 2);
+    assert!(
+        times[0].0 < times[1].1 && times[1].0 < times[0].1,
+        "trials overlap: {times:?}"
+    );
+    let e = Env::new();
+    let o = e.run(&["run", "train.py", "fail-code=[3,0]", "epochs=1", "-y", "-q"]);
+    assert!(o.status.success());
+    let st: Vec<String> = e
+        .runs_json()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(st.iter().filter(|s| *s == "error").count(), 1, "{st:?}");
+    assert_eq!(st.iter().filter(|s| *s == "completed").count(), 2, "{st:?}");
+    let e = Env::new();
+    let o = e.run(&[
+        "run",
+        "train.py",
+        "fail-code=[3,0]",
+        "epochs=1",
+        "--fail-on-trial-error",
+        "-y",
+        "-q",
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(
+        e.runs_json()
+            .iter()
+            .filter(|r| r["operation"] == "train.py")
+            .count(),
+        1,
+        "stopped at the failure"
+    );
+}
+
+#[test]
+fn stopping_a_sweep_stops_every_running_trial() {
+    let e = Env::new();
+    let mut child = e
+        .cmd(&[
+            "run",
+            "train.py",
+            "sleep=[30.0,30.1,30.2]",
+            "epochs=1",
+            "--parallel",
+            "2",
+            "-y",
+            "-q",
+        ])
+        .spawn()
+        .unwrap();
+    wait_until("two trials running", Duration::from_secs(30), || {
+        e.runs_json()
+            .iter()
+            .filter(|r| r["operation"] == "train.py" && r["status"] == "running")
+            .count()
+            == 2
+    });
+    let batch = batch_dir(&e);
+    let bid = batch.file_name().unwrap().to_str().unwrap().to_string();
+    e.ok(&["stop", &bid[..8], "-y"]);
+    let _ = child.wait().unwrap();
+    wait_until("all stopped", Duration::from_secs(30), || {
+        e.runs_json().iter().all(|r| r["status"] != "running")
+    });
+    let trials: Vec<serde_json::Value> = e
+        .runs_json()
+        .into_iter()
+        .filter(|r| r["operation"] == "train.py")
+        .collect();
+    assert_eq!(trials.len(), 2, "the third trial was never started");
+    assert!(
+        trials.iter().all(|r| r["status"] == "terminated"),
+        "{trials:?}"
+    );
+}
+
+#[test]
+fn needed_skips_done_trials_and_stop_after_ends_runs() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "lr=0.1", "epochs=1", "-y", "-q"]);
+    let o = e.run(&[
+        "run",
+        "train.py",
+        "lr=[0.1,0.2]",
+        "epochs=1",
+        "--needed",
+        "-y",
+    ]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Skipping trial 0"));
+    assert_eq!(
+        e.runs_json()
+            .iter()
+            .filter(|r| r["operation"] == "train.py")
+            .count(),
+        2
+    );
+    let o = e.run(&[
+        "run",
+        "train.py",
+        "sleep=60",
+        "epochs=1",
+        "--stop-after",
+        "0.01",
+        "-y",
+        "-q",
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(e.runs_json()[0]["status"], "terminated");
+}
+
+#[test]
+fn status_history_logs_and_compare() {
+    let e = Env::new();
+    e.ok(&[
+        "run",
+        "train.py",
+        "lr=[0.1,0.2,0.3]",
+        "epochs=2",
+        "-y",
+        "-q",
+    ]);
+    let hist = e.ok(&["history"]);
+    let line = hist.lines().find(|l| l.contains("train.py+")).unwrap();
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(
+        &cols[3..9],
+        ["completed", "0", "0", "3", "0", "0"],
+        "{hist}"
+    );
+    assert!(e.ok(&["status"]).is_empty());
+    let logs = e.ok(&["logs", "1"]);
+    let re =
+        regex::Regex::new(r"^\[stdout\] \[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00\] step: 1$")
+            .unwrap();
+    assert!(re.is_match(logs.lines().next().unwrap()), "{logs}");
+    assert!(logs.contains("[stderr] ["), "{logs}");
+    let csv = e.ok(&["compare", "--csv", "--min", "loss"]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "run,operation,started,time,status,label,debug,epochs,fail-code,lr,opt,sleep,step,acc,loss"
+    );
+    assert_eq!(lines.len(), 4, "trials only (no batch): {csv}");
+    assert!(lines[1].contains(",0.3,"), "best first: {csv}");
+    let top: Vec<serde_json::Value> =
+        serde_json::from_str(&e.ok(&["compare", "--top", "1", "--json", "-c", "max acc as best"]))
+            .unwrap();
+    assert_eq!(top.len(), 1);
+    assert_eq!(top[0]["lr"], 0.3);
+    assert!(top[0]["best"].as_f64().unwrap() > 0.9);
+    let mut follow = e
+        .cmd(&["run", "train.py", "sleep=1", "epochs=1", "-y", "-q", "-b"])
+        .output()
+        .unwrap();
+    assert!(follow.status.success());
+    follow = e.cmd(&["logs", "1", "--follow"]).output().unwrap();
+    let out = String::from_utf8_lossy(&follow.stdout);
+    assert!(
+        out.contains("] loss: ") && out.contains("[stderr]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn compare_csv_matches_guild_090() {
+    let venv = guild_venv();
+    let e = Env::new();
+    e.ok(&["run", "train.py", "lr=[0.1,0.2]", "epochs=2", "-y", "-q"]);
+    e.ok(&["run", "globs.py", "-y", "-q"]);
+    let ours = e.ok(&["compare", "--csv"]);
+    let g = Command::new(venv.join("bin/guild"))
+        .args(["compare", "--csv", "-"])
+        .env("GUILD_HOME", &e.home)
+        .current_dir(&e.proj)
+        .output()
+        .unwrap();
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    assert_eq!(ours, String::from_utf8_lossy(&g.stdout));
+}

@@ -64,7 +64,7 @@ impl Capture {
         let sink = Arc::clone(&self.sink);
         std::thread::spawn(move || {
             let mut buf = vec![0u8; READ_BUF];
-            let mut partial: Vec<u8> = Vec::new();
+            let mut partial = LineState::default();
             loop {
                 let n = match pipe.read(&mut buf) {
                     Ok(0) => break,
@@ -107,11 +107,20 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Per-stream state: the current line's bytes not yet in `output` (only
+/// complete lines are written, so stdout and stderr never interleave inside
+/// a line) and its prefix kept for scalar parsing.
+#[derive(Default)]
+struct LineState {
+    pending: Vec<u8>,
+    parse: Vec<u8>,
+}
+
+/// A line longer than this is written out before its end arrives.
+const MAX_PENDING: usize = 1024 * 1024;
+
 impl Sink {
-    fn chunk(&mut self, data: &[u8], stream: u8, partial: &mut Vec<u8>) {
-        if let Err(e) = self.output.write_all(data) {
-            self.note_err(e);
-        }
+    fn chunk(&mut self, data: &[u8], stream: u8, st: &mut LineState) {
         if self.echo {
             // A closed terminal (e.g. `| head`) must not stop the run.
             let _ = if stream == 0 {
@@ -122,25 +131,48 @@ impl Sink {
             };
         }
         let ms = now_ms();
-        let mut rest = data;
         self.index_buf.clear();
+        let mut rest = data;
+        let mut held = std::mem::take(&mut st.pending);
         while let Some(pos) = memchr_nl(rest) {
             let line = &rest[..pos];
             self.index_buf.extend_from_slice(&ms.to_be_bytes());
             self.index_buf.push(stream);
-            if partial.is_empty() {
+            if st.parse.is_empty() && held.is_empty() {
                 self.parse(line);
             } else {
-                partial.extend_from_slice(line);
-                let full = std::mem::take(partial);
+                let room = MAX_PARSE_LINE.saturating_sub(st.parse.len());
+                st.parse.extend_from_slice(&line[..line.len().min(room)]);
+                let full = std::mem::take(&mut st.parse);
                 self.parse(&full);
             }
             rest = &rest[pos + 1..];
         }
-        if !rest.is_empty() {
-            let room = MAX_PARSE_LINE.saturating_sub(partial.len());
-            partial.extend_from_slice(&rest[..rest.len().min(room)]);
+        let complete_len = data.len() - rest.len();
+        if complete_len > 0 {
+            if !held.is_empty() {
+                if let Err(e) = self.output.write_all(&held) {
+                    self.note_err(e);
+                }
+                held.clear();
+            }
+            if let Err(e) = self.output.write_all(&data[..complete_len]) {
+                self.note_err(e);
+            }
         }
+        // The unfinished line waits for its end (or is written when huge).
+        if !rest.is_empty() {
+            held.extend_from_slice(rest);
+            let room = MAX_PARSE_LINE.saturating_sub(st.parse.len());
+            st.parse.extend_from_slice(&rest[..rest.len().min(room)]);
+            if held.len() > MAX_PENDING {
+                if let Err(e) = self.output.write_all(&held) {
+                    self.note_err(e);
+                }
+                held.clear();
+            }
+        }
+        st.pending = held;
         if !self.index_buf.is_empty() {
             let buf = std::mem::take(&mut self.index_buf);
             if let Err(e) = self.index.write_all(&buf) {
@@ -153,14 +185,20 @@ impl Sink {
         }
     }
 
-    fn finish(&mut self, stream: u8, partial: &mut Vec<u8>) {
-        if !partial.is_empty() {
+    fn finish(&mut self, stream: u8, st: &mut LineState) {
+        if !st.pending.is_empty() {
+            let pending = std::mem::take(&mut st.pending);
+            if let Err(e) = self.output.write_all(&pending) {
+                self.note_err(e);
+            }
+        }
+        if !st.parse.is_empty() || !st.pending.is_empty() {
             let mut rec = now_ms().to_be_bytes().to_vec();
             rec.push(stream);
             if let Err(e) = self.index.write_all(&rec) {
                 self.note_err(e);
             }
-            let full = std::mem::take(partial);
+            let full = std::mem::take(&mut st.parse);
             self.parse(&full);
             if let Err(e) = self.events.flush() {
                 self.error.get_or_insert(e);
@@ -222,6 +260,26 @@ pub fn read_indexed(guild_dir: &Path) -> Result<Vec<(u64, u8, String)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streams_never_interleave_inside_a_line() {
+        let d = tempfile::tempdir().unwrap();
+        let cap = Capture::open(d.path(), ScalarParser::defaults(vec![]), false).unwrap();
+        let (mut out, mut err) = (LineState::default(), LineState::default());
+        {
+            let mut s = cap.sink.lock().unwrap();
+            s.chunk(b"loss: ", 0, &mut out);
+            s.chunk(b"warn\n", 1, &mut err);
+            s.chunk(b"0.5\nnext", 0, &mut out);
+            s.finish(0, &mut out);
+            s.finish(1, &mut err);
+        }
+        cap.close().unwrap();
+        let lines = read_indexed(d.path()).unwrap();
+        let got: Vec<(u8, &str)> = lines.iter().map(|(_, s, l)| (*s, l.as_str())).collect();
+        assert_eq!(got, [(1, "warn"), (0, "loss: 0.5"), (0, "next")]);
+        assert_eq!(scalars::run_scalars(d.path())["loss"].last, 0.5);
+    }
 
     #[test]
     fn captures_lines_index_and_scalars() {

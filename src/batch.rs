@@ -446,90 +446,127 @@ pub fn main() -> Result<i32> {
     } else {
         Vec::new()
     };
-    let mut running: Vec<(String, std::process::Child)> = Vec::new();
+    // Trials are child processes, reaped with a blocking wait (no polling
+    // delay between one trial's end and the next one's start).
+    let mut running: Vec<(String, i32)> = Vec::new();
     let mut failed: Option<i32> = None;
     let mut next = 0usize;
     loop {
-        // Reap finished trials.
-        let mut i = 0;
-        while i < running.len() {
-            match running[i].1.try_wait() {
-                Ok(Some(st)) => {
-                    let (id, _) = running.remove(i);
-                    if !st.success() {
-                        let code = st.code().unwrap_or(1);
-                        eprintln!(
-                            "INFO: [guild] Trial {id} exited with an error ({code}) - see log for details"
-                        );
-                        if opts.fail_on_trial_error && failed.is_none() {
-                            failed = Some(code);
-                        }
-                    }
-                }
-                Ok(None) => i += 1,
-                Err(_) => {
-                    running.remove(i);
-                }
-            }
-        }
-        let stopping = STOP_SIGNAL.load(Ordering::SeqCst) != 0 || failed.is_some();
-        if next >= trials.len() || stopping {
+        let stopping = STOP_SIGNAL.load(Ordering::SeqCst) != 0
+            || crate::exec::stop_signal() != 0
+            || failed.is_some();
+        let can_launch = next < trials.len() && !stopping && running.len() < opts.parallel;
+        if !can_launch {
             if running.is_empty() {
                 break;
             }
-        } else if running.len() < opts.parallel {
-            let t = &trials[next];
-            let index = next;
-            next += 1;
-            if opts.needed {
-                let done = existing.iter().any(|r| {
-                    r.opref.as_ref() == Some(&opref)
-                        && matches!(
-                            r.status.status,
-                            crate::run::Status::Completed | crate::run::Status::Running
-                        )
-                        && matches!(r.run.attr("flags"), Some(Value::Mapping(m)) if &m == t)
-                });
-                if done {
+            use nix::sys::wait::{waitpid, WaitStatus};
+            let (pid, code) = match waitpid(None, None) {
+                Ok(WaitStatus::Exited(pid, c)) => (pid.as_raw(), c),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => (pid.as_raw(), 128 + sig as i32),
+                Ok(_) => continue,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => break,
+            };
+            if let Some(pos) = running.iter().position(|(_, p)| *p == pid) {
+                let (id, _) = running.remove(pos);
+                if code != 0 {
                     eprintln!(
-                        "INFO: [guild] Skipping trial {index} because a run with its flags exists (--needed)"
+                        "INFO: [guild] Trial {id} exited with an error ({code}) - see log for details"
                     );
-                    continue;
+                    if opts.fail_on_trial_error && failed.is_none() {
+                        failed = Some(code);
+                    }
                 }
             }
-            let run = stage_trial(&home, &batch, index, t)?;
-            let desc: Vec<String> = {
-                let mut v: Vec<(String, String)> = t
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_string(), flags::encode_display(v))))
-                    .collect();
-                v.sort();
-                v.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
-            };
-            eprintln!(
-                "INFO: [guild] Running trial {}: {} ({})",
-                run.id,
-                opref.op_desc(),
-                desc.join(", ")
-            );
-            let mut cmd = std::process::Command::new(&exe);
-            cmd.args(["-H", &home_path, "run", "--start", &run.id, "-y"]);
-            if opts.parallel > 1 || opts.quiet {
-                cmd.arg("-q");
-            }
-            if let Some(m) = opts.stop_after {
-                cmd.args(["--stop-after", &m.to_string()]);
-            }
-            cmd.stdin(std::process::Stdio::null());
-            let child = cmd
-                .spawn()
-                .map_err(|e| Error::user(format!("cannot start trial {}: {e}", run.id)))?;
-            running.push((run.id.clone(), child));
             continue;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        let t = &trials[next];
+        let index = next;
+        next += 1;
+        if opts.needed {
+            let done = existing.iter().any(|r| {
+                r.opref.as_ref() == Some(&opref)
+                    && matches!(
+                        r.status.status,
+                        crate::run::Status::Completed | crate::run::Status::Running
+                    )
+                    && matches!(r.run.attr("flags"), Some(Value::Mapping(m)) if &m == t)
+            });
+            if done {
+                eprintln!(
+                    "INFO: [guild] Skipping trial {index} because a run with its flags exists (--needed)"
+                );
+                continue;
+            }
+        }
+        let run = stage_trial(&home, &batch, index, t)?;
+        let desc: Vec<String> = {
+            let mut v: Vec<(String, String)> = t
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), flags::encode_display(v))))
+                .collect();
+            v.sort();
+            v.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
+        };
+        eprintln!(
+            "INFO: [guild] Running trial {}: {} ({})",
+            run.id,
+            opref.op_desc(),
+            desc.join(", ")
+        );
+        if opts.parallel == 1 {
+            // One at a time: the trial runs under this process's supervision
+            // (no extra process start per trial); a stop signal received
+            // meanwhile is forwarded to the trial and ends the sweep.
+            let start = crate::target::local::StartOpts {
+                quiet: opts.quiet,
+                stdin_null: true,
+                pidfile: None,
+                stop_after: opts.stop_after,
+            };
+            let cwd = std::env::var("CMD_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|_| run.dir.clone());
+            let code = match crate::target::local::start(&home, &run, &cwd, &start) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("guild: trial {}: {}", run.id, e.msg);
+                    1
+                }
+            };
+            if crate::exec::stop_signal() != 0 {
+                STOP_SIGNAL.store(crate::exec::stop_signal(), Ordering::SeqCst);
+            }
+            if code != 0 {
+                eprintln!(
+                    "INFO: [guild] Trial {} exited with an error ({code}) - see log for details",
+                    run.id
+                );
+                if opts.fail_on_trial_error && failed.is_none() {
+                    failed = Some(crate::error::exit_code_for_status(code));
+                }
+            }
+            continue;
+        }
+        let mut cmd = std::process::Command::new(&exe);
+        cmd.args(["-H", &home_path, "run", "--start", &run.id, "-y"]);
+        if opts.parallel > 1 || opts.quiet {
+            cmd.arg("-q");
+        }
+        if let Some(m) = opts.stop_after {
+            cmd.args(["--stop-after", &m.to_string()]);
+        }
+        cmd.stdin(std::process::Stdio::null());
+        let child = cmd
+            .spawn()
+            .map_err(|e| Error::user(format!("cannot start trial {}: {e}", run.id)))?;
+        running.push((run.id.clone(), child.id() as i32));
     }
-    let sig = STOP_SIGNAL.load(Ordering::SeqCst);
+    let sig = match STOP_SIGNAL.load(Ordering::SeqCst) {
+        0 => crate::exec::stop_signal(),
+        s => s,
+    };
     if sig != 0 {
         return Ok(128 + sig);
     }

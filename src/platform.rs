@@ -128,8 +128,40 @@ pub fn pip_freeze(cache_dir: &Path, python: &Path) -> Vec<String> {
     let Some(info) = py_info(cache_dir, python) else {
         return Vec::new();
     };
+    // Cached until a site dir changes (installing or removing a package
+    // adds or removes its .dist-info directory, which changes the mtime).
+    let stamp: Vec<String> = info
+        .site_dirs
+        .iter()
+        .map(|d| {
+            let m = std::fs::metadata(d)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            format!("{}@{m}", d.display())
+        })
+        .collect();
+    use md5::{Digest, Md5};
+    let key = format!("{:x}", Md5::digest(stamp.join("\n").as_bytes()));
+    let cache = cache_dir.join(format!("freeze-{key}.json"));
+    if let Ok(Some(text)) = crate::fsutil::read_opt(&cache) {
+        if let Ok(pkgs) = serde_json::from_str::<Vec<String>>(&text) {
+            return pkgs;
+        }
+    }
+    let pkgs = scan_site_dirs(&info.site_dirs);
+    if let Ok(json) = serde_json::to_vec(&pkgs) {
+        let _ = crate::fsutil::create_dir_all(cache_dir);
+        let _ = crate::fsutil::write_atomic(&cache, &json);
+    }
+    pkgs
+}
+
+fn scan_site_dirs(site_dirs: &[PathBuf]) -> Vec<String> {
     let mut pkgs = Vec::new();
-    for dir in &info.site_dirs {
+    for dir in site_dirs {
         let Ok(rd) = std::fs::read_dir(dir) else {
             continue;
         };

@@ -519,6 +519,13 @@ fn trials_table(trials: &[serde_yaml_ng::Mapping]) -> String {
 }
 
 fn find_run(ctx: &Ctx, spec: &str) -> Result<Run> {
+    // A full id needs no listing (trials are started this way).
+    if spec.len() == 32 && spec.chars().all(|c| c.is_ascii_hexdigit()) {
+        let dir = ctx.home.runs_dir().join(spec);
+        if dir.join(".guild/opref").exists() {
+            return Ok(Run::at(dir));
+        }
+    }
     let runs = query::list_dir(&ctx.home.runs_dir());
     let picked = query::select(&runs, &[spec.to_string()], false)?;
     picked

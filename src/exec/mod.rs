@@ -59,6 +59,11 @@ fn install_handlers() {
     }
 }
 
+/// The first stop signal this process received while supervising, if any.
+pub fn stop_signal() -> i32 {
+    FIRST_SIGNAL.load(Ordering::SeqCst)
+}
+
 /// Write the bundled Python bootstrap under the home's cache (once per
 /// content) and return its path.
 pub fn op_main_path(home: &crate::home::Home) -> Result<PathBuf> {

@@ -106,10 +106,14 @@ def _parse_flags(args):
 
 
 def _find(mod):
+    base = os.environ.get("GUILD_SOURCECODE") or "."
     if "/" in mod or mod.endswith(".py"):
         path = mod if mod.endswith(".py") else mod + ".py"
-        base = os.environ.get("GUILD_SOURCECODE") or "."
         return os.path.abspath(os.path.join(base, path)), None
+    # A plain module file in the source dir needs no import machinery.
+    direct = os.path.join(base, mod.replace(".", "/") + ".py")
+    if os.path.isfile(direct):
+        return os.path.abspath(direct), mod
     import importlib.util
 
     spec = importlib.util.find_spec(mod)
@@ -119,13 +123,36 @@ def _find(mod):
     return spec.origin, mod
 
 
-def _run_globals(path, flags):
+def _globals_code(path, names):
+    # The script compiled without the first assignment of each flag name.
+    # Cached beside this file (marshal), keyed by the script's size, mtime,
+    # the flag names and the Python version: ast costs milliseconds.
+    import marshal
+    import zlib
+
+    st = os.stat(path)
+    key = "%s|%d|%d|%s|%s" % (
+        path,
+        st.st_size,
+        st.st_mtime_ns,
+        ",".join(sorted(names)),
+        sys.version,
+    )
+    cache_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "globals")
+    cache = os.path.join(cache_dir, "g%08x.bin" % zlib.crc32(key.encode()))
+    try:
+        with open(cache, "rb") as f:
+            stored_key, code = marshal.load(f)
+        if stored_key == key:
+            return code
+    except Exception:
+        pass
     import ast
 
     with open(path) as f:
         src = f.read()
     tree = ast.parse(src, path)
-    pending = set(flags)
+    pending = set(names)
     body = []
     for node in tree.body:
         if (
@@ -139,9 +166,23 @@ def _run_globals(path, flags):
         body.append(node)
     tree.body = body
     code = compile(tree, path, "exec")
+    try:
+        os.makedirs(cache_dir, exist_ok=True)
+        tmp = "%s.%d.tmp" % (cache, os.getpid())
+        with open(tmp, "wb") as f:
+            marshal.dump((key, code), f)
+        os.replace(tmp, cache)
+    except OSError:
+        pass
+    return code
+
+
+def _run_globals(path, flags):
+    flags = {sys.intern(k.replace("-", "_")): v for k, v in flags.items()}
+    code = _globals_code(path, flags)
     g = {"__name__": "__main__", "__file__": path, "__builtins__": __builtins__}
     # Interned names keep module-level name lookups on the fast identity path.
-    g.update({sys.intern(k.replace("-", "_")): v for k, v in flags.items()})
+    g.update(flags)
     exec(code, g)
 
 

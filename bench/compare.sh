@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `compare --csv` over many runs (default 10,000) with 5 scalars each,
+# warm (median of 3) and cold (page cache dropped; needs root), guild vs
+# Guild 0.9.0 (warm only unless GUILD_COLD=1: it takes minutes).
+source "$(dirname "$0")/common.sh"
+COUNT="${COUNT:-10000}"
+W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
+mkdir -p "$W/proj" "$W/gh/runs"
+cat > "$W/proj/t.py" <<'PY'
+lr = 0.1
+for step in range(1, 4):
+    print("step: %d" % step)
+    print("loss: %f" % (1 / step))
+    print("acc: %f" % (1 - 1 / (step + 1)))
+    print("f1: 0.5")
+    print("precision: 0.6")
+    print("recall: 0.7")
+PY
+(cd "$W/proj" && GUILD_HOME="$W/gh" "$GUILD_RS" run t.py -y -q >/dev/null)
+tpl=$(ls -d "$W/gh/runs/"*)
+python3 - "$tpl" "$W/gh/runs" "$COUNT" <<'PY'
+import os, shutil, sys, uuid
+tpl, runs, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+started = int(open(os.path.join(tpl, ".guild/attrs/started")).read())
+for i in range(n - 1):
+    rid = uuid.uuid4().hex
+    d = os.path.join(runs, rid)
+    shutil.copytree(tpl, d, symlinks=True)
+    open(os.path.join(d, ".guild/attrs/id"), "w").write(rid + "\n")
+    open(os.path.join(d, ".guild/attrs/started"), "w").write("%d\n" % (started - i * 1000000))
+PY
+cd "$W/proj"
+export GUILD_HOME="$W/gh"
+cold() {
+  if [ -w /proc/sys/vm/drop_caches ]; then sync; echo 3 > /proc/sys/vm/drop_caches; fi
+  median_ms 1 "$@"
+}
+rows=$("$GUILD_RS" compare --csv | wc -l)
+rs_cold=$(cold "$GUILD_RS" compare --csv)
+rs_warm=$(median_ms 3 "$GUILD_RS" compare --csv)
+"$GUILD_PY" compare --csv - >/dev/null 2>&1 || true
+py_warm=$(median_ms 1 "$GUILD_PY" compare --csv -)
+py_cold=""
+if [ "${GUILD_COLD:-0}" = 1 ]; then py_cold=$(cold "$GUILD_PY" compare --csv -); fi
+python3 - "$rows" "$rs_warm" "$rs_cold" "$py_warm" "${py_cold:-0}" <<'PY'
+import sys
+rows = int(sys.argv[1]); rw, rc, pw, pc = map(float, sys.argv[2:])
+print(f"csv rows: {rows - 1}")
+print(f"guild compare --csv: warm {rw:.0f} ms, cold {rc:.0f} ms")
+print(f"Guild 0.9.0 compare --csv: warm {pw:.0f} ms" + (f", cold {pc:.0f} ms" if pc else ""))
+print(f"warm ratio: {pw / rw:.0f}x faster")
+PY

@@ -567,10 +567,7 @@ pub fn compare(ctx: &Ctx, a: CompareArgs) -> Result<i32> {
         .map(|c| parse_col(&c))
         .collect::<Result<_>>()?;
     // Rows are built in parallel: each needs a few small reads per run.
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(1, 8);
+    let threads = query::io_threads(runs.len());
     let chunk = runs.len().div_ceil(threads).max(1);
     let mut rows: Vec<Row> = std::thread::scope(|s| {
         let hs: Vec<_> = runs

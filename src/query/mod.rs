@@ -125,16 +125,22 @@ impl RunInfo {
     }
 }
 
+/// Threads for reading many small files: the work is I/O bound when the
+/// page cache is cold, so more threads than cores keep the disk busy.
+pub fn io_threads(items: usize) -> usize {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    (cores * 4).clamp(1, 16).min(items / 64 + 1)
+}
+
 /// All runs in `dir` (`runs/` or `trash/runs/`), newest first.
 pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
     let dirs: Vec<std::path::PathBuf> = rd.flatten().map(|e| e.path()).collect();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .clamp(1, 8);
+    let threads = io_threads(dirs.len());
     let chunk = dirs.len().div_ceil(threads).max(1);
     let mut runs: Vec<RunInfo> = std::thread::scope(|s| {
         let handles: Vec<_> = dirs

@@ -36,6 +36,51 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     res.ctx("writing", path)
 }
 
+/// [`write_atomic`] for several files at once: every temp file is written,
+/// then all are fsynced concurrently (the filesystem journal commits them
+/// together instead of once per file), then each is renamed into place.
+pub fn write_atomic_many(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
+    let mut temps: Vec<(PathBuf, File)> = Vec::with_capacity(files.len());
+    let cleanup = |temps: &[(PathBuf, File)]| {
+        for (t, _) in temps {
+            let _ = fs::remove_file(t);
+        }
+    };
+    for (path, data) in files {
+        let tmp = tmp_path_for(path);
+        let made = File::create(&tmp).and_then(|mut f| f.write_all(data).map(|_| f));
+        match made {
+            Ok(f) => temps.push((tmp, f)),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                cleanup(&temps);
+                return Err(crate::error::Error::io("writing", path, e));
+            }
+        }
+    }
+    let synced: std::io::Result<()> = std::thread::scope(|s| {
+        let hs: Vec<_> = temps
+            .iter()
+            .map(|(_, f)| s.spawn(move || f.sync_all()))
+            .collect();
+        hs.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("fsync thread panicked")))
+        })
+    });
+    if let Err(e) = synced {
+        cleanup(&temps);
+        return Err(crate::error::Error::io("syncing", &files[0].0, e));
+    }
+    for ((tmp, _), (path, _)) in temps.iter().zip(files) {
+        if let Err(e) = fs::rename(tmp, path) {
+            cleanup(&temps);
+            return Err(crate::error::Error::io("writing", path, e));
+        }
+    }
+    Ok(())
+}
+
 /// Create `path` only if it does not exist (never check-then-create).
 pub fn create_new(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let mut f = OpenOptions::new().write(true).create_new(true).open(path)?;

@@ -81,10 +81,12 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     let mut cleanup = Cleanup(Some(run.dir.clone()));
     fsutil::create_dir_all(&run.guild_dir().join("attrs"))?;
     let op = req.op;
-    run.write_attr("id", &id.clone().into())?;
-    run.write_attr("initialized", &now_us().into())?;
     let name = req.name.clone().unwrap_or_else(crate::run::names::generate);
-    run.write_attr("name", &name.into())?;
+    run.write_attrs(&[
+        ("id", id.clone().into()),
+        ("initialized", now_us().into()),
+        ("name", name.into()),
+    ])?;
     fsutil::touch(&run.guild_path("PENDING"))?;
     run.write_opref(&op.opref)?;
 
@@ -101,23 +103,24 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
         op.label_template.as_deref(),
         &req.flags.flags,
     );
+    let mut attrs: Vec<(&str, Value)> = Vec::new();
     if !label.is_empty() {
-        run.write_attr("label", &label.into())?;
+        attrs.push(("label", label.into()));
     }
     if !tags.is_empty() {
-        run.write_attr(
+        attrs.push((
             "tags",
-            &Value::Sequence(tags.iter().cloned().map(Value::from).collect()),
-        )?;
+            Value::Sequence(tags.iter().cloned().map(Value::from).collect()),
+        ));
     }
-    run.write_attr("flags", &flag_vals)?;
-    run.write_attr("user_flags", &Value::Mapping(req.flags.user_flags.clone()))?;
+    attrs.push(("flags", flag_vals.clone()));
+    attrs.push(("user_flags", Value::Mapping(req.flags.user_flags.clone())));
     let seed = req
         .proto
         .as_ref()
         .and_then(|p| p.attr_i64("random_seed"))
         .unwrap_or_else(rand_seed);
-    run.write_attr("random_seed", &Value::from(seed))?;
+    attrs.push(("random_seed", Value::from(seed)));
     let mut op_attr = op::op_attr(op);
     if let Value::Mapping(m) = &mut op_attr {
         m.insert("deps".into(), Value::Sequence(req.deps.op_deps.clone()));
@@ -129,12 +132,12 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
         }
         m.insert("flags-extra".into(), Value::Mapping(extra));
     }
-    run.write_attr("op", &op_attr)?;
+    attrs.push(("op", op_attr.clone()));
     if let Some(steps) = &op.steps {
-        run.write_attr("steps", steps)?;
+        attrs.push(("steps", steps.clone()));
     }
-    run.write_attr("host", &crate::platform::hostname().into())?;
-    run.write_attr("user", &crate::platform::user().into())?;
+    attrs.push(("host", crate::platform::hostname().into()));
+    attrs.push(("user", crate::platform::user().into()));
     let pyver = if op.python {
         crate::platform::python_exe()
             .ok()
@@ -142,20 +145,21 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     } else {
         None
     };
-    run.write_attr("platform", &crate::platform::platform_attr(pyver))?;
+    attrs.push(("platform", crate::platform::platform_attr(pyver)));
     let plugin = if op.python {
         "python_script"
     } else {
         "exec_script"
     };
-    run.write_attr("plugins", &Value::Sequence(vec![plugin.into()]))?;
+    attrs.push(("plugins", Value::Sequence(vec![plugin.into()])));
 
     // Command as it will run (rebuilt identically at start).
     let built = op::cmd::build(home, &run, &op_attr, &req.flags.flags, &req.cwd, &op.name)?;
-    run.write_attr(
+    attrs.push((
         "cmd",
-        &Value::Sequence(built.argv.iter().cloned().map(Value::from).collect()),
-    )?;
+        Value::Sequence(built.argv.iter().cloned().map(Value::from).collect()),
+    ));
+    run.write_attrs(&attrs)?;
 
     let manifest_path = run.guild_path("manifest");
     fsutil::touch(&manifest_path)?;

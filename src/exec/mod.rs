@@ -253,8 +253,10 @@ pub fn finish(run: &Run, exit_status: i64) -> Result<()> {
     if !run.guild_dir().exists() {
         return Ok(()); // deleted while running
     }
-    run.write_attr("exit_status", &exit_status.into())?;
-    run.write_attr("stopped", &crate::run::now_us().into())?;
+    run.write_attrs(&[
+        ("exit_status", exit_status.into()),
+        ("stopped", crate::run::now_us().into()),
+    ])?;
     fsutil::remove_if_exists(&run.guild_path("LOCK"))
 }
 

@@ -150,6 +150,15 @@ impl Run {
         fsutil::write_atomic(&self.attr_path(name), yaml::dump(value).as_bytes())
     }
 
+    /// Write several attrs at once (one concurrent fsync round).
+    pub fn write_attrs(&self, attrs: &[(&str, Value)]) -> Result<()> {
+        let files: Vec<(std::path::PathBuf, Vec<u8>)> = attrs
+            .iter()
+            .map(|(n, v)| (self.attr_path(n), yaml::dump(v).into_bytes()))
+            .collect();
+        fsutil::write_atomic_many(&files)
+    }
+
     pub fn del_attr(&self, name: &str) -> Result<()> {
         fsutil::remove_if_exists(&self.attr_path(name))
     }

@@ -43,21 +43,22 @@ pub fn start(home: &Home, run: &Run, cwd: &Path, opts: &StartOpts) -> Result<i64
         }
         None => None,
     };
-    run.write_attr(
+    let mut attrs: Vec<(&str, Value)> = vec![(
         "cmd",
-        &Value::Sequence(built.argv.iter().cloned().map(Value::from).collect()),
-    )?;
+        Value::Sequence(built.argv.iter().cloned().map(Value::from).collect()),
+    )];
     if built.python && std::env::var("NO_PIP_FREEZE").as_deref() != Ok("1") {
         if let Ok(py) = crate::platform::python_exe() {
             let pkgs = crate::platform::pip_freeze(&home.cache_dir("python"), &py);
-            run.write_attr(
+            attrs.push((
                 "pip_freeze",
-                &Value::Sequence(pkgs.into_iter().map(Value::from).collect()),
-            )?;
+                Value::Sequence(pkgs.into_iter().map(Value::from).collect()),
+            ));
         }
     }
-    run.write_attr("env", &cmd::env_attr(&built.env))?;
-    run.write_attr("started", &now_us().into())?;
+    attrs.push(("env", cmd::env_attr(&built.env)));
+    attrs.push(("started", now_us().into()));
+    run.write_attrs(&attrs)?;
     fsutil::remove_if_exists(&run.guild_path("STAGED"))?;
     fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
     let flag_names: Vec<String> = flags

@@ -197,4 +197,25 @@ mod tests {
         }
         assert_eq!(read_opt(&d.path().join("missing")).unwrap(), None);
     }
+
+    #[test]
+    fn write_atomic_many_writes_all_and_leaves_no_temp() {
+        let d = tempfile::tempdir().unwrap();
+        write_atomic(&d.path().join("a"), b"old").unwrap();
+        let files: Vec<(PathBuf, Vec<u8>)> = (0..5)
+            .map(|i| {
+                (
+                    d.path().join(["a", "b", "c", "d", "e"][i]),
+                    vec![b'0' + i as u8],
+                )
+            })
+            .collect();
+        write_atomic_many(&files).unwrap();
+        assert_eq!(fs::read(d.path().join("a")).unwrap(), b"0");
+        assert_eq!(fs::read(d.path().join("e")).unwrap(), b"4");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 5);
+        let bad = vec![(d.path().join("nodir/x"), b"1".to_vec())];
+        assert!(write_atomic_many(&bad).is_err());
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 5);
+    }
 }

@@ -165,15 +165,7 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     fsutil::touch(&manifest_path)?;
     if let Some(proto) = &req.proto {
         let entries = copy_proto_source(proto, &run)?;
-        manifest::append(&manifest_path, &entries)?;
-        let digest = manifest::sourcecode_digest(&run.dir, &entries)?;
-        run.write_attr(
-            "sourcecode_digest",
-            &digest.map(Value::from).unwrap_or(Value::Null),
-        )?;
-        if let Some(v) = proto.attr("vcs_commit") {
-            run.write_attr("vcs_commit", &v)?;
-        }
+        record_source(&run, &manifest_path, &entries, proto.attr("vcs_commit"))?;
     } else if let Some(root) = &op.source_root {
         if std::env::var("NO_SOURCECODE").as_deref() != Ok("1") {
             let mut exclude = vec![home.path.clone()];
@@ -185,15 +177,12 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
                 }
             }
             let entries = op::source::copy(&snap, &run.dir, &op.sourcecode_dest)?;
-            manifest::append(&manifest_path, &entries)?;
-            let digest = manifest::sourcecode_digest(&run.dir, &entries)?;
-            run.write_attr(
-                "sourcecode_digest",
-                &digest.map(Value::from).unwrap_or(Value::Null),
+            record_source(
+                &run,
+                &manifest_path,
+                &entries,
+                vcs_commit(root).map(Value::from),
             )?;
-            if let Some(commit) = vcs_commit(root) {
-                run.write_attr("vcs_commit", &commit.into())?;
-            }
         }
     }
     let (dep_entries, deps_attr) = op::deps::apply(&run, &req.deps, req.quiet)?;
@@ -205,6 +194,26 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     run.write_attr("started", &now_us().into())?;
     cleanup.0 = None;
     Ok(run)
+}
+
+/// Append the source entries to the manifest and record their digest and
+/// the VCS commit.
+fn record_source(
+    run: &Run,
+    manifest_path: &std::path::Path,
+    entries: &[manifest::Entry],
+    vcs: Option<Value>,
+) -> Result<()> {
+    manifest::append(manifest_path, entries)?;
+    let digest = manifest::sourcecode_digest(&run.dir, entries)?;
+    let mut attrs = vec![(
+        "sourcecode_digest",
+        digest.map(Value::from).unwrap_or(Value::Null),
+    )];
+    if let Some(v) = vcs {
+        attrs.push(("vcs_commit", v));
+    }
+    run.write_attrs(&attrs)
 }
 
 /// The source files of `proto` (its manifest `s` entries) copied into `run`.

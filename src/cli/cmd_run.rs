@@ -606,8 +606,8 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
     Ok(exit_code_for_status(status))
 }
 
-fn confirm_start(run: &Run, op_desc: &str, flag_vals: &serde_yaml_ng::Mapping) -> bool {
-    let mut lines = vec![format!("You are about to start {} ({op_desc})", run.id)];
+/// Show `lines` and the flags, then ask to continue (no without a terminal).
+fn ask(mut lines: Vec<String>, flag_vals: &serde_yaml_ng::Mapping) -> bool {
     let mut names: Vec<(String, &Value)> = flag_vals
         .iter()
         .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v)))
@@ -622,6 +622,13 @@ fn confirm_start(run: &Run, op_desc: &str, flag_vals: &serde_yaml_ng::Mapping) -
         return false;
     }
     super::confirm("Continue?", true)
+}
+
+fn confirm_start(run: &Run, op_desc: &str, flag_vals: &serde_yaml_ng::Mapping) -> bool {
+    ask(
+        vec![format!("You are about to start {} ({op_desc})", run.id)],
+        flag_vals,
+    )
 }
 
 /// Turn `--name value` / `--name=value` for known flags into flag values;
@@ -679,25 +686,12 @@ fn split_raw_args(
 }
 
 fn confirm_run(op: &OpDef, flag_vals: &serde_yaml_ng::Mapping, stage: bool, suffix: &str) -> bool {
-    let mut lines = vec![format!(
+    let lines = vec![format!(
         "You are about to {} {}{suffix}",
         if stage { "stage" } else { "run" },
         op.name
     )];
-    let mut names: Vec<(String, &Value)> = flag_vals
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v)))
-        .collect();
-    names.sort_by(|a, b| a.0.cmp(&b.0));
-    for (k, v) in names {
-        lines.push(format!("  {k}: {}", flags::encode_display(v)));
-    }
-    eprintln!("{}", lines.join("\n"));
-    if !std::io::stdin().is_terminal() {
-        eprintln!("Continue? (Y/n) no terminal to answer; use -y to run without asking");
-        return false;
-    }
-    super::confirm("Continue?", true)
+    ask(lines, flag_vals)
 }
 
 /// `--help-op` as Guild prints it: usage, description, flags with their

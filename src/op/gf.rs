@@ -71,32 +71,23 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
         disabled |= spec.disabled;
         rules.extend(spec.rules);
     }
-    let mut op = OpDef {
-        name: display.clone(),
-        opref,
-        cmd_args: Vec::new(),
-        cmd_env: Mapping::new(),
-        flags: Vec::new(),
-        flags_dest: String::new(),
-        python: false,
-        project_dir: gf.dir.clone(),
-        source_root: (!disabled).then(|| root.clone()),
-        sourcecode_dest: dest,
-        output_scalars: cfg.get("output-scalars").cloned().unwrap_or(Value::Null),
-        label_template: cfg.str("label"),
-        sourcecode_rules: rules,
-        description: cfg.description(),
-        tags: str_list(cfg.get("tags")),
-        stoppable: cfg.bool("stoppable").unwrap_or(false),
-        delete_on_success: cfg.bool("delete-on-success").unwrap_or(false),
-        python_path: str_list(cfg.get("python-path")),
-        requires: match cfg.get("requires") {
-            Some(Value::Sequence(s)) => s.clone(),
-            Some(other) => vec![other.clone()],
-            None => Vec::new(),
-        },
-        steps: cfg.get("steps").cloned(),
+    let mut op = OpDef::new(&display, opref, &gf.dir);
+    op.source_root = (!disabled).then(|| root.clone());
+    op.sourcecode_dest = dest;
+    op.output_scalars = cfg.get("output-scalars").cloned().unwrap_or(Value::Null);
+    op.label_template = cfg.str("label");
+    op.sourcecode_rules = rules;
+    op.description = cfg.description();
+    op.tags = str_list(cfg.get("tags"));
+    op.stoppable = cfg.bool("stoppable").unwrap_or(false);
+    op.delete_on_success = cfg.bool("delete-on-success").unwrap_or(false);
+    op.python_path = str_list(cfg.get("python-path"));
+    op.requires = match cfg.get("requires") {
+        Some(Value::Sequence(s)) => s.clone(),
+        Some(other) => vec![other.clone()],
+        None => Vec::new(),
     };
+    op.steps = cfg.get("steps").cloned();
     // Declared flags (validated when the guildfile was loaded).
     let declared: Vec<FlagDef> = match cfg.get("flags") {
         Some(Value::Mapping(m)) => m

@@ -55,31 +55,12 @@ pub struct OpDef {
 }
 
 impl OpDef {
-    /// Guild's batch operation (`+` grid, or `random` search), whose
-    /// process runs the trials.
-    pub fn batch(optimizer: &str, project_dir: &Path) -> OpDef {
-        let (model, name) = if optimizer == "+" {
-            ("", "+")
-        } else {
-            ("skopt", "random")
-        };
+    /// An operation with no command, flags or options yet.
+    pub fn new(name: &str, opref: Opref, project_dir: &Path) -> OpDef {
         OpDef {
-            name: if model.is_empty() {
-                name.into()
-            } else {
-                format!("{model}:{name}")
-            },
-            opref: Opref {
-                pkg_type: "builtin".into(),
-                pkg_name: "guildai".into(),
-                pkg_version: "0.9.0".into(),
-                model_name: model.into(),
-                op_name: name.into(),
-            },
-            cmd_args: ["${guild_python_exe}", "-um", "guild.batch_main"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            name: name.into(),
+            opref,
+            cmd_args: Vec::new(),
             cmd_env: Mapping::new(),
             flags: Vec::new(),
             flags_dest: String::new(),
@@ -87,7 +68,7 @@ impl OpDef {
             project_dir: project_dir.to_path_buf(),
             source_root: None,
             sourcecode_dest: ".".into(),
-            output_scalars: Value::Sequence(Vec::new()),
+            output_scalars: Value::Null,
             label_template: None,
             sourcecode_rules: Vec::new(),
             description: String::new(),
@@ -98,6 +79,35 @@ impl OpDef {
             requires: Vec::new(),
             steps: None,
         }
+    }
+
+    /// Guild's batch operation (`+` grid, or `random` search), whose
+    /// process runs the trials.
+    pub fn batch(optimizer: &str, project_dir: &Path) -> OpDef {
+        let (model, name) = if optimizer == "+" {
+            ("", "+")
+        } else {
+            ("skopt", "random")
+        };
+        let display = if model.is_empty() {
+            name.to_string()
+        } else {
+            format!("{model}:{name}")
+        };
+        let opref = Opref {
+            pkg_type: "builtin".into(),
+            pkg_name: "guildai".into(),
+            pkg_version: "0.9.0".into(),
+            model_name: model.into(),
+            op_name: name.into(),
+        };
+        let mut op = OpDef::new(&display, opref, project_dir);
+        op.cmd_args = ["${guild_python_exe}", "-um", "guild.batch_main"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        op.output_scalars = Value::Sequence(Vec::new());
+        op
     }
 }
 
@@ -170,28 +180,8 @@ pub fn resolve_script(home: &Home, cwd: &Path, spec: &str) -> Result<OpDef> {
         model_name: String::new(),
         op_name: name.clone(),
     };
-    let mut op = OpDef {
-        name: name.clone(),
-        opref,
-        cmd_args: Vec::new(),
-        cmd_env: Mapping::new(),
-        flags: Vec::new(),
-        flags_dest: String::new(),
-        python: false,
-        project_dir: cwd.to_path_buf(),
-        source_root: Some(root),
-        sourcecode_dest: ".".into(),
-        output_scalars: Value::Null,
-        label_template: None,
-        sourcecode_rules: Vec::new(),
-        description: String::new(),
-        tags: Vec::new(),
-        stoppable: false,
-        delete_on_success: false,
-        python_path: Vec::new(),
-        requires: Vec::new(),
-        steps: None,
-    };
+    let mut op = OpDef::new(&name, opref, cwd);
+    op.source_root = Some(root);
     if name.ends_with(".py") {
         let detected = detect::detect_cached(&home.cache_dir("flags"), &script)?;
         let module = rel.to_string_lossy().trim_end_matches(".py").to_string();

@@ -1607,3 +1607,37 @@ fn compare_csv_matches_guild_090() {
     assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
     assert_eq!(ours, String::from_utf8_lossy(&g.stdout));
 }
+
+#[test]
+fn guildfile_flags_dest_none_sourcecode_off_file_select_and_scalar_mapping() {
+    let e = Env::with_project("gf");
+    let out = e.ok(&["run", "selected", "n=9", "-y"]);
+    assert!(
+        out.contains("prepare done n=1"),
+        "flags-dest none: the script keeps its own value: {out}"
+    );
+    let run = run_of(&e, "selected");
+    assert!(
+        run.join("inputs/a.csv").exists(),
+        "file select into target-path"
+    );
+    assert!(
+        !run.join("prepare.py").exists(),
+        "sourcecode: no copies nothing"
+    );
+    let manifest = std::fs::read_to_string(run.join(".guild/manifest")).unwrap();
+    let lines: Vec<&str> = manifest.lines().collect();
+    assert_eq!(lines.len(), 1, "only the dependency: {manifest}");
+    assert!(
+        lines[0].starts_with("d inputs/a.csv ") && lines[0].ends_with(" file:data/a.csv"),
+        "{manifest}"
+    );
+    let cmd = attr(&run, "cmd").unwrap();
+    assert!(!cmd.contains("--n"), "{cmd}");
+    assert!(attr(&run, "flags").unwrap().contains("n: 9"));
+    let info = e.ok(&["runs", "info", "1"]);
+    assert!(
+        info.contains("prepared: 1.000000"),
+        "output-scalars mapping: {info}"
+    );
+}

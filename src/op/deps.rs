@@ -27,6 +27,9 @@ pub struct Source {
     pub link: bool,
     /// The source as written in guild.yml (for `op.deps`).
     pub def: Value,
+    /// A file source's resolved path (files selected inside it are recorded
+    /// in the manifest as `file:<source>/<path>`).
+    pub root: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -268,9 +271,11 @@ pub fn resolve(op: &OpDef, runs_dir: &Path, user: &Mapping, quiet: bool) -> Resu
                 files: Vec::new(),
                 link,
                 def: Value::Mapping(s.clone()),
+                root: None,
             };
             if let Some(f) = s.get("file").and_then(Value::as_str) {
                 let p = location.join(f);
+                src.root = Some(p.clone());
                 if !p.exists() {
                     if optional {
                         continue;
@@ -445,6 +450,12 @@ pub fn apply(run: &Run, res: &Resolved, quiet: bool) -> Result<(Vec<Entry>, Valu
         for s in &dep.sources {
             let mut paths = Vec::new();
             for (src, target) in &s.files {
+                let uri = match s.root.as_ref().and_then(|r| src.strip_prefix(r).ok()) {
+                    Some(rel) if !rel.as_os_str().is_empty() => {
+                        format!("{}/{}", s.uri, rel.display())
+                    }
+                    _ => s.uri.clone(),
+                };
                 paths.push(Value::from(
                     relative(src, &run.dir).to_string_lossy().into_owned(),
                 ));
@@ -463,7 +474,7 @@ pub fn apply(run: &Run, res: &Resolved, quiet: bool) -> Result<(Vec<Entry>, Valu
                     std::os::unix::fs::symlink(&rel, &dest)
                         .map_err(|e| Error::io("linking", &dest, e))?;
                     if src.is_file() {
-                        entries.push(dep_entry(target, &sha1_file(src)?, &s.uri));
+                        entries.push(dep_entry(target, &sha1_file(src)?, &uri));
                     }
                 } else if src.is_dir() {
                     for rel in rel_files(src) {
@@ -476,12 +487,12 @@ pub fn apply(run: &Run, res: &Resolved, quiet: bool) -> Result<(Vec<Entry>, Valu
                         entries.push(dep_entry(
                             &format!("{target}/{rel}"),
                             &sha1_file(&to)?,
-                            &s.uri,
+                            &uri,
                         ));
                     }
                 } else {
                     std::fs::copy(src, &dest).map_err(|e| Error::io("copying", src, e))?;
-                    entries.push(dep_entry(target, &sha1_file(&dest)?, &s.uri));
+                    entries.push(dep_entry(target, &sha1_file(&dest)?, &uri));
                 }
             }
             let mut sm = Mapping::new();

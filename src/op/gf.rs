@@ -199,6 +199,10 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
         op.cmd_args = args;
         op.cmd_env
             .insert("FLAGS_DEST".into(), op.flags_dest.clone().into());
+        // Without a source copy the module runs from the project itself.
+        if disabled {
+            op.python_path.push(root.display().to_string());
+        }
     }
     // Imported flags first, declared ones override (attributes merge).
     let mut all: Vec<FlagDef> = Vec::new();

@@ -65,16 +65,19 @@ pub fn stop_signal() -> i32 {
 }
 
 /// Write the bundled Python bootstrap under the home's cache (once per
-/// content) and return its path.
+/// content) and return the path of its launcher. The launcher imports the
+/// bootstrap so Python caches its bytecode instead of compiling it per run.
 pub fn op_main_path(home: &crate::home::Home) -> Result<PathBuf> {
     const SRC: &str = include_str!("op_main.py");
+    const LAUNCHER: &str = include_str!("op_main_launcher.py");
     use md5::{Digest, Md5};
-    let tag = format!("{:x}", Md5::digest(SRC.as_bytes()));
+    let tag = format!("{:x}", Md5::digest(format!("{SRC}{LAUNCHER}").as_bytes()));
     let dir = home.cache_dir("op-main").join(&tag[..12]);
     let path = dir.join("guild_op_main.py");
     if !path.exists() {
         fsutil::create_dir_all(&dir)?;
-        fsutil::write_atomic(&path, SRC.as_bytes())?;
+        fsutil::write_atomic(&dir.join("guild_op_main_impl.py"), SRC.as_bytes())?;
+        fsutil::write_atomic(&path, LAUNCHER.as_bytes())?;
     }
     Ok(path)
 }

@@ -20,3 +20,21 @@ for _ in range(n):
 print("%.1f" % statistics.median(ts))
 PY
 }
+# fill_runs PROJ SCRIPT HOME COUNT: run SCRIPT once with guild, then copy
+# that run to COUNT runs in total with fresh ids and earlier start times.
+fill_runs() {
+  (cd "$1" && GUILD_HOME="$3" "$GUILD_RS" run "$2" -y -q >/dev/null)
+  local tpl
+  tpl=$(ls -d "$3/runs/"*)
+  python3 - "$tpl" "$3/runs" "$4" <<'PY'
+import os, shutil, sys, uuid
+tpl, runs, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+started = int(open(os.path.join(tpl, ".guild/attrs/started")).read())
+for i in range(n - 1):
+    rid = uuid.uuid4().hex
+    d = os.path.join(runs, rid)
+    shutil.copytree(tpl, d, symlinks=True)
+    open(os.path.join(d, ".guild/attrs/id"), "w").write(rid + "\n")
+    open(os.path.join(d, ".guild/attrs/started"), "w").write("%d\n" % (started - i * 1000000))
+PY
+}

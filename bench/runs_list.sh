@@ -6,19 +6,7 @@ COUNT="${COUNT:-10000}"
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/proj" "$W/gh/runs"
 printf 'lr = 0.1\nprint("loss: 0.5")\n' > "$W/proj/t.py"
-(cd "$W/proj" && GUILD_HOME="$W/gh" "$GUILD_RS" run t.py -y -q >/dev/null)
-tpl=$(ls -d "$W/gh/runs/"*)
-python3 - "$tpl" "$W/gh/runs" "$COUNT" <<'PY'
-import os, shutil, sys, uuid
-tpl, runs, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-started = int(open(os.path.join(tpl, ".guild/attrs/started")).read())
-for i in range(n - 1):
-    rid = uuid.uuid4().hex
-    d = os.path.join(runs, rid)
-    shutil.copytree(tpl, d, symlinks=True)
-    open(os.path.join(d, ".guild/attrs/id"), "w").write(rid + "\n")
-    open(os.path.join(d, ".guild/attrs/started"), "w").write("%d\n" % (started - i * 1000000))
-PY
+fill_runs "$W/proj" t.py "$W/gh" "$COUNT"
 cd "$W/proj"
 GUILD_HOME="$W/gh" "$GUILD_RS" runs -a >/dev/null   # warm
 rs=$(GUILD_HOME="$W/gh" median_ms 7 "$GUILD_RS" runs -a)

@@ -6,9 +6,8 @@
 //! `--parallel` at a time, by the batch run's own process (`guild __batch`).
 
 use crate::error::{Error, Result};
-use crate::fsutil;
 use crate::op::flags;
-use crate::run::{now_us, Run};
+use crate::run::Run;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_yaml_ng::{Mapping, Value};
@@ -332,98 +331,6 @@ impl Options {
     }
 }
 
-/// Stage trial `index` of `batch` from its proto with `flag_vals`.
-pub fn stage_trial(
-    home: &crate::home::Home,
-    batch: &Run,
-    index: usize,
-    flag_vals: &Mapping,
-) -> Result<Run> {
-    let proto = Run::at(batch.guild_path("proto"));
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let run = Run::at(home.runs_dir().join(&id));
-    // Attrs written below are not copied: every file created and replaced
-    // costs an inode allocation, the main cost of a trial on ext4.
-    const REWRITTEN: &[&str] = &[
-        "id",
-        "initialized",
-        "name",
-        "flags",
-        "user_flags",
-        "label",
-        "started",
-        "cmd",
-    ];
-    copy_dir_except(&proto.dir, &run.dir, &|p: &Path| {
-        p.parent()
-            .and_then(|d| d.file_name())
-            .is_some_and(|d| d == "attrs")
-            && p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| REWRITTEN.contains(&n))
-            || p.file_name()
-                .is_some_and(|n| n == "PENDING" || n == "STAGED" || n == "ENV")
-    })?;
-    let cleanup = CleanupDir(Some(run.dir.clone()));
-    run.write_attr("id", &id.clone().into())?;
-    run.write_attr("initialized", &now_us().into())?;
-    let batch_name = batch
-        .attr_str("name")
-        .unwrap_or_else(|| batch.short_id().to_string());
-    run.write_attr("name", &crate::run::names::trial(&batch_name, index).into())?;
-    run.write_attr("flags", &Value::Mapping(flag_vals.clone()))?;
-    run.write_attr("user_flags", &Value::Mapping(Mapping::new()))?;
-    let template = proto.attr("op").and_then(|o| {
-        o.get("label-template")
-            .and_then(|t| t.as_str().map(String::from))
-    });
-    let label = crate::plan::label_for(None, &[], template.as_deref(), flag_vals);
-    if !label.is_empty() {
-        run.write_attr("label", &label.into())?;
-    }
-    // `started` is written when the trial starts, right after this.
-    fsutil::touch(&run.guild_path("STAGED"))?;
-    let link = batch.dir.join(&id);
-    std::os::unix::fs::symlink(format!("../{id}"), &link)
-        .map_err(|e| Error::io("linking trial", &link, e))?;
-    std::mem::forget(cleanup);
-    Ok(run)
-}
-
-struct CleanupDir(Option<std::path::PathBuf>);
-
-impl Drop for CleanupDir {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_dir_all(p);
-        }
-    }
-}
-
-fn copy_dir_except(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> Result<()> {
-    fsutil::create_dir_all(to)?;
-    for e in std::fs::read_dir(from).map_err(|e| Error::io("reading", from, e))? {
-        let e = e.map_err(|e| Error::io("reading", from, e))?;
-        let t = to.join(e.file_name());
-        if skip(&e.path()) {
-            continue;
-        }
-        let ft = e
-            .file_type()
-            .map_err(|err| Error::io("reading", &e.path(), err))?;
-        if ft.is_dir() {
-            copy_dir_except(&e.path(), &t, skip)?;
-        } else if ft.is_symlink() {
-            let target =
-                std::fs::read_link(e.path()).map_err(|err| Error::io("reading", &e.path(), err))?;
-            std::os::unix::fs::symlink(target, &t).map_err(|err| Error::io("linking", &t, err))?;
-        } else {
-            std::fs::copy(e.path(), &t).map_err(|err| Error::io("copying", &e.path(), err))?;
-        }
-    }
-    Ok(())
-}
-
 /// The process of a batch run (`guild __batch`): create and start each
 /// trial, at most `parallel` at once. Returns the batch's exit code.
 pub fn main() -> Result<i32> {
@@ -506,14 +413,13 @@ pub fn main() -> Result<i32> {
         let index = next;
         next += 1;
         if opts.needed {
-            let done = existing.iter().any(|r| {
-                r.opref.as_ref() == Some(&opref)
-                    && matches!(
+            let done =
+                crate::query::same_op_and_flags(existing.iter().cloned(), &opref, t).any(|r| {
+                    matches!(
                         r.status.status,
                         crate::run::Status::Completed | crate::run::Status::Running
                     )
-                    && matches!(r.run.attr("flags"), Some(Value::Mapping(m)) if &m == t)
-            });
+                });
             if done {
                 eprintln!(
                     "INFO: [guild] Skipping trial {index} because a run with its flags exists (--needed)"
@@ -521,7 +427,7 @@ pub fn main() -> Result<i32> {
                 continue;
             }
         }
-        let run = stage_trial(&home, &batch, index, t)?;
+        let run = crate::plan::stage_trial(&home, &batch, index, t)?;
         let desc: Vec<String> = {
             let mut v: Vec<(String, String)> = t
                 .iter()

@@ -55,6 +55,18 @@ impl Env {
         c
     }
 
+    /// Start `guild ARGS` and wait until its run holds a LOCK; returns the
+    /// child and the run dir.
+    fn spawn_until_locked(&self, args: &[&str]) -> (std::process::Child, PathBuf) {
+        let child = self.cmd(args).spawn().unwrap();
+        wait_until("LOCK", Duration::from_secs(20), || {
+            self.run_dirs()
+                .first()
+                .is_some_and(|r| r.join(".guild/LOCK").exists())
+        });
+        (child, self.run_dirs()[0].clone())
+    }
+
     fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
     }
@@ -378,16 +390,7 @@ fn background_run_pidfile_and_stop() {
 fn sigterm_and_sigint_to_foreground_run_are_forwarded() {
     for (sig, expected_status) in [("TERM", "-15\n"), ("INT", "-16\n")] {
         let e = Env::new();
-        let mut child = e
-            .cmd(&["run", "train.py", "sleep=60", "-y", "-q"])
-            .spawn()
-            .unwrap();
-        wait_until("LOCK", Duration::from_secs(20), || {
-            e.run_dirs()
-                .first()
-                .is_some_and(|r| r.join(".guild/LOCK").exists())
-        });
-        let run = e.run_dirs()[0].clone();
+        let (mut child, run) = e.spawn_until_locked(&["run", "train.py", "sleep=60", "-y", "-q"]);
         let op_pid: i32 = std::fs::read_to_string(run.join(".guild/LOCK"))
             .unwrap()
             .trim()
@@ -421,16 +424,7 @@ fn sigterm_and_sigint_to_foreground_run_are_forwarded() {
 #[test]
 fn killed_supervisor_never_leaves_a_run_running() {
     let e = Env::new();
-    let mut child = e
-        .cmd(&["run", "train.py", "sleep=2", "-y", "-q"])
-        .spawn()
-        .unwrap();
-    wait_until("LOCK", Duration::from_secs(20), || {
-        e.run_dirs()
-            .first()
-            .is_some_and(|r| r.join(".guild/LOCK").exists())
-    });
-    let run = e.run_dirs()[0].clone();
+    let (mut child, run) = e.spawn_until_locked(&["run", "train.py", "sleep=2", "-y", "-q"]);
     let id = run.file_name().unwrap().to_str().unwrap().to_string();
     child.kill().unwrap(); // SIGKILL to the supervisor
     child.wait().unwrap();

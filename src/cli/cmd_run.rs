@@ -146,7 +146,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
                     "OPERATION cannot be used with --proto (the proto run's operation is used)",
                 ));
             }
-            let run = find_run(ctx, p)?;
+            let run = query::find(&ctx.home.runs_dir(), p)?;
             let opref = run.opref()?;
             let op = op::for_run(&ctx.home, &opref).ok_or_else(|| {
                 Error::user(format!(
@@ -215,7 +215,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         }
     }
     if a.help_op {
-        render::out(&help_op(&op));
+        render::out(&render::help_op(&op));
         return Ok(0);
     }
     // `NAME=RUN` for an operation dependency picks the run it uses.
@@ -290,7 +290,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     }
     if let Some(plan) = &sweep {
         if a.print_trials {
-            render::out(&trials_table(&plan.trials));
+            render::out(&render::trials_table(&plan.trials));
             return Ok(0);
         }
     }
@@ -321,7 +321,18 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         resolved.user_flags.insert(k, v);
     }
     if a.needed {
-        let matching = matching_runs(ctx, &op, &resolved.flags);
+        let matching: Vec<query::RunInfo> = query::same_op_and_flags(
+            query::list_dir(&ctx.home.runs_dir()),
+            &op.opref,
+            &resolved.flags,
+        )
+        .filter(|r| {
+            !matches!(
+                r.status.status,
+                crate::run::Status::Pending | crate::run::Status::Error
+            )
+        })
+        .collect();
         if !matching.is_empty() {
             let rows: Vec<Vec<String>> = matching
                 .iter()
@@ -335,10 +346,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
                     ]
                 })
                 .collect();
-            let table: String = render::table(rows)
-                .lines()
-                .map(|l| format!("  {l}\n"))
-                .collect();
+            let table = render::indented(&render::table(rows), "  ");
             print!(
                 "Skipping because the following runs match this operation (--needed specified):\n{table}"
             );
@@ -388,14 +396,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         );
         return Ok(0);
     }
-    let opts = StartOpts {
-        quiet: a.quiet,
-        stdin_null: false,
-        pidfile: None,
-        stop_after: a.stop_after,
-    };
-    let status = local::start(&ctx.home, &run, &ctx.cwd, &opts)?;
-    Ok(exit_code_for_status(status))
+    start_foreground(ctx, &a, &run)
 }
 
 /// A sweep: stage the batch run and, inside it, the proto run of `op`;
@@ -483,78 +484,25 @@ fn run_batch(
         );
         return Ok(0);
     }
+    start_foreground(ctx, a, &batch)
+}
+
+/// Start a staged run attached to this terminal; the exit code is the run's.
+fn start_foreground(ctx: &Ctx, a: &RunArgs, run: &Run) -> Result<i32> {
     let opts = StartOpts {
         quiet: a.quiet,
         stdin_null: false,
         pidfile: None,
         stop_after: a.stop_after,
     };
-    let status = local::start(&ctx.home, &batch, &ctx.cwd, &opts)?;
+    let status = local::start(&ctx.home, run, &ctx.cwd, &opts)?;
     Ok(exit_code_for_status(status))
-}
-
-/// `--print-trials`: a table of the flags of each trial.
-fn trials_table(trials: &[serde_yaml_ng::Mapping]) -> String {
-    let mut names: Vec<String> = trials
-        .iter()
-        .flat_map(|t| t.keys().filter_map(|k| k.as_str().map(String::from)))
-        .collect();
-    names.sort();
-    names.dedup();
-    let mut rows = vec![std::iter::once("#".to_string())
-        .chain(names.iter().cloned())
-        .collect::<Vec<_>>()];
-    for (i, t) in trials.iter().enumerate() {
-        let mut row = vec![(i + 1).to_string()];
-        for n in &names {
-            row.push(
-                t.get(n.as_str())
-                    .map(flags::encode_display)
-                    .unwrap_or_default(),
-            );
-        }
-        rows.push(row);
-    }
-    render::table(rows)
-}
-
-fn find_run(ctx: &Ctx, spec: &str) -> Result<Run> {
-    // A full id needs no listing (trials are started this way).
-    if spec.len() == 32 && spec.chars().all(|c| c.is_ascii_hexdigit()) {
-        let dir = ctx.home.runs_dir().join(spec);
-        if dir.join(".guild/opref").exists() {
-            return Ok(Run::at(dir));
-        }
-    }
-    let runs = query::list_dir(&ctx.home.runs_dir());
-    let picked = query::select(&runs, &[spec.to_string()], false)?;
-    picked
-        .into_iter()
-        .next()
-        .map(|r| r.run)
-        .ok_or_else(|| Error::user(format!("could not find a run matching '{spec}'")))
-}
-
-/// Runs that `--needed` counts as done: same operation (opref, including
-/// the guild.yml version) and flags, and not pending or failed.
-fn matching_runs(ctx: &Ctx, op: &OpDef, flag_vals: &serde_yaml_ng::Mapping) -> Vec<query::RunInfo> {
-    use crate::run::Status;
-    query::list_dir(&ctx.home.runs_dir())
-        .into_iter()
-        .filter(|r| r.opref.as_ref() == Some(&op.opref))
-        .filter(|r| !matches!(r.status.status, Status::Pending | Status::Error))
-        .filter(|r| match r.run.attr("flags") {
-            Some(Value::Mapping(m)) => &m == flag_vals,
-            None => flag_vals.is_empty(),
-            _ => false,
-        })
-        .collect()
 }
 
 /// `--start`/`--restart RUN [FLAG=VAL...]`: run an existing run in place,
 /// with its recorded flags and any overrides.
 fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> Result<i32> {
-    let run = find_run(ctx, spec)?;
+    let run = query::find(&ctx.home.runs_dir(), spec)?;
     let overrides = op::parse_flag_args(flag_strs)?;
     let opref = run.opref()?;
     let base = match run.attr("flags") {
@@ -574,17 +522,7 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
             return Ok(0);
         }
         if resolved.flags != base {
-            // A default label follows the new flags; a chosen label stays.
-            let old_default = flags::default_label(&base);
-            let label = run.attr_str("label").unwrap_or_default();
-            if label == old_default {
-                let template = run.attr("op").and_then(|o| {
-                    o.get("label-template")
-                        .and_then(|t| t.as_str().map(String::from))
-                });
-                let new = plan::label_for(None, &[], template.as_deref(), &resolved.flags);
-                run.write_attr("label", &new.into())?;
-            }
+            crate::run::edit::relabel_for_flags(&run, &base, &resolved.flags)?;
             run.write_attr("flags", &Value::Mapping(resolved.flags))?;
         }
         run.write_attr("user_flags", &Value::Mapping(resolved.user_flags))?;
@@ -692,79 +630,6 @@ fn confirm_run(op: &OpDef, flag_vals: &serde_yaml_ng::Mapping, stage: bool, suff
         op.name
     )];
     ask(lines, flag_vals)
-}
-
-/// `--help-op` as Guild prints it: usage, description, flags with their
-/// defaults and choices.
-pub fn help_op(op: &OpDef) -> String {
-    let mut s = format!("Usage: guild run [OPTIONS] {} [FLAG]...\n\n", op.name);
-    let desc = op.description.trim();
-    if !desc.is_empty() {
-        s.push_str(desc);
-        s.push_str("\n\n");
-    }
-    s.push_str("Use 'guild run --help' for a list of options.\n");
-    if op.flags.is_empty() {
-        return s;
-    }
-    s.push_str("\nFlags:\n");
-    s.push_str(&flags_help(&op.flags, "  "));
-    s
-}
-
-/// The flag list of `--help-op` and `guild help`, each line indented.
-pub fn flags_help(defs: &[flags::FlagDef], indent: &str) -> String {
-    let mut defs: Vec<&flags::FlagDef> = defs.iter().collect();
-    defs.sort_by(|a, b| a.name.cmp(&b.name));
-    let w = defs.iter().map(|f| f.name.len()).max().unwrap_or(0) + 2;
-    let mut s = String::new();
-    for f in defs {
-        let mut desc = f
-            .description
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        let note = match &f.default {
-            Some(d) if !d.is_null() => format!("(default is {})", flags::encode_display(d)),
-            _ if f.required => "(required)".to_string(),
-            _ => String::new(),
-        };
-        if !note.is_empty() {
-            if !desc.is_empty() {
-                desc.push(' ');
-            }
-            desc.push_str(&note);
-        }
-        s.push_str(&format!("{indent}{:w$}{desc}\n", f.name));
-        if !f.choices.is_empty() && f.arg_switch.is_none() {
-            let pad = " ".repeat(w);
-            let described = f.choice_descriptions.iter().any(|d| !d.is_empty());
-            s.push_str(&format!("{indent}{pad}\n"));
-            if described {
-                s.push_str(&format!("{indent}{pad}Choices:\n"));
-                let cw = f
-                    .choices
-                    .iter()
-                    .map(|c| flags::encode_display(c).len())
-                    .max()
-                    .unwrap_or(0)
-                    + 2;
-                for (c, d) in f.choices.iter().zip(f.choice_descriptions.iter()) {
-                    s.push_str(&format!(
-                        "{indent}{pad}  {:cw$}{d}\n",
-                        flags::encode_display(c)
-                    ));
-                }
-            } else {
-                let c: Vec<String> = f.choices.iter().map(flags::encode_display).collect();
-                s.push_str(&format!("{indent}{pad}Choices:  {}\n", c.join(", ")));
-            }
-            s.push('\n');
-        }
-    }
-    s
 }
 
 fn print_cmd_env(

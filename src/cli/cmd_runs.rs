@@ -451,10 +451,7 @@ fn push_flags(o: &mut String, title: &str, flags: Option<&Value>) {
 
 fn preview(runs: &[RunInfo], all: &[RunInfo]) -> String {
     let indexed = query::with_index(runs.iter(), all);
-    render::table(render::run_rows(&indexed))
-        .lines()
-        .map(|l| format!("  {l}\n"))
-        .collect()
+    render::indented(&render::table(render::run_rows(&indexed)), "  ")
 }
 
 fn bulk_select(ctx: &Ctx, b: &BulkArgs, deleted: bool) -> Result<(Vec<RunInfo>, Vec<RunInfo>)> {

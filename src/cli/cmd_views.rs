@@ -9,7 +9,7 @@ use crate::render;
 use crate::run::Status;
 use clap::Args;
 use serde_yaml_ng::Value;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
@@ -190,17 +190,6 @@ pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<i32> {
     Ok(0)
 }
 
-fn log_line(ms: u64, stream: u8, line: &str) -> String {
-    use chrono::TimeZone;
-    let t = chrono::Utc
-        .timestamp_millis_opt(ms as i64)
-        .single()
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string())
-        .unwrap_or_default();
-    let s = if stream == 1 { "stderr" } else { "stdout" };
-    format!("[{s}] [{t}] {line}")
-}
-
 pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32> {
     let runs = query::list_dir(&ctx.home.runs_dir());
     let specs: Vec<String> = a.run.iter().cloned().collect();
@@ -229,7 +218,7 @@ pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32> {
             use std::io::Write;
             let mut o = out.lock();
             for (ms, stream, line) in lines.iter().take(upto).skip(printed) {
-                if writeln!(o, "{}", log_line(*ms, *stream, line)).is_err() {
+                if writeln!(o, "{}", render::log_line(*ms, *stream, line)).is_err() {
                     return Ok(0);
                 }
             }
@@ -437,30 +426,6 @@ fn scalar_cell(s: Option<&Summary>, agg: &str, step: bool) -> Cell {
     }
 }
 
-/// Scalars of a run's own events files (`.guild/` and the run root), no
-/// walk into subdirectories or linked runs: the hot path of `compare`.
-fn own_scalars(run: &crate::run::Run) -> BTreeMap<String, Summary> {
-    if run.is_batch() {
-        return crate::output::scalars::run_scalars(&run.dir);
-    }
-    let mut files: Vec<std::path::PathBuf> = Vec::new();
-    for dir in [run.guild_dir(), run.dir.clone()] {
-        if let Ok(rd) = std::fs::read_dir(&dir) {
-            files.extend(
-                rd.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().contains(".tfevents."))
-                    .map(|e| e.path()),
-            );
-        }
-    }
-    files.sort();
-    crate::output::scalars::summarize(
-        files
-            .iter()
-            .flat_map(|f| crate::output::tfevents::read_scalars(f)),
-    )
-}
-
 struct Row {
     cells: Vec<(String, Cell)>,
 }
@@ -504,7 +469,7 @@ fn run_row(r: &RunInfo, extra: &[Col], skip_core: bool) -> Row {
     for (k, v) in names {
         cells.push((k, Cell::from_flag(v)));
     }
-    let scalars = own_scalars(&r.run);
+    let scalars = crate::output::scalars::own_scalars(&r.run);
     let step_of = scalars.get("loss").or_else(|| scalars.values().next());
     if let Some(s) = step_of {
         cells.push(("step".into(), Cell::Int(s.last_step)));

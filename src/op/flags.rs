@@ -93,13 +93,22 @@ impl FlagDef {
     /// mapping of flag attributes. Errors say what is wrong and expected.
     pub fn from_config(name: &str, v: &Value) -> Result<FlagDef, String> {
         let mut d = FlagDef::new(name);
+        d.apply_config(v)?;
+        Ok(d)
+    }
+
+    /// Set the attributes `v` gives (a bare value sets the default); the
+    /// others keep their values, so a declaration can refine an imported flag.
+    pub fn apply_config(&mut self, v: &Value) -> Result<(), String> {
+        let name = self.name.clone();
         let m = match v {
             Value::Mapping(m) => m,
             other => {
-                d.default = Some(other.clone()).filter(|v| !v.is_null());
-                return Ok(d);
+                self.default = Some(other.clone()).filter(|v| !v.is_null());
+                return Ok(());
             }
         };
+        let has = |k: &str| m.contains_key(k);
         let get = |k: &str| m.get(k).filter(|v| !v.is_null());
         let string = |k: &str| -> Result<Option<String>, String> {
             match get(k) {
@@ -122,28 +131,46 @@ impl FlagDef {
                 )),
             }
         };
-        d.default = get("default").cloned();
-        d.description = string("description")?.unwrap_or_default();
-        if let Some(t) = string("type")? {
-            if t != "auto" {
-                d.ftype = Some(FlagType::parse(&t).ok_or_else(|| {
+        if has("default") {
+            self.default = get("default").cloned();
+        }
+        if has("description") {
+            self.description = string("description")?.unwrap_or_default();
+        }
+        if has("type") {
+            self.ftype = match string("type")? {
+                Some(t) if t != "auto" => Some(FlagType::parse(&t).ok_or_else(|| {
                     format!(
                         "invalid type '{t}' for flag '{name}': expected one of string, int, float, number, boolean, path, existing-path"
                     )
-                })?);
-            }
+                })?),
+                _ => None,
+            };
         }
-        d.required = boolean("required")?;
-        d.allow_other = boolean("allow-other")?;
-        d.arg_skip = boolean("arg-skip")?;
-        d.arg_split = match get("arg-split") {
-            None | Some(Value::Bool(false)) => false,
-            Some(_) => true,
-        };
-        d.arg_name = string("arg-name")?;
-        d.env_name = string("env-name")?;
-        d.null_label = string("null-label")?;
-        d.arg_switch = get("arg-switch").cloned();
+        if has("required") {
+            self.required = boolean("required")?;
+        }
+        if has("allow-other") {
+            self.allow_other = boolean("allow-other")?;
+        }
+        if has("arg-skip") {
+            self.arg_skip = boolean("arg-skip")?;
+        }
+        if has("arg-split") {
+            self.arg_split = !matches!(get("arg-split"), None | Some(Value::Bool(false)));
+        }
+        if has("arg-name") {
+            self.arg_name = string("arg-name")?;
+        }
+        if has("env-name") {
+            self.env_name = string("env-name")?;
+        }
+        if has("null-label") {
+            self.null_label = string("null-label")?;
+        }
+        if has("arg-switch") {
+            self.arg_switch = get("arg-switch").cloned();
+        }
         for k in ["min", "max"] {
             if let Some(v) = get(k) {
                 if v.as_f64().is_none() {
@@ -154,33 +181,37 @@ impl FlagDef {
                 }
             }
         }
-        d.min = get("min").cloned();
-        d.max = get("max").cloned();
+        if has("min") {
+            self.min = get("min").cloned();
+        }
+        if has("max") {
+            self.max = get("max").cloned();
+        }
+        if has("choices") {
+            self.choices.clear();
+            self.choice_descriptions.clear();
+        }
         match get("choices") {
             None => {}
             Some(Value::Sequence(items)) => {
                 for c in items {
-                    match c {
-                        Value::Mapping(cm) => {
-                            let val = cm.get("value").cloned().ok_or_else(|| {
+                    let (val, desc) = match c {
+                        Value::Mapping(cm) => (
+                            cm.get("value").cloned().ok_or_else(|| {
                                 format!(
                                     "invalid choice {} for flag '{name}': a choice mapping needs 'value'",
                                     yaml::flow(c)
                                 )
-                            })?;
-                            d.choices.push(val);
-                            d.choice_descriptions.push(
-                                cm.get("description")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or("")
-                                    .to_string(),
-                            );
-                        }
-                        other => {
-                            d.choices.push(other.clone());
-                            d.choice_descriptions.push(String::new());
-                        }
-                    }
+                            })?,
+                            cm.get("description")
+                                .and_then(Value::as_str)
+                                .unwrap_or("")
+                                .to_string(),
+                        ),
+                        other => (other.clone(), String::new()),
+                    };
+                    self.choices.push(val);
+                    self.choice_descriptions.push(desc);
                 }
             }
             Some(other) => {
@@ -190,7 +221,7 @@ impl FlagDef {
                 ))
             }
         }
-        Ok(d)
+        Ok(())
     }
 
     /// A default must satisfy the flag's own type, choices and range.

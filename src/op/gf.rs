@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::guildfile::{Guildfile, Model, OpConfig};
 use crate::home::Home;
 use crate::run::Opref;
-use serde_yaml_ng::{Mapping, Value};
+use serde_yaml_ng::Value;
 use std::path::{Path, PathBuf};
 
 /// The Python file for module spec `module` (`train`, `pkg.mod`, `dir/mod`).
@@ -211,72 +211,19 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
     }
     for d in declared {
         match all.iter_mut().find(|f| f.name == d.name) {
-            Some(f) => {
-                let raw = match cfg.get("flags").and_then(|m| m.get(d.name.as_str())) {
-                    Some(Value::Mapping(m)) => m.clone(),
-                    _ => Mapping::new(),
-                };
-                merge_flag(f, &d, &raw);
-            }
+            // Declared attributes refine the imported flag.
+            Some(f) => match cfg.get("flags").and_then(|m| m.get(d.name.as_str())) {
+                Some(raw @ Value::Mapping(m)) if !m.is_empty() => {
+                    f.apply_config(raw).map_err(err)?;
+                }
+                _ => f.default = d.default.clone(),
+            },
             None => all.push(d),
         }
     }
     all.sort_by(|a, b| a.name.cmp(&b.name));
     op.flags = all;
     Ok(op)
-}
-
-/// Overlay the declared attributes of `d` (keys present in `raw`, or a bare
-/// default) on an imported definition.
-fn merge_flag(f: &mut FlagDef, d: &FlagDef, raw: &Mapping) {
-    if raw.is_empty() {
-        f.default = d.default.clone();
-        return;
-    }
-    let has = |k: &str| raw.contains_key(k);
-    if has("default") {
-        f.default = d.default.clone();
-    }
-    if has("description") {
-        f.description = d.description.clone();
-    }
-    if has("type") {
-        f.ftype = d.ftype;
-    }
-    if has("choices") {
-        f.choices = d.choices.clone();
-        f.choice_descriptions = d.choice_descriptions.clone();
-    }
-    if has("required") {
-        f.required = d.required;
-    }
-    if has("min") {
-        f.min = d.min.clone();
-    }
-    if has("max") {
-        f.max = d.max.clone();
-    }
-    if has("arg-name") {
-        f.arg_name = d.arg_name.clone();
-    }
-    if has("arg-skip") {
-        f.arg_skip = d.arg_skip;
-    }
-    if has("arg-switch") {
-        f.arg_switch = d.arg_switch.clone();
-    }
-    if has("arg-split") {
-        f.arg_split = d.arg_split;
-    }
-    if has("env-name") {
-        f.env_name = d.env_name.clone();
-    }
-    if has("null-label") {
-        f.null_label = d.null_label.clone();
-    }
-    if has("allow-other") {
-        f.allow_other = d.allow_other;
-    }
 }
 
 /// Find operation `spec` in the project's guild.yml, with Guild's messages

@@ -285,6 +285,30 @@ pub fn run_scalars(run_dir: &Path) -> BTreeMap<String, Summary> {
     out
 }
 
+/// Scalars of a run's own events files (`.guild/` and the run root), no
+/// walk into subdirectories or linked runs: the hot path of `compare`.
+pub fn own_scalars(run: &crate::run::Run) -> BTreeMap<String, Summary> {
+    if run.is_batch() {
+        return run_scalars(&run.dir);
+    }
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for dir in [run.guild_dir(), run.dir.clone()] {
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            files.extend(
+                rd.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().contains(".tfevents."))
+                    .map(|e| e.path()),
+            );
+        }
+    }
+    files.sort();
+    summarize(
+        files
+            .iter()
+            .flat_map(|f| crate::output::tfevents::read_scalars(f)),
+    )
+}
+
 /// Scalars in Guild's display order: by events dir (the run's own first),
 /// then by tag.
 pub fn in_guild_order(s: &BTreeMap<String, Summary>) -> Vec<(&String, &Summary)> {

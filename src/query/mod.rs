@@ -162,6 +162,39 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
     runs
 }
 
+/// The run `spec` names (index, id prefix or name) in `runs_dir`. A full
+/// id needs no listing (trials are started this way).
+pub fn find(runs_dir: &Path, spec: &str) -> Result<Run> {
+    if spec.len() == 32 && spec.chars().all(|c| c.is_ascii_hexdigit()) {
+        let dir = runs_dir.join(spec);
+        if dir.join(".guild/opref").exists() {
+            return Ok(Run::at(dir));
+        }
+    }
+    let runs = list_dir(runs_dir);
+    select(&runs, &[spec.to_string()], false)?
+        .into_iter()
+        .next()
+        .map(|r| r.run)
+        .ok_or_else(|| Error::user(format!("could not find a run matching '{spec}'")))
+}
+
+/// Runs of operation `opref` (including its guild.yml version) with exactly
+/// `flag_vals`: what `--needed` looks for.
+pub fn same_op_and_flags<'a>(
+    runs: impl IntoIterator<Item = RunInfo> + 'a,
+    opref: &'a Opref,
+    flag_vals: &'a serde_yaml_ng::Mapping,
+) -> impl Iterator<Item = RunInfo> + 'a {
+    runs.into_iter()
+        .filter(move |r| r.opref.as_ref() == Some(opref))
+        .filter(move |r| match r.run.attr("flags") {
+            Some(serde_yaml_ng::Value::Mapping(m)) => &m == flag_vals,
+            None => flag_vals.is_empty(),
+            _ => false,
+        })
+}
+
 /// Pair each of `runs` with its 1-based index in the full listing `all`, as
 /// `runs` shows it (0 when absent).
 pub fn with_index<'a>(

@@ -277,6 +277,127 @@ pub fn command_line(cmd: &serde_yaml_ng::Value) -> String {
         .unwrap_or_default()
 }
 
+/// `--help-op` as Guild prints it: usage, description, flags with their
+/// defaults and choices.
+pub fn help_op(op: &crate::op::OpDef) -> String {
+    let mut s = format!("Usage: guild run [OPTIONS] {} [FLAG]...\n\n", op.name);
+    let desc = op.description.trim();
+    if !desc.is_empty() {
+        s.push_str(desc);
+        s.push_str("\n\n");
+    }
+    s.push_str("Use 'guild run --help' for a list of options.\n");
+    if op.flags.is_empty() {
+        return s;
+    }
+    s.push_str("\nFlags:\n");
+    s.push_str(&flags_help(&op.flags, "  "));
+    s
+}
+
+/// The flag list of `--help-op` and `guild help`, each line indented.
+pub fn flags_help(defs: &[crate::op::flags::FlagDef], indent: &str) -> String {
+    let mut defs: Vec<&crate::op::flags::FlagDef> = defs.iter().collect();
+    defs.sort_by(|a, b| a.name.cmp(&b.name));
+    let w = defs.iter().map(|f| f.name.len()).max().unwrap_or(0) + 2;
+    let mut s = String::new();
+    for f in defs {
+        let mut desc = f
+            .description
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let note = match &f.default {
+            Some(d) if !d.is_null() => {
+                format!("(default is {})", crate::op::flags::encode_display(d))
+            }
+            _ if f.required => "(required)".to_string(),
+            _ => String::new(),
+        };
+        if !note.is_empty() {
+            if !desc.is_empty() {
+                desc.push(' ');
+            }
+            desc.push_str(&note);
+        }
+        s.push_str(&format!("{indent}{:w$}{desc}\n", f.name));
+        if !f.choices.is_empty() && f.arg_switch.is_none() {
+            let pad = " ".repeat(w);
+            let described = f.choice_descriptions.iter().any(|d| !d.is_empty());
+            s.push_str(&format!("{indent}{pad}\n"));
+            if described {
+                s.push_str(&format!("{indent}{pad}Choices:\n"));
+                let cw = f
+                    .choices
+                    .iter()
+                    .map(|c| crate::op::flags::encode_display(c).len())
+                    .max()
+                    .unwrap_or(0)
+                    + 2;
+                for (c, d) in f.choices.iter().zip(f.choice_descriptions.iter()) {
+                    s.push_str(&format!(
+                        "{indent}{pad}  {:cw$}{d}\n",
+                        crate::op::flags::encode_display(c)
+                    ));
+                }
+            } else {
+                let c: Vec<String> = f
+                    .choices
+                    .iter()
+                    .map(crate::op::flags::encode_display)
+                    .collect();
+                s.push_str(&format!("{indent}{pad}Choices:  {}\n", c.join(", ")));
+            }
+            s.push('\n');
+        }
+    }
+    s
+}
+
+/// `--print-trials`: a table of the flags of each trial.
+pub fn trials_table(trials: &[serde_yaml_ng::Mapping]) -> String {
+    let mut names: Vec<String> = trials
+        .iter()
+        .flat_map(|t| t.keys().filter_map(|k| k.as_str().map(String::from)))
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut rows = vec![std::iter::once("#".to_string())
+        .chain(names.iter().cloned())
+        .collect::<Vec<_>>()];
+    for (i, t) in trials.iter().enumerate() {
+        let mut row = vec![(i + 1).to_string()];
+        for n in &names {
+            row.push(
+                t.get(n.as_str())
+                    .map(crate::op::flags::encode_display)
+                    .unwrap_or_default(),
+            );
+        }
+        rows.push(row);
+    }
+    table(rows)
+}
+
+/// A `guild logs` line: stream, UTC time with milliseconds, text.
+pub fn log_line(ms: u64, stream: u8, line: &str) -> String {
+    use chrono::TimeZone;
+    let t = chrono::Utc
+        .timestamp_millis_opt(ms as i64)
+        .single()
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string())
+        .unwrap_or_default();
+    let s = if stream == 1 { "stderr" } else { "stdout" };
+    format!("[{s}] [{t}] {line}")
+}
+
+/// Each line of `text` with `prefix` before it.
+pub fn indented(text: &str, prefix: &str) -> String {
+    text.lines().map(|l| format!("{prefix}{l}\n")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

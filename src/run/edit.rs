@@ -60,6 +60,30 @@ pub fn edit_label(run: &Run, edit: &LabelEdit) -> Result<String> {
     Ok(new)
 }
 
+/// The op's label template (`op` attr), if it has one.
+pub fn label_template(run: &Run) -> Option<String> {
+    run.attr("op").and_then(|o| {
+        o.get("label-template")
+            .and_then(|t| t.as_str().map(String::from))
+    })
+}
+
+/// After a run's flags change from `old` to `new`: a default label follows
+/// the new flags, a chosen label stays.
+pub fn relabel_for_flags(
+    run: &Run,
+    old: &serde_yaml_ng::Mapping,
+    new: &serde_yaml_ng::Mapping,
+) -> Result<()> {
+    let label = run.attr_str("label").unwrap_or_default();
+    if label == flags::default_label(old) {
+        let template = label_template(run);
+        let label = crate::plan::label_for(None, &[], template.as_deref(), new);
+        run.write_attr("label", &label.into())?;
+    }
+    Ok(())
+}
+
 pub struct TagEdit {
     pub add: Vec<String>,
     pub delete: Vec<String>,

@@ -46,7 +46,7 @@ fn experiments(runs: &[RunInfo]) -> Vec<Experiment<'_>> {
     let by_id: HashMap<&str, &RunInfo> = runs.iter().map(|r| (r.run.id.as_str(), r)).collect();
     let mut trial_ids: HashSet<String> = HashSet::new();
     let mut out = Vec::new();
-    for r in runs.iter().filter(|r| r.run.is_batch()) {
+    for r in runs.iter().filter(|r| r.batch) {
         let linked: Vec<String> = std::fs::read_dir(&r.run.dir)
             .map(|rd| {
                 rd.flatten()
@@ -77,7 +77,7 @@ fn experiments(runs: &[RunInfo]) -> Vec<Experiment<'_>> {
         });
     }
     for r in runs {
-        if !r.run.is_batch() && !trial_ids.contains(&r.run.id) {
+        if !r.batch && !trial_ids.contains(&r.run.id) {
             out.push(Experiment {
                 run: r,
                 trials: vec![r],
@@ -131,7 +131,7 @@ fn exp_rows(exps: &[Experiment]) -> (Vec<Vec<String>>, serde_json::Value) {
     let mut json = Vec::new();
     for e in exps {
         let c = counts(e);
-        let name = e.run.name().unwrap_or_default();
+        let name = e.run.name.clone().unwrap_or_default();
         let mut row = vec![
             name.clone(),
             e.run.run.short_id().to_string(),
@@ -517,7 +517,7 @@ pub fn compare(ctx: &Ctx, a: CompareArgs) -> Result<i32> {
     let filtered = a.filters.filters().apply(all)?;
     let mut runs = query::select(&filtered, &a.runs, true)?;
     if !a.include_batch {
-        runs.retain(|r| !r.run.is_batch());
+        runs.retain(|r| !r.batch);
     }
     let extra: Vec<Col> = a
         .columns

@@ -5,7 +5,8 @@
 pub mod started;
 
 use crate::error::{Error, Result};
-use crate::run::{Opref, Run, RunStatus, Status};
+use crate::fsutil::At;
+use crate::run::{GuildFiles, Opref, Run, RunStatus, Status};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -21,43 +22,52 @@ pub struct RunInfo {
     pub status: RunStatus,
     pub label: Option<String>,
     pub marked: bool,
+    /// The run's human name (`name` attr), when it has one.
+    pub name: Option<String>,
+    /// A batch run (it has a `.guild/proto`).
+    pub batch: bool,
     initialized: OnceLock<Option<i64>>,
     stopped: OnceLock<Option<i64>>,
     tags: OnceLock<Vec<String>>,
-    name: OnceLock<Option<String>>,
 }
 
 impl RunInfo {
     pub fn load(run: Run) -> RunInfo {
         let opref = run.opref().ok();
-        RunInfo::with_opref(run, opref)
+        let r = run.clone();
+        RunInfo::read(run, &r, opref)
     }
 
-    /// Load the run in `dir`, or None when `dir` is not a run (no opref).
-    pub fn load_dir(dir: std::path::PathBuf) -> Option<RunInfo> {
-        let run = Run::at(dir);
-        let opref = run.opref().ok()?;
-        Some(RunInfo::with_opref(run, Some(opref)))
+    /// Load the run `id` in the runs directory `runs`, or None when it is
+    /// not a run (no opref). Files are opened relative to the run's
+    /// `.guild`, held open while reading.
+    pub fn load_in(runs: &At, runs_path: &Path, id: &str) -> Option<RunInfo> {
+        let files = runs.open_dir(&format!("{id}/.guild")).ok()?;
+        let run = Run::at(runs_path.join(id));
+        let opref = run.opref_in(&files).ok()?;
+        Some(RunInfo::read(run, &files, Some(opref)))
     }
 
-    fn with_opref(run: Run, opref: Option<Opref>) -> RunInfo {
-        let exit_status = run.attr_i64("exit_status");
-        let started = run.attr_i64("started");
-        let status = crate::run::derive_status_started(&run, || exit_status, started);
+    fn read(run: Run, files: &impl GuildFiles, opref: Option<Opref>) -> RunInfo {
+        let int = |name| run.attr_in(files, name).and_then(|v| v.as_i64());
+        let exit_status = int("exit_status");
+        let started = int("started");
+        let status = crate::run::derive_status_in(&run, files, || exit_status, started);
         RunInfo {
             opref,
             started,
             exit_status,
             status,
-            label: run.attr_str("label"),
+            label: run.attr_str_in(files, "label"),
             marked: run
-                .attr("marked")
+                .attr_in(files, "marked")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
+            name: run.attr_str_in(files, "name"),
+            batch: files.guild_is_dir("proto"),
             initialized: OnceLock::new(),
             stopped: OnceLock::new(),
             tags: OnceLock::new(),
-            name: OnceLock::new(),
             run,
         }
     }
@@ -66,11 +76,6 @@ impl RunInfo {
         *self
             .initialized
             .get_or_init(|| self.run.attr_i64("initialized"))
-    }
-
-    /// The run's human name (`name` attr), when it has one.
-    pub fn name(&self) -> Option<String> {
-        self.name.get_or_init(|| self.run.attr_str("name")).clone()
     }
 
     pub fn stopped(&self) -> Option<i64> {
@@ -93,7 +98,7 @@ impl RunInfo {
     /// The project directory of the run's operation (of its proto for a
     /// batch), as Guild 0.9 shows it after the operation in listings.
     pub fn op_dir(&self) -> Option<String> {
-        let opref = if self.run.is_batch() {
+        let opref = if self.batch {
             Run::at(self.run.guild_path("proto")).opref().ok()?
         } else {
             self.opref.clone()?
@@ -113,7 +118,7 @@ impl RunInfo {
             .as_ref()
             .map(Opref::op_desc)
             .unwrap_or_else(|| "?".into());
-        if self.run.is_batch() {
+        if self.batch {
             let proto = Run::at(self.run.guild_path("proto"));
             let proto_op = proto.opref().map(|o| o.op_desc()).unwrap_or_default();
             if base.starts_with('+') {
@@ -136,19 +141,23 @@ pub fn io_threads(items: usize) -> usize {
 
 /// All runs in `dir` (`runs/` or `trash/runs/`), newest first.
 pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
-    let Ok(rd) = std::fs::read_dir(dir) else {
+    let (Ok(rd), Ok(at)) = (std::fs::read_dir(dir), At::open(dir)) else {
         return Vec::new();
     };
-    let dirs: Vec<std::path::PathBuf> = rd.flatten().map(|e| e.path()).collect();
-    let threads = io_threads(dirs.len());
-    let chunk = dirs.len().div_ceil(threads).max(1);
+    let ids: Vec<String> = rd
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    let threads = io_threads(ids.len());
+    let chunk = ids.len().div_ceil(threads).max(1);
+    let at = &at;
     let mut runs: Vec<RunInfo> = std::thread::scope(|s| {
-        let handles: Vec<_> = dirs
+        let handles: Vec<_> = ids
             .chunks(chunk)
             .map(|c| {
                 s.spawn(move || {
                     c.iter()
-                        .filter_map(|p| RunInfo::load_dir(p.clone()))
+                        .filter_map(|id| RunInfo::load_in(at, dir, id))
                         .collect::<Vec<_>>()
                 })
             })
@@ -359,7 +368,7 @@ pub fn select(runs: &[RunInfo], specs: &[String], default_all: bool) -> Result<V
                     .collect()
             } else {
                 runs.iter()
-                    .filter(|r| r.name().as_deref() == Some(spec.as_str()))
+                    .filter(|r| r.name.as_deref() == Some(spec.as_str()))
                     .collect()
             };
             match matches.len() {

@@ -183,7 +183,7 @@ pub fn run_rows(runs: &[(usize, &RunInfo)]) -> Vec<Vec<String>> {
                 op,
                 fmt_time(r.started),
                 r.status.display(),
-                r.name().unwrap_or_default(),
+                r.name.clone().unwrap_or_default(),
                 r.label.clone().unwrap_or_default(),
             ]
         })
@@ -218,7 +218,7 @@ pub fn run_json(r: &RunInfo) -> serde_json::Value {
         "exit_status": r.exit_status,
         "cmd": r.run.attr("cmd").map(|v| yaml_to_json(&v)),
         "marked": r.marked,
-        "name": r.name(),
+        "name": r.name,
         "label": r.label,
         "started": r.started,
         "stopped": r.stopped(),

@@ -112,18 +112,27 @@ impl Run {
     /// Read an attr; `Ok(None)` when missing, an error naming the run and
     /// attr when unreadable or not YAML.
     pub fn read_attr(&self, name: &str) -> Result<Option<Value>> {
-        let path = self.attr_path(name);
-        let Some(text) = fsutil::read_opt(&path)? else {
+        self.read_attr_in(self, name)
+    }
+
+    /// As [`Run::read_attr`], reading through `files`.
+    pub fn read_attr_in(&self, files: &impl GuildFiles, name: &str) -> Result<Option<Value>> {
+        let path = || self.attr_path(name);
+        let Some(bytes) = files
+            .read_guild(&format!("attrs/{name}"))
+            .map_err(|e| Error::io("reading", &path(), e))?
+        else {
             return Ok(None);
         };
+        let text = String::from_utf8_lossy(&bytes);
         match fast_scalar(&text) {
             Some(v) => Ok(Some(v)),
             None => yaml::parse(&text).map(Some).map_err(|e| {
                 Error::user(format!(
                     "attr '{name}' of run {} is not valid YAML ({}): {e}; fix or delete {}",
                     self.short_id(),
-                    path.display(),
-                    path.display()
+                    path().display(),
+                    path().display()
                 ))
             }),
         }
@@ -131,7 +140,15 @@ impl Run {
 
     /// Read an attr, treating a missing or corrupt one as absent (listings).
     pub fn attr(&self, name: &str) -> Option<Value> {
-        self.read_attr(name).ok().flatten().filter(|v| !v.is_null())
+        self.attr_in(self, name)
+    }
+
+    /// As [`Run::attr`], reading through `files`.
+    pub fn attr_in(&self, files: &impl GuildFiles, name: &str) -> Option<Value> {
+        self.read_attr_in(files, name)
+            .ok()
+            .flatten()
+            .filter(|v| !v.is_null())
     }
 
     pub fn attr_i64(&self, name: &str) -> Option<i64> {
@@ -139,7 +156,12 @@ impl Run {
     }
 
     pub fn attr_str(&self, name: &str) -> Option<String> {
-        self.attr(name).and_then(|v| match v {
+        self.attr_str_in(self, name)
+    }
+
+    /// As [`Run::attr_str`], reading through `files`.
+    pub fn attr_str_in(&self, files: &impl GuildFiles, name: &str) -> Option<String> {
+        self.attr_in(files, name).and_then(|v| match v {
             Value::String(s) => Some(s),
             Value::Null => None,
             other => Some(yaml::flow(&other)),
@@ -164,15 +186,24 @@ impl Run {
     }
 
     pub fn opref(&self) -> Result<Opref> {
-        let path = self.guild_path("opref");
-        let text = fsutil::read_opt(&path)?.ok_or_else(|| {
-            Error::user(format!(
-                "{} is not a run: missing {}",
-                self.dir.display(),
-                path.display()
-            ))
-        })?;
-        Opref::parse(&text).map_err(|e| Error::user(format!("run {}: {e}", self.short_id())))
+        self.opref_in(self)
+    }
+
+    /// As [`Run::opref`], reading through `files`.
+    pub fn opref_in(&self, files: &impl GuildFiles) -> Result<Opref> {
+        let path = || self.guild_path("opref");
+        let bytes = files
+            .read_guild("opref")
+            .map_err(|e| Error::io("reading", &path(), e))?
+            .ok_or_else(|| {
+                Error::user(format!(
+                    "{} is not a run: missing {}",
+                    self.dir.display(),
+                    path().display()
+                ))
+            })?;
+        Opref::parse(&String::from_utf8_lossy(&bytes))
+            .map_err(|e| Error::user(format!("run {}: {e}", self.short_id())))
     }
 
     pub fn write_opref(&self, opref: &Opref) -> Result<()> {
@@ -187,9 +218,7 @@ impl Run {
 
     /// The pid in `.guild/LOCK` (the operation's process), if any.
     pub fn lock_pid(&self) -> Option<i32> {
-        let text = fsutil::read_opt(&self.guild_path("LOCK")).ok()??;
-        let head: String = text.chars().take(10).collect();
-        head.trim().parse().ok()
+        lock_pid_in(self)
     }
 
     pub fn status(&self) -> RunStatus {
@@ -229,32 +258,80 @@ impl Run {
     }
 
     pub fn is_batch(&self) -> bool {
-        self.guild_path("proto").is_dir()
+        self.guild_is_dir("proto")
     }
+}
+
+/// Reading a run's `.guild` files: by absolute path ([`Run`]), or relative
+/// to its `.guild` directory held open ([`fsutil::At`], for listings).
+pub trait GuildFiles {
+    /// The file `rel` under `.guild`, None when it does not exist.
+    fn read_guild(&self, rel: &str) -> std::io::Result<Option<Vec<u8>>>;
+    /// Whether `rel` under `.guild` exists.
+    fn guild_exists(&self, rel: &str) -> bool;
+    /// Whether `rel` under `.guild` is a directory.
+    fn guild_is_dir(&self, rel: &str) -> bool;
+}
+
+impl GuildFiles for Run {
+    fn read_guild(&self, rel: &str) -> std::io::Result<Option<Vec<u8>>> {
+        match fsutil::read_small(&self.guild_path(rel)) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+    fn guild_exists(&self, rel: &str) -> bool {
+        self.guild_path(rel).exists()
+    }
+    fn guild_is_dir(&self, rel: &str) -> bool {
+        self.guild_path(rel).is_dir()
+    }
+}
+
+impl GuildFiles for fsutil::At {
+    fn read_guild(&self, rel: &str) -> std::io::Result<Option<Vec<u8>>> {
+        self.read(rel)
+    }
+    fn guild_exists(&self, rel: &str) -> bool {
+        self.exists(rel)
+    }
+    fn guild_is_dir(&self, rel: &str) -> bool {
+        self.is_dir(rel)
+    }
+}
+
+fn lock_pid_in(files: &impl GuildFiles) -> Option<i32> {
+    let bytes = files.read_guild("LOCK").ok()??;
+    let head = &bytes[..bytes.len().min(10)];
+    std::str::from_utf8(head).ok()?.trim().parse().ok()
 }
 
 /// Guild's status order: LOCK.remote > PENDING > STAGED > exit_status >
 /// live LOCK pid > error.
 pub fn derive_status(run: &Run, exit_status: impl FnOnce() -> Option<i64>) -> RunStatus {
-    derive_status_started(run, exit_status, None)
+    derive_status_in(run, run, exit_status, None)
 }
 
-/// As [`derive_status`], with the `started` attr when the caller has it.
-pub fn derive_status_started(
+/// As [`derive_status`], reading through `files`, with the `started` attr
+/// when the caller has it.
+pub fn derive_status_in(
     run: &Run,
+    files: &impl GuildFiles,
     exit_status: impl FnOnce() -> Option<i64>,
     started: Option<i64>,
 ) -> RunStatus {
-    if let Ok(Some(remote)) = fsutil::read_opt(&run.guild_path("LOCK.remote")) {
+    if let Ok(Some(remote)) = files.read_guild("LOCK.remote") {
+        let remote = String::from_utf8_lossy(&remote);
         let name = remote.split(':').next().unwrap_or("").trim().to_string();
         return RunStatus {
             status: Status::Running,
             remote: Some(name),
         };
     }
-    let status = if run.has_marker("PENDING") {
+    let status = if files.guild_exists("PENDING") {
         Status::Pending
-    } else if run.has_marker("STAGED") {
+    } else if files.guild_exists("STAGED") {
         Status::Staged
     } else if let Some(code) = exit_status() {
         match code {
@@ -263,10 +340,9 @@ pub fn derive_status_started(
             _ => Status::Error,
         }
     } else {
-        match run.lock_pid() {
-            Some(pid) if proc::pid_alive(pid, started.or_else(|| run.attr_i64("started"))) => {
-                Status::Running
-            }
+        let started = || started.or_else(|| run.attr_in(files, "started").and_then(|v| v.as_i64()));
+        match lock_pid_in(files) {
+            Some(pid) if proc::pid_alive(pid, started()) => Status::Running,
             _ => Status::Error,
         }
     };

@@ -37,4 +37,7 @@ for i in range(n - 1):
     open(os.path.join(d, ".guild/attrs/id"), "w").write(rid + "\n")
     open(os.path.join(d, ".guild/attrs/started"), "w").write("%d\n" % (started - i * 1000000))
 PY
+  # Let writeback of the new files finish so it does not compete with the
+  # timed commands (warm means cached, not being flushed).
+  sync
 }

@@ -332,6 +332,37 @@ fn globals_scripts_get_flags_by_rebinding() {
 }
 
 #[test]
+fn globals_code_cache_is_shared_by_runs_and_tracebacks_name_each_run() {
+    let e = Env::new();
+    std::fs::write(
+        e.proj.join("boom.py"),
+        "x = 1\n\ndef f():\n    raise ValueError('x=%s' % x)\n\nf()\n",
+    )
+    .unwrap();
+    for x in ["2", "3"] {
+        let o = e.run(&["run", "boom.py", &format!("x={x}"), "-y"]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(err.contains(&format!("ValueError: x={x}")), "{err}");
+    }
+    // Both runs used one cached code object (the key is the script's
+    // content, not its path), and each traceback names that run's own copy.
+    let globals: Vec<_> = std::fs::read_dir(e.home.join("cache/op-main"))
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path().join("globals")).unwrap())
+        .flatten()
+        .collect();
+    assert_eq!(globals.len(), 1, "{globals:?}");
+    for r in e.run_dirs() {
+        let out =
+            String::from_utf8_lossy(&std::fs::read(r.join(".guild/output")).unwrap()).into_owned();
+        let own = format!("File \"{}\", line 4, in f", r.join("boom.py").display());
+        assert!(out.contains(&own), "{own} not in {out}");
+    }
+}
+
+#[test]
 fn stage_then_start() {
     let e = Env::new();
     let o = e.run(&["run", "train.py", "--stage", "lr=0.9", "-y"]);

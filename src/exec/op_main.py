@@ -125,32 +125,30 @@ def _find(mod):
 
 def _globals_code(path, names):
     # The script compiled without the first assignment of each flag name.
-    # Cached beside this file (marshal), keyed by the script's size, mtime,
-    # the flag names and the Python version: ast costs milliseconds.
+    # Cached beside this file (marshal), keyed by the script's content (not
+    # its path: every run has its own copy), the flag names and the Python
+    # version, since ast costs milliseconds. The cached code gets this run's
+    # path as its file name, so tracebacks name the run's copy.
     import marshal
     import zlib
 
-    st = os.stat(path)
-    key = "%s|%d|%d|%s|%s" % (
-        path,
-        st.st_size,
-        st.st_mtime_ns,
-        ",".join(sorted(names)),
-        sys.version,
-    )
+    with open(path, "rb") as f:
+        src = f.read()
+    key = (src, ",".join(sorted(names)), sys.version)
     cache_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "globals")
-    cache = os.path.join(cache_dir, "g%08x.bin" % zlib.crc32(key.encode()))
-    try:
-        with open(cache, "rb") as f:
-            stored_key, code = marshal.load(f)
-        if stored_key == key:
-            return code
-    except Exception:
-        pass
+    sig = zlib.crc32(src, zlib.crc32((key[1] + key[2]).encode()))
+    cache = os.path.join(cache_dir, "g%08x.bin" % sig)
+    can_rename = hasattr(_globals_code.__code__, "replace")
+    if can_rename:
+        try:
+            with open(cache, "rb") as f:
+                stored_key, code = marshal.load(f)
+            if stored_key == key:
+                return _renamed(code, path)
+        except Exception:
+            pass
     import ast
 
-    with open(path) as f:
-        src = f.read()
     tree = ast.parse(src, path)
     pending = set(names)
     body = []
@@ -166,15 +164,26 @@ def _globals_code(path, names):
         body.append(node)
     tree.body = body
     code = compile(tree, path, "exec")
-    try:
-        os.makedirs(cache_dir, exist_ok=True)
-        tmp = "%s.%d.tmp" % (cache, os.getpid())
-        with open(tmp, "wb") as f:
-            marshal.dump((key, code), f)
-        os.replace(tmp, cache)
-    except OSError:
-        pass
+    if can_rename:
+        try:
+            os.makedirs(cache_dir, exist_ok=True)
+            tmp = "%s.%d.tmp" % (cache, os.getpid())
+            with open(tmp, "wb") as f:
+                marshal.dump((key, code), f)
+            os.replace(tmp, cache)
+        except OSError:
+            pass
     return code
+
+
+def _renamed(code, path):
+    # `code` and every code object nested in it, with co_filename = path.
+    if code.co_filename == path:
+        return code
+    consts = tuple(
+        _renamed(c, path) if isinstance(c, type(code)) else c for c in code.co_consts
+    )
+    return code.replace(co_filename=path, co_consts=consts)
 
 
 def _run_globals(path, flags):

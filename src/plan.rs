@@ -82,13 +82,16 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     fsutil::create_dir_all(&run.guild_dir().join("attrs"))?;
     let op = req.op;
     let name = req.name.clone().unwrap_or_else(crate::run::names::generate);
-    run.write_attrs(&[
+    // Until the run is staged it shows as pending; a crash before the
+    // opref is in place leaves no run at all.
+    fsutil::touch(&run.guild_path("PENDING"))?;
+    // The metadata is written in one round at the end, with its fsyncs in
+    // parallel: fsyncs are most of the cost of staging a run.
+    let mut attrs: Vec<(&str, Value)> = vec![
         ("id", id.clone().into()),
         ("initialized", now_us().into()),
         ("name", name.into()),
-    ])?;
-    fsutil::touch(&run.guild_path("PENDING"))?;
-    run.write_opref(&op.opref)?;
+    ];
 
     let flag_vals = Value::Mapping(req.flags.flags.clone());
     let mut tags = op.tags.clone();
@@ -103,7 +106,6 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
         op.label_template.as_deref(),
         &req.flags.flags,
     );
-    let mut attrs: Vec<(&str, Value)> = Vec::new();
     if !label.is_empty() {
         attrs.push(("label", label.into()));
     }
@@ -159,13 +161,11 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
         "cmd",
         Value::Sequence(built.argv.iter().cloned().map(Value::from).collect()),
     ));
-    run.write_attrs(&attrs)?;
 
-    let manifest_path = run.guild_path("manifest");
-    fsutil::touch(&manifest_path)?;
+    let mut entries = Vec::new();
     if let Some(proto) = &req.proto {
-        let entries = copy_proto_source(proto, &run)?;
-        record_source(&run, &manifest_path, &entries, proto.attr("vcs_commit"))?;
+        entries = copy_proto_source(proto, &run)?;
+        attrs.extend(source_attrs(&run, &entries, proto.attr("vcs_commit"))?);
     } else if let Some(root) = &op.source_root {
         if std::env::var("NO_SOURCECODE").as_deref() != Ok("1") {
             let mut exclude = vec![home.path.clone()];
@@ -176,22 +176,32 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
                     eprintln!("WARNING: {w}");
                 }
             }
-            let entries = op::source::copy(&snap, &run.dir, &op.sourcecode_dest)?;
-            record_source(
+            entries = op::source::copy(&snap, &run.dir, &op.sourcecode_dest)?;
+            attrs.extend(source_attrs(
                 &run,
-                &manifest_path,
                 &entries,
                 vcs_commit(root).map(Value::from),
-            )?;
+            )?);
         }
     }
     let (dep_entries, deps_attr) = op::deps::apply(&run, &req.deps, req.quiet)?;
-    manifest::append(&manifest_path, &dep_entries)?;
-    run.write_attr("deps", &deps_attr)?;
-    write_env_file(&run, &built.env)?;
+    entries.extend(dep_entries);
+    attrs.push(("deps", deps_attr));
+    attrs.push(("started", now_us().into()));
+    let mut files = run.attr_files(&attrs);
+    files.push((
+        run.guild_path("manifest"),
+        manifest::text(&entries).into_bytes(),
+    ));
+    files.push((
+        run.guild_path("ENV"),
+        env_file_text(&built.env).into_bytes(),
+    ));
+    // The opref last: it is what makes the directory a run.
+    files.push((run.guild_path("opref"), op.opref.format().into_bytes()));
+    fsutil::write_atomic_many(&files)?;
     fsutil::touch(&run.guild_path("STAGED"))?;
     fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
-    run.write_attr("started", &now_us().into())?;
     cleanup.0 = None;
     Ok(run)
 }
@@ -279,15 +289,12 @@ fn copy_dir_except(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> Resu
     Ok(())
 }
 
-/// Append the source entries to the manifest and record their digest and
-/// the VCS commit.
-fn record_source(
+/// The attrs recording a source snapshot: its digest and the VCS commit.
+fn source_attrs(
     run: &Run,
-    manifest_path: &std::path::Path,
     entries: &[manifest::Entry],
     vcs: Option<Value>,
-) -> Result<()> {
-    manifest::append(manifest_path, entries)?;
+) -> Result<Vec<(&'static str, Value)>> {
     let digest = manifest::sourcecode_digest(&run.dir, entries)?;
     let mut attrs = vec![(
         "sourcecode_digest",
@@ -296,7 +303,7 @@ fn record_source(
     if let Some(v) = vcs {
         attrs.push(("vcs_commit", v));
     }
-    run.write_attrs(&attrs)
+    Ok(attrs)
 }
 
 /// The source files of `proto` (its manifest `s` entries) copied into `run`.
@@ -326,7 +333,7 @@ fn rand_seed() -> i64 {
 }
 
 /// `.guild/ENV`: `export NAME=VALUE` lines so a staged run can be started by hand.
-fn write_env_file(run: &Run, env: &std::collections::BTreeMap<String, String>) -> Result<()> {
+fn env_file_text(env: &std::collections::BTreeMap<String, String>) -> String {
     let mut text = String::new();
     for (k, v) in env {
         if k == "PWD" || k == "_" {
@@ -339,7 +346,7 @@ fn write_env_file(run: &Run, env: &std::collections::BTreeMap<String, String>) -
         };
         text.push_str(&format!("export {k}={val}\n"));
     }
-    fsutil::write_atomic(&run.guild_path("ENV"), text.as_bytes())
+    text
 }
 
 /// `git:<sha>` (+ `*` when dirty) when `root` is in a Git work tree.

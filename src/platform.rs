@@ -218,9 +218,11 @@ pub fn platform_attr(python_version: Option<String>) -> Value {
     m.insert("architecture".into(), "64bit ELF".into());
     m.insert(
         "cpus".into(),
+        // All online CPUs, as Python's os.cpu_count() (not the cgroup quota).
         Value::from(
-            std::thread::available_parallelism()
-                .map(|n| n.get() as i64)
+            nix::unistd::sysconf(nix::unistd::SysconfVar::_NPROCESSORS_ONLN)
+                .ok()
+                .flatten()
                 .unwrap_or(1),
         ),
     );

@@ -381,6 +381,29 @@ fn stage_then_start() {
 }
 
 #[test]
+fn start_that_cannot_record_its_metadata_stops_the_process() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "--stage", "sleep=30", "-y"]);
+    let r = e.run_dirs()[0].clone();
+    let id = r.file_name().unwrap().to_str().unwrap().to_string();
+    // `started` cannot be replaced: a non-empty directory is in its place.
+    let started = r.join(".guild/attrs/started");
+    std::fs::remove_file(&started).unwrap();
+    std::fs::create_dir_all(started.join("x")).unwrap();
+    let o = e.run(&["run", "--start", &id, "-y"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(err.contains("attrs/started"), "{err}");
+    // The process it spawned is gone, not left running for 30 s.
+    let pid = std::fs::read_to_string(r.join(".guild/LOCK")).unwrap();
+    assert!(
+        !Path::new(&format!("/proc/{}", pid.trim())).exists(),
+        "{pid}"
+    );
+    assert_ne!(e.status_of(&id), "running");
+}
+
+#[test]
 fn background_run_pidfile_and_stop() {
     let e = Env::new();
     let pidfile = e.home.join("run.pid");

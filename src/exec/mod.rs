@@ -102,11 +102,17 @@ pub struct SpawnSpec<'a> {
     pub stoppable: bool,
     /// `--stop-after`: SIGTERM to the run's group at this time.
     pub deadline: Option<Instant>,
+    /// Called once the process is started (LOCK written), or failed to
+    /// start: the start's metadata is written while the process boots. An
+    /// error stops the process.
+    pub on_start: Option<Box<dyn FnOnce() -> Result<()> + 'a>>,
 }
 
 /// Spawn and supervise the operation of `run` until it exits; record LOCK,
 /// `exit_status`, `stopped`. Returns the recorded exit status.
-pub fn supervise(run: &Run, spec: SpawnSpec) -> Result<i64> {
+pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
+    let mut on_start = spec.on_start.take();
+    let mut started = move || on_start.take().map_or(Ok(()), |f| f());
     let lock = run.guild_path("LOCK");
     if let Some(pid) = run.lock_pid() {
         if proc::pid_alive(pid, None) && run.attr("exit_status").is_none() {
@@ -135,12 +141,15 @@ pub fn supervise(run: &Run, spec: SpawnSpec) -> Result<i64> {
         cmd.stdin(Stdio::null());
     }
     install_handlers();
-    let mut child = cmd.spawn().map_err(|e| {
-        Error::user(format!(
-            "cannot start {}: {e}; check that it exists and is executable",
-            prog
-        ))
-    })?;
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = started();
+            return Err(Error::user(format!(
+                "cannot start {prog}: {e}; check that it exists and is executable"
+            )));
+        }
+    };
     let pid = child.id() as i32;
     CHILD_PGID.store(pid, Ordering::SeqCst);
     // A signal that arrived before the pgid was known is forwarded now.
@@ -156,7 +165,17 @@ pub fn supervise(run: &Run, spec: SpawnSpec) -> Result<i64> {
             libc::kill(-pid, libc::SIGKILL);
         }
         let _ = child.wait();
+        let _ = started();
         return Err(Error::io("creating lock", &lock, e));
+    }
+    if let Err(e) = started() {
+        // SAFETY: killing the group we just created; its start could not
+        // be recorded.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+        let _ = child.wait();
+        return Err(e);
     }
     let (tx, rx) = std::sync::mpsc::channel();
     let mut readers = 0;
@@ -216,6 +235,7 @@ pub fn supervise(run: &Run, spec: SpawnSpec) -> Result<i64> {
         }
     });
     let status = child.wait().ctx("waiting for", Path::new(prog))?;
+
     watchdog_done.store(true, Ordering::SeqCst);
     let sig = FIRST_SIGNAL.load(Ordering::SeqCst);
     if sig != 0 {
@@ -234,6 +254,7 @@ pub fn supervise(run: &Run, spec: SpawnSpec) -> Result<i64> {
     }
     CHILD_PGID.store(0, Ordering::SeqCst);
     let capture_result = capture.close();
+
     let stopped_by_signal = sig != 0 || status.signal().is_some();
     let exit_status: i64 = if spec.stoppable && stopped_by_signal {
         0

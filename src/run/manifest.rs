@@ -3,7 +3,6 @@
 
 use crate::error::{IoContext, Result};
 use md5::{Digest, Md5};
-use std::io::Write;
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,15 +47,9 @@ pub fn read(path: &Path) -> Result<Vec<Entry>> {
         .collect())
 }
 
-pub fn append(path: &Path, entries: &[Entry]) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .ctx("opening", path)?;
-    let text: String = entries.iter().map(Entry::line).collect();
-    f.write_all(text.as_bytes()).ctx("writing", path)?;
-    f.sync_all().ctx("writing", path)
+/// The manifest's text for `entries`.
+pub fn text(entries: &[Entry]) -> String {
+    entries.iter().map(Entry::line).collect()
 }
 
 /// Guild's `sourcecode_digest`: md5 over sorted `s` paths, each as
@@ -106,7 +99,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("manifest");
         let e = vec![Entry::source("a b.py", "123", "a b.py")];
-        append(&p, &e).unwrap();
+        std::fs::write(&p, text(&e)).unwrap();
         assert_eq!(
             std::fs::read_to_string(&p).unwrap(),
             "s 'a b.py' 123 'a b.py'\n"

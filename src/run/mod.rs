@@ -174,11 +174,15 @@ impl Run {
 
     /// Write several attrs at once (one concurrent fsync round).
     pub fn write_attrs(&self, attrs: &[(&str, Value)]) -> Result<()> {
-        let files: Vec<(std::path::PathBuf, Vec<u8>)> = attrs
+        fsutil::write_atomic_many(&self.attr_files(attrs))
+    }
+
+    /// Attrs as (path, content) pairs for [`fsutil::write_atomic_many`].
+    pub fn attr_files(&self, attrs: &[(&str, Value)]) -> Vec<(PathBuf, Vec<u8>)> {
+        attrs
             .iter()
             .map(|(n, v)| (self.attr_path(n), yaml::dump(v).into_bytes()))
-            .collect();
-        fsutil::write_atomic_many(&files)
+            .collect()
     }
 
     pub fn del_attr(&self, name: &str) -> Result<()> {

@@ -58,9 +58,12 @@ pub fn start(home: &Home, run: &Run, cwd: &Path, opts: &StartOpts) -> Result<i64
     }
     attrs.push(("env", cmd::env_attr(&built.env)));
     attrs.push(("started", now_us().into()));
-    run.write_attrs(&attrs)?;
-    fsutil::remove_if_exists(&run.guild_path("STAGED"))?;
-    fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
+    // Written once the process is spawned, while it boots.
+    let on_start = move || -> Result<()> {
+        run.write_attrs(&attrs)?;
+        fsutil::remove_if_exists(&run.guild_path("STAGED"))?;
+        fsutil::remove_if_exists(&run.guild_path("PENDING"))
+    };
     let flag_names: Vec<String> = flags
         .keys()
         .filter_map(|k| k.as_str().map(String::from))
@@ -88,6 +91,7 @@ pub fn start(home: &Home, run: &Run, cwd: &Path, opts: &StartOpts) -> Result<i64
             stdin_null: opts.stdin_null,
             stoppable: op_flag("stoppable"),
             deadline: crate::batch::deadline(opts.stop_after),
+            on_start: Some(Box::new(on_start)),
         },
     );
     drop(pid_guard);

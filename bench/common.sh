@@ -6,6 +6,9 @@ GUILD_PY="${GUILD_PY:-${GUILD_COMPAT_VENV:-$ROOT/.venv-guild}/bin/guild}"
 [ -x "$GUILD_RS" ] || (cd "$ROOT" && cargo build --release >/dev/null)
 [ -x "$GUILD_PY" ] || "$ROOT/scripts/setup-test-env.sh" >/dev/null
 export NO_IMPORT_FLAGS_PROGRESS=1
+# Start from a quiet disk: writeback left by an earlier benchmark (the
+# capture one writes over a gigabyte) would compete for the CPUs.
+sync
 # median_ms N CMD...: run CMD N times, print the median wall time in ms.
 median_ms() {
   local n=$1; shift

@@ -2,6 +2,7 @@
 //! terminal, `runs info` text, times and durations, and JSON output.
 
 use crate::output::scalars::Summary;
+use crate::query::compare::{Cell, Row};
 use crate::query::RunInfo;
 use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 use std::collections::BTreeMap;
@@ -398,9 +399,96 @@ pub fn indented(text: &str, prefix: &str) -> String {
     text.lines().map(|l| format!("{prefix}{l}\n")).collect()
 }
 
+/// A compare cell as Guild's `compare --csv` writes it.
+pub fn cell_csv(c: &Cell) -> String {
+    match c {
+        Cell::Empty => String::new(),
+        Cell::Str(s) => s.clone(),
+        Cell::Num(f) => crate::run::yaml::python_float_repr(*f),
+        Cell::Int(i) => i.to_string(),
+        Cell::Bool(b) => if *b { "True" } else { "False" }.into(),
+    }
+}
+
+/// A compare cell as Guild's compare table shows it.
+pub fn cell_table(c: &Cell) -> String {
+    match c {
+        Cell::Num(f) => {
+            let t = (f * 1e6).trunc() / 1e6;
+            format!("{t:.6}")
+        }
+        Cell::Bool(b) => if *b { "yes" } else { "no" }.into(),
+        other => cell_csv(other),
+    }
+}
+
+fn cell_json(c: &Cell) -> serde_json::Value {
+    match c {
+        Cell::Empty => serde_json::Value::Null,
+        Cell::Str(s) => s.clone().into(),
+        Cell::Num(f) => serde_json::json!(f),
+        Cell::Int(i) => (*i).into(),
+        Cell::Bool(b) => (*b).into(),
+    }
+}
+
+pub fn compare_json(header: &[String], rows: &[Row]) -> serde_json::Value {
+    rows.iter()
+        .map(|r| {
+            serde_json::Value::Object(
+                header
+                    .iter()
+                    .map(|h| (h.clone(), cell_json(&r.get(h))))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+pub fn compare_csv(header: &[String], rows: &[Row]) -> String {
+    let mut w = header
+        .iter()
+        .map(|h| csv_field(h))
+        .collect::<Vec<_>>()
+        .join(",");
+    w.push('\n');
+    for r in rows {
+        let line: Vec<String> = header
+            .iter()
+            .map(|h| csv_field(&cell_csv(&r.get(h))))
+            .collect();
+        w.push_str(&line.join(","));
+        w.push('\n');
+    }
+    w
+}
+
+pub fn compare_table(header: &[String], rows: &[Row]) -> String {
+    let mut t = vec![header.to_vec()];
+    for r in rows {
+        t.push(header.iter().map(|h| cell_table(&r.get(h))).collect());
+    }
+    table(t)
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compare_cells() {
+        assert_eq!(cell_table(&Cell::Num(0.69999998)), "0.699999");
+        assert_eq!(cell_csv(&Cell::Bool(false)), "False");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+    }
 
     /// Expected values are Guild 0.9.0's `run_util.shorten_op_dir`.
     #[test]

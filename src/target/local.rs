@@ -58,12 +58,12 @@ pub fn start(home: &Home, run: &Run, cwd: &Path, opts: &StartOpts) -> Result<i64
     }
     attrs.push(("env", cmd::env_attr(&built.env)));
     attrs.push(("started", now_us().into()));
+    // No longer staged: from here a killed supervisor leaves a run that
+    // shows running while its process lives, then error.
+    fsutil::remove_if_exists(&run.guild_path("STAGED"))?;
+    fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
     // Written once the process is spawned, while it boots.
-    let on_start = move || -> Result<()> {
-        run.write_attrs(&attrs)?;
-        fsutil::remove_if_exists(&run.guild_path("STAGED"))?;
-        fsutil::remove_if_exists(&run.guild_path("PENDING"))
-    };
+    let on_start = move || run.write_attrs(&attrs);
     let flag_names: Vec<String> = flags
         .keys()
         .filter_map(|k| k.as_str().map(String::from))

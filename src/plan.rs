@@ -206,6 +206,22 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     Ok(run)
 }
 
+/// Complete a staged batch run: its sweep `attrs` and its proto (`proto`,
+/// staged into the batch's `.guild/proto`). On failure the batch run is
+/// removed, so no half-made sweep is left behind.
+pub fn complete_batch(
+    home: &Home,
+    batch: &Run,
+    attrs: &[(&str, Value)],
+    proto: StageRequest,
+) -> Result<()> {
+    let mut cleanup = Cleanup(Some(batch.dir.clone()));
+    batch.write_attrs(attrs)?;
+    stage(home, proto)?;
+    cleanup.0 = None;
+    Ok(())
+}
+
 /// A trial of a sweep: the batch's proto run copied to a new run with
 /// `flag_vals` (Guild's way), staged for its start.
 pub fn stage_trial(

@@ -435,45 +435,43 @@ fn run_batch(
             name: a.run_name.clone(),
         },
     )?;
-    let staged = (|| -> Result<()> {
-        batch.write_attr("random_seed", &Value::from(sweep.seed))?;
-        batch.write_attr(
+    let opts = crate::batch::Options {
+        parallel: a.parallel as usize,
+        fail_on_trial_error: a.fail_on_trial_error,
+        stop_after: a.stop_after,
+        needed: a.needed,
+        quiet: a.quiet,
+    };
+    let mut attrs: Vec<(&str, Value)> = vec![
+        ("random_seed", Value::from(sweep.seed)),
+        (
             "trials",
-            &Value::Sequence(sweep.trials.iter().cloned().map(Value::Mapping).collect()),
-        )?;
-        if let Some(n) = a.max_trials {
-            batch.write_attr("max_trials", &Value::from(n))?;
-        }
-        let opts = crate::batch::Options {
-            parallel: a.parallel as usize,
-            fail_on_trial_error: a.fail_on_trial_error,
-            stop_after: a.stop_after,
-            needed: a.needed,
-            quiet: a.quiet,
-        };
-        batch.write_attr("batch", &opts.to_value())?;
-        plan::stage(
-            &ctx.home,
-            StageRequest {
-                op,
-                flags: resolved,
-                label: None,
-                tags: a.tags.clone(),
-                cwd: ctx.cwd.clone(),
-                quiet: a.quiet,
-                deps,
-                run_id: None,
-                proto,
-                dir: Some(batch.guild_path("proto")),
-                name: batch.attr_str("name"),
-            },
-        )?;
-        Ok(())
-    })();
-    if let Err(e) = staged {
-        let _ = std::fs::remove_dir_all(&batch.dir);
-        return Err(e);
+            Value::Sequence(sweep.trials.iter().cloned().map(Value::Mapping).collect()),
+        ),
+    ];
+    if let Some(n) = a.max_trials {
+        attrs.push(("max_trials", Value::from(n)));
     }
+    attrs.push(("batch", opts.to_value()));
+    let name = batch.attr_str("name");
+    plan::complete_batch(
+        &ctx.home,
+        &batch,
+        &attrs,
+        StageRequest {
+            op,
+            flags: resolved,
+            label: None,
+            tags: a.tags.clone(),
+            cwd: ctx.cwd.clone(),
+            quiet: a.quiet,
+            deps,
+            run_id: None,
+            proto,
+            dir: Some(batch.guild_path("proto")),
+            name,
+        },
+    )?;
     if a.background || a.pidfile.is_some() {
         local::start_background(&ctx.home, &batch, a.pidfile.as_deref())?;
         eprintln!(

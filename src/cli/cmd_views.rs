@@ -3,12 +3,11 @@
 
 use super::{Ctx, FilterArgs};
 use crate::error::{Error, Result};
-use crate::query::{self, compare, RunInfo};
+use crate::query::experiments::Experiment;
+use crate::query::{self, compare};
 use crate::render;
 use crate::run::Status;
 use clap::Args;
-use serde_yaml_ng::Value;
-use std::collections::{HashMap, HashSet};
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
@@ -34,135 +33,13 @@ pub struct LogsArgs {
     pub follow: bool,
 }
 
-/// A sweep (batch run) or a standalone run, with its trials by state.
-struct Experiment<'a> {
-    run: &'a RunInfo,
-    trials: Vec<&'a RunInfo>,
-    queued: usize,
-}
-
-fn experiments(runs: &[RunInfo]) -> Vec<Experiment<'_>> {
-    let by_id: HashMap<&str, &RunInfo> = runs.iter().map(|r| (r.run.id.as_str(), r)).collect();
-    let mut trial_ids: HashSet<String> = HashSet::new();
-    let mut out = Vec::new();
-    for r in runs.iter().filter(|r| r.batch) {
-        let linked: Vec<String> = std::fs::read_dir(&r.run.dir)
-            .map(|rd| {
-                rd.flatten()
-                    .filter_map(|e| std::fs::read_link(e.path()).ok())
-                    .filter_map(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let planned = match r.run.attr("trials") {
-            Some(Value::Sequence(t)) => t.len(),
-            _ => linked.len(),
-        };
-        let trials: Vec<&RunInfo> = linked
-            .iter()
-            .filter_map(|id| by_id.get(id.as_str()).copied())
-            .collect();
-        trial_ids.extend(linked);
-        let finished_batch = r.status.status != Status::Running;
-        let queued = if finished_batch {
-            0
-        } else {
-            planned.saturating_sub(trials.len())
-        };
-        out.push(Experiment {
-            run: r,
-            trials,
-            queued,
-        });
-    }
-    for r in runs {
-        if !r.batch && !trial_ids.contains(&r.run.id) {
-            out.push(Experiment {
-                run: r,
-                trials: vec![r],
-                queued: 0,
-            });
-        }
-    }
-    out.sort_by_key(|e| std::cmp::Reverse(e.run.timestamp()));
-    out
-}
-
-fn counts(e: &Experiment) -> [usize; 5] {
-    let mut c = [e.queued, 0, 0, 0, 0];
-    for t in &e.trials {
-        match t.status.status {
-            Status::Staged | Status::Pending => c[0] += 1,
-            Status::Running => c[1] += 1,
-            Status::Completed => c[2] += 1,
-            Status::Error => c[3] += 1,
-            Status::Terminated => c[4] += 1,
-        }
-    }
-    c
-}
-
-fn duration(r: &RunInfo) -> String {
-    let end = if r.status.status == Status::Running {
-        Some(crate::run::now_us())
-    } else {
-        r.stopped()
-    };
-    render::fmt_duration(r.started, end)
-}
-
-fn exp_rows(exps: &[Experiment]) -> (Vec<Vec<String>>, serde_json::Value) {
-    let mut rows = vec![[
-        "NAME",
-        "ID",
-        "OPERATION",
-        "STATUS",
-        "QUEUED",
-        "RUNNING",
-        "COMPLETED",
-        "FAILED",
-        "STOPPED",
-        "DURATION",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect::<Vec<_>>()];
-    let mut json = Vec::new();
-    for e in exps {
-        let c = counts(e);
-        let name = e.run.name.clone().unwrap_or_default();
-        let mut row = vec![
-            name.clone(),
-            e.run.run.short_id().to_string(),
-            e.run.op_desc(),
-            e.run.status.display(),
-        ];
-        row.extend(c.iter().map(|n| n.to_string()));
-        row.push(duration(e.run));
-        rows.push(row);
-        json.push(serde_json::json!({
-            "name": name,
-            "id": e.run.run.id,
-            "operation": e.run.op_desc(),
-            "status": e.run.status.status.as_str(),
-            "queued": c[0], "running": c[1], "completed": c[2], "failed": c[3], "stopped": c[4],
-            "duration": duration(e.run),
-        }));
-    }
-    (rows, serde_json::Value::Array(json))
-}
-
-fn active(e: &Experiment) -> bool {
-    matches!(
-        e.run.status.status,
-        Status::Running | Status::Pending | Status::Staged
-    ) || e.trials.iter().any(|t| t.status.status == Status::Running)
-}
-
 pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<i32> {
     let runs = query::list_dir(&ctx.home.runs_dir());
-    let exps: Vec<Experiment> = experiments(&runs).into_iter().filter(active).collect();
-    let (rows, json) = exp_rows(&exps);
+    let exps: Vec<Experiment> = query::experiments::of(&runs)
+        .into_iter()
+        .filter(Experiment::active)
+        .collect();
+    let (rows, json) = render::experiments(&exps);
     if a.json {
         render::json(&json);
     } else if exps.is_empty() {
@@ -175,12 +52,12 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<i32> {
 
 pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<i32> {
     let runs = query::list_dir(&ctx.home.runs_dir());
-    let exps: Vec<Experiment> = experiments(&runs)
+    let exps: Vec<Experiment> = query::experiments::of(&runs)
         .into_iter()
-        .filter(|e| !active(e))
+        .filter(|e| !e.active())
         .take(a.limit.unwrap_or(20))
         .collect();
-    let (rows, json) = exp_rows(&exps);
+    let (rows, json) = render::experiments(&exps);
     if a.json {
         render::json(&json);
     } else if !exps.is_empty() {
@@ -203,16 +80,9 @@ pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32> {
     let out = std::io::stdout();
     loop {
         let running = a.follow && r.run.status().status == Status::Running;
-        let lines = crate::output::read_indexed(&gdir).unwrap_or_default();
         // While running, the last line may be partial: print complete lines.
-        let idx_len = std::fs::metadata(gdir.join("output.index"))
-            .map(|m| m.len() as usize / 9)
-            .unwrap_or(0);
-        let upto = if running {
-            idx_len.min(lines.len())
-        } else {
-            lines.len()
-        };
+        let lines = crate::output::read_indexed(&gdir, running).unwrap_or_default();
+        let upto = lines.len();
         {
             use std::io::Write;
             let mut o = out.lock();

@@ -308,7 +308,7 @@ pub fn resolve(op: &OpDef, runs_dir: &Path, user: &Mapping, quiet: bool) -> Resu
                     let mut all = crate::query::list_dir(runs_dir);
                     // In a pipeline, a step uses runs of the same pipeline.
                     if let Ok(parent) = std::env::var("GUILD_RUNS_PARENT") {
-                        let linked = linked_runs(&runs_dir.join(&parent));
+                        let linked = Run::at(runs_dir.join(&parent)).linked_ids();
                         if !parent.is_empty() {
                             all.retain(|r| linked.contains(&r.run.id));
                         }
@@ -384,18 +384,6 @@ pub fn resolve(op: &OpDef, runs_dir: &Path, user: &Mapping, quiet: bool) -> Resu
         out.deps.push(dep);
     }
     Ok(out)
-}
-
-/// Ids of the runs a pipeline run links to.
-fn linked_runs(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| std::fs::read_link(e.path()).ok())
-                .filter_map(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Top-level entries of a run that its process made (no manifest entry).

@@ -234,14 +234,16 @@ fn memchr_nl(b: &[u8]) -> Option<usize> {
 }
 
 /// Lines of a run's output with their stream and time from `output.index`.
-pub fn read_indexed(guild_dir: &Path) -> Result<Vec<(u64, u8, String)>> {
+/// With `only_indexed`, only lines that have their index record (of a
+/// running run, the last line may not be complete yet).
+pub fn read_indexed(guild_dir: &Path, only_indexed: bool) -> Result<Vec<(u64, u8, String)>> {
     let out_path = guild_dir.join("output");
     let data = std::fs::read(&out_path).ctx("reading", &out_path)?;
     let idx = std::fs::read(guild_dir.join("output.index")).unwrap_or_default();
     let mut lines = Vec::new();
     for (i, line) in data.split(|b| *b == b'\n').enumerate() {
         let rec = idx.get(i * 9..i * 9 + 9);
-        if rec.is_none() && line.is_empty() {
+        if rec.is_none() && (line.is_empty() || only_indexed) {
             break;
         }
         let (ms, stream) = rec
@@ -275,7 +277,7 @@ mod tests {
             s.finish(1, &mut err);
         }
         cap.close().unwrap();
-        let lines = read_indexed(d.path()).unwrap();
+        let lines = read_indexed(d.path(), false).unwrap();
         let got: Vec<(u8, &str)> = lines.iter().map(|(_, s, l)| (*s, l.as_str())).collect();
         assert_eq!(got, [(1, "warn"), (0, "loss: 0.5"), (0, "next")]);
         assert_eq!(scalars::run_scalars(d.path())["loss"].last, 0.5);
@@ -293,7 +295,7 @@ mod tests {
         let h2 = cap.reader(std::io::Cursor::new(b"err\n".to_vec()), 1);
         h2.join().unwrap();
         cap.close().unwrap();
-        let lines = read_indexed(d.path()).unwrap();
+        let lines = read_indexed(d.path(), false).unwrap();
         let text: Vec<(u8, &str)> = lines
             .iter()
             .take(3)

@@ -3,6 +3,7 @@
 //! `A:B` range or id prefix.
 
 pub mod compare;
+pub mod experiments;
 pub mod started;
 
 use crate::error::{Error, Result};

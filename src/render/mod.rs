@@ -3,6 +3,7 @@
 
 use crate::output::scalars::Summary;
 use crate::query::compare::{Cell, Row};
+use crate::query::experiments::Experiment;
 use crate::query::RunInfo;
 use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
 use std::collections::BTreeMap;
@@ -477,6 +478,58 @@ fn csv_field(s: &str) -> String {
     } else {
         s.to_string()
     }
+}
+
+fn duration(r: &RunInfo) -> String {
+    use crate::run::Status;
+    let end = if r.status.status == Status::Running {
+        Some(crate::run::now_us())
+    } else {
+        r.stopped()
+    };
+    fmt_duration(r.started, end)
+}
+
+/// `status`/`history` rows (header first) and the same as JSON.
+pub fn experiments(exps: &[Experiment]) -> (Vec<Vec<String>>, serde_json::Value) {
+    let mut rows = vec![[
+        "NAME",
+        "ID",
+        "OPERATION",
+        "STATUS",
+        "QUEUED",
+        "RUNNING",
+        "COMPLETED",
+        "FAILED",
+        "STOPPED",
+        "DURATION",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect::<Vec<_>>()];
+    let mut json = Vec::new();
+    for e in exps {
+        let c = e.counts();
+        let name = e.run.name.clone().unwrap_or_default();
+        let mut row = vec![
+            name.clone(),
+            e.run.run.short_id().to_string(),
+            e.run.op_desc(),
+            e.run.status.display(),
+        ];
+        row.extend(c.iter().map(|n| n.to_string()));
+        row.push(duration(e.run));
+        rows.push(row);
+        json.push(serde_json::json!({
+            "name": name,
+            "id": e.run.run.id,
+            "operation": e.run.op_desc(),
+            "status": e.run.status.status.as_str(),
+            "queued": c[0], "running": c[1], "completed": c[2], "failed": c[3], "stopped": c[4],
+            "duration": duration(e.run),
+        }));
+    }
+    (rows, serde_json::Value::Array(json))
 }
 
 #[cfg(test)]

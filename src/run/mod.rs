@@ -261,6 +261,19 @@ impl Run {
         })
     }
 
+    /// Ids of the runs this one links to: a batch's trials, a pipeline's
+    /// steps (symlinks `<id>` -> `../<id>` in the run dir).
+    pub fn linked_ids(&self) -> Vec<String> {
+        std::fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| std::fs::read_link(e.path()).ok())
+                    .filter_map(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn is_batch(&self) -> bool {
         self.guild_is_dir("proto")
     }

@@ -1,0 +1,84 @@
+//! Sweeps and runs as experiments (`guild status`, `history`): a batch run
+//! with its trials, or a standalone run, and its trials counted by state.
+
+use super::RunInfo;
+use crate::run::Status;
+use serde_yaml_ng::Value;
+use std::collections::{HashMap, HashSet};
+
+/// A sweep (batch run) or a standalone run, with its trials by state.
+pub struct Experiment<'a> {
+    pub run: &'a RunInfo,
+    pub trials: Vec<&'a RunInfo>,
+    /// Planned trials not staged yet (of a sweep still going).
+    pub queued: usize,
+}
+
+/// The experiments among `runs`, newest first.
+pub fn of(runs: &[RunInfo]) -> Vec<Experiment<'_>> {
+    let by_id: HashMap<&str, &RunInfo> = runs.iter().map(|r| (r.run.id.as_str(), r)).collect();
+    let mut trial_ids: HashSet<String> = HashSet::new();
+    let mut out = Vec::new();
+    for r in runs.iter().filter(|r| r.batch) {
+        let linked = r.run.linked_ids();
+        let planned = match r.run.attr("trials") {
+            Some(Value::Sequence(t)) => t.len(),
+            _ => linked.len(),
+        };
+        let trials: Vec<&RunInfo> = linked
+            .iter()
+            .filter_map(|id| by_id.get(id.as_str()).copied())
+            .collect();
+        trial_ids.extend(linked);
+        let finished_batch = r.status.status != Status::Running;
+        let queued = if finished_batch {
+            0
+        } else {
+            planned.saturating_sub(trials.len())
+        };
+        out.push(Experiment {
+            run: r,
+            trials,
+            queued,
+        });
+    }
+    for r in runs {
+        if !r.batch && !trial_ids.contains(&r.run.id) {
+            out.push(Experiment {
+                run: r,
+                trials: vec![r],
+                queued: 0,
+            });
+        }
+    }
+    out.sort_by_key(|e| std::cmp::Reverse(e.run.timestamp()));
+    out
+}
+
+impl Experiment<'_> {
+    /// Trials by state: queued, running, completed, failed, stopped.
+    pub fn counts(&self) -> [usize; 5] {
+        let mut c = [self.queued, 0, 0, 0, 0];
+        for t in &self.trials {
+            match t.status.status {
+                Status::Staged | Status::Pending => c[0] += 1,
+                Status::Running => c[1] += 1,
+                Status::Completed => c[2] += 1,
+                Status::Error => c[3] += 1,
+                Status::Terminated => c[4] += 1,
+            }
+        }
+        c
+    }
+
+    /// Still going: the run itself or one of its trials.
+    pub fn active(&self) -> bool {
+        matches!(
+            self.run.status.status,
+            Status::Running | Status::Pending | Status::Staged
+        ) || self
+            .trials
+            .iter()
+            .any(|t| t.status.status == Status::Running)
+    }
+}

@@ -36,6 +36,17 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     res.ctx("writing", path)
 }
 
+/// Replace `path` atomically (temp file + rename) without fsync: for files
+/// that mean nothing after a crash (a process stamp, which names this boot).
+pub fn replace_nosync(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = tmp_path_for(path);
+    let res = fs::write(&tmp, data).and_then(|_| fs::rename(&tmp, path));
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res.ctx("writing", path)
+}
+
 /// [`write_atomic`] for several files at once: every temp file is written,
 /// then all are synced in one batch (the filesystem journal commits them
 /// together instead of once per file), then each is renamed into place in

@@ -1678,3 +1678,6 @@ fn guildfile_flags_dest_none_sourcecode_off_file_select_and_scalar_mapping() {
         "output-scalars mapping: {info}"
     );
 }
+
+#[path = "cli/safety.rs"]
+mod safety;

@@ -518,7 +518,11 @@ fn delete(ctx: &Ctx, d: DeleteArgs) -> Result<i32> {
                 r.run.id,
                 r.run.lock_pid().unwrap_or(0)
             );
-            crate::exec::stop(&r.run, Duration::from_secs(30))?;
+            if let crate::exec::Stopped::Foreign(pid) =
+                crate::exec::stop(&r.run, Duration::from_secs(30))?
+            {
+                eprintln!("{}", foreign_pid_msg(&r.run, pid));
+            }
         }
         if d.permanent {
             trash::purge(&r.run)?;
@@ -572,10 +576,20 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
         f.running = true;
     }
     let all = load(ctx, &f, false)?;
-    let sel: Vec<RunInfo> = query::select(&all, &a.runs, true)?
-        .into_iter()
-        .filter(|r| r.status.status == Status::Running && r.status.remote.is_none())
-        .collect();
+    let mut sel: Vec<RunInfo> = Vec::new();
+    for r in query::select(&all, &a.runs, true)? {
+        if r.status.remote.is_some() {
+            continue;
+        }
+        if r.status.status == Status::Running {
+            sel.push(r);
+        } else if r.status.status == Status::Error && r.run.attr("exit_status").is_none() {
+            // A LOCK whose live pid is not proven to be the run's.
+            if let Some((pid, crate::run::proc::Owner::Foreign)) = r.run.lock_owner(true) {
+                eprintln!("{}", foreign_pid_msg(&r.run, pid));
+            }
+        }
+    }
     if sel.is_empty() {
         eprintln!("Nothing to stop.");
         return Ok(0);
@@ -590,9 +604,18 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
             r.run.id,
             r.run.lock_pid().unwrap_or(0)
         );
-        crate::exec::stop(&r.run, timeout)?;
+        if let crate::exec::Stopped::Foreign(pid) = crate::exec::stop(&r.run, timeout)? {
+            eprintln!("{}", foreign_pid_msg(&r.run, pid));
+        }
     }
     Ok(0)
+}
+
+fn foreign_pid_msg(run: &crate::run::Run, pid: i32) -> String {
+    format!(
+        "run {} looks running but its pid {pid} belongs to another process; not stopping it",
+        run.short_id()
+    )
 }
 
 pub fn watch(ctx: &Ctx, a: WatchArgs) -> Result<i32> {

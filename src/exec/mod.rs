@@ -114,8 +114,8 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
     let mut on_start = spec.on_start.take();
     let mut started = move || on_start.take().map_or(Ok(()), |f| f());
     let lock = run.guild_path("LOCK");
-    if let Some(pid) = run.lock_pid() {
-        if proc::pid_alive(pid, None) && run.attr("exit_status").is_none() {
+    if let Some((pid, proc::Owner::Run)) = run.lock_owner(false) {
+        if run.attr("exit_status").is_none() {
             return Err(Error::user(format!(
                 "run {} is still running (pid {pid}); stop it with `guild stop {}`",
                 run.short_id(),
@@ -159,7 +159,15 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
             libc::kill(-pid, libc::SIGTERM);
         }
     }
-    if let Err(e) = fsutil::create_new(&lock, pid.to_string().as_bytes()) {
+    // What proves later that this pid is the run's (see `stop`), written
+    // before LOCK so a LOCK never lacks it.
+    let stamp = proc::ProcStamp::of(pid)
+        .map(|s| s.format())
+        .unwrap_or_default();
+    let made = fsutil::replace_nosync(&run.guild_path("LOCK.proc"), stamp.as_bytes())
+        .map_err(|e| std::io::Error::other(e.msg))
+        .and_then(|_| fsutil::create_new(&lock, pid.to_string().as_bytes()));
+    if let Err(e) = made {
         // SAFETY: killing the group we just created.
         unsafe {
             libc::kill(-pid, libc::SIGKILL);
@@ -281,39 +289,65 @@ pub fn finish(run: &Run, exit_status: i64) -> Result<()> {
         ("exit_status", exit_status.into()),
         ("stopped", crate::run::now_us().into()),
     ])?;
-    fsutil::remove_if_exists(&run.guild_path("LOCK"))
+    fsutil::remove_if_exists(&run.guild_path("LOCK"))?;
+    fsutil::remove_if_exists(&run.guild_path("LOCK.proc"))
+}
+
+/// What `stop` did with a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Its process was signalled and has ended.
+    Stopped,
+    /// It was not running.
+    NotRunning,
+    /// Its LOCK names a live process that is not proven to be the run's
+    /// (pid reuse, a copied run dir, pid 1, this very process): left alone.
+    Foreign(i32),
 }
 
 /// Stop a running run: SIGTERM to its process group (or to its process when
 /// it does not lead a group, as Guild's own runs), wait `timeout`, SIGKILL.
+/// Only a process proven to be the run's is signalled ([`proc::owner`]:
+/// the start recorded in `LOCK.proc` or `started`, and the kernel's word
+/// that it works in the run dir); never pid <= 1, this process or its group.
 /// If no supervisor records the end, record it here.
-pub fn stop(run: &Run, timeout: Duration) -> Result<bool> {
-    let Some(pid) = run.lock_pid() else {
-        return Ok(false);
+pub fn stop(run: &Run, timeout: Duration) -> Result<Stopped> {
+    let Some((pid, owner)) = run.lock_owner(true) else {
+        return Ok(Stopped::NotRunning);
     };
-    let started = run.attr_i64("started");
-    if !proc::pid_alive(pid, started) {
-        return Ok(false);
+    let me = std::process::id() as i32;
+    // SAFETY: getpgrp(2) has no preconditions and cannot fail.
+    let my_group = unsafe { libc::getpgrp() };
+    match owner {
+        proc::Owner::Gone => return Ok(Stopped::NotRunning),
+        proc::Owner::Foreign => return Ok(Stopped::Foreign(pid)),
+        proc::Owner::Run if pid <= 1 || pid == me || pid == my_group => {
+            return Ok(Stopped::Foreign(pid))
+        }
+        proc::Owner::Run => {}
     }
     let group = proc::proc_info(pid).map(|p| p.pgid == pid).unwrap_or(false);
     let target = if group { -pid } else { pid };
-    // SAFETY: plain kill(2) on the run's recorded pid/group.
+    let alive = || run.lock_owner(true).map(|(_, o)| o) == Some(proc::Owner::Run);
+    // SAFETY: plain kill(2) on the run's pid (or the group it leads), proven
+    // above to be the run's process and never 0, 1, -1 or our own group.
     unsafe {
         libc::kill(target, libc::SIGTERM);
     }
     let t0 = Instant::now();
-    while proc::pid_alive(pid, started) && t0.elapsed() < timeout {
+    while alive() && t0.elapsed() < timeout {
         std::thread::sleep(Duration::from_millis(20));
     }
     let mut recorded = -15;
-    if proc::pid_alive(pid, started) {
-        // SAFETY: as above; escalation after the grace period.
+    if alive() {
+        // SAFETY: as above, re-proven by `alive()` just now; escalation
+        // after the grace period.
         unsafe {
             libc::kill(target, libc::SIGKILL);
         }
         recorded = -9;
         let t1 = Instant::now();
-        while proc::pid_alive(pid, started) && t1.elapsed() < Duration::from_secs(5) {
+        while alive() && t1.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -322,8 +356,8 @@ pub fn stop(run: &Run, timeout: Duration) -> Result<bool> {
     while run.guild_path("LOCK").exists() && t2.elapsed() < Duration::from_secs(3) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    if run.guild_path("LOCK").exists() && !proc::pid_alive(pid, started) {
+    if run.guild_path("LOCK").exists() && !alive() {
         finish(run, recorded)?;
     }
-    Ok(true)
+    Ok(Stopped::Stopped)
 }

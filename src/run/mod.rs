@@ -225,6 +225,13 @@ impl Run {
         lock_pid_in(self)
     }
 
+    /// The LOCK pid and whether it is proven to be this run's process
+    /// (`strict`: the kernel must confirm it works in this run dir; see
+    /// [`proc::owner`]). None without a LOCK.
+    pub fn lock_owner(&self, strict: bool) -> Option<(i32, proc::Owner)> {
+        lock_owner_in(self, self, None, strict)
+    }
+
     pub fn status(&self) -> RunStatus {
         let exit_status = || self.attr("exit_status").and_then(|v| v.as_i64());
         derive_status(self, exit_status)
@@ -324,6 +331,29 @@ fn lock_pid_in(files: &impl GuildFiles) -> Option<i32> {
     std::str::from_utf8(head).ok()?.trim().parse().ok()
 }
 
+fn lock_owner_in(
+    run: &Run,
+    files: &impl GuildFiles,
+    started: Option<i64>,
+    strict: bool,
+) -> Option<(i32, proc::Owner)> {
+    let pid = lock_pid_in(files)?;
+    let stamp = files
+        .read_guild("LOCK.proc")
+        .ok()
+        .flatten()
+        .and_then(|b| proc::ProcStamp::parse(&String::from_utf8_lossy(&b)));
+    let started = || started.or_else(|| run.attr_in(files, "started").and_then(|v| v.as_i64()));
+    // Only a live pid needs the proof (and the `started` read).
+    if proc::proc_info(pid).is_none() {
+        return Some((pid, proc::Owner::Gone));
+    }
+    Some((
+        pid,
+        proc::owner(&run.dir, pid, stamp.as_ref(), started(), strict),
+    ))
+}
+
 /// Guild's status order: LOCK.remote > PENDING > STAGED > exit_status >
 /// live LOCK pid > error.
 pub fn derive_status(run: &Run, exit_status: impl FnOnce() -> Option<i64>) -> RunStatus {
@@ -357,9 +387,8 @@ pub fn derive_status_in(
             _ => Status::Error,
         }
     } else {
-        let started = || started.or_else(|| run.attr_in(files, "started").and_then(|v| v.as_i64()));
-        match lock_pid_in(files) {
-            Some(pid) if proc::pid_alive(pid, started()) => Status::Running,
+        match lock_owner_in(run, files, started, false) {
+            Some((_, proc::Owner::Run)) => Status::Running,
             _ => Status::Error,
         }
     };
@@ -422,10 +451,30 @@ mod tests {
     fn live_lock_is_running_dead_lock_is_error() {
         let d = tempfile::tempdir().unwrap();
         let r = mk_run(d.path());
+        r.write_attr("started", &Value::from(now_us())).unwrap();
+        // A process working in the run dir is the run's.
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .current_dir(&r.dir)
+            .spawn()
+            .unwrap();
+        std::fs::write(r.guild_path("LOCK"), child.id().to_string()).unwrap();
+        assert_eq!(r.status().status, Status::Running);
+        // Its stamp must match: another start time is pid reuse.
+        let mut stamp = proc::ProcStamp::of(child.id() as i32).unwrap();
+        fsutil::replace_nosync(&r.guild_path("LOCK.proc"), stamp.format().as_bytes()).unwrap();
+        assert_eq!(r.status().status, Status::Running);
+        stamp.start_ticks += 1;
+        fsutil::replace_nosync(&r.guild_path("LOCK.proc"), stamp.format().as_bytes()).unwrap();
+        assert_eq!(r.status().status, Status::Error);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // This test process lives, but not in the run dir: not the run's.
         let me = std::process::id();
         std::fs::write(r.guild_path("LOCK"), me.to_string()).unwrap();
-        r.write_attr("started", &Value::from(now_us())).unwrap();
-        assert_eq!(r.status().status, Status::Running);
+        assert_eq!(r.status().status, Status::Error);
+        std::fs::write(r.guild_path("LOCK"), "1").unwrap();
+        assert_eq!(r.status().status, Status::Error);
         std::fs::write(r.guild_path("LOCK"), "999999999").unwrap();
         assert_eq!(r.status().status, Status::Error);
     }

@@ -150,7 +150,7 @@ impl Guildfile {
 
     pub fn load(path: &Path) -> Result<Guildfile> {
         let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-        let bytes = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+        let bytes = read_limited(&path)?;
         let text = String::from_utf8_lossy(&bytes).into_owned();
         use md5::{Digest, Md5};
         let md5 = format!("{:x}", Md5::digest(&bytes));
@@ -164,6 +164,7 @@ impl Guildfile {
         };
         loader.read(&path, &text, 0)?;
         let models = loader.models()?;
+        check_pipeline_cycles(&path, &models)?;
         Ok(Guildfile {
             path,
             dir,
@@ -218,6 +219,161 @@ impl Guildfile {
     }
 }
 
+/// The largest guild.yml read: real ones are a few KiB; a huge one would
+/// take the YAML parser seconds and hundreds of MB.
+pub const MAX_BYTES: u64 = 1 << 20;
+/// The deepest flow (`[`/`{`) nesting and block indentation accepted.
+const MAX_FLOW_DEPTH: usize = 64;
+const MAX_INDENT: usize = 512;
+
+/// Read a guild.yml, refusing one over [`MAX_BYTES`] before reading it.
+fn read_limited(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| Error::io("reading", path, e))?;
+    let mut bytes = Vec::new();
+    f.take(MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io("reading", path, e))?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(Error::user(format!(
+            "error in {}: the file is larger than {} KiB; a guild.yml describes operations, keep data in other files",
+            path.display(),
+            MAX_BYTES / 1024
+        )));
+    }
+    Ok(bytes)
+}
+
+/// Refuse deeply nested YAML before parsing it (the parser is slow and
+/// recursive on such input): flow collections over [`MAX_FLOW_DEPTH`]
+/// levels or block indentation over [`MAX_INDENT`] columns.
+fn check_nesting(path: &Path, text: &str) -> Result<()> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let too_deep = |line: usize, what: &str| {
+        Error::user(format!(
+            "error in {}, line {line}: {what}; flatten the structure",
+            path.display()
+        ))
+    };
+    for (n, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if indent > MAX_INDENT {
+            return Err(too_deep(
+                n + 1,
+                &format!("indented more than {MAX_INDENT} columns"),
+            ));
+        }
+        let mut prev = ' ';
+        for c in line.chars() {
+            match (quote, c) {
+                (None, '#') if prev == ' ' || prev == '\t' => break,
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q && prev != '\\' => quote = None,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_FLOW_DEPTH {
+                        return Err(too_deep(
+                            n + 1,
+                            &format!("collections nested more than {MAX_FLOW_DEPTH} levels"),
+                        ));
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            prev = c;
+        }
+        // A single-quoted or plain scalar does not span lines in flow
+        // context often; a double-quoted one may.
+        if quote == Some('\'') {
+            quote = None;
+        }
+    }
+    Ok(())
+}
+
+/// A pipeline that runs itself, directly or through other operations,
+/// would start runs without end: refuse it when the guild.yml is read.
+fn check_pipeline_cycles(path: &Path, models: &[Model]) -> Result<()> {
+    let gf = Guildfile {
+        path: path.to_path_buf(),
+        dir: PathBuf::new(),
+        md5: String::new(),
+        models: models.to_vec(),
+    };
+    let key = |m: &Model, o: &OpConfig| op_display(m, o);
+    let step_ops = |o: &OpConfig| -> Vec<String> {
+        let Some(Value::Sequence(steps)) = o.get("steps") else {
+            return Vec::new();
+        };
+        steps
+            .iter()
+            .filter_map(|s| match s {
+                Value::String(r) => Some(r.clone()),
+                Value::Mapping(m) => m.get("run").and_then(Value::as_str).map(String::from),
+                _ => None,
+            })
+            .filter_map(|r| shlex::split(&r).and_then(|p| p.into_iter().next()))
+            .collect()
+    };
+    // Depth-first search from every op; `path` holds the current chain.
+    fn visit<'a>(
+        gf: &'a Guildfile,
+        m: &'a Model,
+        o: &'a OpConfig,
+        chain: &mut Vec<String>,
+        done: &mut std::collections::HashSet<String>,
+        key: &dyn Fn(&Model, &OpConfig) -> String,
+        step_ops: &dyn Fn(&OpConfig) -> Vec<String>,
+    ) -> Option<Vec<String>> {
+        let k = key(m, o);
+        if let Some(pos) = chain.iter().position(|c| *c == k) {
+            let mut cycle = chain[pos..].to_vec();
+            cycle.push(k);
+            return Some(cycle);
+        }
+        if done.contains(&k) {
+            return None;
+        }
+        chain.push(k.clone());
+        for spec in step_ops(o) {
+            // Unqualified step ops resolve in the pipeline's own model first.
+            let target = if spec.contains(':') || m.name.is_empty() {
+                gf.find_op(&spec)
+            } else {
+                m.ops
+                    .iter()
+                    .find(|x| x.name == spec)
+                    .map(|x| (m, x))
+                    .or_else(|| gf.find_op(&spec))
+            };
+            if let Some((tm, to)) = target {
+                if let Some(c) = visit(gf, tm, to, chain, done, key, step_ops) {
+                    return Some(c);
+                }
+            }
+        }
+        chain.pop();
+        done.insert(k);
+        None
+    }
+    let mut done = std::collections::HashSet::new();
+    for m in &gf.models {
+        for o in &m.ops {
+            let mut chain = Vec::new();
+            if let Some(cycle) = visit(&gf, m, o, &mut chain, &mut done, &key, &step_ops) {
+                return Err(Error::user(format!(
+                    "error in {}: pipeline cycle {}: a pipeline cannot run itself; remove the step that closes the cycle",
+                    path.display(),
+                    cycle.join(" -> ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn op_display(m: &Model, o: &OpConfig) -> String {
     if m.name.is_empty() {
         o.name.clone()
@@ -263,6 +419,7 @@ impl Loader {
                 path.display()
             )));
         }
+        check_nesting(path, text)?;
         let file = self.files.len();
         self.files.push((path.to_path_buf(), text.to_string()));
         let data = yaml::parse_11(text).map_err(|e| {
@@ -341,13 +498,23 @@ impl Loader {
                 if p.is_dir() {
                     p = p.join(NAME);
                 }
-                let text = std::fs::read_to_string(&p).map_err(|e| {
-                    self.err_at(
-                        file,
-                        &[PathSeg::Index(i), PathSeg::Key("include".into())],
-                        format!("cannot include '{inc}': {e}"),
-                    )
-                })?;
+                let text = match read_limited(&p) {
+                    Ok(b) => String::from_utf8(b).map_err(|e| {
+                        self.err_at(
+                            file,
+                            &[PathSeg::Index(i), PathSeg::Key("include".into())],
+                            format!("cannot include '{inc}': {e}"),
+                        )
+                    })?,
+                    Err(e) if p.exists() => return Err(e),
+                    Err(_) => {
+                        return Err(self.err_at(
+                            file,
+                            &[PathSeg::Index(i), PathSeg::Key("include".into())],
+                            format!("cannot include '{inc}': {} does not exist", p.display()),
+                        ))
+                    }
+                };
                 self.read(&p, &text, depth + 1)?;
             }
             return Ok(());

@@ -130,6 +130,9 @@ pub fn parse(steps: &Value, parent: &Mapping) -> Result<Vec<Step>> {
     Ok(out)
 }
 
+/// How deep pipelines may nest at run time.
+pub const MAX_DEPTH: u32 = 8;
+
 /// Run the steps of the pipeline run in the current directory (its run
 /// dir, as set up by the supervisor); returns the exit code.
 pub fn main() -> Result<i32> {
@@ -143,6 +146,16 @@ pub fn main() -> Result<i32> {
     let home = env("GUILD_HOME").ok_or_else(|| {
         Error::user("__steps runs inside a pipeline run (GUILD_HOME is not set)".to_string())
     })?;
+    // Pipelines started by pipelines: a cycle the guild.yml check cannot
+    // see (another project's operations, a changed guild.yml) ends here.
+    let depth: u32 = env("GUILD_PIPELINE_DEPTH")
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(0);
+    if depth >= MAX_DEPTH {
+        return Err(Error::user(format!(
+            "pipelines nested more than {MAX_DEPTH} levels deep (a pipeline that runs itself?); check the steps of the operations in this chain"
+        )));
+    }
     let run = Run::at(run_dir);
     let steps = run.attr("steps").unwrap_or(Value::Sequence(Vec::new()));
     let parent = match run.attr("flags") {
@@ -169,7 +182,8 @@ pub fn main() -> Result<i32> {
         }
         cmd.args(&step.flag_args)
             .current_dir(&project)
-            .env("GUILD_RUNS_PARENT", &run.id);
+            .env("GUILD_RUNS_PARENT", &run.id)
+            .env("GUILD_PIPELINE_DEPTH", (depth + 1).to_string());
         let status = cmd
             .status()
             .map_err(|e| Error::user(format!("cannot run step {}: {e}", step.name)))?;

@@ -126,3 +126,66 @@ fn lock_naming_pid_1_is_not_running_and_is_never_signalled() {
         "{err}"
     );
 }
+
+#[test]
+fn pipelines_that_run_themselves_are_refused_before_any_run() {
+    let e = Env::new();
+    for (yml, cycle) in [
+        ("t:\n  steps: [t]\n", "t -> t"),
+        (
+            "a:\n  steps: [b]\nb:\n  steps:\n    - run: c\nc:\n  steps: [a]\n",
+            "a -> b -> c -> a",
+        ),
+    ] {
+        std::fs::write(e.proj.join("guild.yml"), yml).unwrap();
+        let first = cycle.split(' ').next().unwrap();
+        let o = e.run(&["run", first, "-y"]);
+        assert_eq!(o.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(&format!("pipeline cycle {cycle}")), "{err}");
+        assert!(e.run_dirs().is_empty(), "a run was created");
+    }
+    // A cycle the guild.yml cannot show still ends at the depth cap.
+    std::fs::write(
+        e.proj.join("guild.yml"),
+        "p:\n  steps: [s]\ns:\n  exec: 'true'\n",
+    )
+    .unwrap();
+    let o = e
+        .cmd(&["run", "p", "-y"])
+        .env("GUILD_PIPELINE_DEPTH", "8")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let out = String::from_utf8_lossy(&o.stderr);
+    assert!(out.contains("pipelines nested more than 8 levels"), "{out}");
+    assert_eq!(e.run_dirs().len(), 1, "only the pipeline run itself");
+}
+
+#[test]
+fn huge_or_deeply_nested_guild_yml_is_refused() {
+    let e = Env::new();
+    let deep = format!(
+        "t:\n  exec: x\n  flags: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    std::fs::write(e.proj.join("guild.yml"), deep).unwrap();
+    let o = e.run(&["run", "t", "-y"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("line 3: collections nested more than 64 levels"),
+        "{err}"
+    );
+    let mut big = String::from("t:\n  exec: x\n  description: |\n");
+    while big.len() < 8 << 20 {
+        big.push_str("    lorem ipsum dolor sit amet consectetur adipiscing elit\n");
+    }
+    std::fs::write(e.proj.join("guild.yml"), big).unwrap();
+    let o = e.run(&["operations"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("larger than 1024 KiB"), "{err}");
+    assert!(e.run_dirs().is_empty());
+}

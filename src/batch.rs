@@ -455,7 +455,7 @@ pub fn main() -> Result<i32> {
             let cwd = std::env::var("CMD_DIR")
                 .map(std::path::PathBuf::from)
                 .unwrap_or_else(|_| run.dir.clone());
-            let code = match crate::target::local::start(&home, &run, &cwd, &start) {
+            let code = match crate::target::local::start(&home, &run, &cwd, &start, None) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("guild: trial {}: {}", run.id, e.msg);
@@ -485,9 +485,12 @@ pub fn main() -> Result<i32> {
             cmd.args(["--stop-after", &m.to_string()]);
         }
         cmd.stdin(std::process::Stdio::null());
-        let child = cmd
-            .spawn()
+        // The trial's process is its supervisor: it gets the claim and
+        // stays in this batch's process group.
+        let claim = crate::exec::Claim::take(&run)?;
+        let child = crate::exec::spawn_supervisor(cmd, &claim, false)
             .map_err(|e| Error::user(format!("cannot start trial {}: {e}", run.id)))?;
+        drop(claim);
         running.push((run.id.clone(), child.id() as i32));
     }
     let sig = match STOP_SIGNAL.load(Ordering::SeqCst) {

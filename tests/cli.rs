@@ -477,10 +477,23 @@ fn sigterm_and_sigint_to_foreground_run_are_forwarded() {
 
 #[test]
 fn killed_supervisor_never_leaves_a_run_running() {
+    // The process recording the run (not the foreground `guild run`) is
+    // killed: the run shows running while its process lives, then error.
     let e = Env::new();
     let (mut child, run) = e.spawn_until_locked(&["run", "train.py", "sleep=2", "-y", "-q"]);
     let id = run.file_name().unwrap().to_str().unwrap().to_string();
-    child.kill().unwrap(); // SIGKILL to the supervisor
+    let fg = child.id();
+    let sup: i32 = std::fs::read_to_string(format!("/proc/{fg}/task/{fg}/children"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .expect("the foreground run has a supervisor")
+        .parse()
+        .unwrap();
+    Command::new("kill")
+        .args(["-KILL", &sup.to_string()])
+        .status()
+        .unwrap();
     child.wait().unwrap();
     assert_eq!(e.status_of(&id), "running", "the op process still runs");
     let op_pid: i32 = std::fs::read_to_string(run.join(".guild/LOCK"))

@@ -105,6 +105,9 @@ pub struct RunArgs {
     /// Create the run with this id (used for pipeline steps)
     #[arg(long, hide = true, value_name = "ID")]
     pub run_id: Option<String>,
+    /// The start claim passed down by the guild process that took it
+    #[arg(long, hide = true, value_name = "FD")]
+    pub claim_fd: Option<i32>,
     /// Give the run this name (default: a new one like `spiffy-sunfish-821`)
     #[arg(long = "run-name", value_name = "NAME")]
     pub run_name: Option<String>,
@@ -377,8 +380,9 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         eprintln!("To start the operation, use 'guild run --start {}'", run.id);
         return Ok(0);
     }
+    let claim = crate::exec::Claim::take(&run)?;
     if a.background || a.pidfile.is_some() {
-        let pid = local::start_background(&ctx.home, &run, a.pidfile.as_deref())?;
+        let pid = local::start_background(&ctx.home, &run, &ctx.cwd, a.pidfile.as_deref(), &claim)?;
         let pf = a
             .pidfile
             .as_ref()
@@ -396,7 +400,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         );
         return Ok(0);
     }
-    start_foreground(ctx, &a, &run)
+    start_foreground(ctx, &a, &run, &claim)
 }
 
 /// A sweep: stage the batch run and, inside it, the proto run of `op`;
@@ -472,8 +476,9 @@ fn run_batch(
             name,
         },
     )?;
+    let claim = crate::exec::Claim::take(&batch)?;
     if a.background || a.pidfile.is_some() {
-        local::start_background(&ctx.home, &batch, a.pidfile.as_deref())?;
+        local::start_background(&ctx.home, &batch, &ctx.cwd, a.pidfile.as_deref(), &claim)?;
         eprintln!(
             "{}+ started in background as {} ({} trials)",
             op.name,
@@ -482,25 +487,32 @@ fn run_batch(
         );
         return Ok(0);
     }
-    start_foreground(ctx, a, &batch)
+    start_foreground(ctx, a, &batch, &claim)
 }
 
 /// Start a staged run attached to this terminal; the exit code is the run's.
-fn start_foreground(ctx: &Ctx, a: &RunArgs, run: &Run) -> Result<i32> {
+fn start_foreground(ctx: &Ctx, a: &RunArgs, run: &Run, claim: &crate::exec::Claim) -> Result<i32> {
     let opts = StartOpts {
         quiet: a.quiet,
         stdin_null: false,
         pidfile: None,
         stop_after: a.stop_after,
     };
-    let status = local::start(&ctx.home, run, &ctx.cwd, &opts)?;
-    Ok(exit_code_for_status(status))
+    // A pipeline step stays in its pipeline's process group.
+    let detach = std::env::var_os("GUILD_RUNS_PARENT").is_none();
+    local::start_attached(&ctx.home, run, &ctx.cwd, &opts, claim, detach)
 }
 
 /// `--start`/`--restart RUN [FLAG=VAL...]`: run an existing run in place,
 /// with its recorded flags and any overrides.
 fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> Result<i32> {
     let run = query::find(&ctx.home.runs_dir(), spec)?;
+    // Claimed before anything of the run is touched: of two starts of one
+    // run, the loser changes nothing.
+    let claim = match a.claim_fd {
+        Some(fd) => crate::exec::Claim::inherited(&run, fd)?,
+        None => crate::exec::Claim::take(&run)?,
+    };
     let overrides = op::parse_flag_args(flag_strs)?;
     let opref = run.opref()?;
     let base = match run.attr("flags") {
@@ -528,18 +540,25 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
         return Ok(0);
     }
     if a.background && a.pidfile.is_none() {
-        local::start_background(&ctx.home, &run, None)?;
+        local::start_background(&ctx.home, &run, &ctx.cwd, None, &claim)?;
         eprintln!("{} started in background", run.id);
         return Ok(0);
     }
     let opts = StartOpts {
         quiet: a.quiet,
-        stdin_null: a.quiet,
+        // A supervisor passes on the stdin it was given (the terminal of a
+        // foreground run); a quiet `--start` typed by a user reads nothing.
+        stdin_null: a.quiet && a.claim_fd.is_none(),
         pidfile: a.pidfile.clone(),
         stop_after: a.stop_after,
     };
-    let status = local::start(&ctx.home, &run, &ctx.cwd, &opts)?;
-    Ok(exit_code_for_status(status))
+    if a.claim_fd.is_some() {
+        // This process is the supervisor.
+        let status = local::start(&ctx.home, &run, &ctx.cwd, &opts, Some(claim))?;
+        return Ok(exit_code_for_status(status));
+    }
+    let detach = std::env::var_os("GUILD_RUNS_PARENT").is_none();
+    local::start_attached(&ctx.home, &run, &ctx.cwd, &opts, &claim, detach)
 }
 
 /// Show `lines` and the flags, then ask to continue (no without a terminal).

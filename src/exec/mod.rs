@@ -361,3 +361,157 @@ pub fn stop(run: &Run, timeout: Duration) -> Result<Stopped> {
     }
     Ok(Stopped::Stopped)
 }
+
+/// The exclusive right to start a run: a `flock` on `.guild/LOCK.start`,
+/// taken before anything of the run is touched and held by the process
+/// that supervises it (passed down to it by fd), so two `--start`s of one
+/// run never both run it. The kernel drops it when its holders end, so a
+/// killed starter never leaves a stale claim.
+#[derive(Debug)]
+pub struct Claim {
+    file: std::fs::File,
+}
+
+impl Claim {
+    /// Take the claim on `run`, or fail with "already being started".
+    pub fn take(run: &Run) -> Result<Claim> {
+        let path = run.guild_path("LOCK.start");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .ctx("creating", &path)?;
+        // SAFETY: flock(2) on an fd we own; non-blocking, no memory involved.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                return Err(Error::user(format!(
+                    "run {} is already being started; follow it with `guild watch {}`",
+                    run.short_id(),
+                    run.short_id()
+                )));
+            }
+            return Err(Error::io("locking", &path, err));
+        }
+        Ok(Claim { file })
+    }
+
+    /// The claim passed down by the process that took it (`fd`), checked
+    /// to be the locked `LOCK.start` of `run`.
+    pub fn inherited(run: &Run, fd: i32) -> Result<Claim> {
+        use std::os::fd::FromRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let path = run.guild_path("LOCK.start");
+        let bad = || {
+            Error::user(format!(
+                "--claim-fd {fd} is not the start claim of run {}",
+                run.short_id()
+            ))
+        };
+        // SAFETY: fcntl(F_GETFD) only queries the descriptor table.
+        if fd < 3 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return Err(bad());
+        }
+        // SAFETY: the fd is open (checked above) and was handed to this
+        // process for it to own; nothing else in this process uses it.
+        let file = unsafe { std::fs::File::from_raw_fd(fd) };
+        let (Ok(held), Ok(want)) = (file.metadata(), std::fs::metadata(&path)) else {
+            return Err(bad());
+        };
+        if held.dev() != want.dev() || held.ino() != want.ino() {
+            return Err(bad());
+        }
+        // Not for the operation's process: it must not hold the claim.
+        // SAFETY: fcntl(F_SETFD) on an fd we own.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+        // Already ours through the shared open file description: this
+        // succeeds at once; it fails if the fd was never locked and someone
+        // else holds the claim.
+        // SAFETY: flock(2) on an fd we own.
+        if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(Error::user(format!(
+                "run {} is already being started; follow it with `guild watch {}`",
+                run.short_id(),
+                run.short_id()
+            )));
+        }
+        Ok(Claim { file })
+    }
+
+    pub fn raw_fd(&self) -> i32 {
+        self.file.as_raw_fd()
+    }
+}
+
+/// Start `cmd` (a `guild run --start` supervisor) with the claim passed
+/// down as `--claim-fd`. `detach`: in a session of its own, so that closing
+/// the terminal, a dropped SSH session or killing this process leaves the
+/// run (and the recording of its output) going.
+pub fn spawn_supervisor(
+    mut cmd: Command,
+    claim: &Claim,
+    detach: bool,
+) -> std::io::Result<std::process::Child> {
+    let fd = claim.raw_fd();
+    cmd.arg("--claim-fd").arg(fd.to_string());
+    // SAFETY: between fork and exec only async-signal-safe calls: fcntl(2)
+    // to let the claim fd survive exec, setsid(2) to detach.
+    unsafe {
+        cmd.pre_exec(move || {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if detach && libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
+
+static ATTACHED_PID: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward_to_supervisor(sig: libc::c_int) {
+    let pid = ATTACHED_PID.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe; pid is our own child, the
+        // supervisor, which escalates a second signal itself.
+        unsafe {
+            libc::kill(pid, sig);
+        }
+    }
+}
+
+/// Wait for the detached supervisor `child` of a foreground run, passing
+/// Ctrl-C and SIGTERM on to it (it stops the run and records how it
+/// ended). A hangup ends only this process: the run goes on. Returns the
+/// supervisor's exit code, which is the run's.
+pub fn attach(mut child: std::process::Child) -> Result<i32> {
+    ATTACHED_PID.store(child.id() as i32, Ordering::SeqCst);
+    let action = SigAction::new(
+        SigHandler::Handler(forward_to_supervisor),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only reads an atomic and calls kill(2).
+        unsafe {
+            let _ = signal::sigaction(sig, &action);
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| Error::user(format!("waiting for the run's supervisor: {e}")))?;
+    ATTACHED_PID.store(0, Ordering::SeqCst);
+    Ok(match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(s)) => 128 + s,
+        _ => 1,
+    })
+}

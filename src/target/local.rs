@@ -19,8 +19,21 @@ pub struct StartOpts {
     pub stop_after: Option<f64>,
 }
 
-/// Run a staged (or pending) run to completion; returns its exit status.
-pub fn start(home: &Home, run: &Run, cwd: &Path, opts: &StartOpts) -> Result<i64> {
+/// Run a staged (or pending) run to completion in this process; returns
+/// its exit status. `claim` is the start claim taken by the caller (see
+/// [`exec::Claim`]); without one it is taken here, before anything is
+/// touched.
+pub fn start(
+    home: &Home,
+    run: &Run,
+    cwd: &Path,
+    opts: &StartOpts,
+    claim: Option<exec::Claim>,
+) -> Result<i64> {
+    let _claim = match claim {
+        Some(c) => c,
+        None => exec::Claim::take(run)?,
+    };
     let st = run.status().status;
     if st == Status::Running {
         return Err(Error::user(format!(
@@ -113,32 +126,37 @@ impl Drop for PidFile {
     }
 }
 
-/// Start `run` in a detached `guild run --start` process and wait until it
-/// has left the staged state. Returns the supervising process's pid.
-pub fn start_background(home: &Home, run: &Run, pidfile: Option<&Path>) -> Result<u32> {
-    use std::os::unix::process::CommandExt;
+/// The command of a `guild run --start` supervisor for `run`.
+fn supervisor_cmd(home: &Home, run: &Run, cwd: &Path) -> Result<std::process::Command> {
     let exe = std::env::current_exe()
         .map_err(|e| Error::user(format!("cannot find the guild executable: {e}")))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("-H")
         .arg(&home.path)
-        .args(["run", "--yes", "--quiet", "--start", &run.id]);
+        .arg("-C")
+        .arg(cwd)
+        .args(["run", "--yes", "--start", &run.id]);
+    Ok(cmd)
+}
+
+/// Start `run` in a detached `guild run --start` process and wait until it
+/// has left the staged state. Returns the supervising process's pid.
+pub fn start_background(
+    home: &Home,
+    run: &Run,
+    cwd: &Path,
+    pidfile: Option<&Path>,
+    claim: &exec::Claim,
+) -> Result<u32> {
+    let mut cmd = supervisor_cmd(home, run, cwd)?;
+    cmd.arg("--quiet");
     if let Some(p) = pidfile {
         cmd.arg("--pidfile").arg(p);
     }
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    // SAFETY: setsid(2) is async-signal-safe and touches no parent state; it
-    // detaches the supervisor from this terminal so it outlives it.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setsid();
-            Ok(())
-        });
-    }
-    let child = cmd
-        .spawn()
+    let child = exec::spawn_supervisor(cmd, claim, true)
         .map_err(|e| Error::user(format!("cannot start background run: {e}")))?;
     let pid = child.id();
     let t0 = Instant::now();
@@ -146,4 +164,38 @@ pub fn start_background(home: &Home, run: &Run, pidfile: Option<&Path>) -> Resul
         std::thread::sleep(Duration::from_millis(5));
     }
     Ok(pid)
+}
+
+/// Start `run` attached to this terminal: a `guild run --start` supervisor
+/// in a session of its own records the run and echoes its output here,
+/// with this terminal as its stdin; this process waits for it and passes
+/// Ctrl-C and SIGTERM on. Killing this process, closing the terminal or
+/// losing the SSH session leaves the run and its recording going (follow it
+/// with `guild watch`). Inside a pipeline or sweep (`detach` false) the
+/// supervisor stays in the caller's process group, so stopping the caller's
+/// group stops it. Returns the run's exit code.
+pub fn start_attached(
+    home: &Home,
+    run: &Run,
+    cwd: &Path,
+    opts: &StartOpts,
+    claim: &exec::Claim,
+    detach: bool,
+) -> Result<i32> {
+    let mut cmd = supervisor_cmd(home, run, cwd)?;
+    if opts.quiet {
+        cmd.arg("--quiet");
+    }
+    if let Some(p) = &opts.pidfile {
+        cmd.arg("--pidfile").arg(p);
+    }
+    if let Some(m) = opts.stop_after {
+        cmd.arg("--stop-after").arg(m.to_string());
+    }
+    if opts.stdin_null {
+        cmd.stdin(std::process::Stdio::null());
+    }
+    let child = exec::spawn_supervisor(cmd, claim, detach)
+        .map_err(|e| Error::user(format!("cannot start run {}: {e}", run.short_id())))?;
+    exec::attach(child)
 }

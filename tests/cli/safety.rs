@@ -189,3 +189,122 @@ fn huge_or_deeply_nested_guild_yml_is_refused() {
     assert!(err.contains("larger than 1024 KiB"), "{err}");
     assert!(e.run_dirs().is_empty());
 }
+
+/// A script that prints, then waits for `go` in its run dir, then prints
+/// ten more lines.
+const WAITER: &str = "import os, sys, time\n\
+print('before', flush=True)\n\
+while not os.path.exists('go'):\n    time.sleep(0.05)\n\
+for i in range(10):\n    print('after %d' % i, flush=True)\n";
+
+#[test]
+fn killing_the_foreground_tracker_leaves_the_run_going_and_recorded() {
+    let e = Env::new();
+    std::fs::write(e.proj.join("waiter.py"), WAITER).unwrap();
+    let mut child = e
+        .cmd(&["run", "waiter.py", "-y"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until("run dir", Duration::from_secs(20), || {
+        e.run_dirs().first().is_some_and(|r| {
+            std::fs::read_to_string(r.join(".guild/output")).is_ok_and(|o| o.contains("before"))
+        })
+    });
+    let run = e.run_dirs()[0].clone();
+    let id = run.file_name().unwrap().to_str().unwrap().to_string();
+    child.kill().unwrap(); // SIGKILL to the foreground `guild run`
+    child.wait().unwrap();
+    drop(child.stdout.take()); // and its terminal goes away
+    assert_eq!(e.status_of(&id), "running");
+    // `guild watch` reattaches and follows the rest to the end.
+    let watch = e
+        .cmd(&["watch", &id[..8]])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::fs::write(run.join("go"), "").unwrap();
+    let out = watch.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("after 9"), "watch showed: {shown}");
+    wait_until("completed", Duration::from_secs(20), || {
+        e.status_of(&id) == "completed"
+    });
+    let output = std::fs::read_to_string(run.join(".guild/output")).unwrap();
+    let want: String = std::iter::once("before\n".to_string())
+        .chain((0..10).map(|i| format!("after {i}\n")))
+        .collect();
+    assert_eq!(output, want);
+    // Every line has its index entry.
+    let index = std::fs::read(run.join(".guild/output.index")).unwrap();
+    assert_eq!(index.len(), 11 * 9);
+    assert_eq!(attr(&run, "exit_status").unwrap(), "0\n");
+}
+
+#[test]
+fn foreground_run_keeps_the_terminal_for_breakpoint() {
+    let e = Env::new();
+    std::fs::write(
+        e.proj.join("dbg.py"),
+        "x = 6\nbreakpoint()\nprint('after', x)\n",
+    )
+    .unwrap();
+    // `script` gives the run a real terminal; pdb reads its commands there.
+    let cmd = format!("'{BIN}' run dbg.py -y");
+    let mut child = Command::new("timeout")
+        .args(["60", "script", "-qec", &cmd, "/dev/null"])
+        .current_dir(&e.proj)
+        .env("GUILD_HOME", &e.home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"p x*7\nc\n").unwrap();
+    // Keep stdin open until the run has ended.
+    wait_until("run to end", Duration::from_secs(50), || {
+        e.run_dirs()
+            .first()
+            .is_some_and(|r| r.join(".guild/attrs/exit_status").exists())
+    });
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("(Pdb) 42"), "{shown}");
+    assert!(shown.contains("after 6"), "{shown}");
+    assert_eq!(attr(&e.run_dirs()[0], "exit_status").unwrap(), "0\n");
+}
+
+#[test]
+fn two_starts_of_one_run_run_it_once() {
+    let e = Env::new();
+    std::fs::write(e.proj.join("waiter.py"), WAITER).unwrap();
+    e.ok(&["run", "waiter.py", "--stage", "-y"]);
+    let run = e.run_dirs()[0].clone();
+    let id = run.file_name().unwrap().to_str().unwrap().to_string();
+    let first = e.cmd(&["run", "--start", &id, "-y", "-q"]).spawn().unwrap();
+    wait_until("first start", Duration::from_secs(20), || {
+        std::fs::read_to_string(run.join(".guild/output")).is_ok_and(|o| o.contains("before"))
+    });
+    let flags_before = attr(&run, "flags");
+    let o = e.run(&["run", "--start", &id, "-y", "-q", "x=1", "--force-flags"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("run {} is already being started", &id[..8])),
+        "{err}"
+    );
+    assert_eq!(
+        attr(&run, "flags"),
+        flags_before,
+        "the loser changed the flags"
+    );
+    std::fs::write(run.join("go"), "").unwrap();
+    let out = first.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let output = std::fs::read_to_string(run.join(".guild/output")).unwrap();
+    assert_eq!(output.matches("before").count(), 1, "{output}");
+    assert_eq!(output.matches("after 9").count(), 1, "{output}");
+}

@@ -15,6 +15,7 @@ pub mod query;
 pub mod render;
 pub mod run;
 pub mod target;
+pub mod text;
 
 use std::ffi::OsString;
 

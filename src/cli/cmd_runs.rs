@@ -358,7 +358,7 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         return Ok(0);
     }
     let mut o = String::new();
-    let mut kv = |k: &str, v: String| o.push_str(&format!("{k}: {v}\n"));
+    let mut kv = |k: &str, v: String| o.push_str(&format!("{k}: {}\n", crate::text::escape(&v)));
     kv("id", run.id.clone());
     kv("operation", r.op_desc());
     kv(
@@ -384,7 +384,7 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
     kv("pid", pid);
     o.push_str("tags:\n");
     for t in r.tags() {
-        o.push_str(&format!("  - {t}\n"));
+        o.push_str(&format!("  - {}\n", crate::text::escape(t)));
     }
     push_flags(&mut o, "flags", flags.as_ref());
     if proto_flags.is_some() {
@@ -420,7 +420,7 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
             o.push_str(&format!("  {} {}\n", e.kind, e.fields.join(" ")));
         }
     }
-    render::out(&o);
+    render::out(&crate::text::escape_keep_newlines(&o));
     Ok(0)
 }
 
@@ -698,7 +698,7 @@ pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
             o.push_str(&format!("  {name}{slash}\n"));
         }
     }
-    render::out(&o);
+    render::out(&crate::text::escape_keep_newlines(&o));
     Ok(0)
 }
 

@@ -44,10 +44,20 @@ impl RunInfo {
     /// not a run (no opref). Files are opened relative to the run's
     /// `.guild`, held open while reading.
     pub fn load_in(runs: &At, runs_path: &Path, id: &str) -> Option<RunInfo> {
-        let files = runs.open_dir(&format!("{id}/.guild")).ok()?;
+        Self::try_load_in(runs, runs_path, id).ok()
+    }
+
+    /// As [`RunInfo::load_in`], telling why an entry is not listed (no
+    /// `.guild`), or listing a run whose opref cannot be read with a note.
+    fn try_load_in(runs: &At, runs_path: &Path, id: &str) -> std::result::Result<RunInfo, Skip> {
+        let files = runs
+            .open_dir(&format!("{id}/.guild"))
+            .map_err(|_| Skip::NotARun)?;
         let run = Run::at(runs_path.join(id));
-        let opref = run.opref_in(&files).ok()?;
-        Some(RunInfo::read(run, &files, Some(opref)))
+        match run.opref_in(&files) {
+            Ok(opref) => Ok(RunInfo::read(run, &files, Some(opref))),
+            Err(_) => Err(Skip::BadOpref(RunInfo::read(run, &files, None))),
+        }
     }
 
     fn read(run: Run, files: &impl GuildFiles, opref: Option<Opref>) -> RunInfo {
@@ -145,10 +155,37 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
     let (Ok(rd), Ok(at)) = (std::fs::read_dir(dir), At::open(dir)) else {
         return Vec::new();
     };
-    let ids: Vec<String> = rd
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
+    let mut ids: Vec<String> = Vec::new();
+    let mut links: Vec<String> = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
+    for e in rd.flatten() {
+        let Ok(name) = e.file_name().into_string() else {
+            skipped.push(e.file_name().to_string_lossy().into_owned());
+            continue;
+        };
+        if e.file_type().is_ok_and(|t| t.is_symlink()) {
+            links.push(name);
+        } else {
+            ids.push(name);
+        }
+    }
+    // A link to a run listed under its own name, or a second link to the
+    // same run, is not listed again.
+    if !links.is_empty() {
+        let here = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let mut seen = std::collections::HashSet::new();
+        for l in links {
+            match std::fs::canonicalize(dir.join(&l)) {
+                Ok(t) if t.parent() == Some(here.as_path()) => {}
+                Ok(t) => {
+                    if seen.insert(t) {
+                        ids.push(l)
+                    }
+                }
+                Err(_) => skipped.push(l),
+            }
+        }
+    }
     let threads = io_threads(ids.len());
     let chunk = ids.len().div_ceil(threads).max(1);
     let at = &at;
@@ -158,18 +195,78 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
             .map(|c| {
                 s.spawn(move || {
                     c.iter()
-                        .filter_map(|id| RunInfo::load_in(at, dir, id))
+                        .map(|id| RunInfo::try_load_in(at, dir, id).map_err(|e| (id, e)))
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        handles
+        let mut runs = Vec::new();
+        let mut bad_opref = Vec::new();
+        for r in handles
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        {
+            match r {
+                Ok(r) => runs.push(r),
+                Err((_, Skip::BadOpref(r))) => {
+                    bad_opref.push(r.run.id.clone());
+                    runs.push(r);
+                }
+                Err((id, Skip::NotARun)) => skipped.push(id.clone()),
+            }
+        }
+        warn_once(dir, &skipped, &bad_opref);
+        runs
     });
     sort(&mut runs);
     runs
+}
+
+enum Skip {
+    NotARun,
+    BadOpref(RunInfo),
+}
+
+/// One warning per process about entries of a runs dir that are not runs
+/// (skipped) and runs whose opref cannot be read (listed without it).
+fn warn_once(dir: &Path, skipped: &[String], bad_opref: &[String]) {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    if skipped.is_empty() && bad_opref.is_empty() {
+        return;
+    }
+    let names = |v: &[String]| {
+        let mut v: Vec<String> = v
+            .iter()
+            .map(|n| crate::text::escape(n).into_owned())
+            .collect();
+        v.sort();
+        let more = v.len().saturating_sub(5);
+        v.truncate(5);
+        let mut s = v.join(", ");
+        if more > 0 {
+            s.push_str(&format!(" and {more} more"));
+        }
+        s
+    };
+    WARNED.call_once(|| {
+        if !skipped.is_empty() {
+            eprintln!(
+                "WARNING: skipped {} entr{} of {} that {} not a run: {}",
+                skipped.len(),
+                if skipped.len() == 1 { "y" } else { "ies" },
+                dir.display(),
+                if skipped.len() == 1 { "is" } else { "are" },
+                names(skipped)
+            );
+        }
+        if !bad_opref.is_empty() {
+            eprintln!(
+                "WARNING: {} run(s) have an unreadable .guild/opref and are listed without their operation: {}",
+                bad_opref.len(),
+                names(bad_opref)
+            );
+        }
+    });
 }
 
 /// The run `spec` names (index, id prefix or name) in `runs_dir`. A full

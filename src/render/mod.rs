@@ -150,7 +150,11 @@ pub fn table(rows: Vec<Vec<String>>) -> String {
     }
     let ncols = rows.first().map(Vec::len).unwrap_or(0);
     for r in rows {
-        t.add_row(r);
+        t.add_row(
+            r.into_iter()
+                .map(|c| crate::text::escape(&c).into_owned())
+                .collect::<Vec<_>>(),
+        );
     }
     for (i, col) in t.column_iter_mut().enumerate() {
         col.set_padding((0, if i + 1 == ncols { 0 } else { 2 }));

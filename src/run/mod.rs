@@ -90,7 +90,13 @@ impl Run {
     }
 
     pub fn short_id(&self) -> &str {
-        &self.id[..self.id.len().min(8)]
+        // Ids are 32 hex digits, but a run dir may be named anything.
+        let end = self
+            .id
+            .char_indices()
+            .nth(8)
+            .map_or(self.id.len(), |(i, _)| i);
+        &self.id[..end]
     }
 
     pub fn guild_dir(&self) -> PathBuf {

@@ -308,3 +308,65 @@ fn two_starts_of_one_run_run_it_once() {
     assert_eq!(output.matches("before").count(), 1, "{output}");
     assert_eq!(output.matches("after 9").count(), 1, "{output}");
 }
+
+#[test]
+fn odd_entries_in_runs_never_panic_or_hide_valid_runs() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "-y", "-q"]);
+    e.ok(&["run", "train.py", "lr=0.2", "-y", "-q"]);
+    let runs = e.home.join("runs");
+    let dirs = e.run_dirs();
+    let id0 = dirs[0].file_name().unwrap().to_str().unwrap().to_string();
+    // A run dir named with multibyte characters, a foreign dir, a stray
+    // file, a link to a run, a run with a garbage opref.
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg(&dirs[0])
+        .arg(runs.join("日本語テスト"))
+        .status()
+        .unwrap()
+        .success());
+    std::fs::create_dir(runs.join("junk")).unwrap();
+    std::fs::write(runs.join("stray"), "x").unwrap();
+    std::os::unix::fs::symlink(&id0, runs.join("alias")).unwrap();
+    std::fs::write(dirs[1].join(".guild/opref"), "\u{0}garbage").unwrap();
+    // A label with terminal escape sequences.
+    e.ok(&["label", &id0[..8], "--set", "evil\x1b[2J\x1b]0;t\x07", "-y"]);
+    for args in [
+        &["runs"][..],
+        &["runs", "--json"],
+        &["history"],
+        &["runs", "-d"],
+        &["compare", "--csv", "-"],
+        &["runs", "info", &id0[..8]],
+        &["compare"],
+    ] {
+        let o = e.run(args);
+        let out = String::from_utf8_lossy(&o.stdout);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "guild {args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+        // JSON and CSV into a pipe are data; the rest is for a terminal.
+        if !args.contains(&"--json") && !args.contains(&"--csv") {
+            assert!(
+                !out.contains('\x1b'),
+                "guild {args:?} printed an escape: {out:?}"
+            );
+        }
+        if args == ["runs"] {
+            assert_eq!(
+                err.matches("WARNING: skipped 2 entries").count(),
+                1,
+                "{err}"
+            );
+            assert!(err.contains("junk, stray"), "{err}");
+            assert!(err.contains("unreadable .guild/opref"), "{err}");
+            assert_eq!(out.lines().count(), 3, "each run once: {out}");
+            assert!(out.contains("evil\\x1b[2J\\x1b]0;t\\x07"), "{out}");
+        }
+    }
+    // CSV into a pipe is data: every run, multibyte id included.
+    let csv = e.ok(&["compare", "--csv", "-"]);
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    assert!(csv.contains("日本語テ"), "{csv}");
+}

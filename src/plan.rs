@@ -33,6 +33,108 @@ pub struct StageRequest<'a> {
 /// Removes a half-made run directory unless disarmed.
 struct Cleanup(Option<PathBuf>);
 
+/// Prefix of the directory a run is built in, beside its final place in
+/// `runs/` (so relative links resolve the same from both): listings (ours
+/// and Guild's, which needs `.guild/opref`) do not show it.
+pub const STAGING_PREFIX: &str = ".stage-";
+
+/// A run being built in `runs/.stage-ID`, moved to `runs/ID` with one
+/// rename by [`Staging::publish`]. While it is built, a marker
+/// `<home>/staging/PID-START-ID` names the building process, so a staging
+/// left by a killed process is found (without listing `runs/`) and removed
+/// by the next one ([`remove_dead_stagings`]). Dropped unpublished, the
+/// half-made directory is removed.
+pub struct Staging {
+    /// The run, at its staging path (its `id` is the final one).
+    pub run: Run,
+    final_dir: PathBuf,
+    marker: PathBuf,
+    armed: bool,
+}
+
+impl Staging {
+    fn new(home: &Home, id: &str) -> Result<Staging> {
+        let runs_dir = home.runs_dir();
+        let final_dir = runs_dir.join(id);
+        let dir = runs_dir.join(format!("{STAGING_PREFIX}{id}"));
+        let markers = home.path.join("staging");
+        fsutil::create_dir_all(&markers)?;
+        remove_dead_stagings(home);
+        let me = std::process::id() as i32;
+        let ticks = crate::run::proc::proc_info(me).map_or(0, |p| p.start_ticks);
+        let marker = markers.join(format!("{me}-{ticks}-{id}"));
+        std::fs::write(&marker, b"").map_err(|e| Error::io("creating", &marker, e))?;
+        if let Err(e) = std::fs::create_dir(&dir) {
+            let _ = std::fs::remove_file(&marker);
+            return Err(Error::io("creating run directory", &dir, e));
+        }
+        Ok(Staging {
+            run: Run {
+                id: id.to_string(),
+                dir,
+            },
+            final_dir,
+            marker,
+            armed: true,
+        })
+    }
+
+    /// Move the finished run into `runs/` (one rename) and return it.
+    pub fn publish(mut self) -> Result<Run> {
+        // rename(2) onto an existing empty dir would succeed: refuse to
+        // replace anything.
+        if self.final_dir.symlink_metadata().is_ok() {
+            return Err(Error::user(format!(
+                "a run {} already exists in {}",
+                self.run.id,
+                self.final_dir.display()
+            )));
+        }
+        std::fs::rename(&self.run.dir, &self.final_dir)
+            .map_err(|e| Error::io("moving staged run to", &self.final_dir, e))?;
+        self.armed = false;
+        let _ = std::fs::remove_file(&self.marker);
+        Ok(Run {
+            id: self.run.id.clone(),
+            dir: self.final_dir.clone(),
+        })
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = std::fs::remove_dir_all(&self.run.dir);
+            let _ = std::fs::remove_file(&self.marker);
+        }
+    }
+}
+
+/// Remove the stagings of processes that died while building a run: their
+/// markers name a pid that is gone or has another start time.
+pub fn remove_dead_stagings(home: &Home) {
+    let markers = home.path.join("staging");
+    let Ok(rd) = std::fs::read_dir(&markers) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let mut parts = name.splitn(3, '-');
+        let (Some(pid), Some(ticks), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let (Ok(pid), Ok(ticks)) = (pid.parse::<i32>(), ticks.parse::<u64>()) else {
+            continue;
+        };
+        let alive = crate::run::proc::proc_info(pid)
+            .is_some_and(|p| p.start_ticks == ticks && p.state != 'Z');
+        if !alive && !id.contains('/') && !id.starts_with('.') && !id.is_empty() {
+            let _ = std::fs::remove_dir_all(home.runs_dir().join(format!("{STAGING_PREFIX}{id}")));
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 impl Drop for Cleanup {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
@@ -59,8 +161,25 @@ pub fn label_for(
         .to_string()
 }
 
-/// Write a new run directory for `req` and mark it STAGED.
+/// Write a new run directory for `req`, mark it STAGED and move it into
+/// `runs/` complete.
 pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
+    match stage_unpublished(home, req)? {
+        Staged::Staging(s) => s.publish(),
+        Staged::InPlace(run) => Ok(run),
+    }
+}
+
+pub enum Staged {
+    /// A new run in `runs/`, not visible until published.
+    Staging(Staging),
+    /// A run written in place (`req.dir`: a batch's proto).
+    InPlace(Run),
+}
+
+/// As [`stage`], leaving a new run unpublished (a batch, completed with
+/// its proto before it appears).
+pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     let runs_dir = home.runs_dir();
     fsutil::create_dir_all(&runs_dir)?;
     let req_dir = req.dir.clone();
@@ -73,12 +192,35 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
         }
         None => uuid::Uuid::new_v4().simple().to_string(),
     };
-    let run = Run::at(req_dir.unwrap_or_else(|| runs_dir.join(&id)));
-    if let Some(parent) = run.dir.parent() {
-        fsutil::create_dir_all(parent)?;
-    }
-    std::fs::create_dir(&run.dir).map_err(|e| Error::io("creating run directory", &run.dir, e))?;
-    let mut cleanup = Cleanup(Some(run.dir.clone()));
+    let mut staging = None;
+    let mut cleanup = Cleanup(None);
+    let run = match req_dir {
+        Some(dir) => {
+            if let Some(parent) = dir.parent() {
+                fsutil::create_dir_all(parent)?;
+            }
+            std::fs::create_dir(&dir).map_err(|e| Error::io("creating run directory", &dir, e))?;
+            cleanup.0 = Some(dir.clone());
+            Run::at(dir)
+        }
+        None => {
+            if runs_dir.join(&id).symlink_metadata().is_ok() {
+                return Err(Error::user(format!("a run {id} already exists")));
+            }
+            let s = Staging::new(home, &id)?;
+            let run = s.run.clone();
+            staging = Some(s);
+            run
+        }
+    };
+    // Where the run will be: its command and environment name this path.
+    let final_run = match &staging {
+        Some(s) => Run {
+            id: id.clone(),
+            dir: s.final_dir.clone(),
+        },
+        None => run.clone(),
+    };
     fsutil::create_dir_all(&run.guild_dir().join("attrs"))?;
     let op = req.op;
     let name = req.name.clone().unwrap_or_else(crate::run::names::generate);
@@ -156,7 +298,14 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     attrs.push(("plugins", Value::Sequence(vec![plugin.into()])));
 
     // Command as it will run (rebuilt identically at start).
-    let built = op::cmd::build(home, &run, &op_attr, &req.flags.flags, &req.cwd, &op.name)?;
+    let built = op::cmd::build(
+        home,
+        &final_run,
+        &op_attr,
+        &req.flags.flags,
+        &req.cwd,
+        &op.name,
+    )?;
     attrs.push((
         "cmd",
         Value::Sequence(built.argv.iter().cloned().map(Value::from).collect()),
@@ -203,7 +352,10 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     fsutil::touch(&run.guild_path("STAGED"))?;
     fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
     cleanup.0 = None;
-    Ok(run)
+    Ok(match staging {
+        Some(s) => Staged::Staging(s),
+        None => Staged::InPlace(run),
+    })
 }
 
 /// Complete a staged batch run: its sweep `attrs` and its proto (`proto`,
@@ -211,15 +363,13 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
 /// removed, so no half-made sweep is left behind.
 pub fn complete_batch(
     home: &Home,
-    batch: &Run,
+    batch: Staging,
     attrs: &[(&str, Value)],
     proto: StageRequest,
-) -> Result<()> {
-    let mut cleanup = Cleanup(Some(batch.dir.clone()));
-    batch.write_attrs(attrs)?;
+) -> Result<Run> {
+    batch.run.write_attrs(attrs)?;
     stage(home, proto)?;
-    cleanup.0 = None;
-    Ok(())
+    batch.publish()
 }
 
 /// A trial of a sweep: the batch's proto run copied to a new run with
@@ -232,7 +382,8 @@ pub fn stage_trial(
 ) -> Result<Run> {
     let proto = Run::at(batch.guild_path("proto"));
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let run = Run::at(home.runs_dir().join(&id));
+    let staging = Staging::new(home, &id)?;
+    let run = staging.run.clone();
     // Attrs written below are not copied: every file created and replaced
     // costs an inode allocation, the main cost of a trial on ext4.
     const REWRITTEN: &[&str] = &[
@@ -245,7 +396,6 @@ pub fn stage_trial(
         "started",
         "cmd",
     ];
-    let mut cleanup = Cleanup(Some(run.dir.clone()));
     copy_dir_except(&proto.dir, &run.dir, &|p: &Path| {
         p.parent()
             .and_then(|d| d.file_name())
@@ -274,10 +424,10 @@ pub fn stage_trial(
     run.write_attrs(&attrs)?;
     // `started` is written when the trial starts, right after this.
     fsutil::touch(&run.guild_path("STAGED"))?;
+    let run = staging.publish()?;
     let link = batch.dir.join(&id);
     std::os::unix::fs::symlink(format!("../{id}"), &link)
         .map_err(|e| Error::io("linking trial", &link, e))?;
-    cleanup.0 = None;
     Ok(run)
 }
 

@@ -420,7 +420,7 @@ fn run_batch(
         ));
     }
     let batch_op = OpDef::batch(&sweep.optimizer, &ctx.cwd);
-    let batch = plan::stage(
+    let batch = plan::stage_unpublished(
         &ctx.home,
         StageRequest {
             op: &batch_op,
@@ -439,6 +439,9 @@ fn run_batch(
             name: a.run_name.clone(),
         },
     )?;
+    let plan::Staged::Staging(batch) = batch else {
+        return Err(Error::user("a batch run is staged in runs/"));
+    };
     let opts = crate::batch::Options {
         parallel: a.parallel as usize,
         fail_on_trial_error: a.fail_on_trial_error,
@@ -457,10 +460,11 @@ fn run_batch(
         attrs.push(("max_trials", Value::from(n)));
     }
     attrs.push(("batch", opts.to_value()));
-    let name = batch.attr_str("name");
-    plan::complete_batch(
+    let name = batch.run.attr_str("name");
+    let proto_dir = batch.run.guild_path("proto");
+    let batch = plan::complete_batch(
         &ctx.home,
-        &batch,
+        batch,
         &attrs,
         StageRequest {
             op,
@@ -472,7 +476,7 @@ fn run_batch(
             deps,
             run_id: None,
             proto,
-            dir: Some(batch.guild_path("proto")),
+            dir: Some(proto_dir),
             name,
         },
     )?;

@@ -53,8 +53,12 @@ impl RunInfo {
         let files = runs
             .open_dir(&format!("{id}/.guild"))
             .map_err(|_| Skip::NotARun)?;
+        // As Guild: without an opref it is not a run.
+        let Ok(Some(opref)) = files.read_guild("opref") else {
+            return Err(Skip::NotARun);
+        };
         let run = Run::at(runs_path.join(id));
-        match run.opref_in(&files) {
+        match Opref::parse(&String::from_utf8_lossy(&opref)) {
             Ok(opref) => Ok(RunInfo::read(run, &files, Some(opref))),
             Err(_) => Err(Skip::BadOpref(RunInfo::read(run, &files, None))),
         }
@@ -163,6 +167,9 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
             skipped.push(e.file_name().to_string_lossy().into_owned());
             continue;
         };
+        if name.starts_with(crate::plan::STAGING_PREFIX) {
+            continue; // a run being staged
+        }
         if e.file_type().is_ok_and(|t| t.is_symlink()) {
             links.push(name);
         } else {

@@ -370,3 +370,49 @@ fn odd_entries_in_runs_never_panic_or_hide_valid_runs() {
     assert_eq!(csv.lines().count(), 4, "{csv}");
     assert!(csv.contains("日本語テ"), "{csv}");
 }
+
+#[test]
+fn a_run_killed_while_staging_leaves_nothing_visible_and_is_cleaned_up() {
+    let e = Env::new();
+    // A `python3` that never answers holds the staging at the platform
+    // probe, after the run dir was started.
+    let bin = e.proj.join("slowbin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::write(bin.join("python3"), "#!/bin/sh\nsleep 60\n").unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(bin.join("python3"))
+        .status()
+        .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let mut child = e
+        .cmd(&["run", "train.py", "-y"])
+        .env("PATH", &path)
+        .spawn()
+        .unwrap();
+    let markers = e.home.join("staging");
+    wait_until("staging", Duration::from_secs(20), || {
+        std::fs::read_dir(&markers).is_ok_and(|mut d| d.next().is_some())
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = Command::new("pkill")
+        .args(["-f", "slowbin/python3"])
+        .status();
+    // Nothing shows: not in our listing, not a run for Guild (no opref in
+    // any entry of runs/ that is not hidden).
+    assert_eq!(e.runs_json().len(), 0);
+    let o = e.run(&["runs"]);
+    assert!(String::from_utf8_lossy(&o.stderr).is_empty());
+    let visible: Vec<_> = e
+        .run_dirs()
+        .into_iter()
+        .filter(|d| !d.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(visible.is_empty(), "{visible:?}");
+    // The next run removes the leftover.
+    e.ok(&["run", "train.py", "-y", "-q"]);
+    assert_eq!(e.run_dirs().len(), 1, "{:?}", e.run_dirs());
+    assert_eq!(std::fs::read_dir(&markers).unwrap().count(), 0);
+    assert_eq!(e.runs_json()[0]["status"], "completed");
+}

@@ -44,23 +44,26 @@ impl RunInfo {
     /// not a run (no opref). Files are opened relative to the run's
     /// `.guild`, held open while reading.
     pub fn load_in(runs: &At, runs_path: &Path, id: &str) -> Option<RunInfo> {
-        Self::try_load_in(runs, runs_path, id).ok()
+        match Self::try_load_in(runs, runs_path, id) {
+            Loaded::Run(r) => Some(r),
+            _ => None,
+        }
     }
 
     /// As [`RunInfo::load_in`], telling why an entry is not listed (no
     /// `.guild`), or listing a run whose opref cannot be read with a note.
-    fn try_load_in(runs: &At, runs_path: &Path, id: &str) -> std::result::Result<RunInfo, Skip> {
-        let files = runs
-            .open_dir(&format!("{id}/.guild"))
-            .map_err(|_| Skip::NotARun)?;
+    fn try_load_in(runs: &At, runs_path: &Path, id: &str) -> Loaded {
+        let Ok(files) = runs.open_dir(&format!("{id}/.guild")) else {
+            return Loaded::NotARun;
+        };
         // As Guild: without an opref it is not a run.
         let Ok(Some(opref)) = files.read_guild("opref") else {
-            return Err(Skip::NotARun);
+            return Loaded::NotARun;
         };
         let run = Run::at(runs_path.join(id));
         match Opref::parse(&String::from_utf8_lossy(&opref)) {
-            Ok(opref) => Ok(RunInfo::read(run, &files, Some(opref))),
-            Err(_) => Err(Skip::BadOpref(RunInfo::read(run, &files, None))),
+            Ok(opref) => Loaded::Run(RunInfo::read(run, &files, Some(opref))),
+            Err(_) => Loaded::BadOpref(RunInfo::read(run, &files, None)),
         }
     }
 
@@ -202,7 +205,7 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
             .map(|c| {
                 s.spawn(move || {
                     c.iter()
-                        .map(|id| RunInfo::try_load_in(at, dir, id).map_err(|e| (id, e)))
+                        .map(|id| (id, RunInfo::try_load_in(at, dir, id)))
                         .collect::<Vec<_>>()
                 })
             })
@@ -214,12 +217,12 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
             .flat_map(|h| h.join().unwrap_or_default())
         {
             match r {
-                Ok(r) => runs.push(r),
-                Err((_, Skip::BadOpref(r))) => {
+                (_, Loaded::Run(r)) => runs.push(r),
+                (_, Loaded::BadOpref(r)) => {
                     bad_opref.push(r.run.id.clone());
                     runs.push(r);
                 }
-                Err((id, Skip::NotARun)) => skipped.push(id.clone()),
+                (id, Loaded::NotARun) => skipped.push(id.clone()),
             }
         }
         warn_once(dir, &skipped, &bad_opref);
@@ -229,9 +232,12 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
     runs
 }
 
-enum Skip {
-    NotARun,
+#[allow(clippy::large_enum_variant)] // built once per entry, moved once
+enum Loaded {
+    Run(RunInfo),
+    /// Listed without its operation.
     BadOpref(RunInfo),
+    NotARun,
 }
 
 /// One warning per process about entries of a runs dir that are not runs

@@ -170,8 +170,8 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
             skipped.push(e.file_name().to_string_lossy().into_owned());
             continue;
         };
-        if name.starts_with(crate::plan::STAGING_PREFIX) {
-            continue; // a run being staged
+        if name.starts_with('.') {
+            continue; // a run being staged (.stage-ID) or purged (.purge-X)
         }
         if e.file_type().is_ok_and(|t| t.is_symlink()) {
             links.push(name);

@@ -416,3 +416,53 @@ fn a_run_killed_while_staging_leaves_nothing_visible_and_is_cleaned_up() {
     assert_eq!(std::fs::read_dir(&markers).unwrap().count(), 0);
     assert_eq!(e.runs_json()[0]["status"], "completed");
 }
+
+#[test]
+fn overlapping_deletes_restores_and_purges_are_idempotent() {
+    let e = Env::new();
+    for i in 0..5 {
+        e.ok(&["run", "train.py", &format!("lr={i}"), "-y", "-q"]);
+    }
+    let ids: Vec<String> = e
+        .run_dirs()
+        .iter()
+        .map(|d| d.file_name().unwrap().to_str().unwrap().to_string())
+        .collect();
+    let trash = e.home.join("trash/runs");
+    let names_match_ids = |dir: &Path| {
+        for d in std::fs::read_dir(dir).unwrap().flatten() {
+            let name = d.file_name().to_str().unwrap().to_string();
+            let id = std::fs::read_to_string(d.path().join(".guild/attrs/id")).unwrap();
+            assert_eq!(name, id.trim(), "a run dir renamed away from its id");
+        }
+    };
+    for cmd in [&["runs", "delete"][..], &["runs", "restore"], &["runs", "delete"], &["runs", "purge"]] {
+        let children: Vec<_> = (0..6)
+            .map(|_| {
+                let mut args = cmd.to_vec();
+                args.push("-y");
+                e.cmd(&args).stderr(Stdio::piped()).spawn().unwrap()
+            })
+            .collect();
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert!(
+                o.status.success(),
+                "{cmd:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        names_match_ids(&e.home.join("runs"));
+        if trash.exists() {
+            names_match_ids(&trash);
+        }
+        let in_runs = std::fs::read_dir(e.home.join("runs")).unwrap().count();
+        let in_trash = std::fs::read_dir(&trash).map(|d| d.count()).unwrap_or(0);
+        match cmd[1] {
+            "delete" => assert_eq!((in_runs, in_trash), (0, 5), "{cmd:?}"),
+            "restore" => assert_eq!((in_runs, in_trash), (5, 0), "{cmd:?}"),
+            _ => assert_eq!((in_runs, in_trash), (0, 0), "{cmd:?}"),
+        }
+    }
+    assert_eq!(ids.len(), 5);
+}

@@ -224,8 +224,7 @@ fn flag_args(
                 ),
                 (other, _) => other.clone(),
             };
-            out.push(opt);
-            out.push(flags::encode_global_arg(&val));
+            push_opt_value(&mut out, opt, flags::encode_global_arg(&val));
         } else if split {
             out.push(opt);
             match v {
@@ -234,11 +233,22 @@ fn flag_args(
                 other => out.push(flags::encode_arg(other)),
             }
         } else {
-            out.push(opt);
-            out.push(flags::encode_arg(v));
+            push_opt_value(&mut out, opt, flags::encode_arg(v));
         }
     }
     out
+}
+
+/// `--name value`, or `--name=value` when the value starts with `-` and is
+/// not a number: argparse and click would read `--name --lr` as two
+/// options, not as the value the recorded flags say.
+fn push_opt_value(out: &mut Vec<String>, opt: String, val: String) {
+    if val.starts_with('-') && val.parse::<f64>().is_err() {
+        out.push(format!("{opt}={val}"));
+    } else {
+        out.push(opt);
+        out.push(val);
+    }
 }
 
 fn switch_matches(sw: &Value, v: &Value) -> bool {

@@ -436,7 +436,12 @@ fn overlapping_deletes_restores_and_purges_are_idempotent() {
             assert_eq!(name, id.trim(), "a run dir renamed away from its id");
         }
     };
-    for cmd in [&["runs", "delete"][..], &["runs", "restore"], &["runs", "delete"], &["runs", "purge"]] {
+    for cmd in [
+        &["runs", "delete"][..],
+        &["runs", "restore"],
+        &["runs", "delete"],
+        &["runs", "purge"],
+    ] {
         let children: Vec<_> = (0..6)
             .map(|_| {
                 let mut args = cmd.to_vec();
@@ -465,4 +470,25 @@ fn overlapping_deletes_restores_and_purges_are_idempotent() {
         }
     }
     assert_eq!(ids.len(), 5);
+}
+
+#[test]
+fn flag_values_that_look_like_options_arrive_as_values() {
+    let e = Env::new();
+    std::fs::write(
+        e.proj.join("a.py"),
+        "import argparse\np = argparse.ArgumentParser()\np.add_argument('--msg', default='x')\np.add_argument('--lr', type=float, default=0.1)\na = p.parse_args()\nprint('msg=%r lr=%r' % (a.msg, a.lr))\n",
+    )
+    .unwrap();
+    std::fs::write(
+        e.proj.join("g.py"),
+        "msg = 'x'\nlr = 0.1\nprint('msg=%r lr=%r' % (msg, lr))\n",
+    )
+    .unwrap();
+    let out = e.ok(&["run", "a.py", "msg=--lr", "lr=-1.5", "-y"]);
+    assert!(out.contains("msg='--lr' lr=-1.5"), "{out}");
+    let out = e.ok(&["run", "g.py", "msg=--lr", "lr=-1.5", "-y"]);
+    assert!(out.contains("msg='--lr' lr=-1.5"), "{out}");
+    let out = e.ok(&["run", "a.py", "msg=-x", "-y"]);
+    assert!(out.contains("msg='-x' lr=0.1"), "{out}");
 }

@@ -246,6 +246,28 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
 
     watchdog_done.store(true, Ordering::SeqCst);
     let sig = FIRST_SIGNAL.load(Ordering::SeqCst);
+    // The run is its main process: what it started and left behind in its
+    // group is stopped, so the run's record of what ran is complete.
+    if sig == 0 && group_alive(pid) {
+        capture.note(&format!(
+            "INFO: [guild] the run's main process (pid {pid}) exited; stopping the processes it left running"
+        ));
+        // SAFETY: the group we created; its leader has exited and been
+        // reaped, and the group id cannot be reused while members remain.
+        unsafe {
+            libc::kill(-pid, libc::SIGTERM);
+        }
+        let t0 = Instant::now();
+        while group_alive(pid) && t0.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if group_alive(pid) {
+            // SAFETY: as above; escalation after the grace period.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+    }
     if sig != 0 {
         // Never leave an orphan behind a stopped run.
         // SAFETY: signalling the group we created; ESRCH when empty is fine.
@@ -278,6 +300,23 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
     finish(run, exit_status)?;
     capture_result?;
     Ok(exit_status)
+}
+
+/// Whether process group `pgid` still has a live (non-zombie) member.
+fn group_alive(pgid: i32) -> bool {
+    // SAFETY: signal 0 only checks that the group exists and may be
+    // signalled; nothing is delivered.
+    if unsafe { libc::kill(-pgid, 0) } != 0 {
+        return false;
+    }
+    // Zombies count for kill(2); they are not running anything.
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    rd.flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(proc::proc_info)
+        .any(|p| p.pgid == pgid && p.state != 'Z' && p.state != 'X')
 }
 
 /// Record the end of a run: `exit_status`, `stopped`, then remove LOCK.

@@ -86,6 +86,17 @@ impl Capture {
         })
     }
 
+    /// Record (and echo) a line of the tracker's own on stderr, between
+    /// the run's lines.
+    pub fn note(&self, line: &str) {
+        let mut s = match self.sink.lock() {
+            Ok(s) => s,
+            Err(p) => p.into_inner(),
+        };
+        let text = format!("{line}\n");
+        s.chunk(text.as_bytes(), 1, &mut LineState::default());
+    }
+
     /// Flush scalars and report the first write error, if any.
     pub fn close(self) -> Result<()> {
         let mut s = match self.sink.lock() {

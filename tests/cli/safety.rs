@@ -66,13 +66,19 @@ fn stop_of_a_copied_run_dir_leaves_the_original_process_alone() {
     // of the original's live process.
     let copy_id = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0";
     let copy = e.home.join("runs").join(copy_id);
-    assert!(Command::new("cp")
-        .arg("-a")
-        .arg(&run)
-        .arg(&copy)
-        .status()
-        .unwrap()
-        .success());
+    // (The start's attrs may still be being written: copy until a copy
+    // sees no file vanish.)
+    wait_until("a clean copy", Duration::from_secs(10), || {
+        let _ = std::fs::remove_dir_all(&copy);
+        Command::new("cp")
+            .arg("-a")
+            .arg(&run)
+            .arg(&copy)
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    });
     assert_eq!(e.status_of(copy_id), "error");
     let o = e.run(&["stop", "c0c0c0c0", "--timeout", "1"]);
     let err = String::from_utf8_lossy(&o.stderr);
@@ -491,4 +497,36 @@ fn flag_values_that_look_like_options_arrive_as_values() {
     assert!(out.contains("msg='--lr' lr=-1.5"), "{out}");
     let out = e.ok(&["run", "a.py", "msg=-x", "-y"]);
     assert!(out.contains("msg='-x' lr=0.1"), "{out}");
+}
+
+#[test]
+fn processes_a_script_leaves_behind_are_stopped_with_a_note() {
+    let e = Env::new();
+    std::fs::write(
+        e.proj.join("leave.sh"),
+        "#!/bin/sh\n(sleep 300; echo late) &\necho $! > child.pid\necho main done\n",
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(e.proj.join("leave.sh"))
+        .status()
+        .unwrap();
+    e.ok(&["run", "leave.sh", "-y"]);
+    let run = e.run_dirs()[0].clone();
+    let child: i32 = std::fs::read_to_string(run.join("child.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    wait_until("left-behind process gone", Duration::from_secs(10), || {
+        pid_gone(child)
+    });
+    let output = std::fs::read_to_string(run.join(".guild/output")).unwrap();
+    assert!(output.contains("main done"), "{output}");
+    assert!(
+        output.contains("exited; stopping the processes it left running"),
+        "{output}"
+    );
+    assert_eq!(attr(&run, "exit_status").unwrap(), "0\n");
 }

@@ -139,6 +139,10 @@ pub fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
     read_all_small(fs::File::open(path)?)
 }
 
+/// The largest run metadata file read (an attr, a marker, the opref):
+/// reading a run never loads unbounded data.
+pub const MAX_SMALL_FILE: u64 = 4 << 20;
+
 fn read_all_small(mut f: File) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut buf = [0u8; 4096];
@@ -152,7 +156,13 @@ fn read_all_small(mut f: File) -> std::io::Result<Vec<u8>> {
                 n += k;
                 if n == buf.len() {
                     let mut v = buf.to_vec();
-                    f.read_to_end(&mut v)?;
+                    f.take(MAX_SMALL_FILE + 1 - n as u64).read_to_end(&mut v)?;
+                    if v.len() as u64 > MAX_SMALL_FILE {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!("larger than {} MiB", MAX_SMALL_FILE >> 20),
+                        ));
+                    }
                     return Ok(v);
                 }
             }

@@ -276,6 +276,7 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
     let vcs = attr("vcs_commit");
     let digest = attr("sourcecode_digest");
     let env = if a.env { attr("env") } else { None };
+    let _ = attr("label"); // shown from the listing; a broken one is reported
     for w in &warnings {
         eprintln!("WARNING: {w}");
     }
@@ -652,10 +653,11 @@ pub fn cat(ctx: &Ctx, a: CatArgs) -> Result<i32> {
             .clone()
             .ok_or_else(|| Error::user("specify a file with -p PATH or the output with --output"))?
     };
-    let data = r.run.read_file(&rel)?;
+    let mut file = r.run.open_file(&rel)?;
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = out.write_all(&data);
+    // Streamed: a run's output may be far larger than memory.
+    let _ = std::io::copy(&mut file, &mut out);
     let _ = out.flush();
     Ok(0)
 }

@@ -76,24 +76,23 @@ pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32> {
             Error::user("there are no runs yet; start one with `guild run`".to_string())
         })?;
     let gdir = r.run.guild_dir();
-    let mut printed = 0usize;
+    let Ok(mut lines) = crate::output::IndexedLines::open(&gdir) else {
+        return Ok(0); // no output yet
+    };
     let out = std::io::stdout();
     loop {
         let running = a.follow && r.run.status().status == Status::Running;
         // While running, the last line may be partial: print complete lines.
-        let lines = crate::output::read_indexed(&gdir, running).unwrap_or_default();
-        let upto = lines.len();
         {
             use std::io::Write;
-            let mut o = out.lock();
-            for (ms, stream, line) in lines.iter().take(upto).skip(printed) {
-                if writeln!(o, "{}", render::log_line(*ms, *stream, line)).is_err() {
+            let mut o = std::io::BufWriter::new(out.lock());
+            while let Some((ms, stream, line)) = lines.next_line(running) {
+                if writeln!(o, "{}", render::log_line(ms, stream, &line)).is_err() {
                     return Ok(0);
                 }
             }
             let _ = o.flush();
         }
-        printed = printed.max(upto);
         if !running {
             break;
         }

@@ -244,28 +244,96 @@ fn memchr_nl(b: &[u8]) -> Option<usize> {
     memchr::memchr(b'\n', b)
 }
 
-/// Lines of a run's output with their stream and time from `output.index`.
-/// With `only_indexed`, only lines that have their index record (of a
-/// running run, the last line may not be complete yet).
-pub fn read_indexed(guild_dir: &Path, only_indexed: bool) -> Result<Vec<(u64, u8, String)>> {
-    let out_path = guild_dir.join("output");
-    let data = std::fs::read(&out_path).ctx("reading", &out_path)?;
-    let idx = std::fs::read(guild_dir.join("output.index")).unwrap_or_default();
-    let mut lines = Vec::new();
-    for (i, line) in data.split(|b| *b == b'\n').enumerate() {
-        let rec = idx.get(i * 9..i * 9 + 9);
-        if rec.is_none() && (line.is_empty() || only_indexed) {
-            break;
+/// The lines of a run's `output` with their time (ms) and stream from
+/// `output.index`, read as a stream (bounded memory whatever the output's
+/// size). `only_indexed`: stop at the first line without both its newline
+/// and its index record (the run is still writing it); call
+/// [`IndexedLines::next_line`] again later to go on from there.
+pub struct IndexedLines {
+    out: std::io::BufReader<File>,
+    idx: Option<std::io::BufReader<File>>,
+    /// Bytes of a line read before its end arrived.
+    partial: Vec<u8>,
+    /// An index record read before its line was complete.
+    rec: Option<(u64, u8)>,
+}
+
+impl IndexedLines {
+    pub fn open(guild_dir: &Path) -> Result<IndexedLines> {
+        let out_path = guild_dir.join("output");
+        let out = File::open(&out_path).ctx("reading", &out_path)?;
+        let idx = File::open(guild_dir.join("output.index")).ok();
+        Ok(IndexedLines {
+            out: std::io::BufReader::with_capacity(1 << 16, out),
+            idx: idx.map(|f| std::io::BufReader::with_capacity(1 << 14, f)),
+            partial: Vec::new(),
+            rec: None,
+        })
+    }
+
+    fn next_rec(&mut self) -> Option<(u64, u8)> {
+        if self.rec.is_none() {
+            use std::io::Read;
+            let idx = self.idx.as_mut()?;
+            let mut r = [0u8; 9];
+            let mut n = 0;
+            while n < 9 {
+                match idx.read(&mut r[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            if n < 9 {
+                // A record being written: read it again next time.
+                if n > 0 {
+                    let _ = std::io::Seek::seek_relative(idx, -(n as i64));
+                }
+                return None;
+            }
+            let mut ms = [0u8; 8];
+            ms.copy_from_slice(&r[..8]);
+            self.rec = Some((u64::from_be_bytes(ms), r[8]));
         }
-        let (ms, stream) = rec
-            .map(|r| {
-                (
-                    u64::from_be_bytes(r[..8].try_into().unwrap_or([0; 8])),
-                    r[8],
-                )
-            })
-            .unwrap_or((0, 0));
-        lines.push((ms, stream, String::from_utf8_lossy(line).into_owned()));
+        self.rec
+    }
+
+    /// The next line, or None at the (current) end.
+    pub fn next_line(&mut self, only_indexed: bool) -> Option<(u64, u8, String)> {
+        use std::io::BufRead;
+        if !self.partial.ends_with(b"\n") {
+            // Lines are capped in memory: a line longer than this is
+            // returned in pieces.
+            let room = (MAX_PENDING as u64).saturating_sub(self.partial.len() as u64);
+            let mut limited = std::io::Read::take(&mut self.out, room.max(1));
+            let _ = limited.read_until(b'\n', &mut self.partial);
+        }
+        let complete = self.partial.ends_with(b"\n") || self.partial.len() >= MAX_PENDING;
+        let rec = self.next_rec();
+        if only_indexed && (!complete || rec.is_none()) {
+            return None;
+        }
+        if self.partial.is_empty() {
+            return None;
+        }
+        self.rec = None;
+        let mut line = std::mem::take(&mut self.partial);
+        if line.ends_with(b"\n") {
+            line.pop();
+        }
+        let (ms, stream) = rec.unwrap_or((0, 0));
+        Some((ms, stream, String::from_utf8_lossy(&line).into_owned()))
+    }
+}
+
+/// Every line of a run's output (see [`IndexedLines`]); for tests and
+/// small outputs.
+pub fn read_indexed(guild_dir: &Path, only_indexed: bool) -> Result<Vec<(u64, u8, String)>> {
+    let mut r = IndexedLines::open(guild_dir)?;
+    let mut lines = Vec::new();
+    while let Some(l) = r.next_line(only_indexed) {
+        lines.push(l);
     }
     Ok(lines)
 }

@@ -258,18 +258,31 @@ impl Run {
             .collect()
     }
 
-    /// Read a file given relative to the run dir (`--output`: `.guild/output`).
-    pub fn read_file(&self, rel: &str) -> Result<Vec<u8>> {
+    /// Open a file given relative to the run dir (`--output`:
+    /// `.guild/output`) to stream it. Nothing outside the run dir: no
+    /// absolute paths, and no `..` or link leading out of it.
+    pub fn open_file(&self, rel: &str) -> Result<std::fs::File> {
         if Path::new(rel).is_absolute() {
             return Err(Error::user(format!(
                 "{rel} is absolute; give a path relative to the run directory"
             )));
         }
         let path = self.dir.join(rel);
-        std::fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                Error::user(format!("{} does not exist", path.display()))
-            }
+        let not_found = || Error::user(format!("{} does not exist", path.display()));
+        let real = std::fs::canonicalize(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => not_found(),
+            _ => Error::io("reading", &path, e),
+        })?;
+        let root =
+            std::fs::canonicalize(&self.dir).map_err(|e| Error::io("reading", &self.dir, e))?;
+        if !real.starts_with(&root) {
+            return Err(Error::user(format!(
+                "{rel} is outside the run directory of run {}; give a path inside it",
+                self.short_id()
+            )));
+        }
+        std::fs::File::open(&real).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => not_found(),
             _ => Error::io("reading", &path, e),
         })
     }

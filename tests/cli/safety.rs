@@ -530,3 +530,69 @@ fn processes_a_script_leaves_behind_are_stopped_with_a_note() {
     );
     assert_eq!(attr(&run, "exit_status").unwrap(), "0\n");
 }
+
+/// `guild ARGS` with its address space capped at `mib` MiB.
+fn run_capped(e: &Env, mib: u64, args: &str) -> Output {
+    Command::new("bash")
+        .args([
+            "-c",
+            &format!("ulimit -v {}; exec '{BIN}' {args}", mib * 1024),
+        ])
+        .current_dir(&e.proj)
+        .env("GUILD_HOME", &e.home)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn reading_runs_never_loads_unbounded_data() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "-y", "-q"]);
+    let run = e.run_dirs()[0].clone();
+    // A 1 GiB label (sparse: cheap to make, expensive to read whole).
+    let label = std::fs::File::create(run.join(".guild/attrs/label")).unwrap();
+    label.set_len(1 << 30).unwrap();
+    let o = run_capped(&e, 400, "runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 1);
+    let o = run_capped(&e, 400, "runs info 1");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("larger than 4 MiB"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::remove_file(run.join(".guild/attrs/label")).unwrap();
+    // A 200 MB output with its index, read by `logs` and `cat` in 100 MiB.
+    {
+        use std::io::Write;
+        let line = [b'x'; 99];
+        let mut out =
+            std::io::BufWriter::new(std::fs::File::create(run.join(".guild/output")).unwrap());
+        let mut idx = std::io::BufWriter::new(
+            std::fs::File::create(run.join(".guild/output.index")).unwrap(),
+        );
+        for i in 0..2_000_000u64 {
+            out.write_all(&line).unwrap();
+            out.write_all(b"\n").unwrap();
+            idx.write_all(&(1_700_000_000_000 + i).to_be_bytes())
+                .unwrap();
+            idx.write_all(&[0]).unwrap();
+        }
+    }
+    let o = run_capped(&e, 100, "logs 1 > /dev/null");
+    assert!(
+        o.status.success(),
+        "logs: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run_capped(&e, 100, "logs 1 | wc -l");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "2000000");
+    let o = run_capped(&e, 100, "cat --output 1 | wc -c");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "200000000");
+    // Nothing outside the run dir is read.
+    let o = e.run(&["cat", "1", "-p", "../../../../../../etc/passwd"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("outside the run directory"));
+}

@@ -20,12 +20,36 @@ fn tmp_path_for(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
 }
 
+/// Files that record a run's environment (`.guild/ENV`, `attrs/env`):
+/// readable by their owner only.
+fn is_private(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str());
+    let parent = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str());
+    matches!(
+        (parent, name),
+        (Some(".guild"), Some("ENV")) | (Some("attrs"), Some("env"))
+    )
+}
+
+fn create_tmp(tmp: &Path, private: bool) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(if private { 0o600 } else { 0o666 })
+        .open(tmp)
+}
+
 /// Write `data` to `path` atomically: temp file in the same directory, fsync,
 /// rename. Readers see either the old or the new content, never a mix.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let tmp = tmp_path_for(path);
     let res = (|| -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
+        let mut f = create_tmp(&tmp, is_private(path))?;
         f.write_all(data)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
@@ -60,7 +84,8 @@ pub fn write_atomic_many(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
     };
     for (path, data) in files {
         let tmp = tmp_path_for(path);
-        let made = File::create(&tmp).and_then(|mut f| f.write_all(data).map(|_| f));
+        let made =
+            create_tmp(&tmp, is_private(path)).and_then(|mut f| f.write_all(data).map(|_| f));
         match made {
             Ok(f) => temps.push((tmp, f)),
             Err(e) => {

@@ -12,6 +12,7 @@ pub mod output;
 pub mod plan;
 pub mod platform;
 pub mod query;
+pub mod redact;
 pub mod render;
 pub mod run;
 pub mod target;

@@ -344,7 +344,7 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     ));
     files.push((
         run.guild_path("ENV"),
-        env_file_text(&built.env).into_bytes(),
+        env_file_text(&built.env, &crate::redact::Rules::load()?).into_bytes(),
     ));
     // The opref last: it is what makes the directory a run.
     files.push((run.guild_path("opref"), op.opref.format().into_bytes()));
@@ -499,16 +499,21 @@ fn rand_seed() -> i64 {
 }
 
 /// `.guild/ENV`: `export NAME=VALUE` lines so a staged run can be started by hand.
-fn env_file_text(env: &std::collections::BTreeMap<String, String>) -> String {
+/// Secrets are redacted (see [`crate::redact`]).
+fn env_file_text(
+    env: &std::collections::BTreeMap<String, String>,
+    rules: &crate::redact::Rules,
+) -> String {
     let mut text = String::new();
     for (k, v) in env {
         if k == "PWD" || k == "_" {
             continue;
         }
+        let v = rules.value(k, v);
         let val = if v.is_empty() {
             String::new()
         } else {
-            crate::run::opref::quote(v)
+            crate::run::opref::quote(&v)
         };
         text.push_str(&format!("export {k}={val}\n"));
     }

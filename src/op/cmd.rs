@@ -280,14 +280,14 @@ fn resolve_refs(arg: &str, python: Option<&Path>, flag_vals: &Mapping, cmd_dir: 
 }
 
 /// The `env` attr: the process env minus names that look like secrets.
-pub fn env_attr(env: &BTreeMap<String, String>) -> Value {
+/// `attrs/env`: the run's environment with secrets redacted.
+pub fn env_attr(env: &BTreeMap<String, String>, rules: &crate::redact::Rules) -> Value {
     let mut m = Mapping::new();
     for (k, v) in env {
-        let lk = k.to_ascii_lowercase();
-        if lk.contains("password") || lk.contains("token") || lk.contains("secret") || k == "_" {
+        if k == "_" {
             continue;
         }
-        m.insert(k.clone().into(), v.clone().into());
+        m.insert(k.clone().into(), rules.value(k, v).into_owned().into());
     }
     Value::Mapping(m)
 }

@@ -69,7 +69,10 @@ pub fn start(
             ));
         }
     }
-    attrs.push(("env", cmd::env_attr(&built.env)));
+    attrs.push((
+        "env",
+        cmd::env_attr(&built.env, &crate::redact::Rules::load()?),
+    ));
     attrs.push(("started", now_us().into()));
     // No longer staged: from here a killed supervisor leaves a run that
     // shows running while its process lives, then error.

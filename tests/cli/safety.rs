@@ -596,3 +596,65 @@ fn reading_runs_never_loads_unbounded_data() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("outside the run directory"));
 }
+
+#[test]
+fn secrets_in_the_environment_are_redacted_in_what_a_run_records() {
+    use std::os::unix::fs::PermissionsExt;
+    let e = Env::new();
+    std::fs::write(
+        e.proj.join("env.py"),
+        "import os\nprint('got', os.environ['WANDB_API_KEY'], os.environ['DATABASE_URL'])\n",
+    )
+    .unwrap();
+    let config = e.proj.join("config.yml");
+    std::fs::write(
+        &config,
+        "redact-env:\n  names: [TEAM]\n  keep: [MY_AUTH_MODE]\n",
+    )
+    .unwrap();
+    let o = e
+        .cmd(&["run", "env.py", "-y"])
+        .env("GUILD_CONFIG", &config)
+        .env("WANDB_API_KEY", "wandb-s3cret")
+        .env("OPENAI_API_KEY", "sk-s3cret")
+        .env("DATABASE_URL", "postgres://bob:pa55word@db:5432/x")
+        .env("MY_TEAM", "team-s3cret")
+        .env("MY_AUTH_MODE", "plain")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The script gets the real values.
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("got wandb-s3cret postgres://bob:pa55word@db"),
+        "{out}"
+    );
+    let run = e.run_dirs()[0].clone();
+    for f in [".guild/ENV", ".guild/attrs/env"] {
+        let text = std::fs::read_to_string(run.join(f)).unwrap();
+        for secret in ["wandb-s3cret", "sk-s3cret", "pa55word", "team-s3cret"] {
+            assert!(!text.contains(secret), "{f} keeps {secret}: {text}");
+        }
+        assert!(
+            text.contains("postgres://bob:<redacted>@db:5432/x"),
+            "{f}: {text}"
+        );
+        assert!(text.contains("plain"), "{f}: kept name redacted: {text}");
+        let mode = std::fs::metadata(run.join(f)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{f} mode {mode:o}");
+    }
+    // A malformed config is a one-line error naming it, before any run.
+    std::fs::write(&config, "redact-env:\n  names: nope\n").unwrap();
+    let o = e
+        .cmd(&["run", "env.py", "-y"])
+        .env("GUILD_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("config.yml: redact-env.names must be a list"),
+        "{err}"
+    );
+    assert_eq!(e.run_dirs().len(), 1);
+}

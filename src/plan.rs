@@ -325,7 +325,13 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
                     eprintln!("WARNING: {w}");
                 }
             }
-            entries = op::source::copy(&snap, &run.dir, &op.sourcecode_dest)?;
+            let (copied, unreadable) = op::source::copy(&snap, &run.dir, &op.sourcecode_dest)?;
+            if !req.quiet {
+                for w in &unreadable {
+                    eprintln!("WARNING: {w}");
+                }
+            }
+            entries = copied;
             attrs.extend(source_attrs(
                 &run,
                 &entries,

@@ -314,12 +314,30 @@ pub fn select_with(root: &Path, exclude: &[PathBuf], rules: &[Rule]) -> Snapshot
     // as Guild's os.walk consumes its file budget.
     wb.sort_by_file_path(|a, b| a.is_dir().cmp(&b.is_dir()).then_with(|| a.cmp(b)));
     let root_owned = root.to_path_buf();
+    let real_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let excl = exclude.clone();
     let dir_rules: Vec<Rule> = rules.to_vec();
+    let link_warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let lw = link_warnings.clone();
     wb.filter_entry(move |e| {
         let p = e.path();
         if p == root_owned {
             return true;
+        }
+        // Links are followed only inside the project: a link to /etc or to
+        // the project's parent would copy what is not the project's.
+        if e.path_is_symlink() {
+            let inside = p.canonicalize().is_ok_and(|t| t.starts_with(&real_root));
+            if !inside {
+                let rel = p.strip_prefix(&root_owned).unwrap_or(p);
+                if let Ok(mut w) = lw.lock() {
+                    w.push(format!(
+                        "Skipping source code link {} because it leads outside the project (or nowhere).",
+                        rel.display()
+                    ));
+                }
+                return false;
+            }
         }
         if let Ok(rel) = p.strip_prefix(&root_owned) {
             let rel = slash(rel);
@@ -351,7 +369,21 @@ pub fn select_with(root: &Path, exclude: &[PathBuf], rules: &[Rule]) -> Snapshot
     let mut warnings = Vec::new();
     let mut count = 0usize;
     let mut capped = false;
-    for entry in wb.build().flatten() {
+    let mut total_bytes = 0u64;
+    for entry in wb.build() {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let looped = matches!(&e, ignore::Error::WithPath { err, .. } if matches!(**err, ignore::Error::Loop { .. }))
+                    || matches!(&e, ignore::Error::Loop { .. });
+                if looped {
+                    warnings.push(format!("Skipping a directory loop in the source code: {e}"));
+                } else {
+                    warnings.push(format!("Skipping unreadable source code: {e}"));
+                }
+                continue;
+            }
+        };
         if !entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
             continue;
         }
@@ -398,8 +430,21 @@ pub fn select_with(root: &Path, exclude: &[PathBuf], rules: &[Rule]) -> Snapshot
             }
             count += 1;
         }
+        total_bytes += size;
         files.push(rel);
         continue;
+    }
+    if let Ok(mut w) = link_warnings.lock() {
+        let mut w = std::mem::take(&mut *w);
+        w.append(&mut warnings);
+        warnings = w;
+    }
+    if git && (files.len() > GIT_WARN_COUNT || total_bytes > GIT_WARN_BYTES) {
+        warnings.push(format!(
+            "The source code snapshot has {} files ({:.1} MB): everything in the Git tree that is not ignored is copied into each run. To narrow it, define 'sourcecode' for the operation in guild.yml or list what to leave out in .guildignore.",
+            files.len(),
+            total_bytes as f64 / 1e6
+        ));
     }
     Snapshot {
         root: root.to_path_buf(),
@@ -408,9 +453,16 @@ pub fn select_with(root: &Path, exclude: &[PathBuf], rules: &[Rule]) -> Snapshot
     }
 }
 
-/// Copy the selected files under `run_dir/dest`, returning manifest entries.
-pub fn copy(snap: &Snapshot, run_dir: &Path, dest: &str) -> Result<Vec<Entry>> {
+/// In a Git tree every file not ignored is copied: past this many files or
+/// bytes, say how to narrow the snapshot.
+const GIT_WARN_COUNT: usize = 100;
+const GIT_WARN_BYTES: u64 = 10_000_000;
+
+/// Copy the selected files under `run_dir/dest`, returning manifest entries
+/// and a warning for each file that could not be read (skipped).
+pub fn copy(snap: &Snapshot, run_dir: &Path, dest: &str) -> Result<(Vec<Entry>, Vec<String>)> {
     let mut entries = Vec::with_capacity(snap.files.len());
+    let mut warnings = Vec::new();
     for rel in &snap.files {
         let src = snap.root.join(rel);
         let run_rel = if dest == "." || dest.is_empty() {
@@ -422,12 +474,28 @@ pub fn copy(snap: &Snapshot, run_dir: &Path, dest: &str) -> Result<Vec<Entry>> {
         if let Some(parent) = target.parent() {
             crate::fsutil::create_dir_all(parent)?;
         }
-        std::fs::copy(&src, &target).ctx("copying source file", &src)?;
+        // Opened first: an unreadable source file is skipped, not fatal.
+        let mut from = match std::fs::File::open(&src) {
+            Ok(f) => f,
+            Err(e) => {
+                warnings.push(format!(
+                    "Skipping source code file {} because it cannot be read: {e}",
+                    rel.display()
+                ));
+                continue;
+            }
+        };
+        let mut to = std::fs::File::create(&target).ctx("creating", &target)?;
+        std::io::copy(&mut from, &mut to).ctx("copying source file", &src)?;
+        drop(to);
+        if let Ok(meta) = from.metadata() {
+            let _ = std::fs::set_permissions(&target, meta.permissions());
+        }
         let data = std::fs::read(&target).ctx("reading", &target)?;
         let sha = format!("{:x}", Sha1::digest(&data));
         entries.push(Entry::source(&slash(&run_rel), &sha, &slash(rel)));
     }
-    Ok(entries)
+    Ok((entries, warnings))
 }
 
 fn slash(p: &Path) -> String {
@@ -523,7 +591,7 @@ mod tests {
         assert_eq!(names(&s), ["a.py"]);
         let run = d.path().join("run");
         fs::create_dir_all(&run).unwrap();
-        let e = copy(&s, &run, "code").unwrap();
+        let (e, _) = copy(&s, &run, "code").unwrap();
         assert_eq!(e[0].fields[0], "code/a.py");
         assert_eq!(e[0].fields[1], format!("{:x}", Sha1::digest(b"print(1)\n")));
         assert!(run.join("code/a.py").exists());

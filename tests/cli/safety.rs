@@ -658,3 +658,108 @@ fn secrets_in_the_environment_are_redacted_in_what_a_run_records() {
     );
     assert_eq!(e.run_dirs().len(), 1);
 }
+
+#[test]
+fn source_snapshot_never_follows_links_out_of_the_project() {
+    let e = Env::new();
+    // A sibling project the `uplink` would reach.
+    let sibling = e.proj.parent().unwrap().join("sibling");
+    std::fs::create_dir_all(&sibling).unwrap();
+    std::fs::write(sibling.join("other.py"), "x = 1\n").unwrap();
+    std::fs::create_dir_all(e.proj.join("sub")).unwrap();
+    std::fs::write(e.proj.join("sub/util.py"), "y = 2\n").unwrap();
+    std::os::unix::fs::symlink("/etc", e.proj.join("etc_link")).unwrap();
+    std::os::unix::fs::symlink("..", e.proj.join("uplink")).unwrap();
+    std::os::unix::fs::symlink("sub", e.proj.join("inner")).unwrap();
+    std::os::unix::fs::symlink("..", e.proj.join("sub/loop")).unwrap();
+    let o = e.run(&["run", "train.py", "-y"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("Skipping source code link etc_link because it leads outside"),
+        "{err}"
+    );
+    assert!(err.contains("Skipping source code link uplink"), "{err}");
+    let run = e.run_dirs()[0].clone();
+    let manifest = std::fs::read_to_string(run.join(".guild/manifest")).unwrap();
+    assert!(
+        !manifest.contains("passwd") && !manifest.contains("other.py"),
+        "{manifest}"
+    );
+    assert!(!run.join("etc_link").exists() && !run.join("uplink").exists());
+    // A link inside the project is copied, as Guild does.
+    assert!(run.join("inner/util.py").is_file(), "{manifest}");
+    assert!(run.join("sub/util.py").is_file());
+}
+
+#[test]
+fn an_unreadable_source_file_is_skipped_with_a_warning() {
+    let e = Env::new();
+    std::fs::write(e.proj.join("secret.txt"), "no\n").unwrap();
+    Command::new("chmod")
+        .arg("000")
+        .arg(e.proj.join("secret.txt"))
+        .status()
+        .unwrap();
+    // As root every file is readable: run as nobody then.
+    let root = euid() == 0;
+    if root {
+        Command::new("chmod")
+            .args(["-R", "a+rwX"])
+            .arg(e.proj.parent().unwrap())
+            .status()
+            .unwrap();
+        Command::new("chmod")
+            .arg("000")
+            .arg(e.proj.join("secret.txt"))
+            .status()
+            .unwrap();
+    }
+    let mut c = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    let o = c
+        .args(["run", "run.sh", "-y"])
+        .current_dir(&e.proj)
+        .env("GUILD_HOME", &e.home)
+        .env("HOME", &e.proj)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("Skipping source code file secret.txt because it cannot be read"),
+        "{err}"
+    );
+    let run = e.run_dirs()[0].clone();
+    assert!(run.join("run.sh").is_file());
+    assert!(!run.join("secret.txt").exists());
+}
+
+fn euid() -> u32 {
+    let out = Command::new("id").arg("-u").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+#[test]
+fn a_big_git_tree_snapshot_says_how_to_narrow_it() {
+    let e = Env::new();
+    std::fs::create_dir_all(e.proj.join(".git")).unwrap();
+    std::fs::create_dir_all(e.proj.join("data")).unwrap();
+    for i in 0..120 {
+        std::fs::write(e.proj.join(format!("data/f{i}.csv")), "1,2\n").unwrap();
+    }
+    let o = e.run(&["run", "train.py", "-y"]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("The source code snapshot has 123 files"),
+        "{err}"
+    );
+    assert!(err.contains(".guildignore"), "{err}");
+}

@@ -374,6 +374,28 @@ pub fn main() -> Result<i32> {
     } else {
         Vec::new()
     };
+    // A batch started again (after its process was killed, or by
+    // `--restart`) resumes: a trial that completed or runs is kept, one
+    // left staged or that failed runs again in place, the rest are new.
+    let mut resume: Vec<Option<Run>> = vec![None; trials.len()];
+    let mut used = std::collections::HashSet::new();
+    for id in batch.linked_ids() {
+        let run = Run::at(home.runs_dir().join(&id));
+        let Some(Value::Mapping(f)) = run.attr("flags") else {
+            continue;
+        };
+        if let Some(i) = (0..trials.len()).find(|i| resume[*i].is_none() && trials[*i] == f) {
+            used.insert(i);
+            resume[i] = Some(run);
+        }
+    }
+    if !used.is_empty() {
+        eprintln!(
+            "INFO: [guild] Resuming the sweep: {} of {} trials were started before",
+            used.len(),
+            trials.len()
+        );
+    }
     // Trials are child processes, reaped with a blocking wait (no polling
     // delay between one trial's end and the next one's start).
     let mut running: Vec<(String, i32)> = Vec::new();
@@ -427,7 +449,20 @@ pub fn main() -> Result<i32> {
                 continue;
             }
         }
-        let run = crate::plan::stage_trial(&home, &batch, index, t)?;
+        let run = match resume[index].take() {
+            Some(run) => match run.status().status {
+                crate::run::Status::Completed | crate::run::Status::Running => {
+                    eprintln!(
+                        "INFO: [guild] Keeping trial {} ({})",
+                        run.id,
+                        run.status().display()
+                    );
+                    continue;
+                }
+                _ => run,
+            },
+            None => crate::plan::stage_trial(&home, &batch, index, t)?,
+        };
         let desc: Vec<String> = {
             let mut v: Vec<(String, String)> = t
                 .iter()

@@ -30,7 +30,7 @@ pub fn of(runs: &[RunInfo]) -> Vec<Experiment<'_>> {
             .filter_map(|id| by_id.get(id.as_str()).copied())
             .collect();
         trial_ids.extend(linked);
-        let finished_batch = r.status.status != Status::Running;
+        let finished_batch = r.status.status != Status::Running && !interrupted(r);
         let queued = if finished_batch {
             0
         } else {
@@ -55,7 +55,29 @@ pub fn of(runs: &[RunInfo]) -> Vec<Experiment<'_>> {
     out
 }
 
+/// A sweep whose batch process was killed (SIGKILL, or it died without
+/// recording its end: its supervisor was killed, the machine was lost):
+/// `guild run --restart BATCH` resumes it.
+fn interrupted(r: &RunInfo) -> bool {
+    r.batch
+        && matches!(r.status.status, Status::Error | Status::Terminated)
+        && matches!(r.exit_status, None | Some(-9))
+}
+
 impl Experiment<'_> {
+    pub fn interrupted(&self) -> bool {
+        interrupted(self.run)
+    }
+
+    /// The status shown for the experiment.
+    pub fn status(&self) -> String {
+        if self.interrupted() {
+            "interrupted".to_string()
+        } else {
+            self.run.status.display()
+        }
+    }
+
     /// Trials by state: queued, running, completed, failed, stopped.
     pub fn counts(&self) -> [usize; 5] {
         let mut c = [self.queued, 0, 0, 0, 0];
@@ -73,12 +95,14 @@ impl Experiment<'_> {
 
     /// Still going: the run itself or one of its trials.
     pub fn active(&self) -> bool {
-        matches!(
-            self.run.status.status,
-            Status::Running | Status::Pending | Status::Staged
-        ) || self
-            .trials
-            .iter()
-            .any(|t| t.status.status == Status::Running)
+        self.interrupted()
+            || matches!(
+                self.run.status.status,
+                Status::Running | Status::Pending | Status::Staged
+            )
+            || self
+                .trials
+                .iter()
+                .any(|t| t.status.status == Status::Running)
     }
 }

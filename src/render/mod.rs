@@ -519,7 +519,7 @@ pub fn experiments(exps: &[Experiment]) -> (Vec<Vec<String>>, serde_json::Value)
             name.clone(),
             e.run.run.short_id().to_string(),
             e.run.op_desc(),
-            e.run.status.display(),
+            e.status(),
         ];
         row.extend(c.iter().map(|n| n.to_string()));
         row.push(duration(e.run));
@@ -528,7 +528,7 @@ pub fn experiments(exps: &[Experiment]) -> (Vec<Vec<String>>, serde_json::Value)
             "name": name,
             "id": e.run.run.id,
             "operation": e.run.op_desc(),
-            "status": e.run.status.status.as_str(),
+            "status": if e.interrupted() { "interrupted" } else { e.run.status.status.as_str() },
             "queued": c[0], "running": c[1], "completed": c[2], "failed": c[3], "stopped": c[4],
             "duration": duration(e.run),
         }));

@@ -78,6 +78,9 @@ pub fn start(
     // shows running while its process lives, then error.
     fsutil::remove_if_exists(&run.guild_path("STAGED"))?;
     fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
+    // A run started again shows running, not how it ended last time.
+    run.del_attr("exit_status")?;
+    run.del_attr("stopped")?;
     // Written once the process is spawned, while it boots.
     let on_start = move || run.write_attrs(&attrs);
     let flag_names: Vec<String> = flags

@@ -763,3 +763,77 @@ fn a_big_git_tree_snapshot_says_how_to_narrow_it() {
     );
     assert!(err.contains(".guildignore"), "{err}");
 }
+
+#[test]
+fn a_killed_sweep_is_shown_interrupted_and_resumes_on_restart() {
+    let e = Env::new();
+    let (mut child, _) =
+        e.spawn_until_locked(&["run", "train.py", "sleep=1", "lr=[1,2,3,4]", "-y", "-q"]);
+    // The batch run is the one with a proto.
+    let batch = || {
+        e.run_dirs()
+            .into_iter()
+            .find(|d| d.join(".guild/proto").exists())
+            .unwrap()
+    };
+    wait_until("second trial", Duration::from_secs(30), || {
+        std::fs::read_dir(batch())
+            .unwrap()
+            .flatten()
+            .filter(|x| x.file_type().unwrap().is_symlink())
+            .count()
+            >= 2
+    });
+    let b = batch();
+    let pid: i32 = std::fs::read_to_string(b.join(".guild/LOCK"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+    let id = b.file_name().unwrap().to_str().unwrap().to_string();
+    wait_until("batch ended", Duration::from_secs(20), || {
+        e.status_of(&id) != "running"
+    });
+    let status: Vec<serde_json::Value> =
+        serde_json::from_str(&e.ok(&["status", "--json"])).unwrap();
+    let sweep = status
+        .iter()
+        .find(|s| s["id"] == id.as_str())
+        .expect("sweep shown");
+    assert_eq!(sweep["status"], "interrupted", "{status:?}");
+    // Let any trial left running end, then resume.
+    wait_until("no trial running", Duration::from_secs(30), || {
+        e.runs_json().iter().all(|r| r["status"] != "running")
+    });
+    let o = e.run(&["run", "--restart", &id, "-y", "-q"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let log = std::fs::read_to_string(b.join(".guild/output")).unwrap();
+    assert!(log.contains("Resuming the sweep: 2 of 4"), "{log}");
+    let runs = e.runs_json();
+    let trials: Vec<&serde_json::Value> = runs.iter().filter(|r| r["id"] != id.as_str()).collect();
+    assert_eq!(trials.len(), 4, "one run per trial: {runs:?}");
+    assert!(
+        trials.iter().all(|t| t["status"] == "completed"),
+        "{trials:?}"
+    );
+    let mut lrs: Vec<String> = trials
+        .iter()
+        .map(|t| {
+            let dir = e.home.join("runs").join(t["id"].as_str().unwrap());
+            let flags = attr(&dir, "flags").unwrap();
+            flags
+                .lines()
+                .find_map(|l| l.strip_prefix("lr: "))
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    lrs.sort();
+    assert_eq!(lrs, ["1.0", "2.0", "3.0", "4.0"]);
+}

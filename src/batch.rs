@@ -523,7 +523,7 @@ pub fn main() -> Result<i32> {
         // The trial's process is its supervisor: it gets the claim and
         // stays in this batch's process group.
         let claim = crate::exec::Claim::take(&run)?;
-        let child = crate::exec::spawn_supervisor(cmd, &claim, false)
+        let child = crate::exec::spawn_supervisor(cmd, &claim, crate::exec::Detach::No)
             .map_err(|e| Error::user(format!("cannot start trial {}: {e}", run.id)))?;
         drop(claim);
         running.push((run.id.clone(), child.id() as i32));

@@ -494,6 +494,17 @@ fn run_batch(
     start_foreground(ctx, a, &batch, &claim)
 }
 
+/// How the supervisor of a run attached to this process is detached: a
+/// session of its own, but for a pipeline step a process group of its own
+/// (stopping the pipeline reaches it once, through this process).
+fn attached_detach() -> crate::exec::Detach {
+    if std::env::var_os("GUILD_RUNS_PARENT").is_some() {
+        crate::exec::Detach::Group
+    } else {
+        crate::exec::Detach::Session
+    }
+}
+
 /// Start a staged run attached to this terminal; the exit code is the run's.
 fn start_foreground(ctx: &Ctx, a: &RunArgs, run: &Run, claim: &crate::exec::Claim) -> Result<i32> {
     let opts = StartOpts {
@@ -502,8 +513,7 @@ fn start_foreground(ctx: &Ctx, a: &RunArgs, run: &Run, claim: &crate::exec::Clai
         pidfile: None,
         stop_after: a.stop_after,
     };
-    // A pipeline step stays in its pipeline's process group.
-    let detach = std::env::var_os("GUILD_RUNS_PARENT").is_none();
+    let detach = attached_detach();
     local::start_attached(&ctx.home, run, &ctx.cwd, &opts, claim, detach)
 }
 
@@ -561,7 +571,7 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
         let status = local::start(&ctx.home, &run, &ctx.cwd, &opts, Some(claim))?;
         return Ok(exit_code_for_status(status));
     }
-    let detach = std::env::var_os("GUILD_RUNS_PARENT").is_none();
+    let detach = attached_detach();
     local::start_attached(&ctx.home, &run, &ctx.cwd, &opts, &claim, detach)
 }
 

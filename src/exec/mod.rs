@@ -484,34 +484,118 @@ impl Claim {
     pub fn raw_fd(&self) -> i32 {
         self.file.as_raw_fd()
     }
+
+    /// Another handle on the same claim (a dup of its fd).
+    pub fn try_clone(&self) -> Result<Claim> {
+        Ok(Claim {
+            file: self
+                .file
+                .try_clone()
+                .map_err(|e| Error::user(format!("cannot hand on the start claim: {e}")))?,
+        })
+    }
 }
 
 /// Start `cmd` (a `guild run --start` supervisor) with the claim passed
 /// down as `--claim-fd`. `detach`: in a session of its own, so that closing
 /// the terminal, a dropped SSH session or killing this process leaves the
 /// run (and the recording of its output) going.
+/// Where a supervisor runs relative to the process that starts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detach {
+    /// A session of its own: a closed terminal, a dropped SSH session or
+    /// killing the starter leave it going (a foreground run).
+    Session,
+    /// A process group of its own: signals sent to the starter's group
+    /// (stopping a pipeline) reach it only as the starter passes them on.
+    Group,
+    /// The starter's group: stopping the starter's group stops it (the
+    /// trials of a `--parallel` sweep).
+    No,
+}
+
+impl Detach {
+    /// Apply in the new process. Async-signal-safe.
+    fn apply(self) -> std::io::Result<()> {
+        // SAFETY: setsid(2)/setpgid(2) are async-signal-safe and only
+        // change this process's own session or group.
+        let rc = unsafe {
+            match self {
+                Detach::Session => libc::setsid(),
+                Detach::Group => libc::setpgid(0, 0),
+                Detach::No => 0,
+            }
+        };
+        if rc < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
 pub fn spawn_supervisor(
     mut cmd: Command,
     claim: &Claim,
-    detach: bool,
+    detach: Detach,
 ) -> std::io::Result<std::process::Child> {
     let fd = claim.raw_fd();
     cmd.arg("--claim-fd").arg(fd.to_string());
     // SAFETY: between fork and exec only async-signal-safe calls: fcntl(2)
-    // to let the claim fd survive exec, setsid(2) to detach.
+    // to let the claim fd survive exec, setsid(2)/setpgid(2) to detach.
     unsafe {
         cmd.pre_exec(move || {
             let flags = libc::fcntl(fd, libc::F_GETFD);
             if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            if detach && libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
+            detach.apply()
         });
     }
     cmd.spawn()
+}
+
+/// Whether this process runs a single thread (then `fork` without `exec`
+/// is sound: no other thread can hold a lock the child would need).
+fn single_threaded() -> bool {
+    std::fs::read_dir("/proc/self/task").is_ok_and(|d| d.count() == 1)
+}
+
+/// Run `f` as the supervisor in a forked copy of this process (no exec,
+/// so nothing is read or built twice), detached as `detach` says. The
+/// child exits with `f`'s code. None when this process has other threads
+/// (the caller then starts a supervisor with [`spawn_supervisor`]).
+pub fn fork_supervisor(detach: Detach, f: impl FnOnce() -> i32) -> Result<Option<i32>> {
+    if !single_threaded() {
+        return Ok(None);
+    }
+    {
+        // Nothing buffered may be written twice, by both processes.
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stderr().flush();
+    }
+    // SAFETY: this process has a single thread (checked just above), so
+    // the child, a copy of it, may run ordinary code: no lock can be held
+    // by a thread that does not exist in the child.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => {
+            let code = match detach.apply() {
+                Ok(()) => f(),
+                Err(e) => {
+                    eprintln!("guild: cannot detach the run's supervisor: {e}");
+                    1
+                }
+            };
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            let _ = std::io::stderr().flush();
+            std::process::exit(code);
+        }
+        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Some(child.as_raw())),
+        Err(e) => Err(Error::user(format!(
+            "cannot start the run's supervisor: {e}"
+        ))),
+    }
 }
 
 static ATTACHED_PID: AtomicI32 = AtomicI32::new(0);
@@ -531,8 +615,8 @@ extern "C" fn forward_to_supervisor(sig: libc::c_int) {
 /// Ctrl-C and SIGTERM on to it (it stops the run and records how it
 /// ended). A hangup ends only this process: the run goes on. Returns the
 /// supervisor's exit code, which is the run's.
-pub fn attach(mut child: std::process::Child) -> Result<i32> {
-    ATTACHED_PID.store(child.id() as i32, Ordering::SeqCst);
+pub fn attach(child: i32) -> Result<i32> {
+    ATTACHED_PID.store(child, Ordering::SeqCst);
     let action = SigAction::new(
         SigHandler::Handler(forward_to_supervisor),
         SaFlags::SA_RESTART,
@@ -544,13 +628,21 @@ pub fn attach(mut child: std::process::Child) -> Result<i32> {
             let _ = signal::sigaction(sig, &action);
         }
     }
-    let status = child
-        .wait()
-        .map_err(|e| Error::user(format!("waiting for the run's supervisor: {e}")))?;
+    use nix::sys::wait::{waitpid, WaitStatus};
+    let pid = nix::unistd::Pid::from_raw(child);
+    let code = loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, c)) => break c,
+            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => {
+                ATTACHED_PID.store(0, Ordering::SeqCst);
+                return Err(Error::user(format!(
+                    "waiting for the run's supervisor: {e}"
+                )));
+            }
+        }
+    };
     ATTACHED_PID.store(0, Ordering::SeqCst);
-    Ok(match (status.code(), status.signal()) {
-        (Some(c), _) => c,
-        (None, Some(s)) => 128 + s,
-        _ => 1,
-    })
+    Ok(code)
 }

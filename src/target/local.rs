@@ -162,7 +162,7 @@ pub fn start_background(
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
-    let child = exec::spawn_supervisor(cmd, claim, true)
+    let child = exec::spawn_supervisor(cmd, claim, exec::Detach::Session)
         .map_err(|e| Error::user(format!("cannot start background run: {e}")))?;
     let pid = child.id();
     let t0 = Instant::now();
@@ -186,8 +186,28 @@ pub fn start_attached(
     cwd: &Path,
     opts: &StartOpts,
     claim: &exec::Claim,
-    detach: bool,
+    detach: exec::Detach,
 ) -> Result<i32> {
+    // The supervisor is this process, forked (cheap: nothing read or built
+    // twice), or when threads make that unsound, `guild run --start`.
+    let forked = exec::fork_supervisor(detach, || {
+        let code = claim
+            .try_clone()
+            .and_then(|c| start(home, run, cwd, opts, Some(c)))
+            .map(crate::error::exit_code_for_status);
+        match code {
+            Ok(c) => c,
+            Err(e) => {
+                if !e.msg.is_empty() {
+                    eprintln!("guild: {}", e.msg);
+                }
+                e.exit_code()
+            }
+        }
+    })?;
+    if let Some(pid) = forked {
+        return exec::attach(pid);
+    }
     let mut cmd = supervisor_cmd(home, run, cwd)?;
     if opts.quiet {
         cmd.arg("--quiet");
@@ -203,5 +223,5 @@ pub fn start_attached(
     }
     let child = exec::spawn_supervisor(cmd, claim, detach)
         .map_err(|e| Error::user(format!("cannot start run {}: {e}", run.short_id())))?;
-    exec::attach(child)
+    exec::attach(child.id() as i32)
 }

@@ -205,6 +205,14 @@ for i in range(10):\n    print('after %d' % i, flush=True)\n";
 
 #[test]
 fn killing_the_foreground_tracker_leaves_the_run_going_and_recorded() {
+    for sig in ["KILL", "HUP"] {
+        foreground_tracker_lost(sig);
+    }
+}
+
+/// The foreground `guild run` gets SIG`sig` (kill -9, or the hangup of a
+/// closed terminal or dropped SSH session) while its run waits.
+fn foreground_tracker_lost(sig: &str) {
     let e = Env::new();
     std::fs::write(e.proj.join("waiter.py"), WAITER).unwrap();
     let mut child = e
@@ -219,7 +227,10 @@ fn killing_the_foreground_tracker_leaves_the_run_going_and_recorded() {
     });
     let run = e.run_dirs()[0].clone();
     let id = run.file_name().unwrap().to_str().unwrap().to_string();
-    child.kill().unwrap(); // SIGKILL to the foreground `guild run`
+    Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap();
     child.wait().unwrap();
     drop(child.stdout.take()); // and its terminal goes away
     assert_eq!(e.status_of(&id), "running");

@@ -150,7 +150,8 @@ pub fn remove_if_exists(path: &Path) -> Result<()> {
 
 /// Read a file to a string; `Ok(None)` when it does not exist.
 pub fn read_opt(path: &Path) -> Result<Option<String>> {
-    match read_small(path) {
+    // Not capped: a manifest lists every file of a run.
+    match fs::read(path) {
         Ok(b) => Ok(Some(String::from_utf8_lossy(&b).into_owned())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(crate::error::Error::io("reading", path, e)),

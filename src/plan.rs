@@ -49,7 +49,22 @@ pub struct Staging {
     pub run: Run,
     final_dir: PathBuf,
     marker: PathBuf,
+    /// Held (flock) while the run is built: a marker whose lock can be
+    /// taken belongs to a dead builder, on this host or another one
+    /// sharing the home.
+    _lock: std::fs::File,
     armed: bool,
+}
+
+/// Where the opref of a run being staged waits: moved to `opref` just
+/// before the run is published, so not even Guild (which lists any dir
+/// with `.guild/opref`) sees a half-made run.
+pub const STAGED_OPREF: &str = "opref.staged";
+
+fn lock_nb(f: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock(2) on an fd we own.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
 }
 
 impl Staging {
@@ -60,10 +75,16 @@ impl Staging {
         let markers = home.path.join("staging");
         fsutil::create_dir_all(&markers)?;
         remove_dead_stagings(home);
-        let me = std::process::id() as i32;
-        let ticks = crate::run::proc::proc_info(me).map_or(0, |p| p.start_ticks);
-        let marker = markers.join(format!("{me}-{ticks}-{id}"));
-        std::fs::write(&marker, b"").map_err(|e| Error::io("creating", &marker, e))?;
+        // Locked under a temporary name, then named: a marker is never
+        // seen unlocked while its builder lives.
+        let marker = markers.join(id);
+        let tmp = markers.join(format!(".{id}.{}", std::process::id()));
+        let lock = std::fs::File::create(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
+        if !lock_nb(&lock) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(Error::user(format!("cannot lock {}", tmp.display())));
+        }
+        std::fs::rename(&tmp, &marker).map_err(|e| Error::io("creating", &marker, e))?;
         if let Err(e) = std::fs::create_dir(&dir) {
             let _ = std::fs::remove_file(&marker);
             return Err(Error::io("creating run directory", &dir, e));
@@ -75,6 +96,7 @@ impl Staging {
             },
             final_dir,
             marker,
+            _lock: lock,
             armed: true,
         })
     }
@@ -89,6 +111,11 @@ impl Staging {
                 self.run.id,
                 self.final_dir.display()
             )));
+        }
+        let staged_opref = self.run.guild_path(STAGED_OPREF);
+        if staged_opref.exists() {
+            let opref = self.run.guild_path("opref");
+            std::fs::rename(&staged_opref, &opref).map_err(|e| Error::io("writing", &opref, e))?;
         }
         std::fs::rename(&self.run.dir, &self.final_dir)
             .map_err(|e| Error::io("moving staged run to", &self.final_dir, e))?;
@@ -111,34 +138,23 @@ impl Drop for Staging {
 }
 
 /// Remove the stagings of processes that died while building a run: their
-/// markers name a pid that is gone or has another start time.
+/// markers' locks are free.
 pub fn remove_dead_stagings(home: &Home) {
     let markers = home.path.join("staging");
     let Ok(rd) = std::fs::read_dir(&markers) else {
         return;
     };
     for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let mut parts = name.splitn(3, '-');
-        let (Some(pid), Some(ticks), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+        let id = e.file_name().to_string_lossy().into_owned();
+        if id.starts_with('.') || id.contains('/') || id.is_empty() {
+            continue;
+        }
+        let Ok(f) = std::fs::OpenOptions::new().write(true).open(e.path()) else {
             continue;
         };
-        let (Ok(pid), Ok(ticks)) = (pid.parse::<i32>(), ticks.parse::<u64>()) else {
-            continue;
-        };
-        let alive = crate::run::proc::proc_info(pid)
-            .is_some_and(|p| p.start_ticks == ticks && p.state != 'Z');
-        if !alive && !id.contains('/') && !id.starts_with('.') && !id.is_empty() {
+        if lock_nb(&f) {
             let _ = std::fs::remove_dir_all(home.runs_dir().join(format!("{STAGING_PREFIX}{id}")));
             let _ = std::fs::remove_file(e.path());
-        }
-    }
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            let _ = std::fs::remove_dir_all(p);
         }
     }
 }
@@ -352,8 +368,14 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
         run.guild_path("ENV"),
         env_file_text(&built.env, &crate::redact::Rules::load()?).into_bytes(),
     ));
-    // The opref last: it is what makes the directory a run.
-    files.push((run.guild_path("opref"), op.opref.format().into_bytes()));
+    // The opref last: it is what makes the directory a run (for a run in
+    // staging, at its waiting place until published).
+    let opref_name = if staging.is_some() {
+        STAGED_OPREF
+    } else {
+        "opref"
+    };
+    files.push((run.guild_path(opref_name), op.opref.format().into_bytes()));
     fsutil::write_atomic_many(&files)?;
     fsutil::touch(&run.guild_path("STAGED"))?;
     fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
@@ -410,7 +432,7 @@ pub fn stage_trial(
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| REWRITTEN.contains(&n))
             || p.file_name()
-                .is_some_and(|n| n == "PENDING" || n == "STAGED" || n == "ENV")
+                .is_some_and(|n| n == "PENDING" || n == "STAGED" || n == "ENV" || n == "opref")
     })?;
     let batch_name = batch
         .attr_str("name")
@@ -430,11 +452,21 @@ pub fn stage_trial(
     run.write_attrs(&attrs)?;
     // `started` is written when the trial starts, right after this.
     fsutil::touch(&run.guild_path("STAGED"))?;
-    let run = staging.publish()?;
+    // The opref last (it makes the dir a run), then the batch's link to
+    // the trial (dangling for an instant), then the trial appears.
+    let opref = run.guild_path(STAGED_OPREF);
+    std::fs::copy(proto.guild_path("opref"), &opref)
+        .map_err(|e| Error::io("writing", &opref, e))?;
     let link = batch.dir.join(&id);
     std::os::unix::fs::symlink(format!("../{id}"), &link)
         .map_err(|e| Error::io("linking trial", &link, e))?;
-    Ok(run)
+    match staging.publish() {
+        Ok(run) => Ok(run),
+        Err(e) => {
+            let _ = std::fs::remove_file(&link);
+            Err(e)
+        }
+    }
 }
 
 fn copy_dir_except(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> Result<()> {

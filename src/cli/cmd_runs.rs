@@ -522,7 +522,11 @@ fn delete(ctx: &Ctx, d: DeleteArgs) -> Result<i32> {
             if let crate::exec::Stopped::Foreign(pid) =
                 crate::exec::stop(&r.run, Duration::from_secs(30))?
             {
-                eprintln!("{}", foreign_pid_msg(&r.run, pid));
+                eprintln!(
+                    "{}; not deleting it either: stop its process first",
+                    foreign_pid_msg(&r.run, pid)
+                );
+                continue;
             }
         }
         if d.permanent {

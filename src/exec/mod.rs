@@ -367,7 +367,9 @@ pub fn stop(run: &Run, timeout: Duration) -> Result<Stopped> {
     }
     let group = proc::proc_info(pid).map(|p| p.pgid == pid).unwrap_or(false);
     let target = if group { -pid } else { pid };
-    let alive = || run.lock_owner(true).map(|(_, o)| o) == Some(proc::Owner::Run);
+    // Still the very process signalled (a restart may have written a new
+    // LOCK meanwhile: that one is not ours to kill).
+    let alive = || run.lock_owner(true) == Some((pid, proc::Owner::Run));
     // SAFETY: plain kill(2) on the run's pid (or the group it leads), proven
     // above to be the run's process and never 0, 1, -1 or our own group.
     unsafe {
@@ -390,12 +392,17 @@ pub fn stop(run: &Run, timeout: Duration) -> Result<Stopped> {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    // The supervisor normally records the end; wait briefly for it.
+    // The supervisor records the end (after stopping what the process left
+    // behind and draining its output); wait for it while it holds the
+    // run's start claim. Without a live supervisor, record the end here.
     let t2 = Instant::now();
-    while run.guild_path("LOCK").exists() && t2.elapsed() < Duration::from_secs(3) {
+    while run.guild_path("LOCK").exists()
+        && t2.elapsed() < Duration::from_secs(20)
+        && (t2.elapsed() < Duration::from_secs(1) || Claim::is_held(run))
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
-    if run.guild_path("LOCK").exists() && !alive() {
+    if run.lock_pid() == Some(pid) && !alive() && !Claim::is_held(run) {
         finish(run, recorded)?;
     }
     Ok(Stopped::Stopped)
@@ -435,6 +442,15 @@ impl Claim {
             return Err(Error::io("locking", &path, err));
         }
         Ok(Claim { file })
+    }
+
+    /// Whether some process holds the claim on `run` (its supervisor).
+    pub fn is_held(run: &Run) -> bool {
+        let Ok(file) = std::fs::File::open(run.guild_path("LOCK.start")) else {
+            return false;
+        };
+        // SAFETY: flock(2) on an fd we own; released when `file` closes.
+        unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) != 0 }
     }
 
     /// The claim passed down by the process that took it (`fd`), checked

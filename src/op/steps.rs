@@ -164,7 +164,24 @@ pub fn main() -> Result<i32> {
     };
     let exe = std::env::current_exe()
         .map_err(|e| Error::user(format!("cannot find the guild executable: {e}")))?;
+    // Stopping the pipeline signals its process group: the running step's
+    // `guild run` passes the signal on to its run; this process waits for
+    // the step to end (so no step is left behind) and starts no other.
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic (async-signal-safe).
+        unsafe {
+            libc::signal(
+                sig,
+                on_stop_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            );
+        }
+    }
     for step in parse(&steps, &parent)? {
+        let stop = STOP_SIGNAL.load(std::sync::atomic::Ordering::SeqCst);
+        if stop != 0 {
+            eprintln!("guild: pipeline stopped; later steps were not run");
+            return Ok(128 + stop);
+        }
         let id = uuid::Uuid::new_v4().simple().to_string();
         let link = run.dir.join(&step.name);
         std::os::unix::fs::symlink(format!("../{id}"), &link)
@@ -200,7 +217,14 @@ pub fn main() -> Result<i32> {
             return Ok(code);
         }
     }
-    Ok(0)
+    let stop = STOP_SIGNAL.load(std::sync::atomic::Ordering::SeqCst);
+    Ok(if stop != 0 { 128 + stop } else { 0 })
+}
+
+static STOP_SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn on_stop_signal(sig: libc::c_int) {
+    STOP_SIGNAL.store(sig, std::sync::atomic::Ordering::SeqCst);
 }
 
 #[cfg(test)]

@@ -309,7 +309,8 @@ impl IndexedLines {
             let mut limited = std::io::Read::take(&mut self.out, room.max(1));
             let _ = limited.read_until(b'\n', &mut self.partial);
         }
-        let complete = self.partial.ends_with(b"\n") || self.partial.len() >= MAX_PENDING;
+        let ended = self.partial.ends_with(b"\n");
+        let complete = ended || self.partial.len() >= MAX_PENDING;
         let rec = self.next_rec();
         if only_indexed && (!complete || rec.is_none()) {
             return None;
@@ -317,7 +318,11 @@ impl IndexedLines {
         if self.partial.is_empty() {
             return None;
         }
-        self.rec = None;
+        // One index record per line: a piece of a long line does not use
+        // it up (the line's end does, or an unterminated last line).
+        if ended || !complete {
+            self.rec = None;
+        }
         let mut line = std::mem::take(&mut self.partial);
         if line.ends_with(b"\n") {
             line.pop();
@@ -360,6 +365,43 @@ mod tests {
         let got: Vec<(u8, &str)> = lines.iter().map(|(_, s, l)| (*s, l.as_str())).collect();
         assert_eq!(got, [(1, "warn"), (0, "loss: 0.5"), (0, "next")]);
         assert_eq!(scalars::run_scalars(d.path())["loss"].last, 0.5);
+    }
+
+    #[test]
+    fn a_line_longer_than_the_cap_keeps_later_lines_in_step_with_the_index() {
+        let d = tempfile::tempdir().unwrap();
+        let cap = Capture::open(d.path(), ScalarParser::defaults(vec![]), false).unwrap();
+        let (mut out, mut err) = (LineState::default(), LineState::default());
+        {
+            let mut s = cap.sink.lock().unwrap();
+            let long = vec![b'x'; MAX_PENDING + MAX_PENDING / 2];
+            s.chunk(&long, 0, &mut out);
+            s.chunk(b"\n", 0, &mut out);
+            s.chunk(b"err\n", 1, &mut err);
+            s.chunk(b"out\n", 0, &mut out);
+            s.finish(0, &mut out);
+            s.finish(1, &mut err);
+        }
+        cap.close().unwrap();
+        for only_indexed in [false, true] {
+            let lines = read_indexed(d.path(), only_indexed).unwrap();
+            let tail: Vec<(u8, &str)> = lines
+                .iter()
+                .rev()
+                .take(2)
+                .map(|(_, s, l)| (*s, l.as_str()))
+                .collect();
+            assert_eq!(
+                tail,
+                [(0, "out"), (1, "err")],
+                "only_indexed={only_indexed}"
+            );
+            let long: usize = lines[..lines.len() - 2]
+                .iter()
+                .map(|(_, _, l)| l.len())
+                .sum();
+            assert_eq!(long, MAX_PENDING + MAX_PENDING / 2);
+        }
     }
 
     #[test]

@@ -69,6 +69,8 @@ pub fn purge(run: &Run) -> Result<Moved> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Moved::AlreadyGone),
         Err(e) => return Err(Error::io("deleting run", &run.dir, e)),
     }
+    // Not a run any more, even if removing the rest fails.
+    let _ = std::fs::remove_file(doomed.join(".guild").join("opref"));
     std::fs::remove_dir_all(&doomed).map_err(|e| Error::io("deleting run", &doomed, e))?;
     Ok(Moved::Moved)
 }

@@ -848,3 +848,87 @@ fn a_killed_sweep_is_shown_interrupted_and_resumes_on_restart() {
     lrs.sort();
     assert_eq!(lrs, ["1.0", "2.0", "3.0", "4.0"]);
 }
+
+#[test]
+fn stopping_a_pipeline_gives_its_step_one_signal_and_its_grace() {
+    let e = Env::new();
+    std::fs::write(
+        e.proj.join("step.sh"),
+        "#!/bin/sh\ntrap 'echo cleaning up; exit 3' TERM\necho started\nwhile :; do sleep 0.1; done\n",
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(e.proj.join("step.sh"))
+        .status()
+        .unwrap();
+    std::fs::write(
+        e.proj.join("guild.yml"),
+        "p:\n  steps: [s]\ns:\n  exec: ./step.sh\n",
+    )
+    .unwrap();
+    e.ok(&["run", "p", "-y", "-b"]);
+    let step_running = || {
+        e.runs_json()
+            .iter()
+            .find(|r| r["operation"] == "s")
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .filter(|id| {
+                std::fs::read_to_string(e.home.join("runs").join(id).join(".guild/output"))
+                    .is_ok_and(|o| o.contains("started"))
+            })
+    };
+    wait_until("step running", Duration::from_secs(30), || {
+        step_running().is_some()
+    });
+    let step = e.home.join("runs").join(step_running().unwrap());
+    let pipeline = run_of(&e, "p");
+    let pid = pipeline.file_name().unwrap().to_str().unwrap().to_string();
+    e.ok(&["stop", &pid[..8], "--timeout", "20"]);
+    wait_until("step ended", Duration::from_secs(30), || {
+        attr(&step, "exit_status").is_some()
+    });
+    let output = std::fs::read_to_string(step.join(".guild/output")).unwrap();
+    assert!(output.contains("cleaning up"), "{output}");
+    assert_eq!(
+        attr(&step, "exit_status").unwrap(),
+        "3\n",
+        "killed, not stopped"
+    );
+}
+
+#[test]
+fn a_staging_whose_builder_lives_is_never_removed() {
+    let e = Env::new();
+    // Another host sharing the home is building a run: its marker is
+    // locked (by a process whose pid means nothing here).
+    let markers = e.home.join("staging");
+    std::fs::create_dir_all(&markers).unwrap();
+    let id = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+    let staging = e.home.join("runs").join(format!(".stage-{id}"));
+    std::fs::create_dir_all(staging.join(".guild")).unwrap();
+    std::fs::write(markers.join(id), "").unwrap();
+    let mut holder = Command::new("flock")
+        .arg("-o")
+        .arg(markers.join(id))
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    wait_until("the marker locked", Duration::from_secs(10), || {
+        !Command::new("flock")
+            .args(["-n"])
+            .arg(markers.join(id))
+            .arg("true")
+            .status()
+            .unwrap()
+            .success()
+    });
+    e.ok(&["run", "train.py", "-y", "-q"]);
+    assert!(staging.exists(), "a live staging was removed");
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    // Its builder gone, the next run removes it.
+    e.ok(&["run", "train.py", "-y", "-q"]);
+    assert!(!staging.exists());
+    assert!(!markers.join(id).exists());
+}

@@ -11,6 +11,14 @@ if ! command -v python3 >/dev/null 2>&1; then
     echo "setup-test-env: python3 is required" >&2; exit 1
   fi
 fi
+# The safety tests use util-linux tools: unshare (a PID namespace), setpriv
+# (an unprivileged user), script (a real terminal) and flock.
+for tool in unshare setpriv script flock; do
+  if ! command -v "$tool" >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq util-linux bsdutils >/dev/null
+    break
+  fi
+done
 if [ ! -x "$VENV/bin/guild" ] || ! "$VENV/bin/guild" --version 2>/dev/null | grep -q '^guild 0.9.0'; then
   python3 -m venv "$VENV" || {
     command -v apt-get >/dev/null 2>&1 && apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null

@@ -1694,3 +1694,74 @@ fn guildfile_flags_dest_none_sourcecode_off_file_select_and_scalar_mapping() {
 
 #[path = "cli/safety.rs"]
 mod safety;
+
+/// `guild select` prints what Guild 0.9.0's does, and marks set by one
+/// tool are seen by the other.
+#[test]
+fn select_and_mark_match_guild_090() {
+    let venv = guild_venv();
+    let e = Env::new();
+    for lr in ["0.1", "0.3", "0.2"] {
+        e.ok(&[
+            "run",
+            "train.py",
+            &format!("lr={lr}"),
+            "-y",
+            "-q",
+            "-l",
+            &format!("lr {lr}"),
+        ]);
+    }
+    let guild = |args: &[&str]| {
+        Command::new(venv.join("bin/guild"))
+            .args(args)
+            .env("GUILD_HOME", &e.home)
+            .current_dir(&e.proj)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["select"][..],
+        &["select", "-s"],
+        &["select", "2"],
+        &["select", "-a", "label"],
+        &["select", "-a", "flags", "3"],
+        &["select", "-a", "status"],
+        &["select", "-p", "1"],
+        &["select", "--min", "loss"],
+        &["select", "--max", "loss", "-s"],
+        &["select", "-max", "=lr"],
+        &["select", "-A", "-s"],
+        &["select", "1", "3"],
+        &["select", "-Fl", "lr 0.3"],
+        &["select", "-a", "nope"],
+        &["select", "-s", "-a", "id"],
+    ] {
+        let ours = e.run(args);
+        let theirs = guild(args);
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "guild {args:?}"
+        );
+        assert_eq!(ours.status.code(), theirs.status.code(), "guild {args:?}");
+    }
+    // Marks: ours seen by Guild, Guild's seen by ours.
+    e.ok(&["mark", "2", "-y"]);
+    let g = guild(&["select", "-Fm", "-s"]);
+    assert_eq!(
+        String::from_utf8_lossy(&g.stdout),
+        e.ok(&["select", "2", "-s"])
+    );
+    assert!(guild(&["mark", "--clear", "-y"]).status.success());
+    assert!(guild(&["mark", "3", "-y"]).status.success());
+    assert_eq!(
+        e.ok(&["select", "--marked", "-s"]),
+        e.ok(&["select", "3", "-s"])
+    );
+    e.ok(&["unmark", "-y"]);
+    let o = e.run(&["select", "--marked"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no matching runs"));
+}

@@ -777,3 +777,186 @@ pub fn tag(ctx: &Ctx, a: TagArgs) -> Result<i32> {
     eprintln!("Modified tags for {} run(s)", sel.len());
     Ok(0)
 }
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Examples:\n  guild run --restart $(guild select -Fo train)\n  guild select --min loss          (the run with the lowest loss)\n  guild select -a flags 1           (an attribute instead of the id)\n  guild select -A -p -Fm            (paths of all marked runs)"
+)]
+pub struct SelectArgs {
+    /// Runs to select (index, id prefix or name; default: the latest matching run)
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    /// Select all matching runs, not just the latest
+    #[arg(short = 'A', long)]
+    pub all: bool,
+    /// Select the run with the lowest value of COLSPEC (a scalar, `=FLAG` or `.ATTR`, as in compare); also -min
+    #[arg(long, value_name = "COLSPEC")]
+    pub min: Option<String>,
+    /// Select the run with the highest value of COLSPEC; also -max
+    #[arg(long, value_name = "COLSPEC")]
+    pub max: Option<String>,
+    /// Print the short id
+    #[arg(short = 's', long)]
+    pub short_id: bool,
+    /// Print run attribute ATTR (`label`, `status`, `flags`, ...) instead of the id
+    #[arg(short = 'a', long, value_name = "ATTR")]
+    pub attr: Option<String>,
+    /// Print the run directory
+    #[arg(short = 'p', long, visible_alias = "dir")]
+    pub path: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+pub fn select(ctx: &Ctx, a: SelectArgs) -> Result<i32> {
+    let incompatible = [
+        (a.short_id && a.attr.is_some(), "--short-id", "--attr"),
+        (a.min.is_some() && a.max.is_some(), "--min", "--max"),
+    ];
+    for (both, x, y) in incompatible {
+        if both {
+            return Err(Error::user(format!(
+                "{x} and {y} cannot both be specified\nTry 'guild select --help' for more information."
+            )));
+        }
+    }
+    let all = load(ctx, &a.filters, false)?;
+    if all.is_empty() {
+        return Err(Error::user("no matching runs"));
+    }
+    let by_col = a
+        .min
+        .as_ref()
+        .map(|c| (c, false))
+        .or(a.max.as_ref().map(|c| (c, true)));
+    let many = by_col.is_none() && (a.all || a.runs.len() > 1);
+    let sel: Vec<RunInfo> = if let Some((spec, desc)) = by_col {
+        let candidates = query::select(&all, &a.runs, true)?;
+        let col = query::compare::parse_col(spec)
+            .map_err(|e| Error::user(format!("invalid col spec '{spec}': {}", e.msg)))?;
+        let name = col.name().to_string();
+        let rows = query::compare::rows(&candidates, std::slice::from_ref(&col), true);
+        let mut pairs: Vec<(&RunInfo, Option<f64>)> = candidates
+            .iter()
+            .zip(rows.iter())
+            .map(|(r, row)| (r, row.get(&name).num()))
+            .collect();
+        // Runs without the value last, as Guild's natural sort puts None.
+        pairs.sort_by(|x, y| match (x.1, y.1) {
+            (Some(p), Some(q)) => {
+                let o = p.partial_cmp(&q).unwrap_or(std::cmp::Ordering::Equal);
+                if desc {
+                    o.reverse()
+                } else {
+                    o
+                }
+            }
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            _ => std::cmp::Ordering::Equal,
+        });
+        pairs.into_iter().take(1).map(|(r, _)| r.clone()).collect()
+    } else if many {
+        query::select(&all, &a.runs, true)?
+    } else {
+        let spec = a.runs.first().cloned().unwrap_or_else(|| "1".to_string());
+        query::select(&all, &[spec], false)?
+    };
+    let mut out = String::new();
+    for r in &sel {
+        let line = if let Some(attr) = &a.attr {
+            select_attr(r, attr)?
+        } else if a.short_id {
+            r.run.short_id().to_string()
+        } else if a.path {
+            r.run.dir.display().to_string()
+        } else {
+            r.run.id.clone()
+        };
+        out.push_str(&crate::text::escape_keep_newlines(&line));
+        out.push('\n');
+    }
+    render::out(&out);
+    Ok(0)
+}
+
+/// A run attribute as `guild select --attr` prints it: Guild's formatted
+/// run fields first, else the raw attr as YAML.
+fn select_attr(r: &RunInfo, name: &str) -> Result<String> {
+    let opref = r.opref.as_ref();
+    let formatted = match name {
+        "id" => Some(r.run.id.clone()),
+        "short_id" => Some(r.run.short_id().to_string()),
+        "run_dir" => Some(r.run.dir.display().to_string()),
+        "label" => Some(r.label.clone().unwrap_or_default()),
+        "status" => Some(r.status.status.as_str().to_string()),
+        "operation" => Some(r.op_desc()),
+        "op_name" => opref.map(|o| o.op_name.clone()),
+        "model" => opref.map(|o| o.model_name.clone()),
+        "pkg_name" => opref.map(|o| o.pkg_name.clone()),
+        "from" => opref.map(|o| o.from_desc()),
+        "started" => Some(render::fmt_time(r.started)),
+        "stopped" => Some(render::fmt_time(r.stopped())),
+        "marked" => Some(if r.marked { "yes" } else { "no" }.to_string()),
+        "exit_status" => Some(r.exit_status.map(|e| e.to_string()).unwrap_or_default()),
+        "pid" => Some(r.run.lock_pid().map(|p| p.to_string()).unwrap_or_default()),
+        "duration" => Some(render::fmt_duration(r.started, r.stopped())),
+        "index" => Some(format!("[{}]", r.run.short_id())),
+        _ => None,
+    };
+    if let Some(v) = formatted {
+        return Ok(v);
+    }
+    match r.run.read_attr(name)? {
+        Some(v) => Ok(crate::run::yaml::dump(&v).trim_end().to_string()),
+        None => Err(Error::user(format!("no such run attribute '{name}'"))),
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct MarkArgs {
+    /// Runs to mark (default: the latest; for unmark, all marked runs)
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    /// Unmark the runs instead
+    #[arg(short = 'c', long)]
+    pub clear: bool,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+/// `mark` / `unmark` (`clear`): set or remove the `marked` attr.
+pub fn mark(ctx: &Ctx, a: MarkArgs, clear: bool) -> Result<i32> {
+    let mut filters = a.filters.clone();
+    if clear && a.runs.is_empty() {
+        filters.marked = true;
+    }
+    let all = load(ctx, &filters, false)?;
+    let sel = if a.runs.is_empty() && !clear {
+        query::select(&all, &["1".to_string()], false).unwrap_or_default()
+    } else {
+        query::select(&all, &a.runs, true)?
+    };
+    let (verb, done) = if clear {
+        ("unmark", "Unmarked")
+    } else {
+        ("mark", "Marked")
+    };
+    if sel.is_empty() {
+        eprintln!("No runs to {verb}.");
+        return Ok(0);
+    }
+    confirm_bulk(verb, &sel, &all, a.yes, true)?;
+    for r in &sel {
+        if clear {
+            r.run.del_attr("marked")?;
+        } else {
+            r.run.write_attr("marked", &Value::Bool(true))?;
+        }
+    }
+    eprintln!("{done} {} run(s)", sel.len());
+    Ok(0)
+}

@@ -51,6 +51,12 @@ pub enum Command {
     Label(cmd_runs::LabelArgs),
     /// Add or remove run tags
     Tag(cmd_runs::TagArgs),
+    /// Print the id (or an attribute, or the path) of the latest matching run
+    Select(cmd_runs::SelectArgs),
+    /// Mark runs (`--marked` filters on marks); with -c, unmark them
+    Mark(cmd_runs::MarkArgs),
+    /// Unmark runs (default: all marked runs)
+    Unmark(cmd_runs::MarkArgs),
     /// Active sweeps and runs with their trials by state
     Status(cmd_views::StatusArgs),
     /// Finished sweeps and runs, newest first
@@ -178,6 +184,8 @@ fn expand_guild_shorts(args: Vec<OsString>) -> Vec<OsString> {
             "-Fs" => vec!["--started"],
             "-Fd" => vec!["--digest"],
             "-rm" => vec!["--remove"],
+            "-min" => vec!["--min"],
+            "-max" => vec!["--max"],
             _ if s.starts_with("-S")
                 && s.len() > 2
                 && s[2..].chars().all(|c| "rcetps".contains(c)) =>
@@ -335,6 +343,12 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Ls(a) => cmd_runs::ls(&ctx, a),
         Command::Label(a) => cmd_runs::label(&ctx, a),
         Command::Tag(a) => cmd_runs::tag(&ctx, a),
+        Command::Select(a) => cmd_runs::select(&ctx, a),
+        Command::Mark(a) => {
+            let clear = a.clear;
+            cmd_runs::mark(&ctx, a, clear)
+        }
+        Command::Unmark(a) => cmd_runs::mark(&ctx, a, true),
         Command::Steps => crate::op::steps::main(),
         Command::Batch => crate::batch::main(),
         Command::Status(a) => cmd_views::status(&ctx, a),

@@ -63,6 +63,15 @@ pub enum Col {
     },
 }
 
+impl Col {
+    /// The column's name in a [`Row`].
+    pub fn name(&self) -> &str {
+        match self {
+            Col::Scalar { name, .. } | Col::Flag { name, .. } | Col::Attr { name, .. } => name,
+        }
+    }
+}
+
 pub fn parse_col(spec: &str) -> Result<Col> {
     let (body, alias) = match spec.split_once(" as ") {
         Some((b, n)) => (b.trim(), Some(n.trim().to_string())),

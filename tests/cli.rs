@@ -1765,3 +1765,54 @@ fn select_and_mark_match_guild_090() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no matching runs"));
 }
+
+/// Prompts read their answer from stdin, a terminal or not, as Guild 0.9.0
+/// does; end of input is no, exit 1, with a message; exit codes match.
+#[test]
+fn prompts_read_piped_answers_like_guild_090() {
+    let venv = guild_venv();
+    let answer = |bin: &Path, e: &Env, args: &[&str], input: Option<&str>| {
+        use std::io::Write;
+        let mut c = Command::new(bin);
+        c.args(args)
+            .env("GUILD_HOME", &e.home)
+            .current_dir(&e.proj)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        if let Some(i) = input {
+            stdin.write_all(i.as_bytes()).unwrap();
+        }
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+    for (tool, bin) in [
+        ("ours", PathBuf::from(BIN)),
+        ("Guild", venv.join("bin/guild")),
+    ] {
+        let e = Env::new();
+        let o = answer(&bin, &e, &["run", "train.py", "epochs=1"], Some("y\n"));
+        assert_eq!(o.status.code(), Some(0), "{tool}: y runs");
+        assert_eq!(e.run_dirs().len(), 1, "{tool}");
+        let o = answer(&bin, &e, &["run", "train.py"], Some("n\n"));
+        assert_eq!(o.status.code(), Some(0), "{tool}: n does nothing");
+        let o = answer(&bin, &e, &["run", "train.py"], None);
+        assert_eq!(o.status.code(), Some(1), "{tool}: end of input is no");
+        assert_eq!(e.run_dirs().len(), 1, "{tool}: no run made");
+        let o = answer(&bin, &e, &["runs", "rm", "1"], Some("n\n"));
+        assert_eq!(o.status.code(), Some(4), "{tool}: answered no");
+        let o = answer(&bin, &e, &["runs", "rm", "1"], None);
+        assert_eq!(o.status.code(), Some(1), "{tool}: end of input");
+        assert_eq!(e.run_dirs().len(), 1, "{tool}: run kept");
+        let o = answer(&bin, &e, &["runs", "rm", "1"], Some("\n"));
+        assert_eq!(o.status.code(), Some(0), "{tool}: delete defaults to yes");
+        assert_eq!(e.run_dirs().len(), 0, "{tool}");
+        if tool == "ours" {
+            let o = answer(&bin, &e, &["run", "train.py"], None);
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(err.contains("give -y to go ahead without asking"), "{err}");
+        }
+    }
+}

@@ -10,7 +10,6 @@ use crate::run::Run;
 use crate::target::local::{self, StartOpts};
 use clap::Args;
 use serde_yaml_ng::Value;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -313,7 +312,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         Some(p) => format!(" as a batch ({} trials)", p.trials.len()),
         None => String::new(),
     };
-    if !a.yes && !confirm_run(&op, &resolved.flags, a.stage, &suffix) {
+    if !a.yes && !confirm_run(&op, &resolved.flags, a.stage, &suffix)? {
         return Ok(0);
     }
     let deps = op::deps::resolve(&op, &ctx.home.runs_dir(), &dep_user, a.quiet)?;
@@ -542,7 +541,7 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
             println!("Skipping run because flags have not changed (--needed specified)");
             return Ok(0);
         }
-        if !a.yes && !confirm_start(&run, &opref.op_desc(), &resolved.flags) {
+        if !a.yes && !confirm_start(&run, &opref.op_desc(), &resolved.flags)? {
             return Ok(0);
         }
         if resolved.flags != base {
@@ -550,7 +549,7 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
             run.write_attr("flags", &Value::Mapping(resolved.flags))?;
         }
         run.write_attr("user_flags", &Value::Mapping(resolved.user_flags))?;
-    } else if !a.yes && !confirm_start(&run, &opref.op_desc(), &base) {
+    } else if !a.yes && !confirm_start(&run, &opref.op_desc(), &base)? {
         return Ok(0);
     }
     if a.background && a.pidfile.is_none() {
@@ -575,8 +574,8 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
     local::start_attached(&ctx.home, &run, &ctx.cwd, &opts, &claim, detach)
 }
 
-/// Show `lines` and the flags, then ask to continue (no without a terminal).
-fn ask(mut lines: Vec<String>, flag_vals: &serde_yaml_ng::Mapping) -> bool {
+/// Show `lines` and the flags, then ask to continue.
+fn ask(mut lines: Vec<String>, flag_vals: &serde_yaml_ng::Mapping) -> Result<bool> {
     let mut names: Vec<(String, &Value)> = flag_vals
         .iter()
         .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v)))
@@ -586,14 +585,10 @@ fn ask(mut lines: Vec<String>, flag_vals: &serde_yaml_ng::Mapping) -> bool {
         lines.push(format!("  {k}: {}", flags::encode_display(v)));
     }
     eprintln!("{}", lines.join("\n"));
-    if !std::io::stdin().is_terminal() {
-        eprintln!("Continue? (Y/n) no terminal to answer; use -y to run without asking");
-        return false;
-    }
     super::confirm("Continue?", true)
 }
 
-fn confirm_start(run: &Run, op_desc: &str, flag_vals: &serde_yaml_ng::Mapping) -> bool {
+fn confirm_start(run: &Run, op_desc: &str, flag_vals: &serde_yaml_ng::Mapping) -> Result<bool> {
     ask(
         vec![format!("You are about to start {} ({op_desc})", run.id)],
         flag_vals,
@@ -654,7 +649,12 @@ fn split_raw_args(
     extra
 }
 
-fn confirm_run(op: &OpDef, flag_vals: &serde_yaml_ng::Mapping, stage: bool, suffix: &str) -> bool {
+fn confirm_run(
+    op: &OpDef,
+    flag_vals: &serde_yaml_ng::Mapping,
+    stage: bool,
+    suffix: &str,
+) -> Result<bool> {
     let lines = vec![format!(
         "You are about to {} {}{suffix}",
         if stage { "stage" } else { "run" },

@@ -478,10 +478,14 @@ fn confirm_bulk(
     if super::confirm(
         &format!("{} {} run(s)?", capitalize(what), sel.len()),
         default_yes,
-    ) {
+    )? {
         Ok(true)
     } else {
-        Err(Error::exit(4))
+        // Guild's exit code for an answered no, with a word about it.
+        Err(Error {
+            msg: "cancelled; no run was changed".to_string(),
+            code: 4,
+        })
     }
 }
 
@@ -600,7 +604,7 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
         return Ok(0);
     }
     if a.runs.is_empty() {
-        confirm_bulk("stop", &sel, &all, a.yes, true)?;
+        confirm_bulk("stop", &sel, &all, a.yes, false)?;
     }
     let timeout = Duration::from_secs_f64(a.timeout.max(0.0));
     for r in &sel {

@@ -360,8 +360,10 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     }
 }
 
-/// Ask a yes/no question on stderr; default yes. Non-interactive stdin = no.
-pub fn confirm(prompt: &str, default_yes: bool) -> bool {
+/// Ask a yes/no question on stderr and read the answer from stdin, a
+/// terminal or not (`echo y | guild run ...`), as Guild does. End of input
+/// is an error (exit 1) that says to use -y.
+pub fn confirm(prompt: &str, default_yes: bool) -> Result<bool> {
     use std::io::{BufRead, Write};
     eprint!("{prompt} {}", if default_yes { "(Y/n) " } else { "(y/N) " });
     let _ = std::io::stderr().flush();
@@ -369,15 +371,17 @@ pub fn confirm(prompt: &str, default_yes: bool) -> bool {
     match std::io::stdin().lock().read_line(&mut line) {
         Ok(0) | Err(_) => {
             eprintln!();
-            false
+            Err(Error::user(
+                "no answer (end of input); give -y to go ahead without asking",
+            ))
         }
         Ok(_) => {
             let a = line.trim().to_ascii_lowercase();
-            if a.is_empty() {
+            Ok(if a.is_empty() {
                 default_yes
             } else {
                 a == "y" || a == "yes"
-            }
+            })
         }
     }
 }

@@ -1816,3 +1816,55 @@ fn prompts_read_piped_answers_like_guild_090() {
         }
     }
 }
+
+/// `guild completion` scripts load in their shell and complete commands;
+/// `--install` loads the bash one from the init file, once.
+#[test]
+fn completion_scripts_complete_commands_and_install_once() {
+    let e = Env::new();
+    let script = e.ok(&["completion", "-s", "bash"]);
+    let path = e.proj.join("guild.bash");
+    std::fs::write(&path, &script).unwrap();
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source '{}'; COMP_WORDS=(guild sel); COMP_CWORD=1; _guild guild sel guild; echo \"${{COMPREPLY[@]}}\"",
+            path.display()
+        ))
+        .output()
+        .unwrap();
+    let got = String::from_utf8_lossy(&o.stdout);
+    assert!(got.split_whitespace().any(|w| w == "select"), "{got}");
+    assert!(e
+        .ok(&["completion", "-s", "zsh"])
+        .starts_with("#compdef guild"));
+    assert!(e
+        .ok(&["completion", "-s", "fish"])
+        .contains("complete -c guild"));
+    let home = e.proj.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join(".bashrc"), "alias ll='ls -l'\n").unwrap();
+    for _ in 0..2 {
+        let o = e
+            .cmd(&["completion", "--install"])
+            .env("HOME", &home)
+            .env("SHELL", "/bin/bash")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let rc = std::fs::read_to_string(home.join(".bashrc")).unwrap();
+    assert!(rc.starts_with("alias ll='ls -l'\n"), "{rc}");
+    assert_eq!(
+        rc.matches(".guild-completion.bash").count(),
+        2,
+        "one line: {rc}"
+    );
+    let o = e
+        .cmd(&["completion"])
+        .env("SHELL", "/bin/tcsh")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("give --shell bash, zsh or fish"));
+}

@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions, Guild's short option aliases,
 //! and dispatch. Commands parse into typed requests and call the library.
 
+mod cmd_completion;
 mod cmd_project;
 mod cmd_run;
 mod cmd_runs;
@@ -70,6 +71,8 @@ pub enum Command {
     Operations(cmd_project::OpsArgs),
     /// Show help for the operations of the guild.yml in the current directory
     Help(cmd_project::HelpArgs),
+    /// Print (or install) a shell completion script for bash, zsh or fish
+    Completion(cmd_completion::CompletionArgs),
     /// Run the trials of a batch run (the process of a sweep)
     #[command(name = "__batch", hide = true)]
     Batch,
@@ -344,6 +347,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Label(a) => cmd_runs::label(&ctx, a),
         Command::Tag(a) => cmd_runs::tag(&ctx, a),
         Command::Select(a) => cmd_runs::select(&ctx, a),
+        Command::Completion(a) => cmd_completion::completion(&ctx, a),
         Command::Mark(a) => {
             let clear = a.clear;
             cmd_runs::mark(&ctx, a, clear)

@@ -42,6 +42,14 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         self.code
     }
+    /// Print the error as `guild: <msg>` (unless empty) and return the
+    /// exit code: how the process ends on it.
+    pub fn report(&self) -> i32 {
+        if !self.msg.is_empty() {
+            eprintln!("guild: {}", self.msg);
+        }
+        self.code
+    }
 }
 
 impl fmt::Display for Error {

@@ -25,11 +25,6 @@ use std::ffi::OsString;
 pub fn main(args: Vec<OsString>) -> i32 {
     match cli::run(args) {
         Ok(code) => code,
-        Err(e) => {
-            if !e.msg.is_empty() {
-                eprintln!("guild: {}", e.msg);
-            }
-            e.exit_code()
-        }
+        Err(e) => e.report(),
     }
 }

@@ -836,30 +836,10 @@ pub fn select(ctx: &Ctx, a: SelectArgs) -> Result<i32> {
     let many = by_col.is_none() && (a.all || a.runs.len() > 1);
     let sel: Vec<RunInfo> = if let Some((spec, desc)) = by_col {
         let candidates = query::select(&all, &a.runs, true)?;
-        let col = query::compare::parse_col(spec)
-            .map_err(|e| Error::user(format!("invalid col spec '{spec}': {}", e.msg)))?;
-        let name = col.name().to_string();
-        let rows = query::compare::rows(&candidates, std::slice::from_ref(&col), true);
-        let mut pairs: Vec<(&RunInfo, Option<f64>)> = candidates
-            .iter()
-            .zip(rows.iter())
-            .map(|(r, row)| (r, row.get(&name).num()))
-            .collect();
-        // Runs without the value last, as Guild's natural sort puts None.
-        pairs.sort_by(|x, y| match (x.1, y.1) {
-            (Some(p), Some(q)) => {
-                let o = p.partial_cmp(&q).unwrap_or(std::cmp::Ordering::Equal);
-                if desc {
-                    o.reverse()
-                } else {
-                    o
-                }
-            }
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            _ => std::cmp::Ordering::Equal,
-        });
-        pairs.into_iter().take(1).map(|(r, _)| r.clone()).collect()
+        query::compare::best(&candidates, spec, desc)?
+            .into_iter()
+            .cloned()
+            .collect()
     } else if many {
         query::select(&all, &a.runs, true)?
     } else {

@@ -192,14 +192,7 @@ pub fn compare(ctx: &Ctx, a: CompareArgs) -> Result<i32> {
     if let Some(path) = &a.csv {
         let text = render::compare_csv(&header, &rows);
         if path == "-" {
-            use std::io::{IsTerminal, Write};
-            // Data as is into a pipe or file; escaped on a terminal.
-            let text = if std::io::stdout().is_terminal() {
-                crate::text::escape_keep_newlines(&text).into_owned()
-            } else {
-                text
-            };
-            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            render::out_data(&text);
         } else {
             crate::fsutil::write_atomic(std::path::Path::new(path), text.as_bytes())?;
         }

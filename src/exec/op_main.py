@@ -87,22 +87,18 @@ def _parse_flags(args):
     i = 0
     while i < len(args):
         a = args[i]
-        if a.startswith("--") and "=" in a:
-            # `--name=value`: a value that starts with `-`.
-            name, raw = a[2:].split("=", 1)
-            val = _decode(raw)
-            i += 1
-            if name in flags:
-                prev = flags[name]
-                flags[name] = (prev if isinstance(prev, list) else [prev]) + [val]
-            else:
-                flags[name] = val
-        elif a.startswith("--"):
-            name = a[2:]
-            if i + 1 < len(args) and not args[i + 1].startswith("--"):
+        if a.startswith("--"):
+            if "=" in a:
+                # `--name=value`: a value that starts with `-`.
+                name, raw = a[2:].split("=", 1)
+                val = _decode(raw)
+                i += 1
+            elif i + 1 < len(args) and not args[i + 1].startswith("--"):
+                name = a[2:]
                 val = _decode(args[i + 1])
                 i += 2
             else:
+                name = a[2:]
                 val = True
                 i += 1
             if name in flags:

@@ -262,6 +262,41 @@ pub fn rows(runs: &[RunInfo], extra: &[Col], skip_core: bool) -> Vec<Row> {
     })
 }
 
+/// Order of two column values: ascending (descending with `desc`), a
+/// missing value last either way.
+fn cmp_values(x: Option<f64>, y: Option<f64>, desc: bool) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (x, y) {
+        (Some(p), Some(q)) => {
+            let o = p.partial_cmp(&q).unwrap_or(Ordering::Equal);
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
+        }
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        _ => Ordering::Equal,
+    }
+}
+
+/// The run of `runs` with the lowest value of column `spec` (the highest
+/// with `desc`), as `select --min/--max` picks it; runs without the value
+/// come last.
+pub fn best<'a>(runs: &'a [RunInfo], spec: &str, desc: bool) -> Result<Option<&'a RunInfo>> {
+    let col = parse_col(spec)
+        .map_err(|e| Error::user(format!("invalid col spec '{spec}': {}", e.msg)))?;
+    let rows = rows(runs, std::slice::from_ref(&col), true);
+    let mut pairs: Vec<(&RunInfo, Option<f64>)> = runs
+        .iter()
+        .zip(rows.iter())
+        .map(|(r, row)| (r, row.num(col.name())))
+        .collect();
+    pairs.sort_by(|x, y| cmp_values(x.1, y.1, desc));
+    Ok(pairs.first().map(|(r, _)| *r))
+}
+
 /// Sort `rows` by the numeric column `col` (ascending, or descending with
 /// `desc`); rows without it go last.
 pub fn sort_rows(rows: &mut [Row], col: &str, desc: bool) -> Result<()> {
@@ -270,19 +305,7 @@ pub fn sort_rows(rows: &mut [Row], col: &str, desc: bool) -> Result<()> {
             "no run has a numeric '{col}' column to sort by; check the name with `guild compare`"
         )));
     }
-    rows.sort_by(|x, y| match (x.num(col), y.num(col)) {
-        (Some(p), Some(q)) => {
-            let o = p.partial_cmp(&q).unwrap_or(std::cmp::Ordering::Equal);
-            if desc {
-                o.reverse()
-            } else {
-                o
-            }
-        }
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        _ => std::cmp::Ordering::Equal,
-    });
+    rows.sort_by(|x, y| cmp_values(x.num(col), y.num(col), desc));
     Ok(())
 }
 

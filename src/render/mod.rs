@@ -196,6 +196,17 @@ pub fn run_rows(runs: &[(usize, &RunInfo)]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Print data (CSV) to stdout: as is into a pipe or file, with control
+/// characters escaped on a terminal.
+pub fn out_data(text: &str) {
+    let text = if std::io::stdout().is_terminal() {
+        crate::text::escape_keep_newlines(text)
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 /// Print to stdout; a closed pipe (`guild runs | head`) is not an error.
 pub fn out(text: &str) {
     let mut o = std::io::stdout().lock();

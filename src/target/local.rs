@@ -195,15 +195,7 @@ pub fn start_attached(
             .try_clone()
             .and_then(|c| start(home, run, cwd, opts, Some(c)))
             .map(crate::error::exit_code_for_status);
-        match code {
-            Ok(c) => c,
-            Err(e) => {
-                if !e.msg.is_empty() {
-                    eprintln!("guild: {}", e.msg);
-                }
-                e.exit_code()
-            }
-        }
+        code.unwrap_or_else(|e| e.report())
     })?;
     if let Some(pid) = forked {
         return exec::attach(pid);

@@ -200,10 +200,19 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     fsutil::create_dir_all(&runs_dir)?;
     let req_dir = req.dir.clone();
     let id = match &req.run_id {
-        Some(id) if id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()) => id.clone(),
+        // As Guild: any name the runs directory can hold (`up1`, `1`).
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 200
+                && !id.starts_with('.')
+                && !id.contains(['/', '\0']) =>
+        {
+            id.clone()
+        }
         Some(id) => {
             return Err(Error::user(format!(
-                "invalid run id '{id}': expected 32 hex digits"
+                "invalid run id '{}': use a name of letters, digits, '-' or '_' (not starting with '.', no '/')",
+                crate::text::escape(id)
             )))
         }
         None => uuid::Uuid::new_v4().simple().to_string(),
@@ -423,6 +432,7 @@ pub fn stage_trial(
         "label",
         "started",
         "cmd",
+        "sweep",
     ];
     copy_dir_except(&proto.dir, &run.dir, &|p: &Path| {
         p.parent()
@@ -443,6 +453,8 @@ pub fn stage_trial(
         ("name", crate::run::names::trial(&batch_name, index).into()),
         ("flags", Value::Mapping(flag_vals.clone())),
         ("user_flags", Value::Mapping(Mapping::new())),
+        // The sweep it belongs to, after the batch run is gone.
+        ("sweep", batch.id.clone().into()),
     ];
     let template = crate::run::edit::label_template(&proto);
     let label = label_for(None, &[], template.as_deref(), flag_vals);

@@ -1309,7 +1309,14 @@ fn trial_flags(e: &Env) -> Vec<String> {
 #[test]
 fn grid_sweep_makes_a_batch_with_proto_and_linked_trials() {
     let e = Env::new();
-    let out = e.ok(&["run", "train.py", "lr=[0.1,0.2]", "epochs=range[1:3]", "-y"]);
+    let out = e.ok(&[
+        "run",
+        "train.py",
+        "lr=[0.1,0.2]",
+        "epochs=range[1:3]",
+        "-y",
+        "--keep-batch",
+    ]);
     assert_eq!(out.matches("done").count(), 0, "stdout has trial output");
     let runs = e.runs_json();
     assert_eq!(runs.len(), 7, "batch + 6 trials");
@@ -1345,7 +1352,9 @@ fn grid_sweep_makes_a_batch_with_proto_and_linked_trials() {
     let trial = e.ok(&["runs", "info", &format!("{bname}-exp0"), "--json"]);
     let info: serde_json::Value = serde_json::from_str(&trial).unwrap();
     assert_eq!(info["flags"]["epochs"], 1);
-    assert!(e.ok(&["runs"]).contains(&format!("{bname}-exp5")));
+    assert!(e
+        .ok(&["runs", "--names"])
+        .contains(&format!("{bname}-exp5")));
     // Guild 0.9.0 reads it as a batch and trials.
     let venv = guild_venv();
     let g = Command::new(venv.join("bin/guild"))
@@ -1376,6 +1385,7 @@ fn random_search_is_reproducible_with_a_seed() {
         "9",
         "-y",
         "-q",
+        "--keep-batch",
     ];
     e.ok(&args);
     let first = trial_flags(&e);
@@ -1482,7 +1492,15 @@ fn parallel_trials_overlap_and_failures_do_not_stop_the_sweep() {
         "trials overlap: {times:?}"
     );
     let e = Env::new();
-    let o = e.run(&["run", "train.py", "fail-code=[3,0]", "epochs=1", "-y", "-q"]);
+    let o = e.run(&[
+        "run",
+        "train.py",
+        "fail-code=[3,0]",
+        "epochs=1",
+        "-y",
+        "-q",
+        "--keep-batch",
+    ]);
     assert!(o.status.success());
     let st: Vec<String> = e
         .runs_json()
@@ -1867,4 +1885,111 @@ fn completion_scripts_complete_commands_and_install_once() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("give --shell bash, zsh or fish"));
+}
+
+#[test]
+fn listings_compare_and_filters_match_guild_090() {
+    let venv = guild_venv();
+    let e = Env::new();
+    // A sweep (its batch goes when it ends well), a labelled run with a
+    // tiny lr, a failed run, a marked run, a user-chosen run id.
+    e.ok(&["run", "train.py", "lr=[0.1,0.3]", "epochs=2", "-y", "-q"]);
+    e.ok(&[
+        "run", "train.py", "lr=1e-7", "epochs=1", "-l", "tiny lr", "-y", "-q",
+    ]);
+    e.ok(&[
+        "run",
+        "train.py",
+        "lr=0.00017735",
+        "epochs=1",
+        "-y",
+        "-q",
+        "--run-id",
+        "up1",
+    ]);
+    let failed = e.run(&["run", "train.py", "fail-code=3", "epochs=1", "-y", "-q"]);
+    assert_eq!(failed.status.code(), Some(3));
+    e.ok(&["mark", "2", "-y"]);
+    let guild = |args: &[&str]| {
+        Command::new(venv.join("bin/guild"))
+            .args(args)
+            .env("GUILD_HOME", &e.home)
+            .env("COLUMNS", "200")
+            .current_dir(&e.proj)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["runs"][..],
+        &["runs", "-s"],
+        &["runs", "-s", "-Fl", "tiny"],
+        &["compare", "-t"],
+        &["compare", "-t", "-cc", ".operation,=lr,loss,acc"],
+        &["compare", "-t", "-c", "lr,epochs,max acc as best"],
+        &["compare", "-t", "--min", "loss", "-cc", "=lr,loss"],
+        &["compare", "-t", "--max", "=lr", "-cc", "=lr"],
+        &["compare", "-t", "-cc", ".label,=lr", "-u"],
+        &["compare", "-t", "-cc", ".label", "--filter", "lr < 0.01"],
+        &[
+            "compare",
+            "-t",
+            "-cc",
+            "=lr",
+            "-F",
+            "lr in [0.1,0.3] and loss < 0.5",
+        ],
+        &[
+            "compare",
+            "-t",
+            "-cc",
+            ".status",
+            "-F",
+            "status = error or label contains tiny",
+        ],
+        &["compare", "-t", "-cc", "=lr", "-F", "acc is undefined"],
+        &["compare", "-t", "-cc", "=lr", "-F", "not op = train.py"],
+        &["runs", "-s", "-F", "exit_status = 3"],
+        &["compare", "--csv", "-", "-cc", "=lr,loss"],
+        &["compare", "-t", "-F", "lr = ("],
+        &["compare", "-t", "-F", "("],
+    ] {
+        let ours = e.cmd(args).env("COLUMNS", "200").output().unwrap();
+        let theirs = guild(args);
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "guild {args:?}"
+        );
+        if !theirs.status.success() {
+            assert_eq!(
+                String::from_utf8_lossy(&ours.stderr),
+                String::from_utf8_lossy(&theirs.stderr),
+                "guild {args:?}"
+            );
+        }
+        assert_eq!(ours.status.code(), theirs.status.code(), "guild {args:?}");
+    }
+    // The sweep's batch run is in the trash, its trials listed, and the
+    // sweep still shown as one experiment with both trials.
+    let listing = e.ok(&["runs", "-s"]);
+    assert!(!listing.contains('+'), "{listing}");
+    assert!(e.ok(&["runs", "-d"]).contains("train.py+"));
+    let hist: Vec<serde_json::Value> = serde_json::from_str(&e.ok(&["history", "--json"])).unwrap();
+    assert!(
+        hist.iter().any(
+            |h| h["operation"].as_str().is_some_and(|o| o.contains('+')) && h["completed"] == 2
+        ),
+        "{hist:?}"
+    );
+    // The label is the rest of Guild's line; names are opt-in.
+    let line = e.ok(&["runs", "-Fl", "tiny"]);
+    assert!(line.trim_end().ends_with("completed  tiny lr"), "{line}");
+    let name = e.ok(&["runs", "info", "-Fl", "tiny", "--json"]);
+    let name: serde_json::Value = serde_json::from_str(&name).unwrap();
+    let name = name["name"].as_str().unwrap().to_string();
+    assert!(!line.contains(&name), "{line}");
+    assert!(e
+        .ok(&["runs", "-Fl", "tiny", "--names"])
+        .contains(&format!("{name}  tiny lr")));
 }

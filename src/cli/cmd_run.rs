@@ -86,6 +86,13 @@ pub struct RunArgs {
     /// Write the supervising process's pid to FILE (removed when done); implies --background unless used with --start
     #[arg(long, value_name = "FILE")]
     pub pidfile: Option<PathBuf>,
+    /// Keep a sweep's batch run when the sweep ends (by default it goes to
+    /// the trash and only the trials are listed)
+    #[arg(long)]
+    pub keep_batch: bool,
+    /// Keep the run even when its operation has `delete-on-success: yes`
+    #[arg(long)]
+    pub keep_run: bool,
     /// Do not echo the run's output
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -163,6 +170,9 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         }
         None => op::resolve(&ctx.home, &ctx.cwd, spec.as_deref())?,
     };
+    if a.keep_run {
+        op.delete_on_success = false;
+    }
     let batch_files: Vec<String> = flag_strs
         .iter()
         .filter_map(|f| f.strip_prefix('@').map(String::from))
@@ -418,7 +428,10 @@ fn run_batch(
             "--stage cannot be used with a sweep; stage single runs, or run the sweep",
         ));
     }
-    let batch_op = OpDef::batch(&sweep.optimizer, &ctx.cwd);
+    let mut batch_op = OpDef::batch(&sweep.optimizer, &ctx.cwd);
+    // As Guild: a sweep that ends well leaves its trials, not its batch
+    // run (it goes to the trash; `status`/`history` still group them).
+    batch_op.delete_on_success = !a.keep_batch;
     let batch = plan::stage_unpublished(
         &ctx.home,
         StageRequest {
@@ -552,6 +565,9 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
     } else if !a.yes && !confirm_start(&run, &opref.op_desc(), &base)? {
         return Ok(0);
     }
+    if a.keep_run || (a.keep_batch && run.is_batch()) {
+        keep_on_success(&run)?;
+    }
     if a.background && a.pidfile.is_none() {
         local::start_background(&ctx.home, &run, &ctx.cwd, None, &claim)?;
         eprintln!("{} started in background", run.id);
@@ -572,6 +588,18 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
     }
     let detach = attached_detach();
     local::start_attached(&ctx.home, &run, &ctx.cwd, &opts, &claim, detach)
+}
+
+/// `--keep-run`/`--keep-batch` on a start: the run stays when it
+/// succeeds, whatever its operation's `delete-on-success` says.
+fn keep_on_success(run: &Run) -> Result<()> {
+    if let Some(Value::Mapping(mut op)) = run.attr("op") {
+        if op.get("delete-on-success").and_then(Value::as_bool) == Some(true) {
+            op.insert("delete-on-success".into(), false.into());
+            run.write_attr("op", &Value::Mapping(op))?;
+        }
+    }
+    Ok(())
 }
 
 /// Show `lines` and the flags, then ask to continue.

@@ -51,6 +51,15 @@ pub struct ListArgs {
     /// Show deleted runs (in the trash)
     #[arg(short = 'd', long)]
     pub deleted: bool,
+    /// Show 20 more runs (may be repeated: -mm)
+    #[arg(short = 'm', long, action = clap::ArgAction::Count)]
+    pub more: u8,
+    /// Show a simplified list: [N]  OPERATION  STATUS  LABEL
+    #[arg(short = 's', long)]
+    pub simplified: bool,
+    /// Add a NAME column (sweep and trial names) before the label
+    #[arg(long)]
+    pub names: bool,
     /// Output JSON (all matching runs)
     #[arg(long)]
     pub json: bool,
@@ -247,13 +256,24 @@ fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
         return Ok(0);
     }
     let total = selected.len();
-    let limit = if a.all { total } else { a.limit.unwrap_or(20) };
+    let limit = if a.all {
+        total
+    } else {
+        a.limit.unwrap_or(20 * (usize::from(a.more) + 1))
+    };
+    let style = render::RowStyle {
+        simplified: a.simplified,
+        names: a.names,
+    };
     let indexed = query::with_index(selected.iter().take(limit), &runs);
     if !indexed.is_empty() {
-        render::out(&render::table(render::run_rows(&indexed)));
+        render::out(&render::table(render::run_rows(&indexed, style)));
+    } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        // Said to a person only: scripts (and Guild) get empty output.
+        eprintln!("No runs (home: {})", ctx.home.path.display());
     }
     if total > limit {
-        eprintln!("Showing the first {limit} runs ({total} total) - use --all to show all or -n to show more");
+        eprintln!("Showing the first {limit} runs ({total} total) - use --all to show all or -m to show more");
     }
     Ok(0)
 }
@@ -311,6 +331,10 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         m.insert("stopped".into(), render::fmt_time(r.stopped()).into());
         m.insert("marked".into(), r.marked.into());
         m.insert("label".into(), r.label.clone().unwrap_or_default().into());
+        m.insert(
+            "name".into(),
+            r.name.clone().map(Into::into).unwrap_or_default(),
+        );
         m.insert(
             "sourcecode_digest".into(),
             digest
@@ -452,7 +476,10 @@ fn push_flags(o: &mut String, title: &str, flags: Option<&Value>) {
 
 fn preview(runs: &[RunInfo], all: &[RunInfo]) -> String {
     let indexed = query::with_index(runs.iter(), all);
-    render::indented(&render::table(render::run_rows(&indexed)), "  ")
+    render::indented(
+        &render::table(render::run_rows(&indexed, Default::default())),
+        "  ",
+    )
 }
 
 fn bulk_select(ctx: &Ctx, b: &BulkArgs, deleted: bool) -> Result<(Vec<RunInfo>, Vec<RunInfo>)> {

@@ -33,8 +33,16 @@ pub struct LogsArgs {
     pub follow: bool,
 }
 
+/// Runs with the batch runs of their finished sweeps (in the trash).
+fn runs_and_sweeps(ctx: &Ctx) -> Vec<query::RunInfo> {
+    let mut runs = query::list_dir(&ctx.home.runs_dir());
+    let batches = query::experiments::deleted_batches(&runs, &ctx.home.trash_dir());
+    runs.extend(batches);
+    runs
+}
+
 pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<i32> {
-    let runs = query::list_dir(&ctx.home.runs_dir());
+    let runs = runs_and_sweeps(ctx);
     let exps: Vec<Experiment> = query::experiments::of(&runs)
         .into_iter()
         .filter(Experiment::active)
@@ -51,7 +59,7 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<i32> {
 }
 
 pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<i32> {
-    let runs = query::list_dir(&ctx.home.runs_dir());
+    let runs = runs_and_sweeps(ctx);
     let exps: Vec<Experiment> = query::experiments::of(&runs)
         .into_iter()
         .filter(|e| !e.active())
@@ -110,21 +118,46 @@ pub struct CompareArgs {
     /// Write CSV to PATH (`-` for stdout)
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "-")]
     pub csv: Option<String>,
+    /// Print the table as JSON: one object per run, keyed by column
     #[arg(long)]
     pub json: bool,
     /// Print a table (the default)
     #[arg(short = 't', long)]
     pub table: bool,
-    /// Extra columns: `loss`, `min loss`, `max acc as best`, `=lr`, `.label`
-    #[arg(short = 'c', long = "columns", value_name = "COLS")]
+    /// More columns: `loss`, `min loss`, `max acc as best`, `=lr` (flag),
+    /// `.label` (attribute), `loss step`; comma-separated
+    #[arg(
+        short = 'c',
+        long = "cols",
+        visible_alias = "columns",
+        value_name = "COLS"
+    )]
     pub columns: Vec<String>,
+    /// Only these columns (and the run id); also -cc
+    #[arg(long = "strict-cols", value_name = "COLS", conflicts_with = "columns")]
+    pub strict_cols: Option<String>,
+    /// Show extra columns (source code digest)
+    #[arg(short = 'e', long)]
+    pub extra_cols: bool,
+    /// Include all scalars (by default `sys/*` scalars are left out)
+    #[arg(short = 's', long)]
+    pub all_scalars: bool,
+    /// Leave out the columns the operation's `compare` declares
+    #[arg(short = 'p', long)]
+    pub skip_op_cols: bool,
+    /// Leave out columns whose value is the same in every run
+    #[arg(short = 'u', long)]
+    pub skip_unchanged: bool,
+    /// Print each run's scalars (last value and step) and exit
+    #[arg(long)]
+    pub print_scalars: bool,
     /// Sort by COL ascending (`-COL` descending)
     #[arg(long, value_name = "COL")]
     pub sort: Option<String>,
-    /// Sort by COL, smallest first
+    /// Show the lowest values of COL first
     #[arg(long, value_name = "COL")]
     pub min: Option<String>,
-    /// Sort by COL, largest first
+    /// Show the highest values of COL first
     #[arg(long, value_name = "COL")]
     pub max: Option<String>,
     /// Only the best K runs (by --min/--max/--sort, default: min loss)
@@ -158,15 +191,34 @@ pub fn compare(ctx: &Ctx, a: CompareArgs) -> Result<i32> {
     if !a.include_batch {
         runs.retain(|r| !r.batch);
     }
-    let extra: Vec<compare::Col> = a
-        .columns
+    let user: Vec<compare::Col> = a
+        .strict_cols
         .iter()
-        .flat_map(|c| c.split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(compare::parse_col)
-        .collect::<Result<_>>()?;
-    let mut rows = compare::rows(&runs, &extra, a.skip_core);
+        .chain(a.columns.iter())
+        .map(|c| compare::parse_cols(c))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    let strict = a.strict_cols.is_some();
+    let layout = compare::Layout {
+        skip_core: a.skip_core || strict,
+        extra_cols: a.extra_cols,
+        skip_op_cols: a.skip_op_cols || strict,
+        all_scalars: a.all_scalars,
+        user,
+    };
+    if a.print_scalars {
+        for r in &runs {
+            println!("[{}] {}", r.run.short_id(), r.op_desc());
+            let scalars = crate::output::scalars::run_scalars(&r.run.dir);
+            for (k, s) in crate::output::scalars::in_guild_order(&scalars) {
+                println!("  {k}: {:.6} (step {})", s.last, s.last_step);
+            }
+        }
+        return Ok(0);
+    }
+    let (mut header, mut rows) = compare::table(&runs, &layout);
     // Sorting and --top.
     let sort = match (&a.min, &a.max, &a.sort) {
         (Some(c), _, _) => Some((c.clone(), false)),
@@ -179,12 +231,14 @@ pub fn compare(ctx: &Ctx, a: CompareArgs) -> Result<i32> {
         _ => None,
     };
     if let Some((col, desc)) = &sort {
-        compare::sort_rows(&mut rows, col, *desc)?;
+        compare::sort_rows(&mut rows, col, *desc);
     }
     if let Some(k) = a.top.or(a.limit) {
         rows.truncate(k);
     }
-    let header = compare::header(&rows);
+    if a.skip_unchanged && rows.len() > 1 {
+        compare::drop_unchanged(&mut header, &mut rows);
+    }
     if a.json {
         render::json(&render::compare_json(&header, &rows));
         return Ok(0);

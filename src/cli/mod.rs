@@ -84,6 +84,10 @@ pub enum Command {
 /// Run selection filters shared by every command that takes RUN specs.
 #[derive(Args, Debug, Clone, Default)]
 pub struct FilterArgs {
+    /// Filter expression: `lr > 0.01 and loss < 0.8`, `status in [error,terminated]`,
+    /// `label contains best`, `acc is not undefined` (see `guild compare --help`)
+    #[arg(short = 'F', long = "filter", value_name = "EXPR")]
+    pub filter: Option<String>,
     /// Filter by operation (`train`, `model:`, `^regex`); also -Fo
     #[arg(long = "operation", value_name = "VAL")]
     pub ops: Vec<String>,
@@ -154,6 +158,7 @@ impl FilterArgs {
             unmarked: self.unmarked,
             started: self.started.clone(),
             digest: self.digest.clone(),
+            expr: self.filter.clone(),
             status: pick([
                 (self.running, Status::Running),
                 (self.completed, Status::Completed),
@@ -187,6 +192,7 @@ fn expand_guild_shorts(args: Vec<OsString>) -> Vec<OsString> {
             "-Fs" => vec!["--started"],
             "-Fd" => vec!["--digest"],
             "-rm" => vec!["--remove"],
+            "-cc" => vec!["--strict-cols"],
             "-min" => vec!["--min"],
             "-max" => vec!["--max"],
             _ if s.starts_with("-S")

@@ -5,9 +5,8 @@
 use super::RunInfo;
 use crate::error::{Error, Result};
 use crate::output::scalars::Summary;
-use crate::run::Status;
 use serde_yaml_ng::Value;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// One value of a compare row.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,94 +42,198 @@ impl Cell {
     }
 }
 
-/// A `-c` column: `[first|last|min|max|avg|total|count] TAG [step] [as
-/// NAME]`, `=FLAG` or `.ATTR`.
+/// A compare column as Guild 0.9's column specs write it:
+/// `[scalar:][first|last|min|max|avg|total|count] [PREFIX#]TAG [step]`,
+/// `=FLAG` or `flag:FLAG`, `.ATTR` or `attr:ATTR`, each `[as NAME]`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Col {
     Scalar {
-        agg: String,
-        tag: String,
+        key: String,
+        qual: Option<String>,
         step: bool,
-        name: String,
+        named_as: Option<String>,
     },
     Flag {
-        flag: String,
         name: String,
+        named_as: Option<String>,
     },
     Attr {
-        attr: String,
         name: String,
+        named_as: Option<String>,
     },
 }
 
 impl Col {
-    /// The column's name in a [`Row`].
-    pub fn name(&self) -> &str {
+    /// The column's header, as Guild names it: the alias, else the flag
+    /// or attr name, else the scalar key (`loss`, `loss step`; the
+    /// qualifier is not part of it).
+    pub fn name(&self) -> String {
         match self {
-            Col::Scalar { name, .. } | Col::Flag { name, .. } | Col::Attr { name, .. } => name,
+            Col::Scalar {
+                key,
+                step,
+                named_as,
+                ..
+            } => named_as.clone().unwrap_or_else(|| {
+                let key = key.replace('#', " ");
+                let key = key.trim();
+                if *step {
+                    format!("{key} step")
+                } else {
+                    key.to_string()
+                }
+            }),
+            Col::Flag { name, named_as } | Col::Attr { name, named_as } => {
+                named_as.clone().unwrap_or_else(|| name.clone())
+            }
         }
     }
 }
 
+const QUALIFIERS: &[&str] = &["first", "last", "min", "max", "avg", "total", "count"];
+
+#[derive(Debug, Clone, PartialEq)]
+enum QTok {
+    ScalarPrefix,
+    AttrPrefix,
+    FlagPrefix,
+    Dot,
+    Comma,
+    Equals,
+    Word(String),
+    Quoted(String),
+}
+
+fn qlex(spec: &str) -> Result<Vec<QTok>> {
+    let mut out = Vec::new();
+    let mut rest = spec;
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', '\n']);
+        let Some(c) = rest.chars().next() else {
+            return Ok(out);
+        };
+        let fixed = [
+            ("scalar:", QTok::ScalarPrefix),
+            ("attr:", QTok::AttrPrefix),
+            ("flag:", QTok::FlagPrefix),
+            (".", QTok::Dot),
+            (",", QTok::Comma),
+            ("=", QTok::Equals),
+        ];
+        if let Some((t, tok)) = fixed.iter().find(|(t, _)| rest.starts_with(t)) {
+            out.push(tok.clone());
+            rest = &rest[t.len()..];
+            continue;
+        }
+        if c == '\'' || c == '"' {
+            let end = rest[1..].find(c).ok_or_else(|| {
+                Error::user(format!("unterminated quote in column spec '{spec}'"))
+            })?;
+            let lit = &rest[..end + 2];
+            let v = serde_yaml_ng::from_str::<Value>(lit)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_else(|| lit[1..lit.len() - 1].to_string());
+            out.push(QTok::Quoted(v));
+            rest = &rest[end + 2..];
+            continue;
+        }
+        let end = rest.find([' ', ',', '\n', '\t']).unwrap_or(rest.len());
+        out.push(QTok::Word(rest[..end].to_string()));
+        rest = &rest[end..];
+    }
+}
+
+/// Parse a comma-separated column spec (`-c`, `-cc`, a guild.yml
+/// `compare` entry) into columns.
+pub fn parse_cols(spec: &str) -> Result<Vec<Col>> {
+    let bad = |what: &str| {
+        Error::user(format!(
+            "invalid column spec '{spec}': {what}; expected [first|last|min|max|avg|total|count] TAG [step] [as NAME], =FLAG or .ATTR"
+        ))
+    };
+    let toks = qlex(spec)?;
+    let mut cols = Vec::new();
+    for part in toks.split(|t| *t == QTok::Comma) {
+        let mut it = part.iter().peekable();
+        let term = |t: Option<&QTok>| match t {
+            Some(QTok::Word(w)) | Some(QTok::Quoted(w)) => Some(w.clone()),
+            _ => None,
+        };
+        let mut col = match it.next() {
+            None => return Err(bad("empty column")),
+            Some(QTok::Dot) | Some(QTok::AttrPrefix) => Col::Attr {
+                name: term(it.next()).ok_or_else(|| bad("missing attribute name"))?,
+                named_as: None,
+            },
+            Some(QTok::Equals) | Some(QTok::FlagPrefix) => Col::Flag {
+                name: term(it.next()).ok_or_else(|| bad("missing flag name"))?,
+                named_as: None,
+            },
+            Some(first) => {
+                let (qual, key) = match first {
+                    QTok::ScalarPrefix => (None, term(it.next())),
+                    QTok::Word(w) if QUALIFIERS.contains(&w.as_str()) => {
+                        (Some(w.clone()), term(it.next()))
+                    }
+                    t => (None, term(Some(t))),
+                };
+                let key = key.ok_or_else(|| bad("missing scalar name"))?;
+                if matches!(key.as_str(), "step" | "as") || QUALIFIERS.contains(&key.as_str()) {
+                    return Err(bad(&format!("unexpected '{key}'")));
+                }
+                let step = it.peek() == Some(&&QTok::Word("step".into()));
+                if step {
+                    it.next();
+                }
+                Col::Scalar {
+                    key,
+                    qual,
+                    step,
+                    named_as: None,
+                }
+            }
+        };
+        while let Some(t) = it.next() {
+            if *t != QTok::Word("as".into()) {
+                return Err(bad(&format!("unexpected {t:?}")));
+            }
+            let name = term(it.next()).ok_or_else(|| bad("missing name after 'as'"))?;
+            match &mut col {
+                Col::Scalar { named_as, .. }
+                | Col::Flag { named_as, .. }
+                | Col::Attr { named_as, .. } => *named_as = Some(name),
+            }
+        }
+        cols.push(col);
+    }
+    Ok(cols)
+}
+
+/// One column spec.
 pub fn parse_col(spec: &str) -> Result<Col> {
-    let (body, alias) = match spec.split_once(" as ") {
-        Some((b, n)) => (b.trim(), Some(n.trim().to_string())),
-        None => (spec.trim(), None),
-    };
-    if let Some(f) = body.strip_prefix('=') {
-        return Ok(Col::Flag {
-            flag: f.into(),
-            name: alias.unwrap_or_else(|| f.into()),
-        });
+    let mut cols = parse_cols(spec)?;
+    if cols.len() != 1 {
+        return Err(Error::user(format!(
+            "invalid column spec '{spec}': expected one column"
+        )));
     }
-    if let Some(at) = body.strip_prefix('.') {
-        return Ok(Col::Attr {
-            attr: at.into(),
-            name: alias.unwrap_or_else(|| at.into()),
-        });
-    }
-    let parts: Vec<&str> = body.split_whitespace().collect();
-    let aggs = ["first", "last", "min", "max", "avg", "total", "count"];
-    let (agg, rest) = match parts.first() {
-        Some(a) if aggs.contains(a) && parts.len() > 1 => (a.to_string(), &parts[1..]),
-        Some(_) => ("last".to_string(), &parts[..]),
-        None => return Err(Error::user(format!("empty column spec '{spec}'"))),
-    };
-    let (tag, step) = match rest {
-        [t] => (t.to_string(), false),
-        [t, "step"] => (t.to_string(), true),
-        _ => {
-            return Err(Error::user(format!(
-                "invalid column '{spec}': expected [first|last|min|max|avg|total|count] TAG [step] [as NAME], =FLAG or .ATTR"
-            )))
-        }
-    };
-    let default_name = if step {
-        format!("{tag} step")
-    } else if agg == "last" {
-        tag.clone()
-    } else {
-        format!("{agg} {tag}")
-    };
-    Ok(Col::Scalar {
-        agg,
-        tag,
-        step,
-        name: alias.unwrap_or(default_name),
-    })
+    Ok(cols.remove(0))
 }
 
-fn scalar_cell(s: Option<&Summary>, agg: &str, step: bool) -> Cell {
+fn scalar_cell(s: Option<&Summary>, qual: Option<&str>, step: bool) -> Cell {
     let Some(s) = s else { return Cell::Empty };
+    let qual = qual.unwrap_or("last");
     if step {
-        return Cell::Int(match agg {
-            "first" => s.first_step,
-            "min" => s.min_step,
-            "max" => s.max_step,
-            _ => s.last_step,
-        });
+        return match qual {
+            "first" => Cell::Int(s.first_step),
+            "min" => Cell::Int(s.min_step),
+            "max" => Cell::Int(s.max_step),
+            "last" => Cell::Int(s.last_step),
+            _ => Cell::Empty,
+        };
     }
-    match agg {
+    match qual {
         "first" => Cell::Num(s.first),
         "min" => Cell::Num(s.min),
         "max" => Cell::Num(s.max),
@@ -144,6 +247,8 @@ fn scalar_cell(s: Option<&Summary>, agg: &str, step: bool) -> Cell {
 /// A run's compare columns, in order: name and value.
 pub struct Row {
     pub cells: Vec<(String, Cell)>,
+    /// The run is marked: the table shows `[marked]` after its operation.
+    pub marked: bool,
 }
 
 impl Row {
@@ -164,94 +269,241 @@ impl Row {
     }
 }
 
-fn core_cells(r: &RunInfo) -> Vec<(String, Cell)> {
-    let s = |x: String| {
-        if x.is_empty() {
-            Cell::Empty
-        } else {
-            Cell::Str(x)
-        }
-    };
-    vec![
-        ("run".into(), Cell::Str(r.run.short_id().to_string())),
-        ("operation".into(), Cell::Str(r.op_desc())),
-        ("started".into(), s(crate::render::fmt_time(r.started))),
-        (
-            "time".into(),
-            s(crate::render::fmt_duration(r.started, r.stopped())),
-        ),
-        ("status".into(), Cell::Str(r.status.display())),
-        ("label".into(), s(r.label.clone().unwrap_or_default())),
-    ]
+/// A run attribute as Guild's index reads it for `.ATTR` columns and
+/// filters: the computed ones (`run`, `operation`, `op`, `model`, `from`,
+/// `started`, `stopped`, `time`, `status`, `sourcecode`), else the attr
+/// file (`label`, `exit_status`, ...).
+pub fn run_attr(r: &RunInfo, name: &str) -> Value {
+    let opref = r.opref.clone().unwrap_or_default();
+    let s = |x: String| Value::String(x);
+    match name {
+        "id" => s(r.run.id.clone()),
+        "run" | "short_id" => s(r.run.short_id().to_string()),
+        "model" => s(opref.model_name),
+        "operation" => s(r.op_desc()),
+        "from" => s(opref.from_desc()),
+        "op" => s(opref.op_name),
+        "sourcecode" => match r.run.attr_str("sourcecode_digest") {
+            Some(d) => s(d.chars().take(8).collect()),
+            None => s(String::new()),
+        },
+        "started" => s(crate::render::fmt_time(r.started)),
+        "stopped" => s(crate::render::fmt_time(r.stopped())),
+        "status" => s(r.status.display()),
+        "time" => s(crate::render::run_duration(r)),
+        "label" => r.label.clone().map(Value::String).unwrap_or(Value::Null),
+        _ => r.run.attr(name).unwrap_or(Value::Null),
+    }
 }
 
-fn run_row(r: &RunInfo, extra: &[Col], skip_core: bool) -> Row {
-    let mut cells = if skip_core {
-        vec![("run".to_string(), Cell::Str(r.run.short_id().to_string()))]
+/// What decides a run's columns besides its own data.
+#[derive(Debug, Clone, Default)]
+pub struct Layout {
+    /// Core columns: `.run` only (`-r`, `-cc`), else run, operation,
+    /// started, time, status, label.
+    pub skip_core: bool,
+    /// Add `.sourcecode` (`-e`).
+    pub extra_cols: bool,
+    /// Leave out the operation's columns (`-p`, `-cc`).
+    pub skip_op_cols: bool,
+    /// Include `sys/` scalars in the operation's default columns (`-s`).
+    pub all_scalars: bool,
+    /// The user's columns (`-c`, `-cc`).
+    pub user: Vec<Col>,
+}
+
+fn core_cols(l: &Layout) -> Vec<Col> {
+    let names: &[&str] = if l.skip_core {
+        &["run"]
     } else {
-        core_cells(r)
+        &["run", "operation", "started", "time", "status", "label"]
     };
+    let mut cols: Vec<Col> = names
+        .iter()
+        .map(|n| Col::Attr {
+            name: n.to_string(),
+            named_as: None,
+        })
+        .collect();
+    if l.extra_cols {
+        cols.push(Col::Attr {
+            name: "sourcecode".into(),
+            named_as: None,
+        });
+    }
+    cols
+}
+
+/// The `compare` columns the operation declares in its guild.yml, read
+/// once per guild.yml and operation.
+fn guildfile_compare(
+    opref: &crate::run::Opref,
+    cache: &std::sync::Mutex<HashMap<String, Option<Vec<Col>>>>,
+) -> Option<Vec<Col>> {
+    if opref.pkg_type != "guildfile" {
+        return None;
+    }
+    let key = format!(
+        "{}\0{}\0{}",
+        opref.pkg_name, opref.model_name, opref.op_name
+    );
+    if let Some(v) = cache.lock().ok()?.get(&key) {
+        return v.clone();
+    }
+    let found = (|| {
+        let gf = crate::guildfile::Guildfile::load(std::path::Path::new(&opref.pkg_name)).ok()?;
+        let spec = if opref.model_name.is_empty() {
+            opref.op_name.clone()
+        } else {
+            format!("{}:{}", opref.model_name, opref.op_name)
+        };
+        let (_, op) = gf.find_op(&spec)?;
+        let specs: Vec<String> = match op.get("compare")? {
+            Value::Sequence(items) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| crate::op::flags::encode_display(v))
+                })
+                .collect(),
+            Value::String(s) => vec![s.clone()],
+            _ => return None,
+        };
+        Some(
+            specs
+                .iter()
+                .flat_map(|s| parse_cols(s).unwrap_or_default())
+                .collect(),
+        )
+    })();
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, found.clone());
+    }
+    found
+}
+
+/// Per run: its core, operation and user columns with their values, as
+/// Guild's compare resolves them (sections in that order).
+type Sections = [Vec<(String, Cell)>; 3];
+
+fn run_sections(
+    r: &RunInfo,
+    l: &Layout,
+    cache: &std::sync::Mutex<HashMap<String, Option<Vec<Col>>>>,
+) -> Sections {
     let flags = match r.run.attr("flags") {
         Some(Value::Mapping(m)) => m,
         _ => Default::default(),
     };
-    let mut names: Vec<(String, &Value)> = flags
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v)))
-        .collect();
-    names.sort_by(|a, b| a.0.cmp(&b.0));
-    for (k, v) in names {
-        cells.push((k, Cell::from_flag(v)));
-    }
     let scalars = crate::output::scalars::own_scalars(&r.run);
-    let step_of = scalars.get("loss").or_else(|| scalars.values().next());
-    if let Some(s) = step_of {
-        cells.push(("step".into(), Cell::Int(s.last_step)));
-    } else if r.status.status != Status::Staged {
-        cells.push(("step".into(), Cell::Empty));
-    }
-    for (k, s) in &scalars {
-        if k.starts_with("sys/") {
-            continue;
+    let find_scalar = |key: &str| -> Option<&Summary> {
+        if key.contains('#') {
+            // A prefix matches as SQL `LIKE 'prefix%'`.
+            let (prefix, tag) = key.split_once('#').unwrap_or(("", key));
+            scalars.iter().find_map(|(k, s)| match k.split_once('#') {
+                Some((p, t)) if p.starts_with(prefix) && t == tag => Some(s),
+                None if prefix.is_empty() && k == tag => Some(s),
+                _ => None,
+            })
+        } else {
+            scalars.get(key).or_else(|| {
+                scalars
+                    .iter()
+                    .find(|(k, _)| k.rsplit_once('#').is_some_and(|(_, t)| t == key))
+                    .map(|(_, s)| s)
+            })
         }
-        cells.push((k.clone(), Cell::Num(s.last)));
-    }
-    for c in extra {
-        let cell = match c {
-            Col::Scalar { agg, tag, step, .. } => scalar_cell(scalars.get(tag), agg, *step),
-            Col::Flag { flag, .. } => flags
-                .get(flag.as_str())
+    };
+    let value = |c: &Col| -> Cell {
+        match c {
+            Col::Scalar {
+                key, qual, step, ..
+            } => scalar_cell(find_scalar(key), qual.as_deref(), *step),
+            Col::Flag { name, .. } => flags
+                .get(name.as_str())
                 .map(Cell::from_flag)
                 .unwrap_or(Cell::Empty),
-            Col::Attr { attr, .. } => r
-                .run
-                .attr(attr)
-                .as_ref()
-                .map(Cell::from_flag)
-                .unwrap_or(Cell::Empty),
+            Col::Attr { name, .. } => Cell::from_flag(&run_attr(r, name)),
+        }
+    };
+    let cells = |cols: &[Col]| -> Vec<(String, Cell)> {
+        cols.iter().map(|c| (c.name(), value(c))).collect()
+    };
+    let op_cols: Vec<Col> = if l.skip_op_cols {
+        Vec::new()
+    } else if let Some(cols) = r.opref.as_ref().and_then(|o| guildfile_compare(o, cache)) {
+        cols
+    } else {
+        let mut cols: Vec<Col> = {
+            let mut names: Vec<&str> = flags.keys().filter_map(|k| k.as_str()).collect();
+            names.sort();
+            names
+                .into_iter()
+                .map(|n| Col::Flag {
+                    name: n.to_string(),
+                    named_as: None,
+                })
+                .collect()
         };
-        let name = match c {
-            Col::Scalar { name, .. } | Col::Flag { name, .. } | Col::Attr { name, .. } => {
-                name.clone()
-            }
-        };
-        cells.retain(|(k, _)| *k != name);
-        cells.push((name, cell));
-    }
-    Row { cells }
+        let mut tags: Vec<String> = scalars
+            .keys()
+            .map(|k| k.rsplit_once('#').map(|(_, t)| t).unwrap_or(k).to_string())
+            .filter(|t| l.all_scalars || !t.starts_with("sys/"))
+            .collect();
+        tags.sort();
+        tags.dedup();
+        if !tags.is_empty() {
+            let step_of = if tags.iter().any(|t| t == "loss") {
+                "loss".to_string()
+            } else {
+                tags[0].clone()
+            };
+            cols.push(Col::Scalar {
+                key: step_of,
+                qual: None,
+                step: true,
+                named_as: Some("step".into()),
+            });
+            cols.extend(tags.into_iter().map(|t| Col::Scalar {
+                key: t,
+                qual: None,
+                step: false,
+                named_as: None,
+            }));
+        }
+        cols
+    };
+    [cells(&core_cols(l)), cells(&op_cols), cells(&l.user)]
 }
 
-/// Rows for `runs`, built in parallel: each needs a few small reads per run.
-pub fn rows(runs: &[RunInfo], extra: &[Col], skip_core: bool) -> Vec<Row> {
+/// Guild's cell for a column: the last section with a value wins; within
+/// a section, the first column of that name with a value.
+fn row_val(name: &str, sections: &Sections) -> Cell {
+    let mut val = Cell::Empty;
+    for cells in sections {
+        if let Some((_, c)) = cells.iter().find(|(n, c)| n == name && *c != Cell::Empty) {
+            val = c.clone();
+        }
+    }
+    val
+}
+
+/// The compare table of `runs`: the header (core columns, then the
+/// operations' columns, then the user's, each name once) and one row per
+/// run with a cell for every header column, built in parallel.
+pub fn table(runs: &[RunInfo], l: &Layout) -> (Vec<String>, Vec<Row>) {
+    let cache = std::sync::Mutex::new(HashMap::new());
     let threads = super::io_threads(runs.len());
     let chunk = runs.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
+    let sections: Vec<Sections> = std::thread::scope(|s| {
         let hs: Vec<_> = runs
             .chunks(chunk)
             .map(|c| {
+                let cache = &cache;
                 s.spawn(move || {
                     c.iter()
-                        .map(|r| run_row(r, extra, skip_core))
+                        .map(|r| run_sections(r, l, cache))
                         .collect::<Vec<_>>()
                 })
             })
@@ -259,7 +511,54 @@ pub fn rows(runs: &[RunInfo], extra: &[Col], skip_core: bool) -> Vec<Row> {
         hs.into_iter()
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
-    })
+    });
+    let mut header: Vec<String> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    for i in 0..3 {
+        for s in &sections {
+            for (name, _) in &s[i] {
+                if seen.insert(name.clone()) {
+                    header.push(name.clone());
+                }
+            }
+        }
+    }
+    let rows = sections
+        .iter()
+        .zip(runs)
+        .map(|(s, r)| Row {
+            cells: header.iter().map(|h| (h.clone(), row_val(h, s))).collect(),
+            marked: r.marked,
+        })
+        .collect();
+    (header, rows)
+}
+
+/// Leave out the columns whose value is the same in every row (`-u`).
+pub fn drop_unchanged(header: &mut Vec<String>, rows: &mut [Row]) {
+    let unchanged: HashSet<String> = header
+        .iter()
+        .filter(|h| {
+            let first = rows.first().map(|r| r.get(h));
+            rows.iter().all(|r| Some(r.get(h)) == first)
+        })
+        .cloned()
+        .collect();
+    header.retain(|h| !unchanged.contains(h));
+    for r in rows {
+        r.cells.retain(|(k, _)| !unchanged.contains(k));
+    }
+}
+
+/// Rows with the run id and the columns `extra` only (for `select`).
+pub fn rows(runs: &[RunInfo], extra: &[Col]) -> Vec<Row> {
+    let l = Layout {
+        skip_core: true,
+        skip_op_cols: true,
+        user: extra.to_vec(),
+        ..Default::default()
+    };
+    table(runs, &l).1
 }
 
 /// Order of two column values: ascending (descending with `desc`), a
@@ -287,40 +586,50 @@ fn cmp_values(x: Option<f64>, y: Option<f64>, desc: bool) -> std::cmp::Ordering 
 pub fn best<'a>(runs: &'a [RunInfo], spec: &str, desc: bool) -> Result<Option<&'a RunInfo>> {
     let col = parse_col(spec)
         .map_err(|e| Error::user(format!("invalid col spec '{spec}': {}", e.msg)))?;
-    let rows = rows(runs, std::slice::from_ref(&col), true);
+    let rows = rows(runs, std::slice::from_ref(&col));
+    let name = col.name();
     let mut pairs: Vec<(&RunInfo, Option<f64>)> = runs
         .iter()
         .zip(rows.iter())
-        .map(|(r, row)| (r, row.num(col.name())))
+        .map(|(r, row)| (r, row.num(&name)))
         .collect();
     pairs.sort_by(|x, y| cmp_values(x.1, y.1, desc));
     Ok(pairs.first().map(|(r, _)| *r))
 }
 
-/// Sort `rows` by the numeric column `col` (ascending, or descending with
-/// `desc`); rows without it go last.
-pub fn sort_rows(rows: &mut [Row], col: &str, desc: bool) -> Result<()> {
-    if !rows.iter().any(|r| r.num(col).is_some()) {
-        return Err(Error::user(format!(
-            "no run has a numeric '{col}' column to sort by; check the name with `guild compare`"
-        )));
-    }
-    rows.sort_by(|x, y| cmp_values(x.num(col), y.num(col), desc));
-    Ok(())
-}
-
-/// The union of the rows' columns, in first-seen order.
-pub fn header(rows: &[Row]) -> Vec<String> {
-    let mut header: Vec<String> = Vec::new();
-    let mut seen: HashSet<&str> = HashSet::new();
-    for r in rows {
-        for (k, _) in &r.cells {
-            if seen.insert(k) {
-                header.push(k.clone());
+/// Guild's order of two compare values: numbers by value, the same
+/// types by value, other pairs by their text; a missing value is last.
+fn cmp_cells(x: &Cell, y: &Cell) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (x, y) {
+        (Cell::Empty, Cell::Empty) => Ordering::Equal,
+        (Cell::Empty, _) => Ordering::Greater,
+        (_, Cell::Empty) => Ordering::Less,
+        (Cell::Str(a), Cell::Str(b)) => a.cmp(b),
+        _ => {
+            let n = |c: &Cell| match c {
+                Cell::Bool(b) => Some(f64::from(u8::from(*b))),
+                c => c.num(),
+            };
+            match (n(x), n(y)) {
+                (Some(a), Some(b)) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+                _ => crate::render::cell_csv(x).cmp(&crate::render::cell_csv(y)),
             }
         }
     }
-    header
+}
+
+/// Sort `rows` by column `col` (ascending, or descending with `desc`) as
+/// Guild's `--min`/`--max` do; rows without a value go last.
+pub fn sort_rows(rows: &mut [Row], col: &str, desc: bool) {
+    rows.sort_by(|x, y| {
+        let (a, b) = (x.get(col), y.get(col));
+        match (&a, &b) {
+            (Cell::Empty, _) | (_, Cell::Empty) => cmp_cells(&a, &b),
+            _ if desc => cmp_cells(&b, &a),
+            _ => cmp_cells(&a, &b),
+        }
+    });
 }
 
 #[cfg(test)]
@@ -329,30 +638,37 @@ mod tests {
 
     #[test]
     fn column_specs() {
+        let scalar = |key: &str, qual: Option<&str>, step, named_as: Option<&str>| Col::Scalar {
+            key: key.into(),
+            qual: qual.map(String::from),
+            step,
+            named_as: named_as.map(String::from),
+        };
         assert_eq!(
             parse_col("min loss as best").unwrap(),
-            Col::Scalar {
-                agg: "min".into(),
-                tag: "loss".into(),
-                step: false,
-                name: "best".into()
-            }
+            scalar("loss", Some("min"), false, Some("best"))
         );
+        assert_eq!(parse_col("min loss as best").unwrap().name(), "best");
         assert_eq!(
             parse_col("loss step").unwrap(),
-            Col::Scalar {
-                agg: "last".into(),
-                tag: "loss".into(),
-                step: true,
-                name: "loss step".into()
-            }
+            scalar("loss", None, true, None)
         );
+        assert_eq!(parse_col("loss step").unwrap().name(), "loss step");
+        assert_eq!(parse_col("max acc").unwrap().name(), "acc");
         assert_eq!(
             parse_col("=lr").unwrap(),
             Col::Flag {
-                flag: "lr".into(),
-                name: "lr".into()
+                name: "lr".into(),
+                named_as: None
             }
+        );
+        assert_eq!(
+            parse_cols(".operation,=batch,loss,test-acc").unwrap().len(),
+            4
+        );
+        assert_eq!(
+            parse_col("attr:label as 'the label'").unwrap().name(),
+            "the label"
         );
         assert!(parse_col("min loss extra junk").is_err());
     }

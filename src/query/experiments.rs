@@ -14,6 +14,31 @@ pub struct Experiment<'a> {
     pub queued: usize,
 }
 
+/// The batch runs in `trash` of sweeps whose trials are in `runs`: a
+/// sweep that ended well leaves its batch run in the trash, and its
+/// trials name it (`sweep` attr).
+pub fn deleted_batches(runs: &[RunInfo], trash: &std::path::Path) -> Vec<RunInfo> {
+    let present: HashSet<&str> = runs
+        .iter()
+        .filter(|r| r.batch)
+        .map(|r| r.run.id.as_str())
+        .collect();
+    let mut wanted: Vec<String> = runs
+        .iter()
+        .filter(|r| !r.batch && r.name.is_some())
+        .filter_map(|r| r.run.attr_str("sweep"))
+        .filter(|id| !present.contains(id.as_str()) && !id.contains('/'))
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    wanted
+        .into_iter()
+        .map(|id| crate::run::Run::at(trash.join(id)))
+        .filter(|run| run.is_batch())
+        .map(RunInfo::load)
+        .collect()
+}
+
 /// The experiments among `runs`, newest first.
 pub fn of(runs: &[RunInfo]) -> Vec<Experiment<'_>> {
     let by_id: HashMap<&str, &RunInfo> = runs.iter().map(|r| (r.run.id.as_str(), r)).collect();

@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod experiments;
+pub mod filter;
 pub mod started;
 
 use crate::error::{Error, Result};
@@ -351,6 +352,8 @@ pub struct Filters {
     pub digest: Option<String>,
     pub status: Vec<Status>,
     pub not_status: Vec<Status>,
+    /// A `--filter` expression.
+    pub expr: Option<String>,
 }
 
 impl Filters {
@@ -359,9 +362,14 @@ impl Filters {
             Some(s) => Some(started::parse_range(s, chrono::Local::now().naive_local())?),
             None => None,
         };
+        let expr = match &self.expr {
+            Some(e) => Some(filter::Filter::parse(e)?),
+            None => None,
+        };
         Ok(runs
             .into_iter()
             .filter(|r| self.matches(r, range.as_ref()))
+            .filter(|r| expr.as_ref().is_none_or(|e| e.matches(r)))
             .collect())
     }
 

@@ -172,7 +172,17 @@ pub fn table(rows: Vec<Vec<String>>) -> String {
         .join("\n")
 }
 
-pub fn run_rows(runs: &[(usize, &RunInfo)]) -> Vec<Vec<String>> {
+/// Columns of a run listing: Guild's `[N:ID]  OP  STARTED  STATUS  LABEL`
+/// by default, so the label is the rest of the line.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RowStyle {
+    /// Guild's `-s`: `[N]  OP  STATUS  LABEL`.
+    pub simplified: bool,
+    /// A NAME column (sweep and trial names) before the label.
+    pub names: bool,
+}
+
+pub fn run_rows(runs: &[(usize, &RunInfo)], style: RowStyle) -> Vec<Vec<String>> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let cwd = cwd.to_string_lossy();
     runs.iter()
@@ -184,14 +194,21 @@ pub fn run_rows(runs: &[(usize, &RunInfo)]) -> Vec<Vec<String>> {
             if r.marked {
                 op.push_str(" [marked]");
             }
-            vec![
-                format!("[{}:{}]", i, r.run.short_id()),
-                op,
-                fmt_time(r.started),
-                r.status.display(),
-                r.name.clone().unwrap_or_default(),
-                r.label.clone().unwrap_or_default(),
-            ]
+            let mut row = Vec::with_capacity(6);
+            if style.simplified {
+                row.push(format!("[{i}]"));
+                row.push(op);
+            } else {
+                row.push(format!("[{}:{}]", i, r.run.short_id()));
+                row.push(op);
+                row.push(fmt_time(r.started));
+            }
+            row.push(r.status.display());
+            if style.names {
+                row.push(r.name.clone().unwrap_or_default());
+            }
+            row.push(r.label.clone().unwrap_or_default());
+            row
         })
         .collect()
 }
@@ -429,13 +446,34 @@ pub fn cell_csv(c: &Cell) -> String {
 /// A compare cell as Guild's compare table shows it.
 pub fn cell_table(c: &Cell) -> String {
     match c {
-        Cell::Num(f) => {
-            let t = (f * 1e6).trunc() / 1e6;
-            format!("{t:.6}")
-        }
+        // Guild's `format_flag(v, truncate_floats=6)`: the YAML form with
+        // at most 6 decimals, cut, not rounded (`1.0e-07`, `0.699999`).
+        Cell::Num(f) => truncate_decimals(&crate::run::yaml::float_repr_yaml(*f), 6),
         Cell::Bool(b) => if *b { "yes" } else { "no" }.into(),
         other => cell_csv(other),
     }
+}
+
+fn truncate_decimals(s: &str, n: usize) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        out.push(c);
+        if c == '.' && s[i + 1..].starts_with(|d: char| d.is_ascii_digit()) {
+            let mut kept = 0;
+            while let Some((_, d)) = chars.peek().copied() {
+                if !d.is_ascii_digit() {
+                    break;
+                }
+                chars.next();
+                if kept < n {
+                    out.push(d);
+                    kept += 1;
+                }
+            }
+        }
+    }
+    out
 }
 
 fn cell_json(c: &Cell) -> serde_json::Value {
@@ -462,6 +500,9 @@ pub fn compare_json(header: &[String], rows: &[Row]) -> serde_json::Value {
 }
 
 pub fn compare_csv(header: &[String], rows: &[Row]) -> String {
+    if header.is_empty() {
+        return String::new();
+    }
     let mut w = header
         .iter()
         .map(|h| csv_field(h))
@@ -480,9 +521,23 @@ pub fn compare_csv(header: &[String], rows: &[Row]) -> String {
 }
 
 pub fn compare_table(header: &[String], rows: &[Row]) -> String {
+    if header.is_empty() {
+        return String::new();
+    }
     let mut t = vec![header.to_vec()];
     for r in rows {
-        t.push(header.iter().map(|h| cell_table(&r.get(h))).collect());
+        t.push(
+            header
+                .iter()
+                .map(|h| {
+                    let mut c = cell_table(&r.get(h));
+                    if h == "operation" && r.marked {
+                        c.push_str(" [marked]");
+                    }
+                    c
+                })
+                .collect(),
+        );
     }
     table(t)
 }
@@ -495,7 +550,8 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-fn duration(r: &RunInfo) -> String {
+/// A run's duration as listings show it: until now while it runs.
+pub fn run_duration(r: &RunInfo) -> String {
     use crate::run::Status;
     let end = if r.status.status == Status::Running {
         Some(crate::run::now_us())
@@ -533,7 +589,7 @@ pub fn experiments(exps: &[Experiment]) -> (Vec<Vec<String>>, serde_json::Value)
             e.status(),
         ];
         row.extend(c.iter().map(|n| n.to_string()));
-        row.push(duration(e.run));
+        row.push(run_duration(e.run));
         rows.push(row);
         json.push(serde_json::json!({
             "name": name,
@@ -541,7 +597,7 @@ pub fn experiments(exps: &[Experiment]) -> (Vec<Vec<String>>, serde_json::Value)
             "operation": e.run.op_desc(),
             "status": if e.interrupted() { "interrupted" } else { e.run.status.status.as_str() },
             "queued": c[0], "running": c[1], "completed": c[2], "failed": c[3], "stopped": c[4],
-            "duration": duration(e.run),
+            "duration": run_duration(e.run),
         }));
     }
     (rows, serde_json::Value::Array(json))
@@ -554,6 +610,13 @@ mod tests {
     #[test]
     fn compare_cells() {
         assert_eq!(cell_table(&Cell::Num(0.69999998)), "0.699999");
+        assert_eq!(cell_table(&Cell::Num(1e-7)), "1.0e-07");
+        assert_eq!(cell_table(&Cell::Num(0.00017735)), "0.000177");
+        assert_eq!(
+            cell_table(&Cell::Num(123_456_789.123_456_79)),
+            "123456789.123456"
+        );
+        assert_eq!(cell_table(&Cell::Num(100.0)), "100.0");
         assert_eq!(cell_csv(&Cell::Bool(false)), "False");
         assert_eq!(csv_field("a,b"), "\"a,b\"");
     }

@@ -116,7 +116,8 @@ pub fn start(
     drop(pid_guard);
     // `delete-on-success`: a successful run goes to the trash.
     if matches!(status, Ok(0)) && op_flag("delete-on-success") {
-        if !opts.quiet {
+        // A sweep's batch goes silently, as in Guild (its trials remain).
+        if !opts.quiet && !run.is_batch() {
             eprintln!("Deleting interim run {} (delete-on-success)", run.id);
         }
         crate::run::trash::move_to(run, &home.trash_dir())?;

@@ -821,7 +821,7 @@ fn a_killed_sweep_is_shown_interrupted_and_resumes_on_restart() {
     wait_until("no trial running", Duration::from_secs(30), || {
         e.runs_json().iter().all(|r| r["status"] != "running")
     });
-    let o = e.run(&["run", "--restart", &id, "-y", "-q"]);
+    let o = e.run(&["run", "--restart", &id, "-y", "-q", "--keep-batch"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     let log = std::fs::read_to_string(b.join(".guild/output")).unwrap();

@@ -486,6 +486,7 @@ pub fn main() -> Result<i32> {
                 stdin_null: true,
                 pidfile: None,
                 stop_after: opts.stop_after,
+                gpus: None,
             };
             let cwd = std::env::var("CMD_DIR")
                 .map(std::path::PathBuf::from)

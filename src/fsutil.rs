@@ -290,6 +290,16 @@ pub fn tilde(path: &Path) -> String {
     path.display().to_string()
 }
 
+/// Whether `a` and `b` name the same existing file or directory (device
+/// and inode), whatever the path spelling.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

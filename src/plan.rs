@@ -26,8 +26,10 @@ pub struct StageRequest<'a> {
     pub proto: Option<Run>,
     /// Create the run in this directory (a batch's proto) instead of runs/.
     pub dir: Option<PathBuf>,
-    /// The run's human name (a new one when None).
+    /// The run's human name (when None it goes by one made from its id).
     pub name: Option<String>,
+    /// The `run` command's options as Guild records them (`run_params`).
+    pub run_params: Option<Value>,
 }
 
 /// Removes a half-made run directory unless disarmed.
@@ -224,8 +226,20 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
             if let Some(parent) = dir.parent() {
                 fsutil::create_dir_all(parent)?;
             }
-            std::fs::create_dir(&dir).map_err(|e| Error::io("creating run directory", &dir, e))?;
-            cleanup.0 = Some(dir.clone());
+            match std::fs::create_dir(&dir) {
+                Ok(()) => cleanup.0 = Some(dir.clone()),
+                // `--run-dir` may name a directory that exists (Guild's
+                // tests use a fresh temp dir), but not a run.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {
+                    if dir.join(".guild").exists() {
+                        return Err(Error::user(format!(
+                            "{} already holds a run; give --run-dir a new or empty directory",
+                            dir.display()
+                        )));
+                    }
+                }
+                Err(e) => return Err(Error::io("creating run directory", &dir, e)),
+            }
             Run::at(dir)
         }
         None => {
@@ -248,17 +262,20 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     };
     fsutil::create_dir_all(&run.guild_dir().join("attrs"))?;
     let op = req.op;
-    let name = req.name.clone().unwrap_or_else(crate::run::names::generate);
+    let name = req.name.clone();
     // Until the run is staged it shows as pending; a crash before the
     // opref is in place leaves no run at all.
     fsutil::touch(&run.guild_path("PENDING"))?;
     // The metadata is written in one round at the end, with its fsyncs in
     // parallel: fsyncs are most of the cost of staging a run.
-    let mut attrs: Vec<(&str, Value)> = vec![
-        ("id", id.clone().into()),
-        ("initialized", now_us().into()),
-        ("name", name.into()),
-    ];
+    let mut attrs: Vec<(&str, Value)> =
+        vec![("id", id.clone().into()), ("initialized", now_us().into())];
+    if let Some(n) = name {
+        attrs.push(("name", n.into()));
+    }
+    if let Some(p) = &req.run_params {
+        attrs.push(("run_params", p.clone()));
+    }
 
     let flag_vals = Value::Mapping(req.flags.flags.clone());
     let mut tags = op.tags.clone();
@@ -446,7 +463,7 @@ pub fn stage_trial(
     })?;
     let batch_name = batch
         .attr_str("name")
-        .unwrap_or_else(|| batch.short_id().to_string());
+        .unwrap_or_else(|| crate::run::names::for_id(&batch.id));
     let mut attrs: Vec<(&str, Value)> = vec![
         ("id", id.clone().into()),
         ("initialized", now_us().into()),

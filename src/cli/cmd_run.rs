@@ -86,6 +86,19 @@ pub struct RunArgs {
     /// Write the supervising process's pid to FILE (removed when done); implies --background unless used with --start
     #[arg(long, value_name = "FILE")]
     pub pidfile: Option<PathBuf>,
+    /// Create the run in DIR instead of the guild home's runs directory
+    /// (it is then not listed, unless DIR is in it)
+    #[arg(short = 'd', long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+    /// Continue even when a required resource cannot be resolved
+    #[arg(long)]
+    pub force_deps: bool,
+    /// Make only these GPUs visible to the run (CUDA_VISIBLE_DEVICES), e.g. `0,1`
+    #[arg(long, value_name = "DEVICES")]
+    pub gpus: Option<String>,
+    /// Hide all GPUs from the run (CUDA_VISIBLE_DEVICES empty)
+    #[arg(long)]
+    pub no_gpus: bool,
     /// Keep a sweep's batch run when the sweep ends (by default it goes to
     /// the trash and only the trials are listed)
     #[arg(long)]
@@ -120,6 +133,11 @@ pub struct RunArgs {
 }
 
 pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
+    if a.gpus.is_some() && a.no_gpus {
+        return Err(Error::user(
+            "--no-gpus and --gpus cannot both be used\nTry 'guild run --help' for more information.",
+        ));
+    }
     if a.stage && (a.background || a.pidfile.is_some()) {
         return Err(Error::user(
             "--stage and --background/--pidfile cannot both be used",
@@ -172,6 +190,13 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     };
     if a.keep_run {
         op.delete_on_success = false;
+    }
+    if a.no_gpus {
+        op.cmd_env
+            .insert("CUDA_VISIBLE_DEVICES".into(), String::new().into());
+    } else if let Some(g) = &a.gpus {
+        op.cmd_env
+            .insert("CUDA_VISIBLE_DEVICES".into(), g.clone().into());
     }
     let batch_files: Vec<String> = flag_strs
         .iter()
@@ -366,8 +391,29 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         }
     }
     if let Some(sweep) = sweep {
+        if a.run_dir.is_some() {
+            return Err(Error::user(
+                "--run-dir cannot be used with a sweep (each trial is a run of its own)",
+            ));
+        }
         return run_batch(ctx, &a, &op, resolved, deps, sweep, proto);
     }
+    // `--run-dir DIR`: a run in the runs directory is an ordinary run with
+    // the id DIR's name; elsewhere the run lives in DIR, unlisted.
+    let runs_dir = ctx.home.runs_dir();
+    let (run_dir, run_id) = match &a.run_dir {
+        Some(d) => {
+            let d = ctx.cwd.join(d);
+            let in_runs = d
+                .parent()
+                .is_some_and(|p| crate::fsutil::same_file(p, &runs_dir));
+            match d.file_name().and_then(|n| n.to_str()) {
+                Some(n) if in_runs => (None, Some(n.to_string())),
+                _ => (Some(d), a.run_id.clone()),
+            }
+        }
+        None => (None, a.run_id.clone()),
+    };
     let run = plan::stage(
         &ctx.home,
         StageRequest {
@@ -378,12 +424,24 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             cwd: ctx.cwd.clone(),
             quiet: a.quiet,
             deps,
-            run_id: a.run_id.clone(),
+            run_id,
             proto,
-            dir: None,
+            dir: run_dir.clone(),
             name: a.run_name.clone(),
+            run_params: Some(run_params(&a)),
         },
     )?;
+    if a.stage && run_dir.is_some() {
+        let dir = run.dir.display().to_string();
+        let cmd = run
+            .attr("cmd")
+            .as_ref()
+            .map(render::command_line)
+            .unwrap_or_default();
+        eprintln!("{} staged in '{dir}'", op.name);
+        eprintln!("To start the operation, use \"(cd '{dir}' && source .guild/ENV && {cmd})\"");
+        return Ok(0);
+    }
     if a.stage {
         eprintln!("{} staged as {}", op.name, run.id);
         eprintln!("To start the operation, use 'guild run --start {}'", run.id);
@@ -391,7 +449,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     }
     let claim = crate::exec::Claim::take(&run)?;
     if a.background || a.pidfile.is_some() {
-        let pid = local::start_background(&ctx.home, &run, &ctx.cwd, a.pidfile.as_deref(), &claim)?;
+        let pid = local::start_background(&ctx.home, &run, &ctx.cwd, &start_opts(&a), &claim)?;
         let pf = a
             .pidfile
             .as_ref()
@@ -449,6 +507,7 @@ fn run_batch(
             proto: None,
             dir: None,
             name: a.run_name.clone(),
+            run_params: Some(run_params(a)),
         },
     )?;
     let plan::Staged::Staging(batch) = batch else {
@@ -490,11 +549,12 @@ fn run_batch(
             proto,
             dir: Some(proto_dir),
             name,
+            run_params: None,
         },
     )?;
     let claim = crate::exec::Claim::take(&batch)?;
     if a.background || a.pidfile.is_some() {
-        local::start_background(&ctx.home, &batch, &ctx.cwd, a.pidfile.as_deref(), &claim)?;
+        local::start_background(&ctx.home, &batch, &ctx.cwd, &start_opts(a), &claim)?;
         eprintln!(
             "{}+ started in background as {} ({} trials)",
             op.name,
@@ -504,6 +564,109 @@ fn run_batch(
         return Ok(0);
     }
     start_foreground(ctx, a, &batch, &claim)
+}
+
+/// The `run` command's options under Guild 0.9's names, as Guild records
+/// them in the `run_params` attr.
+fn run_params(a: &RunArgs) -> Value {
+    use serde_yaml_ng::Mapping;
+    let s = |v: &Option<String>| v.clone().map(Value::from).unwrap_or(Value::Null);
+    let list = |v: &[String]| Value::Sequence(v.iter().cloned().map(Value::from).collect());
+    let mut m = Mapping::new();
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.into(), v);
+    };
+    put("additional_deps", list(&[]));
+    put("background", a.background.into());
+    put("batch_comment", Value::Null);
+    put("batch_label", Value::Null);
+    put("batch_tags", list(&[]));
+    put("break_", list(&[]));
+    put("break_on_error", false.into());
+    put("comment", Value::Null);
+    put("debug_sourcecode", Value::Null);
+    put("edit_batch_comment", false.into());
+    put("edit_comment", false.into());
+    put("edit_flags", false.into());
+    put("fail_on_trial_error", a.fail_on_trial_error.into());
+    put("flags", list(&a.flags));
+    put("force_deps", a.force_deps.into());
+    put("force_flags", a.force_flags.into());
+    put("force_sourcecode", false.into());
+    put("gpus", s(&a.gpus));
+    put("help_model", false.into());
+    put("help_op", false.into());
+    put("keep_batch", a.keep_batch.into());
+    put("keep_run", a.keep_run.into());
+    put("label", s(&a.label));
+    put(
+        "max_trials",
+        a.max_trials.map(Value::from).unwrap_or(Value::Null),
+    );
+    put("maximize", Value::Null);
+    put("minimize", Value::Null);
+    put("needed", a.needed.into());
+    put("no_gpus", a.no_gpus.into());
+    put("no_wait", false.into());
+    put("opspec", s(&a.opspec));
+    put("opt_flags", list(&[]));
+    put("optimize", false.into());
+    put("optimizer", s(&a.optimizer));
+    put(
+        "pidfile",
+        a.pidfile
+            .as_ref()
+            .map(|p| Value::from(p.display().to_string()))
+            .unwrap_or(Value::Null),
+    );
+    put("print_cmd", false.into());
+    put("print_env", false.into());
+    put("print_trials", false.into());
+    put("proto", s(&a.proto));
+    put("quiet", a.quiet.into());
+    put(
+        "random_seed",
+        a.random_seed.map(Value::from).unwrap_or(Value::Null),
+    );
+    put("remote", Value::Null);
+    put("restart", Value::Null);
+    put(
+        "run_dir",
+        a.run_dir
+            .as_ref()
+            .map(|p| Value::from(p.display().to_string()))
+            .unwrap_or(Value::Null),
+    );
+    put("run_id", s(&a.run_id));
+    put("save_trials", Value::Null);
+    put("stage", a.stage.into());
+    put("stage_trials", false.into());
+    put(
+        "stop_after",
+        a.stop_after.map(Value::from).unwrap_or(Value::Null),
+    );
+    put("tags", list(&a.tags));
+    put("test_flags", false.into());
+    put("test_output_scalars", Value::Null);
+    put("test_sourcecode", false.into());
+    put("yes", a.yes.into());
+    Value::Mapping(m)
+}
+
+/// Start options from the command line. `--gpus`/`--no-gpus` apply to
+/// this start only: a new run has them in its operation's environment.
+fn start_opts(a: &RunArgs) -> StartOpts {
+    StartOpts {
+        quiet: a.quiet,
+        stdin_null: false,
+        pidfile: a.pidfile.clone(),
+        stop_after: a.stop_after,
+        gpus: if a.no_gpus {
+            Some(String::new())
+        } else {
+            a.gpus.clone()
+        },
+    }
 }
 
 /// How the supervisor of a run attached to this process is detached: a
@@ -520,10 +683,8 @@ fn attached_detach() -> crate::exec::Detach {
 /// Start a staged run attached to this terminal; the exit code is the run's.
 fn start_foreground(ctx: &Ctx, a: &RunArgs, run: &Run, claim: &crate::exec::Claim) -> Result<i32> {
     let opts = StartOpts {
-        quiet: a.quiet,
-        stdin_null: false,
         pidfile: None,
-        stop_after: a.stop_after,
+        ..start_opts(a)
     };
     let detach = attached_detach();
     local::start_attached(&ctx.home, run, &ctx.cwd, &opts, claim, detach)
@@ -532,7 +693,13 @@ fn start_foreground(ctx: &Ctx, a: &RunArgs, run: &Run, claim: &crate::exec::Clai
 /// `--start`/`--restart RUN [FLAG=VAL...]`: run an existing run in place,
 /// with its recorded flags and any overrides.
 fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> Result<i32> {
-    let run = query::find(&ctx.home.runs_dir(), spec)?;
+    // A run outside the home (`--run-dir`) is started by its path.
+    let path = ctx.cwd.join(spec);
+    let run = if spec.contains('/') && path.join(".guild/opref").is_file() {
+        Run::at(path)
+    } else {
+        query::find(&ctx.home.runs_dir(), spec)?
+    };
     // Claimed before anything of the run is touched: of two starts of one
     // run, the loser changes nothing.
     let claim = match a.claim_fd {
@@ -569,17 +736,15 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
         keep_on_success(&run)?;
     }
     if a.background && a.pidfile.is_none() {
-        local::start_background(&ctx.home, &run, &ctx.cwd, None, &claim)?;
+        local::start_background(&ctx.home, &run, &ctx.cwd, &start_opts(a), &claim)?;
         eprintln!("{} started in background", run.id);
         return Ok(0);
     }
     let opts = StartOpts {
-        quiet: a.quiet,
         // A supervisor passes on the stdin it was given (the terminal of a
         // foreground run); a quiet `--start` typed by a user reads nothing.
         stdin_null: a.quiet && a.claim_fd.is_none(),
-        pidfile: a.pidfile.clone(),
-        stop_after: a.stop_after,
+        ..start_opts(a)
     };
     if a.claim_fd.is_some() {
         // This process is the supervisor.

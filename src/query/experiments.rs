@@ -25,7 +25,7 @@ pub fn deleted_batches(runs: &[RunInfo], trash: &std::path::Path) -> Vec<RunInfo
         .collect();
     let mut wanted: Vec<String> = runs
         .iter()
-        .filter(|r| !r.batch && r.name.is_some())
+        .filter(|r| !r.batch)
         .filter_map(|r| r.run.attr_str("sweep"))
         .filter(|id| !present.contains(id.as_str()) && !id.contains('/'))
         .collect();

@@ -83,7 +83,10 @@ impl RunInfo {
                 .attr_in(files, "marked")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
-            name: run.attr_str_in(files, "name"),
+            name: Some(
+                run.attr_str_in(files, "name")
+                    .unwrap_or_else(|| crate::run::names::for_id(&run.id)),
+            ),
             batch: files.guild_is_dir("proto"),
             initialized: OnceLock::new(),
             stopped: OnceLock::new(),

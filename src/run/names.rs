@@ -1,5 +1,7 @@
 //! Human names for runs, in Grid's style (`spiffy-sunfish-821`); trials of
-//! a sweep are `<batch name>-exp<N>`. Stored as the `name` attr.
+//! a sweep are `<batch name>-exp<N>`. A name given with `--run-name` and
+//! trial names are stored as the `name` attr; other runs go by a name made
+//! from their id.
 
 use rand::Rng;
 
@@ -141,6 +143,21 @@ pub fn generate() -> String {
     )
 }
 
+/// The name a run without a `name` attr goes by: made from its id, so it
+/// is the same every time and costs no file.
+pub fn for_id(id: &str) -> String {
+    // FNV-1a: stable across builds and platforms.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let a = (h % ADJECTIVES.len() as u64) as usize;
+    let n = ((h / 1000) % ANIMALS.len() as u64) as usize;
+    let num = 100 + (h / 1_000_000) % 900;
+    format!("{}-{}-{num}", ADJECTIVES[a], ANIMALS[n])
+}
+
 /// The name of trial `index` (0-based) of a batch named `batch`.
 pub fn trial(batch: &str, index: usize) -> String {
     format!("{batch}-exp{index}")
@@ -155,5 +172,12 @@ mod tests {
         assert_eq!(parts.len(), 3, "{n}");
         assert!(parts[2].parse::<u32>().is_ok());
         assert_eq!(super::trial(&n, 2), format!("{n}-exp2"));
+        let id = "71778bbf13c14a0d9dc3110d743a4325";
+        assert_eq!(super::for_id(id), super::for_id(id));
+        assert_eq!(super::for_id(id).split('-').count(), 3);
+        assert_ne!(
+            super::for_id(id),
+            super::for_id("71778bbf13c14a0d9dc3110d743a4326")
+        );
     }
 }

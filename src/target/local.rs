@@ -11,12 +11,41 @@ use serde_yaml_ng::{Mapping, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+#[derive(Default)]
 pub struct StartOpts {
     pub quiet: bool,
     pub stdin_null: bool,
     pub pidfile: Option<PathBuf>,
     /// `--stop-after MINUTES`.
     pub stop_after: Option<f64>,
+    /// `--gpus DEVICES` (`Some("")` for `--no-gpus`): CUDA_VISIBLE_DEVICES
+    /// for this start only.
+    pub gpus: Option<String>,
+}
+
+impl StartOpts {
+    /// The options as `guild run --start` arguments, for a supervisor that
+    /// is a new process.
+    fn supervisor_args(&self, cmd: &mut std::process::Command) {
+        if self.quiet {
+            cmd.arg("--quiet");
+        }
+        if let Some(p) = &self.pidfile {
+            cmd.arg("--pidfile").arg(p);
+        }
+        if let Some(m) = self.stop_after {
+            cmd.arg("--stop-after").arg(m.to_string());
+        }
+        match self.gpus.as_deref() {
+            Some("") => {
+                cmd.arg("--no-gpus");
+            }
+            Some(g) => {
+                cmd.arg("--gpus").arg(g);
+            }
+            None => {}
+        }
+    }
 }
 
 /// Run a staged (or pending) run to completion in this process; returns
@@ -48,7 +77,10 @@ pub fn start(
         _ => Mapping::new(),
     };
     let opref = run.opref()?;
-    let built = cmd::build(home, run, &op, &flags, cwd, &opref.op_desc())?;
+    let mut built = cmd::build(home, run, &op, &flags, cwd, &opref.op_desc())?;
+    if let Some(g) = &opts.gpus {
+        built.env.insert("CUDA_VISIBLE_DEVICES".into(), g.clone());
+    }
     let pid_guard = match &opts.pidfile {
         Some(p) => {
             fsutil::write_atomic(p, std::process::id().to_string().as_bytes())?;
@@ -142,7 +174,17 @@ fn supervisor_cmd(home: &Home, run: &Run, cwd: &Path) -> Result<std::process::Co
         .arg(&home.path)
         .arg("-C")
         .arg(cwd)
-        .args(["run", "--yes", "--start", &run.id]);
+        .args(["run", "--yes", "--start"]);
+    // A run outside the home (`--run-dir`) by its path.
+    if run
+        .dir
+        .parent()
+        .is_some_and(|p| fsutil::same_file(p, &home.runs_dir()))
+    {
+        cmd.arg(&run.id);
+    } else {
+        cmd.arg(&run.dir);
+    }
     Ok(cmd)
 }
 
@@ -152,14 +194,18 @@ pub fn start_background(
     home: &Home,
     run: &Run,
     cwd: &Path,
-    pidfile: Option<&Path>,
+    opts: &StartOpts,
     claim: &exec::Claim,
 ) -> Result<u32> {
     let mut cmd = supervisor_cmd(home, run, cwd)?;
-    cmd.arg("--quiet");
-    if let Some(p) = pidfile {
-        cmd.arg("--pidfile").arg(p);
+    StartOpts {
+        quiet: true,
+        pidfile: opts.pidfile.clone(),
+        stop_after: opts.stop_after,
+        gpus: opts.gpus.clone(),
+        stdin_null: true,
     }
+    .supervisor_args(&mut cmd);
     cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
@@ -202,15 +248,7 @@ pub fn start_attached(
         return exec::attach(pid);
     }
     let mut cmd = supervisor_cmd(home, run, cwd)?;
-    if opts.quiet {
-        cmd.arg("--quiet");
-    }
-    if let Some(p) = &opts.pidfile {
-        cmd.arg("--pidfile").arg(p);
-    }
-    if let Some(m) = opts.stop_after {
-        cmd.arg("--stop-after").arg(m.to_string());
-    }
+    opts.supervisor_args(&mut cmd);
     if opts.stdin_null {
         cmd.stdin(std::process::Stdio::null());
     }

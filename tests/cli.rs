@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `guild` binary against a private GUILD_HOME,
 //! real processes and signals, and the real Guild 0.9.0 for compatibility.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -1992,4 +1993,61 @@ fn listings_compare_and_filters_match_guild_090() {
     assert!(e
         .ok(&["runs", "-Fl", "tiny", "--names"])
         .contains(&format!("{name}  tiny lr")));
+}
+
+#[test]
+fn ctrl_c_ends_a_python_run_without_a_traceback() {
+    let e = Env::new();
+    let mut child = e
+        .cmd(&["run", "train.py", "sleep=60", "epochs=1", "-y"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let runs = e.home.join("runs");
+    let mut run = PathBuf::new();
+    // Python is inside the script (its handler for SIGINT is installed).
+    wait_until("script sleeping", Duration::from_secs(20), || {
+        std::fs::read_dir(&runs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|d| {
+                let out = std::fs::read_to_string(d.path().join(".guild/output"));
+                if out.is_ok_and(|o| o.contains("done training")) {
+                    run = d.path();
+                    true
+                } else {
+                    false
+                }
+            })
+    });
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let _ = child.wait();
+    let mut out = String::new();
+    let mut err = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let recorded = std::fs::read_to_string(run.join(".guild/output")).unwrap();
+    for text in [&out, &err, &recorded] {
+        assert!(
+            !text.contains("Traceback") && !text.contains("KeyboardInterrupt"),
+            "{text}"
+        );
+    }
+    assert_eq!(attr(&run, "exit_status").unwrap(), "-16\n");
+    assert_eq!(e.runs_json()[0]["status"], "terminated");
 }

@@ -265,6 +265,18 @@ def _run_dict_global(path, name, flags):
 
 
 def main():
+    try:
+        _main()
+    except KeyboardInterrupt:
+        # As Guild's op_main: Ctrl-C ends the run without a traceback (the
+        # tracker records it as terminated), unless the operation asks to
+        # handle it itself.
+        if os.environ.get("HANDLE_KEYBOARD_INTERRUPT"):
+            raise
+        sys.exit(130)
+
+
+def _main():
     argv = sys.argv[1:]
     if not argv:
         sys.stderr.write("guild: missing module argument\n")

@@ -870,21 +870,6 @@ impl Loader {
             },
             "a pattern, a list of rules, a mapping (root, dest, select) or no",
         )?;
-        if let Some(d) = cfg.get("flags-dest").and_then(Value::as_str) {
-            let ok = matches!(d, "args" | "globals" | "none")
-                || d.starts_with("args:")
-                || d.strip_prefix("global:").is_some_and(|n| !n.is_empty())
-                || d.strip_prefix("dict:").is_some_and(|n| !n.is_empty());
-            if !ok {
-                return Err(self.err_at(
-                    file,
-                    &at("flags-dest"),
-                    format!(
-                        "invalid flags-dest '{d}' in operation '{name}': expected args, globals, global:NAME, dict:NAME or none"
-                    ),
-                ));
-            }
-        }
         // Flags: $include, then each definition checked.
         if let Some(Value::Mapping(flags)) = cfg.get("flags").cloned() {
             let mut flags = flags;

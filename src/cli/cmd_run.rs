@@ -347,6 +347,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         Some(p) => format!(" as a batch ({} trials)", p.trials.len()),
         None => String::new(),
     };
+    check_main_module(&op)?;
     if !a.yes && !confirm_run(&op, &resolved.flags, a.stage, &suffix)? {
         return Ok(0);
     }
@@ -506,7 +507,12 @@ fn run_batch(
             run_id: None,
             proto: None,
             dir: None,
-            name: a.run_name.clone(),
+            // A sweep's name is recorded: its trials are named after it.
+            name: Some(
+                a.run_name
+                    .clone()
+                    .unwrap_or_else(crate::run::names::generate),
+            ),
             run_params: Some(run_params(a)),
         },
     )?;
@@ -651,6 +657,36 @@ fn run_params(a: &RunArgs) -> Value {
     put("test_sourcecode", false.into());
     put("yes", a.yes.into());
     Value::Mapping(m)
+}
+
+/// A `main` module that is neither in the project nor installed fails
+/// the run before its directory exists (Guild makes an error run).
+fn check_main_module(op: &OpDef) -> Result<()> {
+    let Some(module) = &op.main_missing else {
+        return Ok(());
+    };
+    let py = crate::platform::python_exe()?;
+    let found = std::process::Command::new(&py)
+        .args([
+            "-c",
+            "import importlib.util, sys\ntry:\n    s = importlib.util.find_spec(sys.argv[1])\nexcept Exception:\n    s = None\nsys.exit(0 if s else 1)",
+            module,
+        ])
+        .current_dir(&op.project_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return Ok(());
+    }
+    Err(Error::user(format!(
+        "No module named {module}: operation '{}' runs `main: {module}`, but there is no {}.py in {} and it is not installed",
+        op.name,
+        module.replace('.', "/"),
+        op.project_dir.display()
+    )))
 }
 
 /// Start options from the command line. `--gpus`/`--no-gpus` apply to

@@ -288,6 +288,10 @@ def _main():
     else:
         base, flag_args = [], rest
     sys.path[0] = os.path.abspath(os.environ.get("GUILD_SOURCECODE") or ".")
+    if mod == "guild.pass":
+        # Guild's no-op module, used by operations that only resolve
+        # dependencies.
+        return
     path, modname = _find(mod)
     dest = os.environ.get("FLAGS_DEST", "args")
     if dest == "globals":

@@ -158,36 +158,57 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
             return Err(err(format!("operation '{display}' has an empty main")));
         };
         let script = module_file(&root, module).or_else(|| module_file(&gf.dir, module));
+        // Guild's own modules (`guild.pass`) take no flags.
+        let builtin = module.starts_with("guild.");
+        if script.is_none() && !builtin {
+            op.main_missing = Some(module.clone());
+        }
+        let import = cfg.get("flags-import");
+        // `flags-import: no` (or []): no import, and no flags-dest inferred.
+        let import_disabled = match import {
+            Some(Value::Bool(false)) => true,
+            Some(Value::String(s)) => matches!(s.as_str(), "no" | "false" | "off"),
+            Some(Value::Sequence(items)) => items.is_empty(),
+            _ => false,
+        };
         let detected = match &script {
-            Some(s) => Some(detect::detect_cached(&home.cache_dir("flags"), s)?),
-            None => None,
+            Some(s) if !import_disabled => {
+                Some(detect::detect_cached(&home.cache_dir("flags"), s)?)
+            }
+            _ => None,
         };
         op.python = true;
         op.flags_dest = cfg
             .str("flags-dest")
             .or_else(|| detected.as_ref().map(|d| d.dest.as_str().to_string()))
-            .unwrap_or_else(|| "args".into());
-        let import = cfg.get("flags-import");
+            .or_else(|| (builtin && !import_disabled).then(|| "globals".to_string()))
+            .unwrap_or_default();
         let skip = str_list(cfg.get("flags-import-skip"));
+        let declared_names: Vec<String> = declared.iter().map(|d| d.name.clone()).collect();
         let wanted = |name: &str| -> bool {
             if skip.iter().any(|s| s == name) {
                 return false;
             }
             match import {
                 Some(Value::Bool(true)) => true,
-                Some(Value::String(s)) if s == "all" || s == "yes" => true,
+                Some(Value::String(s)) if s == "all" || s == "yes" || s == "true" => true,
                 Some(Value::String(s)) => s == name,
                 Some(Value::Sequence(items)) => items.iter().any(|i| i.as_str() == Some(name)),
+                // Unset: the declared flags take what the script says
+                // about them (default, type, help).
+                None => declared_names.iter().any(|n| n == name),
                 _ => false,
             }
         };
         if let Some(d) = detected {
             imported = d.flags.into_iter().filter(|f| wanted(&f.name)).collect();
-        } else if import.is_some_and(|v| !matches!(v, Value::Bool(false))) {
-            return Err(err(format!(
-                "operation '{display}' imports flags from '{module}', but no {module}.py was found under {}",
-                root.display()
-            )));
+        } else if script.is_none()
+            && !builtin
+            && !import_disabled
+            && std::env::var("NO_WARN_FLAGS_IMPORT").as_deref() != Ok("1")
+            && import.is_some()
+        {
+            eprintln!("WARNING: cannot import flags from {module}: No module named {module}");
         }
         let mut args: Vec<String> = ["${python_exe}", "-um", "guild.op_main", module.as_str()]
             .iter()
@@ -197,8 +218,10 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
         args.push("--".into());
         args.push("__flag_args__".into());
         op.cmd_args = args;
-        op.cmd_env
-            .insert("FLAGS_DEST".into(), op.flags_dest.clone().into());
+        if !op.flags_dest.is_empty() {
+            op.cmd_env
+                .insert("FLAGS_DEST".into(), op.flags_dest.clone().into());
+        }
         // Without a source copy the module runs from the project itself.
         if disabled {
             op.python_path.push(root.display().to_string());

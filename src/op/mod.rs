@@ -52,6 +52,9 @@ pub struct OpDef {
     pub requires: Vec<Value>,
     /// `steps` of a pipeline operation.
     pub steps: Option<Value>,
+    /// The `main` module, when neither the source code nor the project has
+    /// it (it may still be installed: checked before a run starts).
+    pub main_missing: Option<String>,
 }
 
 impl OpDef {
@@ -78,6 +81,7 @@ impl OpDef {
             python_path: Vec::new(),
             requires: Vec::new(),
             steps: None,
+            main_missing: None,
         }
     }
 
@@ -445,6 +449,8 @@ pub fn op_attr(op: &OpDef) -> Value {
     op_cmd.insert("cmd-flags".into(), Value::Mapping(cmd_flags));
     if !op.flags_dest.is_empty() {
         op_cmd.insert("flags-dest".into(), op.flags_dest.clone().into());
+    } else if op.python {
+        op_cmd.insert("flags-dest".into(), "args".into());
     }
     let mut m = Mapping::new();
     m.insert("delete-on-success".into(), op.delete_on_success.into());

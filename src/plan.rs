@@ -310,11 +310,12 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     let mut op_attr = op::op_attr(op);
     if let Value::Mapping(m) = &mut op_attr {
         m.insert("deps".into(), Value::Sequence(req.deps.op_deps.clone()));
+        // Flags made for dependencies are extras, not the script's.
         let mut extra = Mapping::new();
-        for (k, _) in &req.deps.flags {
+        for f in op.flags.iter().filter(|f| f.generated) {
             let mut e = Mapping::new();
-            e.insert("name".into(), k.clone());
-            extra.insert(k.clone(), Value::Mapping(e));
+            e.insert("name".into(), f.name.clone().into());
+            extra.insert(f.name.clone().into(), Value::Mapping(e));
         }
         m.insert("flags-extra".into(), Value::Mapping(extra));
     }
@@ -381,7 +382,7 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
             )?);
         }
     }
-    let (dep_entries, deps_attr) = op::deps::apply(&run, &req.deps, req.quiet)?;
+    let (dep_entries, deps_attr) = op::deps::apply(&run, &final_run.dir, &req.deps, req.quiet)?;
     entries.extend(dep_entries);
     attrs.push(("deps", deps_attr));
     attrs.push(("started", now_us().into()));

@@ -835,7 +835,12 @@ fn guildfile_operations_help_and_help_op() {
         ),
         "{h}"
     );
-    assert!(h.contains("  epochs  (default is 2)"), "imported flag: {h}");
+    // Columns as Guild 0.9.0 aligns them, with the dependency's flag.
+    assert!(
+        h.contains("  epochs             (default is 2)"),
+        "imported flag: {h}"
+    );
+    assert!(h.trim_end().ends_with("\n  operation:prepare"), "{h}");
     assert!(h.contains("adam  Adaptive moments"), "{h}");
     assert!(
         !h.contains("name"),

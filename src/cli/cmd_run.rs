@@ -255,17 +255,6 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         render::out(&render::help_op(&op));
         return Ok(0);
     }
-    // `NAME=RUN` for an operation dependency picks the run it uses.
-    let dep_names = op::deps::dep_flag_names(&op);
-    let mut dep_user = serde_yaml_ng::Mapping::new();
-    flag_args.retain(|(k, v)| {
-        if dep_names.contains(k) {
-            dep_user.insert(k.clone().into(), v.clone().into());
-            false
-        } else {
-            true
-        }
-    });
     let mut resolved = match &proto {
         Some(p) => {
             let base = match p.attr("flags") {
@@ -276,6 +265,9 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         }
         None => op::resolve_flags(&op, &flag_args, a.force_flags, &ctx.cwd)?,
     };
+    // Operation dependencies: their flags get the full id of the run
+    // each will use (shown in the prompt).
+    op::deps::apply_default_runs(&op, &ctx.home.runs_dir(), &mut resolved.flags)?;
     // Sweeps: list values, search functions or @batch files.
     let fixed: Vec<String> = op
         .flags
@@ -351,13 +343,17 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     if !a.yes && !confirm_run(&op, &resolved.flags, a.stage, &suffix)? {
         return Ok(0);
     }
-    let deps = op::deps::resolve(&op, &ctx.home.runs_dir(), &dep_user, a.quiet)?;
-    for (k, v) in &deps.flags {
-        resolved.flags.insert(k.clone(), v.clone());
-    }
-    for (k, v) in dep_user {
-        resolved.user_flags.insert(k, v);
-    }
+    let deps = op::deps::resolve(
+        &op,
+        &ctx.home.runs_dir(),
+        &resolved.flags,
+        &ctx.cwd,
+        op::deps::Mode {
+            quiet: a.quiet,
+            for_stage: a.stage,
+            force: a.force_deps,
+        },
+    )?;
     if a.needed {
         let matching: Vec<query::RunInfo> = query::same_op_and_flags(
             query::list_dir(&ctx.home.runs_dir()),
@@ -770,6 +766,10 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
     }
     if a.keep_run || (a.keep_batch && run.is_batch()) {
         keep_on_success(&run)?;
+    }
+    // A staged run resolves what staging left (its operation sources).
+    if staged && a.claim_fd.is_none() {
+        op::deps::resolve_at_start(&ctx.home, &run, &ctx.cwd, a.quiet)?;
     }
     if a.background && a.pidfile.is_none() {
         local::start_background(&ctx.home, &run, &ctx.cwd, &start_opts(a), &claim)?;

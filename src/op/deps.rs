@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// One source of a dependency, resolved to concrete files.
 #[derive(Debug, Clone)]
 pub struct Source {
-    /// Key in `attrs/deps` (the source's `name`, else its uri).
+    /// Key in `attrs/deps`: the source's resolving name.
     pub name: String,
     pub uri: String,
     /// Run id of an operation source.
@@ -30,10 +30,15 @@ pub struct Source {
     /// A file source's resolved path (files selected inside it are recorded
     /// in the manifest as `file:<source>/<path>`).
     pub root: Option<PathBuf>,
+    /// The flag value that configured the source (`config` in `attrs/deps`).
+    pub config: Option<Value>,
+    /// Replace a file already at the target (`replace-existing`).
+    pub replace: bool,
 }
 
 #[derive(Debug, Clone)]
 pub struct Dep {
+    /// The resource's resolving name (key in `attrs/deps`).
     pub name: String,
     pub sources: Vec<Source>,
 }
@@ -49,46 +54,214 @@ pub struct Resolved {
     pub op_deps: Vec<Value>,
 }
 
-/// The dep's name: `name`, else the uri of its single source.
-fn source_uri(m: &Mapping) -> Option<String> {
-    if let Some(f) = m.get("file").and_then(Value::as_str) {
-        return Some(format!("file:{f}"));
-    }
-    if let Some(o) = m.get("operation").and_then(Value::as_str) {
-        return Some(format!("operation:{o}"));
-    }
-    None
+/// A source's `flag-name`.
+#[derive(Debug, Clone, PartialEq)]
+enum FlagName {
+    Unset,
+    Disabled,
+    Name(String),
 }
 
-/// Names of the flags operation dependencies add (for validation of
-/// `NAME=RUN` arguments before resolution).
-pub fn dep_flag_names(op: &OpDef) -> Vec<String> {
-    let mut out = Vec::new();
-    for d in &op.requires {
-        let Value::Mapping(m) = d else { continue };
-        let single = m.contains_key("operation");
-        let sources: Vec<Mapping> = if single {
-            vec![m.clone()]
-        } else {
-            match m.get("sources") {
-                Some(Value::Sequence(s)) => {
-                    s.iter().filter_map(|v| v.as_mapping().cloned()).collect()
-                }
-                _ => Vec::new(),
+/// One source of a `requires` resource, as written.
+#[derive(Debug, Clone)]
+pub struct SourceDef {
+    pub def: Mapping,
+    pub uri: String,
+    /// `file` or `operation`.
+    pub scheme: String,
+    /// The part of the uri after `scheme:`.
+    pub path: String,
+    name: Option<String>,
+    flag_name: FlagName,
+}
+
+impl SourceDef {
+    fn parse(v: &Value) -> Option<SourceDef> {
+        let def = match v {
+            // A plain string in `sources` is a file; `file:x` / `operation:x`.
+            Value::String(s) => {
+                let (k, p) = match s.split_once(':') {
+                    Some((k @ ("file" | "operation" | "config"), p)) => (k, p),
+                    _ => ("file", s.as_str()),
+                };
+                let mut m = Mapping::new();
+                m.insert(k.into(), p.into());
+                m
             }
+            Value::Mapping(m) => m.clone(),
+            _ => return None,
         };
-        for s in sources {
-            if s.contains_key("operation") {
-                let name = s
-                    .get("name")
-                    .or_else(|| m.get("name"))
-                    .and_then(Value::as_str)
-                    .map(String::from)
-                    .or_else(|| source_uri(&s));
-                if let Some(n) = name {
-                    out.push(n);
+        let (scheme, path) = ["file", "operation", "config"]
+            .iter()
+            .find_map(|k| Some((k.to_string(), def.get(*k)?.as_str()?.to_string())))?;
+        let flag_name = match def.get("flag-name") {
+            None | Some(Value::Null) => FlagName::Unset,
+            Some(Value::Bool(false)) => FlagName::Disabled,
+            Some(Value::String(s)) if s == "no" || s == "false" => FlagName::Disabled,
+            Some(Value::String(s)) => FlagName::Name(s.clone()),
+            Some(other) => FlagName::Name(crate::op::flags::encode_display(other)),
+        };
+        Some(SourceDef {
+            uri: format!("{scheme}:{path}"),
+            name: def.get("name").and_then(Value::as_str).map(String::from),
+            scheme,
+            path,
+            flag_name,
+            def,
+        })
+    }
+
+    /// How Guild names the source in messages and `attrs/deps`.
+    pub fn resolving_name(&self) -> String {
+        if let Some(n) = &self.name {
+            return n.clone();
+        }
+        if let FlagName::Name(f) = &self.flag_name {
+            return f.clone();
+        }
+        self.uri.clone()
+    }
+
+    /// The flag names that may configure the source.
+    fn flag_candidates(&self) -> Vec<String> {
+        if let FlagName::Name(f) = &self.flag_name {
+            return vec![f.clone()];
+        }
+        if let Some(n) = &self.name {
+            return vec![n.clone()];
+        }
+        vec![self.uri.clone(), self.path.clone()]
+    }
+
+    fn bool(&self, key: &str) -> Option<bool> {
+        match self.def.get(key)? {
+            Value::Bool(b) => Some(*b),
+            Value::String(s) => Some(matches!(s.as_str(), "yes" | "true" | "on")),
+            _ => None,
+        }
+    }
+}
+
+/// One `requires` entry: a named resource with its sources, or a single
+/// inline source (whose `name` belongs to the source).
+#[derive(Debug, Clone)]
+pub struct ResourceDef {
+    name: Option<String>,
+    pub sources: Vec<SourceDef>,
+    /// The entry as written (an inline source as `{sources: [item]}`).
+    raw: Mapping,
+}
+
+impl ResourceDef {
+    pub fn resolving_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            self.sources
+                .iter()
+                .map(SourceDef::resolving_name)
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+    }
+
+    fn flag_candidates(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for s in &self.sources {
+            for c in s.flag_candidates() {
+                if !out.contains(&c) {
+                    out.push(c);
                 }
             }
+        }
+        out
+    }
+
+    fn target_path(&self, s: &SourceDef) -> Option<String> {
+        let get = |m: &Mapping| {
+            m.get("target-path")
+                .or_else(|| m.get("path"))
+                .and_then(Value::as_str)
+                .map(String::from)
+        };
+        get(&s.def).or_else(|| get(&self.raw))
+    }
+}
+
+/// The `requires` entries of `op` as resources.
+pub fn resources(op: &OpDef) -> Result<Vec<ResourceDef>> {
+    let mut out = Vec::new();
+    for (i, d) in op.requires.iter().enumerate() {
+        let bad = || {
+            Error::user(format!(
+                "requires entry {} of operation '{}' ({}) is not supported: use `file: PATH` or `operation: NAME` sources",
+                i + 1,
+                op.name,
+                crate::run::yaml::flow(d)
+            ))
+        };
+        match d {
+            Value::Mapping(m) if m.contains_key("sources") => {
+                let sources = match m.get("sources") {
+                    Some(Value::Sequence(s)) => s
+                        .iter()
+                        .map(|v| SourceDef::parse(v).ok_or_else(bad))
+                        .collect::<Result<Vec<_>>>()?,
+                    _ => return Err(bad()),
+                };
+                out.push(ResourceDef {
+                    name: m.get("name").and_then(Value::as_str).map(String::from),
+                    sources,
+                    raw: m.clone(),
+                });
+            }
+            Value::Mapping(_) | Value::String(_) => {
+                let s = SourceDef::parse(d).ok_or_else(bad)?;
+                let mut raw = Mapping::new();
+                raw.insert(
+                    "sources".into(),
+                    Value::Sequence(vec![Value::Mapping(s.def.clone())]),
+                );
+                out.push(ResourceDef {
+                    name: None,
+                    sources: vec![s],
+                    raw,
+                });
+            }
+            _ => return Err(bad()),
+        }
+    }
+    Ok(out)
+}
+
+/// The flags dependencies define, as Guild's resource-flags plugin makes
+/// them: a file source with `flag-name` (its path the default), every
+/// operation source unless `flag-name: no` (named `flag-name`, `name`, or
+/// its uri with the operation as alias). None is passed to the process.
+pub fn generated_flags(op: &OpDef) -> Vec<crate::op::flags::FlagDef> {
+    let Ok(res) = resources(op) else {
+        return Vec::new();
+    };
+    let mut out: Vec<crate::op::flags::FlagDef> = Vec::new();
+    for r in &res {
+        for s in &r.sources {
+            let (name, alias, default) = match (s.scheme.as_str(), &s.flag_name) {
+                ("file", FlagName::Name(f)) => (f.clone(), None, Some(Value::from(s.path.clone()))),
+                ("operation", FlagName::Disabled) | ("file", _) | ("config", _) => continue,
+                ("operation", FlagName::Name(f)) => (f.clone(), None, None),
+                _ => match &s.name {
+                    Some(n) => (n.clone(), None, None),
+                    None => (s.uri.clone(), Some(s.path.clone()), None),
+                },
+            };
+            if out.iter().any(|f| f.name == name) {
+                continue;
+            }
+            let mut f = crate::op::flags::FlagDef::new(&name);
+            f.alias = alias;
+            f.default = default;
+            f.arg_skip = true;
+            f.ftype = Some(crate::op::flags::FlagType::String);
+            f.generated = true;
+            out.push(f);
         }
     }
     out
@@ -120,18 +293,28 @@ fn rel_files(dir: &Path) -> Vec<String> {
     out
 }
 
-/// Apply `rename: "FROM TO"` (a regex and its replacement) to a target.
+/// Apply `rename` to a name: `"PATTERN REPL"` (first match replaced), or
+/// one word: the new name.
 fn renamed(target: &str, rename: Option<&Value>) -> String {
-    let Some(spec) = rename.and_then(Value::as_str) else {
-        return target.to_string();
+    let specs: Vec<&str> = match rename {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Sequence(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => return target.to_string(),
     };
-    let parts: Vec<String> = shlex::split(spec).unwrap_or_default();
-    match parts.as_slice() {
-        [from, to] => regex::Regex::new(from)
-            .map(|r| r.replace_all(target, to.as_str()).into_owned())
-            .unwrap_or_else(|_| target.to_string()),
-        _ => target.to_string(),
+    for spec in specs {
+        let parts: Vec<String> = shlex::split(spec).unwrap_or_default();
+        let (from, to) = match parts.as_slice() {
+            [to] => (".*".to_string(), to.clone()),
+            [from, to] => (from.clone(), to.clone()),
+            _ => continue,
+        };
+        if let Ok(r) = regex::Regex::new(&from) {
+            if r.is_match(target) {
+                return r.replacen(target, 1, to.as_str()).into_owned();
+            }
+        }
     }
+    target.to_string()
 }
 
 fn join_target(tp: Option<&str>, rel: &str) -> String {
@@ -141,35 +324,50 @@ fn join_target(tp: Option<&str>, rel: &str) -> String {
     }
 }
 
-/// The run an operation source uses: `wanted` id prefix, else the marked,
-/// else the latest completed/running/terminated run of `op_name`.
-fn pick_run(
+/// Runs an operation source may use, as Guild's `marked_or_latest_run`:
+/// a full id names its run; otherwise runs of `spec` (`op`, `model:op`,
+/// comma-separated; names are regexes) with the id prefix, completed,
+/// running or terminated (or staged), the marked one first, else the
+/// newest.
+fn find_op_run(
     runs: &[RunInfo],
-    gf_path: &str,
-    model: &str,
-    op_name: &str,
-    wanted: Option<&str>,
+    spec: &str,
+    prefix: Option<&str>,
+    include_staged: bool,
 ) -> Option<RunInfo> {
-    let candidates = runs.iter().filter(|r| {
-        r.opref.as_ref().is_some_and(|o| {
-            o.op_name == op_name
-                && o.model_name == model
-                && (o.pkg_type != "guildfile" || o.pkg_name == gf_path)
-        })
-    });
-    if let Some(w) = wanted {
-        let mut hits = candidates.filter(|r| !w.is_empty() && r.run.id.starts_with(w));
-        let first = hits.next()?;
-        // An ambiguous prefix picks nothing rather than a guess.
-        return hits.next().is_none().then(|| first.clone());
+    if let Some(p) = prefix {
+        if p.len() == 32 {
+            return runs.iter().find(|r| r.run.id == p).cloned();
+        }
     }
-    let ok: Vec<&RunInfo> = candidates
+    let specs: Vec<(Option<String>, String)> = spec
+        .split(',')
+        .map(|s| {
+            let s = s.trim().trim_start_matches("./");
+            let s = s.rsplit_once('/').map(|(_, o)| o).unwrap_or(s);
+            match s.split_once(':') {
+                Some((m, o)) => (Some(m.to_string()), o.to_string()),
+                None => (None, s.to_string()),
+            }
+        })
+        .collect();
+    let fm = |re: &str, s: &str| full_match(re, s).unwrap_or(re == s);
+    let ok: Vec<&RunInfo> = runs
+        .iter()
+        .filter(|r| {
+            r.opref.as_ref().is_some_and(|o| {
+                specs.iter().any(|(m, op)| {
+                    fm(op, &o.op_name) && m.as_deref().is_none_or(|m| fm(m, &o.model_name))
+                })
+            })
+        })
         .filter(|r| {
             matches!(
                 r.status.status,
                 Status::Completed | Status::Running | Status::Terminated
-            )
+            ) || (include_staged && r.status.status == Status::Staged)
         })
+        .filter(|r| prefix.is_none_or(|p| r.run.id.starts_with(p)))
         .collect();
     ok.iter()
         .find(|r| r.marked)
@@ -177,213 +375,450 @@ fn pick_run(
         .map(|r| (*r).clone())
 }
 
-/// Resolve every `requires` entry of `op`. `user` holds `NAME=RUN` values
-/// given for operation dependencies. Nothing is written.
-pub fn resolve(op: &OpDef, runs_dir: &Path, user: &Mapping, quiet: bool) -> Result<Resolved> {
+/// The runs operation sources may use (in a pipeline, its own runs).
+fn candidate_runs(runs_dir: &Path) -> Vec<RunInfo> {
+    let mut all = crate::query::list_dir(runs_dir);
+    if let Ok(parent) = std::env::var("GUILD_RUNS_PARENT") {
+        if !parent.is_empty() {
+            let linked = Run::at(runs_dir.join(&parent)).linked_ids();
+            all.retain(|r| linked.contains(&r.run.id));
+        }
+    }
+    all
+}
+
+fn flag_values(v: &Value) -> Vec<String> {
+    match v {
+        Value::Null => Vec::new(),
+        Value::String(s) if s.is_empty() => Vec::new(),
+        Value::Bool(false) => Vec::new(),
+        Value::Sequence(items) => items.iter().flat_map(flag_values).collect(),
+        Value::String(s) => vec![s.clone()],
+        other => vec![crate::op::flags::encode_display(other)],
+    }
+}
+
+/// Before the run is confirmed: every operation source's flag gets the
+/// full id of the run it will use (a prefix given is completed), as
+/// Guild shows them in the prompt; a source without a run is warned about.
+pub fn apply_default_runs(op: &OpDef, runs_dir: &Path, flags: &mut Mapping) -> Result<()> {
+    let res = resources(op)?;
+    if !res
+        .iter()
+        .any(|r| r.sources.iter().any(|s| s.scheme == "operation"))
+    {
+        return Ok(());
+    }
+    let runs = candidate_runs(runs_dir);
+    for r in &res {
+        let mut wanted: Vec<String> = Vec::new();
+        for name in r.flag_candidates() {
+            if let Some(v) = flags.get(name.as_str()) {
+                wanted.extend(flag_values(v));
+            }
+        }
+        for s in r.sources.iter().filter(|s| s.scheme == "operation") {
+            let found: Vec<RunInfo> = if wanted.is_empty() {
+                find_op_run(&runs, &s.path, None, true)
+                    .into_iter()
+                    .collect()
+            } else {
+                wanted
+                    .iter()
+                    .filter_map(|w| find_op_run(&runs, &s.path, Some(w), true))
+                    .collect()
+            };
+            if found.is_empty() && s.bool("optional") != Some(true) {
+                eprintln!(
+                    "WARNING: cannot find a suitable run for required resource '{}'",
+                    s.resolving_name()
+                );
+            }
+            let name = s
+                .flag_candidates()
+                .into_iter()
+                .find(|c| op.flags.iter().any(|f| &f.name == c))
+                .unwrap_or_else(|| match &s.flag_name {
+                    FlagName::Name(f) => f.clone(),
+                    _ => s.name.clone().unwrap_or_else(|| s.uri.clone()),
+                });
+            for run in found {
+                let id = run.run.id.clone();
+                match flags.get_mut(name.as_str()) {
+                    None | Some(Value::Null) => {
+                        flags.insert(name.clone().into(), id.into());
+                    }
+                    Some(Value::Sequence(items)) => {
+                        if let Some(i) = items.iter_mut().find(|x| {
+                            let x = flag_values(x).join("");
+                            !x.is_empty() && id.starts_with(&x) && x != id
+                        }) {
+                            *i = id.into();
+                        }
+                    }
+                    Some(v) => {
+                        let cur = flag_values(v).join("");
+                        if !cur.is_empty() && id.starts_with(&cur) {
+                            *v = id.into();
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How a resolution is done: for a staged run operation sources wait for
+/// the start; with `force` an unmet dependency is a warning.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Mode {
+    pub quiet: bool,
+    pub for_stage: bool,
+    pub force: bool,
+}
+
+/// Resolve every `requires` entry of `op` with the run's `flags` (values
+/// of dependency flags pick runs and files). Nothing is written.
+pub fn resolve(
+    op: &OpDef,
+    runs_dir: &Path,
+    flags: &Mapping,
+    cwd: &Path,
+    mode: Mode,
+) -> Result<Resolved> {
+    resolve_after(op, runs_dir, flags, cwd, mode, &Mapping::new())
+}
+
+/// As [`resolve`], for a run whose `deps` attr is `prior`: a source
+/// recorded there is not resolved again.
+fn resolve_after(
+    op: &OpDef,
+    runs_dir: &Path,
+    flags: &Mapping,
+    cwd: &Path,
+    mode: Mode,
+    prior: &Mapping,
+) -> Result<Resolved> {
     let mut out = Resolved::default();
-    if op.requires.is_empty() {
+    let res = resources(op)?;
+    if res.is_empty() {
         return Ok(out);
     }
     let location = op.project_dir.clone();
-    let gf_path = op.opref.pkg_name.clone();
     let mut runs: Option<Vec<RunInfo>> = None;
-    for (i, d) in op.requires.iter().enumerate() {
-        let m = match d {
-            Value::Mapping(m) => m.clone(),
-            Value::String(s) if s.starts_with("file:") || s.starts_with("operation:") => {
-                let (k, v) = s.split_once(':').unwrap_or_default();
-                let mut m = Mapping::new();
-                m.insert(k.into(), v.into());
-                m
+    let say = |msg: String| {
+        if !mode.quiet {
+            eprintln!("{msg}");
+        }
+    };
+    let mut resolved_names: Vec<(String, String)> = Vec::new();
+    for (k, v) in prior {
+        if let (Some(k), Value::Mapping(srcs)) = (k.as_str(), v) {
+            for sk in srcs.keys().filter_map(Value::as_str) {
+                resolved_names.push((k.to_string(), sk.to_string()));
             }
-            other => {
-                return Err(Error::user(format!(
-                    "requires entry {} of operation '{}' ({}) is not supported: use `file: PATH` or `operation: NAME` sources",
-                    i + 1,
-                    op.name,
-                    crate::run::yaml::flow(other)
-                )))
+        }
+    }
+    for r in &res {
+        let dep_name = r.resolving_name();
+        say(format!("Resolving {dep_name}"));
+        let mut config = Mapping::new();
+        for c in r.flag_candidates() {
+            if let Some(v) = flags.get(c.as_str()) {
+                config.insert(c.into(), v.clone());
             }
-        };
-        let (dep_name, source_defs): (String, Vec<Mapping>) =
-            if let Some(Value::Sequence(s)) = m.get("sources") {
-                let name = m
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .map(String::from)
-                    .ok_or_else(|| {
-                        Error::user(format!(
-                            "requires entry {} of operation '{}' has sources but no name",
-                            i + 1,
-                            op.name
-                        ))
-                    })?;
-                (
-                    name,
-                    s.iter().filter_map(|v| v.as_mapping().cloned()).collect(),
-                )
-            } else {
-                let name = m
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .map(String::from)
-                    .or_else(|| source_uri(&m))
-                    .ok_or_else(|| {
-                        Error::user(format!(
-                            "requires entry {} of operation '{}' needs `file:` or `operation:`",
-                            i + 1,
-                            op.name
-                        ))
-                    })?;
-                (name, vec![m.clone()])
-            };
-        if !quiet {
-            eprintln!("Resolving {dep_name}");
         }
         let mut dep = Dep {
             name: dep_name.clone(),
             sources: Vec::new(),
         };
-        let mut config = Mapping::new();
-        for s in &source_defs {
-            let uri = source_uri(s).ok_or_else(|| {
-                Error::user(format!(
-                    "a source of dependency '{dep_name}' needs `file:` or `operation:`"
-                ))
-            })?;
-            let sname = s
-                .get("name")
-                .and_then(Value::as_str)
-                .map(String::from)
-                .unwrap_or_else(|| uri.clone());
-            let select = s.get("select").and_then(Value::as_str);
-            let tp = s
-                .get("target-path")
-                .or_else(|| s.get("path"))
-                .and_then(Value::as_str);
-            let link = s.get("target-type").and_then(Value::as_str) == Some("link");
-            let optional = s.get("optional").and_then(Value::as_bool) == Some(true);
-            let rename = s.get("rename");
-            let mut src = Source {
-                name: sname.clone(),
-                uri: uri.clone(),
-                run_id: None,
-                files: Vec::new(),
-                link,
-                def: Value::Mapping(s.clone()),
-                root: None,
-            };
-            if let Some(f) = s.get("file").and_then(Value::as_str) {
-                let p = location.join(f);
-                src.root = Some(p.clone());
-                if !p.exists() {
-                    if optional {
-                        continue;
-                    }
-                    return Err(Error::user(format!(
-                        "run failed because a dependency was not met: could not resolve '{uri}' in {dep_name} resource: cannot find source file '{f}' (looked in {}); create it or fix `requires` in guild.yml",
-                        location.display()
-                    )));
+        let result = (|| -> Result<()> {
+            for s in &r.sources {
+                let sname = s.resolving_name();
+                let always = s.bool("always-resolve") == Some(true);
+                if !always && resolved_names.contains(&(dep_name.clone(), sname.clone())) {
+                    say(format!(
+                        "Skipping resolution of {sname} because it's already resolved"
+                    ));
+                    continue;
                 }
-                if p.is_dir() && select.is_some() {
-                    for rel in rel_files(&p) {
-                        if full_match(select.unwrap_or(""), &rel)? {
-                            let t = renamed(&join_target(tp, &rel), rename);
-                            src.files.push((p.join(&rel), t));
-                        }
-                    }
-                } else {
-                    let base = Path::new(f)
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| f.to_string());
-                    let t = renamed(&join_target(tp, &base), rename);
-                    if p.is_file() {
-                        out.project_files.push(p.clone());
-                    }
-                    src.files.push((p, t));
+                if mode.for_stage && s.scheme == "operation" {
+                    say(format!(
+                        "Skipping resolution of {sname} because it's being staged"
+                    ));
+                    continue;
                 }
-            } else if let Some(o) = s.get("operation").and_then(Value::as_str) {
-                let all = runs.get_or_insert_with(|| {
-                    let mut all = crate::query::list_dir(runs_dir);
-                    // In a pipeline, a step uses runs of the same pipeline.
-                    if let Ok(parent) = std::env::var("GUILD_RUNS_PARENT") {
-                        let linked = Run::at(runs_dir.join(&parent)).linked_ids();
-                        if !parent.is_empty() {
-                            all.retain(|r| linked.contains(&r.run.id));
-                        }
+                match resolve_source(
+                    op, r, s, &config, &location, cwd, runs_dir, &mut runs, mode, &mut out,
+                ) {
+                    Ok(src) => {
+                        resolved_names.push((dep_name.clone(), sname));
+                        dep.sources.push(src);
                     }
-                    all
-                });
-                let flag_name = if source_defs.len() == 1 {
-                    dep_name.clone()
-                } else {
-                    sname.clone()
-                };
-                let wanted = user.get(flag_name.as_str()).map(|v| match v {
-                    Value::String(s) => s.clone(),
-                    other => crate::op::flags::encode_display(other),
-                });
-                let (model, op_name) = match o.split_once(':') {
-                    Some((m, n)) => (m.to_string(), n.to_string()),
-                    None => (op.opref.model_name.clone(), o.to_string()),
-                };
-                let Some(up) = pick_run(all, &gf_path, &model, &op_name, wanted.as_deref()) else {
-                    if optional {
-                        continue;
+                    Err(e) if s.bool("optional") == Some(true) => {
+                        let _ = e;
+                        say(format!(
+                            "Could not resolve {sname} - skipping because dependency is optional"
+                        ));
                     }
-                    let why = match &wanted {
-                        Some(w) => format!("no run matches '{w}'"),
-                        None => format!("no suitable run for {o}"),
-                    };
-                    return Err(Error::user(format!(
-                        "run failed because a dependency was not met: could not resolve '{uri}' in {dep_name} resource: {why}; run `guild run {o}` first or pass {flag_name}=RUN_ID"
-                    )));
-                };
-                if !quiet {
-                    eprintln!("Using run {} for {dep_name}", up.run.id);
+                    Err(e) => return Err(e),
                 }
-                let generated = generated_files(&up.run);
-                let names: Vec<String> = match select {
-                    Some(re) => {
-                        let mut v = Vec::new();
-                        for rel in rel_files(&up.run.dir) {
-                            if full_match(re, &rel)? {
-                                v.push(rel);
-                            }
-                        }
-                        v
-                    }
-                    None => generated,
-                };
-                if names.is_empty() && !quiet {
-                    eprintln!("WARNING: nothing resolved for {dep_name}");
-                }
-                for rel in names {
-                    let t = renamed(&join_target(tp, &rel), rename);
-                    src.files.push((up.run.dir.join(&rel), t));
-                }
-                src.run_id = Some(up.run.id.clone());
-                config.insert(flag_name.clone().into(), up.run.id.clone().into());
-                out.flags
-                    .insert(flag_name.into(), Value::from(up.run.id.clone()));
             }
-            dep.sources.push(src);
+            Ok(())
+        })();
+        if let Err(e) = result {
+            if mode.force {
+                eprintln!("WARNING: a dependency was not met: {}", e.msg);
+            } else {
+                return Err(Error::user(format!(
+                    "run failed because a dependency was not met: {}",
+                    e.msg
+                )));
+            }
         }
-        let mut od = Mapping::new();
+        let mut od = r.raw.clone();
+        od.remove("config");
         if !config.is_empty() {
             od.insert("config".into(), Value::Mapping(config));
         }
         od.insert("location".into(), location.display().to_string().into());
         od.insert("name".into(), dep_name.clone().into());
-        od.insert(
-            "sources".into(),
-            Value::Sequence(source_defs.into_iter().map(Value::Mapping).collect()),
-        );
-        out.op_deps.push(Value::Mapping(od));
+        out.op_deps.push(Value::Mapping(sorted(od)));
         out.deps.push(dep);
     }
     Ok(out)
+}
+
+fn sorted(m: Mapping) -> Mapping {
+    let mut items: Vec<(Value, Value)> = m.into_iter().collect();
+    items.sort_by(|a, b| a.0.as_str().cmp(&b.0.as_str()));
+    items.into_iter().collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn resolve_source(
+    op: &OpDef,
+    r: &ResourceDef,
+    s: &SourceDef,
+    config: &Mapping,
+    location: &Path,
+    cwd: &Path,
+    runs_dir: &Path,
+    runs: &mut Option<Vec<RunInfo>>,
+    mode: Mode,
+    out: &mut Resolved,
+) -> Result<Source> {
+    let dep_name = r.resolving_name();
+    let sname = s.resolving_name();
+    let fail = |why: String| {
+        let mut msg = format!("could not resolve '{sname}' in {dep_name} resource: {why}");
+        if let Some(h) = s.def.get("help").and_then(Value::as_str) {
+            msg.push('\n');
+            msg.push_str(h);
+        }
+        Error::user(msg)
+    };
+    let say = |msg: String| {
+        if !mode.quiet {
+            eprintln!("{msg}");
+        }
+    };
+    // The flag value that configures the source, by Guild's key order.
+    let first_config = |keys: &[Option<String>]| -> Option<Value> {
+        keys.iter()
+            .flatten()
+            .find_map(|k| config.get(k.as_str()).cloned())
+    };
+    let fname = match &s.flag_name {
+        FlagName::Name(f) => Some(f.clone()),
+        _ => None,
+    };
+    let attr_config = first_config(&[
+        s.name.clone(),
+        fname.clone(),
+        Some(s.uri.clone()),
+        Some(s.path.clone()),
+    ]);
+    let select: Vec<String> = match s.def.get("select") {
+        Some(Value::String(x)) => vec![x.clone()],
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let tp = r.target_path(s);
+    let tp = tp.as_deref();
+    let rename = s.def.get("rename");
+    let mut src = Source {
+        name: sname.clone(),
+        uri: s.uri.clone(),
+        run_id: None,
+        files: Vec::new(),
+        link: s.def.get("target-type").and_then(Value::as_str) == Some("link"),
+        def: Value::Mapping(s.def.clone()),
+        root: None,
+        config: attr_config,
+        replace: s.bool("replace-existing") == Some(true),
+    };
+    let selected = |dir: &Path| -> Result<Vec<String>> {
+        let mut v = Vec::new();
+        for rel in rel_files(dir) {
+            for re in &select {
+                if full_match(re, &rel)? {
+                    v.push(rel.clone());
+                    break;
+                }
+            }
+        }
+        Ok(v)
+    };
+    match s.scheme.as_str() {
+        "file" => {
+            let source_config = first_config(&[fname, s.name.clone(), Some(s.uri.clone())])
+                .filter(|v| !flag_values(v).is_empty());
+            let p = match &source_config {
+                Some(v) => {
+                    let given = flag_values(v).join(" ");
+                    let p = cwd.join(&given);
+                    if !p.exists() {
+                        return Err(fail(format!("{} does not exist", p.display())));
+                    }
+                    let shown = relative(&p, cwd);
+                    say(format!("Using {} for {sname}", shown.display()));
+                    p
+                }
+                None => {
+                    let p = location.join(&s.path);
+                    if !p.exists() {
+                        // Guild's reason, and where to fix it.
+                        return Err(fail(format!(
+                            "cannot find source file '{}' (looked in {}); create it or fix `requires` in guild.yml",
+                            s.path,
+                            location.display()
+                        )));
+                    }
+                    p
+                }
+            };
+            src.root = Some(p.clone());
+            if p.is_dir() && !select.is_empty() {
+                for rel in selected(&p)? {
+                    let t = join_target(tp, &rel);
+                    src.files.push((p.join(&rel), t));
+                }
+            } else {
+                let base = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| s.path.clone());
+                let t = join_target(tp, &renamed(&base, rename));
+                if p.is_file() {
+                    out.project_files.push(p.clone());
+                }
+                src.files.push((p, t));
+            }
+        }
+        "operation" => {
+            let all = runs.get_or_insert_with(|| candidate_runs(runs_dir));
+            let spec = src
+                .config
+                .as_ref()
+                .map(|v| flag_values(v).join(""))
+                .filter(|v| !v.is_empty());
+            let up = match &spec {
+                Some(p) if cwd.join(p).join(".guild/opref").is_file() => {
+                    Some(RunInfo::load(Run::at(cwd.join(p))))
+                }
+                _ => find_op_run(all, &s.path, spec.as_deref(), false),
+            };
+            let Some(up) = up else {
+                return Err(fail(format!("no suitable run for {}", s.path)));
+            };
+            let _ = op;
+            say(format!("Using run {} for {sname}", up.run.id));
+            let names: Vec<String> = if select.is_empty() {
+                generated_files(&up.run)
+            } else {
+                selected(&up.run.dir)?
+            };
+            if names.is_empty() {
+                if s.bool("fail-if-empty") == Some(true) {
+                    return Err(fail(format!("nothing resolved for {sname}")));
+                }
+                if s.bool("warn-if-empty") != Some(false) {
+                    say(format!("WARNING: nothing resolved for {sname}"));
+                }
+            }
+            for rel in names {
+                let t = join_target(tp, &renamed(&rel, rename));
+                src.files.push((up.run.dir.join(&rel), t));
+            }
+            src.run_id = Some(up.run.id.clone());
+        }
+        other => {
+            return Err(fail(format!("{other} sources are not supported")));
+        }
+    }
+    Ok(src)
+}
+
+/// When a staged run starts: resolve what staging left (operation
+/// sources), with the run's flags, into the run; `deps` attr and manifest
+/// updated.
+pub fn resolve_at_start(
+    home: &crate::home::Home,
+    run: &Run,
+    cwd: &Path,
+    quiet: bool,
+) -> Result<()> {
+    let Ok(opref) = run.opref() else {
+        return Ok(());
+    };
+    let Some(op) = super::for_run(home, &opref) else {
+        return Ok(());
+    };
+    if op.requires.is_empty() {
+        return Ok(());
+    }
+    let flags = match run.attr("flags") {
+        Some(Value::Mapping(m)) => m,
+        _ => Mapping::new(),
+    };
+    let prior = match run.attr("deps") {
+        Some(Value::Mapping(m)) => m,
+        _ => Mapping::new(),
+    };
+    let mode = Mode {
+        quiet,
+        ..Mode::default()
+    };
+    let res = resolve_after(&op, &home.runs_dir(), &flags, cwd, mode, &prior)?;
+    if res.deps.iter().all(|d| d.sources.is_empty()) {
+        return Ok(());
+    }
+    let (entries, attr) = apply(run, &run.dir, &res, quiet)?;
+    let mut merged = prior;
+    if let Value::Mapping(new) = attr {
+        for (k, v) in new {
+            match (merged.get_mut(&k), v) {
+                (Some(Value::Mapping(old)), Value::Mapping(add)) => old.extend(add),
+                (_, v) => {
+                    merged.insert(k, v);
+                }
+            }
+        }
+    }
+    run.write_attr("deps", &Value::Mapping(merged))?;
+    if !entries.is_empty() {
+        let path = run.guild_path("manifest");
+        let mut all = crate::run::manifest::read(&path).unwrap_or_default();
+        all.extend(entries);
+        crate::fsutil::write_atomic(&path, crate::run::manifest::text(&all).as_bytes())?;
+    }
+    Ok(())
 }
 
 /// Top-level entries of a run that its process made (no manifest entry).
@@ -430,7 +865,12 @@ fn relative(to: &Path, from_dir: &Path) -> PathBuf {
 
 /// Copy or link the resolved files into `run`; returns the manifest `d`
 /// entries and the `attrs/deps` value.
-pub fn apply(run: &Run, res: &Resolved, quiet: bool) -> Result<(Vec<Entry>, Value)> {
+pub fn apply(
+    run: &Run,
+    shown_dir: &Path,
+    res: &Resolved,
+    quiet: bool,
+) -> Result<(Vec<Entry>, Value)> {
     let mut entries = Vec::new();
     let mut attr = Mapping::new();
     for dep in &res.deps {
@@ -449,10 +889,18 @@ pub fn apply(run: &Run, res: &Resolved, quiet: bool) -> Result<(Vec<Entry>, Valu
                 ));
                 let dest = run.dir.join(target);
                 if dest.symlink_metadata().is_ok() {
-                    if !quiet {
-                        eprintln!("WARNING: {} already exists, skipping copy", dest.display());
+                    if s.replace {
+                        let _ = std::fs::remove_file(&dest);
+                    } else {
+                        if !quiet {
+                            eprintln!(
+                                "WARNING: {} already exists, skipping {}",
+                                shown_dir.join(target).display(),
+                                if s.link { "link" } else { "copy" }
+                            );
+                        }
+                        continue;
                     }
-                    continue;
                 }
                 if let Some(parent) = dest.parent() {
                     crate::fsutil::create_dir_all(parent)?;
@@ -484,15 +932,21 @@ pub fn apply(run: &Run, res: &Resolved, quiet: bool) -> Result<(Vec<Entry>, Valu
                 }
             }
             let mut sm = Mapping::new();
-            if let Some(id) = &s.run_id {
-                sm.insert("config".into(), id.clone().into());
+            if let Some(c) = &s.config {
+                sm.insert("config".into(), c.clone());
             }
             paths.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
             sm.insert("paths".into(), Value::Sequence(paths));
             sm.insert("uri".into(), s.uri.clone().into());
             dm.insert(s.name.clone().into(), Value::Mapping(sm));
         }
-        attr.insert(dep.name.clone().into(), Value::Mapping(dm));
+        // Resources of the same name share one entry.
+        match attr.get_mut(dep.name.as_str()) {
+            Some(Value::Mapping(prev)) => prev.extend(dm),
+            _ => {
+                attr.insert(dep.name.clone().into(), Value::Mapping(dm));
+            }
+        }
     }
     Ok((entries, Value::Mapping(attr)))
 }
@@ -518,6 +972,8 @@ mod tests {
             renamed("data.txt", Some(&"data.txt input.txt".into())),
             "input.txt"
         );
+        assert_eq!(renamed("data.txt", Some(&"input.txt".into())), "input.txt");
+        assert_eq!(renamed("a-a.txt", Some(&"a b".into())), "b-a.txt");
         assert_eq!(join_target(Some("inputs"), "a.txt"), "inputs/a.txt");
         assert!(full_match(r".*\.csv", "a.csv").unwrap());
         assert!(!full_match(r".*\.csv", "a.csv.bak").unwrap());

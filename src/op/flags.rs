@@ -79,6 +79,13 @@ pub struct FlagDef {
     /// Values outside `choices` are accepted.
     #[serde(default)]
     pub allow_other: bool,
+    /// Another name the flag may be assigned by (`upstream` for
+    /// `operation:upstream`).
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// Made for a dependency (not declared or imported).
+    #[serde(default)]
+    pub generated: bool,
 }
 
 impl FlagDef {
@@ -161,6 +168,9 @@ impl FlagDef {
         }
         if has("arg-name") {
             self.arg_name = string("arg-name")?;
+        }
+        if has("alias") {
+            self.alias = string("alias")?;
         }
         if has("env-name") {
             self.env_name = string("env-name")?;

@@ -246,7 +246,31 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
     }
     all.sort_by(|a, b| a.name.cmp(&b.name));
     op.flags = all;
+    merge_dep_flags(&mut op, cfg);
     Ok(op)
+}
+
+/// The flags of dependencies (Guild's resource-flags plugin): a declared
+/// flag of the same name takes the missing `arg-skip` and default; others
+/// are added.
+fn merge_dep_flags(op: &mut OpDef, cfg: &OpConfig) {
+    for g in super::deps::generated_flags(op) {
+        match op.flags.iter_mut().find(|f| f.name == g.name) {
+            Some(f) => {
+                let declared = cfg
+                    .get("flags")
+                    .and_then(|m| m.get(g.name.as_str()))
+                    .and_then(Value::as_mapping);
+                if !declared.is_some_and(|m| m.contains_key("arg-skip")) {
+                    f.arg_skip = true;
+                }
+                if f.default.is_none() {
+                    f.default = g.default.clone();
+                }
+            }
+            None => op.flags.push(g),
+        }
+    }
 }
 
 /// Find operation `spec` in the project's guild.yml, with Guild's messages

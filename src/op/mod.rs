@@ -279,18 +279,11 @@ pub fn resolve_flags(
         let def = op
             .flags
             .iter()
-            .find(|d| &d.name == name || d.arg_name.as_deref() == Some(name));
+            .find(|d| &d.name == name || d.alias.as_deref() == Some(name.as_str()));
         let value = match def {
             Some(d) => {
                 let v = flags::decode_typed(raw, d.ftype);
-                let check = |v: &Value| {
-                    flags::check(d, v, cwd).map_err(|e| {
-                        Error::user(format!(
-                            "{e}; run `guild run {} --help-op` to see its flags",
-                            op.name
-                        ))
-                    })
-                };
+                let check = |v: &Value| flags::check(d, v, cwd).map_err(Error::user);
                 match &v {
                     Value::String(_) if d.arg_split => v,
                     // A sweep: each value is checked; search functions are
@@ -303,22 +296,12 @@ pub fn resolve_flags(
                 }
             }
             None if force => flags::decode(raw),
-            None => {
-                let known: Vec<&str> = op.flags.iter().map(|d| d.name.as_str()).collect();
-                let hint = if known.is_empty() {
-                    format!("'{}' has no flags", op.name)
-                } else {
-                    format!("its flags are: {}", known.join(", "))
-                };
-                return Err(Error::user(format!(
-                    "unsupported flag '{name}' for {}: {hint} (use --force-flags to pass it anyway)",
-                    op.name
-                )));
-            }
+            None => return Err(unsupported_flag(name, &op.name)),
         };
         let key = def.map(|d| d.name.clone()).unwrap_or_else(|| name.clone());
-        flags.insert(key.clone().into(), value.clone());
-        user_flags.insert(key.into(), value);
+        flags.insert(key.into(), value.clone());
+        // As typed (an alias stays an alias).
+        user_flags.insert(name.clone().into(), value);
     }
     let missing: Vec<&str> = op
         .flags
@@ -339,6 +322,14 @@ pub fn resolve_flags(
     Ok(ResolvedFlags { flags, user_flags })
 }
 
+/// Guild's error for a flag the operation does not define, on one line
+/// (Guild breaks it after the flag name).
+fn unsupported_flag(name: &str, op: &str) -> Error {
+    Error::user(format!(
+        "unsupported flag '{name}' Try 'guild run {op} --help-op' for a list of flags or use --force-flags to skip this check."
+    ))
+}
+
 /// Flags for a restart or `--proto`: `base` (the run's flags) with each
 /// `NAME=VALUE` override decoded and checked against `op` when its
 /// definition is known.
@@ -355,7 +346,7 @@ pub fn override_flags(
         let def = op.and_then(|o| {
             o.flags
                 .iter()
-                .find(|d| &d.name == name || d.arg_name.as_deref() == Some(name))
+                .find(|d| &d.name == name || d.alias.as_deref() == Some(name.as_str()))
         });
         let value = match (def, op) {
             (Some(d), _) => {
@@ -363,10 +354,7 @@ pub fn override_flags(
                 flags::check(d, &v, cwd).map_err(Error::user)?
             }
             (None, Some(o)) if !force && !base.contains_key(name.as_str()) => {
-                return Err(Error::user(format!(
-                    "unsupported flag '{name}' for {} (use --force-flags to pass it anyway)",
-                    o.name
-                )))
+                return Err(unsupported_flag(name, &o.name))
             }
             _ => flags::decode(raw),
         };

@@ -332,7 +332,8 @@ pub fn help_op(op: &crate::op::OpDef) -> String {
 /// The flag list of `--help-op` and `guild help`, each line indented.
 pub fn flags_help(defs: &[crate::op::flags::FlagDef], indent: &str) -> String {
     let mut defs: Vec<&crate::op::flags::FlagDef> = defs.iter().collect();
-    defs.sort_by(|a, b| a.name.cmp(&b.name));
+    // By name; flags made for dependencies last, as Guild lists them.
+    defs.sort_by(|a, b| (a.generated, &a.name).cmp(&(b.generated, &b.name)));
     let w = defs.iter().map(|f| f.name.len()).max().unwrap_or(0) + 2;
     let mut s = String::new();
     for f in defs {
@@ -356,7 +357,9 @@ pub fn flags_help(defs: &[crate::op::flags::FlagDef], indent: &str) -> String {
             }
             desc.push_str(&note);
         }
-        s.push_str(&format!("{indent}{:w$}{desc}\n", f.name));
+        let line = format!("{indent}{:w$}{desc}", f.name);
+        s.push_str(line.trim_end());
+        s.push('\n');
         if !f.choices.is_empty() && f.arg_switch.is_none() {
             let pad = " ".repeat(w);
             let described = f.choice_descriptions.iter().any(|d| !d.is_empty());

@@ -2056,3 +2056,95 @@ fn ctrl_c_ends_a_python_run_without_a_traceback() {
     assert_eq!(attr(&run, "exit_status").unwrap(), "-16\n");
     assert_eq!(e.runs_json()[0]["status"], "terminated");
 }
+
+/// Guild 0.9.0's sample project `name` (shipped in the guildai package).
+fn guild_sample(name: &str) -> PathBuf {
+    let lib = guild_venv().join("lib");
+    let py = std::fs::read_dir(&lib)
+        .unwrap()
+        .flatten()
+        .find(|d| d.file_name().to_string_lossy().starts_with("python3"))
+        .unwrap()
+        .path();
+    py.join("site-packages/guild/tests/samples/projects")
+        .join(name)
+}
+
+#[test]
+fn dependency_flags_resolve_as_guild_090() {
+    let venv = guild_venv();
+    let proj = tempfile::tempdir().unwrap();
+    copy_tree(&guild_sample("resource-flags"), proj.path());
+    let ours_home = tempfile::tempdir().unwrap();
+    let theirs_home = tempfile::tempdir().unwrap();
+    let ids = regex::Regex::new("[0-9a-f]{32}").unwrap();
+    let proj_path = regex::Regex::new(r"(\.\./)+\S*resource-flags/").unwrap();
+    let run = |exe: &Path, home: &Path, args: &[&str]| {
+        let o = Command::new(exe)
+            .args(args)
+            .env("GUILD_HOME", home)
+            .env("NO_WARN_FLAGS_IMPORT", "1")
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    venv.join("bin").display(),
+                    std::env::var("PATH").unwrap()
+                ),
+            )
+            .current_dir(proj.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}<exit {}>",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+            o.status.code().unwrap_or(-1)
+        );
+        ids.replace_all(&text, "ID")
+            .replace(&home.display().to_string(), "HOME")
+    };
+    let guild = venv.join("bin/guild");
+    let ours = Path::new(BIN);
+    for args in [
+        &["run", "file-source", "-y"][..],
+        &["select", "--attr", "deps"],
+        &["run", "file-source", "file:foo.txt=bar.txt", "-y"],
+        &[
+            "run",
+            "file-source",
+            "file:foo.txt=bar.txt",
+            "--force-flags",
+            "-y",
+        ],
+        &["select", "--attr", "deps"],
+        &["run", "file-source-with-flag-name", "infile=bar.txt", "-y"],
+        &["select", "--attr", "deps"],
+        &["run", "file-source-with-name-2", "-y"],
+        &["select", "--attr", "deps"],
+        &["run", "op-source", "-y"],
+        &["run", "upstream", "-y"],
+        &["run", "op-source", "-y"],
+        &["select", "--attr", "flags"],
+        &["run", "op-source-with-flag-name", "upstream-run=nope", "-y"],
+        &["run", "op-source-with-flag", "upstream=xxx", "-y"],
+        &["run", "op-source-no-flag", "operation:upstream=xxx", "-y"],
+        &["run", "multi-resource", "-y"],
+        &["select", "--attr", "deps"],
+        &["run", "op-source", "--help-op"],
+        &["run", "file-source-with-flag", "--help-op"],
+    ] {
+        let a = run(ours, ours_home.path(), args);
+        let b = run(&guild, theirs_home.path(), args);
+        // Paths of dependencies are relative to each home's run.
+        let norm = |s: &str| {
+            proj_path
+                .replace_all(s, "PROJ/")
+                .replace("Refreshing flags...\n", "")
+                // Deliberate: our error is one line (Guild breaks it here).
+                .replace("' Try 'guild run", "'\nTry 'guild run")
+        };
+        assert_eq!(norm(&a), norm(&b), "guild {args:?}");
+    }
+}

@@ -289,8 +289,14 @@ def _main():
         base, flag_args = [], rest
     sys.path[0] = os.path.abspath(os.environ.get("GUILD_SOURCECODE") or ".")
     if mod == "guild.pass":
-        # Guild's no-op module, used by operations that only resolve
-        # dependencies.
+        # Guild's no-op module (operations that only resolve dependencies):
+        # it prints the arguments it is given.
+        import shlex
+
+        dest = os.environ.get("FLAGS_DEST", "args")
+        args = base + (flag_args if dest == "args" or dest.startswith("args:") else [])
+        if args:
+            print(" ".join(shlex.quote(a) for a in args))
         return
     path, modname = _find(mod)
     dest = os.environ.get("FLAGS_DEST", "args")

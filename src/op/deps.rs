@@ -715,7 +715,9 @@ fn resolve_source(
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| s.path.clone());
                 let t = join_target(tp, &renamed(&base, rename));
-                if p.is_file() {
+                // The declared file is not source code (a file given by a
+                // flag instead is, as in Guild).
+                if p.is_file() && source_config.is_none() {
                     out.project_files.push(p.clone());
                 }
                 src.files.push((p, t));

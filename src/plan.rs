@@ -351,7 +351,7 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     )?;
     attrs.push((
         "cmd",
-        Value::Sequence(built.argv.iter().cloned().map(Value::from).collect()),
+        Value::Sequence(built.display.iter().cloned().map(Value::from).collect()),
     ));
 
     let mut entries = Vec::new();

@@ -2148,3 +2148,51 @@ fn dependency_flags_resolve_as_guild_090() {
         assert_eq!(norm(&a), norm(&b), "guild {args:?}");
     }
 }
+
+#[test]
+fn print_cmd_and_limited_listing_match_guild_090() {
+    let venv = guild_venv();
+    let e = Env::new();
+    std::fs::write(e.proj.join("g.py"), "f1 = 1\nf3 = 'a'\nprint(f1, f3)\n").unwrap();
+    let guild = |args: &[&str]| {
+        Command::new(venv.join("bin/guild"))
+            .args(args)
+            .env("GUILD_HOME", &e.home)
+            .current_dir(&e.proj)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // The interpreter differs (each uses its own); the rest is Guild's.
+    let tail = |o: &Output| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| {
+                l.split_once(' ')
+                    .map(|(_, r)| r.to_string())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+    };
+    for args in [
+        &["run", "train.py", "lr=0.2", "--print-cmd"][..],
+        &["run", "train.py", "lr=[0.1,0.2]", "--print-cmd"],
+        &["run", "g.py", "f3=[a,b]", "f1=2", "--print-cmd"],
+        &["run", "g.py", "f3='1'", "--print-cmd"],
+    ] {
+        let ours = e.run(args);
+        assert!(ours.status.success(), "{args:?}");
+        assert_eq!(tail(&ours), tail(&guild(args)), "guild {args:?}");
+    }
+    e.ok(&["run", "g.py", "-y", "-q"]);
+    e.ok(&["run", "g.py", "-y", "-q"]);
+    let o = e.run(&["runs", "-n", "1"]);
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "", "no note with -n");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&guild(&["runs", "-n", "1"]).stdout)
+    );
+    // The recorded command is Guild's form too.
+    let cmd = e.ok(&["select", "-a", "cmd"]);
+    assert!(cmd.contains("\n- -um\n- guild.op_main\n- g\n"), "{cmd}");
+}

@@ -323,6 +323,22 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             return Ok(0);
         }
     }
+    if let (true, Some(plan)) = (a.print_cmd, &sweep) {
+        // As Guild: the batch's command, then each trial's.
+        let py = crate::platform::python_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "python3".into());
+        let main = if plan.optimizer == "random" {
+            "guild.plugins.random_main"
+        } else {
+            "guild.batch_main"
+        };
+        render::out(&guild_cmd_line(&[py, "-um".into(), main.into()]));
+        for t in &plan.trials {
+            print_cmd_env(ctx, &op, t, true)?;
+        }
+        return Ok(0);
+    }
     if a.print_cmd || a.print_env {
         let first = sweep.as_ref().and_then(|p| p.trials.first().cloned());
         return print_cmd_env(
@@ -892,6 +908,24 @@ fn confirm_run(
     ask(lines, flag_vals)
 }
 
+/// A command line as Guild prints it: shell-quoted, with `'x'` shown as
+/// `"'x'"` rather than `''"'"'x'"'"''`.
+fn guild_cmd_line(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            let q = crate::run::opref::quote(a);
+            match q
+                .strip_prefix("''\"'\"'")
+                .and_then(|r| r.strip_suffix("'\"'\"''"))
+            {
+                Some(inner) => format!("\"'{inner}'\""),
+                None => q,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn print_cmd_env(
     ctx: &Ctx,
     op: &OpDef,
@@ -909,12 +943,7 @@ fn print_cmd_env(
         &op.name,
     )?;
     if cmd {
-        let q: Vec<String> = built
-            .argv
-            .iter()
-            .map(|a| crate::run::opref::quote(a))
-            .collect();
-        render::out(&q.join(" "));
+        render::out(&guild_cmd_line(&built.display));
     } else {
         let lines: Vec<String> = built
             .op_env

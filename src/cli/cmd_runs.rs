@@ -272,7 +272,8 @@ fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
         // Said to a person only: scripts (and Guild) get empty output.
         eprintln!("No runs (home: {})", ctx.home.path.display());
     }
-    if total > limit {
+    // As Guild: no note when the user chose the number (-n).
+    if total > limit && a.limit.is_none() {
         eprintln!("Showing the first {limit} runs ({total} total) - use --all to show all or -m to show more");
     }
     Ok(0)

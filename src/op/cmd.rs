@@ -11,6 +11,10 @@ use std::path::Path;
 
 pub struct Built {
     pub argv: Vec<String>,
+    /// The command as Guild shows and records it: `-um guild.op_main`
+    /// (the bundled bootstrap runs in its place), `guild.steps_main`,
+    /// `guild.batch_main`.
+    pub display: Vec<String>,
     /// The full process environment.
     pub env: BTreeMap<String, String>,
     /// Only what the operation adds (for `--print-env`).
@@ -80,15 +84,25 @@ pub fn build(
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
 
     let mut argv: Vec<String> = Vec::new();
+    let mut display: Vec<String> = Vec::new();
     let mut i = 0;
     while i < template.len() {
         let a = &template[i];
+        if a == "__flag_args__" || a == "${flag_args}" {
+            display.extend(flag_args(&sorted, cmd_flags, &dest, &template));
+        } else if a.contains("${guild_python_exe}") && python_exe.is_none() {
+            let py = crate::platform::python_exe().ok();
+            display.push(resolve_refs(a, py.as_deref(), flag_vals, cmd_dir));
+        } else {
+            display.push(resolve_refs(a, python_exe.as_deref(), flag_vals, cmd_dir));
+        }
         // Guild's bootstrap module is replaced by the bundled one.
         if (a == "-um" || a == "-m")
             && template.get(i + 1).map(String::as_str) == Some("guild.op_main")
         {
             argv.push("-u".into());
             argv.push(crate::exec::op_main_path(home)?.display().to_string());
+            display.push(template[i + 1].clone());
             i += 2;
             continue;
         }
@@ -108,6 +122,7 @@ pub fn build(
             })?;
             argv.push(exe.display().to_string());
             argv.push(sub.into());
+            display.push(template[i + 1].clone());
             i += 2;
             continue;
         }
@@ -174,6 +189,7 @@ pub fn build(
     env.insert("RUN_ID".into(), run.id.clone());
     Ok(Built {
         argv,
+        display,
         env,
         op_env,
         python,

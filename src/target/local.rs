@@ -90,7 +90,7 @@ pub fn start(
     };
     let mut attrs: Vec<(&str, Value)> = vec![(
         "cmd",
-        Value::Sequence(built.argv.iter().cloned().map(Value::from).collect()),
+        Value::Sequence(built.display.iter().cloned().map(Value::from).collect()),
     )];
     if built.python && std::env::var("NO_PIP_FREEZE").as_deref() != Ok("1") {
         if let Ok(py) = crate::platform::python_exe() {

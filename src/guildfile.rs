@@ -103,6 +103,8 @@ pub struct Model {
     pub default: bool,
     pub sourcecode: Option<Value>,
     pub ops: Vec<OpConfig>,
+    /// `resources`: named lists of sources operations may require by name.
+    pub resources: Mapping,
 }
 
 /// One operation's configuration after extends, includes, params and
@@ -703,6 +705,11 @@ impl Loader {
                     .unwrap_or(false),
                 sourcecode: data.get("sourcecode").cloned(),
                 ops,
+                resources: data
+                    .get("resources")
+                    .and_then(Value::as_mapping)
+                    .cloned()
+                    .unwrap_or_default(),
             });
         }
         Ok(models)

@@ -2196,3 +2196,55 @@ fn print_cmd_and_limited_listing_match_guild_090() {
     let cmd = e.ok(&["select", "-a", "cmd"]);
     assert!(cmd.contains("\n- -um\n- guild.op_main\n- g\n"), "{cmd}");
 }
+
+#[test]
+fn ls_lists_like_guild_090() {
+    let venv = guild_venv();
+    let e = Env::new();
+    std::fs::write(
+        e.proj.join("mk.py"),
+        "import os\nos.makedirs('out/sub', exist_ok=True)\nos.makedirs('.hid', exist_ok=True)\n\
+         for p in ['out/a10.txt', 'out/a2.txt', 'out/sub/b.txt', '.hid/x', '.dot', 'f1.txt']:\n    open(p, 'w').write('x')\n",
+    )
+    .unwrap();
+    std::fs::write(e.proj.join("data.csv"), "1\n").unwrap();
+    std::fs::write(
+        e.proj.join("guild.yml"),
+        "mk:\n  main: mk\n  requires:\n    - file: data.csv\n",
+    )
+    .unwrap();
+    e.ok(&["run", "mk", "-y", "-q"]);
+    let guild = |args: &[&str]| {
+        Command::new(venv.join("bin/guild"))
+            .args(args)
+            .env("GUILD_HOME", &e.home)
+            .current_dir(&e.proj)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["ls"][..],
+        &["ls", "-n"],
+        &["ls", "-a"],
+        &["ls", "-p", "out"],
+        &["ls", "-p", ".guild/attrs", "-n"],
+        &["ls", "-p", "*.txt"],
+        &["ls", "-p", "out/*"],
+        &["ls", "-s"],
+        &["ls", "-d"],
+        &["ls", "-g"],
+        &["ls", "-sg", "-n"],
+        &["ls", "-f"],
+        &["ls", "-p", "/abs"],
+    ] {
+        let ours = e.run(args);
+        let theirs = guild(args);
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "guild {args:?}"
+        );
+        assert_eq!(ours.status.code(), theirs.status.code(), "guild {args:?}");
+    }
+}

@@ -151,12 +151,24 @@ pub struct CatArgs {
 pub struct LsArgs {
     #[arg(value_name = "RUN")]
     pub run: Option<String>,
-    /// Include .guild files
+    /// List only PATH (a relative path, or a pattern with * and ?)
+    #[arg(short = 'p', long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// Show all files, hidden ones and .guild included
     #[arg(short = 'a', long)]
     pub all: bool,
-    /// Show source code files only
+    /// List source code files
     #[arg(short = 's', long)]
     pub sourcecode: bool,
+    /// List dependencies
+    #[arg(short = 'd', long)]
+    pub dependencies: bool,
+    /// List generated files
+    #[arg(short = 'g', long)]
+    pub generated: bool,
+    /// Follow links to directories
+    #[arg(short = 'L', long)]
+    pub follow_links: bool,
     /// Show full paths
     #[arg(short = 'f', long)]
     pub full_path: bool,
@@ -699,19 +711,23 @@ pub fn cat(ctx: &Ctx, a: CatArgs) -> Result<i32> {
 }
 
 pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
-    let r = one(ctx, a.run.as_ref(), &a.filters, false)?;
-    let mut files: Vec<(String, bool)> = Vec::new();
-    if a.sourcecode {
-        for e in crate::run::manifest::read(&r.run.guild_path("manifest"))? {
-            if e.kind == "s" {
-                if let Some(p) = e.run_rel() {
-                    files.push((p.to_string(), false));
-                }
-            }
-        }
-    } else {
-        files = r.run.files(a.all);
+    if a.path.as_deref().is_some_and(|p| p.starts_with('/')) {
+        return Err(Error::user(
+            "PATH must be relative\nTry 'guild ls --help' for more information.",
+        ));
     }
+    let r = one(ctx, a.run.as_ref(), &a.filters, false)?;
+    let types: Vec<&str> = [
+        (a.sourcecode, "s"),
+        (a.dependencies, "d"),
+        (a.generated, "g"),
+    ]
+    .iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, t)| *t)
+    .collect();
+    let filter = crate::run::ls::Filter::new(a.path.as_deref(), a.all);
+    let files = crate::run::ls::list(&r.run.dir, &filter, &types, a.follow_links)?;
     if a.json {
         render::json(&serde_json::json!(files
             .iter()
@@ -721,7 +737,7 @@ pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
     }
     let mut o = String::new();
     if !a.no_format && !a.full_path {
-        o.push_str(&format!("{}:\n", r.run.dir.display()));
+        o.push_str(&format!("{}:\n", crate::fsutil::tilde(&r.run.dir)));
     }
     for (f, dir) in files {
         let name = if a.full_path {

@@ -87,6 +87,36 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
         Some(other) => vec![other.clone()],
         None => Vec::new(),
     };
+    // A name of the model's `resources` stands for that resource.
+    for r in op.requires.iter_mut() {
+        let Value::String(name) = r else { continue };
+        if name.contains(':') && !name.starts_with(':') {
+            let (scheme, _) = name.split_once(':').unwrap_or_default();
+            if matches!(scheme, "file" | "operation" | "config" | "url" | "module") {
+                continue;
+            }
+        }
+        let key = name.rsplit(':').next().unwrap_or(name).to_string();
+        if let Some(def) = model.resources.get(key.as_str()) {
+            let mut m = match def {
+                Value::Mapping(m) if m.contains_key("sources") => m.clone(),
+                Value::Sequence(srcs) => {
+                    let mut m = serde_yaml_ng::Mapping::new();
+                    m.insert("sources".into(), Value::Sequence(srcs.clone()));
+                    m
+                }
+                other => {
+                    let mut m = serde_yaml_ng::Mapping::new();
+                    m.insert("sources".into(), Value::Sequence(vec![other.clone()]));
+                    m
+                }
+            };
+            if !m.contains_key("name") {
+                m.insert("name".into(), key.clone().into());
+            }
+            *r = Value::Mapping(m);
+        }
+    }
     op.steps = cfg.get("steps").cloned();
     // Declared flags (validated when the guildfile was loaded).
     let declared: Vec<FlagDef> = match cfg.get("flags") {

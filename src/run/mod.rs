@@ -5,6 +5,7 @@
 //! files and the process table, never stored as a word.
 
 pub mod edit;
+pub mod ls;
 pub mod manifest;
 pub mod names;
 pub mod opref;

@@ -84,7 +84,7 @@ impl Filter {
                 if *all || !hidden(name) {
                     return true;
                 }
-                !(pat.len() >= parts.len() && !hidden(&pat[parts.len() - 1]))
+                pat.len() < parts.len() || hidden(&pat[parts.len() - 1])
             }
             Filter::Path { parts: want, .. } => {
                 let p: Vec<String> = parts.iter().map(|s| s.to_string()).collect();

@@ -2248,3 +2248,46 @@ fn ls_lists_like_guild_090() {
         assert_eq!(ours.status.code(), theirs.status.code(), "guild {args:?}");
     }
 }
+
+#[test]
+fn models_and_model_steps_match_guild_090() {
+    let venv = guild_venv();
+    let proj = tempfile::tempdir().unwrap();
+    copy_tree(&guild_sample("steps"), proj.path());
+    let run = |exe: &Path, home: &Path, args: &[&str]| {
+        let o = Command::new(exe)
+            .args(args)
+            .env("GUILD_HOME", home)
+            .env("NO_WARN_FLAGS_IMPORT", "1")
+            .current_dir(proj.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        format!(
+            "{}{}<exit {}>",
+            String::from_utf8_lossy(&o.stdout),
+            // Guild 0.9.0 with this venv's click warns about every run
+            // parameter of a step (a click 8.2+ incompatibility).
+            String::from_utf8_lossy(&o.stderr)
+                .replace("Refreshing flags...\n", "")
+                .lines()
+                .filter(|l| !l.starts_with("WARNING: [guild] run parameter "))
+                .map(|l| format!("{l}\n"))
+                .collect::<String>(),
+            o.status.code().unwrap_or(-1)
+        )
+    };
+    let (h1, h2) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for args in [
+        &["models"][..],
+        &["run", "m1:steps-basic", "-y"],
+        &["run", "m1:steps-hello", "-y"],
+        &["run", "m3:steps-invalid-bad-opspec-1", "-y"],
+    ] {
+        assert_eq!(
+            run(Path::new(BIN), h1.path(), args),
+            run(&venv.join("bin/guild"), h2.path(), args),
+            "guild {args:?}"
+        );
+    }
+}

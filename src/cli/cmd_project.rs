@@ -17,6 +17,34 @@ pub struct OpsArgs {
 #[derive(Args, Debug)]
 pub struct HelpArgs {}
 
+#[derive(Args, Debug)]
+pub struct ModelsArgs {
+    /// Include private models (names starting with `_`)
+    #[arg(short = 'a', long)]
+    pub all: bool,
+}
+
+/// `guild models`: named models, sorted, with their descriptions.
+pub fn models(ctx: &Ctx, a: ModelsArgs) -> Result<i32> {
+    let gf = load(ctx)?;
+    let mut models: Vec<(String, String)> = gf
+        .models
+        .iter()
+        .filter(|m| !m.name.is_empty() && (a.all || !m.name.starts_with('_')))
+        .map(|m| {
+            (
+                m.name.clone(),
+                m.description.lines().next().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    models.sort();
+    let w = models.iter().map(|(n, _)| n.len()).max().unwrap_or(0) + 2;
+    let text: String = models.iter().map(|(n, d)| format!("{n:w$}{d}\n")).collect();
+    print!("{text}");
+    Ok(0)
+}
+
 fn load(ctx: &Ctx) -> Result<Guildfile> {
     Guildfile::find(&ctx.cwd)?.ok_or_else(|| {
         Error::user(format!(

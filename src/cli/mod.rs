@@ -71,6 +71,8 @@ pub enum Command {
     Operations(cmd_project::OpsArgs),
     /// Show help for the operations of the guild.yml in the current directory
     Help(cmd_project::HelpArgs),
+    /// List the models of the guild.yml in the current directory
+    Models(cmd_project::ModelsArgs),
     /// Print (or install) a shell completion script for bash, zsh or fish
     Completion(cmd_completion::CompletionArgs),
     /// Run the trials of a batch run (the process of a sweep)
@@ -366,6 +368,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Logs(a) => cmd_views::logs(&ctx, a),
         Command::Compare(a) => cmd_views::compare(&ctx, a),
         Command::Operations(a) => cmd_project::operations(&ctx, a),
+        Command::Models(a) => cmd_project::models(&ctx, a),
         Command::Help(a) => cmd_project::help(&ctx, a),
     }
 }

@@ -11,7 +11,10 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
+    /// Unique among the steps: the name of its link in the pipeline run.
     pub name: String,
+    /// The step's name as given (shown when it runs).
+    pub shown: String,
     pub opspec: String,
     /// `NAME=VAL` arguments, in order.
     pub flag_args: Vec<String>,
@@ -79,13 +82,19 @@ pub fn parse(steps: &Value, parent: &Mapping) -> Result<Vec<Step>> {
                 )
             }
             other => {
+                // Guild's message (a step is OPERATION or {run: OPERATION, ...}).
                 return Err(Error::user(format!(
-                    "invalid step {}: expected an operation or {{run: OPERATION, flags: ...}}",
+                    "invalid step data: {}",
                     crate::run::yaml::flow(other)
-                )))
+                )));
             }
         };
-        let parts = shlex::split(&resolve_refs(&run, parent)).unwrap_or_default();
+        // Split first: a flag value with spaces stays one argument.
+        let parts: Vec<String> = shlex::split(&run)
+            .unwrap_or_default()
+            .iter()
+            .map(|p| resolve_refs(p, parent))
+            .collect();
         let Some((opspec, inline)) = parts.split_first() else {
             return Err(Error::user("a step has an empty operation".to_string()));
         };
@@ -120,6 +129,7 @@ pub fn parse(steps: &Value, parent: &Mapping) -> Result<Vec<Step>> {
             n += 1;
         }
         out.push(Step {
+            shown: step_name.clone(),
             name: unique,
             opspec: opspec.clone(),
             flag_args,
@@ -176,7 +186,12 @@ pub fn main() -> Result<i32> {
             );
         }
     }
-    for step in parse(&steps, &parent)? {
+    // A step's operation is in the pipeline's model unless it names one.
+    let model = run.opref().map(|o| o.model_name).unwrap_or_default();
+    for mut step in parse(&steps, &parent)? {
+        if !model.is_empty() && !step.opspec.contains(':') {
+            step.opspec = format!("{model}:{}", step.opspec);
+        }
         let stop = STOP_SIGNAL.load(std::sync::atomic::Ordering::SeqCst);
         if stop != 0 {
             eprintln!("guild: pipeline stopped; later steps were not run");
@@ -187,8 +202,11 @@ pub fn main() -> Result<i32> {
         std::os::unix::fs::symlink(format!("../{id}"), &link)
             .map_err(|e| Error::io("linking step run", &link, e))?;
         let mut shown = vec![step.opspec.clone()];
-        shown.extend(step.flag_args.iter().cloned());
-        eprintln!("INFO: [guild] running {}: {}", step.name, shown.join(" "));
+        shown.extend(step.flag_args.iter().map(|a| match a.split_once('=') {
+            Some((k, v)) => format!("{k}={}", crate::run::opref::quote(v)),
+            None => a.clone(),
+        }));
+        eprintln!("INFO: [guild] running {}: {}", step.shown, shown.join(" "));
         let mut cmd = std::process::Command::new(&exe);
         cmd.args(["-H", &home, "run", "-y", "--run-id", &id, &step.opspec]);
         if let Some(l) = &step.label {

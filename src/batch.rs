@@ -389,10 +389,15 @@ pub fn main() -> Result<i32> {
             resume[i] = Some(run);
         }
     }
-    if !used.is_empty() {
+    // Trials staged up front and never started do not count as started.
+    let started = resume
+        .iter()
+        .flatten()
+        .filter(|r| !r.has_marker("PENDING"))
+        .count();
+    if started > 0 {
         eprintln!(
-            "INFO: [guild] Resuming the sweep: {} of {} trials were started before",
-            used.len(),
+            "INFO: [guild] Resuming the sweep: {started} of {} trials were started before",
             trials.len()
         );
     }
@@ -451,7 +456,9 @@ pub fn main() -> Result<i32> {
         }
         let run = match resume[index].take() {
             Some(run) => match run.status().status {
-                crate::run::Status::Completed | crate::run::Status::Running => {
+                crate::run::Status::Completed | crate::run::Status::Running
+                    if !run.has_marker("PENDING") =>
+                {
                     eprintln!(
                         "INFO: [guild] Keeping trial {} ({})",
                         run.id,
@@ -500,8 +507,9 @@ pub fn main() -> Result<i32> {
             };
             if crate::exec::stop_signal() != 0 {
                 STOP_SIGNAL.store(crate::exec::stop_signal(), Ordering::SeqCst);
+                eprintln!("INFO: [guild] Stopping trial {}", run.id);
             }
-            if code != 0 {
+            if code != 0 && STOP_SIGNAL.load(Ordering::SeqCst) == 0 {
                 eprintln!(
                     "INFO: [guild] Trial {} exited with an error ({code}) - see log for details",
                     run.id
@@ -534,6 +542,7 @@ pub fn main() -> Result<i32> {
         s => s,
     };
     if sig != 0 {
+        eprintln!("INFO: [guild] Stopping batch (pending trials can be started as needed)");
         return Ok(128 + sig);
     }
     Ok(failed.unwrap_or(0))

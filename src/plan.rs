@@ -480,8 +480,9 @@ pub fn stage_trial(
         attrs.push(("label", label.into()));
     }
     run.write_attrs(&attrs)?;
-    // `started` is written when the trial starts, right after this.
-    fsutil::touch(&run.guild_path("STAGED"))?;
+    // Waiting for its turn in the sweep: pending, as Guild shows queued
+    // trials (`started` is written when it starts).
+    fsutil::touch(&run.guild_path("PENDING"))?;
     // The opref last (it makes the dir a run), then the batch's link to
     // the trial (dangling for an instant), then the trial appears.
     let opref = run.guild_path(STAGED_OPREF);

@@ -2291,3 +2291,37 @@ fn models_and_model_steps_match_guild_090() {
         );
     }
 }
+
+#[test]
+fn namespace_flags_dest_runs_as_guild_090() {
+    let venv = guild_venv();
+    let proj = tempfile::tempdir().unwrap();
+    copy_tree(&guild_sample("flags-dest"), proj.path());
+    let run = |exe: &Path, args: &[&str]| {
+        let home = tempfile::tempdir().unwrap();
+        let o = Command::new(exe)
+            .args(args)
+            .env("GUILD_HOME", home.path())
+            .env("NO_WARN_FLAGS_IMPORT", "1")
+            .current_dir(proj.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    for args in [
+        &["run", "params-namespace", "-y"][..],
+        &["run", "params-namespace", "i=5", "-y"],
+    ] {
+        assert_eq!(
+            run(Path::new(BIN), args),
+            run(&venv.join("bin/guild"), args),
+            "guild {args:?}"
+        );
+    }
+}

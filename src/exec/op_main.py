@@ -224,7 +224,27 @@ def _merge(base, new):
     return base
 
 
-def _run_dict_global(path, name, flags):
+def _to_ns(d):
+    import types
+
+    return types.SimpleNamespace(
+        **{k: _to_ns(v) if isinstance(v, dict) else v for k, v in sorted(d.items())}
+    )
+
+
+def _from_ns(v):
+    import types
+
+    if isinstance(v, types.SimpleNamespace):
+        return {k: _from_ns(x) for k, x in vars(v).items()}
+    return v
+
+
+def _merge_ns(base, new):
+    return _to_ns(_merge(_from_ns(base) if base is not None else {}, new))
+
+
+def _run_dict_global(path, name, flags, namespace=False):
     # FLAGS_DEST=global:NAME / dict:NAME: flag values are merged into the
     # dict the script assigns to NAME (or NAME is set to them).
     import ast
@@ -256,11 +276,11 @@ def _run_dict_global(path, name, flags):
         "__name__": "__main__",
         "__file__": path,
         "__builtins__": __builtins__,
-        "__guild_merge__": _merge,
+        "__guild_merge__": _merge_ns if namespace else _merge,
         "__guild_flags__": nested,
     }
     if not merged:
-        g[sys.intern(name)] = nested
+        g[sys.intern(name)] = _to_ns(nested) if namespace else nested
     exec(code, g)
 
 
@@ -305,11 +325,19 @@ def _main():
         sys.path[0] = os.path.dirname(path)
         _run_globals(path, _parse_flags(flag_args))
         return
-    if dest.startswith("global:") or dest.startswith("dict:"):
+    if dest.startswith(("global:", "dict:", "namespace:")):
         sys.argv = [path] + base
         sys.path[0] = os.path.dirname(path)
-        _run_dict_global(path, dest.split(":", 1)[1], _parse_flags(flag_args))
+        _run_dict_global(
+            path,
+            dest.split(":", 1)[1],
+            _parse_flags(flag_args),
+            namespace=dest.startswith("namespace:"),
+        )
         return
+    if not (dest == "args" or dest.startswith("args:")):
+        # `none`, `config:` and unknown dests: no flag arguments.
+        flag_args = []
     if dest == "none":
         flag_args = []
     sys.argv = [path] + base + flag_args

@@ -206,7 +206,10 @@ fn flag_args(
     if dest == "none" {
         return out;
     }
-    let globals = dest == "globals" || dest.starts_with("global:") || dest.starts_with("dict:");
+    let globals = dest == "globals"
+        || dest.starts_with("global:")
+        || dest.starts_with("dict:")
+        || dest.starts_with("namespace:");
     for (name, v) in sorted {
         let cf = get(cmd_flags, name);
         let attr = |k: &str| cf.and_then(|c| get(c, k));

@@ -2325,3 +2325,29 @@ fn namespace_flags_dest_runs_as_guild_090() {
         );
     }
 }
+
+#[test]
+fn optimizer_flags_without_an_optimizer_fail_as_guild_090() {
+    let venv = guild_venv();
+    let e = Env::new();
+    std::fs::write(e.proj.join("guild.yml"), "op:\n  main: guild.pass\n").unwrap();
+    let args = ["run", "op", "-Fo", "foo=123", "-y"];
+    let ours = e.run(&args);
+    let theirs = Command::new(venv.join("bin/guild"))
+        .args(args)
+        .env("GUILD_HOME", &e.home)
+        .current_dir(&e.proj)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(ours.status.code(), Some(1));
+    assert_eq!(ours.status.code(), theirs.status.code());
+    assert_eq!(
+        String::from_utf8_lossy(&ours.stderr),
+        String::from_utf8_lossy(&theirs.stderr).replace("Refreshing flags...\n", "")
+    );
+    let o = e.run(&["run", "op", "-Fo", "foo=123", "-o", "random", "-y"]);
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .starts_with("guild: unsupported flag 'foo' Try 'guild run skopt:random --help-op'"));
+    assert!(std::fs::read_dir(e.home.join("runs")).map_or(true, |d| d.count() == 0));
+}

@@ -50,6 +50,9 @@ pub struct RunArgs {
     /// Sweep optimizer: + (grid, the default for lists) or random (the default for uniform[a:b])
     #[arg(short = 'o', long, value_name = "ALG")]
     pub optimizer: Option<String>,
+    /// A flag for the optimizer, FLAG=VAL (repeatable; also -Fo)
+    #[arg(long = "opt-flag", alias = "operation", value_name = "FLAG=VAL")]
+    pub opt_flags: Vec<String>,
     /// Number of trials (random search: default 20; grid: a random sample)
     #[arg(short = 'm', long, visible_alias = "trials", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_trials: Option<u64>,
@@ -197,6 +200,25 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     } else if let Some(g) = &a.gpus {
         op.cmd_env
             .insert("CUDA_VISIBLE_DEVICES".into(), g.clone().into());
+    }
+    // The built-in optimizers (+ and random) take no flags.
+    if let Some(f) = a.opt_flags.first() {
+        match a.optimizer.as_deref() {
+            None => {
+                return Err(Error::user(format!(
+                    "invalid optimizer flag {f}: no optimizer specified"
+                )))
+            }
+            Some(o @ ("+" | "random")) => {
+                let name = f.split_once('=').map(|(n, _)| n).unwrap_or(f);
+                let opt = if o == "random" { "skopt:random" } else { o };
+                return Err(Error::user(format!(
+                    "unsupported flag '{name}' Try 'guild run {opt} --help-op' for a list of flags or use --force-flags to skip this check."
+                )));
+            }
+            // Other optimizers are reported as unknown below.
+            Some(_) => {}
+        }
     }
     let batch_files: Vec<String> = flag_strs
         .iter()

@@ -84,12 +84,26 @@ pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32> {
             Error::user("there are no runs yet; start one with `guild run`".to_string())
         })?;
     let gdir = r.run.guild_dir();
-    let Ok(mut lines) = crate::output::IndexedLines::open(&gdir) else {
-        return Ok(0); // no output yet
+    let t0 = std::time::Instant::now();
+    // A run just started may not show running yet: until it has an exit
+    // status, it is followed for a few seconds before giving up.
+    let going = || {
+        let status = r.run.status().status;
+        a.follow
+            && (matches!(status, Status::Running | Status::Pending | Status::Staged)
+                || (r.run.attr("exit_status").is_none()
+                    && t0.elapsed() < std::time::Duration::from_secs(5)))
+    };
+    let mut lines = loop {
+        match crate::output::IndexedLines::open(&gdir) {
+            Ok(l) => break l,
+            Err(_) if going() => std::thread::sleep(std::time::Duration::from_millis(100)),
+            Err(_) => return Ok(0), // no output
+        }
     };
     let out = std::io::stdout();
     loop {
-        let running = a.follow && r.run.status().status == Status::Running;
+        let running = going();
         // While running, the last line may be partial: print complete lines.
         {
             use std::io::Write;

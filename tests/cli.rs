@@ -56,6 +56,20 @@ impl Env {
         c
     }
 
+    /// The real Guild 0.9.0 on this env's home, from its project.
+    fn guild090_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(guild_venv().join("bin/guild"));
+        c.args(args)
+            .env("GUILD_HOME", &self.home)
+            .current_dir(&self.proj)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn guild090(&self, args: &[&str]) -> Output {
+        self.guild090_cmd(args).output().unwrap()
+    }
+
     /// Start `guild ARGS` and wait until its run holds a LOCK; returns the
     /// child and the run dir.
     fn spawn_until_locked(&self, args: &[&str]) -> (std::process::Child, PathBuf) {
@@ -1723,7 +1737,6 @@ mod safety;
 /// tool are seen by the other.
 #[test]
 fn select_and_mark_match_guild_090() {
-    let venv = guild_venv();
     let e = Env::new();
     for lr in ["0.1", "0.3", "0.2"] {
         e.ok(&[
@@ -1736,15 +1749,7 @@ fn select_and_mark_match_guild_090() {
             &format!("lr {lr}"),
         ]);
     }
-    let guild = |args: &[&str]| {
-        Command::new(venv.join("bin/guild"))
-            .args(args)
-            .env("GUILD_HOME", &e.home)
-            .current_dir(&e.proj)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let guild = |args: &[&str]| e.guild090(args);
     for args in [
         &["select"][..],
         &["select", "-s"],
@@ -1895,7 +1900,6 @@ fn completion_scripts_complete_commands_and_install_once() {
 
 #[test]
 fn listings_compare_and_filters_match_guild_090() {
-    let venv = guild_venv();
     let e = Env::new();
     // A sweep (its batch goes when it ends well), a labelled run with a
     // tiny lr, a failed run, a marked run, a user-chosen run id.
@@ -1916,16 +1920,7 @@ fn listings_compare_and_filters_match_guild_090() {
     let failed = e.run(&["run", "train.py", "fail-code=3", "epochs=1", "-y", "-q"]);
     assert_eq!(failed.status.code(), Some(3));
     e.ok(&["mark", "2", "-y"]);
-    let guild = |args: &[&str]| {
-        Command::new(venv.join("bin/guild"))
-            .args(args)
-            .env("GUILD_HOME", &e.home)
-            .env("COLUMNS", "200")
-            .current_dir(&e.proj)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let guild = |args: &[&str]| e.guild090_cmd(args).env("COLUMNS", "200").output().unwrap();
     for args in [
         &["runs"][..],
         &["runs", "-s"],
@@ -2151,18 +2146,9 @@ fn dependency_flags_resolve_as_guild_090() {
 
 #[test]
 fn print_cmd_and_limited_listing_match_guild_090() {
-    let venv = guild_venv();
     let e = Env::new();
     std::fs::write(e.proj.join("g.py"), "f1 = 1\nf3 = 'a'\nprint(f1, f3)\n").unwrap();
-    let guild = |args: &[&str]| {
-        Command::new(venv.join("bin/guild"))
-            .args(args)
-            .env("GUILD_HOME", &e.home)
-            .current_dir(&e.proj)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let guild = |args: &[&str]| e.guild090(args);
     // The interpreter differs (each uses its own); the rest is Guild's.
     let tail = |o: &Output| {
         String::from_utf8_lossy(&o.stdout)
@@ -2199,7 +2185,6 @@ fn print_cmd_and_limited_listing_match_guild_090() {
 
 #[test]
 fn ls_lists_like_guild_090() {
-    let venv = guild_venv();
     let e = Env::new();
     std::fs::write(
         e.proj.join("mk.py"),
@@ -2214,15 +2199,7 @@ fn ls_lists_like_guild_090() {
     )
     .unwrap();
     e.ok(&["run", "mk", "-y", "-q"]);
-    let guild = |args: &[&str]| {
-        Command::new(venv.join("bin/guild"))
-            .args(args)
-            .env("GUILD_HOME", &e.home)
-            .current_dir(&e.proj)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let guild = |args: &[&str]| e.guild090(args);
     for args in [
         &["ls"][..],
         &["ls", "-n"],
@@ -2328,18 +2305,11 @@ fn namespace_flags_dest_runs_as_guild_090() {
 
 #[test]
 fn optimizer_flags_without_an_optimizer_fail_as_guild_090() {
-    let venv = guild_venv();
     let e = Env::new();
     std::fs::write(e.proj.join("guild.yml"), "op:\n  main: guild.pass\n").unwrap();
     let args = ["run", "op", "-Fo", "foo=123", "-y"];
     let ours = e.run(&args);
-    let theirs = Command::new(venv.join("bin/guild"))
-        .args(args)
-        .env("GUILD_HOME", &e.home)
-        .current_dir(&e.proj)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let theirs = e.guild090(&args);
     assert_eq!(ours.status.code(), Some(1));
     assert_eq!(ours.status.code(), theirs.status.code());
     assert_eq!(

@@ -355,7 +355,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         } else {
             "guild.batch_main"
         };
-        render::out(&guild_cmd_line(&[py, "-um".into(), main.into()]));
+        render::out(&render::cmd_line(&[py, "-um".into(), main.into()]));
         for t in &plan.trials {
             print_cmd_env(ctx, &op, t, true)?;
         }
@@ -377,7 +377,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         Some(p) => format!(" as a batch ({} trials)", p.trials.len()),
         None => String::new(),
     };
-    check_main_module(&op)?;
+    op::check_main_module(&op)?;
     if !a.yes && !confirm_run(&op, &resolved.flags, a.stage, &suffix)? {
         return Ok(0);
     }
@@ -612,6 +612,11 @@ fn run_params(a: &RunArgs) -> Value {
     use serde_yaml_ng::Mapping;
     let s = |v: &Option<String>| v.clone().map(Value::from).unwrap_or(Value::Null);
     let list = |v: &[String]| Value::Sequence(v.iter().cloned().map(Value::from).collect());
+    let path = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map(|p| Value::from(p.display().to_string()))
+            .unwrap_or(Value::Null)
+    };
     let mut m = Mapping::new();
     let mut put = |k: &str, v: Value| {
         m.insert(k.into(), v);
@@ -652,13 +657,7 @@ fn run_params(a: &RunArgs) -> Value {
     put("opt_flags", list(&[]));
     put("optimize", false.into());
     put("optimizer", s(&a.optimizer));
-    put(
-        "pidfile",
-        a.pidfile
-            .as_ref()
-            .map(|p| Value::from(p.display().to_string()))
-            .unwrap_or(Value::Null),
-    );
+    put("pidfile", path(&a.pidfile));
     put("print_cmd", false.into());
     put("print_env", false.into());
     put("print_trials", false.into());
@@ -670,13 +669,7 @@ fn run_params(a: &RunArgs) -> Value {
     );
     put("remote", Value::Null);
     put("restart", Value::Null);
-    put(
-        "run_dir",
-        a.run_dir
-            .as_ref()
-            .map(|p| Value::from(p.display().to_string()))
-            .unwrap_or(Value::Null),
-    );
+    put("run_dir", path(&a.run_dir));
     put("run_id", s(&a.run_id));
     put("save_trials", Value::Null);
     put("stage", a.stage.into());
@@ -691,36 +684,6 @@ fn run_params(a: &RunArgs) -> Value {
     put("test_sourcecode", false.into());
     put("yes", a.yes.into());
     Value::Mapping(m)
-}
-
-/// A `main` module that is neither in the project nor installed fails
-/// the run before its directory exists (Guild makes an error run).
-fn check_main_module(op: &OpDef) -> Result<()> {
-    let Some(module) = &op.main_missing else {
-        return Ok(());
-    };
-    let py = crate::platform::python_exe()?;
-    let found = std::process::Command::new(&py)
-        .args([
-            "-c",
-            "import importlib.util, sys\ntry:\n    s = importlib.util.find_spec(sys.argv[1])\nexcept Exception:\n    s = None\nsys.exit(0 if s else 1)",
-            module,
-        ])
-        .current_dir(&op.project_dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if found {
-        return Ok(());
-    }
-    Err(Error::user(format!(
-        "No module named {module}: operation '{}' runs `main: {module}`, but there is no {}.py in {} and it is not installed",
-        op.name,
-        module.replace('.', "/"),
-        op.project_dir.display()
-    )))
 }
 
 /// Start options from the command line. `--gpus`/`--no-gpus` apply to
@@ -803,7 +766,7 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
         return Ok(0);
     }
     if a.keep_run || (a.keep_batch && run.is_batch()) {
-        keep_on_success(&run)?;
+        crate::run::edit::keep_on_success(&run)?;
     }
     // A staged run resolves what staging left (its operation sources).
     if staged && a.claim_fd.is_none() {
@@ -827,18 +790,6 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
     }
     let detach = attached_detach();
     local::start_attached(&ctx.home, &run, &ctx.cwd, &opts, &claim, detach)
-}
-
-/// `--keep-run`/`--keep-batch` on a start: the run stays when it
-/// succeeds, whatever its operation's `delete-on-success` says.
-fn keep_on_success(run: &Run) -> Result<()> {
-    if let Some(Value::Mapping(mut op)) = run.attr("op") {
-        if op.get("delete-on-success").and_then(Value::as_bool) == Some(true) {
-            op.insert("delete-on-success".into(), false.into());
-            run.write_attr("op", &Value::Mapping(op))?;
-        }
-    }
-    Ok(())
 }
 
 /// Show `lines` and the flags, then ask to continue.
@@ -930,24 +881,6 @@ fn confirm_run(
     ask(lines, flag_vals)
 }
 
-/// A command line as Guild prints it: shell-quoted, with `'x'` shown as
-/// `"'x'"` rather than `''"'"'x'"'"''`.
-fn guild_cmd_line(args: &[String]) -> String {
-    args.iter()
-        .map(|a| {
-            let q = crate::run::opref::quote(a);
-            match q
-                .strip_prefix("''\"'\"'")
-                .and_then(|r| r.strip_suffix("'\"'\"''"))
-            {
-                Some(inner) => format!("\"'{inner}'\""),
-                None => q,
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 fn print_cmd_env(
     ctx: &Ctx,
     op: &OpDef,
@@ -965,7 +898,7 @@ fn print_cmd_env(
         &op.name,
     )?;
     if cmd {
-        render::out(&guild_cmd_line(&built.display));
+        render::out(&render::cmd_line(&built.display));
     } else {
         let lines: Vec<String> = built
             .op_env

@@ -330,6 +330,36 @@ fn unsupported_flag(name: &str, op: &str) -> Error {
     ))
 }
 
+/// A `main` module that is neither in the project nor installed fails
+/// the run before its directory exists (Guild makes an error run).
+pub fn check_main_module(op: &OpDef) -> Result<()> {
+    let Some(module) = &op.main_missing else {
+        return Ok(());
+    };
+    let py = crate::platform::python_exe()?;
+    let found = std::process::Command::new(&py)
+        .args([
+            "-c",
+            "import importlib.util, sys\ntry:\n    s = importlib.util.find_spec(sys.argv[1])\nexcept Exception:\n    s = None\nsys.exit(0 if s else 1)",
+            module,
+        ])
+        .current_dir(&op.project_dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return Ok(());
+    }
+    Err(Error::user(format!(
+        "No module named {module}: operation '{}' runs `main: {module}`, but there is no {}.py in {} and it is not installed",
+        op.name,
+        module.replace('.', "/"),
+        op.project_dir.display()
+    )))
+}
+
 /// Flags for a restart or `--proto`: `base` (the run's flags) with each
 /// `NAME=VALUE` override decoded and checked against `op` when its
 /// definition is known.

@@ -213,6 +213,24 @@ pub fn run_rows(runs: &[(usize, &RunInfo)], style: RowStyle) -> Vec<Vec<String>>
         .collect()
 }
 
+/// A command line as Guild prints it: shell-quoted, with `'x'` shown as
+/// `"'x'"` rather than `''"'"'x'"'"''`.
+pub fn cmd_line(args: &[String]) -> String {
+    args.iter()
+        .map(|a| {
+            let q = crate::run::opref::quote(a);
+            match q
+                .strip_prefix("''\"'\"'")
+                .and_then(|r| r.strip_suffix("'\"'\"''"))
+            {
+                Some(inner) => format!("\"'{inner}'\""),
+                None => q,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Print data (CSV) to stdout: as is into a pipe or file, with control
 /// characters escaped on a terminal.
 pub fn out_data(text: &str) {

@@ -60,6 +60,18 @@ pub fn edit_label(run: &Run, edit: &LabelEdit) -> Result<String> {
     Ok(new)
 }
 
+/// `--keep-run`/`--keep-batch` on a start: the run stays when it
+/// succeeds, whatever its operation's `delete-on-success` says.
+pub fn keep_on_success(run: &Run) -> Result<()> {
+    if let Some(Value::Mapping(mut op)) = run.attr("op") {
+        if op.get("delete-on-success").and_then(Value::as_bool) == Some(true) {
+            op.insert("delete-on-success".into(), false.into());
+            run.write_attr("op", &Value::Mapping(op))?;
+        }
+    }
+    Ok(())
+}
+
 /// The op's label template (`op` attr), if it has one.
 pub fn label_template(run: &Run) -> Option<String> {
     run.attr("op").and_then(|o| {

@@ -124,9 +124,17 @@ pub fn write_atomic_many(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
 
 /// Create `path` only if it does not exist (never check-then-create).
 pub fn create_new(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let mut f = OpenOptions::new().write(true).create_new(true).open(path)?;
-    f.write_all(data)?;
-    f.sync_all()
+    // Written aside, then linked into place: the link fails if `path`
+    // exists, and a reader never sees it empty (a LOCK read mid-write).
+    let tmp = tmp_path_for(path);
+    let res = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::hard_link(&tmp, path)
+    })();
+    let _ = fs::remove_file(&tmp);
+    res
 }
 
 /// Touch an empty marker file (PENDING, STAGED, manifest).

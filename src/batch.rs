@@ -484,6 +484,18 @@ pub fn main() -> Result<i32> {
             opref.op_desc(),
             desc.join(", ")
         );
+        // Each trial resolves its own dependencies (a config file written
+        // with the trial's flags; operation sources staging left).
+        let dep_cwd = std::env::var("CMD_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| run.dir.clone());
+        if let Err(e) = crate::op::deps::resolve_at_start(&home, &run, &dep_cwd, opts.quiet) {
+            eprintln!("guild: trial {}: {}", run.id, e.msg);
+            if opts.fail_on_trial_error && failed.is_none() {
+                failed = Some(1);
+            }
+            continue;
+        }
         if opts.parallel == 1 {
             // One at a time: the trial runs under this process's supervision
             // (no extra process start per trial); a stop signal received

@@ -665,6 +665,7 @@ impl Loader {
                     ))
                 }
             };
+            let ops_map = self.include_ops(item.file, &ops_path, ops_map)?;
             let mut ops = Vec::new();
             for (k, v) in ops_map {
                 let name = scalar(Some(&k));
@@ -713,6 +714,53 @@ impl Loader {
             });
         }
         Ok(models)
+    }
+
+    /// `$include: NAME` in `operations`: the operations of config item
+    /// NAME (or of each of a list), those defined here winning.
+    fn include_ops(&self, file: usize, path: &[PathSeg], mut ops: Mapping) -> Result<Mapping> {
+        let Some(refs) = ops.remove("$include") else {
+            return Ok(ops);
+        };
+        let refs: Vec<String> = match &refs {
+            Value::String(s) => vec![s.clone()],
+            Value::Sequence(s) => s.iter().map(|v| scalar(Some(v))).collect(),
+            other => {
+                return Err(self.err_at(
+                    file,
+                    path,
+                    format!(
+                        "invalid $include value {}: expected a name or list of names",
+                        yaml::flow(other)
+                    ),
+                ))
+            }
+        };
+        let mut out = Mapping::new();
+        for r in refs {
+            let included = self
+                .items
+                .iter()
+                .enumerate()
+                .find(|(_, it)| it.name == r && it.kind == ItemKind::Config)
+                .and_then(|(i, _)| self.resolved(i, &mut Vec::new()).ok())
+                .ok_or_else(|| {
+                    self.err_at(
+                        file,
+                        path,
+                        format!("cannot $include '{r}': no config with that name"),
+                    )
+                })?;
+            if let Some(Value::Mapping(m)) = included.get("operations") {
+                for (k, v) in m {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        for (k, v) in ops {
+            out.insert(k, v);
+        }
+        Ok(out)
     }
 
     fn include_flags(

@@ -2321,3 +2321,116 @@ fn optimizer_flags_without_an_optimizer_fail_as_guild_090() {
         .starts_with("guild: unsupported flag 'foo' Try 'guild run skopt:random --help-op'"));
     assert!(std::fs::read_dir(e.home.join("runs")).map_or(true, |d| d.count() == 0));
 }
+
+#[test]
+fn config_flags_are_imported_and_written_as_guild_090() {
+    let venv = guild_venv();
+    let proj = tempfile::tempdir().unwrap();
+    copy_tree(&guild_sample("config-flags"), proj.path());
+    let ours_home = tempfile::tempdir().unwrap();
+    let theirs_home = tempfile::tempdir().unwrap();
+    let run = |exe: &Path, home: &Path, args: &[&str]| {
+        let o = Command::new(exe)
+            .args(args)
+            .env("GUILD_HOME", home)
+            .current_dir(proj.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            // (Guild ends `help` with a blank line.)
+            String::from_utf8_lossy(&o.stdout).trim_end().to_string(),
+            String::from_utf8_lossy(&o.stderr).replace("Refreshing flags...\n", ""),
+        )
+    };
+    let both = |args: &[&str]| {
+        let ours = run(Path::new(BIN), ours_home.path(), args);
+        let theirs = run(&venv.join("bin/guild"), theirs_home.path(), args);
+        assert_eq!(ours, theirs, "guild {args:?}");
+        ours
+    };
+    let help = both(&["help"]);
+    assert!(help.1.contains("foo.b  (default is 0)"), "{}", help.1);
+    assert!(help.1.contains("l  (default is '1 1.2 blue true')"));
+    for (args, file) in [
+        (
+            &["run", "yaml", "b=yes", "f=4.456", "l=a b 123", "s=hi", "-y"][..],
+            "flags.yml",
+        ),
+        (
+            &["run", "json", "s=abc", "l=2 1 'a b' d", "-y"],
+            "flags.json",
+        ),
+        (&["run", "json-2", "aa=AAA", "bb=B", "-y"], "flags.json"),
+        (
+            &[
+                "run",
+                "cfg",
+                "b=no",
+                "i=321",
+                "foo.b=yes",
+                "foo.f=432.2",
+                "foo.s=hej hej",
+                "-y",
+            ],
+            "flags.cfg",
+        ),
+        (&["run", "cfg-2", "i=222", "-y"], "flags.cfg"),
+        (&["run", "json-in", "-y"], "flags.json"),
+        (&["run", "yaml-subdir-1", "-y"], "flags.yml"),
+        (&["run", "test-args-2", "-y"], "empty.json"),
+    ] {
+        let out = both(args);
+        assert_eq!(out.0, Some(0), "{args:?}: {}", out.2);
+        both(&["cat", "-p", file]);
+    }
+    // A typed value is checked; nothing is left behind.
+    let bad = both(&["run", "yaml", "i=not-a-number", "-y"]);
+    assert_eq!(bad.0, Some(1));
+    // A restart writes the file again with the new flag values.
+    // (Ids differ between the two homes: restart each by its own.)
+    let sel = ["select", "--operation", "json-in"];
+    let ours_id = run(Path::new(BIN), ours_home.path(), &sel).1;
+    let theirs_id = run(&venv.join("bin/guild"), theirs_home.path(), &sel).1;
+    let ours = run(
+        Path::new(BIN),
+        ours_home.path(),
+        &["run", "--restart", ours_id.trim(), "b=no", "f=3.345", "-y"],
+    );
+    let theirs = run(
+        &venv.join("bin/guild"),
+        theirs_home.path(),
+        &[
+            "run",
+            "--restart",
+            theirs_id.trim(),
+            "b=no",
+            "f=3.345",
+            "-y",
+        ],
+    );
+    assert_eq!(ours, theirs);
+    assert!(ours.1.contains("'f': 3.345"), "{}", ours.1);
+    // Each trial of a sweep gets its own file.
+    let sweep = run(
+        Path::new(BIN),
+        ours_home.path(),
+        &["run", "yaml", "i=[7,8]", "-y"],
+    );
+    assert_eq!(sweep.0, Some(0), "{}", sweep.2);
+    assert!(
+        sweep.1.contains("'i': 7,") && sweep.1.contains("'i': 8,"),
+        "{}",
+        sweep.1
+    );
+    for (n, i) in [("1", "i: 8"), ("2", "i: 7")] {
+        let f = run(
+            Path::new(BIN),
+            ours_home.path(),
+            &["cat", "-p", "flags.yml", n],
+        )
+        .1;
+        assert!(f.contains(i), "{n}: {f}");
+    }
+}

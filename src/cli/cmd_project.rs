@@ -121,7 +121,10 @@ pub fn help(ctx: &Ctx, _a: HelpArgs) -> Result<i32> {
             }
             let op = crate::op::gf::resolve(&ctx.home, &gf, m, o)?;
             if !op.flags.is_empty() {
-                out.push_str("\n      Flags:\n");
+                if !desc.trim().is_empty() {
+                    out.push('\n');
+                }
+                out.push_str("      Flags:\n");
                 out.push_str(&render::flags_help(&op.flags, "        "));
             }
             out.push('\n');

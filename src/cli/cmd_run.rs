@@ -768,8 +768,10 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
     if a.keep_run || (a.keep_batch && run.is_batch()) {
         crate::run::edit::keep_on_success(&run)?;
     }
-    // A staged run resolves what staging left (its operation sources).
-    if staged && a.claim_fd.is_none() {
+    // A staged run resolves what staging left (its operation sources); a
+    // restart resolves again what is not resolved yet or must always be
+    // (a config file written with the new flags).
+    if a.claim_fd.is_none() {
         op::deps::resolve_at_start(&ctx.home, &run, &ctx.cwd, a.quiet)?;
     }
     if a.background && a.pidfile.is_none() {

@@ -34,6 +34,9 @@ pub struct Source {
     pub config: Option<Value>,
     /// Replace a file already at the target (`replace-existing`).
     pub replace: bool,
+    /// A config source: the run's copy of the file, written under
+    /// `.guild/generated/` and copied to the target.
+    pub generated: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -550,7 +553,7 @@ fn resolve_after(
                     continue;
                 }
                 match resolve_source(
-                    op, r, s, &config, &location, cwd, runs_dir, &mut runs, mode, &mut out,
+                    op, r, s, &config, flags, &location, cwd, runs_dir, &mut runs, mode, &mut out,
                 ) {
                     Ok(src) => {
                         resolved_names.push((dep_name.clone(), sname));
@@ -602,6 +605,7 @@ fn resolve_source(
     r: &ResourceDef,
     s: &SourceDef,
     config: &Mapping,
+    flags: &Mapping,
     location: &Path,
     cwd: &Path,
     runs_dir: &Path,
@@ -662,6 +666,7 @@ fn resolve_source(
         root: None,
         config: attr_config,
         replace: s.bool("replace-existing") == Some(true),
+        generated: None,
     };
     let selected = |dir: &Path| -> Result<Vec<String>> {
         let mut v = Vec::new();
@@ -739,7 +744,6 @@ fn resolve_source(
             let Some(up) = up else {
                 return Err(fail(format!("no suitable run for {}", s.path)));
             };
-            let _ = op;
             say(format!("Using run {} for {sname}", up.run.id));
             let names: Vec<String> = if select.is_empty() {
                 generated_files(&up.run)
@@ -759,6 +763,27 @@ fn resolve_source(
                 src.files.push((up.run.dir.join(&rel), t));
             }
             src.run_id = Some(up.run.id.clone());
+        }
+        "config" => {
+            let p = location.join(&s.path);
+            if !p.is_file() {
+                return Err(fail(format!(
+                    "cannot find source file '{}' (looked in {}); create it or fix `flags-dest`/`requires` in guild.yml",
+                    s.path,
+                    location.display()
+                )));
+            }
+            let text = super::config::generate(&p, s.def.get("params"), flags, &op.flags)
+                .map_err(&fail)?;
+            let base = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| s.path.clone());
+            let t = join_target(tp, &renamed(&base, rename));
+            src.generated = Some(text);
+            // The run gets its own copy, not the project's as source code.
+            out.project_files.push(p.clone());
+            src.files.push((p, t));
         }
         other => {
             return Err(fail(format!("{other} sources are not supported")));
@@ -879,7 +904,17 @@ pub fn apply(
         let mut dm = Mapping::new();
         for s in &dep.sources {
             let mut paths = Vec::new();
+            let mut generated_at = None;
+            if let (Some(text), Some((src, _))) = (&s.generated, s.files.first()) {
+                let base = src.file_name().unwrap_or(src.as_os_str());
+                let dir = run.guild_path("generated").join(generated_dir_name());
+                crate::fsutil::create_dir_all(&dir)?;
+                let at = dir.join(base);
+                crate::fsutil::write_atomic(&at, text.as_bytes())?;
+                generated_at = Some(at);
+            }
             for (src, target) in &s.files {
+                let src = generated_at.as_ref().unwrap_or(src);
                 let uri = match s.root.as_ref().and_then(|r| src.strip_prefix(r).ok()) {
                     Some(rel) if !rel.as_os_str().is_empty() => {
                         format!("{}/{}", s.uri, rel.display())
@@ -951,6 +986,11 @@ pub fn apply(
         }
     }
     Ok((entries, Value::Mapping(attr)))
+}
+
+/// A fresh directory name under `.guild/generated/` (Guild uses mkdtemp).
+fn generated_dir_name() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
 }
 
 fn dep_entry(target: &str, sha: &str, uri: &str) -> Entry {

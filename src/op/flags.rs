@@ -269,7 +269,7 @@ impl FlagDef {
 }
 
 /// Python's `int()` on a string: sign, digits, single underscores between digits.
-fn py_int(s: &str) -> Option<i64> {
+pub(crate) fn py_int(s: &str) -> Option<i64> {
     let t = s.trim();
     let body = t.strip_prefix(['+', '-']).unwrap_or(t);
     if body.is_empty() || body.starts_with('_') || body.ends_with('_') || body.contains("__") {
@@ -282,7 +282,7 @@ fn py_int(s: &str) -> Option<i64> {
 }
 
 /// Python's `float()` on a string.
-fn py_float(s: &str) -> Option<f64> {
+pub(crate) fn py_float(s: &str) -> Option<f64> {
     let t = s.trim();
     let lower = t.to_ascii_lowercase();
     let body = lower.strip_prefix(['+', '-']).unwrap_or(&lower);
@@ -379,18 +379,21 @@ pub fn coerce(v: &Value, t: FlagType, cwd: &std::path::Path) -> Result<Value, St
             .map(Value::Sequence);
     }
     match t {
+        // A boolean is a number in Python (`int(True)` is 1).
         FlagType::Int => match v {
             Value::Number(n) if n.is_i64() || n.is_u64() => Ok(v.clone()),
+            Value::Bool(b) => Ok(Value::from(i64::from(*b))),
             Value::String(s) => py_int(s).map(Value::from).ok_or_else(bad),
             _ => Err(bad()),
         },
         FlagType::Float => match v {
             Value::Number(n) => Ok(Value::from(n.as_f64().unwrap_or(f64::NAN))),
+            Value::Bool(b) => Ok(Value::from(f64::from(u8::from(*b)))),
             Value::String(s) => py_float(s).map(Value::from).ok_or_else(bad),
             _ => Err(bad()),
         },
         FlagType::Number => match v {
-            Value::Number(_) => Ok(v.clone()),
+            Value::Number(_) | Value::Bool(_) => Ok(v.clone()),
             Value::String(s) => py_int(s)
                 .map(Value::from)
                 .or_else(|| py_float(s).map(Value::from))
@@ -505,6 +508,18 @@ pub fn encode_display(v: &Value) -> String {
         Value::Number(n) => yaml::number(n),
         Value::String(_) => yaml::flow(v),
         Value::Tagged(t) => encode_display(&t.value),
+    }
+}
+
+/// Guild's `format_flag`: [`encode_display`], and a string with a space
+/// quoted as Python's `repr` (`'flu flam'`).
+pub fn format_flag(v: &Value) -> String {
+    let encoded = encode_display(v);
+    match v {
+        Value::String(_) if encoded.contains(' ') && !encoded.starts_with(['\'', '"']) => {
+            super::config::py_repr(&Value::String(encoded))
+        }
+        _ => encoded,
     }
 }
 

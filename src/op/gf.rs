@@ -201,15 +201,23 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
             Some(Value::Sequence(items)) => items.is_empty(),
             _ => false,
         };
+        let explicit_dest = cfg.str("flags-dest");
+        // Flags are read from the script only for a Python destination.
+        let python_dest = explicit_dest.as_deref().is_none_or(|d| {
+            matches!(d, "args" | "globals")
+                || ["args:", "global:", "dict:", "namespace:"]
+                    .iter()
+                    .any(|p| d.starts_with(p))
+        });
         let detected = match &script {
-            Some(s) if !import_disabled => {
+            Some(s) if !import_disabled && python_dest => {
                 Some(detect::detect_cached(&home.cache_dir("flags"), s)?)
             }
             _ => None,
         };
         op.python = true;
-        op.flags_dest = cfg
-            .str("flags-dest")
+        op.flags_dest = explicit_dest
+            .clone()
             .or_else(|| detected.as_ref().map(|d| d.dest.as_str().to_string()))
             .or_else(|| (builtin && !import_disabled).then(|| "globals".to_string()))
             .unwrap_or_default();
@@ -230,7 +238,18 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
                 _ => false,
             }
         };
-        if let Some(d) = detected {
+        let config_src = explicit_dest
+            .as_deref()
+            .and_then(|d| d.strip_prefix("config:"));
+        if let (Some(src), false) = (config_src, import_disabled) {
+            match super::config::import_flags(&gf.dir.join(src)) {
+                Ok(flags) => {
+                    imported = flags.into_iter().filter(|f| wanted(&f.name)).collect();
+                    ensure_config_dep(&mut op.requires, src);
+                }
+                Err(e) => eprintln!("WARNING: {e}"),
+            }
+        } else if let Some(d) = detected {
             imported = d.flags.into_iter().filter(|f| wanted(&f.name)).collect();
         } else if script.is_none()
             && !builtin
@@ -263,7 +282,15 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
         all.push(f);
     }
     for d in declared {
-        match all.iter_mut().find(|f| f.name == d.name) {
+        // An imported flag merges into the declared one of its name, or
+        // else into the one whose `arg-name` it is.
+        let at = all.iter().position(|f| f.name == d.name).or_else(|| {
+            let an = d.arg_name.as_deref()?;
+            let i = all.iter().position(|f| f.name == an)?;
+            all[i].name = d.name.clone();
+            Some(i)
+        });
+        match at.map(|i| &mut all[i]) {
             // Declared attributes refine the imported flag.
             Some(f) => match cfg.get("flags").and_then(|m| m.get(d.name.as_str())) {
                 Some(raw @ Value::Mapping(m)) if !m.is_empty() => {
@@ -278,6 +305,54 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
     op.flags = all;
     merge_dep_flags(&mut op, cfg);
     Ok(op)
+}
+
+/// The dependency that writes a run's config file (`flags-dest:
+/// config:SRC`): added, or an existing `config:SRC` source made to
+/// re-resolve and replace on restart, as Guild does.
+fn ensure_config_dep(requires: &mut Vec<Value>, src: &str) {
+    let uri = format!("config:{src}");
+    let matches = |m: &serde_yaml_ng::Mapping| m.get("config").and_then(Value::as_str) == Some(src);
+    let mut found = false;
+    for r in requires.iter_mut() {
+        match r {
+            Value::String(s) if *s == uri => {
+                let mut m = serde_yaml_ng::Mapping::new();
+                m.insert("config".into(), src.into());
+                *r = Value::Mapping(m);
+            }
+            _ => {}
+        }
+        let sources: Vec<&mut serde_yaml_ng::Mapping> = match r {
+            Value::Mapping(m) if m.contains_key("sources") => match m.get_mut("sources") {
+                Some(Value::Sequence(s)) => s
+                    .iter_mut()
+                    .filter_map(|x| match x {
+                        Value::Mapping(m) => Some(m),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+            Value::Mapping(m) => vec![m],
+            _ => Vec::new(),
+        };
+        for m in sources.into_iter().filter(|m| matches(m)) {
+            found = true;
+            for k in ["always-resolve", "replace-existing"] {
+                if m.get(k).is_none_or(Value::is_null) {
+                    m.insert(k.into(), true.into());
+                }
+            }
+        }
+    }
+    if !found {
+        let mut m = serde_yaml_ng::Mapping::new();
+        m.insert("config".into(), src.into());
+        m.insert("replace-existing".into(), true.into());
+        m.insert("always-resolve".into(), true.into());
+        requires.push(Value::Mapping(m));
+    }
 }
 
 /// The flags of dependencies (Guild's resource-flags plugin): a declared

@@ -3,6 +3,7 @@
 //! `op` attr from which a run's command is rebuilt at start.
 
 pub mod cmd;
+pub mod config;
 pub mod deps;
 pub mod detect;
 pub mod flags;

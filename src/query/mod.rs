@@ -483,16 +483,18 @@ pub fn select(runs: &[RunInfo], specs: &[String], default_all: bool) -> Result<V
         {
             vec![r]
         } else {
-            // An id prefix is hex; anything else is a run name.
-            let matches: Vec<&RunInfo> = if spec.chars().all(|c| c.is_ascii_hexdigit()) {
-                runs.iter()
-                    .filter(|r| r.run.id.starts_with(spec.as_str()))
-                    .collect()
-            } else {
-                runs.iter()
+            // An id prefix (ids are any safe name with `--run-id`), else a
+            // run name.
+            let mut matches: Vec<&RunInfo> = runs
+                .iter()
+                .filter(|r| r.run.id.starts_with(spec.as_str()))
+                .collect();
+            if matches.is_empty() {
+                matches = runs
+                    .iter()
                     .filter(|r| r.name.as_deref() == Some(spec.as_str()))
-                    .collect()
-            };
+                    .collect();
+            }
             match matches.len() {
                 0 => {
                     return Err(Error::user(format!(

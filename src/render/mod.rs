@@ -364,7 +364,7 @@ pub fn flags_help(defs: &[crate::op::flags::FlagDef], indent: &str) -> String {
             .to_string();
         let note = match &f.default {
             Some(d) if !d.is_null() => {
-                format!("(default is {})", crate::op::flags::encode_display(d))
+                format!("(default is {})", crate::op::flags::format_flag(d))
             }
             _ if f.required => "(required)".to_string(),
             _ => String::new(),

@@ -278,6 +278,21 @@ fn open_at(
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
+/// Relative path from `from_dir` to `to` (both absolute): `../p/data.txt`.
+pub fn relative_path(to: &Path, from_dir: &Path) -> PathBuf {
+    let a: Vec<_> = to.components().collect();
+    let b: Vec<_> = from_dir.components().collect();
+    let common = a.iter().zip(b.iter()).take_while(|(x, y)| x == y).count();
+    let mut p = PathBuf::new();
+    for _ in common..b.len() {
+        p.push("..");
+    }
+    for c in &a[common..] {
+        p.push(c.as_os_str());
+    }
+    p
+}
+
 pub fn create_dir_all(path: &Path) -> Result<()> {
     fs::create_dir_all(path).ctx("creating directory", path)
 }

@@ -362,7 +362,15 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
         if std::env::var("NO_SOURCECODE").as_deref() != Ok("1") {
             let mut exclude = vec![home.path.clone()];
             exclude.extend(req.deps.project_files.iter().cloned());
-            let snap = op::source::select_with(root, &exclude, &op.sourcecode_rules);
+            let snap = op::source::select_with(
+                root,
+                &exclude,
+                &op::source::Options {
+                    rules: &op.sourcecode_rules,
+                    python: op.python,
+                    trace: false,
+                },
+            );
             if !req.quiet {
                 for w in &snap.warnings {
                     eprintln!("WARNING: {w}");

@@ -2434,3 +2434,80 @@ fn config_flags_are_imported_and_written_as_guild_090() {
         assert!(f.contains(i), "{n}: {f}");
     }
 }
+
+#[test]
+fn test_sourcecode_lists_rules_and_files_as_guild_090() {
+    let venv = guild_venv();
+    let proj = tempfile::tempdir().unwrap();
+    copy_tree(&guild_sample("copy-sourcecode"), proj.path());
+    let _ = std::fs::remove_file(proj.path().join(".guildignore"));
+    for f in std::fs::read_dir(proj.path().join("__pycache__"))
+        .unwrap()
+        .flatten()
+    {
+        if f.file_name().to_string_lossy().matches('.').count() > 1 {
+            std::fs::remove_file(f.path()).unwrap();
+        }
+    }
+    let home = tempfile::tempdir().unwrap();
+    let run = |exe: &Path, args: &[&str]| {
+        let o = Command::new(exe)
+            .args(args)
+            .env("GUILD_HOME", home.path())
+            .current_dir(proj.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).replace("Refreshing flags...\n", ""),
+        )
+    };
+    let compare = |op: &str| {
+        let args = ["run", op, "--test-sourcecode"];
+        let ours = run(Path::new(BIN), &args);
+        assert_eq!(ours, run(&venv.join("bin/guild"), &args), "{op}");
+        ours.1
+    };
+    // Not under Git: Guild's default rules (Python ones for Python ops).
+    for op in [
+        "hello.py",
+        "hello.sh",
+        "default",
+        "no-sourcecode",
+        "explicit-sourcecode",
+        "explicit-sourcecode-2",
+        "upstream",
+    ] {
+        compare(op);
+    }
+    assert!(compare("hello.sh").contains("  venv/bin/activate\n"));
+    // Under Git: Git's ignore rules, with .guildignore.
+    let git = |args: &[&str]| {
+        assert!(Command::new("git")
+            .args(args)
+            .current_dir(proj.path())
+            .output()
+            .unwrap()
+            .status
+            .success());
+    };
+    git(&["init", "-q", "."]);
+    compare("hello.py");
+    std::fs::write(proj.path().join(".gitignore"), "*.in.*\ndata\n*.pyc\n").unwrap();
+    let out = compare("hello.py");
+    assert!(
+        out.contains("exclude dir .git, __pycache__, data\n"),
+        "{out}"
+    );
+    std::fs::write(
+        proj.path().join(".guildignore"),
+        "*.R\n*.erl\n*.sh\nfile-*\n!data\n",
+    )
+    .unwrap();
+    compare("hello.py");
+    compare("upstream");
+    // Nothing was run.
+    assert!(std::fs::read_dir(home.path().join("runs")).map_or(true, |d| d.count() == 0));
+}

@@ -124,6 +124,10 @@ pub struct RunArgs {
     /// Show the operation's flags and exit
     #[arg(long)]
     pub help_op: bool,
+    /// Show which project files would be copied as source code (and the
+    /// rules that decide) and exit
+    #[arg(long)]
+    pub test_sourcecode: bool,
     /// Create the run with this id (used for pipeline steps)
     #[arg(long, hide = true, value_name = "ID")]
     pub run_id: Option<String>,
@@ -290,6 +294,13 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     // Operation dependencies: their flags get the full id of the run
     // each will use (shown in the prompt).
     op::deps::apply_default_runs(&op, &ctx.home.runs_dir(), &mut resolved.flags)?;
+    if a.test_sourcecode {
+        let mut exclude = vec![ctx.home.path.clone()];
+        exclude.extend(op::deps::project_files(&op));
+        let test = op::source::test(&op, &exclude);
+        render::out(&render::sourcecode_test(&test, &ctx.process_cwd()));
+        return Ok(0);
+    }
     // Sweeps: list values, search functions or @batch files.
     let fixed: Vec<String> = op
         .flags

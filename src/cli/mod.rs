@@ -241,6 +241,14 @@ pub struct Ctx {
     pub cwd: PathBuf,
 }
 
+impl Ctx {
+    /// The directory the command was started in (`cwd` is after `-C`):
+    /// where paths shown to the user are relative to, as in Guild.
+    pub fn process_cwd(&self) -> PathBuf {
+        std::env::current_dir().unwrap_or_else(|_| self.cwd.clone())
+    }
+}
+
 /// Grid.ai style script flags (`guild run train.py --lr "[1, 2]"`): after
 /// the operation of `run`, a `--name VALUE` that is not a `run` option
 /// becomes `--grid-flag name=VALUE`. Arguments after `--` are untouched.

@@ -235,6 +235,20 @@ pub fn resources(op: &OpDef) -> Result<Vec<ResourceDef>> {
     Ok(out)
 }
 
+/// The project files `op` requires (`file:` and `config:` sources as
+/// written): left out of its source code.
+pub fn project_files(op: &OpDef) -> Vec<PathBuf> {
+    let Ok(res) = resources(op) else {
+        return Vec::new();
+    };
+    res.iter()
+        .flat_map(|r| r.sources.iter())
+        .filter(|s| s.scheme == "file" || s.scheme == "config")
+        .map(|s| op.project_dir.join(&s.path))
+        .filter(|p| p.is_file())
+        .collect()
+}
+
 /// The flags dependencies define, as Guild's resource-flags plugin makes
 /// them: a file source with `flag-name` (its path the default), every
 /// operation source unless `flag-name: no` (named `flag-name`, `name`, or
@@ -875,19 +889,8 @@ fn sha1_file(p: &Path) -> Result<String> {
     Ok(format!("{:x}", Sha1::digest(&data)))
 }
 
-/// Relative path from `from_dir` to `to` (both absolute).
 fn relative(to: &Path, from_dir: &Path) -> PathBuf {
-    let a: Vec<_> = to.components().collect();
-    let b: Vec<_> = from_dir.components().collect();
-    let common = a.iter().zip(b.iter()).take_while(|(x, y)| x == y).count();
-    let mut p = PathBuf::new();
-    for _ in common..b.len() {
-        p.push("..");
-    }
-    for c in &a[common..] {
-        p.push(c.as_os_str());
-    }
-    p
+    crate::fsutil::relative_path(to, from_dir)
 }
 
 /// Copy or link the resolved files into `run`; returns the manifest `d`

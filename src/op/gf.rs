@@ -56,6 +56,7 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
     let mut root = gf.dir.clone();
     let mut dest = ".".to_string();
     let mut disabled = false;
+    let mut root_spec = None;
     for sc in [model.sourcecode.as_ref(), cfg.get("sourcecode")]
         .into_iter()
         .flatten()
@@ -63,7 +64,8 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
         let spec = super::source::SourceSpec::from_config(sc)
             .map_err(|e| err(format!("invalid sourcecode for operation '{display}': {e}")))?;
         if let Some(r) = spec.root {
-            root = gf.dir.join(r);
+            root = gf.dir.join(&r);
+            root_spec = Some(r);
         }
         if let Some(d) = spec.dest {
             dest = d;
@@ -74,6 +76,7 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
     let mut op = OpDef::new(&display, opref, &gf.dir);
     op.source_root = (!disabled).then(|| root.clone());
     op.sourcecode_dest = dest;
+    op.sourcecode_root_spec = root_spec;
     op.output_scalars = cfg.get("output-scalars").cloned().unwrap_or(Value::Null);
     op.label_template = cfg.str("label");
     op.sourcecode_rules = rules;

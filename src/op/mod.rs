@@ -36,6 +36,8 @@ pub struct OpDef {
     pub project_dir: PathBuf,
     pub source_root: Option<PathBuf>,
     pub sourcecode_dest: String,
+    /// `sourcecode.root` as written in guild.yml (recorded in the op attr).
+    pub sourcecode_root_spec: Option<String>,
     pub output_scalars: Value,
     pub label_template: Option<String>,
     /// `sourcecode` select rules applied on top of the defaults.
@@ -72,6 +74,7 @@ impl OpDef {
             project_dir: project_dir.to_path_buf(),
             source_root: None,
             sourcecode_dest: ".".into(),
+            sourcecode_root_spec: None,
             output_scalars: Value::Null,
             label_template: None,
             sourcecode_rules: Vec::new(),
@@ -497,6 +500,9 @@ pub fn op_attr(op: &OpDef) -> Value {
     }
     let mut sc = Mapping::new();
     sc.insert("dest".into(), op.sourcecode_dest.clone().into());
+    if let Some(r) = &op.sourcecode_root_spec {
+        sc.insert("root".into(), r.clone().into());
+    }
     m.insert("sourcecode".into(), Value::Mapping(sc));
     Value::Mapping(m)
 }

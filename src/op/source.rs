@@ -16,6 +16,92 @@ pub struct Snapshot {
     pub root: PathBuf,
     pub files: Vec<PathBuf>, // relative to root, in copy order
     pub warnings: Vec<String>,
+    /// With [`Options::trace`]: what was not selected (path relative to
+    /// root, is a directory), in Guild's listing order.
+    pub skipped: Vec<(PathBuf, bool)>,
+    /// Selected with a Git tree's rules.
+    pub git: bool,
+    /// With [`Options::trace`] in a Git tree: the directories Git ignores
+    /// as a whole.
+    pub ignored_dirs: Vec<String>,
+}
+
+/// How to select: the operation's rules, whether Python's default
+/// directory rules apply, and whether to record what is skipped (for
+/// `--test-sourcecode`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options<'a> {
+    pub rules: &'a [Rule],
+    pub python: bool,
+    pub trace: bool,
+}
+
+impl std::fmt::Display for Rule {
+    /// As Guild prints a rule: `exclude dir build`, `include *.py, *.yml`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = vec![if self.include { "include" } else { "exclude" }.to_string()];
+        match self.kind {
+            Some(RuleType::Text) => parts.push("text".into()),
+            Some(RuleType::Binary) => parts.push("binary".into()),
+            Some(RuleType::Dir) => parts.push("dir".into()),
+            None => {}
+        }
+        let pats: Vec<String> = self
+            .patterns
+            .iter()
+            .map(|p| {
+                if p.contains(' ') {
+                    crate::run::opref::quote(p)
+                } else {
+                    p.clone()
+                }
+            })
+            .collect();
+        parts.push(pats.join(", "));
+        write!(f, "{}", parts.join(" "))
+    }
+}
+
+/// The rules a selection applied, as `--test-sourcecode` lists them.
+pub fn rule_lines(snap: &Snapshot, opts: &Options) -> Vec<String> {
+    let mut out: Vec<String> = if snap.git {
+        let mut dirs = vec![".git".to_string()];
+        dirs.extend(snap.ignored_dirs.iter().cloned());
+        vec![
+            "exclude dir .guild".into(),
+            "exclude dir * containing .guild-nocopy".into(),
+            format!("exclude dir {}", dirs.join(", ")),
+            "gitignore + guildignore patterns".into(),
+            "exclude .git*, .guildignore".into(),
+        ]
+    } else {
+        let max_size = env_num("MAX_DEFAULT_SOURCECODE_FILE_SIZE", DEFAULT_MAX_SIZE);
+        let max_count = env_num("MAX_DEFAULT_SOURCECODE_COUNT", DEFAULT_MAX_COUNT as u64);
+        let mut v: Vec<String> = vec![
+            "exclude dir .*".into(),
+            "exclude dir * containing .guild-nocopy".into(),
+            format!(
+                "include text * size < {}, max match {max_count}",
+                max_size + 1
+            ),
+        ];
+        if opts.python {
+            v.extend(
+                [
+                    "exclude dir __pycache__",
+                    "exclude dir * containing bin/activate",
+                    "exclude dir * containing Scripts/activate",
+                    "exclude dir build",
+                    "exclude dir dist",
+                    "exclude dir *.egg-info",
+                ]
+                .map(String::from),
+            );
+        }
+        v
+    };
+    out.extend(opts.rules.iter().map(|r| r.to_string()));
+    out
 }
 
 fn env_num(name: &str, default: u64) -> u64 {
@@ -283,14 +369,65 @@ fn python_excluded_dir(path: &Path) -> bool {
         || path.join("Scripts").join("activate").exists()
 }
 
+/// What `--test-sourcecode` shows: where source code is copied from, the
+/// rules, and each file and directory selected or skipped (absolute).
+#[derive(Debug, Clone)]
+pub struct Test {
+    pub from: PathBuf,
+    pub rules: Vec<String>,
+    pub disabled: bool,
+    pub selected: Vec<PathBuf>,
+    pub skipped: Vec<(PathBuf, bool)>,
+}
+
+/// Select `op`'s source code as a run would, recording what is skipped.
+pub fn test(op: &super::OpDef, exclude: &[PathBuf]) -> Test {
+    let Some(root) = &op.source_root else {
+        return Test {
+            from: op.project_dir.clone(),
+            rules: vec!["exclude *".into()],
+            disabled: true,
+            selected: Vec::new(),
+            skipped: Vec::new(),
+        };
+    };
+    let opts = Options {
+        rules: &op.sourcecode_rules,
+        python: op.python,
+        trace: true,
+    };
+    let snap = select_with(root, exclude, &opts);
+    Test {
+        from: root.clone(),
+        rules: rule_lines(&snap, &opts),
+        disabled: false,
+        selected: snap.files.iter().map(|f| root.join(f)).collect(),
+        skipped: snap
+            .skipped
+            .iter()
+            .map(|(p, d)| (root.join(p), *d))
+            .collect(),
+    }
+}
+
 /// Select the files to copy from `root`, skipping `exclude` (the guild home,
 /// dependency sources) wherever they appear under it.
 pub fn select(root: &Path, exclude: &[PathBuf]) -> Snapshot {
-    select_with(root, exclude, &[])
+    select_with(
+        root,
+        exclude,
+        &Options {
+            python: true,
+            ..Options::default()
+        },
+    )
 }
 
 /// [`select`] with `sourcecode` rules evaluated after the default rules.
-pub fn select_with(root: &Path, exclude: &[PathBuf], rules: &[Rule]) -> Snapshot {
+pub fn select_with(root: &Path, exclude: &[PathBuf], opts: &Options) -> Snapshot {
+    let rules = opts.rules;
+    let python = opts.python;
+    let trace = opts.trace;
     let git = in_git_tree(root);
     let max_size = env_num("MAX_DEFAULT_SOURCECODE_FILE_SIZE", DEFAULT_MAX_SIZE);
     let max_count = env_num("MAX_DEFAULT_SOURCECODE_COUNT", DEFAULT_MAX_COUNT as u64) as usize;
@@ -319,6 +456,18 @@ pub fn select_with(root: &Path, exclude: &[PathBuf], rules: &[Rule]) -> Snapshot
     let dir_rules: Vec<Rule> = rules.to_vec();
     let link_warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let lw = link_warnings.clone();
+    // Traced: entries the rules skipped, and the directories walked.
+    type Shared<T> = std::sync::Arc<std::sync::Mutex<T>>;
+    let skipped: Shared<Vec<(PathBuf, bool)>> = Default::default();
+    let visited: Shared<std::collections::HashSet<PathBuf>> = Default::default();
+    let (sk, vis) = (skipped.clone(), visited.clone());
+    let note = move |rel: &Path, is_dir: bool| {
+        if trace {
+            if let Ok(mut v) = sk.lock() {
+                v.push((rel.to_path_buf(), is_dir));
+            }
+        }
+    };
     wb.filter_entry(move |e| {
         let p = e.path();
         if p == root_owned {
@@ -339,28 +488,42 @@ pub fn select_with(root: &Path, exclude: &[PathBuf], rules: &[Rule]) -> Snapshot
                 return false;
             }
         }
-        if let Ok(rel) = p.strip_prefix(&root_owned) {
-            let rel = slash(rel);
-            if dir_rules.iter().any(|r| r.excludes_dir(&rel)) {
-                return false;
-            }
-        }
+        let rel_path = p.strip_prefix(&root_owned).unwrap_or(p);
+        let rel = slash(rel_path);
         let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        if dir_rules.iter().any(|r| r.excludes_dir(&rel)) {
+            note(rel_path, is_dir);
+            return false;
+        }
         let name = e.file_name().to_string_lossy();
         if is_dir {
-            if name.starts_with('.') || p.join(".guild-nocopy").exists() {
-                return false;
-            }
-            if !git && python_excluded_dir(p) {
-                return false;
-            }
             let real = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
             if excl.contains(&real) {
                 return false;
             }
+            // Hidden directories are skipped, but in a Git tree (where
+            // Git's rules decide) only Git's and Guild's own.
+            let hidden = if git {
+                name == ".git" || name == ".guild"
+            } else {
+                name.starts_with('.')
+            };
+            if hidden
+                || p.join(".guild-nocopy").exists()
+                || (!git && python && python_excluded_dir(p))
+            {
+                note(rel_path, true);
+                return false;
+            }
+            if trace {
+                if let Ok(mut v) = vis.lock() {
+                    v.insert(rel_path.to_path_buf());
+                }
+            }
         } else if git
             && (name.starts_with(".git") || name == ".guildignore" || name == ".gridignore")
         {
+            note(rel_path, false);
             return false;
         }
         true
@@ -390,6 +553,12 @@ pub fn select_with(root: &Path, exclude: &[PathBuf], rules: &[Rule]) -> Snapshot
         let p = entry.path();
         let real = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
         if exclude.iter().any(|x| real == *x || real.starts_with(x)) {
+            // A required project file is listed as skipped.
+            if trace && exclude.contains(&real) {
+                if let (Ok(mut v), Ok(rel)) = (skipped.lock(), p.strip_prefix(root)) {
+                    v.push((rel.to_path_buf(), false));
+                }
+            }
             continue;
         }
         let rel = match p.strip_prefix(root) {
@@ -410,6 +579,11 @@ pub fn select_with(root: &Path, exclude: &[PathBuf], rules: &[Rule]) -> Snapshot
             }
         }
         if !include {
+            if trace {
+                if let Ok(mut v) = skipped.lock() {
+                    v.push((rel.clone(), false));
+                }
+            }
             if by_default && too_big && is_text() {
                 warnings.push(format!(
                     "Skipping source code file {} because it's too big. To control which files are copied, define 'sourcecode' for the operation in a Guild file.",
@@ -425,6 +599,11 @@ pub fn select_with(root: &Path, exclude: &[PathBuf], rules: &[Rule]) -> Snapshot
                         "Found more than {max_count} source code files but will only copy {max_count} as a safety measure. To control which files are copied, define 'sourcecode' for the operation in a Guild file."
                     ));
                     capped = true;
+                }
+                if trace {
+                    if let Ok(mut v) = skipped.lock() {
+                        v.push((rel.clone(), false));
+                    }
                 }
                 continue;
             }
@@ -446,11 +625,104 @@ pub fn select_with(root: &Path, exclude: &[PathBuf], rules: &[Rule]) -> Snapshot
             total_bytes as f64 / 1e6
         ));
     }
+    let mut skipped: Vec<(PathBuf, bool)> = skipped.lock().map(|v| v.clone()).unwrap_or_default();
+    let mut ignored_dirs = Vec::new();
+    if trace && git {
+        let visited = visited.lock().map(|v| v.clone()).unwrap_or_default();
+        let (more, dirs) = git_ignored(root, &files, &skipped, &visited, &exclude);
+        skipped.extend(more);
+        ignored_dirs = dirs;
+    }
+    // Guild's listing order: directory by directory (walk order), each
+    // one's skipped subdirectories before its files.
+    skipped.sort_by(|a, b| {
+        let key = |(p, d): &(PathBuf, bool)| {
+            (
+                p.parent().map(Path::to_path_buf).unwrap_or_default(),
+                !*d,
+                p.file_name().map(|n| n.to_os_string()).unwrap_or_default(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
     Snapshot {
         root: root.to_path_buf(),
         files,
         warnings,
+        skipped,
+        git,
+        ignored_dirs,
     }
+}
+
+/// In a Git tree, what Git's ignore rules left out (the walk never shows
+/// it): directories never walked, files not selected, and directories
+/// holding only ignored files, which Git reports as a whole. Returns the
+/// skipped entries and the ignored directories (sorted).
+fn git_ignored(
+    root: &Path,
+    selected: &[PathBuf],
+    already: &[(PathBuf, bool)],
+    visited: &std::collections::HashSet<PathBuf>,
+    exclude: &[PathBuf],
+) -> (Vec<(PathBuf, bool)>, Vec<String>) {
+    let selected: std::collections::HashSet<&PathBuf> = selected.iter().collect();
+    let noted: std::collections::HashSet<&PathBuf> = already.iter().map(|(p, _)| p).collect();
+    let mut out: Vec<(PathBuf, bool)> = Vec::new();
+    let mut it = walkdir::WalkDir::new(root).min_depth(1).into_iter();
+    while let Some(Ok(e)) = it.next() {
+        let Ok(rel) = e.path().strip_prefix(root) else {
+            continue;
+        };
+        let real = e
+            .path()
+            .canonicalize()
+            .unwrap_or_else(|_| e.path().to_path_buf());
+        if exclude.iter().any(|x| real == *x || real.starts_with(x)) {
+            if e.file_type().is_dir() {
+                it.skip_current_dir();
+            }
+            continue;
+        }
+        if e.file_type().is_dir() {
+            if noted.contains(&rel.to_path_buf()) {
+                it.skip_current_dir();
+            } else if !visited.contains(rel) {
+                out.push((rel.to_path_buf(), true));
+                it.skip_current_dir();
+            }
+        } else if !selected.contains(&rel.to_path_buf()) && !noted.contains(&rel.to_path_buf()) {
+            out.push((rel.to_path_buf(), false));
+        }
+    }
+    // A walked directory with nothing selected and only ignored files in
+    // it is ignored as a whole (the outermost one is listed).
+    let mut whole: Vec<PathBuf> = Vec::new();
+    let mut dirs: Vec<&PathBuf> = visited
+        .iter()
+        .filter(|d| !d.as_os_str().is_empty())
+        .collect();
+    dirs.sort();
+    for d in dirs {
+        if whole.iter().any(|w| d.starts_with(w)) {
+            continue;
+        }
+        let has_ignored = out.iter().any(|(p, _)| p.starts_with(d));
+        let clean = !selected.iter().any(|p| p.starts_with(d))
+            && !already.iter().any(|(p, _)| p.starts_with(d));
+        if has_ignored && clean {
+            whole.push(d.clone());
+        }
+    }
+    out.retain(|(p, _)| !whole.iter().any(|w| p.starts_with(w)));
+    out.extend(whole.iter().map(|w| (w.clone(), true)));
+    let mut ignored: Vec<String> = out
+        .iter()
+        .filter(|(_, is_dir)| *is_dir)
+        .map(|(p, _)| slash(p))
+        .collect();
+    ignored.sort();
+    (out, ignored)
 }
 
 /// In a Git tree every file not ignored is copied: past this many files or

@@ -347,6 +347,36 @@ pub fn help_op(op: &crate::op::OpDef) -> String {
     s
 }
 
+/// `run --test-sourcecode`, as Guild prints it: paths relative to the
+/// directory the command was started in (`cwd`), directories with `/`.
+pub fn sourcecode_test(t: &crate::op::source::Test, cwd: &std::path::Path) -> String {
+    let rel = |p: &std::path::Path| crate::fsutil::relative_path(p, cwd);
+    let from = rel(&t.from);
+    let mut s = if from.as_os_str().is_empty() || from == std::path::Path::new(".") {
+        "Copying from the current directory\n".to_string()
+    } else {
+        format!("Copying from '{}'\n", from.display())
+    };
+    s.push_str("Rules:\n");
+    for r in &t.rules {
+        s.push_str(&format!("  {r}\n"));
+    }
+    if t.disabled {
+        s.push_str("Source code copy disabled\n");
+        return s;
+    }
+    s.push_str("Selected for copy:\n");
+    for p in &t.selected {
+        s.push_str(&format!("  {}\n", rel(p).display()));
+    }
+    s.push_str("Skipped:\n");
+    for (p, is_dir) in &t.skipped {
+        let slash = if *is_dir { "/" } else { "" };
+        s.push_str(&format!("  {}{slash}\n", rel(p).display()));
+    }
+    s
+}
+
 /// The flag list of `--help-op` and `guild help`, each line indented.
 pub fn flags_help(defs: &[crate::op::flags::FlagDef], indent: &str) -> String {
     let mut defs: Vec<&crate::op::flags::FlagDef> = defs.iter().collect();

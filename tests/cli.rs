@@ -2065,6 +2065,60 @@ fn guild_sample(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// One of Guild's sample projects, copied, with a home for this binary and
+/// one for Guild 0.9.0: the same commands run on both sides compare.
+struct SamplePair {
+    proj: tempfile::TempDir,
+    ours: tempfile::TempDir,
+    theirs: tempfile::TempDir,
+}
+
+/// (exit code, stdout with trailing whitespace trimmed, stderr without
+/// Guild's "Refreshing flags..." note)
+type Outcome = (Option<i32>, String, String);
+
+impl SamplePair {
+    fn new(sample: &str) -> SamplePair {
+        let proj = tempfile::tempdir().unwrap();
+        copy_tree(&guild_sample(sample), proj.path());
+        SamplePair {
+            proj,
+            ours: tempfile::tempdir().unwrap(),
+            theirs: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn exec(&self, exe: &Path, home: &Path, args: &[&str]) -> Outcome {
+        let o = Command::new(exe)
+            .args(args)
+            .env("GUILD_HOME", home)
+            .current_dir(self.proj.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).trim_end().to_string(),
+            String::from_utf8_lossy(&o.stderr).replace("Refreshing flags...\n", ""),
+        )
+    }
+
+    fn ours(&self, args: &[&str]) -> Outcome {
+        self.exec(Path::new(BIN), self.ours.path(), args)
+    }
+
+    fn theirs(&self, args: &[&str]) -> Outcome {
+        self.exec(&guild_venv().join("bin/guild"), self.theirs.path(), args)
+    }
+
+    /// Run on both sides; assert the same outcome and return it.
+    fn both(&self, args: &[&str]) -> Outcome {
+        let ours = self.ours(args);
+        assert_eq!(ours, self.theirs(args), "guild {args:?}");
+        ours
+    }
+}
+
 #[test]
 fn dependency_flags_resolve_as_guild_090() {
     let venv = guild_venv();
@@ -2324,32 +2378,8 @@ fn optimizer_flags_without_an_optimizer_fail_as_guild_090() {
 
 #[test]
 fn config_flags_are_imported_and_written_as_guild_090() {
-    let venv = guild_venv();
-    let proj = tempfile::tempdir().unwrap();
-    copy_tree(&guild_sample("config-flags"), proj.path());
-    let ours_home = tempfile::tempdir().unwrap();
-    let theirs_home = tempfile::tempdir().unwrap();
-    let run = |exe: &Path, home: &Path, args: &[&str]| {
-        let o = Command::new(exe)
-            .args(args)
-            .env("GUILD_HOME", home)
-            .current_dir(proj.path())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        (
-            o.status.code(),
-            // (Guild ends `help` with a blank line.)
-            String::from_utf8_lossy(&o.stdout).trim_end().to_string(),
-            String::from_utf8_lossy(&o.stderr).replace("Refreshing flags...\n", ""),
-        )
-    };
-    let both = |args: &[&str]| {
-        let ours = run(Path::new(BIN), ours_home.path(), args);
-        let theirs = run(&venv.join("bin/guild"), theirs_home.path(), args);
-        assert_eq!(ours, theirs, "guild {args:?}");
-        ours
-    };
+    let pair = SamplePair::new("config-flags");
+    let both = |args: &[&str]| pair.both(args);
     let help = both(&["help"]);
     assert!(help.1.contains("foo.b  (default is 0)"), "{}", help.1);
     assert!(help.1.contains("l  (default is '1 1.2 blue true')"));
@@ -2391,33 +2421,14 @@ fn config_flags_are_imported_and_written_as_guild_090() {
     // A restart writes the file again with the new flag values.
     // (Ids differ between the two homes: restart each by its own.)
     let sel = ["select", "--operation", "json-in"];
-    let ours_id = run(Path::new(BIN), ours_home.path(), &sel).1;
-    let theirs_id = run(&venv.join("bin/guild"), theirs_home.path(), &sel).1;
-    let ours = run(
-        Path::new(BIN),
-        ours_home.path(),
-        &["run", "--restart", ours_id.trim(), "b=no", "f=3.345", "-y"],
-    );
-    let theirs = run(
-        &venv.join("bin/guild"),
-        theirs_home.path(),
-        &[
-            "run",
-            "--restart",
-            theirs_id.trim(),
-            "b=no",
-            "f=3.345",
-            "-y",
-        ],
-    );
+    let ours_id = pair.ours(&sel).1;
+    let theirs_id = pair.theirs(&sel).1;
+    let ours = pair.ours(&["run", "--restart", &ours_id, "b=no", "f=3.345", "-y"]);
+    let theirs = pair.theirs(&["run", "--restart", &theirs_id, "b=no", "f=3.345", "-y"]);
     assert_eq!(ours, theirs);
     assert!(ours.1.contains("'f': 3.345"), "{}", ours.1);
     // Each trial of a sweep gets its own file.
-    let sweep = run(
-        Path::new(BIN),
-        ours_home.path(),
-        &["run", "yaml", "i=[7,8]", "-y"],
-    );
+    let sweep = pair.ours(&["run", "yaml", "i=[7,8]", "-y"]);
     assert_eq!(sweep.0, Some(0), "{}", sweep.2);
     assert!(
         sweep.1.contains("'i': 7,") && sweep.1.contains("'i': 8,"),
@@ -2425,23 +2436,17 @@ fn config_flags_are_imported_and_written_as_guild_090() {
         sweep.1
     );
     for (n, i) in [("1", "i: 8"), ("2", "i: 7")] {
-        let f = run(
-            Path::new(BIN),
-            ours_home.path(),
-            &["cat", "-p", "flags.yml", n],
-        )
-        .1;
+        let f = pair.ours(&["cat", "-p", "flags.yml", n]).1;
         assert!(f.contains(i), "{n}: {f}");
     }
 }
 
 #[test]
 fn test_sourcecode_lists_rules_and_files_as_guild_090() {
-    let venv = guild_venv();
-    let proj = tempfile::tempdir().unwrap();
-    copy_tree(&guild_sample("copy-sourcecode"), proj.path());
-    let _ = std::fs::remove_file(proj.path().join(".guildignore"));
-    for f in std::fs::read_dir(proj.path().join("__pycache__"))
+    let pair = SamplePair::new("copy-sourcecode");
+    let proj = pair.proj.path();
+    let _ = std::fs::remove_file(proj.join(".guildignore"));
+    for f in std::fs::read_dir(proj.join("__pycache__"))
         .unwrap()
         .flatten()
     {
@@ -2449,27 +2454,7 @@ fn test_sourcecode_lists_rules_and_files_as_guild_090() {
             std::fs::remove_file(f.path()).unwrap();
         }
     }
-    let home = tempfile::tempdir().unwrap();
-    let run = |exe: &Path, args: &[&str]| {
-        let o = Command::new(exe)
-            .args(args)
-            .env("GUILD_HOME", home.path())
-            .current_dir(proj.path())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        (
-            o.status.code(),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).replace("Refreshing flags...\n", ""),
-        )
-    };
-    let compare = |op: &str| {
-        let args = ["run", op, "--test-sourcecode"];
-        let ours = run(Path::new(BIN), &args);
-        assert_eq!(ours, run(&venv.join("bin/guild"), &args), "{op}");
-        ours.1
-    };
+    let compare = |op: &str| pair.both(&["run", op, "--test-sourcecode"]).1;
     // Not under Git: Guild's default rules (Python ones for Python ops).
     for op in [
         "hello.py",
@@ -2487,7 +2472,7 @@ fn test_sourcecode_lists_rules_and_files_as_guild_090() {
     let git = |args: &[&str]| {
         assert!(Command::new("git")
             .args(args)
-            .current_dir(proj.path())
+            .current_dir(proj)
             .output()
             .unwrap()
             .status
@@ -2495,19 +2480,69 @@ fn test_sourcecode_lists_rules_and_files_as_guild_090() {
     };
     git(&["init", "-q", "."]);
     compare("hello.py");
-    std::fs::write(proj.path().join(".gitignore"), "*.in.*\ndata\n*.pyc\n").unwrap();
+    std::fs::write(proj.join(".gitignore"), "*.in.*\ndata\n*.pyc\n").unwrap();
     let out = compare("hello.py");
     assert!(
         out.contains("exclude dir .git, __pycache__, data\n"),
         "{out}"
     );
     std::fs::write(
-        proj.path().join(".guildignore"),
+        proj.join(".guildignore"),
         "*.R\n*.erl\n*.sh\nfile-*\n!data\n",
     )
     .unwrap();
     compare("hello.py");
     compare("upstream");
     // Nothing was run.
-    assert!(std::fs::read_dir(home.path().join("runs")).map_or(true, |d| d.count() == 0));
+    assert!(std::fs::read_dir(pair.ours.path().join("runs")).map_or(true, |d| d.count() == 0));
+}
+
+#[test]
+fn sub_command_flags_and_dependency_flag_refs_as_guild_090() {
+    let pair = SamplePair::new("sub-commands");
+    pair.both(&["help"]);
+    for args in [
+        &["run", "argparse-a", "-y"][..],
+        &["run", "argparse-b", "b-foo=33", "-y"],
+        &["run", "click-a", "a-foo=55", "-y"],
+        &["run", "click-b-sub", "-y"],
+    ] {
+        let out = pair.both(args);
+        assert_eq!(out.0, Some(0), "{args:?}: {}", out.2);
+    }
+    // `${FLAG}` in dependency paths and renames.
+    let pair = SamplePair::new("resource-flag-refs");
+    for args in [
+        &["run", "op1", "filename=bar", "-y"][..],
+        &[
+            "run",
+            "op2",
+            "undefined=foo-file.txt",
+            "--force-flags",
+            "-y",
+        ],
+        &["run", "op3", "name=bam", "-y"],
+        &["run", "op4", "-y"],
+        &["run", "op5", "-y"],
+    ] {
+        let out = pair.both(args);
+        if out.0 == Some(0) {
+            pair.both(&["ls", "-n"]);
+        }
+    }
+    // Guild's wording, then where it looked and what to do.
+    let out = pair.ours(&["run", "op2", "-y"]);
+    assert!(
+        out.2
+            .contains("cannot resolve '${undefined}' in file: undefined reference 'undefined'"),
+        "{}",
+        out.2
+    );
+    let out = pair.ours(&["run", "op1", "filename=baz", "-y"]);
+    assert!(
+        out.2
+            .contains("cannot find source file 'baz-file.txt' (looked in "),
+        "{}",
+        out.2
+    );
 }

@@ -312,11 +312,44 @@ fn rel_files(dir: &Path) -> Vec<String> {
 
 /// Apply `rename` to a name: `"PATTERN REPL"` (first match replaced), or
 /// one word: the new name.
-fn renamed(target: &str, rename: Option<&Value>) -> String {
+/// `${FLAG}` references in a dependency spec, with the run's flag values;
+/// the error is the undefined name.
+fn flag_refs(s: &str, flags: &Mapping) -> std::result::Result<String, String> {
+    if !s.contains("${") {
+        return Ok(s.to_string());
+    }
+    let re = regex::Regex::new(r"\$\{([^}]+)\}").expect("static regex");
+    let mut undefined = None;
+    let out = re.replace_all(s, |c: &regex::Captures| match flags.get(&c[1]) {
+        Some(v) => crate::op::flags::encode_arg(v),
+        None => {
+            undefined.get_or_insert_with(|| c[1].to_string());
+            String::new()
+        }
+    });
+    match undefined {
+        Some(name) => Err(name),
+        None => Ok(out.into_owned()),
+    }
+}
+
+/// Guild's message for an undefined reference in `s` (`val_desc`: where).
+fn undefined_ref(s: &str, val_desc: Option<&str>, name: &str) -> String {
+    let at = val_desc.map(|d| format!(" in {d}")).unwrap_or_default();
+    format!("cannot resolve '{s}'{at}: undefined reference '{name}'")
+}
+
+/// `target` after the first `rename` spec (`PATTERN REPL`, or `REPL`) that
+/// changes it; flag references in specs are resolved first.
+fn renamed_with(
+    target: &str,
+    rename: Option<&Value>,
+    flags: &Mapping,
+) -> std::result::Result<String, String> {
     let specs: Vec<&str> = match rename {
         Some(Value::String(s)) => vec![s.as_str()],
         Some(Value::Sequence(items)) => items.iter().filter_map(Value::as_str).collect(),
-        _ => return target.to_string(),
+        _ => return Ok(target.to_string()),
     };
     for spec in specs {
         let parts: Vec<String> = shlex::split(spec).unwrap_or_default();
@@ -325,13 +358,28 @@ fn renamed(target: &str, rename: Option<&Value>) -> String {
             [from, to] => (from.clone(), to.clone()),
             _ => continue,
         };
-        if let Ok(r) = regex::Regex::new(&from) {
-            if r.is_match(target) {
-                return r.replacen(target, 1, to.as_str()).into_owned();
+        let resolve = |x: &str| {
+            flag_refs(x, flags).map_err(|name| {
+                format!(
+                    "error renaming source {target} ('{from}' -> '{to}'): resolution error: {}",
+                    undefined_ref(x, None, &name)
+                )
+            })
+        };
+        let (rfrom, rto) = (resolve(&from)?, resolve(&to)?);
+        if let Ok(r) = regex::Regex::new(&rfrom) {
+            let out = r.replacen(target, 1, rto.as_str()).into_owned();
+            if out != target {
+                return Ok(out);
             }
         }
     }
-    target.to_string()
+    Ok(target.to_string())
+}
+
+#[cfg(test)]
+fn renamed(target: &str, rename: Option<&Value>) -> String {
+    renamed_with(target, rename, &Mapping::new()).unwrap_or_default()
 }
 
 fn join_target(tp: Option<&str>, rel: &str) -> String {
@@ -710,12 +758,14 @@ fn resolve_source(
                     p
                 }
                 None => {
-                    let p = location.join(&s.path);
+                    let path = flag_refs(&s.path, flags)
+                        .map_err(|name| fail(undefined_ref(&s.path, Some(&s.scheme), &name)))?;
+                    let p = location.join(&path);
                     if !p.exists() {
                         // Guild's reason, and where to fix it.
                         return Err(fail(format!(
                             "cannot find source file '{}' (looked in {}); create it or fix `requires` in guild.yml",
-                            s.path,
+                            path,
                             location.display()
                         )));
                     }
@@ -733,7 +783,10 @@ fn resolve_source(
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| s.path.clone());
-                let t = join_target(tp, &renamed(&base, rename));
+                let t = join_target(
+                    tp,
+                    &renamed_with(&base, rename, flags).map_err(Error::user)?,
+                );
                 // The declared file is not source code (a file given by a
                 // flag instead is, as in Guild).
                 if p.is_file() && source_config.is_none() {
@@ -773,7 +826,7 @@ fn resolve_source(
                 }
             }
             for rel in names {
-                let t = join_target(tp, &renamed(&rel, rename));
+                let t = join_target(tp, &renamed_with(&rel, rename, flags).map_err(Error::user)?);
                 src.files.push((up.run.dir.join(&rel), t));
             }
             src.run_id = Some(up.run.id.clone());
@@ -793,7 +846,10 @@ fn resolve_source(
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| s.path.clone());
-            let t = join_target(tp, &renamed(&base, rename));
+            let t = join_target(
+                tp,
+                &renamed_with(&base, rename, flags).map_err(Error::user)?,
+            );
             src.generated = Some(text);
             // The run gets its own copy, not the project's as source code.
             out.project_files.push(p.clone());

@@ -12,7 +12,7 @@ use serde_yaml_ng::Value;
 use std::path::Path;
 
 /// Bump when detection changes so stale cache entries are ignored.
-const DETECT_VERSION: &str = "3";
+const DETECT_VERSION: &str = "4";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FlagsDest {
@@ -34,7 +34,29 @@ impl FlagsDest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detected {
     pub dest: FlagsDest,
+    /// The flags of the script's main parser or command.
     pub flags: Vec<FlagDef>,
+    /// The flags of each sub-command (argparse subparsers, click groups'
+    /// commands), by command path (`["b", "b-sub"]`).
+    #[serde(default)]
+    pub sub: Vec<(Vec<String>, Vec<FlagDef>)>,
+}
+
+impl Detected {
+    /// The flags for a script run with `base_args`: those of the deepest
+    /// sub-command the arguments name, as Guild imports them, else the
+    /// main parser's.
+    pub fn flags_for(&self, base_args: &[String]) -> Vec<FlagDef> {
+        let words: Vec<&String> = base_args.iter().filter(|a| !a.starts_with('-')).collect();
+        self.sub
+            .iter()
+            .filter(|(path, _)| {
+                path.len() <= words.len() && path.iter().zip(&words).all(|(a, b)| a == *b)
+            })
+            .max_by_key(|(path, _)| path.len())
+            .map(|(_, flags)| flags.clone())
+            .unwrap_or_else(|| self.flags.clone())
+    }
 }
 
 /// Detect flags of `script`, using the cache in `cache_dir` when the script
@@ -72,6 +94,7 @@ pub fn detect(source: &str, path: &str) -> Detected {
         return Detected {
             dest: FlagsDest::Globals,
             flags: Vec::new(),
+            sub: Vec::new(),
         };
     };
     let mut imports = Imports::default();
@@ -81,23 +104,38 @@ pub fn detect(source: &str, path: &str) -> Detected {
     if imports.argparse || imports.click {
         let mut v = CallFinder {
             click: !imports.argparse,
-            flags: Vec::new(),
+            ..CallFinder::default()
         };
         for s in suite.into_iter() {
             v.visit_stmt(s);
         }
-        let mut flags = v.flags;
+        let mut flags = Vec::new();
+        let mut sub: Vec<(Vec<String>, Vec<FlagDef>)> = Vec::new();
+        for (scope, f) in v.flags {
+            if scope.is_empty() {
+                flags.push(f);
+            } else {
+                match sub.iter_mut().find(|(p, _)| *p == scope) {
+                    Some((_, fl)) => fl.push(f),
+                    None => sub.push((scope, vec![f])),
+                }
+            }
+        }
         dedup(&mut flags);
+        for (_, fl) in sub.iter_mut() {
+            dedup(fl);
+        }
         let dest = if imports.argparse {
             FlagsDest::Args
         } else {
             FlagsDest::Click
         };
-        Detected { dest, flags }
+        Detected { dest, flags, sub }
     } else {
         Detected {
             dest: FlagsDest::Globals,
             flags: globals(&suite),
+            sub: Vec::new(),
         }
     }
 }
@@ -137,27 +175,128 @@ impl Imports {
     }
 }
 
+/// Finds argparse arguments and click options, each with the command
+/// path it belongs to (parsers and subparsers, groups and commands are
+/// followed through the names they are bound to).
+#[derive(Default)]
 struct CallFinder {
     click: bool,
-    flags: Vec<FlagDef>,
+    flags: Vec<(Vec<String>, FlagDef)>,
+    /// argparse: parser variable -> its command path.
+    parsers: std::collections::HashMap<String, Vec<String>>,
+    /// argparse: `add_subparsers()` variable -> its parser's path.
+    subparsers: std::collections::HashMap<String, Vec<String>>,
+    /// click: group function name -> its command path.
+    groups: std::collections::HashMap<String, Vec<String>>,
+    /// click: the command whose decorators are being visited.
+    scope: Vec<String>,
+}
+
+fn call_on_name(e: &Expr) -> Option<(&ast::ExprCall, String, String)> {
+    let Expr::Call(c) = e else { return None };
+    let Expr::Attribute(a) = c.func.as_ref() else {
+        return None;
+    };
+    let Expr::Name(n) = a.value.as_ref() else {
+        return None;
+    };
+    Some((c, n.id.as_str().to_string(), a.attr.as_str().to_string()))
+}
+
+fn first_str(call: &ast::ExprCall) -> Option<String> {
+    call.args
+        .first()
+        .or_else(|| kw(call, "name"))
+        .and_then(literal)
+        .and_then(|v| v.as_str().map(String::from))
 }
 
 impl Visitor for CallFinder {
+    fn visit_stmt_assign(&mut self, node: ast::StmtAssign) {
+        if let ([Expr::Name(t)], Some((call, base, attr))) =
+            (node.targets.as_slice(), call_on_name(&node.value))
+        {
+            let target = t.id.as_str().to_string();
+            match attr.as_str() {
+                "ArgumentParser" => {
+                    self.parsers.insert(target, Vec::new());
+                }
+                "add_subparsers" => {
+                    let path = self.parsers.get(&base).cloned().unwrap_or_default();
+                    self.subparsers.insert(target, path);
+                }
+                "add_parser" => {
+                    if let (Some(path), Some(name)) =
+                        (self.subparsers.get(&base).cloned(), first_str(call))
+                    {
+                        let mut path = path;
+                        path.push(name);
+                        self.parsers.insert(target, path);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.generic_visit_stmt_assign(node);
+    }
+
+    fn visit_stmt_function_def(&mut self, node: ast::StmtFunctionDef) {
+        if !self.click {
+            self.generic_visit_stmt_function_def(node);
+            return;
+        }
+        // `@click.command()`/`@click.group()`: the main command;
+        // `@GROUP.command()`/`@GROUP.group()`: a sub-command of GROUP.
+        let fname = node.name.as_str().to_string();
+        let mut path: Option<Vec<String>> = None;
+        for d in &node.decorator_list {
+            let Some((call, base, attr)) = call_on_name(d) else {
+                continue;
+            };
+            if attr != "command" && attr != "group" {
+                continue;
+            }
+            let p = if base == "click" {
+                Vec::new()
+            } else {
+                let mut p = self.groups.get(&base).cloned().unwrap_or_default();
+                p.push(first_str(call).unwrap_or_else(|| fname.replace('_', "-")));
+                p
+            };
+            if attr == "group" {
+                self.groups.insert(fname.clone(), p.clone());
+            }
+            path = Some(p);
+        }
+        let saved = std::mem::replace(&mut self.scope, path.unwrap_or_default());
+        self.generic_visit_stmt_function_def(node);
+        self.scope = saved;
+    }
+
     fn visit_expr_call(&mut self, node: ast::ExprCall) {
-        let fname = match node.func.as_ref() {
-            Expr::Attribute(a) => Some(a.attr.as_str().to_string()),
-            Expr::Name(n) => Some(n.id.as_str().to_string()),
-            _ => None,
+        let (fname, base) = match node.func.as_ref() {
+            Expr::Attribute(a) => (
+                Some(a.attr.as_str().to_string()),
+                match a.value.as_ref() {
+                    Expr::Name(n) => Some(n.id.as_str().to_string()),
+                    _ => None,
+                },
+            ),
+            Expr::Name(n) => (Some(n.id.as_str().to_string()), None),
+            _ => (None, None),
         };
         match fname.as_deref() {
             Some("add_argument") if !self.click => {
                 if let Some(f) = argparse_flag(&node) {
-                    self.flags.push(f);
+                    let scope = base
+                        .and_then(|b| self.parsers.get(&b).cloned())
+                        .unwrap_or_default();
+                    self.flags.push((scope, f));
                 }
             }
             Some("option") if self.click => {
                 if let Some(f) = click_flag(&node) {
-                    self.flags.push(f);
+                    self.flags.push((self.scope.clone(), f));
                 }
             }
             _ => {}
@@ -503,5 +642,51 @@ def main(lr, opt, debug):
             std::fs::read_dir(d.path().join("cache")).unwrap().count(),
             1
         );
+    }
+
+    #[test]
+    fn sub_command_flags_are_scoped_to_their_command() {
+        let names = |d: &Detected, args: &[&str]| -> Vec<String> {
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            d.flags_for(&args).into_iter().map(|f| f.name).collect()
+        };
+        let d = detect(
+            r#"
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument("--base-foo", default=1, type=int)
+subp = p.add_subparsers()
+p_a = subp.add_parser("a")
+p_a.add_argument("--a-foo", default=2, type=int)
+p_b = subp.add_parser("b")
+p_b.add_argument("--b-foo", default=3, type=int)
+"#,
+            "t.py",
+        );
+        assert_eq!(names(&d, &[]), ["base-foo"]);
+        assert_eq!(names(&d, &["a"]), ["a-foo"]);
+        assert_eq!(names(&d, &["b", "--x"]), ["b-foo"]);
+        let d = detect(
+            r#"
+import click
+@click.group()
+@click.option("--base-foo", default=4, type=int)
+def cli(base_foo): pass
+@cli.command()
+@click.option("--a-foo", default=5, type=int)
+def a(a_foo): pass
+@cli.group()
+@click.option("--b-foo", default=6, type=int)
+def b(b_foo): pass
+@b.command()
+@click.option("--b-sub-foo", default=7, type=int)
+def b_sub(b_sub_foo): pass
+"#,
+            "t.py",
+        );
+        assert_eq!(names(&d, &[]), ["base-foo"]);
+        assert_eq!(names(&d, &["a"]), ["a-foo"]);
+        assert_eq!(names(&d, &["b"]), ["b-foo"]);
+        assert_eq!(names(&d, &["b", "b-sub"]), ["b-sub-foo"]);
     }
 }

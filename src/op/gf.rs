@@ -253,7 +253,11 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
                 Err(e) => eprintln!("WARNING: {e}"),
             }
         } else if let Some(d) = detected {
-            imported = d.flags.into_iter().filter(|f| wanted(&f.name)).collect();
+            imported = d
+                .flags_for(main_args)
+                .into_iter()
+                .filter(|f| wanted(&f.name))
+                .collect();
         } else if script.is_none()
             && !builtin
             && !import_disabled

@@ -2546,3 +2546,36 @@ fn sub_command_flags_and_dependency_flag_refs_as_guild_090() {
         out.2
     );
 }
+
+#[test]
+fn guildfile_optimizers_run_as_guild_090() {
+    let pair = SamplePair::new("optimizers");
+    for args in [
+        &["run", "opt-test-1", "--optimize", "-y"][..],
+        &[
+            "run",
+            "opt-test-1",
+            "-o",
+            "tune-echo-2",
+            "-Fo",
+            "beta=0.5",
+            "-Fo",
+            "gamma=5",
+            "-y",
+        ],
+        &["run", "opt-test-2", "-O", "-Fo", "alpha=0.2", "-y"],
+        &["run", "opt-test-3", "-Oy"],
+        &["run", "opt-test-3", "-o", "o1", "-Fo", "alpha=0.9", "-y"],
+        &["run", "opt-test-4", "-O", "-y"],
+        &["run", "opt-test-4", "-o", "alt-tune", "-y"],
+        &["run", "opt-test-4", "-o", "not-an-optimizer", "-y"],
+        &["runs", "-s"],
+    ] {
+        pair.both(args);
+    }
+    let out = pair.ours(&["run", "opt-test-4", "-O", "-y"]);
+    assert_eq!(out.0, Some(1));
+    assert!(out
+        .2
+        .contains("Specify one of the following with '--optimizer': alt-tune, tune-echo"));
+}

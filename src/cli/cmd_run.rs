@@ -50,6 +50,10 @@ pub struct RunArgs {
     /// Sweep optimizer: + (grid, the default for lists) or random (the default for uniform[a:b])
     #[arg(short = 'o', long, value_name = "ALG")]
     pub optimizer: Option<String>,
+    /// Run with the operation's default optimizer (its `optimizer`, or the
+    /// one marked `default` in `optimizers`)
+    #[arg(short = 'O', long)]
+    pub optimize: bool,
     /// A flag for the optimizer, FLAG=VAL (repeatable; also -Fo)
     #[arg(long = "opt-flag", alias = "operation", value_name = "FLAG=VAL")]
     pub opt_flags: Vec<String>,
@@ -205,9 +209,20 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         op.cmd_env
             .insert("CUDA_VISIBLE_DEVICES".into(), g.clone().into());
     }
+    // `--optimizer NAME` (a name the operation declares, a built-in, or
+    // any operation of the project) or `--optimize`.
+    let choice = op::optimizer::choose(&op, a.optimizer.as_deref(), a.optimize)?;
+    let builtin_opt = match &choice {
+        Some(op::optimizer::Choice::Builtin(n)) => Some(n.clone()),
+        _ => None,
+    };
+    let custom_opt = match &choice {
+        Some(op::optimizer::Choice::Op { spec, flags }) => Some((spec.clone(), flags.clone())),
+        _ => None,
+    };
     // The built-in optimizers (+ and random) take no flags.
-    if let Some(f) = a.opt_flags.first() {
-        match a.optimizer.as_deref() {
+    if let (Some(f), None) = (a.opt_flags.first(), &custom_opt) {
+        match builtin_opt.as_deref() {
             None => {
                 return Err(Error::user(format!(
                     "invalid optimizer flag {f}: no optimizer specified"
@@ -335,7 +350,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             ),
             Some("grid_search") => (Some("+"), a.max_trials.map(|n| n as usize)),
             _ => (
-                a.optimizer.as_deref(),
+                builtin_opt.as_deref(),
                 a.max_trials.or(a.num_trials).map(|n| n as usize),
             ),
         };
@@ -436,13 +451,31 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             return Ok(0);
         }
     }
+    if let Some((spec, opt_flags)) = custom_opt {
+        let (batch_op, batch_flags) = optimizer_op(ctx, &a, &spec, &opt_flags)?;
+        let sweep = crate::batch::Plan {
+            optimizer: spec,
+            trials: vec![resolved.flags.clone()],
+            seed,
+        };
+        return run_batch(
+            ctx,
+            &a,
+            &op,
+            resolved,
+            deps,
+            sweep,
+            proto,
+            Some((batch_op, batch_flags)),
+        );
+    }
     if let Some(sweep) = sweep {
         if a.run_dir.is_some() {
             return Err(Error::user(
                 "--run-dir cannot be used with a sweep (each trial is a run of its own)",
             ));
         }
-        return run_batch(ctx, &a, &op, resolved, deps, sweep, proto);
+        return run_batch(ctx, &a, &op, resolved, deps, sweep, proto, None);
     }
     // `--run-dir DIR`: a run in the runs directory is an ordinary run with
     // the id DIR's name; elsewhere the run lives in DIR, unlisted.
@@ -516,8 +549,44 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     start_foreground(ctx, &a, &run, &claim)
 }
 
+/// The operation an optimizer `spec` names (in this project), with its
+/// flags: its defaults, the optimizer's, then `-Fo` ones.
+fn optimizer_op(
+    ctx: &Ctx,
+    a: &RunArgs,
+    spec: &str,
+    opt_flags: &serde_yaml_ng::Mapping,
+) -> Result<(OpDef, op::ResolvedFlags)> {
+    let opt_op = op::resolve(&ctx.home, &ctx.cwd, Some(spec)).map_err(|_| {
+        Error::user(format!(
+            "operation '{spec}' is not defined for this project\nTry 'guild operations' for a list of available operations."
+        ))
+    })?;
+    let mut flags = op::resolve_flags(&opt_op, &[], true, &ctx.cwd)?;
+    for (k, v) in opt_flags {
+        flags.flags.insert(k.clone(), v.clone());
+    }
+    let overrides = op::parse_flag_args(&a.opt_flags)?;
+    let mut resolved = op::override_flags(
+        Some(&opt_op),
+        &flags.flags,
+        &overrides,
+        a.force_flags,
+        &ctx.cwd,
+    )?;
+    for (k, v) in opt_flags {
+        if !resolved.user_flags.contains_key(k) {
+            resolved.user_flags.insert(k.clone(), v.clone());
+        }
+    }
+    Ok((opt_op, resolved))
+}
+
 /// A sweep: stage the batch run and, inside it, the proto run of `op`;
-/// then start the batch, whose process stages and starts each trial.
+/// then start the batch, whose process stages and starts each trial. With
+/// `custom`, the batch run is that optimizer operation (and its flags),
+/// which runs in place of the built-in batch.
+#[allow(clippy::too_many_arguments)]
 fn run_batch(
     ctx: &Ctx,
     a: &RunArgs,
@@ -526,24 +595,39 @@ fn run_batch(
     deps: op::deps::Resolved,
     sweep: crate::batch::Plan,
     proto: Option<Run>,
+    custom: Option<(OpDef, op::ResolvedFlags)>,
 ) -> Result<i32> {
     if a.stage {
         return Err(Error::user(
             "--stage cannot be used with a sweep; stage single runs, or run the sweep",
         ));
     }
-    let mut batch_op = OpDef::batch(&sweep.optimizer, &ctx.cwd);
-    // As Guild: a sweep that ends well leaves its trials, not its batch
-    // run (it goes to the trash; `status`/`history` still group them).
-    batch_op.delete_on_success = !a.keep_batch;
+    let (mut batch_op, batch_flags) = match custom {
+        // An optimizer operation keeps its own `delete-on-success`.
+        Some((o, f)) => (o, f),
+        None => {
+            let mut o = OpDef::batch(&sweep.optimizer, &ctx.cwd);
+            // As Guild: a sweep that ends well leaves its trials, not its
+            // batch run (it goes to the trash; `status`/`history` still
+            // group them).
+            o.delete_on_success = true;
+            (
+                o,
+                op::ResolvedFlags {
+                    flags: serde_yaml_ng::Mapping::new(),
+                    user_flags: serde_yaml_ng::Mapping::new(),
+                },
+            )
+        }
+    };
+    if a.keep_batch {
+        batch_op.delete_on_success = false;
+    }
     let batch = plan::stage_unpublished(
         &ctx.home,
         StageRequest {
             op: &batch_op,
-            flags: op::ResolvedFlags {
-                flags: serde_yaml_ng::Mapping::new(),
-                user_flags: serde_yaml_ng::Mapping::new(),
-            },
+            flags: batch_flags,
             label: a.label.clone(),
             tags: a.tags.clone(),
             cwd: ctx.cwd.clone(),

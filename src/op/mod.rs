@@ -9,6 +9,7 @@ pub mod detect;
 pub mod flags;
 pub mod gf;
 pub mod grid;
+pub mod optimizer;
 pub mod source;
 pub mod steps;
 pub mod sweep;
@@ -58,6 +59,8 @@ pub struct OpDef {
     /// The `main` module, when neither the source code nor the project has
     /// it (it may still be installed: checked before a run starts).
     pub main_missing: Option<String>,
+    /// Optimizers declared for the operation (`optimizer`/`optimizers`).
+    pub optimizers: Vec<optimizer::OptimizerDef>,
 }
 
 impl OpDef {
@@ -86,6 +89,7 @@ impl OpDef {
             requires: Vec::new(),
             steps: None,
             main_missing: None,
+            optimizers: Vec::new(),
         }
     }
 

@@ -2111,10 +2111,16 @@ impl SamplePair {
         self.exec(&guild_venv().join("bin/guild"), self.theirs.path(), args)
     }
 
-    /// Run on both sides; assert the same outcome and return it.
+    /// Run on both sides; assert the same outcome (whitespace in messages
+    /// normalized: ours are on one line where Guild breaks them) and return
+    /// it.
     fn both(&self, args: &[&str]) -> Outcome {
+        let norm = |o: &Outcome| {
+            let words: Vec<String> = o.2.split_whitespace().map(String::from).collect();
+            (o.0, o.1.clone(), words)
+        };
         let ours = self.ours(args);
-        assert_eq!(ours, self.theirs(args), "guild {args:?}");
+        assert_eq!(norm(&ours), norm(&self.theirs(args)), "guild {args:?}");
         ours
     }
 }

@@ -146,7 +146,7 @@ pub struct RunArgs {
 pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     if a.gpus.is_some() && a.no_gpus {
         return Err(Error::user(
-            "--no-gpus and --gpus cannot both be used\nTry 'guild run --help' for more information.",
+            "--no-gpus and --gpus cannot both be used Try 'guild run --help' for more information.",
         ));
     }
     if a.stage && (a.background || a.pidfile.is_some()) {
@@ -559,7 +559,7 @@ fn optimizer_op(
 ) -> Result<(OpDef, op::ResolvedFlags)> {
     let opt_op = op::resolve(&ctx.home, &ctx.cwd, Some(spec)).map_err(|_| {
         Error::user(format!(
-            "operation '{spec}' is not defined for this project\nTry 'guild operations' for a list of available operations."
+            "operation '{spec}' is not defined for this project Try 'guild operations' for a list of available operations."
         ))
     })?;
     let mut flags = op::resolve_flags(&opt_op, &[], true, &ctx.cwd)?;

@@ -713,7 +713,7 @@ pub fn cat(ctx: &Ctx, a: CatArgs) -> Result<i32> {
 pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
     if a.path.as_deref().is_some_and(|p| p.starts_with('/')) {
         return Err(Error::user(
-            "PATH must be relative\nTry 'guild ls --help' for more information.",
+            "PATH must be relative Try 'guild ls --help' for more information.",
         ));
     }
     let r = one(ctx, a.run.as_ref(), &a.filters, false)?;
@@ -864,7 +864,7 @@ pub fn select(ctx: &Ctx, a: SelectArgs) -> Result<i32> {
     for (both, x, y) in incompatible {
         if both {
             return Err(Error::user(format!(
-                "{x} and {y} cannot both be specified\nTry 'guild select --help' for more information."
+                "{x} and {y} cannot both be specified Try 'guild select --help' for more information."
             )));
         }
     }

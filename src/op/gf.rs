@@ -387,19 +387,23 @@ fn merge_dep_flags(op: &mut OpDef, cfg: &OpConfig) {
 }
 
 /// Find operation `spec` in the project's guild.yml, with Guild's messages
-/// when it is not there.
+/// (on one line) when it is not there.
 pub fn find<'a>(gf: &'a Guildfile, spec: &str) -> Result<(&'a Model, &'a OpConfig)> {
     gf.find_op(spec).ok_or_else(|| {
-        let ops: Vec<String> = gf
-            .all_ops()
-            .iter()
-            .filter(|(_, o)| !o.is_private())
-            .map(|(m, o)| crate::guildfile::op_display(m, o))
-            .collect();
-        Error::user(format!(
-            "operation '{spec}' is not defined in {}; its operations are: {} (see `guild operations`)",
-            gf.path.display(),
-            if ops.is_empty() { "none".into() } else { ops.join(", ") }
-        ))
+        let msg = match spec.split_once(':') {
+            Some((m, o)) if gf.models.iter().any(|x| x.name == m) => format!(
+                "operation '{o}' is not defined for model '{m}' Try 'guild operations {m}' for a list of available operations."
+            ),
+            Some(_) => format!(
+                "cannot find operation {spec} Try 'guild operations' for a list of available operations."
+            ),
+            None if gf.default_model().is_some_and(|m| m.name.is_empty()) => format!(
+                "operation '{spec}' is not defined for this project Try 'guild operations' for a list of available operations."
+            ),
+            None => format!(
+                "cannot find operation {spec} You may need to include a model in the form MODEL:OPERATION. Try 'guild operations' for a list of available operations."
+            ),
+        };
+        Error::user(msg)
     })
 }

@@ -154,7 +154,7 @@ pub fn choose(op: &OpDef, name: Option<&str>, optimize: bool) -> Result<Option<C
         many => many.iter().find(|d| d.default).ok_or_else(|| {
             let names: Vec<&str> = many.iter().map(|d| d.name.as_str()).collect();
             Error::user(format!(
-                "no default optimizer defined for {}\nSpecify one of the following with '--optimizer': {}",
+                "no default optimizer defined for {} Specify one of the following with '--optimizer': {}",
                 op.name,
                 names.join(", ")
             ))

@@ -288,7 +288,8 @@ pub fn run_scalars(run_dir: &Path) -> BTreeMap<String, Summary> {
 /// Scalars of a run's own events files (`.guild/` and the run root), no
 /// walk into subdirectories or linked runs: the hot path of `compare`.
 pub fn own_scalars(run: &crate::run::Run) -> BTreeMap<String, Summary> {
-    if run.is_batch() {
+    // A batch's and a pipeline's scalars are those of their linked runs.
+    if run.is_batch() || run.is_pipeline() {
         return run_scalars(&run.dir);
     }
     let mut files: Vec<std::path::PathBuf> = Vec::new();

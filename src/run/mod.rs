@@ -303,6 +303,11 @@ impl Run {
     pub fn is_batch(&self) -> bool {
         self.guild_is_dir("proto")
     }
+
+    /// A pipeline run (its steps are runs linked into its directory).
+    pub fn is_pipeline(&self) -> bool {
+        self.guild_path("attrs/steps").is_file()
+    }
 }
 
 /// Reading a run's `.guild` files: by absolute path ([`Run`]), or relative

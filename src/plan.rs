@@ -339,6 +339,15 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
         "exec_script"
     };
     attrs.push(("plugins", Value::Sequence(vec![plugin.into()])));
+    // `run-attrs`: custom attrs, never one Guild itself writes.
+    for (k, v) in &op.run_attrs {
+        let Some(k) = k.as_str() else { continue };
+        if crate::run::CORE_ATTRS.contains(&k) {
+            eprintln!("WARNING: Invalid run attribute '{k}' (reserved attribute) - ignoring");
+        } else {
+            attrs.push((k, v.clone()));
+        }
+    }
 
     // Command as it will run (rebuilt identically at start).
     let built = op::cmd::build(

@@ -2585,3 +2585,48 @@ fn guildfile_optimizers_run_as_guild_090() {
         .2
         .contains("Specify one of the following with '--optimizer': alt-tune, tune-echo"));
 }
+
+#[test]
+fn run_attrs_and_runs_info_sections_as_guild_090() {
+    let pair = SamplePair::new("run-attrs");
+    for args in [
+        &["run", "op", "-y"][..],
+        &["run", "boolean-chars", "-y"],
+        &["cat", "-p", ".guild/attrs/custom"],
+        &["cat", "-p", ".guild/attrs/flags"],
+    ] {
+        pair.both(args);
+    }
+    // `runs info`: the custom attrs after Guild's own fields; ids, times
+    // and paths differ between the two homes.
+    let strip = |o: Outcome| -> Vec<String> {
+        o.1.lines()
+            .filter(|l| {
+                ![
+                    "id:",
+                    "started:",
+                    "stopped:",
+                    "run_dir:",
+                    "command:",
+                    "sourcecode_digest:",
+                ]
+                .iter()
+                .any(|p| l.starts_with(p))
+            })
+            .map(String::from)
+            .collect()
+    };
+    for n in ["1", "2"] {
+        let args = ["runs", "info", n, "-d"];
+        assert_eq!(
+            strip(pair.ours(&args)),
+            strip(pair.theirs(&args)),
+            "{args:?}"
+        );
+    }
+    let info = pair.ours(&["runs", "info", "2"]).1;
+    assert!(
+        info.contains("custom: bar\nyet-another-custom: \n  a: A\n  b: 123\n  c: 1.234\n"),
+        "{info}"
+    );
+}

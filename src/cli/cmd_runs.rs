@@ -81,7 +81,14 @@ pub struct InfoArgs {
     /// Show first/last/min/max/avg/total of every scalar
     #[arg(short = 's', long)]
     pub all_scalars: bool,
+    /// Show the resolved dependencies
     #[arg(short = 'd', long)]
+    pub deps: bool,
+    /// Show the plugins used by the run
+    #[arg(short = 'p', long)]
+    pub plugins: bool,
+    /// Look for the run among deleted runs
+    #[arg(long)]
     pub deleted: bool,
     #[arg(long)]
     pub json: bool,
@@ -320,6 +327,11 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         None
     };
     let pid = run.lock_pid().map(|p| p.to_string()).unwrap_or_default();
+    let other: Vec<String> = run
+        .attr_names()
+        .into_iter()
+        .filter(|n| !n.starts_with('_') && !crate::run::CORE_ATTRS.contains(&n.as_str()))
+        .collect();
     // Guild shows a missing or null attr as an empty value.
     let s = |v: &Option<Value>| {
         v.as_ref()
@@ -374,6 +386,10 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
                 .unwrap_or_default(),
         );
         m.insert("pid".into(), pid.into());
+        for name in &other {
+            let v = run.attr(name).unwrap_or(Value::Null);
+            m.insert(name.clone(), render::yaml_to_json(&v));
+        }
         m.insert("tags".into(), serde_json::json!(r.tags()));
         m.insert(
             "flags".into(),
@@ -420,6 +436,14 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         r.exit_status.map(|e| e.to_string()).unwrap_or_default(),
     );
     kv("pid", pid);
+    // Other attrs (`run-attrs`, ...), as Guild formats them.
+    for name in &other {
+        let v = run.attr(name).unwrap_or(Value::Null);
+        o.push_str(&format!(
+            "{name}: {}\n",
+            crate::text::escape_keep_newlines(&render::attr_text(&v))
+        ));
+    }
     o.push_str("tags:\n");
     for t in r.tags() {
         o.push_str(&format!("  - {}\n", crate::text::escape(t)));
@@ -456,6 +480,38 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         o.push_str("manifest:\n");
         for e in crate::run::manifest::read(&run.guild_path("manifest"))? {
             o.push_str(&format!("  {} {}\n", e.kind, e.fields.join(" ")));
+        }
+    }
+    if a.deps {
+        o.push_str("dependencies:\n");
+        if let Some(Value::Mapping(m)) = run.attr("deps") {
+            let mut items: Vec<(String, &Value)> = m
+                .iter()
+                .map(|(k, v)| (crate::op::config::py_str(k), v))
+                .collect();
+            items.sort_by(|x, y| x.0.cmp(&y.0));
+            for (k, v) in items {
+                match v {
+                    Value::Mapping(_) => {
+                        o.push_str(&format!("  {k}:\n"));
+                        for line in crate::run::yaml::dump(v).lines() {
+                            o.push_str(&format!("    {line}\n"));
+                        }
+                    }
+                    other => o.push_str(&format!(
+                        "  {k}: {}\n",
+                        crate::op::flags::encode_display(other)
+                    )),
+                }
+            }
+        }
+    }
+    if a.plugins {
+        o.push_str("plugins:\n");
+        if let Some(Value::Sequence(p)) = run.attr("plugins") {
+            for x in p {
+                o.push_str(&format!("  - {}\n", crate::op::flags::encode_display(&x)));
+            }
         }
     }
     render::out(&crate::text::escape_keep_newlines(&o));

@@ -122,6 +122,9 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
     }
     op.steps = cfg.get("steps").cloned();
     op.optimizers = super::optimizer::parse(&display, &cfg.cfg).map_err(err)?;
+    if let Some(Value::Mapping(m)) = cfg.get("run-attrs") {
+        op.run_attrs = m.clone();
+    }
     // Declared flags (validated when the guildfile was loaded).
     let declared: Vec<FlagDef> = match cfg.get("flags") {
         Some(Value::Mapping(m)) => m

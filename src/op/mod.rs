@@ -61,6 +61,8 @@ pub struct OpDef {
     pub main_missing: Option<String>,
     /// Optimizers declared for the operation (`optimizer`/`optimizers`).
     pub optimizers: Vec<optimizer::OptimizerDef>,
+    /// `run-attrs`: custom attrs every run of the operation gets.
+    pub run_attrs: Mapping,
 }
 
 impl OpDef {
@@ -90,6 +92,7 @@ impl OpDef {
             steps: None,
             main_missing: None,
             optimizers: Vec::new(),
+            run_attrs: Mapping::new(),
         }
     }
 

@@ -347,6 +347,33 @@ pub fn help_op(op: &crate::op::OpDef) -> String {
     s
 }
 
+/// An attr's value as `runs info` shows it (Guild's `format_attr`): text
+/// as is, scalars encoded, lists and mappings as indented lines.
+pub fn attr_text(v: &serde_yaml_ng::Value) -> String {
+    use serde_yaml_ng::Value;
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(_) | Value::Number(_) => crate::op::flags::encode_display(v),
+        Value::Sequence(items) => items
+            .iter()
+            .map(|i| format!("\n  {}", attr_text(i)))
+            .collect(),
+        Value::Mapping(m) => {
+            let mut items: Vec<(String, &Value)> = m
+                .iter()
+                .map(|(k, v)| (crate::op::config::py_str(k), v))
+                .collect();
+            items.sort_by(|a, b| a.0.cmp(&b.0));
+            items
+                .into_iter()
+                .map(|(k, v)| format!("\n  {k}: {}", attr_text(v)))
+                .collect()
+        }
+        Value::Tagged(t) => attr_text(&t.value),
+    }
+}
+
 /// `run --test-sourcecode`, as Guild prints it: paths relative to the
 /// directory the command was started in (`cwd`), directories with `/`.
 pub fn sourcecode_test(t: &crate::op::source::Test, cwd: &std::path::Path) -> String {

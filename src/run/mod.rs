@@ -304,11 +304,61 @@ impl Run {
         self.guild_is_dir("proto")
     }
 
+    /// The names of the run's attrs, sorted.
+    pub fn attr_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.guild_path("attrs"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| !n.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
     /// A pipeline run (its steps are runs linked into its directory).
     pub fn is_pipeline(&self) -> bool {
         self.guild_path("attrs/steps").is_file()
     }
 }
+
+/// The attrs Guild 0.9 writes and shows itself (its CORE_RUN_ATTRS and
+/// legacy ones): an operation's `run-attrs` cannot set them, and `runs
+/// info` lists the others after its own fields.
+pub const CORE_ATTRS: &[&str] = &[
+    "cmd",
+    "comments",
+    "compare",
+    "deps",
+    "env",
+    "exit_status",
+    "flags",
+    "host",
+    "id",
+    "initialized",
+    "label",
+    "marked",
+    "objective",
+    "op",
+    "pip_freeze",
+    "platform",
+    "plugins",
+    "random_seed",
+    "run_params",
+    "sourcecode_digest",
+    "started",
+    "stopped",
+    "tags",
+    "user",
+    "user_flags",
+    "vcs_commit",
+    "r_sys_info",
+    "r_packages_loaded",
+    "resolved_deps",
+    "opdef",
+];
 
 /// Reading a run's `.guild` files: by absolute path ([`Run`]), or relative
 /// to its `.guild` directory held open ([`fsutil::At`], for listings).

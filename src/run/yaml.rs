@@ -312,7 +312,14 @@ fn plain_allowed(s: &str) -> bool {
 }
 
 fn emit_string(out: &mut String, s: &str, indent: usize, col: usize) {
-    match choose_style(s) {
+    // Guild writes attrs "strict": the one-letter booleans of the YAML
+    // spec (`y`, `n`) are quoted too, so other YAML readers keep them.
+    let style = if matches!(s, "y" | "Y" | "n" | "N") {
+        Style::Single
+    } else {
+        choose_style(s)
+    };
+    match style {
         Style::Plain => fold(out, s, indent, col),
         Style::Single => {
             out.push('\'');

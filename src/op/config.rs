@@ -167,7 +167,7 @@ pub(crate) fn generate(
     }
     nested_config(&applied, &mut config)?;
     Ok(match kind {
-        Kind::Yaml => yaml::dump(&config).trim_end().to_string(),
+        Kind::Yaml => yaml::dump_plain(&config).trim_end().to_string(),
         Kind::Json => py_json(&config),
         Kind::Cfg => encode_cfg(&config),
     })

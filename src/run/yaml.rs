@@ -47,14 +47,25 @@ pub fn coerce_11(v: Value) -> Value {
     }
 }
 
-/// Emit `value` as Guild writes an attr file (`safe_dump`, stripped, `\n`).
+/// Emit `value` as Guild writes an attr file (`safe_dump`, stripped, `\n`;
+/// strict: `y`/`n` quoted).
 pub fn dump(value: &Value) -> String {
+    dump_with(value, true)
+}
+
+/// Emit `value` as PyYAML's `safe_dump` does (Guild's non-strict
+/// `encode_yaml`: generated config files).
+pub fn dump_plain(value: &Value) -> String {
+    dump_with(value, false)
+}
+
+fn dump_with(value: &Value, strict: bool) -> String {
     let mut out = String::new();
     match value {
-        Value::Mapping(m) if !m.is_empty() => emit_mapping(&mut out, m, 0),
-        Value::Sequence(s) if !s.is_empty() => emit_sequence(&mut out, s, 0),
+        Value::Mapping(m) if !m.is_empty() => emit_mapping(&mut out, m, 0, strict),
+        Value::Sequence(s) if !s.is_empty() => emit_sequence(&mut out, s, 0, strict),
         other => {
-            emit_scalar_inline(&mut out, other, 2, 0);
+            emit_scalar_inline(&mut out, other, 2, 0, strict);
             out.push('\n');
         }
     }
@@ -74,45 +85,45 @@ fn key_sort(k: &Value) -> String {
     }
 }
 
-fn emit_mapping(out: &mut String, m: &Mapping, indent: usize) {
+fn emit_mapping(out: &mut String, m: &Mapping, indent: usize, strict: bool) {
     for (i, (k, v)) in sorted_entries(m).into_iter().enumerate() {
         if i > 0 || !out.ends_with("- ") {
             pad(out, indent);
         }
         let col = indent;
         let before = out.len();
-        emit_scalar_inline(out, k, indent, col);
+        emit_scalar_inline(out, k, indent, col, strict);
         out.push(':');
         let key_width = out.len() - before + 1;
         match v {
             Value::Mapping(sub) if !sub.is_empty() => {
                 out.push('\n');
-                emit_mapping(out, sub, indent + 2);
+                emit_mapping(out, sub, indent + 2, strict);
             }
             Value::Sequence(seq) if !seq.is_empty() => {
                 out.push('\n');
-                emit_sequence(out, seq, indent);
+                emit_sequence(out, seq, indent, strict);
             }
             other => {
                 out.push(' ');
-                emit_scalar_inline(out, other, indent + 2, indent + key_width + 1);
+                emit_scalar_inline(out, other, indent + 2, indent + key_width + 1, strict);
                 out.push('\n');
             }
         }
     }
 }
 
-fn emit_sequence(out: &mut String, seq: &[Value], indent: usize) {
+fn emit_sequence(out: &mut String, seq: &[Value], indent: usize, strict: bool) {
     for (i, item) in seq.iter().enumerate() {
         if i > 0 || !out.ends_with("- ") {
             pad(out, indent);
         }
         out.push_str("- ");
         match item {
-            Value::Mapping(m) if !m.is_empty() => emit_mapping(out, m, indent + 2),
-            Value::Sequence(s) if !s.is_empty() => emit_sequence(out, s, indent + 2),
+            Value::Mapping(m) if !m.is_empty() => emit_mapping(out, m, indent + 2, strict),
+            Value::Sequence(s) if !s.is_empty() => emit_sequence(out, s, indent + 2, strict),
             other => {
-                emit_scalar_inline(out, other, indent + 2, indent + 2);
+                emit_scalar_inline(out, other, indent + 2, indent + 2, strict);
                 out.push('\n');
             }
         }
@@ -127,15 +138,15 @@ fn pad(out: &mut String, n: usize) {
 
 /// A scalar (or empty collection) in block context at column `col`;
 /// continuation lines of folded strings are indented by `indent`.
-fn emit_scalar_inline(out: &mut String, v: &Value, indent: usize, col: usize) {
+fn emit_scalar_inline(out: &mut String, v: &Value, indent: usize, col: usize, strict: bool) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => out.push_str(&number(n)),
-        Value::String(s) => emit_string(out, s, indent, col),
+        Value::String(s) => emit_string(out, s, indent, col, strict),
         Value::Sequence(_) => out.push_str("[]"),
         Value::Mapping(_) => out.push_str("{}"),
-        Value::Tagged(t) => emit_scalar_inline(out, &t.value, indent, col),
+        Value::Tagged(t) => emit_scalar_inline(out, &t.value, indent, col, strict),
     }
 }
 
@@ -311,10 +322,10 @@ fn plain_allowed(s: &str) -> bool {
     true
 }
 
-fn emit_string(out: &mut String, s: &str, indent: usize, col: usize) {
+fn emit_string(out: &mut String, s: &str, indent: usize, col: usize, strict: bool) {
     // Guild writes attrs "strict": the one-letter booleans of the YAML
     // spec (`y`, `n`) are quoted too, so other YAML readers keep them.
-    let style = if matches!(s, "y" | "Y" | "n" | "N") {
+    let style = if strict && matches!(s, "y" | "Y" | "n" | "N") {
         Style::Single
     } else {
         choose_style(s)
@@ -382,7 +393,7 @@ pub fn flow(v: &Value) -> String {
             let mut out = String::new();
             match choose_style(s) {
                 Style::Plain if !s.contains([',', '[', ']', '{', '}']) => out.push_str(s),
-                Style::Double => emit_string(&mut out, s, 0, 0),
+                Style::Double => emit_string(&mut out, s, 0, 0, false),
                 _ => {
                     out.push('\'');
                     out.push_str(&s.replace('\'', "''"));
@@ -435,7 +446,8 @@ mod tests {
         assert_eq!(dump(&Value::String("1".into())), "'1'\n");
         assert_eq!(dump(&Value::String("".into())), "''\n");
         assert_eq!(dump(&Value::String("2020-01-01".into())), "'2020-01-01'\n");
-        assert_eq!(dump(&Value::String("y".into())), "y\n");
+        assert_eq!(dump(&Value::String("y".into())), "'y'\n");
+        assert_eq!(dump_plain(&Value::String("y".into())), "y\n");
         assert_eq!(dump(&Value::String("caf\u{e9}".into())), "\"caf\\xE9\"\n");
         assert_eq!(dump(&y("{b: 1, a: [x, 2]}")), "a:\n- x\n- 2\nb: 1\n");
         assert_eq!(dump(&y("{a: {c: 1, b: []}}")), "a:\n  b: []\n  c: 1\n");

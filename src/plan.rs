@@ -542,6 +542,43 @@ fn copy_dir_except(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> Resu
 }
 
 /// The attrs recording a source snapshot: its digest and the VCS commit.
+/// `--force-sourcecode`: copy `op`'s source code into `run` again (its
+/// current files replace the ones copied before), with the manifest and
+/// digest updated.
+pub fn refresh_sourcecode(home: &Home, run: &Run, op: &OpDef, quiet: bool) -> Result<()> {
+    let Some(root) = &op.source_root else {
+        return Ok(());
+    };
+    let mut exclude = vec![home.path.clone()];
+    exclude.extend(op::deps::project_files(op));
+    let snap = op::source::select_with(
+        root,
+        &exclude,
+        &op::source::Options {
+            rules: &op.sourcecode_rules,
+            python: op.python,
+            trace: false,
+        },
+    );
+    let (copied, unreadable) = op::source::copy(&snap, &run.dir, &op.sourcecode_dest)?;
+    if !quiet {
+        for w in snap.warnings.iter().chain(&unreadable) {
+            eprintln!("WARNING: {w}");
+        }
+    }
+    let path = run.guild_path("manifest");
+    let mut entries: Vec<manifest::Entry> = manifest::read(&path)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.kind != "s")
+        .collect();
+    let mut all = copied.clone();
+    all.append(&mut entries);
+    fsutil::write_atomic(&path, manifest::text(&all).as_bytes())?;
+    let attrs = source_attrs(run, &copied, vcs_commit(root).map(Value::from))?;
+    run.write_attrs(&attrs)
+}
+
 fn source_attrs(
     run: &Run,
     entries: &[manifest::Entry],

@@ -1017,7 +1017,8 @@ fn guildfile_stage_restart_proto_and_needed() {
     assert!(out.contains("prepare done n=6"), "{out}");
     assert_eq!(e.status_of(&staged), "completed");
     let dir = e.home.join("runs").join(&staged);
-    assert_eq!(attr(&dir, "user_flags").unwrap(), "n: 6\n");
+    // (`n` is quoted: Guild writes attrs as strict YAML, where it is a bool.)
+    assert_eq!(attr(&dir, "user_flags").unwrap(), "'n': 6\n");
     // Restart in place with an override; the default label follows.
     let out = e.ok(&["run", "--restart", &staged[..8], "n=7", "-y"]);
     assert!(out.contains("n=7"));
@@ -1722,7 +1723,7 @@ fn guildfile_flags_dest_none_sourcecode_off_file_select_and_scalar_mapping() {
     );
     let cmd = attr(&run, "cmd").unwrap();
     assert!(!cmd.contains("--n"), "{cmd}");
-    assert!(attr(&run, "flags").unwrap().contains("n: 9"));
+    assert!(attr(&run, "flags").unwrap().contains("'n': 9"));
     let info = e.ok(&["runs", "info", "1"]);
     assert!(
         info.contains("prepared: 1.000000"),
@@ -2629,4 +2630,48 @@ fn run_attrs_and_runs_info_sections_as_guild_090() {
         info.contains("custom: bar\nyet-another-custom: \n  a: A\n  b: 123\n  c: 1.234\n"),
         "{info}"
     );
+}
+
+#[test]
+fn restart_with_fresh_sourcecode_and_cat_sourcecode() {
+    let e = Env::new();
+    std::fs::write(e.proj.join("hello.py"), "print('hello-1')\n").unwrap();
+    assert!(e.ok(&["run", "hello.py", "-y"]).contains("hello-1"));
+    assert_eq!(
+        e.ok(&["cat", "--sourcecode", "-p", "hello.py"]),
+        "print('hello-1')\n"
+    );
+    std::fs::write(e.proj.join("hello.py"), "print('hello-2')\n").unwrap();
+    let id = e.ok(&["select"]).trim().to_string();
+    // A restart runs the run's own copy, unless told to copy again.
+    assert!(e.ok(&["run", "--restart", &id, "-y"]).contains("hello-1"));
+    assert!(e
+        .ok(&["run", "--restart", &id, "--force-sourcecode", "-y"])
+        .contains("hello-2"));
+    assert_eq!(e.ok(&["cat", "-s", "-p", "hello.py"]), "print('hello-2')\n");
+    let manifest =
+        std::fs::read_to_string(e.home.join("runs").join(&id).join(".guild/manifest")).unwrap();
+    assert_eq!(
+        manifest
+            .lines()
+            .filter(|l| l.starts_with("s hello.py "))
+            .count(),
+        1,
+        "{manifest}"
+    );
+    // New flag values need the operation's definition.
+    std::fs::write(
+        e.proj.join("guild.yml"),
+        "op:\n  main: guild.pass\n  flags:\n    foo: 1\n",
+    )
+    .unwrap();
+    e.ok(&["run", "op", "-y"]);
+    std::fs::remove_file(e.proj.join("guild.yml")).unwrap();
+    let o = e.run(&["run", "--restart", "1", "foo=111", "-y"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot find definition for operation 'op'")
+    );
+    // Without new flags it restarts as recorded.
+    e.ok(&["run", "--restart", "1", "-y"]);
 }

@@ -128,6 +128,10 @@ pub struct RunArgs {
     /// Show the operation's flags and exit
     #[arg(long)]
     pub help_op: bool,
+    /// With --restart: copy the operation's source code into the run again
+    /// (its current version) before starting
+    #[arg(long)]
+    pub force_sourcecode: bool,
     /// Show which project files would be copied as source code (and the
     /// rules that decide) and exit
     #[arg(long)]
@@ -732,7 +736,7 @@ fn run_params(a: &RunArgs) -> Value {
     put("flags", list(&a.flags));
     put("force_deps", a.force_deps.into());
     put("force_flags", a.force_flags.into());
-    put("force_sourcecode", false.into());
+    put("force_sourcecode", a.force_sourcecode.into());
     put("gpus", s(&a.gpus));
     put("help_model", false.into());
     put("help_op", false.into());
@@ -841,8 +845,21 @@ fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> R
         _ => serde_yaml_ng::Mapping::new(),
     };
     let staged = run.has_marker("STAGED");
+    // New flag values and fresh source code need the operation's
+    // definition (Guild's rule).
+    let op_def = op::for_run(&ctx.home, &opref);
+    if op_def.is_none() && (!overrides.is_empty() || a.force_sourcecode) {
+        return Err(Error::user(format!(
+            "cannot find definition for operation '{}' in run {} This is required when setting flags or using '--force-sourcecode' for restart or a new run.",
+            opref.op_name, run.id
+        )));
+    }
+    if a.force_sourcecode {
+        if let Some(op) = &op_def {
+            crate::plan::refresh_sourcecode(&ctx.home, &run, op, a.quiet)?;
+        }
+    }
     if !overrides.is_empty() || a.needed {
-        let op_def = op::for_run(&ctx.home, &opref);
         let resolved =
             op::override_flags(op_def.as_ref(), &base, &overrides, a.force_flags, &ctx.cwd)?;
         if a.needed && resolved.flags == base && !staged {

@@ -150,6 +150,9 @@ pub struct CatArgs {
     /// Print the run's output
     #[arg(short = 'O', long)]
     pub output: bool,
+    /// PATH is relative to the run's source code (its `sourcecode.dest`)
+    #[arg(short = 's', long)]
+    pub sourcecode: bool,
     #[command(flatten)]
     pub filters: FilterArgs,
 }
@@ -753,9 +756,14 @@ pub fn cat(ctx: &Ctx, a: CatArgs) -> Result<i32> {
     let rel = if a.output {
         ".guild/output".to_string()
     } else {
-        a.path
-            .clone()
-            .ok_or_else(|| Error::user("specify a file with -p PATH or the output with --output"))?
+        let p = a.path.clone().ok_or_else(|| {
+            Error::user("specify a file with -p PATH or the output with --output")
+        })?;
+        if a.sourcecode {
+            crate::run::sourcecode_path(&r.run, &p)
+        } else {
+            p
+        }
     };
     let mut file = r.run.open_file(&rel)?;
     use std::io::Write;

@@ -324,6 +324,25 @@ impl Run {
     }
 }
 
+/// `rel` (a path in the source code) as a path in the run directory: under
+/// the run's `sourcecode.dest` (its op attr; `.` by default).
+pub fn sourcecode_path(run: &Run, rel: &str) -> String {
+    let dest = run
+        .attr("op")
+        .and_then(|op| {
+            op.get("sourcecode")?
+                .get("dest")?
+                .as_str()
+                .map(String::from)
+        })
+        .unwrap_or_else(|| ".".into());
+    if dest == "." || dest.is_empty() {
+        rel.to_string()
+    } else {
+        format!("{}/{rel}", dest.trim_end_matches('/'))
+    }
+}
+
 /// The attrs Guild 0.9 writes and shows itself (its CORE_RUN_ATTRS and
 /// legacy ones): an operation's `run-attrs` cannot set them, and `runs
 /// info` lists the others after its own fields.

@@ -2675,3 +2675,17 @@ fn restart_with_fresh_sourcecode_and_cat_sourcecode() {
     // Without new flags it restarts as recorded.
     e.ok(&["run", "--restart", "1", "-y"]);
 }
+
+#[test]
+fn flag_aliases_as_guild_090() {
+    let pair = SamplePair::new("alias");
+    for args in [
+        &["run", "test", "xx=2", "-y"][..],
+        &["run", "test", "x=3", "xx=4", "-y"],
+        &["run", "test", "x=3", "xx=4", "--force-flags", "-y"],
+        &["runs", "-s"],
+        &["select", "--attr", "flags"],
+    ] {
+        pair.both(args);
+    }
+}

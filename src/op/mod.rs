@@ -286,11 +286,24 @@ pub fn resolve_flags(
         flags.insert(d.name.clone().into(), default);
     }
     let mut user_flags = Mapping::new();
+    let given = |n: &str| args.iter().any(|(a, _)| a == n);
+    // A flag given by both its name and its alias (Guild's wording).
+    for d in &op.flags {
+        if let Some(alias) = d.alias.as_deref().filter(|a| given(a) && given(&d.name)) {
+            if !force {
+                return Err(Error::user(format!(
+                    "cannot specify both alias '{}' and name for flag '{alias}' Use --force-flags to skip this check.",
+                    d.name
+                )));
+            }
+        }
+    }
     for (name, raw) in args {
-        let def = op
-            .flags
-            .iter()
-            .find(|d| &d.name == name || d.alias.as_deref() == Some(name.as_str()));
+        // With --force-flags, an alias given beside its flag's name is a
+        // flag of its own.
+        let def = op.flags.iter().find(|d| {
+            &d.name == name || (d.alias.as_deref() == Some(name.as_str()) && !given(&d.name))
+        });
         let value = match def {
             Some(d) => {
                 let v = flags::decode_typed(raw, d.ftype);

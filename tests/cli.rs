@@ -2689,3 +2689,30 @@ fn flag_aliases_as_guild_090() {
         pair.both(args);
     }
 }
+
+#[test]
+fn status_filter_edge_cases_as_guild_090() {
+    let e = Env::new();
+    std::fs::write(e.proj.join("fail.py"), "import sys\nsys.exit(3)\n").unwrap();
+    std::fs::write(e.proj.join("ok.py"), "print('ok')\n").unwrap();
+    e.run(&["run", "fail.py", "-y"]);
+    e.ok(&["run", "ok.py", "-y"]);
+    for args in [
+        &["runs", "--not-error", "--error"][..],
+        &["runs", "--not-error", "--not-completed"],
+        &["runs", "-Sxyz"],
+    ] {
+        let ours = e.run(args);
+        let theirs = e.guild090(args);
+        assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
+        // (Guild pads an empty label column with spaces.)
+        let words = |b: &[u8]| -> Vec<String> {
+            String::from_utf8_lossy(b)
+                .split_whitespace()
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(words(&ours.stdout), words(&theirs.stdout), "{args:?}");
+        assert_eq!(words(&ours.stderr), words(&theirs.stderr), "{args:?}");
+    }
+}

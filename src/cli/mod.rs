@@ -169,13 +169,14 @@ impl FilterArgs {
                 (self.pending, Status::Pending),
                 (self.staged, Status::Staged),
             ]),
+            // `--error --not-error` means `--error`, as in Guild.
             not_status: pick([
-                (self.not_running, Status::Running),
-                (self.not_completed, Status::Completed),
-                (self.not_error, Status::Error),
-                (self.not_terminated, Status::Terminated),
-                (self.not_pending, Status::Pending),
-                (self.not_staged, Status::Staged),
+                (self.not_running && !self.running, Status::Running),
+                (self.not_completed && !self.completed, Status::Completed),
+                (self.not_error && !self.error, Status::Error),
+                (self.not_terminated && !self.terminated, Status::Terminated),
+                (self.not_pending && !self.pending, Status::Pending),
+                (self.not_staged && !self.staged, Status::Staged),
             ]),
         }
     }
@@ -336,7 +337,33 @@ fn rewrite_grid_flags(args: Vec<OsString>) -> Vec<OsString> {
     out
 }
 
+/// `-SX...` with a status char Guild does not know: its error.
+fn check_status_chars(args: &[OsString]) -> Result<()> {
+    let words: Vec<&str> = args.iter().filter_map(|a| a.to_str()).collect();
+    let Some(bad) = words.iter().find_map(|w| {
+        let chars = w.strip_prefix("-S")?;
+        if chars.is_empty() || !chars.chars().all(|c| c.is_ascii_alphabetic()) {
+            return None;
+        }
+        chars.chars().find(|c| !"rcetps".contains(*c))
+    }) else {
+        return Ok(());
+    };
+    // The command the option was given to (`runs`, `runs list`, `compare`).
+    let cmd: Vec<&str> = words
+        .iter()
+        .skip(1)
+        .take_while(|w| !w.starts_with('-'))
+        .copied()
+        .collect();
+    Err(Error::user(format!(
+        "unrecognized status char '{bad}' in option '-S' Try 'guild {} --help' for more information.",
+        cmd.join(" ")
+    )))
+}
+
 pub fn run(args: Vec<OsString>) -> Result<i32> {
+    check_status_chars(&args)?;
     let cli = match Cli::try_parse_from(rewrite_grid_flags(expand_guild_shorts(args))) {
         Ok(c) => c,
         Err(e) => {

@@ -2716,3 +2716,54 @@ fn status_filter_edge_cases_as_guild_090() {
         assert_eq!(words(&ours.stderr), words(&theirs.stderr), "{args:?}");
     }
 }
+
+#[test]
+fn quoted_and_complex_flag_values_as_guild_090() {
+    let pair = SamplePair::new("quoted-flag-vals");
+    // The interpreter's path differs: compare from `-um` on.
+    let cmd = |o: Outcome| -> String {
+        o.1.split_once(" -um ")
+            .map(|(_, c)| c.to_string())
+            .unwrap_or(o.1)
+    };
+    for (script, flags, force) in [
+        (
+            "globals.py",
+            &["f1='1'", "f2='1.1'", "f3='[a,b,c]'", "f4='yes'"][..],
+            false,
+        ),
+        (
+            "globals.py",
+            &[
+                "f2={a: 1.123, b: 2.234}",
+                "f3=!!set {1,2,3}",
+                "f4={a: [1,2,3], b: 123, c: !!set {1,2,3}}",
+            ],
+            false,
+        ),
+        (
+            "args.py",
+            &[
+                "f5={a: 1.123, b: 2.234}",
+                "f6=!!set {1,2,3}",
+                "f7={a: [1,2,3], b: 123, c: !!set {1,2,3}}",
+            ],
+            true,
+        ),
+    ] {
+        let mut args = vec!["run", script];
+        args.extend(flags);
+        if force {
+            args.push("--force-flags");
+        }
+        let mut print = args.clone();
+        print.push("--print-cmd");
+        assert_eq!(
+            cmd(pair.ours(&print)),
+            cmd(pair.theirs(&print)),
+            "{print:?}"
+        );
+        args.push("-y");
+        pair.both(&args);
+    }
+}

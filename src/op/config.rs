@@ -447,7 +447,13 @@ pub(crate) fn py_repr(v: &Value) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        Value::Tagged(t) => py_repr(&t.value),
+        Value::Tagged(t) => match &t.value {
+            Value::Mapping(m) if yaml::is_set_tag(&t.tag) => format!(
+                "{{{}}}",
+                m.keys().map(py_repr).collect::<Vec<_>>().join(", ")
+            ),
+            other => py_repr(other),
+        },
     }
 }
 

@@ -538,7 +538,8 @@ pub fn encode_arg(v: &Value) -> String {
             .map(|i| crate::run::opref::quote(&encode_arg(i)))
             .collect::<Vec<_>>()
             .join(" "),
-        other => yaml::flow(other),
+        // Python's `str()`, as Guild passes a mapping or a set.
+        other => super::config::py_str(other),
     }
 }
 

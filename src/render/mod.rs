@@ -435,7 +435,7 @@ pub fn flags_help(defs: &[crate::op::flags::FlagDef], indent: &str) -> String {
         let line = format!("{indent}{:w$}{desc}", f.name);
         s.push_str(line.trim_end());
         s.push('\n');
-        if !f.choices.is_empty() && f.arg_switch.is_none() {
+        if !f.choices.is_empty() {
             let pad = " ".repeat(w);
             let described = f.choice_descriptions.iter().any(|d| !d.is_empty());
             s.push_str(&format!("{indent}{pad}\n"));

@@ -20,12 +20,23 @@ pub fn parse(text: &str) -> Result<Value, serde_yaml_ng::Error> {
     if text.trim().is_empty() {
         return Ok(Value::Null);
     }
+    if text.contains("!!set") {
+        return serde_yaml_ng::from_str(&text.replace("!!set", SET_TAG));
+    }
     serde_yaml_ng::from_str(text)
 }
 
-/// Parse hand-written YAML (guild.yml, flag values) with YAML 1.1 booleans.
+/// The tag `!!set` is read as (serde_yaml_ng resolves core tags away).
+const SET_TAG: &str = "!__set";
+
+/// Parse hand-written YAML (guild.yml, flag values) with YAML 1.1 booleans
+/// (a `!!set` stays tagged).
 pub fn parse_11(text: &str) -> Result<Value, serde_yaml_ng::Error> {
     let v = parse(text)?;
+    // A quoted scalar stays a string (`'yes'`).
+    if matches!(v, Value::String(_)) && text.trim_start().starts_with(['\'', '"']) {
+        return Ok(v);
+    }
     Ok(coerce_11(v))
 }
 
@@ -104,6 +115,14 @@ fn emit_mapping(out: &mut String, m: &Mapping, indent: usize, strict: bool) {
                 out.push('\n');
                 emit_sequence(out, seq, indent, strict);
             }
+            // A set, as PyYAML writes one: its members as mapping keys.
+            Value::Tagged(t) if is_set_tag(&t.tag) => match &t.value {
+                Value::Mapping(sub) if !sub.is_empty() => {
+                    out.push_str(" !!set\n");
+                    emit_mapping(out, sub, indent + 2, strict);
+                }
+                _ => out.push_str(" !!set {}\n"),
+            },
             other => {
                 out.push(' ');
                 emit_scalar_inline(out, other, indent + 2, indent + key_width + 1, strict);
@@ -384,6 +403,12 @@ fn fold(out: &mut String, s: &str, indent: usize, start_col: usize) {
 }
 
 /// One-line YAML flow form, as used in displays of flag values.
+/// The YAML `!!set` tag (`tag:yaml.org,2002:set`).
+pub fn is_set_tag(tag: &serde_yaml_ng::value::Tag) -> bool {
+    let t = tag.to_string();
+    t == SET_TAG || t == "!!set" || t.ends_with(":set")
+}
+
 pub fn flow(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
@@ -413,6 +438,8 @@ pub fn flow(v: &Value) -> String {
                 .collect();
             format!("{{{}}}", parts.join(", "))
         }
+        // PyYAML's `!!set` (a mapping of members to null).
+        Value::Tagged(t) if is_set_tag(&t.tag) => format!("!!set {}", flow(&t.value)),
         Value::Tagged(t) => flow(&t.value),
     }
 }
@@ -481,6 +508,14 @@ mod tests {
     #[test]
     fn yaml11_booleans() {
         assert_eq!(parse_11("yes").unwrap(), Value::Bool(true));
+        assert_eq!(parse_11("'yes'").unwrap(), Value::String("yes".into()));
+        let set = parse_11("!!set {1,2,3}").unwrap();
+        assert_eq!(flow(&set), "!!set {1: null, 2: null, 3: null}");
+        let mut m = Mapping::new();
+        m.insert("s".into(), set);
+        let text = dump(&Value::Mapping(m.clone()));
+        assert_eq!(text, "s: !!set\n  1: null\n  2: null\n  3: null\n");
+        assert_eq!(parse(&text).unwrap(), Value::Mapping(m));
         assert_eq!(parse_11("[on, off]").unwrap(), y("[true, false]"));
     }
 }

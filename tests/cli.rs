@@ -2767,3 +2767,22 @@ fn quoted_and_complex_flag_values_as_guild_090() {
         pair.both(&args);
     }
 }
+
+#[test]
+fn flags_imported_from_global_dicts_and_namespaces_as_guild_090() {
+    let pair = SamplePair::new("flags-dest");
+    for args in [
+        &["run", "params", "--help-op"][..],
+        &["run", "params-dict", "--help-op"],
+        &["run", "params-namespace", "--help-op"],
+        &["run", "params", "i=5", "f.a=9", "-y"],
+        &["run", "params-namespace", "s=bye", "-y"],
+    ] {
+        let out = pair.both(args);
+        assert_eq!(out.0, Some(0), "{args:?}: {}", out.2);
+    }
+    assert!(pair
+        .ours(&["run", "params", "--help-op"])
+        .1
+        .contains("f.a  (default is 1.123)"));
+}

@@ -12,7 +12,7 @@ use serde_yaml_ng::Value;
 use std::path::Path;
 
 /// Bump when detection changes so stale cache entries are ignored.
-const DETECT_VERSION: &str = "4";
+const DETECT_VERSION: &str = "5";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FlagsDest {
@@ -40,6 +40,11 @@ pub struct Detected {
     /// commands), by command path (`["b", "b-sub"]`).
     #[serde(default)]
     pub sub: Vec<(Vec<String>, Vec<FlagDef>)>,
+    /// The flags of module-level dicts and `SimpleNamespace`s, by global
+    /// name (for `flags-dest: global:NAME`, `dict:NAME`, `namespace:NAME`):
+    /// nested keys as dotted names.
+    #[serde(default)]
+    pub dicts: Vec<(String, Vec<FlagDef>)>,
 }
 
 impl Detected {
@@ -95,8 +100,10 @@ pub fn detect(source: &str, path: &str) -> Detected {
             dest: FlagsDest::Globals,
             flags: Vec::new(),
             sub: Vec::new(),
+            dicts: Vec::new(),
         };
     };
+    let dicts = global_dicts(&suite);
     let mut imports = Imports::default();
     for s in suite.iter().cloned() {
         imports.visit_stmt(s);
@@ -130,12 +137,18 @@ pub fn detect(source: &str, path: &str) -> Detected {
         } else {
             FlagsDest::Click
         };
-        Detected { dest, flags, sub }
+        Detected {
+            dest,
+            flags,
+            sub,
+            dicts,
+        }
     } else {
         Detected {
             dest: FlagsDest::Globals,
             flags: globals(&suite),
             sub: Vec::new(),
+            dicts,
         }
     }
 }
@@ -495,6 +508,96 @@ fn click_flag(call: &ast::ExprCall) -> Option<FlagDef> {
     Some(f)
 }
 
+/// A flag for a global's literal value, as Guild types it.
+fn value_flag(name: &str, v: Value) -> FlagDef {
+    let mut f = FlagDef::new(name);
+    match &v {
+        Value::Bool(_) => f.ftype = Some(FlagType::Boolean),
+        Value::Number(_) => f.ftype = Some(FlagType::Number),
+        Value::String(_) => f.ftype = Some(FlagType::String),
+        Value::Sequence(_) => f.arg_split = true,
+        _ => {}
+    }
+    f.default = if f.arg_split {
+        Some(split_default(v))
+    } else {
+        Some(v).filter(|v| !v.is_null())
+    };
+    f
+}
+
+/// Module-level `NAME = {...}` and `NAME = SimpleNamespace(...)` as
+/// flags: nested dicts/namespaces give dotted names; keys starting with
+/// `_` and non-literal values are left out.
+fn global_dicts(suite: &[Stmt]) -> Vec<(String, Vec<FlagDef>)> {
+    fn entries(e: &Expr) -> Option<Vec<(String, &Expr)>> {
+        match e {
+            Expr::Dict(d) => Some(
+                d.keys
+                    .iter()
+                    .zip(&d.values)
+                    .filter_map(|(k, v)| {
+                        let k = literal(k.as_ref()?)?;
+                        let k = match k {
+                            Value::String(s) => s,
+                            other => crate::op::flags::encode_display(&other),
+                        };
+                        Some((k, v))
+                    })
+                    .collect(),
+            ),
+            Expr::Call(c) => {
+                let name = match c.func.as_ref() {
+                    Expr::Name(n) => n.id.as_str(),
+                    Expr::Attribute(a) => a.attr.as_str(),
+                    _ => return None,
+                };
+                (name == "SimpleNamespace").then(|| {
+                    c.keywords
+                        .iter()
+                        .filter_map(|k| Some((k.arg.as_ref()?.as_str().to_string(), &k.value)))
+                        .collect()
+                })
+            }
+            _ => None,
+        }
+    }
+    fn flatten(prefix: &str, e: &Expr, out: &mut Vec<FlagDef>) {
+        let Some(items) = entries(e) else { return };
+        for (k, v) in items {
+            let name = if prefix.is_empty() {
+                k
+            } else {
+                format!("{prefix}.{k}")
+            };
+            if entries(v).is_some() {
+                flatten(&name, v, out);
+            } else if let Some(val) = literal(v) {
+                if !name.starts_with('_') {
+                    out.push(value_flag(&name, val));
+                }
+            }
+        }
+    }
+    let mut out: Vec<(String, Vec<FlagDef>)> = Vec::new();
+    for s in suite {
+        let Stmt::Assign(a) = s else { continue };
+        let [Expr::Name(n)] = a.targets.as_slice() else {
+            continue;
+        };
+        if entries(&a.value).is_none() {
+            continue;
+        }
+        let mut flags = Vec::new();
+        flatten("", &a.value, &mut flags);
+        flags.sort_by(|x, y| x.name.cmp(&y.name));
+        let name = n.id.as_str().to_string();
+        out.retain(|(k, _)| *k != name);
+        out.push((name, flags));
+    }
+    out
+}
+
 fn globals(suite: &[Stmt]) -> Vec<FlagDef> {
     let mut flags: Vec<FlagDef> = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -511,20 +614,7 @@ fn globals(suite: &[Stmt]) -> Vec<FlagDef> {
             continue;
         }
         let Some(v) = literal(&a.value) else { continue };
-        let mut f = FlagDef::new(&name);
-        match &v {
-            Value::Bool(_) => f.ftype = Some(FlagType::Boolean),
-            Value::Number(_) => f.ftype = Some(FlagType::Number),
-            Value::String(_) => f.ftype = Some(FlagType::String),
-            Value::Sequence(_) => f.arg_split = true,
-            _ => {}
-        }
-        f.default = if f.arg_split {
-            Some(split_default(v))
-        } else {
-            Some(v).filter(|v| !v.is_null())
-        };
-        flags.push(f);
+        flags.push(value_flag(&name, v));
     }
     flags.sort_by(|a, b| a.name.cmp(&b.name));
     flags

@@ -256,6 +256,24 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
                 }
                 Err(e) => eprintln!("WARNING: {e}"),
             }
+        } else if let (Some(d), Some(global)) = (
+            &detected,
+            explicit_dest.as_deref().and_then(|d| {
+                ["global:", "dict:", "namespace:"]
+                    .iter()
+                    .find_map(|p| d.strip_prefix(p))
+            }),
+        ) {
+            // A dict or SimpleNamespace global of the script.
+            imported = d
+                .dicts
+                .iter()
+                .find(|(n, _)| n == global)
+                .map(|(_, f)| f.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|f| wanted(&f.name))
+                .collect();
         } else if let Some(d) = detected {
             imported = d
                 .flags_for(main_args)

@@ -1458,6 +1458,22 @@ fn grid_syntax_sweeps_like_guild_lists() {
     assert_eq!(o.lines().count(), 4, "{o}");
     let o2 = e.ok(&seeded);
     assert_eq!(o, o2, "seeded");
+    // A script flag named like a `run` option is the script's after it.
+    let e = Env::new();
+    std::fs::write(
+        e.proj.join("opt.py"),
+        "import argparse\np = argparse.ArgumentParser()\np.add_argument('--optimizer', default='sgd')\nprint(p.parse_args().optimizer)\n",
+    )
+    .unwrap();
+    let out = e.ok(&["run", "opt.py", "--optimizer", "['sgd','adam']", "-y"]);
+    assert!(out.contains("sgd\n") && out.contains("adam\n"), "{out}");
+    assert_eq!(
+        e.runs_json()
+            .iter()
+            .filter(|r| r["operation"] == "opt.py")
+            .count(),
+        2
+    );
 }
 
 #[test]

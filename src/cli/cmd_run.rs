@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 #[command(
-    after_help = "Examples:\n  guild run train.py lr=0.01 epochs=5 -y\n  guild run train.py -- --lr 0.01       (script args; known flags are recorded)\n  guild run train.py --stage              (then: guild run --start ID)\n  guild run train.py -b --pidfile run.pid (background)"
+    after_help = "Examples:\n  guild run train.py lr=0.01 epochs=5 -y\n  guild run train.py lr=[0.01,0.1] -y     (a sweep: one trial per value)\n  guild run train.py --lr \"[0.01, 0.1]\"  (Grid.ai syntax for the same)\n  guild run train.py -- --lr 0.01       (script args; known flags are recorded)\n  guild run train.py --stage              (then: guild run --start ID)\n  guild run train.py -b --pidfile run.pid (background)\n\nAfter the script, `--NAME VALUE` sets the script's flag NAME (Grid.ai syntax), also where `run` has an option of that name (`--optimizer` of a script that declares one); put run options before the script to be sure."
 )]
 pub struct RunArgs {
     /// Script to run (Python script or executable file)

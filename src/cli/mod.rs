@@ -281,6 +281,15 @@ fn rewrite_grid_flags(args: Vec<OsString>) -> Vec<OsString> {
     let mut out: Vec<OsString> = args[..=run_at].to_vec();
     let mut i = run_at + 1;
     let mut seen_op = false;
+    // The flags the script declares: after it, `--NAME` is the script's
+    // even where `run` has an option of that name (`--optimizer`).
+    let cwd = strs
+        .iter()
+        .position(|a| a.as_deref() == Some("-C"))
+        .and_then(|p| strs.get(p + 1).cloned().flatten())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let mut script_flags: Vec<String> = Vec::new();
     while i < args.len() {
         let Some(a) = strs[i].clone() else {
             out.push(args[i].clone());
@@ -296,7 +305,11 @@ fn rewrite_grid_flags(args: Vec<OsString>) -> Vec<OsString> {
                 Some((n, v)) => (n.to_string(), Some(v.to_string())),
                 None => (body.to_string(), None),
             };
-            match longs.iter().find(|(l, _)| *l == name) {
+            let known = longs
+                .iter()
+                .find(|(l, _)| *l == name)
+                .filter(|_| !(seen_op && script_flags.contains(&name)));
+            match known {
                 Some((_, takes)) => {
                     out.push(args[i].clone());
                     if *takes && inline.is_none() && i + 1 < args.len() {
@@ -327,8 +340,18 @@ fn rewrite_grid_flags(args: Vec<OsString>) -> Vec<OsString> {
                 i += 1;
             }
         } else {
-            if !a.contains('=') && !a.starts_with('@') {
+            if !a.contains('=') && !a.starts_with('@') && !seen_op {
                 seen_op = true;
+                let script = cwd.join(&a);
+                if a.ends_with(".py") && script.is_file() {
+                    if let Ok(src) = std::fs::read_to_string(&script) {
+                        script_flags = crate::op::detect::detect(&src, &a)
+                            .flags
+                            .into_iter()
+                            .map(|f| f.name)
+                            .collect();
+                    }
+                }
             }
             out.push(args[i].clone());
         }

@@ -404,6 +404,8 @@ pub fn main() -> Result<i32> {
     // Trials are child processes, reaped with a blocking wait (no polling
     // delay between one trial's end and the next one's start).
     let mut running: Vec<(String, i32)> = Vec::new();
+    // Parallel trials' output, relayed line by line with the trial's name.
+    let mut relays: Vec<std::thread::JoinHandle<()>> = Vec::new();
     let mut failed: Option<i32> = None;
     let mut next = 0usize;
     loop {
@@ -534,8 +536,11 @@ pub fn main() -> Result<i32> {
         }
         let mut cmd = std::process::Command::new(&exe);
         cmd.args(["-H", &home_path, "run", "--start", &run.id, "-y"]);
-        if opts.parallel > 1 || opts.quiet {
+        if opts.quiet {
             cmd.arg("-q");
+        } else {
+            cmd.stdout(std::process::Stdio::piped());
+            cmd.stderr(std::process::Stdio::piped());
         }
         if let Some(m) = opts.stop_after {
             cmd.args(["--stop-after", &m.to_string()]);
@@ -544,10 +549,22 @@ pub fn main() -> Result<i32> {
         // The trial's process is its supervisor: it gets the claim and
         // stays in this batch's process group.
         let claim = crate::exec::Claim::take(&run)?;
-        let child = crate::exec::spawn_supervisor(cmd, &claim, crate::exec::Detach::No)
+        let mut child = crate::exec::spawn_supervisor(cmd, &claim, crate::exec::Detach::No)
             .map_err(|e| Error::user(format!("cannot start trial {}: {e}", run.id)))?;
         drop(claim);
+        let name = run
+            .attr_str("name")
+            .unwrap_or_else(|| run.short_id().to_string());
+        if let Some(out) = child.stdout.take() {
+            relays.push(relay_lines(out, format!("[{name}] "), false));
+        }
+        if let Some(err) = child.stderr.take() {
+            relays.push(relay_lines(err, format!("[{name}] "), true));
+        }
         running.push((run.id.clone(), child.id() as i32));
+    }
+    for r in relays {
+        let _ = r.join();
     }
     let sig = match STOP_SIGNAL.load(Ordering::SeqCst) {
         0 => crate::exec::stop_signal(),
@@ -558,6 +575,38 @@ pub fn main() -> Result<i32> {
         return Ok(128 + sig);
     }
     Ok(failed.unwrap_or(0))
+}
+
+/// Copy `from` line by line to this process's stdout (stderr with `err`),
+/// each line after `prefix` and written whole (lines of parallel trials
+/// never interleave inside a line).
+fn relay_lines(
+    from: impl std::io::Read + Send + 'static,
+    prefix: String,
+    err: bool,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        use std::io::{BufRead, Write};
+        let mut r = std::io::BufReader::new(from);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match r.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            if !line.ends_with(b"\n") {
+                line.push(b'\n');
+            }
+            let mut buf = prefix.clone().into_bytes();
+            buf.extend_from_slice(&line);
+            let _ = if err {
+                std::io::stderr().lock().write_all(&buf)
+            } else {
+                std::io::stdout().lock().write_all(&buf)
+            };
+        }
+    })
 }
 
 /// A deadline for `--stop-after MINUTES`.

@@ -1528,6 +1528,42 @@ fn parallel_trials_overlap_and_failures_do_not_stop_the_sweep() {
         times[0].0 < times[1].1 && times[1].0 < times[0].1,
         "trials overlap: {times:?}"
     );
+    // Without -q each trial's output is shown, every line (stdout and
+    // stderr alike) after the trial's name.
+    let e = Env::new();
+    let o = e.run(&[
+        "run",
+        "train.py",
+        "lr=[0.1,0.2]",
+        "epochs=1",
+        "--parallel",
+        "2",
+        "-y",
+    ]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let name = e.runs_json()[0]["name"].as_str().unwrap().to_string();
+    let prefix = format!("[{}-exp", name.rsplit_once("-exp").unwrap().0);
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with(&prefix) && l.ends_with("step: 1"))
+            .count(),
+        2,
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| !l.starts_with(&prefix)).count(),
+        0,
+        "{out}"
+    );
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains("] done training"))
+            .count(),
+        2,
+        "{err}"
+    );
     let e = Env::new();
     let o = e.run(&[
         "run",
@@ -1641,6 +1677,14 @@ fn needed_skips_done_trials_and_stop_after_ends_runs() {
     ]);
     assert!(!o.status.success());
     assert_eq!(e.runs_json()[0]["status"], "terminated");
+    // Guild's words for it.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        regex::Regex::new(r"Stopping process early \(pid \d+\) - 0\.\d minute\(s\) elapsed")
+            .unwrap()
+            .is_match(&err),
+        "{err}"
+    );
 }
 
 #[test]

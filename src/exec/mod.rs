@@ -210,6 +210,7 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
     let watchdog_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let wd = watchdog_done.clone();
     let deadline = spec.deadline;
+    let spawned = Instant::now();
     std::thread::spawn(move || {
         let mut since: Option<Instant> = None;
         let mut timed_out = false;
@@ -217,6 +218,11 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
             if !timed_out && deadline.is_some_and(|d| Instant::now() >= d) {
                 timed_out = true;
                 since = Some(Instant::now());
+                // Guild's words for `--stop-after`.
+                eprintln!(
+                    "Stopping process early (pid {pid}) - {:.1} minute(s) elapsed",
+                    spawned.elapsed().as_secs_f64() / 60.0
+                );
                 // SAFETY: the group is ours; --stop-after reached.
                 unsafe {
                     libc::kill(-pid, libc::SIGTERM);

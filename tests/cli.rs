@@ -2846,3 +2846,53 @@ fn flags_imported_from_global_dicts_and_namespaces_as_guild_090() {
         .1
         .contains("f.a  (default is 1.123)"));
 }
+
+#[test]
+fn comments_as_guild_090() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "epochs=1", "-y", "-q"]);
+    let words = |o: &Output| -> (Option<i32>, Vec<String>, Vec<String>) {
+        let w = |b: &[u8]| -> Vec<String> {
+            String::from_utf8_lossy(b)
+                .split_whitespace()
+                .map(String::from)
+                .collect()
+        };
+        (o.status.code(), w(&o.stdout), w(&o.stderr))
+    };
+    // Each side adds its own comments (times differ), then reads both.
+    for args in [
+        &["comment", "1", "-a", "first note", "-y"][..],
+        &["comment", "-a", "second", "-u", "bob@box", "-y"],
+    ] {
+        assert_eq!(words(&e.run(args)), words(&e.guild090(args)), "{args:?}");
+    }
+    let listing = e.ok(&["comment", "--list"]);
+    assert_eq!(listing.matches("first note").count(), 2, "{listing}");
+    assert!(listing.contains("[4] bob@box "), "{listing}");
+    let theirs = e.guild090(&["comment", "--list"]);
+    assert_eq!(words(&e.run(&["comment", "--list"])), words(&theirs));
+    let info = ["runs", "info", "-c"];
+    let strip = |o: &Output| -> Vec<String> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .skip_while(|l| *l != "comments:")
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    };
+    assert_eq!(strip(&e.run(&info)), strip(&e.guild090(&info)));
+    for args in [&["comment", "-d", "1", "-y"][..], &["comment", "-c", "-y"]] {
+        assert_eq!(words(&e.run(args)), words(&e.guild090(args)), "{args:?}");
+    }
+    assert!(e.ok(&["comment", "-l"]).contains("<no comments>"));
+    // Typed in an editor: `#` lines are left out; an empty one aborts.
+    let editor = e.proj.join("ed.sh");
+    std::fs::write(&editor, "#!/bin/sh\nprintf 'from the editor\\n' > \"$1\"\n").unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let o = e.cmd(&["comment"]).env("EDITOR", &editor).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(e.ok(&["comment", "-l"]).contains("  from the editor"));
+    let o = e.cmd(&["comment"]).env("EDITOR", "true").output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Aborting due to an empty comment."));
+}

@@ -81,6 +81,9 @@ pub struct InfoArgs {
     /// Show first/last/min/max/avg/total of every scalar
     #[arg(short = 's', long)]
     pub all_scalars: bool,
+    /// Show the run's comments
+    #[arg(short = 'c', long)]
+    pub comments: bool,
     /// Show the resolved dependencies
     #[arg(short = 'd', long)]
     pub deps: bool,
@@ -467,6 +470,21 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         } else if !k.starts_with("sys/") {
             o.push_str(&render::scalar_line(k, v));
             o.push('\n');
+        }
+    }
+    if a.comments {
+        o.push_str("comments:\n");
+        for c in crate::run::comments::read(run) {
+            o.push_str("  -\n");
+            let time = render::fmt_time(Some(c.time));
+            for (k, v) in [
+                ("body", c.body.trim()),
+                ("host", c.host.as_str()),
+                ("time", time.as_str()),
+                ("user", c.user.as_str()),
+            ] {
+                o.push_str(&format!("    {k}: {v}\n"));
+            }
         }
     }
     if let Some(Value::Mapping(e)) = &env {

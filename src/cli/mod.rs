@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions, Guild's short option aliases,
 //! and dispatch. Commands parse into typed requests and call the library.
 
+mod cmd_comment;
 mod cmd_completion;
 mod cmd_project;
 mod cmd_run;
@@ -54,6 +55,8 @@ pub enum Command {
     Tag(cmd_runs::TagArgs),
     /// Print the id (or an attribute, or the path) of the latest matching run
     Select(cmd_runs::SelectArgs),
+    /// List, add, delete or clear run comments
+    Comment(cmd_comment::CommentArgs),
     /// Mark runs (`--marked` filters on marks); with -c, unmark them
     Mark(cmd_runs::MarkArgs),
     /// Unmark runs (default: all marked runs)
@@ -411,6 +414,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Cat(a) => cmd_runs::cat(&ctx, a),
         Command::Ls(a) => cmd_runs::ls(&ctx, a),
         Command::Label(a) => cmd_runs::label(&ctx, a),
+        Command::Comment(a) => cmd_comment::comment(&ctx, a),
         Command::Tag(a) => cmd_runs::tag(&ctx, a),
         Command::Select(a) => cmd_runs::select(&ctx, a),
         Command::Completion(a) => cmd_completion::completion(&ctx, a),

@@ -1,0 +1,165 @@
+//! `guild comment`: list, add (from `-a` or an editor), delete and clear
+//! run comments, kept in the `comments` attr as Guild 0.9 keeps them.
+
+use super::{Ctx, FilterArgs};
+use crate::error::{Error, Result};
+use crate::query::{self, RunInfo};
+use crate::render;
+use crate::run::comments::{self, Comment};
+use clap::Args;
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Without --add, an editor ($VISUAL, $EDITOR, else vi) opens for the comment; lines starting with '#' are left out and an empty comment aborts.\n\nExamples:\n  guild comment -a 'baseline for the paper'\n  guild comment --list 1:3\n  guild comment --delete 2 1"
+)]
+pub struct CommentArgs {
+    /// Runs (default: the latest)
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    /// List the comments of the runs
+    #[arg(short = 'l', long)]
+    pub list: bool,
+    /// Add COMMENT to the runs
+    #[arg(short = 'a', long, value_name = "COMMENT")]
+    pub add: Option<String>,
+    /// Type the comment in an editor (the default without --add)
+    #[arg(short = 'e', long)]
+    pub edit: bool,
+    /// Delete the comment at INDEX (as --list shows it) from the runs
+    #[arg(short = 'd', long, value_name = "INDEX")]
+    pub delete: Option<usize>,
+    /// Delete all comments of the runs
+    #[arg(short = 'c', long)]
+    pub clear: bool,
+    /// User of new comments, USER or USER@HOST (default: you on this host)
+    #[arg(short = 'u', long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+/// A run line as the comment listing shows it (Guild: short id, no index).
+fn run_line(r: &RunInfo) -> String {
+    let rows = render::run_rows(&[(0, r)], Default::default());
+    let mut row = rows.into_iter().next().unwrap_or_default();
+    if let Some(first) = row.first_mut() {
+        *first = r.run.short_id().to_string();
+    }
+    row.join("  ").trim_end().to_string()
+}
+
+pub fn comment(ctx: &Ctx, a: CommentArgs) -> Result<i32> {
+    let modes = [
+        a.list,
+        a.add.is_some() || a.edit,
+        a.delete.is_some(),
+        a.clear,
+    ];
+    if modes.iter().filter(|m| **m).count() > 1 {
+        return Err(Error::user(
+            "use one of --list, --add/--edit, --delete and --clear Try 'guild comment --help' for more information.",
+        ));
+    }
+    let all = a
+        .filters
+        .filters()
+        .apply(query::list_dir(&ctx.home.runs_dir()))?;
+    let specs = if a.runs.is_empty() {
+        vec!["1".to_string()]
+    } else {
+        a.runs.clone()
+    };
+    let sel = query::select(&all, &specs, false).unwrap_or_default();
+    if a.list {
+        let mut out = String::new();
+        for r in &sel {
+            out.push_str(&run_line(r));
+            out.push('\n');
+            let cs = comments::read(&r.run);
+            if cs.is_empty() {
+                out.push_str("  <no comments>\n");
+            }
+            for (i, c) in cs.iter().enumerate() {
+                out.push_str(&format!(
+                    "[{}] {} {}\n\n",
+                    i + 1,
+                    c.user_at_host(),
+                    render::fmt_time(Some(c.time))
+                ));
+                for line in c.body.lines() {
+                    out.push_str(&format!("  {line}\n"));
+                }
+                out.push('\n');
+            }
+        }
+        render::out(out.trim_end());
+        return Ok(0);
+    }
+    if sel.is_empty() {
+        eprintln!("No runs to modify.");
+        return Ok(0);
+    }
+    let preview: String = sel
+        .iter()
+        .map(|r| {
+            let i = all.iter().position(|x| x.run.id == r.run.id).unwrap_or(0) + 1;
+            let rows = render::run_rows(&[(i, r)], Default::default());
+            format!("  {}\n", render::table(rows).trim_end())
+        })
+        .collect();
+    let ask = |what: &str| -> Result<bool> {
+        if a.yes {
+            return Ok(true);
+        }
+        eprint!("{what}\n{preview}");
+        super::confirm("Continue?", true)
+    };
+    if let Some(index) = a.delete {
+        if !ask(&format!(
+            "You are about to delete comment {index} from the following runs:"
+        ))? {
+            return Ok(1);
+        }
+        for r in &sel {
+            comments::delete(&r.run, index)?;
+        }
+        eprintln!("Deleted comment for {} run(s)", sel.len());
+        return Ok(0);
+    }
+    if a.clear {
+        if !ask("WARNING: You are about to delete ALL comments from the following runs:")? {
+            return Ok(1);
+        }
+        for r in &sel {
+            comments::clear(&r.run)?;
+        }
+        eprintln!("Deleted all comments for {} run(s)", sel.len());
+        return Ok(0);
+    }
+    // Add: from --add, else typed in an editor (which is the prompt).
+    let (body, edited) = match (&a.add, a.edit) {
+        (Some(c), false) => (c.trim().to_string(), false),
+        (initial, _) => {
+            let runs: Vec<String> = sel.iter().map(run_line).collect();
+            (
+                comments::edit(initial.as_deref().unwrap_or(""), &runs)?,
+                true,
+            )
+        }
+    };
+    if body.is_empty() {
+        return Err(Error::user("Aborting due to an empty comment."));
+    }
+    if !edited && !ask("You are about to add a comment to the following runs:")? {
+        return Ok(1);
+    }
+    let c = Comment::new(&body, a.user.as_deref());
+    for r in &sel {
+        comments::add(&r.run, &c)?;
+    }
+    eprintln!("Added comment to {} run(s)", sel.len());
+    Ok(0)
+}

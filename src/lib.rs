@@ -1,6 +1,7 @@
 //! guild: run, track and compare experiments in Guild AI 0.9 run directories.
 
 pub mod batch;
+pub mod check;
 pub mod cli;
 pub mod error;
 pub mod exec;

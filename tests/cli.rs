@@ -2896,3 +2896,46 @@ fn comments_as_guild_090() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("Aborting due to an empty comment."));
 }
+
+#[test]
+fn check_and_open_as_guild_090() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "epochs=1", "-y", "-q"]);
+    let keys = |o: &Output| -> Vec<String> {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.split_once(':').map(|(k, _)| k.to_string()))
+            .collect()
+    };
+    let ours = e.run(&["check"]);
+    assert!(ours.status.success());
+    let mut theirs = keys(&e.guild090(&["check"]));
+    theirs.retain(|k| k != "latest_guild_version");
+    assert_eq!(keys(&ours), theirs);
+    let out = String::from_utf8_lossy(&ours.stdout).to_string();
+    assert!(
+        out.contains(&format!(
+            "guild_home:                {}\n",
+            e.home.display()
+        )),
+        "{out}"
+    );
+    // --version checks this binary's version.
+    assert!(e
+        .run(&["check", "--version", ">=0.1", "-n"])
+        .status
+        .success());
+    let o = e.run(&["check", "--version", ">=99"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not match '>=99'"));
+    // open: with a command, in the run directory or at a path in it.
+    let run_dir = e.ok(&["select", "--path"]).trim().to_string();
+    assert_eq!(e.ok(&["open", "-c", "echo"]).trim(), run_dir);
+    assert!(e
+        .ok(&["open", "-p", "train.py", "-c", "cat"])
+        .contains("argparse"));
+    assert!(e.ok(&["open", "-O", "-c", "cat"]).contains("step: 1"));
+    let o = e.run(&["open", "-p", "nope.txt", "-c", "cat"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nope.txt does not exist"));
+}

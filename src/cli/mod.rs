@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions, Guild's short option aliases,
 //! and dispatch. Commands parse into typed requests and call the library.
 
+mod cmd_check;
 mod cmd_comment;
 mod cmd_completion;
 mod cmd_project;
@@ -55,6 +56,10 @@ pub enum Command {
     Tag(cmd_runs::TagArgs),
     /// Print the id (or an attribute, or the path) of the latest matching run
     Select(cmd_runs::SelectArgs),
+    /// Show the installation, guild home, Python and platform
+    Check(cmd_check::CheckArgs),
+    /// Open a run's directory, a file in it or its output (or print the path)
+    Open(cmd_check::OpenArgs),
     /// List, add, delete or clear run comments
     Comment(cmd_comment::CommentArgs),
     /// Mark runs (`--marked` filters on marks); with -c, unmark them
@@ -415,6 +420,8 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Ls(a) => cmd_runs::ls(&ctx, a),
         Command::Label(a) => cmd_runs::label(&ctx, a),
         Command::Comment(a) => cmd_comment::comment(&ctx, a),
+        Command::Check(a) => cmd_check::check(&ctx, a),
+        Command::Open(a) => cmd_check::open(&ctx, a),
         Command::Tag(a) => cmd_runs::tag(&ctx, a),
         Command::Select(a) => cmd_runs::select(&ctx, a),
         Command::Completion(a) => cmd_completion::completion(&ctx, a),

@@ -1,0 +1,189 @@
+//! `guild check` (the installation, home, Python and platform) and
+//! `guild open` (a run's directory, file or output, with a program).
+
+use super::{Ctx, FilterArgs};
+use crate::error::{Error, Result};
+use crate::query;
+use crate::render;
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Show more: the Python path and more package versions
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// Only the environment (Python, platform, GPU), not the installation
+    #[arg(long)]
+    pub env: bool,
+    /// Show the disk space used by runs, deleted runs and caches
+    #[arg(long)]
+    pub space: bool,
+    /// Exit 1 unless this binary's version satisfies REQUIRED (`>=0.1`)
+    #[arg(long = "version", value_name = "REQUIRED")]
+    pub required: Option<String>,
+    /// Do not print the information (with --version: only check)
+    #[arg(short = 'n', long)]
+    pub no_info: bool,
+    /// Run Guild's own test suite (not available in this implementation)
+    #[arg(short = 'T', long)]
+    pub tests: bool,
+}
+
+fn print_kv(items: &[(String, String)]) {
+    let mut out = String::new();
+    for (k, v) in items {
+        out.push_str(&format!("{:27}{v}\n", format!("{k}:")));
+    }
+    render::out(out.trim_end());
+}
+
+pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<i32> {
+    if a.tests {
+        return Err(Error::user(
+            "Guild's Python test suite is not part of this implementation; its CLI doctests run with ../shared/compat-doctests/run.sh (see the README)",
+        ));
+    }
+    if let Some(req) = &a.required {
+        let version = env!("CARGO_PKG_VERSION");
+        match crate::check::satisfies(version, req) {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Error::user(format!(
+                    "version mismatch: current version '{version}' does not match '{req}'"
+                )))
+            }
+            Err(e) => return Err(Error::user(e)),
+        }
+        if a.no_info {
+            return Ok(0);
+        }
+    }
+    if a.space {
+        print_kv(&crate::check::space(&ctx.home));
+        return Ok(0);
+    }
+    if !a.no_info {
+        print_kv(&crate::check::facts(
+            &ctx.home,
+            crate::check::Options {
+                verbose: a.verbose,
+                env_only: a.env,
+            },
+        ));
+    }
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Without --cmd or --shell the path is opened with the desktop's opener (xdg-open); where there is none, it is printed.\n\nExamples:\n  guild open                  (the latest run's directory)\n  guild open -p model.ckpt -c 'ls -l'\n  guild open --shell 2"
+)]
+pub struct OpenArgs {
+    /// Run (default: the latest)
+    #[arg(value_name = "RUN")]
+    pub run: Option<String>,
+    /// A path under the run directory (or under its source code with -s)
+    #[arg(short = 'p', long, value_name = "PATH")]
+    pub path: Option<String>,
+    /// The run's source code directory
+    #[arg(short = 's', long)]
+    pub sourcecode: bool,
+    /// The run's output file
+    #[arg(short = 'O', long)]
+    pub output: bool,
+    /// Open with CMD (the path is its last argument)
+    #[arg(short = 'c', long, value_name = "CMD")]
+    pub cmd: Option<String>,
+    /// Start a shell ($SHELL) in the run directory (or PATH)
+    #[arg(long)]
+    pub shell: bool,
+    /// Start a shell with CMD in the run directory (or PATH)
+    #[arg(long, value_name = "CMD")]
+    pub shell_cmd: Option<String>,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+pub fn open(ctx: &Ctx, a: OpenArgs) -> Result<i32> {
+    if a.output && (a.path.is_some() || a.sourcecode) {
+        return Err(Error::user(
+            "--output cannot be used with other options Try 'guild open --help' for more information.",
+        ));
+    }
+    if a.path.as_deref().is_some_and(|p| p.starts_with('/')) {
+        return Err(Error::user(
+            "PATH must be relative Try 'guild open --help' for more information.",
+        ));
+    }
+    let runs = a
+        .filters
+        .filters()
+        .apply(query::list_dir(&ctx.home.runs_dir()))?;
+    let specs: Vec<String> = a.run.clone().into_iter().collect();
+    let r = query::select(&runs, &specs, false)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::user("no matching runs; try `guild runs list -a`"))?;
+    let rel = if a.output {
+        ".guild/output".to_string()
+    } else {
+        let p = a.path.clone().unwrap_or_else(|| ".".into());
+        if a.sourcecode {
+            crate::run::sourcecode_path(&r.run, &p)
+        } else {
+            p
+        }
+    };
+    let path = if rel == "." {
+        r.run.dir.clone()
+    } else {
+        r.run.dir.join(&rel)
+    };
+    if !path.exists() {
+        return Err(Error::user(format!("{} does not exist", path.display())));
+    }
+    let shell = a.shell_cmd.clone().or_else(|| {
+        a.shell
+            .then(|| std::env::var("SHELL").unwrap_or_else(|_| "sh".into()))
+    });
+    let (prog, args, dir): (String, Vec<String>, Option<std::path::PathBuf>) =
+        if let Some(sh) = shell {
+            let dir = if path.is_dir() {
+                path.clone()
+            } else {
+                path.parent()
+                    .map(|p| p.to_path_buf())
+                    .unwrap_or(path.clone())
+            };
+            let parts = shlex::split(&sh).unwrap_or_else(|| vec![sh.clone()]);
+            (parts[0].clone(), parts[1..].to_vec(), Some(dir))
+        } else if let Some(cmd) = &a.cmd {
+            let mut parts = shlex::split(cmd).unwrap_or_else(|| vec![cmd.clone()]);
+            if parts.is_empty() {
+                return Err(Error::user("--cmd is empty"));
+            }
+            parts.push(path.display().to_string());
+            (parts[0].clone(), parts[1..].to_vec(), None)
+        } else {
+            match crate::platform::which("xdg-open").or_else(|| crate::platform::which("open")) {
+                Some(o) => (
+                    o.display().to_string(),
+                    vec![path.display().to_string()],
+                    None,
+                ),
+                None => {
+                    println!("{}", path.display());
+                    return Ok(0);
+                }
+            }
+        };
+    let mut c = std::process::Command::new(&prog);
+    c.args(&args);
+    if let Some(d) = dir {
+        c.current_dir(d);
+    }
+    let status = c
+        .status()
+        .map_err(|e| Error::user(format!("cannot run '{prog}': {e}")))?;
+    Ok(status.code().unwrap_or(1))
+}

@@ -2939,3 +2939,38 @@ fn check_and_open_as_guild_090() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("nope.txt does not exist"));
 }
+
+#[test]
+fn diff_as_guild_090() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "lr=0.1", "epochs=1", "-y", "-q"]);
+    e.ok(&["run", "train.py", "lr=0.2", "epochs=1", "-y", "-q"]);
+    // With `--cmd echo` both print the paths they compare, on one home.
+    for args in [
+        &["diff", "--cmd", "echo"][..],
+        &["diff", "--flags", "--output", "--cmd", "echo"],
+        &["diff", "-a", "-c", "echo"],
+        &[
+            "diff", "2", "1", "-p", "train.py", "-p", "x.txt", "-c", "echo",
+        ],
+        &["diff", "-s", "-c", "echo"],
+        &["diff", "--working", "-c", "echo"],
+        &["diff", "1", "--dir", ".", "-c", "echo"],
+        &["diff", "1", "-c", "echo"],
+    ] {
+        let ours = e.run(args);
+        let theirs = e.guild090(args);
+        assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&ours.stdout),
+            String::from_utf8_lossy(&theirs.stdout),
+            "{args:?}"
+        );
+    }
+    // The default program shows the flags that differ.
+    let out = e.ok(&["diff", "--flags"]);
+    assert!(
+        out.contains("-lr: 0.1") && out.contains("+lr: 0.2"),
+        "{out}"
+    );
+}

@@ -4,6 +4,7 @@
 mod cmd_check;
 mod cmd_comment;
 mod cmd_completion;
+mod cmd_diff;
 mod cmd_project;
 mod cmd_run;
 mod cmd_runs;
@@ -60,6 +61,8 @@ pub enum Command {
     Check(cmd_check::CheckArgs),
     /// Open a run's directory, a file in it or its output (or print the path)
     Open(cmd_check::OpenArgs),
+    /// Compare two runs (flags, output, files, source code) with a diff program
+    Diff(cmd_diff::DiffArgs),
     /// List, add, delete or clear run comments
     Comment(cmd_comment::CommentArgs),
     /// Mark runs (`--marked` filters on marks); with -c, unmark them
@@ -421,6 +424,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Label(a) => cmd_runs::label(&ctx, a),
         Command::Comment(a) => cmd_comment::comment(&ctx, a),
         Command::Check(a) => cmd_check::check(&ctx, a),
+        Command::Diff(a) => cmd_diff::diff_cmd(&ctx, a),
         Command::Open(a) => cmd_check::open(&ctx, a),
         Command::Tag(a) => cmd_runs::tag(&ctx, a),
         Command::Select(a) => cmd_runs::select(&ctx, a),

@@ -278,6 +278,21 @@ fn open_at(
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
+/// `p` with `.` and `..` components resolved lexically (no filesystem).
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 /// Relative path from `from_dir` to `to` (both absolute): `../p/data.txt`.
 pub fn relative_path(to: &Path, from_dir: &Path) -> PathBuf {
     let a: Vec<_> = to.components().collect();

@@ -2974,3 +2974,33 @@ fn diff_as_guild_090() {
         "{out}"
     );
 }
+
+#[test]
+fn api_runs_compare_and_ops_as_guild_090() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "lr=0.1", "epochs=2", "-y", "-q"]);
+    e.ok(&["run", "train.py", "lr=[0.2,0.3]", "epochs=1", "-y", "-q"]);
+    e.ok(&["comment", "-a", "a note", "-y"]);
+    let json = |o: &Output| -> serde_json::Value {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    for args in [
+        &["api", "runs"][..],
+        &["api", "runs", "-f", "1"],
+        &["api", "compare"],
+        &["api", "compare", "--include-batch"],
+    ] {
+        assert_eq!(json(&e.run(args)), json(&e.guild090(args)), "{args:?}");
+    }
+    let pair = SamplePair::new("optimizers");
+    let ops = |o: Outcome| -> serde_json::Value { serde_json::from_str(&o.1).unwrap() };
+    assert_eq!(
+        ops(pair.ours(&["api", "ops"])),
+        ops(pair.theirs(&["api", "ops"]))
+    );
+    assert_eq!(
+        ops(pair.ours(&["api", "help-op", "echo"])),
+        ops(pair.theirs(&["api", "help-op", "echo"]))
+    );
+}

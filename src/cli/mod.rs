@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions, Guild's short option aliases,
 //! and dispatch. Commands parse into typed requests and call the library.
 
+mod cmd_api;
 mod cmd_check;
 mod cmd_comment;
 mod cmd_completion;
@@ -57,6 +58,8 @@ pub enum Command {
     Tag(cmd_runs::TagArgs),
     /// Print the id (or an attribute, or the path) of the latest matching run
     Select(cmd_runs::SelectArgs),
+    /// Runs, operations and comparisons as JSON, for programs
+    Api(cmd_api::ApiArgs),
     /// Show the installation, guild home, Python and platform
     Check(cmd_check::CheckArgs),
     /// Open a run's directory, a file in it or its output (or print the path)
@@ -424,6 +427,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Label(a) => cmd_runs::label(&ctx, a),
         Command::Comment(a) => cmd_comment::comment(&ctx, a),
         Command::Check(a) => cmd_check::check(&ctx, a),
+        Command::Api(a) => cmd_api::api(&ctx, a),
         Command::Diff(a) => cmd_diff::diff_cmd(&ctx, a),
         Command::Open(a) => cmd_check::open(&ctx, a),
         Command::Tag(a) => cmd_runs::tag(&ctx, a),

@@ -2,6 +2,7 @@
 //! Guild 0.9's `runs` options do, sort newest first, and select by index,
 //! `A:B` range or id prefix.
 
+pub mod api;
 pub mod compare;
 pub mod experiments;
 pub mod filter;

@@ -554,7 +554,7 @@ fn truncate_decimals(s: &str, n: usize) -> String {
     out
 }
 
-fn cell_json(c: &Cell) -> serde_json::Value {
+pub fn cell_json(c: &Cell) -> serde_json::Value {
     match c {
         Cell::Empty => serde_json::Value::Null,
         Cell::Str(s) => s.clone().into(),

@@ -1,0 +1,166 @@
+//! `guild api`: runs, operations and the compare table as JSON, in Guild
+//! 0.9's shapes, for programs (Guild's R package reads runs this way).
+
+use super::{Ctx, FilterArgs};
+use crate::error::{Error, Result};
+use crate::query::{self, api, compare};
+use clap::{Args, Subcommand};
+
+#[derive(Args, Debug)]
+pub struct ApiArgs {
+    #[command(subcommand)]
+    pub cmd: ApiCmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiCmd {
+    /// Runs as JSON (flags, attributes, files, scalars, ...)
+    Runs(ApiRunsArgs),
+    /// The operations of the guild.yml in the current directory as JSON
+    Ops(ApiFormat),
+    /// The compare table (header row, then one row per run) as JSON
+    Compare(ApiCompareArgs),
+    /// One operation's help (flags, defaults, choices) as JSON
+    HelpOp(ApiHelpOpArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ApiFormat {
+    /// Indent the JSON (keys sorted)
+    #[arg(short = 'f', long)]
+    pub format: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ApiRunsArgs {
+    /// Runs (default: all matching the filters)
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    #[command(flatten)]
+    pub out: ApiFormat,
+    /// API version (2 is the default and the only one)
+    #[arg(short = 'v', long, value_name = "N", default_value = "2")]
+    pub api_version: u8,
+    /// Deleted runs instead
+    #[arg(short = 'd', long)]
+    pub deleted: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ApiCompareArgs {
+    /// Runs (default: all matching the filters)
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    #[command(flatten)]
+    pub out: ApiFormat,
+    /// Include batch runs
+    #[arg(long)]
+    pub include_batch: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ApiHelpOpArgs {
+    /// The operation (`train`, `model:train`)
+    #[arg(value_name = "OPSPEC")]
+    pub opspec: String,
+    #[command(flatten)]
+    pub out: ApiFormat,
+}
+
+fn out(v: &serde_json::Value, f: &ApiFormat) -> Result<i32> {
+    let text = if f.format {
+        serde_json::to_string_pretty(v)
+    } else {
+        serde_json::to_string(v)
+    }
+    .map_err(|e| Error::user(format!("cannot encode JSON: {e}")))?;
+    println!("{text}");
+    Ok(0)
+}
+
+pub fn api(ctx: &Ctx, a: ApiArgs) -> Result<i32> {
+    match a.cmd {
+        ApiCmd::Runs(r) => {
+            if r.api_version != 2 {
+                return Err(Error::user(
+                    "only API version 2 is supported; use -v 2 (the default)",
+                ));
+            }
+            let dir = if r.deleted {
+                ctx.home.trash_dir()
+            } else {
+                ctx.home.runs_dir()
+            };
+            let all = r.filters.filters().apply(query::list_dir(&dir))?;
+            let runs = query::select(&all, &r.runs, true)?;
+            let data: Vec<serde_json::Value> =
+                runs.iter().map(|x| api::run_data(x, &dir)).collect();
+            out(&serde_json::Value::Array(data), &r.out)
+        }
+        ApiCmd::Ops(f) => {
+            let ops = match crate::guildfile::Guildfile::find(&ctx.cwd)? {
+                Some(gf) => gf
+                    .all_ops()
+                    .into_iter()
+                    .filter(|(_, o)| !o.is_private())
+                    .map(|(m, o)| {
+                        crate::op::gf::resolve(&ctx.home, &gf, m, o)
+                            .map(|op| api::op_data(&op, &gf.path))
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+                None => Vec::new(),
+            };
+            out(&serde_json::Value::Array(ops), &f)
+        }
+        ApiCmd::HelpOp(h) => {
+            let op = crate::op::resolve(&ctx.home, &ctx.cwd, Some(&h.opspec))?;
+            let gf = crate::guildfile::Guildfile::find(&ctx.cwd)?
+                .map(|g| g.path)
+                .unwrap_or_default();
+            out(&api::op_data(&op, &gf), &h.out)
+        }
+        ApiCmd::Compare(c) => {
+            let all = c
+                .filters
+                .filters()
+                .apply(query::list_dir(&ctx.home.runs_dir()))?;
+            let mut runs = query::select(&all, &c.runs, true)?;
+            if !c.include_batch {
+                runs.retain(|r| !r.batch);
+            }
+            let (header, rows) = compare::table(&runs, &compare::Layout::default());
+            // As Guild: the run column holds the full id, named `id`.
+            let mut data = vec![serde_json::Value::Array(
+                header
+                    .iter()
+                    .map(|h| {
+                        if h == "run" {
+                            "id".into()
+                        } else {
+                            h.clone().into()
+                        }
+                    })
+                    .collect(),
+            )];
+            for (r, row) in runs.iter().zip(&rows) {
+                data.push(serde_json::Value::Array(
+                    header
+                        .iter()
+                        .map(|h| {
+                            if h == "run" {
+                                r.run.id.clone().into()
+                            } else {
+                                crate::render::cell_json(&row.get(h))
+                            }
+                        })
+                        .collect(),
+                ));
+            }
+            out(&serde_json::Value::Array(data), &c.out)
+        }
+    }
+}

@@ -3004,3 +3004,76 @@ fn api_runs_compare_and_ops_as_guild_090() {
         ops(pair.theirs(&["api", "help-op", "echo"]))
     );
 }
+
+#[test]
+fn export_and_import_as_guild_090() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "lr=0.1", "epochs=1", "-y", "-q"]);
+    e.ok(&["run", "train.py", "lr=0.2", "epochs=1", "-y", "-q"]);
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("exported");
+    let zip = out.path().join("exported.zip");
+    let (d, z) = (dir.to_str().unwrap(), zip.to_str().unwrap());
+    let o = e.run(&["export", d, "-y"]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).ends_with(&format!("Exported 2 run(s) to {d}\n")));
+    // Again: both are there already.
+    let o = e.run(&["export", d, "-y"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("exists, skipping").count(), 2, "{err}");
+    assert!(err.ends_with(&format!("Exported 0 run(s) to {d}\n")));
+    e.ok(&["export", z, "1", "-y"]);
+    // Guild 0.9 imports both archives into a fresh home.
+    let gh = tempfile::tempdir().unwrap();
+    let guild = |args: &[&str]| {
+        Command::new(guild_venv().join("bin/guild"))
+            .args(args)
+            .env("GUILD_HOME", gh.path())
+            .output()
+            .unwrap()
+    };
+    let o = guild(&["import", d, "-y"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = guild(&["import", z, "-y"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("exists, skipping"));
+    let theirs = String::from_utf8_lossy(&guild(&["runs"]).stdout).to_string();
+    assert_eq!(theirs.lines().count(), 2, "{theirs}");
+    // And we import what Guild exports, from a directory and a zip.
+    let g_out = tempfile::tempdir().unwrap();
+    let gd = g_out.path().join("g");
+    let gz = g_out.path().join("g.zip");
+    assert!(guild(&["export", gd.to_str().unwrap(), "-y"])
+        .status
+        .success());
+    assert!(guild(&["export", gz.to_str().unwrap(), "2", "-y"])
+        .status
+        .success());
+    let f = Env::new();
+    let o = f.run(&["import", gz.to_str().unwrap(), "-y"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = f.run(&["import", gd.to_str().unwrap(), "-y"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("exists, skipping")
+            && err
+                .ends_with(&("Imported 1 run(s) from ".to_string() + gd.to_str().unwrap() + "\n")),
+        "{err}"
+    );
+    let ours: Vec<String> = f.ok(&["runs"]).lines().map(String::from).collect();
+    assert_eq!(ours.len(), 2);
+    // The imported runs read as they did: same flags and output.
+    assert!(f.ok(&["cat", "--output", "1"]).contains("step: 1"));
+    // Bad archives.
+    let o = f.run(&["import", "/nonexistent/x", "-y"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("archive '/nonexistent/x' does not exist"));
+    let o = f.run(&["import", gz.to_str().unwrap(), "--move", "-y"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("'--move' cannot be used with zip archives")
+    );
+    // --move: the runs leave the home.
+    let moved = out.path().join("moved");
+    e.ok(&["export", moved.to_str().unwrap(), "--move", "-y"]);
+    assert!(e.ok(&["runs"]).trim().is_empty());
+    assert_eq!(std::fs::read_dir(&moved).unwrap().count(), 2);
+}

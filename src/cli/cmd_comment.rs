@@ -102,14 +102,7 @@ pub fn comment(ctx: &Ctx, a: CommentArgs) -> Result<i32> {
         eprintln!("No runs to modify.");
         return Ok(0);
     }
-    let preview: String = sel
-        .iter()
-        .map(|r| {
-            let i = all.iter().position(|x| x.run.id == r.run.id).unwrap_or(0) + 1;
-            let rows = render::run_rows(&[(i, r)], Default::default());
-            format!("  {}\n", render::table(rows).trim_end())
-        })
-        .collect();
+    let preview = render::id_preview(&sel);
     let ask = |what: &str| -> Result<bool> {
         if a.yes {
             return Ok(true);

@@ -2,6 +2,7 @@
 //! and dispatch. Commands parse into typed requests and call the library.
 
 mod cmd_api;
+mod cmd_archive;
 mod cmd_check;
 mod cmd_comment;
 mod cmd_completion;
@@ -60,6 +61,10 @@ pub enum Command {
     Select(cmd_runs::SelectArgs),
     /// Runs, operations and comparisons as JSON, for programs
     Api(cmd_api::ApiArgs),
+    /// Copy or move runs to a directory or a .zip archive
+    Export(cmd_archive::ExportArgs),
+    /// Copy or move runs from a directory or a .zip archive into the home
+    Import(cmd_archive::ImportArgs),
     /// Show the installation, guild home, Python and platform
     Check(cmd_check::CheckArgs),
     /// Open a run's directory, a file in it or its output (or print the path)
@@ -428,6 +433,8 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Comment(a) => cmd_comment::comment(&ctx, a),
         Command::Check(a) => cmd_check::check(&ctx, a),
         Command::Api(a) => cmd_api::api(&ctx, a),
+        Command::Export(a) => cmd_archive::export(&ctx, a),
+        Command::Import(a) => cmd_archive::import(&ctx, a),
         Command::Diff(a) => cmd_diff::diff_cmd(&ctx, a),
         Command::Open(a) => cmd_check::open(&ctx, a),
         Command::Tag(a) => cmd_runs::tag(&ctx, a),

@@ -213,6 +213,25 @@ pub fn run_rows(runs: &[(usize, &RunInfo)], style: RowStyle) -> Vec<Vec<String>>
         .collect()
 }
 
+/// The runs an operation is about to change, as Guild lists them before
+/// asking (`  [SHORT_ID]  OP  STARTED  STATUS  LABEL`).
+pub fn id_preview(runs: &[RunInfo]) -> String {
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let mut row = run_rows(&[(0, r)], RowStyle::default())
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            if let Some(first) = row.first_mut() {
+                *first = format!("[{}]", r.run.short_id());
+            }
+            row
+        })
+        .collect();
+    indented(&table(rows), "  ")
+}
+
 /// A command line as Guild prints it: shell-quoted, with `'x'` shown as
 /// `"'x'"` rather than `''"'"'x'"'"''`.
 pub fn cmd_line(args: &[String]) -> String {

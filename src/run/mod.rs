@@ -4,6 +4,7 @@
 //! lives in `.guild/` (attrs, markers, output). Status is derived from those
 //! files and the process table, never stored as a word.
 
+pub mod archive;
 pub mod comments;
 pub mod edit;
 pub mod ls;

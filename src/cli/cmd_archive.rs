@@ -1,0 +1,155 @@
+//! `guild export` and `guild import`: runs to and from a directory or a
+//! zip archive (Guild 0.9's options and messages).
+
+use super::{Ctx, FilterArgs};
+use crate::error::{Error, Result};
+use crate::query;
+use crate::render;
+use crate::run::archive;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "LOCATION is a directory (made when missing) or a file ending in .zip. A run already there is skipped. Without RUN, all runs matching the filters are exported.\n\nExamples:\n  guild export ~/runs-backup\n  guild export results.zip 1:3 --operation train\n  guild export /mnt/archive --move -y"
+)]
+pub struct ExportArgs {
+    /// Directory or .zip file to export to
+    #[arg(value_name = "LOCATION")]
+    pub location: PathBuf,
+    /// Runs (default: all matching the filters)
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    /// Move the runs instead of copying them
+    #[arg(short = 'm', long = "move")]
+    pub mv: bool,
+    /// Copy what the runs link to (dependencies) instead of the links
+    #[arg(short = 'r', long)]
+    pub copy_resources: bool,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "ARCHIVE is a directory of runs (as `guild export` makes) or a .zip file. A run already in the home is skipped. Without RUN, all runs of the archive matching the filters are imported.\n\nExamples:\n  guild import ~/runs-backup\n  guild import results.zip --operation train -y"
+)]
+pub struct ImportArgs {
+    /// Directory or .zip file to import from
+    #[arg(value_name = "ARCHIVE")]
+    pub archive: PathBuf,
+    /// Runs of the archive (default: all matching the filters)
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    /// Move the runs instead of copying them (not from a zip archive)
+    #[arg(short = 'm', long = "move")]
+    pub mv: bool,
+    /// Copy what the runs link to (dependencies) instead of the links
+    #[arg(long)]
+    pub copy_resources: bool,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+fn confirm(yes: bool, what: String, preview: &str, copy_resources: bool) -> Result<bool> {
+    if yes {
+        return Ok(true);
+    }
+    eprint!("{what}\n{preview}");
+    if !super::confirm("Continue?", true)? {
+        return Ok(false);
+    }
+    if copy_resources {
+        eprintln!(
+            "WARNING: You specified --copy-resources, which will copy resources used by each run."
+        );
+        return super::confirm("Really copy resources exported runs?", true);
+    }
+    Ok(true)
+}
+
+pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<i32> {
+    let all = a
+        .filters
+        .filters()
+        .apply(query::list_dir(&ctx.home.runs_dir()))?;
+    let sel = query::select(&all, &a.runs, true)?;
+    if sel.is_empty() {
+        eprintln!("No runs to export.");
+        return Ok(0);
+    }
+    let shown = a.location.display().to_string();
+    let what = format!(
+        "You are about to {} the following runs to '{shown}':",
+        if a.mv { "move" } else { "copy" }
+    );
+    if !confirm(a.yes, what, &render::id_preview(&sel), a.copy_resources)? {
+        return Ok(1);
+    }
+    let runs: Vec<crate::run::Run> = sel.iter().map(|r| r.run.clone()).collect();
+    let dest = ctx.cwd.join(&a.location);
+    let done = archive::export(&runs, &dest, a.mv, a.copy_resources, &|m| eprintln!("{m}"))?;
+    eprintln!("Exported {} run(s) to {shown}", done.len());
+    Ok(0)
+}
+
+pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<i32> {
+    let path = ctx.cwd.join(&a.archive);
+    let shown = a.archive.display().to_string();
+    if !path.exists() {
+        return Err(Error::user(format!("archive '{shown}' does not exist")));
+    }
+    let zip = archive::is_zip(&path);
+    if zip && a.mv {
+        return Err(Error::user("'--move' cannot be used with zip archives"));
+    }
+    if !zip && path.is_file() {
+        return Err(Error::user(format!(
+            "invalid archive {shown} - expected a directory or a zip file"
+        )));
+    }
+    let runs_dir = ctx.home.runs_dir();
+    crate::fsutil::create_dir_all(&runs_dir)?;
+    let unpacked = if zip {
+        Some(archive::unpack(&path, &ctx.home.path)?)
+    } else {
+        None
+    };
+    let dir = unpacked
+        .as_ref()
+        .map(|u| u.0.clone())
+        .unwrap_or(path.clone());
+    let all = a.filters.filters().apply(query::list_dir(&dir))?;
+    let sel = query::select(&all, &a.runs, true)?;
+    if sel.is_empty() {
+        eprintln!("No runs to import.");
+        return Ok(0);
+    }
+    let what = format!(
+        "You are about to import ({}) the following runs from '{shown}':",
+        if a.mv { "move" } else { "copy" }
+    );
+    if !confirm(a.yes, what, &render::id_preview(&sel), a.copy_resources)? {
+        return Ok(1);
+    }
+    let runs: Vec<crate::run::Run> = sel.iter().map(|r| r.run.clone()).collect();
+    // From a zip, the unpacked copy is moved into place.
+    let done = archive::import(&runs, &runs_dir, a.mv || zip, a.copy_resources, &|m| {
+        eprintln!(
+            "{}",
+            if zip {
+                m.replace("Moving ", "Copying ")
+            } else {
+                m
+            }
+        )
+    })?;
+    eprintln!("Imported {} run(s) from {shown}", done.len());
+    Ok(0)
+}

@@ -1,0 +1,216 @@
+//! `export` and `import`: runs copied (or moved) to a directory or a zip
+//! archive and back, as Guild 0.9 does. A run lands under a temporary name
+//! and is renamed into place, so an interrupted copy leaves no half run;
+//! a run already at the destination is skipped with a warning.
+
+use super::Run;
+use crate::error::{Error, Result};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+pub fn is_zip(p: &Path) -> bool {
+    p.to_string_lossy().to_lowercase().ends_with(".zip")
+}
+
+/// Copy `src` to `dest` (a new path): links are kept as links, or with
+/// `follow` replaced by what they lead to (a dangling one is left out).
+fn copy_tree(src: &Path, dest: &Path, follow: bool) -> Result<()> {
+    let meta = std::fs::symlink_metadata(src).map_err(|e| Error::io("reading", src, e))?;
+    if meta.file_type().is_symlink() {
+        if !follow {
+            let target = std::fs::read_link(src).map_err(|e| Error::io("reading", src, e))?;
+            return std::os::unix::fs::symlink(&target, dest)
+                .map_err(|e| Error::io("linking", dest, e));
+        }
+        if !src.exists() {
+            return Ok(());
+        }
+        if src.is_dir() {
+            return copy_dir(src, dest, follow);
+        }
+        std::fs::copy(src, dest).map_err(|e| Error::io("copying", src, e))?;
+        return Ok(());
+    }
+    if meta.is_dir() {
+        return copy_dir(src, dest, follow);
+    }
+    std::fs::copy(src, dest).map_err(|e| Error::io("copying", src, e))?;
+    Ok(())
+}
+
+fn copy_dir(src: &Path, dest: &Path, follow: bool) -> Result<()> {
+    crate::fsutil::create_dir_all(dest)?;
+    let rd = std::fs::read_dir(src).map_err(|e| Error::io("reading", src, e))?;
+    for e in rd.flatten() {
+        copy_tree(&e.path(), &dest.join(e.file_name()), follow)?;
+    }
+    Ok(())
+}
+
+/// Put run directory `src` at `dest` (which must not exist): renamed when
+/// moving on one filesystem, else copied beside `dest` and renamed into
+/// place (then the source removed when moving).
+fn transfer(src: &Path, dest: &Path, mv: bool, follow: bool) -> Result<()> {
+    if mv && !follow && std::fs::rename(src, dest).is_ok() {
+        return Ok(());
+    }
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    crate::fsutil::create_dir_all(parent)?;
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = parent.join(format!(".stage-import-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    if let Err(e) = copy_tree(src, &tmp, follow) {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, dest).map_err(|e| Error::io("renaming", &tmp, e))?;
+    if mv {
+        std::fs::remove_dir_all(src).map_err(|e| Error::io("removing", src, e))?;
+    }
+    Ok(())
+}
+
+/// Export `runs` to directory or zip file `location`; returns the ids
+/// exported. `say` gets the progress lines (`Copying ID`, warnings).
+pub fn export(
+    runs: &[Run],
+    location: &Path,
+    mv: bool,
+    copy_resources: bool,
+    say: &dyn Fn(String),
+) -> Result<Vec<String>> {
+    let verb = if mv { "Moving" } else { "Copying" };
+    let mut done = Vec::new();
+    if is_zip(location) {
+        let parent = location.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(p) = parent {
+            crate::fsutil::create_dir_all(p)?;
+        }
+        let tmp = PathBuf::from(format!("{}.tmp-{}", location.display(), std::process::id()));
+        let file = std::fs::File::create(&tmp).map_err(|e| Error::io("creating", &tmp, e))?;
+        let mut zw = zip::ZipWriter::new(file);
+        let mut existing = std::collections::HashSet::new();
+        let zerr = |e: zip::result::ZipError| {
+            Error::user(format!("cannot write {}: {e}", location.display()))
+        };
+        if location.exists() {
+            let f = std::fs::File::open(location).map_err(|e| Error::io("reading", location, e))?;
+            let mut old = zip::ZipArchive::new(f)
+                .map_err(|e| Error::user(format!("cannot write to {}: {e}", location.display())))?;
+            for i in 0..old.len() {
+                let entry = old.by_index_raw(i).map_err(zerr)?;
+                existing.insert(entry.name().to_string());
+                zw.raw_copy_file(entry).map_err(zerr)?;
+            }
+        }
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(true);
+        for run in runs {
+            if existing.contains(&format!("{}/", run.id)) {
+                say(format!("WARNING: {} exists, skipping", run.id));
+                continue;
+            }
+            say(format!("{verb} {}", run.id));
+            zw.add_directory(format!("{}/", run.id), opts)
+                .map_err(zerr)?;
+            for e in walkdir::WalkDir::new(&run.dir)
+                .min_depth(1)
+                .follow_links(true)
+                .sort_by_file_name()
+                .into_iter()
+                .flatten()
+            {
+                let Ok(rel) = e.path().strip_prefix(&run.dir) else {
+                    continue;
+                };
+                let name = format!("{}/{}", run.id, rel.display());
+                if e.file_type().is_dir() {
+                    zw.add_directory(format!("{name}/"), opts).map_err(zerr)?;
+                } else {
+                    let mut data = Vec::new();
+                    std::fs::File::open(e.path())
+                        .and_then(|mut f| f.read_to_end(&mut data))
+                        .map_err(|err| Error::io("reading", e.path(), err))?;
+                    zw.start_file(name, opts).map_err(zerr)?;
+                    zw.write_all(&data)
+                        .map_err(|err| Error::io("writing", &tmp, err))?;
+                }
+            }
+            done.push(run.id.clone());
+        }
+        zw.finish().map_err(zerr)?;
+        std::fs::rename(&tmp, location).map_err(|e| Error::io("renaming", &tmp, e))?;
+        if mv {
+            for run in runs.iter().filter(|r| done.contains(&r.id)) {
+                std::fs::remove_dir_all(&run.dir)
+                    .map_err(|e| Error::io("removing", &run.dir, e))?;
+            }
+        }
+        return Ok(done);
+    }
+    crate::fsutil::create_dir_all(location)?;
+    for run in runs {
+        let dest = location.join(&run.id);
+        if dest.symlink_metadata().is_ok() {
+            say(format!("WARNING: {} exists, skipping", dest.display()));
+            continue;
+        }
+        say(format!("{verb} {}", run.id));
+        transfer(&run.dir, &dest, mv, copy_resources)?;
+        done.push(run.id.clone());
+    }
+    Ok(done)
+}
+
+/// A zip archive unpacked into a temporary directory (removed on drop),
+/// to list and import its runs like a directory's.
+pub struct Unpacked(pub PathBuf);
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn unpack(zip_path: &Path, under: &Path) -> Result<Unpacked> {
+    let f = std::fs::File::open(zip_path).map_err(|e| Error::io("reading", zip_path, e))?;
+    let mut za = zip::ZipArchive::new(f).map_err(|e| {
+        Error::user(format!(
+            "invalid archive {} - expected a directory or a zip file ({e})",
+            zip_path.display()
+        ))
+    })?;
+    let dir = under.join(format!(".import-{}", uuid::Uuid::new_v4().simple()));
+    crate::fsutil::create_dir_all(&dir)?;
+    let unpacked = Unpacked(dir.clone());
+    za.extract(&dir)
+        .map_err(|e| Error::user(format!("cannot read {}: {e}", zip_path.display())))?;
+    Ok(unpacked)
+}
+
+/// Import archived runs into `runs_dir`; returns the ids imported.
+pub fn import(
+    runs: &[Run],
+    runs_dir: &Path,
+    mv: bool,
+    copy_resources: bool,
+    say: &dyn Fn(String),
+) -> Result<Vec<String>> {
+    let verb = if mv { "Moving" } else { "Copying" };
+    let mut done = Vec::new();
+    for run in runs {
+        let dest = runs_dir.join(&run.id);
+        if dest.symlink_metadata().is_ok() {
+            say(format!("WARNING: {} exists, skipping", run.id));
+            continue;
+        }
+        say(format!("{verb} {}", run.id));
+        transfer(&run.dir, &dest, mv, copy_resources)?;
+        done.push(run.id.clone());
+    }
+    Ok(done)
+}

@@ -298,6 +298,8 @@ pub struct Options {
     pub stop_after: Option<f64>,
     pub needed: bool,
     pub quiet: bool,
+    /// Stage every trial and start none (`--stage-trials`).
+    pub stage_trials: bool,
 }
 
 impl Options {
@@ -314,6 +316,7 @@ impl Options {
         );
         m.insert("needed".into(), self.needed.into());
         m.insert("quiet".into(), self.quiet.into());
+        m.insert("stage-trials".into(), self.stage_trials.into());
         Value::Mapping(m)
     }
 
@@ -327,6 +330,9 @@ impl Options {
             stop_after: get("stop-after").and_then(Value::as_f64),
             needed: get("needed").and_then(Value::as_bool).unwrap_or(false),
             quiet: get("quiet").and_then(Value::as_bool).unwrap_or(false),
+            stage_trials: get("stage-trials")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
         }
     }
 }
@@ -389,6 +395,44 @@ pub fn main() -> Result<i32> {
             resume[i] = Some(run);
         }
     }
+    // A trial --needed skips: a run of the operation with its flags ran.
+    let needed_done = |t: &Mapping| {
+        opts.needed
+            && crate::query::same_op_and_flags(existing.iter().cloned(), &opref, t).any(|r| {
+                matches!(
+                    r.status.status,
+                    crate::run::Status::Completed | crate::run::Status::Running
+                )
+            })
+    };
+    // Every trial exists before the first starts (as Guild: `guild runs`
+    // shows the sweep's pending trials, which `stop`/`delete` can reach).
+    for (i, t) in trials.iter().enumerate() {
+        if resume[i].is_none() && !needed_done(t) {
+            if STOP_SIGNAL.load(Ordering::SeqCst) != 0 || crate::exec::stop_signal() != 0 {
+                break;
+            }
+            resume[i] = Some(crate::plan::stage_trial(&home, &batch, i, t)?);
+        }
+    }
+    if opts.stage_trials {
+        // Staged, not pending: each starts with `guild run --start ID`.
+        for run in resume.iter().flatten().filter(|r| r.has_marker("PENDING")) {
+            crate::fsutil::touch(&run.guild_path("STAGED"))?;
+            crate::fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
+            let flags = match run.attr("flags") {
+                Some(Value::Mapping(m)) => m,
+                _ => Mapping::new(),
+            };
+            eprintln!(
+                "INFO: [guild] Staging trial {}: {} ({})",
+                run.id,
+                opref.op_desc(),
+                trial_desc(&flags)
+            );
+        }
+        return Ok(0);
+    }
     // Trials staged up front and never started do not count as started.
     let started = resume
         .iter()
@@ -441,20 +485,11 @@ pub fn main() -> Result<i32> {
         let t = &trials[next];
         let index = next;
         next += 1;
-        if opts.needed {
-            let done =
-                crate::query::same_op_and_flags(existing.iter().cloned(), &opref, t).any(|r| {
-                    matches!(
-                        r.status.status,
-                        crate::run::Status::Completed | crate::run::Status::Running
-                    )
-                });
-            if done {
-                eprintln!(
-                    "INFO: [guild] Skipping trial {index} because a run with its flags exists (--needed)"
-                );
-                continue;
-            }
+        if resume[index].is_none() && needed_done(t) {
+            eprintln!(
+                "INFO: [guild] Skipping trial {index} because a run with its flags exists (--needed)"
+            );
+            continue;
         }
         let run = match resume[index].take() {
             Some(run) => match run.status().status {
@@ -472,19 +507,11 @@ pub fn main() -> Result<i32> {
             },
             None => crate::plan::stage_trial(&home, &batch, index, t)?,
         };
-        let desc: Vec<String> = {
-            let mut v: Vec<(String, String)> = t
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str()?.to_string(), flags::encode_display(v))))
-                .collect();
-            v.sort();
-            v.into_iter().map(|(k, v)| format!("{k}={v}")).collect()
-        };
         eprintln!(
             "INFO: [guild] Running trial {}: {} ({})",
             run.id,
             opref.op_desc(),
-            desc.join(", ")
+            trial_desc(t)
         );
         // Each trial resolves its own dependencies (a config file written
         // with the trial's flags; operation sources staging left).
@@ -607,6 +634,19 @@ fn relay_lines(
             };
         }
     })
+}
+
+/// A trial's flags as the batch's log lines show them (`a=1, b=x`).
+fn trial_desc(t: &Mapping) -> String {
+    let mut v: Vec<(String, String)> = t
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), flags::encode_display(v))))
+        .collect();
+    v.sort();
+    v.into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A deadline for `--stop-after MINUTES`.

@@ -1593,13 +1593,18 @@ fn parallel_trials_overlap_and_failures_do_not_stop_the_sweep() {
         "-q",
     ]);
     assert!(!o.status.success());
+    // Stopped at the failure: the other trial (staged up front) never ran.
+    let st: Vec<String> = e
+        .runs_json()
+        .iter()
+        .filter(|r| r["operation"] == "train.py")
+        .map(|r| r["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(st.len(), 2, "{st:?}");
     assert_eq!(
-        e.runs_json()
-            .iter()
-            .filter(|r| r["operation"] == "train.py")
-            .count(),
+        st.iter().filter(|s| *s == "pending").count(),
         1,
-        "stopped at the failure"
+        "stopped at the failure: {st:?}"
     );
 }
 
@@ -1638,10 +1643,20 @@ fn stopping_a_sweep_stops_every_running_trial() {
         .into_iter()
         .filter(|r| r["operation"] == "train.py")
         .collect();
-    assert_eq!(trials.len(), 2, "the third trial was never started");
-    assert!(
-        trials.iter().all(|r| r["status"] == "terminated"),
+    // Every trial was staged up front; the third was never started.
+    assert_eq!(trials.len(), 3, "{trials:?}");
+    assert_eq!(
+        trials
+            .iter()
+            .filter(|r| r["status"] == "terminated")
+            .count(),
+        2,
         "{trials:?}"
+    );
+    assert_eq!(
+        trials.iter().filter(|r| r["status"] == "pending").count(),
+        1,
+        "the third trial was never started: {trials:?}"
     );
 }
 
@@ -3076,4 +3091,62 @@ fn export_and_import_as_guild_090() {
     e.ok(&["export", moved.to_str().unwrap(), "--move", "-y"]);
     assert!(e.ok(&["runs"]).trim().is_empty());
     assert_eq!(std::fs::read_dir(&moved).unwrap().count(), 2);
+}
+
+#[test]
+fn sweeps_stage_every_trial_first_and_stage_trials_starts_none() {
+    let e = Env::new();
+    let mut child = e
+        .cmd(&[
+            "run",
+            "train.py",
+            "sleep=[30.0,30.1]",
+            "epochs=1",
+            "-y",
+            "-q",
+        ])
+        .spawn()
+        .unwrap();
+    // While the first trial runs, the second is already there, pending.
+    wait_until("a trial running", Duration::from_secs(30), || {
+        e.runs_json()
+            .iter()
+            .any(|r| r["operation"] == "train.py" && r["status"] == "running")
+    });
+    let st: Vec<String> = e
+        .runs_json()
+        .iter()
+        .filter(|r| r["operation"] == "train.py")
+        .map(|r| r["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(st, ["running", "pending"], "{st:?}");
+    e.ok(&["stop", "-y"]);
+    let _ = child.wait();
+    // --stage-trials: every trial staged, none started.
+    let e = Env::new();
+    let o = e.run(&[
+        "run",
+        "train.py",
+        "lr=[0.1,0.2,0.3]",
+        "epochs=1",
+        "--stage-trials",
+        "-y",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        err.matches("INFO: [guild] Staging trial ").count(),
+        3,
+        "{err}"
+    );
+    let trials: Vec<serde_json::Value> = e
+        .runs_json()
+        .into_iter()
+        .filter(|r| r["operation"] == "train.py")
+        .collect();
+    assert_eq!(trials.len(), 3);
+    assert!(trials.iter().all(|r| r["status"] == "staged"), "{trials:?}");
+    let id = trials[0]["id"].as_str().unwrap();
+    assert!(e.ok(&["run", "--start", id, "-y"]).contains("step: 1"));
+    assert_eq!(e.status_of(id), "completed");
 }

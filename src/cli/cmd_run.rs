@@ -125,6 +125,10 @@ pub struct RunArgs {
     /// Print the environment the operation adds and exit
     #[arg(long)]
     pub print_env: bool,
+    /// For a sweep: stage every trial and start none (each can be started
+    /// with `guild run --start ID`)
+    #[arg(long)]
+    pub stage_trials: bool,
     /// Show the operation's flags and exit
     #[arg(long)]
     pub help_op: bool,
@@ -603,7 +607,7 @@ fn run_batch(
 ) -> Result<i32> {
     if a.stage {
         return Err(Error::user(
-            "--stage cannot be used with a sweep; stage single runs, or run the sweep",
+            "--stage cannot be used with a sweep; use --stage-trials to stage every trial (then `guild run --start ID` each)",
         ));
     }
     let (mut batch_op, batch_flags) = match custom {
@@ -653,6 +657,7 @@ fn run_batch(
         return Err(Error::user("a batch run is staged in runs/"));
     };
     let opts = crate::batch::Options {
+        stage_trials: a.stage_trials,
         parallel: a.parallel as usize,
         fail_on_trial_error: a.fail_on_trial_error,
         stop_after: a.stop_after,
@@ -693,9 +698,14 @@ fn run_batch(
     )?;
     let claim = crate::exec::Claim::take(&batch)?;
     if a.background || a.pidfile.is_some() {
-        local::start_background(&ctx.home, &batch, &ctx.cwd, &start_opts(a), &claim)?;
+        let pid = local::start_background(&ctx.home, &batch, &ctx.cwd, &start_opts(a), &claim)?;
+        // As a single run's line, then the sweep's size.
+        let how = match &a.pidfile {
+            Some(p) => format!("pidfile {}", p.display()),
+            None => format!("pid {pid}"),
+        };
         eprintln!(
-            "{}+ started in background as {} ({} trials)",
+            "{}+ started in background as {} ({how}; {} trials)",
             op.name,
             batch.id,
             sweep.trials.len()
@@ -772,7 +782,7 @@ fn run_params(a: &RunArgs) -> Value {
     put("run_id", s(&a.run_id));
     put("save_trials", Value::Null);
     put("stage", a.stage.into());
-    put("stage_trials", false.into());
+    put("stage_trials", a.stage_trials.into());
     put(
         "stop_after",
         a.stop_after.map(Value::from).unwrap_or(Value::Null),

@@ -787,11 +787,15 @@ fn a_killed_sweep_is_shown_interrupted_and_resumes_on_restart() {
             .find(|d| d.join(".guild/proto").exists())
             .unwrap()
     };
+    // Every trial is staged (pending) before the first starts: wait for
+    // the second one to start.
     wait_until("second trial", Duration::from_secs(30), || {
         std::fs::read_dir(batch())
             .unwrap()
             .flatten()
             .filter(|x| x.file_type().unwrap().is_symlink())
+            // (A trial is pending until its start begins.)
+            .filter(|x| !x.path().join(".guild/PENDING").exists())
             .count()
             >= 2
     });

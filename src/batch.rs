@@ -599,6 +599,19 @@ pub fn main() -> Result<i32> {
     };
     if sig != 0 {
         eprintln!("INFO: [guild] Stopping batch (pending trials can be started as needed)");
+        // End by the signal itself, so the batch run records it
+        // (terminated, exit -15), as Guild's does.
+        {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            let _ = std::io::stderr().flush();
+        }
+        // SAFETY: restoring the default action and raising a signal on
+        // this process (a `guild __batch` child of its supervisor).
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::raise(sig);
+        }
         return Ok(128 + sig);
     }
     Ok(failed.unwrap_or(0))

@@ -490,6 +490,9 @@ pub fn stage_trial(
         ("user_flags", Value::Mapping(Mapping::new())),
         // The sweep it belongs to, after the batch run is gone.
         ("sweep", batch.id.clone().into()),
+        // As any staged run (Guild shows it for pending trials); written
+        // again when the trial starts.
+        ("started", now_us().into()),
     ];
     let template = crate::run::edit::label_template(&proto);
     let label = label_for(None, &[], template.as_deref(), flag_vals);

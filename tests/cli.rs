@@ -3120,8 +3120,23 @@ fn sweeps_stage_every_trial_first_and_stage_trials_starts_none() {
         .map(|r| r["status"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(st, ["running", "pending"], "{st:?}");
+    // A pending trial shows when it was staged, as Guild's do.
+    assert!(e
+        .ok(&["runs"])
+        .lines()
+        .any(|l| l.contains(" pending ") && l.contains(":")));
     e.ok(&["stop", "-y"]);
     let _ = child.wait();
+    // The stopped sweep ends terminated (not error), its pending trial stays.
+    wait_until("sweep ended", Duration::from_secs(20), || {
+        e.runs_json().iter().all(|r| r["status"] != "running")
+    });
+    let batch = e
+        .runs_json()
+        .into_iter()
+        .find(|r| r["operation"] == "train.py+")
+        .expect("the stopped batch is kept");
+    assert_eq!(batch["status"], "terminated", "{batch:?}");
     // --stage-trials: every trial staged, none started.
     let e = Env::new();
     let o = e.run(&[

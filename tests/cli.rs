@@ -3121,10 +3121,14 @@ fn sweeps_stage_every_trial_first_and_stage_trials_starts_none() {
         .collect();
     assert_eq!(st, ["running", "pending"], "{st:?}");
     // A pending trial shows when it was staged, as Guild's do.
-    assert!(e
-        .ok(&["runs"])
-        .lines()
-        .any(|l| l.contains(" pending ") && l.contains(":")));
+    let listing = e.ok(&["runs"]);
+    let pending = listing.lines().find(|l| l.contains(" pending ")).unwrap();
+    assert!(
+        regex::Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  pending")
+            .unwrap()
+            .is_match(pending),
+        "{listing}"
+    );
     e.ok(&["stop", "-y"]);
     let _ = child.wait();
     // The stopped sweep ends terminated (not error), its pending trial stays.

@@ -3169,3 +3169,38 @@ fn sweeps_stage_every_trial_first_and_stage_trials_starts_none() {
     assert!(e.ok(&["run", "--start", id, "-y"]).contains("step: 1"));
     assert_eq!(e.status_of(id), "completed");
 }
+
+#[test]
+fn small_wordings_as_guild_090() {
+    // delete-on-success says why the run goes.
+    let pair = SamplePair::new("delete-on-success");
+    let id_free = |o: Outcome| -> String {
+        regex::Regex::new("[0-9a-f]{32}")
+            .unwrap()
+            .replace_all(&o.2, "ID")
+            .into_owned()
+    };
+    let args = ["run", "op", "-y"];
+    assert_eq!(id_free(pair.ours(&args)), id_free(pair.theirs(&args)));
+    // LOG_LEVEL=30 hides the INFO lines of dependency resolution.
+    let pair = SamplePair::new("resource-flags");
+    let quiet = |exe: &Path, home: &Path| {
+        Command::new(exe)
+            .args(["run", "file-source", "-y"])
+            .env("GUILD_HOME", home)
+            .env("LOG_LEVEL", "30")
+            .current_dir(pair.proj.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let ours = quiet(Path::new(BIN), pair.ours.path());
+    let theirs = quiet(&guild_venv().join("bin/guild"), pair.theirs.path());
+    assert_eq!(ours.status.code(), Some(0));
+    assert_eq!(ours.stdout, theirs.stdout);
+    assert!(!String::from_utf8_lossy(&ours.stderr).contains("Resolving"));
+    // A string default with commas is shown plain.
+    let pair = SamplePair::new("flags-dest");
+    let out = pair.both(&["run", "split-args", "--help-op"]);
+    assert!(out.1.contains("y  (default is 1,2,3)"), "{}", out.1);
+}

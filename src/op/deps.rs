@@ -534,6 +534,15 @@ pub fn apply_default_runs(op: &OpDef, runs_dir: &Path, flags: &mut Mapping) -> R
     Ok(())
 }
 
+/// Guild's `LOG_LEVEL` (Python logging levels): 30 (WARNING) and up
+/// hide the INFO lines (`Resolving ...`).
+fn info_enabled() -> bool {
+    std::env::var("LOG_LEVEL")
+        .ok()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .is_none_or(|l| l < 30)
+}
+
 /// How a resolution is done: for a staged run operation sources wait for
 /// the start; with `force` an unmet dependency is a warning.
 #[derive(Debug, Clone, Copy, Default)]
@@ -573,7 +582,7 @@ fn resolve_after(
     let location = op.project_dir.clone();
     let mut runs: Option<Vec<RunInfo>> = None;
     let say = |msg: String| {
-        if !mode.quiet {
+        if !mode.quiet && info_enabled() {
             eprintln!("{msg}");
         }
     };
@@ -686,7 +695,7 @@ fn resolve_source(
         Error::user(msg)
     };
     let say = |msg: String| {
-        if !mode.quiet {
+        if !mode.quiet && info_enabled() {
             eprintln!("{msg}");
         }
     };

@@ -506,6 +506,8 @@ pub fn encode_display(v: &Value) -> String {
         }
         Value::Mapping(_) => yaml::flow(v),
         Value::Number(n) => yaml::number(n),
+        // A top-level scalar: block rules (`1,2,3` stays plain).
+        Value::String(s) if yaml::plain_scalar(s) => s.clone(),
         Value::String(_) => yaml::flow(v),
         Value::Tagged(t) => encode_display(&t.value),
     }

@@ -287,6 +287,11 @@ pub fn resolves_to_non_string(s: &str) -> bool {
     a.is_match(s) || b.is_match(s)
 }
 
+/// Whether PyYAML writes `s` plain (unquoted) as a top-level scalar.
+pub fn plain_scalar(s: &str) -> bool {
+    matches!(choose_style(s), Style::Plain)
+}
+
 enum Style {
     Plain,
     Single,

@@ -150,7 +150,11 @@ pub fn start(
     if matches!(status, Ok(0)) && op_flag("delete-on-success") {
         // A sweep's batch goes silently, as in Guild (its trials remain).
         if !opts.quiet && !run.is_batch() {
-            eprintln!("Deleting interim run {} (delete-on-success)", run.id);
+            eprintln!(
+                "Deleting interim run {} ('{}' is configured for deletion on success)",
+                run.id,
+                opref.op_desc()
+            );
         }
         crate::run::trash::move_to(run, &home.trash_dir())?;
     }

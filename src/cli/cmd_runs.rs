@@ -93,6 +93,7 @@ pub struct InfoArgs {
     /// Look for the run among deleted runs
     #[arg(long)]
     pub deleted: bool,
+    /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -125,6 +126,7 @@ pub struct StopArgs {
     /// Runs to stop (default: all running)
     #[arg(value_name = "RUN")]
     pub runs: Vec<String>,
+    /// Do not ask for confirmation
     #[arg(short = 'y', long)]
     pub yes: bool,
     /// Seconds to wait after SIGTERM before SIGKILL
@@ -145,6 +147,7 @@ pub struct WatchArgs {
 
 #[derive(Args, Debug)]
 pub struct CatArgs {
+    /// Run: index, id prefix or name (default: the latest)
     #[arg(value_name = "RUN")]
     pub run: Option<String>,
     /// File to print, relative to the run directory
@@ -162,6 +165,7 @@ pub struct CatArgs {
 
 #[derive(Args, Debug)]
 pub struct LsArgs {
+    /// Run: index, id prefix or name (default: the latest)
     #[arg(value_name = "RUN")]
     pub run: Option<String>,
     /// List only PATH (a relative path, or a pattern with * and ?)
@@ -188,6 +192,7 @@ pub struct LsArgs {
     /// No header or indent
     #[arg(short = 'n', long)]
     pub no_format: bool,
+    /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -196,6 +201,7 @@ pub struct LsArgs {
 
 #[derive(Args, Debug)]
 pub struct LabelArgs {
+    /// Runs: indexes, id prefixes, names or ranges like 1:3
     #[arg(value_name = "RUN")]
     pub runs: Vec<String>,
     /// Set the label (template: `${flag}`, `${label}`)
@@ -213,6 +219,7 @@ pub struct LabelArgs {
     /// Clear the label
     #[arg(short = 'c', long)]
     pub clear: bool,
+    /// Do not ask for confirmation
     #[arg(short = 'y', long)]
     pub yes: bool,
     #[command(flatten)]
@@ -221,6 +228,7 @@ pub struct LabelArgs {
 
 #[derive(Args, Debug)]
 pub struct TagArgs {
+    /// Runs: indexes, id prefixes, names or ranges like 1:3
     #[arg(value_name = "RUN")]
     pub runs: Vec<String>,
     /// Add a tag
@@ -235,6 +243,7 @@ pub struct TagArgs {
     /// List all tags in use
     #[arg(long)]
     pub list_all: bool,
+    /// Do not ask for confirmation
     #[arg(short = 'y', long)]
     pub yes: bool,
     #[command(flatten)]

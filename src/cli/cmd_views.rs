@@ -11,6 +11,7 @@ use clap::Args;
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
+    /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
 }
@@ -20,6 +21,7 @@ pub struct HistoryArgs {
     /// Show at most N (default 20)
     #[arg(short = 'n', long, value_name = "N")]
     pub limit: Option<usize>,
+    /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
 }

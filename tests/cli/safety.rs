@@ -779,7 +779,7 @@ fn a_big_git_tree_snapshot_says_how_to_narrow_it() {
 fn a_killed_sweep_is_shown_interrupted_and_resumes_on_restart() {
     let e = Env::new();
     let (mut child, _) =
-        e.spawn_until_locked(&["run", "train.py", "sleep=1", "lr=[1,2,3,4]", "-y", "-q"]);
+        e.spawn_until_locked(&["run", "train.py", "sleep=3", "lr=[1,2,3,4]", "-y", "-q"]);
     // The batch run is the one with a proto.
     let batch = || {
         e.run_dirs()

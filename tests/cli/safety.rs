@@ -790,12 +790,9 @@ fn a_killed_sweep_is_shown_interrupted_and_resumes_on_restart() {
     // Every trial is staged (pending) before the first starts: wait for
     // the second one to start.
     wait_until("second trial", Duration::from_secs(30), || {
-        std::fs::read_dir(batch())
-            .unwrap()
-            .flatten()
-            .filter(|x| x.file_type().unwrap().is_symlink())
-            // (A trial is pending until its start begins.)
-            .filter(|x| !x.path().join(".guild/PENDING").exists())
+        e.runs_json()
+            .iter()
+            .filter(|r| r["operation"] == "train.py" && r["status"] != "pending")
             .count()
             >= 2
     });

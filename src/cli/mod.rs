@@ -26,7 +26,8 @@ use std::path::PathBuf;
     disable_help_subcommand = true,
     version,
     about = "Run, track and compare experiments (Guild AI 0.9 compatible)",
-    long_about = "Run, track and compare experiments.\n\nRuns live in $GUILD_HOME/runs (default ~/.guild) in Guild AI 0.9's format.\n\nExamples:\n  guild run train.py lr=0.01 epochs=5\n  guild runs\n  guild runs info 1\n  guild watch\n  guild stop 1"
+    long_about = "Run, track and compare experiments.\n\nRuns live in $GUILD_HOME/runs (default ~/.guild) in Guild AI 0.9's format.\n\nExamples:\n  guild run train.py lr=0.01 epochs=5\n  guild runs\n  guild runs info 1\n  guild watch\n  guild stop 1",
+    after_long_help = "Exit codes: 0 ok; 1 an error (the message says what to fix), also no answer at a prompt; 2 a usage error; 4 answered no at a runs delete/purge/stop prompt. A foreground run exits with its own code (killed by signal N: 256-N; Ctrl-C: 240, recorded as -16)."
 )]
 pub struct Cli {
     /// Guild home directory (default: $GUILD_HOME, an active venv's .guild, a .guild found walking up, ~/.guild)

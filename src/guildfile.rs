@@ -716,26 +716,29 @@ impl Loader {
         Ok(models)
     }
 
+    /// The names an `$include` value gives (one, or a list).
+    fn include_refs(&self, file: usize, path: &[PathSeg], refs: &Value) -> Result<Vec<String>> {
+        match refs {
+            Value::String(s) => Ok(vec![s.clone()]),
+            Value::Sequence(s) => Ok(s.iter().map(|v| scalar(Some(v))).collect()),
+            other => Err(self.err_at(
+                file,
+                path,
+                format!(
+                    "invalid $include value {}: expected a name or list of names",
+                    yaml::flow(other)
+                ),
+            )),
+        }
+    }
+
     /// `$include: NAME` in `operations`: the operations of config item
     /// NAME (or of each of a list), those defined here winning.
     fn include_ops(&self, file: usize, path: &[PathSeg], mut ops: Mapping) -> Result<Mapping> {
         let Some(refs) = ops.remove("$include") else {
             return Ok(ops);
         };
-        let refs: Vec<String> = match &refs {
-            Value::String(s) => vec![s.clone()],
-            Value::Sequence(s) => s.iter().map(|v| scalar(Some(v))).collect(),
-            other => {
-                return Err(self.err_at(
-                    file,
-                    path,
-                    format!(
-                        "invalid $include value {}: expected a name or list of names",
-                        yaml::flow(other)
-                    ),
-                ))
-            }
-        };
+        let refs = self.include_refs(file, path, &refs)?;
         let mut out = Mapping::new();
         for r in refs {
             let included = self
@@ -773,20 +776,7 @@ impl Loader {
         if depth > 10 {
             return Err(self.err_at(file, path, "cycle in flags '$include'".into()));
         }
-        let refs: Vec<String> = match refs {
-            Value::String(s) => vec![s.clone()],
-            Value::Sequence(s) => s.iter().map(|v| scalar(Some(v))).collect(),
-            other => {
-                return Err(self.err_at(
-                    file,
-                    path,
-                    format!(
-                        "invalid $include value {}: expected a name or list of names",
-                        yaml::flow(other)
-                    ),
-                ))
-            }
-        };
+        let refs = self.include_refs(file, path, refs)?;
         let mut out = Mapping::new();
         for r in refs {
             let (mname, oname) = match r.split_once(':') {

@@ -369,17 +369,7 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
         attrs.extend(source_attrs(&run, &entries, proto.attr("vcs_commit"))?);
     } else if let Some(root) = &op.source_root {
         if std::env::var("NO_SOURCECODE").as_deref() != Ok("1") {
-            let mut exclude = vec![home.path.clone()];
-            exclude.extend(req.deps.project_files.iter().cloned());
-            let snap = op::source::select_with(
-                root,
-                &exclude,
-                &op::source::Options {
-                    rules: &op.sourcecode_rules,
-                    python: op.python,
-                    trace: false,
-                },
-            );
+            let snap = snapshot(home, op, root, &req.deps.project_files);
             if !req.quiet {
                 for w in &snap.warnings {
                     eprintln!("WARNING: {w}");
@@ -545,16 +535,12 @@ fn copy_dir_except(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) -> Resu
 }
 
 /// The attrs recording a source snapshot: its digest and the VCS commit.
-/// `--force-sourcecode`: copy `op`'s source code into `run` again (its
-/// current files replace the ones copied before), with the manifest and
-/// digest updated.
-pub fn refresh_sourcecode(home: &Home, run: &Run, op: &OpDef, quiet: bool) -> Result<()> {
-    let Some(root) = &op.source_root else {
-        return Ok(());
-    };
+/// The source code of `op` a run copies: its rules, leaving out the guild
+/// home and the project files the run requires.
+fn snapshot(home: &Home, op: &OpDef, root: &Path, required: &[PathBuf]) -> op::source::Snapshot {
     let mut exclude = vec![home.path.clone()];
-    exclude.extend(op::deps::project_files(op));
-    let snap = op::source::select_with(
+    exclude.extend(required.iter().cloned());
+    op::source::select_with(
         root,
         &exclude,
         &op::source::Options {
@@ -562,7 +548,17 @@ pub fn refresh_sourcecode(home: &Home, run: &Run, op: &OpDef, quiet: bool) -> Re
             python: op.python,
             trace: false,
         },
-    );
+    )
+}
+
+/// `--force-sourcecode`: copy `op`'s source code into `run` again (its
+/// current files replace the ones copied before), with the manifest and
+/// digest updated.
+pub fn refresh_sourcecode(home: &Home, run: &Run, op: &OpDef, quiet: bool) -> Result<()> {
+    let Some(root) = &op.source_root else {
+        return Ok(());
+    };
+    let snap = snapshot(home, op, root, &op::deps::project_files(op));
     let (copied, unreadable) = op::source::copy(&snap, &run.dir, &op.sourcecode_dest)?;
     if !quiet {
         for w in snap.warnings.iter().chain(&unreadable) {

@@ -382,6 +382,25 @@ fn renamed(target: &str, rename: Option<&Value>) -> String {
     renamed_with(target, rename, &Mapping::new()).unwrap_or_default()
 }
 
+/// Where the file `p` of source `s` goes in the run: its name, renamed,
+/// under the resource's target path.
+fn file_target(
+    p: &Path,
+    s: &SourceDef,
+    tp: Option<&str>,
+    rename: Option<&Value>,
+    flags: &Mapping,
+) -> Result<String> {
+    let base = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| s.path.clone());
+    Ok(join_target(
+        tp,
+        &renamed_with(&base, rename, flags).map_err(Error::user)?,
+    ))
+}
+
 fn join_target(tp: Option<&str>, rel: &str) -> String {
     match tp {
         Some(t) if !t.is_empty() && t != "." => format!("{}/{rel}", t.trim_end_matches('/')),
@@ -788,14 +807,7 @@ fn resolve_source(
                     src.files.push((p.join(&rel), t));
                 }
             } else {
-                let base = p
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| s.path.clone());
-                let t = join_target(
-                    tp,
-                    &renamed_with(&base, rename, flags).map_err(Error::user)?,
-                );
+                let t = file_target(&p, s, tp, rename, flags)?;
                 // The declared file is not source code (a file given by a
                 // flag instead is, as in Guild).
                 if p.is_file() && source_config.is_none() {
@@ -851,14 +863,7 @@ fn resolve_source(
             }
             let text = super::config::generate(&p, s.def.get("params"), flags, &op.flags)
                 .map_err(&fail)?;
-            let base = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| s.path.clone());
-            let t = join_target(
-                tp,
-                &renamed_with(&base, rename, flags).map_err(Error::user)?,
-            );
+            let t = file_target(&p, s, tp, rename, flags)?;
             src.generated = Some(text);
             // The run gets its own copy, not the project's as source code.
             out.project_files.push(p.clone());

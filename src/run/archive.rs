@@ -153,10 +153,30 @@ pub fn export(
         return Ok(done);
     }
     crate::fsutil::create_dir_all(location)?;
+    transfer_all(runs, location, true, mv, copy_resources, say)
+}
+
+/// Each run to `into/ID` (skipped with a warning when there is one);
+/// the warning names the destination path (`path`) or the run id.
+fn transfer_all(
+    runs: &[Run],
+    into: &Path,
+    path: bool,
+    mv: bool,
+    copy_resources: bool,
+    say: &dyn Fn(String),
+) -> Result<Vec<String>> {
+    let verb = if mv { "Moving" } else { "Copying" };
+    let mut done = Vec::new();
     for run in runs {
-        let dest = location.join(&run.id);
+        let dest = into.join(&run.id);
         if dest.symlink_metadata().is_ok() {
-            say(format!("WARNING: {} exists, skipping", dest.display()));
+            let shown = if path {
+                dest.display().to_string()
+            } else {
+                run.id.clone()
+            };
+            say(format!("WARNING: {shown} exists, skipping"));
             continue;
         }
         say(format!("{verb} {}", run.id));
@@ -200,17 +220,5 @@ pub fn import(
     copy_resources: bool,
     say: &dyn Fn(String),
 ) -> Result<Vec<String>> {
-    let verb = if mv { "Moving" } else { "Copying" };
-    let mut done = Vec::new();
-    for run in runs {
-        let dest = runs_dir.join(&run.id);
-        if dest.symlink_metadata().is_ok() {
-            say(format!("WARNING: {} exists, skipping", run.id));
-            continue;
-        }
-        say(format!("{verb} {}", run.id));
-        transfer(&run.dir, &dest, mv, copy_resources)?;
-        done.push(run.id.clone());
-    }
-    Ok(done)
+    transfer_all(runs, runs_dir, false, mv, copy_resources, say)
 }

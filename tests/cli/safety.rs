@@ -826,8 +826,12 @@ fn a_killed_sweep_is_shown_interrupted_and_resumes_on_restart() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     let log = std::fs::read_to_string(b.join(".guild/output")).unwrap();
-    // Killed right after its second trial started (trials last 3 s).
-    assert!(log.contains("Resuming the sweep: 2 of 4"), "{log}");
+    // Killed after its second trial started (a third may have been
+    // started before the kill landed on a loaded machine).
+    assert!(
+        log.contains("Resuming the sweep: 2 of 4") || log.contains("Resuming the sweep: 3 of 4"),
+        "{log}"
+    );
     let runs = e.runs_json();
     let trials: Vec<&serde_json::Value> = runs.iter().filter(|r| r["id"] != id.as_str()).collect();
     assert_eq!(trials.len(), 4, "one run per trial: {runs:?}");

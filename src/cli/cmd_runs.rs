@@ -517,7 +517,7 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         if let Some(Value::Mapping(m)) = run.attr("deps") {
             let mut items: Vec<(String, &Value)> = m
                 .iter()
-                .map(|(k, v)| (crate::op::config::py_str(k), v))
+                .map(|(k, v)| (crate::run::yaml::py_str(k), v))
                 .collect();
             items.sort_by(|x, y| x.0.cmp(&y.0));
             for (k, v) in items {

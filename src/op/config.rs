@@ -199,7 +199,7 @@ fn nested_config(kv: &Mapping, nested: &mut Value) -> Result<(), String> {
                 return Err(format!(
                     "'{name}' cannot be nested: conflicts with {{'{}': {}}}",
                     parts[..=i].join("."),
-                    py_str(next)
+                    yaml::py_str(next)
                 ));
             }
             cur = next;
@@ -345,7 +345,14 @@ fn encode_cfg(config: &Value) -> String {
     };
     let mut items: Vec<(String, &Value)> = m
         .iter()
-        .map(|(k, v)| (k.as_str().map(String::from).unwrap_or_else(|| py_str(k)), v))
+        .map(|(k, v)| {
+            (
+                k.as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| yaml::py_str(k)),
+                v,
+            )
+        })
         .collect();
     items.sort_by(|a, b| a.0.cmp(&b.0));
     let mut defaults: Vec<(String, String)> = Vec::new();
@@ -359,16 +366,16 @@ fn encode_cfg(config: &Value) -> String {
                         (
                             ok.as_str()
                                 .map(String::from)
-                                .unwrap_or_else(|| py_str(ok))
+                                .unwrap_or_else(|| yaml::py_str(ok))
                                 .to_lowercase(),
-                            py_str(ov),
+                            yaml::py_str(ov),
                         )
                     })
                     .collect();
                 opts.sort_by(|a, b| a.0.cmp(&b.0));
                 sections.push((k, opts));
             }
-            other => defaults.push((k.to_lowercase(), py_str(other))),
+            other => defaults.push((k.to_lowercase(), yaml::py_str(other))),
         }
     }
     let mut out = String::new();
@@ -386,75 +393,6 @@ fn encode_cfg(config: &Value) -> String {
         write(name, opts);
     }
     out
-}
-
-/// Python's `str()` of a value.
-pub(crate) fn py_str(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => py_repr(other),
-    }
-}
-
-/// Python's `repr()` of a value.
-pub(crate) fn py_repr(v: &Value) -> String {
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => i.to_string(),
-            None => match n.as_u64() {
-                Some(u) => u.to_string(),
-                None => yaml::python_float_repr(n.as_f64().unwrap_or(f64::NAN)),
-            },
-        },
-        Value::String(s) => {
-            let q = if s.contains('\'') && !s.contains('"') {
-                '"'
-            } else {
-                '\''
-            };
-            let mut out = String::new();
-            out.push(q);
-            for c in s.chars() {
-                match c {
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    c if c == q => {
-                        out.push('\\');
-                        out.push(c);
-                    }
-                    c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                        out.push_str(&format!("\\x{:02x}", c as u32))
-                    }
-                    c => out.push(c),
-                }
-            }
-            out.push(q);
-            out
-        }
-        Value::Sequence(items) => format!(
-            "[{}]",
-            items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Mapping(m) => format!(
-            "{{{}}}",
-            m.iter()
-                .map(|(k, v)| format!("{}: {}", py_repr(k), py_repr(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Value::Tagged(t) => match &t.value {
-            Value::Mapping(m) if yaml::is_set_tag(&t.tag) => format!(
-                "{{{}}}",
-                m.keys().map(py_repr).collect::<Vec<_>>().join(", ")
-            ),
-            other => py_repr(other),
-        },
-    }
 }
 
 /// Python's `json.dumps(v, sort_keys=True)`.
@@ -501,7 +439,7 @@ fn json_into(out: &mut String, v: &Value) {
                         Value::String(s) => s.clone(),
                         Value::Bool(b) => if *b { "true" } else { "false" }.into(),
                         Value::Null => "null".into(),
-                        other => py_str(other),
+                        other => yaml::py_str(other),
                     };
                     (k, v)
                 })

@@ -781,7 +781,7 @@ fn resolve_source(
                     if !p.exists() {
                         return Err(fail(format!("{} does not exist", p.display())));
                     }
-                    let shown = relative(&p, cwd);
+                    let shown = crate::fsutil::relative_path(&p, cwd);
                     say(format!("Using {} for {sname}", shown.display()));
                     p
                 }
@@ -959,10 +959,6 @@ fn sha1_file(p: &Path) -> Result<String> {
     Ok(format!("{:x}", Sha1::digest(&data)))
 }
 
-fn relative(to: &Path, from_dir: &Path) -> PathBuf {
-    crate::fsutil::relative_path(to, from_dir)
-}
-
 /// Copy or link the resolved files into `run`; returns the manifest `d`
 /// entries and the `attrs/deps` value.
 pub fn apply(
@@ -995,7 +991,9 @@ pub fn apply(
                     _ => s.uri.clone(),
                 };
                 paths.push(Value::from(
-                    relative(src, &run.dir).to_string_lossy().into_owned(),
+                    crate::fsutil::relative_path(src, &run.dir)
+                        .to_string_lossy()
+                        .into_owned(),
                 ));
                 let dest = run.dir.join(target);
                 if dest.symlink_metadata().is_ok() {
@@ -1016,7 +1014,7 @@ pub fn apply(
                     crate::fsutil::create_dir_all(parent)?;
                 }
                 if s.link {
-                    let rel = relative(src, dest.parent().unwrap_or(&run.dir));
+                    let rel = crate::fsutil::relative_path(src, dest.parent().unwrap_or(&run.dir));
                     std::os::unix::fs::symlink(&rel, &dest)
                         .map_err(|e| Error::io("linking", &dest, e))?;
                     if src.is_file() {
@@ -1080,7 +1078,7 @@ mod tests {
     #[test]
     fn relative_paths_and_rename() {
         assert_eq!(
-            relative(Path::new("/a/p/data.txt"), Path::new("/a/gh/runs/x")),
+            crate::fsutil::relative_path(Path::new("/a/p/data.txt"), Path::new("/a/gh/runs/x")),
             PathBuf::from("../../../p/data.txt")
         );
         assert_eq!(

@@ -519,7 +519,7 @@ pub fn format_flag(v: &Value) -> String {
     let encoded = encode_display(v);
     match v {
         Value::String(_) if encoded.contains(' ') && !encoded.starts_with(['\'', '"']) => {
-            super::config::py_repr(&Value::String(encoded))
+            yaml::py_repr(&Value::String(encoded))
         }
         _ => encoded,
     }
@@ -541,7 +541,7 @@ pub fn encode_arg(v: &Value) -> String {
             .collect::<Vec<_>>()
             .join(" "),
         // Python's `str()`, as Guild passes a mapping or a set.
-        other => super::config::py_str(other),
+        other => yaml::py_str(other),
     }
 }
 

@@ -106,7 +106,7 @@ pub fn parse(
     let Value::Sequence(items) = steps else {
         return Err(Error::user(format!(
             "invalid steps data {}: expected list",
-            super::config::py_repr(steps)
+            crate::run::yaml::py_repr(steps)
         )));
     };
     let mut out: Vec<Step> = Vec::new();
@@ -122,7 +122,7 @@ pub fn parse(
             other => {
                 return Err(Error::user(format!(
                     "invalid step data: {}",
-                    super::config::py_repr(other)
+                    crate::run::yaml::py_repr(other)
                 )))
             }
         };
@@ -135,7 +135,7 @@ pub fn parse(
         if run_spec.is_empty() {
             return Err(Error::user(format!(
                 "invalid step {}: must define run",
-                super::config::py_repr(&Value::Mapping(data.clone()))
+                crate::run::yaml::py_repr(&Value::Mapping(data.clone()))
             )));
         }
         let args = shlex::split(&run_spec).ok_or_else(|| {
@@ -181,7 +181,7 @@ pub fn parse(
         let Some(opspec_param) = opspec_param else {
             return Err(Error::user(format!(
                 "invalid step {}: must define run",
-                super::config::py_repr(&Value::Mapping(data.clone()))
+                crate::run::yaml::py_repr(&Value::Mapping(data.clone()))
             )));
         };
         ignored.sort();

@@ -381,7 +381,7 @@ pub fn attr_text(v: &serde_yaml_ng::Value) -> String {
         Value::Mapping(m) => {
             let mut items: Vec<(String, &Value)> = m
                 .iter()
-                .map(|(k, v)| (crate::op::config::py_str(k), v))
+                .map(|(k, v)| (crate::run::yaml::py_str(k), v))
                 .collect();
             items.sort_by(|a, b| a.0.cmp(&b.0));
             items

@@ -408,6 +408,75 @@ fn fold(out: &mut String, s: &str, indent: usize, start_col: usize) {
 }
 
 /// One-line YAML flow form, as used in displays of flag values.
+/// Python's `str()` of a value.
+pub fn py_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => py_repr(other),
+    }
+}
+
+/// Python's `repr()` of a value.
+pub fn py_repr(v: &Value) -> String {
+    match v {
+        Value::Null => "None".into(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => i.to_string(),
+            None => match n.as_u64() {
+                Some(u) => u.to_string(),
+                None => python_float_repr(n.as_f64().unwrap_or(f64::NAN)),
+            },
+        },
+        Value::String(s) => {
+            let q = if s.contains('\'') && !s.contains('"') {
+                '"'
+            } else {
+                '\''
+            };
+            let mut out = String::new();
+            out.push(q);
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c if c == q => {
+                        out.push('\\');
+                        out.push(c);
+                    }
+                    c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                        out.push_str(&format!("\\x{:02x}", c as u32))
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push(q);
+            out
+        }
+        Value::Sequence(items) => format!(
+            "[{}]",
+            items.iter().map(py_repr).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Mapping(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", py_repr(k), py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Tagged(t) => match &t.value {
+            Value::Mapping(m) if is_set_tag(&t.tag) => format!(
+                "{{{}}}",
+                m.keys().map(py_repr).collect::<Vec<_>>().join(", ")
+            ),
+            other => py_repr(other),
+        },
+    }
+}
+
 /// The YAML `!!set` tag (`tag:yaml.org,2002:set`).
 pub fn is_set_tag(tag: &serde_yaml_ng::value::Tag) -> bool {
     let t = tag.to_string();

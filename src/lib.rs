@@ -1,6 +1,5 @@
 //! guild: run, track and compare experiments in Guild AI 0.9 run directories.
 
-pub mod batch;
 pub mod check;
 pub mod cli;
 pub mod error;
@@ -8,6 +7,7 @@ pub mod exec;
 pub mod fsutil;
 pub mod guildfile;
 pub mod home;
+pub mod launch;
 pub mod op;
 pub mod output;
 pub mod plan;
@@ -16,7 +16,6 @@ pub mod query;
 pub mod redact;
 pub mod render;
 pub mod run;
-pub mod target;
 pub mod text;
 
 use std::ffi::OsString;

@@ -2,12 +2,12 @@
 
 use super::Ctx;
 use crate::error::{exit_code_for_status, Error, Result};
+use crate::launch::local::{self, StartOpts};
 use crate::op::{self, flags, OpDef};
 use crate::plan::{self, StageRequest};
 use crate::query;
 use crate::render;
 use crate::run::Run;
-use crate::target::local::{self, StartOpts};
 use clap::Args;
 use serde_yaml_ng::Value;
 use std::path::PathBuf;
@@ -256,7 +256,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     // Grid.ai syntax: `--name VALUES` flags (before or after `--`) expand
     // to lists with the sweep's seed; Guild's NAME=VALUE must not use it.
     for (k, v) in &flag_args {
-        if op::grid::is_grid_call(v) {
+        if crate::plan::sweep::grid::is_grid_call(v) {
             return Err(Error::user(format!(
                 "flag '{k}' mixes Grid syntax ({v}) with Guild syntax ({k}=VALUE); write --{k} \"{v}\" after the script, or {k}=uniform[a:b] / {k}=range[a:b]"
             )));
@@ -281,7 +281,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
                     "flag '{k}' is given twice, as {k}=VALUE and as --{k} VALUE; give it once"
                 )));
             }
-            let v = op::grid::expand(&k, &raw, &mut rng)?;
+            let v = crate::plan::sweep::grid::expand(&k, &raw, &mut rng)?;
             let text = match &v {
                 Value::String(s) => s.clone(),
                 other => crate::run::yaml::flow(other),
@@ -334,7 +334,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     let sweep = if !batch_files.is_empty() {
         let mut trials = Vec::new();
         for f in &batch_files {
-            for row in crate::batch::read_batch_file(&ctx.cwd.join(f))? {
+            for row in crate::plan::sweep::read_batch_file(&ctx.cwd.join(f))? {
                 let mut t = resolved.flags.clone();
                 for (k, v) in row {
                     t.insert(k, v);
@@ -345,7 +345,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
                 trials.push(t);
             }
         }
-        Some(crate::batch::Plan {
+        Some(crate::plan::sweep::Plan {
             optimizer: "+".into(),
             trials,
             seed: a.random_seed.unwrap_or(0),
@@ -362,7 +362,8 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
                 a.max_trials.or(a.num_trials).map(|n| n as usize),
             ),
         };
-        let plan = crate::batch::plan(&resolved.flags, &fixed, optimizer, max_trials, Some(seed))?;
+        let plan =
+            crate::plan::sweep::plan(&resolved.flags, &fixed, optimizer, max_trials, Some(seed))?;
         if a.strategy.as_deref() == Some("none") && plan.is_some() {
             return Err(Error::user(
                 "--strategy none runs a single experiment, but some flags have several values; give one value each or use --strategy grid_search",
@@ -461,7 +462,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     }
     if let Some((spec, opt_flags)) = custom_opt {
         let (batch_op, batch_flags) = optimizer_op(ctx, &a, &spec, &opt_flags)?;
-        let sweep = crate::batch::Plan {
+        let sweep = crate::plan::sweep::Plan {
             optimizer: spec,
             trials: vec![resolved.flags.clone()],
             seed,
@@ -601,7 +602,7 @@ fn run_batch(
     op: &OpDef,
     resolved: op::ResolvedFlags,
     deps: op::deps::Resolved,
-    sweep: crate::batch::Plan,
+    sweep: crate::plan::sweep::Plan,
     proto: Option<Run>,
     custom: Option<(OpDef, op::ResolvedFlags)>,
 ) -> Result<i32> {
@@ -656,7 +657,7 @@ fn run_batch(
     let plan::Staged::Staging(batch) = batch else {
         return Err(Error::user("a batch run is staged in runs/"));
     };
-    let opts = crate::batch::Options {
+    let opts = crate::launch::sweep::Options {
         stage_trials: a.stage_trials,
         parallel: a.parallel as usize,
         fail_on_trial_error: a.fail_on_trial_error,

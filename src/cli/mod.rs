@@ -447,7 +447,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         }
         Command::Unmark(a) => cmd_runs::mark(&ctx, a, true),
         Command::Steps => crate::op::steps::main(),
-        Command::Batch => crate::batch::main(),
+        Command::Batch => crate::launch::sweep::main(),
         Command::Status(a) => cmd_views::status(&ctx, a),
         Command::History(a) => cmd_views::history(&ctx, a),
         Command::Logs(a) => cmd_views::logs(&ctx, a),

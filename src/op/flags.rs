@@ -321,7 +321,7 @@ pub fn decode(s: &str) -> Value {
     if let Some(f) = py_float(s) {
         return if keep_raw { s.into() } else { f.into() };
     }
-    if let Some(Ok(seq)) = crate::op::sweep::expand_sequence_fn(s) {
+    if let Some(Ok(seq)) = crate::op::flagfn::expand_sequence_fn(s) {
         return Value::Sequence(seq);
     }
     if let Some(v) = decode_repeat(s) {

@@ -6,13 +6,13 @@ pub mod cmd;
 pub mod config;
 pub mod deps;
 pub mod detect;
+pub mod flagfn;
 pub mod flags;
 pub mod gf;
-pub mod grid;
+
 pub mod optimizer;
 pub mod source;
 pub mod steps;
-pub mod sweep;
 
 use crate::error::{Error, Result};
 use crate::home::Home;
@@ -315,7 +315,7 @@ pub fn resolve_flags(
                     Value::Sequence(items) if !d.arg_split => {
                         Value::Sequence(items.iter().map(check).collect::<Result<_>>()?)
                     }
-                    Value::String(s) if crate::op::sweep::parse_fn(s).is_some() => v,
+                    Value::String(s) if crate::op::flagfn::parse_fn(s).is_some() => v,
                     _ => check(&v)?,
                 }
             }

@@ -3,6 +3,8 @@
 //! marked STAGED. Every run, foreground or not, is staged first and then
 //! started by a target.
 
+pub mod sweep;
+
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::home::Home;

@@ -47,7 +47,7 @@ fn round(x: f64) -> f64 {
 /// Expand one Grid-style flag value. Plain values decode as usual.
 pub fn expand(name: &str, raw: &str, rng: &mut ChaCha8Rng) -> Result<Value> {
     let err = |why: String| Error::user(format!("invalid value {raw} for flag '{name}': {why}"));
-    if crate::op::sweep::parse_fn(raw).is_some() {
+    if crate::op::flagfn::parse_fn(raw).is_some() {
         return Err(Error::user(format!(
             "flag '{name}' mixes Guild syntax ({raw}) with Grid syntax (--{name} VALUE); write {name}={raw}, or --{name} \"uniform(a, b, n)\" / \"range(a, b)\""
         )));
@@ -83,10 +83,10 @@ pub fn expand(name: &str, raw: &str, rng: &mut ChaCha8Rng) -> Result<Value> {
         if n < 1.0 || n.fract() != 0.0 {
             return Err(err("the number of values must be a positive integer".into()));
         }
-        if n as usize > crate::batch::MAX_TRIALS {
+        if n as usize > crate::plan::sweep::MAX_TRIALS {
             return Err(err(format!(
                 "{n} values is more than the limit of {}",
-                crate::batch::MAX_TRIALS
+                crate::plan::sweep::MAX_TRIALS
             )));
         }
         Ok(n as usize)
@@ -113,10 +113,10 @@ pub fn expand(name: &str, raw: &str, rng: &mut ChaCha8Rng) -> Result<Value> {
                     "the range is empty (is it inverted? use a negative step to count down)".into(),
                 ));
             }
-            if n as usize > crate::batch::MAX_TRIALS {
+            if n as usize > crate::plan::sweep::MAX_TRIALS {
                 return Err(err(format!(
                     "{n} values is more than the limit of {}",
-                    crate::batch::MAX_TRIALS
+                    crate::plan::sweep::MAX_TRIALS
                 )));
             }
             (0..n as usize)

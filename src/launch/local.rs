@@ -141,7 +141,7 @@ pub fn start(
             parser,
             stdin_null: opts.stdin_null,
             stoppable: op_flag("stoppable"),
-            deadline: crate::batch::deadline(opts.stop_after),
+            deadline: crate::launch::sweep::deadline(opts.stop_after),
             on_start: Some(Box::new(on_start)),
         },
     );

@@ -138,7 +138,7 @@ pub fn facts(home: &Home, opts: Options) -> Vec<(String, String)> {
                 format!("error: cannot run {}", py.display()),
             ),
         },
-        Err(e) => put("python_exe", format!("not found ({})", e.msg)),
+        Err(e) => put("python_exe", format!("not found ({})", e.message())),
     }
     out
 }

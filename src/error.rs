@@ -1,64 +1,130 @@
 //! The one error type of the library and the one place exit codes are decided.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// A user-facing failure. `msg` is printed as `guild: <msg>` on stderr (unless
-/// empty) and the process exits with `code`.
+/// A failure, as data: what went wrong, which run or path, and (in the
+/// message) the fix. [`Error::exit_code`] is the only place a failure
+/// becomes a process exit code; `Display` is the one-line message the CLI
+/// prints after `guild: `.
 #[derive(Debug)]
-pub struct Error {
-    pub msg: String,
-    pub code: i32,
+pub enum Error {
+    /// Bad input (a flag value, a guild.yml, a run spec...): the message
+    /// names the problem and the fix. Exit 1, as Guild's `cli.error`.
+    User(String),
+    /// A malformed command line (unknown option, missing argument). Exit 2.
+    Usage(String),
+    /// An I/O failure: what was being done, on which path, and why.
+    Io {
+        action: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// No run matches the user's run spec.
+    NoRun { spec: String },
+    /// The run is running and must be stopped first.
+    Running { run: String, pid: Option<i32> },
+    /// Another process is starting (and will supervise) the run.
+    BeingStarted { run: String },
+    /// The user answered no at a confirmation prompt (Guild's exit 4).
+    Declined(String),
+    /// End with this code and print nothing (a failed run's own code, a
+    /// prompt answered no where Guild says nothing).
+    Exit(i32),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
-    /// A user error (bad input, unknown run, ...): exit 1, as Guild's `cli.error`.
+    /// A user error (bad input, unknown run, ...): exit 1.
     pub fn user(msg: impl Into<String>) -> Self {
-        Error {
-            msg: msg.into(),
-            code: 1,
-        }
+        Error::User(msg.into())
     }
     /// A usage error (unknown option, missing argument): exit 2.
     pub fn usage(msg: impl Into<String>) -> Self {
-        Error {
-            msg: msg.into(),
-            code: 2,
-        }
+        Error::Usage(msg.into())
     }
     /// Exit with `code` without printing anything (e.g. a failed run's own code).
     pub fn exit(code: i32) -> Self {
-        Error {
-            msg: String::new(),
-            code,
-        }
+        Error::Exit(code)
     }
     /// An I/O failure, always naming what was being done and the path.
     pub fn io(action: &str, path: &Path, err: std::io::Error) -> Self {
-        Error::user(format!("{action} {}: {err}", path.display()))
+        Error::Io {
+            action: action.to_string(),
+            path: path.to_path_buf(),
+            source: err,
+        }
     }
+    /// The process exit code this failure ends the command with.
     pub fn exit_code(&self) -> i32 {
-        self.code
+        match self {
+            Error::Usage(_) => 2,
+            Error::Declined(_) => 4,
+            Error::Exit(c) => *c,
+            Error::User(_)
+            | Error::Io { .. }
+            | Error::NoRun { .. }
+            | Error::Running { .. }
+            | Error::BeingStarted { .. } => 1,
+        }
+    }
+    /// The one-line message (empty for [`Error::Exit`]).
+    pub fn message(&self) -> String {
+        self.to_string()
     }
     /// Print the error as `guild: <msg>` (unless empty) and return the
     /// exit code: how the process ends on it.
     pub fn report(&self) -> i32 {
-        if !self.msg.is_empty() {
-            eprintln!("guild: {}", self.msg);
+        let msg = self.message();
+        if !msg.is_empty() {
+            eprintln!("guild: {msg}");
         }
-        self.code
+        self.exit_code()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.msg)
+        match self {
+            Error::User(m) | Error::Usage(m) | Error::Declined(m) => f.write_str(m),
+            Error::Io {
+                action,
+                path,
+                source,
+            } => write!(f, "{action} {}: {source}", path.display()),
+            Error::NoRun { spec } if spec.is_empty() => {
+                f.write_str("no matching runs; try `guild runs list -a`")
+            }
+            Error::NoRun { spec } => write!(
+                f,
+                "could not find a run matching '{spec}'; try `guild runs list -a` for a list"
+            ),
+            Error::Running { run, pid: Some(pid) } => write!(
+                f,
+                "run {run} is still running (pid {pid}); stop it with `guild stop {run}`"
+            ),
+            Error::Running { run, pid: None } => write!(
+                f,
+                "run {run} is still running; stop it with `guild stop {run}`"
+            ),
+            Error::BeingStarted { run } => write!(
+                f,
+                "run {run} is already being started; follow it with `guild watch {run}`"
+            ),
+            Error::Exit(_) => Ok(()),
+        }
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
 
 /// Attach path and action context to an `io::Result`.
 pub trait IoContext<T> {

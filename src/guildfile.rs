@@ -1164,30 +1164,30 @@ mod tests {
     #[test]
     fn errors_name_file_line_and_fix() {
         let e = load("train:\n  mian: train\n").unwrap_err();
-        assert!(e.msg.contains("line 2, column 3"), "{}", e.msg);
-        assert!(e.msg.contains("did you mean 'main'"), "{}", e.msg);
+        assert!(e.message().contains("line 2, column 3"), "{}", e.message());
+        assert!(e.message().contains("did you mean 'main'"), "{}", e.message());
         let e = load("train:\n  flags: [1, 2]\n").unwrap_err();
-        assert!(e.msg.contains("invalid flags value [1, 2]"), "{}", e.msg);
-        assert!(e.msg.contains("line 2"), "{}", e.msg);
+        assert!(e.message().contains("invalid flags value [1, 2]"), "{}", e.message());
+        assert!(e.message().contains("line 2"), "{}", e.message());
         let e = load("train:\n  main: x\n   bad: [\n").unwrap_err();
-        assert!(e.msg.contains("invalid YAML"), "{}", e.msg);
-        assert!(e.msg.contains("line "), "{}", e.msg);
+        assert!(e.message().contains("invalid YAML"), "{}", e.message());
+        assert!(e.message().contains("line "), "{}", e.message());
         let e = load(
             "- config: a\n  extends: b\n- config: b\n  extends: a\n- model: m\n  extends: a\n",
         )
         .unwrap_err();
-        assert!(e.msg.contains("cycle in 'extends'"), "{}", e.msg);
+        assert!(e.message().contains("cycle in 'extends'"), "{}", e.message());
         let e = load(
             "train:\n  flags:\n    opt:\n      default: rmsprop\n      choices: [adam, sgd]\n",
         )
         .unwrap_err();
         assert!(
-            e.msg.contains("opt") && e.msg.contains("line 3"),
+            e.message().contains("opt") && e.message().contains("line 3"),
             "{}",
-            e.msg
+            e.message()
         );
         let e = load("- foo: 1\n").unwrap_err();
-        assert!(e.msg.contains("missing required type"), "{}", e.msg);
+        assert!(e.message().contains("missing required type"), "{}", e.message());
     }
 
     #[test]

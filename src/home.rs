@@ -96,7 +96,7 @@ mod tests {
     fn explicit_home_must_exist() {
         let d = tempfile::tempdir().unwrap();
         let e = Home::resolve(Some(&d.path().join("nope")), d.path()).unwrap_err();
-        assert!(e.msg.contains("does not exist"));
+        assert!(e.message().contains("does not exist"));
         assert!(Home::resolve(Some(d.path()), d.path()).is_ok());
     }
 }

@@ -123,7 +123,7 @@ pub fn open(ctx: &Ctx, a: OpenArgs) -> Result<i32> {
     let r = query::select(&runs, &specs, false)?
         .into_iter()
         .next()
-        .ok_or_else(|| Error::user("no matching runs; try `guild runs list -a`"))?;
+        .ok_or_else(|| Error::NoRun { spec: String::new() })?;
     let rel = if a.output {
         ".guild/output".to_string()
     } else {

@@ -42,8 +42,8 @@ pub struct CommentArgs {
 }
 
 /// A run line as the comment listing shows it (Guild: short id, no index).
-fn run_line(r: &RunInfo) -> String {
-    let rows = render::run_rows(&[(0, r)], Default::default());
+fn run_line(r: &RunInfo, cwd: &std::path::Path) -> String {
+    let rows = render::run_rows(&[(0, r)], Default::default(), cwd);
     let mut row = rows.into_iter().next().unwrap_or_default();
     if let Some(first) = row.first_mut() {
         *first = r.run.short_id().to_string();
@@ -76,7 +76,7 @@ pub fn comment(ctx: &Ctx, a: CommentArgs) -> Result<i32> {
     if a.list {
         let mut out = String::new();
         for r in &sel {
-            out.push_str(&run_line(r));
+            out.push_str(&run_line(r, &ctx.cwd));
             out.push('\n');
             let cs = comments::read(&r.run);
             if cs.is_empty() {
@@ -102,7 +102,7 @@ pub fn comment(ctx: &Ctx, a: CommentArgs) -> Result<i32> {
         eprintln!("No runs to modify.");
         return Ok(0);
     }
-    let preview = render::id_preview(&sel);
+    let preview = render::id_preview(&sel, &ctx.cwd);
     let ask = |what: &str| -> Result<bool> {
         if a.yes {
             return Ok(true);
@@ -136,7 +136,7 @@ pub fn comment(ctx: &Ctx, a: CommentArgs) -> Result<i32> {
     let (body, edited) = match (&a.add, a.edit) {
         (Some(c), false) => (c.trim().to_string(), false),
         (initial, _) => {
-            let runs: Vec<String> = sel.iter().map(run_line).collect();
+            let runs: Vec<String> = sel.iter().map(|r| run_line(r, &ctx.cwd)).collect();
             (
                 comments::edit(initial.as_deref().unwrap_or(""), &runs)?,
                 true,

@@ -265,7 +265,7 @@ fn one(ctx: &Ctx, spec: Option<&String>, filters: &FilterArgs, deleted: bool) ->
     query::select(&runs, &specs, false)?
         .into_iter()
         .next()
-        .ok_or_else(|| Error::user("no matching runs; try `guild runs list -a`"))
+        .ok_or_else(|| Error::NoRun { spec: String::new() })
 }
 
 pub fn runs(ctx: &Ctx, a: RunsArgs) -> Result<i32> {
@@ -301,7 +301,7 @@ fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
     };
     let indexed = query::with_index(selected.iter().take(limit), &runs);
     if !indexed.is_empty() {
-        render::out(&render::table(render::run_rows(&indexed, style)));
+        render::out(&render::table(render::run_rows(&indexed, style, &ctx.cwd)));
     } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         // Said to a person only: scripts (and Guild) get empty output.
         eprintln!("No runs (home: {})", ctx.home.path.display());
@@ -321,7 +321,7 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
         match run.read_attr(name) {
             Ok(v) => v,
             Err(e) => {
-                warnings.push(e.msg);
+                warnings.push(e.message());
                 None
             }
         }
@@ -573,10 +573,10 @@ fn push_flags(o: &mut String, title: &str, flags: Option<&Value>) {
     }
 }
 
-fn preview(runs: &[RunInfo], all: &[RunInfo]) -> String {
+fn preview(runs: &[RunInfo], all: &[RunInfo], cwd: &std::path::Path) -> String {
     let indexed = query::with_index(runs.iter(), all);
     render::indented(
-        &render::table(render::run_rows(&indexed, Default::default())),
+        &render::table(render::run_rows(&indexed, Default::default(), cwd)),
         "  ",
     )
 }
@@ -588,6 +588,7 @@ fn bulk_select(ctx: &Ctx, b: &BulkArgs, deleted: bool) -> Result<(Vec<RunInfo>, 
 }
 
 fn confirm_bulk(
+    cwd: &std::path::Path,
     what: &str,
     sel: &[RunInfo],
     all: &[RunInfo],
@@ -599,7 +600,7 @@ fn confirm_bulk(
     }
     eprint!(
         "You are about to {what} the following runs:\n{}",
-        preview(sel, all)
+        preview(sel, all, cwd)
     );
     if super::confirm(
         &format!("{} {} run(s)?", capitalize(what), sel.len()),
@@ -608,10 +609,7 @@ fn confirm_bulk(
         Ok(true)
     } else {
         // Guild's exit code for an answered no, with a word about it.
-        Err(Error {
-            msg: "cancelled; no run was changed".to_string(),
-            code: 4,
-        })
+        Err(Error::Declined("cancelled; no run was changed".to_string()))
     }
 }
 
@@ -632,6 +630,7 @@ fn delete(ctx: &Ctx, d: DeleteArgs) -> Result<i32> {
         eprintln!("WARNING: You are about to permanently delete runs. This cannot be undone.");
     }
     confirm_bulk(
+        &ctx.cwd,
         if d.permanent {
             "permanently delete"
         } else {
@@ -683,7 +682,7 @@ fn restore(ctx: &Ctx, b: BulkArgs) -> Result<i32> {
         eprintln!("Nothing to restore.");
         return Ok(0);
     }
-    confirm_bulk("restore", &sel, &all, b.yes, true)?;
+    confirm_bulk(&ctx.cwd, "restore", &sel, &all, b.yes, true)?;
     for r in &sel {
         trash::move_to(&r.run, &ctx.home.runs_dir())?;
     }
@@ -697,7 +696,7 @@ fn purge(ctx: &Ctx, b: BulkArgs) -> Result<i32> {
         eprintln!("Nothing to purge.");
         return Ok(0);
     }
-    confirm_bulk("permanently delete", &sel, &all, b.yes, false)?;
+    confirm_bulk(&ctx.cwd, "permanently delete", &sel, &all, b.yes, false)?;
     for r in &sel {
         trash::purge(&r.run)?;
     }
@@ -730,7 +729,7 @@ pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
         return Ok(0);
     }
     if a.runs.is_empty() {
-        confirm_bulk("stop", &sel, &all, a.yes, false)?;
+        confirm_bulk(&ctx.cwd, "stop", &sel, &all, a.yes, false)?;
     }
     let timeout = Duration::from_secs_f64(a.timeout.max(0.0));
     for r in &sel {
@@ -1068,7 +1067,7 @@ pub fn mark(ctx: &Ctx, a: MarkArgs, clear: bool) -> Result<i32> {
         eprintln!("No runs to {verb}.");
         return Ok(0);
     }
-    confirm_bulk(verb, &sel, &all, a.yes, true)?;
+    confirm_bulk(&ctx.cwd, verb, &sel, &all, a.yes, true)?;
     for r in &sel {
         if clear {
             r.run.del_attr("marked")?;

@@ -116,11 +116,10 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
     let lock = run.guild_path("LOCK");
     if let Some((pid, proc::Owner::Run)) = run.lock_owner(false) {
         if run.attr("exit_status").is_none() {
-            return Err(Error::user(format!(
-                "run {} is still running (pid {pid}); stop it with `guild stop {}`",
-                run.short_id(),
-                run.short_id()
-            )));
+            return Err(Error::Running {
+                run: run.short_id().to_string(),
+                pid: Some(pid),
+            });
         }
     }
     fsutil::remove_if_exists(&lock)?;
@@ -165,7 +164,7 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
         .map(|s| s.format())
         .unwrap_or_default();
     let made = fsutil::replace_nosync(&run.guild_path("LOCK.proc"), stamp.as_bytes())
-        .map_err(|e| std::io::Error::other(e.msg))
+        .map_err(|e| std::io::Error::other(e.message()))
         .and_then(|_| fsutil::create_new(&lock, pid.to_string().as_bytes()));
     if let Err(e) = made {
         // SAFETY: killing the group we just created.
@@ -439,11 +438,9 @@ impl Claim {
         if rc != 0 {
             let err = std::io::Error::last_os_error();
             if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-                return Err(Error::user(format!(
-                    "run {} is already being started; follow it with `guild watch {}`",
-                    run.short_id(),
-                    run.short_id()
-                )));
+                return Err(Error::BeingStarted {
+                    run: run.short_id().to_string(),
+                });
             }
             return Err(Error::io("locking", &path, err));
         }
@@ -494,11 +491,9 @@ impl Claim {
         // else holds the claim.
         // SAFETY: flock(2) on an fd we own.
         if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            return Err(Error::user(format!(
-                "run {} is already being started; follow it with `guild watch {}`",
-                run.short_id(),
-                run.short_id()
-            )));
+            return Err(Error::BeingStarted {
+                run: run.short_id().to_string(),
+            });
         }
         Ok(Claim { file })
     }

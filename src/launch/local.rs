@@ -65,11 +65,10 @@ pub fn start(
     };
     let st = run.status().status;
     if st == Status::Running {
-        return Err(Error::user(format!(
-            "run {} is still running; stop it with `guild stop {}`",
-            run.short_id(),
-            run.short_id()
-        )));
+        return Err(Error::Running {
+            run: run.short_id().to_string(),
+            pid: None,
+        });
     }
     let op = run.read_attr("op")?.unwrap_or(Value::Null);
     let flags: Mapping = match run.read_attr("flags")? {

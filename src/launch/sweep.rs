@@ -247,7 +247,7 @@ pub fn main() -> Result<i32> {
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|_| run.dir.clone());
         if let Err(e) = crate::op::deps::resolve_at_start(&home, &run, &dep_cwd, opts.quiet) {
-            eprintln!("guild: trial {}: {}", run.id, e.msg);
+            eprintln!("guild: trial {}: {}", run.id, e.message());
             if opts.fail_on_trial_error && failed.is_none() {
                 failed = Some(1);
             }
@@ -270,7 +270,7 @@ pub fn main() -> Result<i32> {
             let code = match crate::launch::local::start(&home, &run, &cwd, &start, None) {
                 Ok(c) => c,
                 Err(e) => {
-                    eprintln!("guild: trial {}: {}", run.id, e.msg);
+                    eprintln!("guild: trial {}: {}", run.id, e.message());
                     1
                 }
             };

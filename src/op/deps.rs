@@ -662,11 +662,11 @@ fn resolve_after(
         })();
         if let Err(e) = result {
             if mode.force {
-                eprintln!("WARNING: a dependency was not met: {}", e.msg);
+                eprintln!("WARNING: a dependency was not met: {}", e.message());
             } else {
                 return Err(Error::user(format!(
                     "run failed because a dependency was not met: {}",
-                    e.msg
+                    e.message()
                 )));
             }
         }

@@ -554,12 +554,12 @@ mod tests {
         let e = resolve_flags(&op, &[("nope".into(), "1".into())], false, &p)
             .err()
             .unwrap();
-        assert!(e.msg.contains("unsupported flag 'nope'"), "{}", e.msg);
+        assert!(e.message().contains("unsupported flag 'nope'"), "{}", e.message());
         assert!(resolve_flags(&op, &[("nope".into(), "1".into())], true, &p).is_ok());
         let e = resolve_flags(&op, &[("lr".into(), "abc".into())], false, &p)
             .err()
             .unwrap();
-        assert!(e.msg.contains("invalid value abc for lr"), "{}", e.msg);
+        assert!(e.message().contains("invalid value abc for lr"), "{}", e.message());
         assert!(parse_flag_args(&["foo".into()]).is_err());
     }
 

@@ -199,9 +199,9 @@ mod tests {
         op.optimizers = parse("t", &cfg("optimizers: {tune-echo: {}, alt-tune: x}")).unwrap();
         let e = choose(&op, None, true).unwrap_err();
         assert!(
-            e.msg.ends_with("'--optimizer': alt-tune, tune-echo"),
+            e.message().ends_with("'--optimizer': alt-tune, tune-echo"),
             "{}",
-            e.msg
+            e.message()
         );
         assert!(parse("t", &cfg("optimizer: a\noptimizers: [b]")).is_err());
     }

@@ -442,12 +442,12 @@ mod tests {
         );
         let bad: Value = serde_yaml_ng::from_str("- '   '\n").unwrap();
         assert_eq!(
-            parse(&bad, &parent, "", (None, vec![])).unwrap_err().msg,
+            parse(&bad, &parent, "", (None, vec![])).unwrap_err().message(),
             "invalid step {'run': '   '}: must define run"
         );
         let bad: Value = serde_yaml_ng::from_str("- null\n").unwrap();
         assert_eq!(
-            parse(&bad, &parent, "", (None, vec![])).unwrap_err().msg,
+            parse(&bad, &parent, "", (None, vec![])).unwrap_err().message(),
             "invalid step data: None"
         );
     }

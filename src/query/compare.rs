@@ -585,7 +585,7 @@ fn cmp_values(x: Option<f64>, y: Option<f64>, desc: bool) -> std::cmp::Ordering 
 /// come last.
 pub fn best<'a>(runs: &'a [RunInfo], spec: &str, desc: bool) -> Result<Option<&'a RunInfo>> {
     let col = parse_col(spec)
-        .map_err(|e| Error::user(format!("invalid col spec '{spec}': {}", e.msg)))?;
+        .map_err(|e| Error::user(format!("invalid col spec '{spec}': {}", e.message())))?;
     let rows = rows(runs, std::slice::from_ref(&col));
     let name = col.name();
     let mut pairs: Vec<(&RunInfo, Option<f64>)> = runs

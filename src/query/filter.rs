@@ -535,13 +535,13 @@ mod tests {
             "batch-size not in [400,800]",
             "not status in [error,terminated]",
         ] {
-            Filter::parse(s).unwrap_or_else(|e| panic!("{s}: {}", e.msg));
+            Filter::parse(s).unwrap_or_else(|e| panic!("{s}: {}", e.message()));
         }
     }
 
     #[test]
     fn syntax_errors_read_as_guilds() {
-        let e = |s| Filter::parse(s).err().map(|e| e.msg).unwrap_or_default();
+        let e = |s| Filter::parse(s).err().map(|e| e.message()).unwrap_or_default();
         assert_eq!(
             e("foo = ("),
             "syntax error in filter at position 6: unexpected token '('"

@@ -497,11 +497,7 @@ pub fn select(runs: &[RunInfo], specs: &[String], default_all: bool) -> Result<V
                     .collect();
             }
             match matches.len() {
-                0 => {
-                    return Err(Error::user(format!(
-                    "could not find a run matching '{spec}'; try `guild runs list -a` for a list"
-                )))
-                }
+                0 => return Err(Error::NoRun { spec: spec.clone() }),
                 1 => matches,
                 _ => {
                     let ids: Vec<&str> = matches.iter().map(|r| r.run.short_id()).collect();

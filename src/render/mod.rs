@@ -182,8 +182,9 @@ pub struct RowStyle {
     pub names: bool,
 }
 
-pub fn run_rows(runs: &[(usize, &RunInfo)], style: RowStyle) -> Vec<Vec<String>> {
-    let cwd = std::env::current_dir().unwrap_or_default();
+/// Rows of a run listing; an operation defined outside `cwd` (the
+/// command's directory, after `-C`) shows where it is, as in Guild.
+pub fn run_rows(runs: &[(usize, &RunInfo)], style: RowStyle, cwd: &Path) -> Vec<Vec<String>> {
     let cwd = cwd.to_string_lossy();
     runs.iter()
         .map(|(i, r)| {
@@ -215,11 +216,11 @@ pub fn run_rows(runs: &[(usize, &RunInfo)], style: RowStyle) -> Vec<Vec<String>>
 
 /// The runs an operation is about to change, as Guild lists them before
 /// asking (`  [SHORT_ID]  OP  STARTED  STATUS  LABEL`).
-pub fn id_preview(runs: &[RunInfo]) -> String {
+pub fn id_preview(runs: &[RunInfo], cwd: &Path) -> String {
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
-            let mut row = run_rows(&[(0, r)], RowStyle::default())
+            let mut row = run_rows(&[(0, r)], RowStyle::default(), cwd)
                 .into_iter()
                 .next()
                 .unwrap_or_default();

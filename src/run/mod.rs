@@ -580,7 +580,7 @@ mod tests {
         let r = mk_run(d.path());
         std::fs::write(r.attr_path("flags"), "a: [1,\n").unwrap();
         let e = r.read_attr("flags").unwrap_err();
-        assert!(e.msg.contains("attr 'flags' of run abcdef01"), "{}", e.msg);
+        assert!(e.message().contains("attr 'flags' of run abcdef01"), "{}", e.message());
         assert!(r.attr("flags").is_none());
     }
 }

@@ -231,7 +231,7 @@ mod tests {
 
     #[test]
     fn grid_errors() {
-        let msg = |s: &str| ex(s).unwrap_err().msg;
+        let msg = |s: &str| ex(s).unwrap_err().message();
         assert!(msg("range(1, 5, 0)").contains("step must not be zero"));
         assert!(msg("range(5, 1)").contains("inverted"));
         assert!(msg("uniform(1, 0, 3)").contains("inverted"));

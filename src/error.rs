@@ -100,7 +100,10 @@ impl fmt::Display for Error {
                 f,
                 "could not find a run matching '{spec}'; try `guild runs list -a` for a list"
             ),
-            Error::Running { run, pid: Some(pid) } => write!(
+            Error::Running {
+                run,
+                pid: Some(pid),
+            } => write!(
                 f,
                 "run {run} is still running (pid {pid}); stop it with `guild stop {run}`"
             ),

@@ -1165,9 +1165,17 @@ mod tests {
     fn errors_name_file_line_and_fix() {
         let e = load("train:\n  mian: train\n").unwrap_err();
         assert!(e.message().contains("line 2, column 3"), "{}", e.message());
-        assert!(e.message().contains("did you mean 'main'"), "{}", e.message());
+        assert!(
+            e.message().contains("did you mean 'main'"),
+            "{}",
+            e.message()
+        );
         let e = load("train:\n  flags: [1, 2]\n").unwrap_err();
-        assert!(e.message().contains("invalid flags value [1, 2]"), "{}", e.message());
+        assert!(
+            e.message().contains("invalid flags value [1, 2]"),
+            "{}",
+            e.message()
+        );
         assert!(e.message().contains("line 2"), "{}", e.message());
         let e = load("train:\n  main: x\n   bad: [\n").unwrap_err();
         assert!(e.message().contains("invalid YAML"), "{}", e.message());
@@ -1176,7 +1184,11 @@ mod tests {
             "- config: a\n  extends: b\n- config: b\n  extends: a\n- model: m\n  extends: a\n",
         )
         .unwrap_err();
-        assert!(e.message().contains("cycle in 'extends'"), "{}", e.message());
+        assert!(
+            e.message().contains("cycle in 'extends'"),
+            "{}",
+            e.message()
+        );
         let e = load(
             "train:\n  flags:\n    opt:\n      default: rmsprop\n      choices: [adam, sgd]\n",
         )
@@ -1187,7 +1199,11 @@ mod tests {
             e.message()
         );
         let e = load("- foo: 1\n").unwrap_err();
-        assert!(e.message().contains("missing required type"), "{}", e.message());
+        assert!(
+            e.message().contains("missing required type"),
+            "{}",
+            e.message()
+        );
     }
 
     #[test]

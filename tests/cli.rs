@@ -70,16 +70,18 @@ impl Env {
         self.guild090_cmd(args).output().unwrap()
     }
 
-    /// Start `guild ARGS` and wait until its run holds a LOCK; returns the
-    /// child and the run dir.
+    /// Start `guild ARGS` and wait until a run holds a LOCK (for a sweep,
+    /// the batch or a trial, whichever is first); returns the child and
+    /// that run dir.
     fn spawn_until_locked(&self, args: &[&str]) -> (std::process::Child, PathBuf) {
         let child = self.cmd(args).spawn().unwrap();
-        wait_until("LOCK", Duration::from_secs(20), || {
+        let locked = || {
             self.run_dirs()
-                .first()
-                .is_some_and(|r| r.join(".guild/LOCK").exists())
-        });
-        (child, self.run_dirs()[0].clone())
+                .into_iter()
+                .find(|r| r.join(".guild/LOCK").exists())
+        };
+        wait_until("LOCK", Duration::from_secs(20), || locked().is_some());
+        (child, locked().unwrap())
     }
 
     fn run(&self, args: &[&str]) -> Output {

@@ -89,7 +89,12 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<i32> {
         "You are about to {} the following runs to '{shown}':",
         if a.mv { "move" } else { "copy" }
     );
-    if !confirm(a.yes, what, &render::id_preview(&sel, &ctx.cwd), a.copy_resources)? {
+    if !confirm(
+        a.yes,
+        what,
+        &render::id_preview(&sel, &ctx.cwd),
+        a.copy_resources,
+    )? {
         return Ok(1);
     }
     let runs: Vec<crate::run::Run> = sel.iter().map(|r| r.run.clone()).collect();
@@ -135,7 +140,12 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<i32> {
         "You are about to import ({}) the following runs from '{shown}':",
         if a.mv { "move" } else { "copy" }
     );
-    if !confirm(a.yes, what, &render::id_preview(&sel, &ctx.cwd), a.copy_resources)? {
+    if !confirm(
+        a.yes,
+        what,
+        &render::id_preview(&sel, &ctx.cwd),
+        a.copy_resources,
+    )? {
         return Ok(1);
     }
     let runs: Vec<crate::run::Run> = sel.iter().map(|r| r.run.clone()).collect();

@@ -123,7 +123,9 @@ pub fn open(ctx: &Ctx, a: OpenArgs) -> Result<i32> {
     let r = query::select(&runs, &specs, false)?
         .into_iter()
         .next()
-        .ok_or_else(|| Error::NoRun { spec: String::new() })?;
+        .ok_or_else(|| Error::NoRun {
+            spec: String::new(),
+        })?;
     let rel = if a.output {
         ".guild/output".to_string()
     } else {

@@ -143,7 +143,9 @@ pub fn diff_cmd(ctx: &Ctx, a: DiffArgs) -> Result<i32> {
         query::select(&all, &[spec.to_string()], false)?
             .into_iter()
             .next()
-            .ok_or_else(|| Error::NoRun { spec: String::new() })
+            .ok_or_else(|| Error::NoRun {
+                spec: String::new(),
+            })
     };
     let run = pick(&specs[0])?.run;
     let pairs_under = |x: &Path, y: &Path| -> Vec<(PathBuf, PathBuf)> {

@@ -265,7 +265,9 @@ fn one(ctx: &Ctx, spec: Option<&String>, filters: &FilterArgs, deleted: bool) ->
     query::select(&runs, &specs, false)?
         .into_iter()
         .next()
-        .ok_or_else(|| Error::NoRun { spec: String::new() })
+        .ok_or_else(|| Error::NoRun {
+            spec: String::new(),
+        })
 }
 
 pub fn runs(ctx: &Ctx, a: RunsArgs) -> Result<i32> {

@@ -2,67 +2,26 @@
 //! own process group, supervise it (forwarding SIGINT/SIGTERM/SIGHUP to the
 //! group, SIGKILL after a grace period), and stop runs from another process.
 
+pub mod signals;
+
+pub use signals::{Forward, StopSignals};
+
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil;
 use crate::output::Capture;
 use crate::run::{proc, Run};
-use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Exit status Guild records for a foreground run interrupted with Ctrl-C.
 pub const INTERRUPTED_STATUS: i64 = -16;
 /// Grace between forwarding a stop signal and SIGKILL of the group.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
-
-static CHILD_PGID: AtomicI32 = AtomicI32::new(0);
-static FIRST_SIGNAL: AtomicI32 = AtomicI32::new(0);
-static SIGNAL_COUNT: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn on_signal(sig: libc::c_int) {
-    let _ = FIRST_SIGNAL.compare_exchange(0, sig, Ordering::SeqCst, Ordering::SeqCst);
-    let n = SIGNAL_COUNT.fetch_add(1, Ordering::SeqCst) + 1;
-    let pg = CHILD_PGID.load(Ordering::SeqCst);
-    if pg > 0 {
-        let fwd = if n >= 2 {
-            libc::SIGKILL
-        } else if sig == libc::SIGINT {
-            libc::SIGINT
-        } else {
-            libc::SIGTERM
-        };
-        // SAFETY: kill(2) is async-signal-safe; pg is a process group we created.
-        unsafe {
-            libc::kill(-pg, fwd);
-        }
-    }
-}
-
-fn install_handlers() {
-    let action = SigAction::new(
-        SigHandler::Handler(on_signal),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
-        // SAFETY: the handler only touches atomics and calls kill(2), both
-        // async-signal-safe; no other code in this process installs handlers
-        // for these signals concurrently.
-        unsafe {
-            let _ = signal::sigaction(sig, &action);
-        }
-    }
-}
-
-/// The first stop signal this process received while supervising, if any.
-pub fn stop_signal() -> i32 {
-    FIRST_SIGNAL.load(Ordering::SeqCst)
-}
 
 /// Write the bundled Python bootstrap under the home's cache (once per
 /// content) and return the path of its launcher. The launcher imports the
@@ -139,7 +98,7 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
     if spec.stdin_null {
         cmd.stdin(Stdio::null());
     }
-    install_handlers();
+    let signals = StopSignals::for_supervisor()?;
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -150,14 +109,9 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
         }
     };
     let pid = child.id() as i32;
-    CHILD_PGID.store(pid, Ordering::SeqCst);
-    // A signal that arrived before the pgid was known is forwarded now.
-    if FIRST_SIGNAL.load(Ordering::SeqCst) != 0 {
-        // SAFETY: signalling the process group we just created.
-        unsafe {
-            libc::kill(-pid, libc::SIGTERM);
-        }
-    }
+    // From now on stop signals go to the run's group (one that arrived
+    // before it existed, at once).
+    signals.forward_to(pid);
     // What proves later that this pid is the run's (see `stop`), written
     // before LOCK so a LOCK never lacks it.
     let stamp = proc::ProcStamp::of(pid)
@@ -210,6 +164,7 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
     let wd = watchdog_done.clone();
     let deadline = spec.deadline;
     let spawned = Instant::now();
+    let received = signals.watch();
     std::thread::spawn(move || {
         let mut since: Option<Instant> = None;
         let mut timed_out = false;
@@ -234,7 +189,7 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
                 }
                 break;
             }
-            if FIRST_SIGNAL.load(Ordering::SeqCst) != 0 {
+            if received.first() != 0 {
                 let t = *since.get_or_insert_with(Instant::now);
                 if t.elapsed() >= DEFAULT_GRACE {
                     // SAFETY: the group is ours; escalation after the grace period.
@@ -250,7 +205,7 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
     let status = child.wait().ctx("waiting for", Path::new(prog))?;
 
     watchdog_done.store(true, Ordering::SeqCst);
-    let sig = FIRST_SIGNAL.load(Ordering::SeqCst);
+    let sig = signals.received();
     // The run is its main process: what it started and left behind in its
     // group is stopped, so the run's record of what ran is complete.
     if sig == 0 && group_alive(pid) {
@@ -287,7 +242,8 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
             break;
         }
     }
-    CHILD_PGID.store(0, Ordering::SeqCst);
+    // The group is gone: nothing to pass signals on to.
+    signals.forward_to(0);
     let capture_result = capture.close();
 
     let stopped_by_signal = sig != 0 || status.signal().is_some();
@@ -615,36 +571,13 @@ pub fn fork_supervisor(detach: Detach, f: impl FnOnce() -> i32) -> Result<Option
     }
 }
 
-static ATTACHED_PID: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn forward_to_supervisor(sig: libc::c_int) {
-    let pid = ATTACHED_PID.load(Ordering::SeqCst);
-    if pid > 0 {
-        // SAFETY: kill(2) is async-signal-safe; pid is our own child, the
-        // supervisor, which escalates a second signal itself.
-        unsafe {
-            libc::kill(pid, sig);
-        }
-    }
-}
-
 /// Wait for the detached supervisor `child` of a foreground run, passing
 /// Ctrl-C and SIGTERM on to it (it stops the run and records how it
 /// ended). A hangup ends only this process: the run goes on. Returns the
 /// supervisor's exit code, which is the run's.
 pub fn attach(child: i32) -> Result<i32> {
-    ATTACHED_PID.store(child, Ordering::SeqCst);
-    let action = SigAction::new(
-        SigHandler::Handler(forward_to_supervisor),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    for sig in [Signal::SIGINT, Signal::SIGTERM] {
-        // SAFETY: the handler only reads an atomic and calls kill(2).
-        unsafe {
-            let _ = signal::sigaction(sig, &action);
-        }
-    }
+    let signals = StopSignals::catch(&[libc::SIGINT, libc::SIGTERM], Forward::Process)?;
+    signals.forward_to_process(child);
     use nix::sys::wait::{waitpid, WaitStatus};
     let pid = nix::unistd::Pid::from_raw(child);
     let code = loop {
@@ -653,13 +586,12 @@ pub fn attach(child: i32) -> Result<i32> {
             Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
             Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => {
-                ATTACHED_PID.store(0, Ordering::SeqCst);
                 return Err(Error::user(format!(
                     "waiting for the run's supervisor: {e}"
                 )));
             }
         }
     };
-    ATTACHED_PID.store(0, Ordering::SeqCst);
+    drop(signals);
     Ok(code)
 }

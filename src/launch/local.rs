@@ -215,11 +215,40 @@ pub fn start_background(
     let child = exec::spawn_supervisor(cmd, claim, exec::Detach::Session)
         .map_err(|e| Error::user(format!("cannot start background run: {e}")))?;
     let pid = child.id();
+    // Reaped when it ends, so a long-lived caller keeps no zombie.
+    std::thread::spawn(move || {
+        let mut child = child;
+        let _ = child.wait();
+    });
     let t0 = Instant::now();
     while run.has_marker("STAGED") && t0.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(5));
     }
     Ok(pid)
+}
+
+/// Start `run` in a `guild run --start` supervisor that stays in this
+/// process's group (stopping the group stops it) and return it to the
+/// caller to wait on; its output goes to pipes when `piped`.
+pub fn start_child(
+    home: &Home,
+    run: &Run,
+    cwd: &Path,
+    opts: &StartOpts,
+    claim: &exec::Claim,
+    piped: bool,
+) -> Result<std::process::Child> {
+    let mut cmd = supervisor_cmd(home, run, cwd)?;
+    opts.supervisor_args(&mut cmd);
+    if piped {
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+    }
+    if opts.stdin_null {
+        cmd.stdin(std::process::Stdio::null());
+    }
+    exec::spawn_supervisor(cmd, claim, exec::Detach::No)
+        .map_err(|e| Error::user(format!("cannot start run {}: {e}", run.short_id())))
 }
 
 /// Start `run` attached to this terminal: a `guild run --start` supervisor

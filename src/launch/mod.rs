@@ -1,6 +1,198 @@
-//! Launching staged runs. The local target spawns and supervises the
-//! operation in this process; background runs are the local target in a
-//! detached `guild run --start` process; sweeps are run by [`sweep`].
+//! Launching staged runs: the [`Target`] through which every start and stop
+//! of a run goes, and where a run executes ([`Placement`]). The local
+//! target ([`Local`]) supervises the operation in this process, in a
+//! detached supervisor attached to this terminal, or in the background;
+//! sweeps are run by [`sweep`] and start their trials through it too.
 
 pub mod local;
 pub mod sweep;
+
+use crate::error::Result;
+use crate::exec::{self, Claim, Detach, Stopped};
+use crate::home::Home;
+use crate::run::{Run, Status};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+pub use local::StartOpts;
+
+/// How the caller of [`Target::start`] follows the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attach {
+    /// Supervise it in this process until it ends (the process that
+    /// `guild run --start` or a sequential sweep is).
+    InProcess,
+    /// A supervisor detached as given echoes the output here; the caller
+    /// waits for it and Ctrl-C and SIGTERM are passed on.
+    Foreground(Detach),
+    /// A supervisor in a session of its own; return once it has started.
+    Background,
+    /// A supervisor in the caller's process group, returned to the caller
+    /// (parallel sweep trials); output to pipes when `piped`.
+    Child { piped: bool },
+}
+
+/// A start: where the operation's relative paths are from, the options,
+/// how to follow it, and the start claim if the caller already took it.
+pub struct StartRequest<'a> {
+    pub cwd: &'a Path,
+    pub opts: &'a StartOpts,
+    pub attach: Attach,
+    pub claim: Option<Claim>,
+}
+
+/// What a start did.
+#[derive(Debug)]
+pub enum Started {
+    /// The run ended: the process exit code for it (a signal N: 256-N)
+    /// and the exit status recorded in the run.
+    Ended { code: i32, exit_status: i64 },
+    /// The run goes on in the background, supervised by `pid`.
+    Background { pid: u32 },
+    /// The run's supervisor, for the caller to wait on.
+    Child(std::process::Child),
+}
+
+/// Where runs execute. Every start and stop of a run goes through one.
+pub trait Target {
+    /// The target's name as runs record it (`local`, a remote's name).
+    fn name(&self) -> &str;
+    /// Start a staged or pending run (or a finished one again). The start
+    /// is claimed exclusively first: two starts of one run never both run.
+    fn start(&self, run: &Run, req: StartRequest) -> Result<Started>;
+    /// The run's status as this target sees it.
+    fn status(&self, run: &Run) -> Status;
+    /// Stop the run: TERM, `grace`, KILL, only to a process proven to be
+    /// the run's.
+    fn stop(&self, run: &Run, grace: Duration) -> Result<Stopped>;
+    /// Bring the run's files here (nothing to do for local runs).
+    fn fetch(&self, _run: &Run) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// This machine.
+pub struct Local<'h> {
+    pub home: &'h Home,
+}
+
+impl Target for Local<'_> {
+    fn name(&self) -> &str {
+        "local"
+    }
+
+    fn start(&self, run: &Run, req: StartRequest) -> Result<Started> {
+        let home = self.home;
+        let claim = match req.claim {
+            Some(c) => c,
+            None => Claim::take(run)?,
+        };
+        Ok(match req.attach {
+            Attach::InProcess => {
+                let status = local::start(home, run, req.cwd, req.opts, Some(claim))?;
+                Started::Ended {
+                    code: crate::error::exit_code_for_status(status),
+                    exit_status: status,
+                }
+            }
+            Attach::Foreground(detach) => {
+                let code = local::start_attached(home, run, req.cwd, req.opts, &claim, detach)?;
+                Started::Ended {
+                    code,
+                    exit_status: run
+                        .attr("exit_status")
+                        .and_then(|v| v.as_i64())
+                        .unwrap_or(code as i64),
+                }
+            }
+            Attach::Background => Started::Background {
+                pid: local::start_background(home, run, req.cwd, req.opts, &claim)?,
+            },
+            Attach::Child { piped } => Started::Child(local::start_child(
+                home, run, req.cwd, req.opts, &claim, piped,
+            )?),
+        })
+    }
+
+    fn status(&self, run: &Run) -> Status {
+        run.status().status
+    }
+
+    fn stop(&self, run: &Run, grace: Duration) -> Result<Stopped> {
+        exec::stop(run, grace)
+    }
+}
+
+/// The target a run was started on (or would be started on).
+pub fn target_of<'h>(home: &'h Home, run: &Run) -> Result<Box<dyn Target + 'h>> {
+    match Placement::of(run)? {
+        Placement::Local { .. } => Ok(Box::new(Local { home })),
+    }
+}
+
+/// Where a run executes, as data in the run. A run started on this
+/// machine needs no record of its own (its `host` attr says which
+/// machine); a target that runs it elsewhere writes one
+/// (`.guild/placement`) before starting it, and status, stop and fetch
+/// follow it rather than a local pid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Placement {
+    Local { host: String },
+}
+
+const PLACEMENT: &str = "placement";
+
+impl Placement {
+    pub fn of(run: &Run) -> Result<Placement> {
+        let path = run.guild_path(PLACEMENT);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_yaml_ng::from_str(&text).map_err(|e| {
+                crate::error::Error::user(format!(
+                    "{} is not a run placement ({e}); remove it to treat the run as local",
+                    path.display()
+                ))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Placement::Local {
+                host: run.attr_str("host").unwrap_or_default(),
+            }),
+            Err(e) => Err(crate::error::Error::io("reading", &path, e)),
+        }
+    }
+
+    /// Record where the run executes (atomically).
+    pub fn record(&self, run: &Run) -> Result<()> {
+        let text = serde_yaml_ng::to_string(self)
+            .map_err(|e| crate::error::Error::user(format!("cannot encode placement: {e}")))?;
+        let path = run.guild_path(PLACEMENT);
+        crate::fsutil::write_atomic(&path, text.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placement_is_local_unless_recorded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = Run::at(tmp.path().join("r"));
+        std::fs::create_dir_all(run.guild_path("attrs")).unwrap();
+        std::fs::write(run.guild_path("attrs/host"), "box1\n").unwrap();
+        assert_eq!(
+            Placement::of(&run).unwrap(),
+            Placement::Local {
+                host: "box1".into()
+            }
+        );
+        let p = Placement::Local {
+            host: "box2".into(),
+        };
+        p.record(&run).unwrap();
+        assert_eq!(Placement::of(&run).unwrap(), p);
+        std::fs::write(run.guild_path(PLACEMENT), "type: nowhere\n").unwrap();
+        let e = Placement::of(&run).unwrap_err().message();
+        assert!(e.contains("not a run placement"), "{e}");
+    }
+}

@@ -4,19 +4,13 @@
 //! `--parallel` at a time, by the batch run's own process (`guild __batch`).
 
 use crate::error::{Error, Result};
+use crate::launch::Target;
 use crate::op::flags;
 use crate::run::Run;
 use serde_yaml_ng::{Mapping, Value};
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 // ------------------------------------------------------------- the runner
-
-static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn on_signal(sig: libc::c_int) {
-    STOP_SIGNAL.store(sig, Ordering::SeqCst);
-}
 
 /// Options of a batch, stored in its `batch` attr.
 #[derive(Debug, Clone, Default)]
@@ -90,19 +84,16 @@ pub fn main() -> Result<i32> {
             .collect(),
         _ => Vec::new(),
     };
-    for sig in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: the handler only stores to an atomic (async-signal-safe).
-        unsafe {
-            libc::signal(
-                sig,
-                on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
-            );
-        }
-    }
+    // A stop ends the sweep: no trial starts after it. A trial supervised
+    // here gets the signal from its supervisor; parallel trials share this
+    // process group.
+    let signals = crate::exec::StopSignals::catch(
+        &[libc::SIGTERM, libc::SIGINT],
+        crate::exec::Forward::Nothing,
+    )?;
     let proto = Run::at(batch.guild_path("proto"));
     let opref = proto.opref()?;
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::user(format!("cannot find the guild executable: {e}")))?;
+    let target = crate::launch::Local { home: &home };
     let existing = if opts.needed {
         crate::query::list_dir(&home.runs_dir())
     } else {
@@ -137,7 +128,7 @@ pub fn main() -> Result<i32> {
     // shows the sweep's pending trials, which `stop`/`delete` can reach).
     for (i, t) in trials.iter().enumerate() {
         if resume[i].is_none() && !needed_done(t) {
-            if STOP_SIGNAL.load(Ordering::SeqCst) != 0 || crate::exec::stop_signal() != 0 {
+            if signals.received() != 0 {
                 break;
             }
             resume[i] = Some(crate::plan::stage_trial(&home, &batch, i, t)?);
@@ -181,9 +172,7 @@ pub fn main() -> Result<i32> {
     let mut failed: Option<i32> = None;
     let mut next = 0usize;
     loop {
-        let stopping = STOP_SIGNAL.load(Ordering::SeqCst) != 0
-            || crate::exec::stop_signal() != 0
-            || failed.is_some();
+        let stopping = signals.received() != 0 || failed.is_some();
         let can_launch = next < trials.len() && !stopping && running.len() < opts.parallel;
         if !can_launch {
             if running.is_empty() {
@@ -243,10 +232,10 @@ pub fn main() -> Result<i32> {
         );
         // Each trial resolves its own dependencies (a config file written
         // with the trial's flags; operation sources staging left).
-        let dep_cwd = std::env::var("CMD_DIR")
+        let cwd = std::env::var("CMD_DIR")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|_| run.dir.clone());
-        if let Err(e) = crate::op::deps::resolve_at_start(&home, &run, &dep_cwd, opts.quiet) {
+        if let Err(e) = crate::op::deps::resolve_at_start(&home, &run, &cwd, opts.quiet) {
             eprintln!("guild: trial {}: {}", run.id, e.message());
             if opts.fail_on_trial_error && failed.is_none() {
                 failed = Some(1);
@@ -264,21 +253,27 @@ pub fn main() -> Result<i32> {
                 stop_after: opts.stop_after,
                 gpus: None,
             };
-            let cwd = std::env::var("CMD_DIR")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|_| run.dir.clone());
-            let code = match crate::launch::local::start(&home, &run, &cwd, &start, None) {
-                Ok(c) => c,
+            let started = target.start(
+                &run,
+                crate::launch::StartRequest {
+                    cwd: &cwd,
+                    opts: &start,
+                    attach: crate::launch::Attach::InProcess,
+                    claim: None,
+                },
+            );
+            let code = match started {
+                Ok(crate::launch::Started::Ended { exit_status, .. }) => exit_status,
+                Ok(_) => 0,
                 Err(e) => {
                     eprintln!("guild: trial {}: {}", run.id, e.message());
                     1
                 }
             };
-            if crate::exec::stop_signal() != 0 {
-                STOP_SIGNAL.store(crate::exec::stop_signal(), Ordering::SeqCst);
+            if signals.received() != 0 {
                 eprintln!("INFO: [guild] Stopping trial {}", run.id);
             }
-            if code != 0 && STOP_SIGNAL.load(Ordering::SeqCst) == 0 {
+            if code != 0 && signals.received() == 0 {
                 eprintln!(
                     "INFO: [guild] Trial {} exited with an error ({code}) - see log for details",
                     run.id
@@ -289,24 +284,27 @@ pub fn main() -> Result<i32> {
             }
             continue;
         }
-        let mut cmd = std::process::Command::new(&exe);
-        cmd.args(["-H", &home_path, "run", "--start", &run.id, "-y"]);
-        if opts.quiet {
-            cmd.arg("-q");
-        } else {
-            cmd.stdout(std::process::Stdio::piped());
-            cmd.stderr(std::process::Stdio::piped());
-        }
-        if let Some(m) = opts.stop_after {
-            cmd.args(["--stop-after", &m.to_string()]);
-        }
-        cmd.stdin(std::process::Stdio::null());
-        // The trial's process is its supervisor: it gets the claim and
-        // stays in this batch's process group.
-        let claim = crate::exec::Claim::take(&run)?;
-        let mut child = crate::exec::spawn_supervisor(cmd, &claim, crate::exec::Detach::No)
-            .map_err(|e| Error::user(format!("cannot start trial {}: {e}", run.id)))?;
-        drop(claim);
+        let start = crate::launch::StartOpts {
+            quiet: opts.quiet,
+            stdin_null: true,
+            pidfile: None,
+            stop_after: opts.stop_after,
+            gpus: None,
+        };
+        let started = target.start(
+            &run,
+            crate::launch::StartRequest {
+                cwd: &cwd,
+                opts: &start,
+                attach: crate::launch::Attach::Child { piped: !opts.quiet },
+                claim: None,
+            },
+        );
+        let mut child = match started {
+            Ok(crate::launch::Started::Child(c)) => c,
+            Ok(_) => continue,
+            Err(e) => return Err(e),
+        };
         let name = run
             .attr_str("name")
             .unwrap_or_else(|| run.short_id().to_string());
@@ -321,10 +319,7 @@ pub fn main() -> Result<i32> {
     for r in relays {
         let _ = r.join();
     }
-    let sig = match STOP_SIGNAL.load(Ordering::SeqCst) {
-        0 => crate::exec::stop_signal(),
-        s => s,
-    };
+    let sig = signals.received();
     if sig != 0 {
         eprintln!("INFO: [guild] Stopping batch (pending trials can be started as needed)");
         // End by the signal itself, so the batch run records it

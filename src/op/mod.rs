@@ -554,12 +554,20 @@ mod tests {
         let e = resolve_flags(&op, &[("nope".into(), "1".into())], false, &p)
             .err()
             .unwrap();
-        assert!(e.message().contains("unsupported flag 'nope'"), "{}", e.message());
+        assert!(
+            e.message().contains("unsupported flag 'nope'"),
+            "{}",
+            e.message()
+        );
         assert!(resolve_flags(&op, &[("nope".into(), "1".into())], true, &p).is_ok());
         let e = resolve_flags(&op, &[("lr".into(), "abc".into())], false, &p)
             .err()
             .unwrap();
-        assert!(e.message().contains("invalid value abc for lr"), "{}", e.message());
+        assert!(
+            e.message().contains("invalid value abc for lr"),
+            "{}",
+            e.message()
+        );
         assert!(parse_flag_args(&["foo".into()]).is_err());
     }
 
@@ -570,13 +578,13 @@ mod tests {
         assert!(resolve_script(&home(p), p, "nope.py")
             .err()
             .unwrap()
-            .msg
+            .message()
             .contains("no such file"));
         std::fs::write(p.join("data.txt"), "x").unwrap();
         assert!(resolve_script(&home(p), p, "data.txt")
             .err()
             .unwrap()
-            .msg
+            .message()
             .contains("must be an executable"));
     }
 }

@@ -327,15 +327,10 @@ pub fn main() -> Result<i32> {
     // Stopping the pipeline signals its process group: the running step's
     // `guild run` passes the signal on to its run; this process waits for
     // the step to end (so no step is left behind) and starts no other.
-    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
-        // SAFETY: the handler only stores to an atomic (async-signal-safe).
-        unsafe {
-            libc::signal(
-                sig,
-                on_stop_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
-            );
-        }
-    }
+    let signals = crate::exec::StopSignals::catch(
+        &[libc::SIGTERM, libc::SIGINT, libc::SIGHUP],
+        crate::exec::Forward::Nothing,
+    )?;
     // A step's operation is in the pipeline's model unless it names one.
     let model = run.opref().map(|o| o.model_name).unwrap_or_default();
     let params = match run.attr("run_params") {
@@ -360,7 +355,7 @@ pub fn main() -> Result<i32> {
         eprintln!("{w}");
     }
     for step in steps {
-        let stop = STOP_SIGNAL.load(std::sync::atomic::Ordering::SeqCst);
+        let stop = signals.received();
         if stop != 0 {
             eprintln!("guild: pipeline stopped; later steps were not run");
             return Ok(128 + stop);
@@ -397,14 +392,8 @@ pub fn main() -> Result<i32> {
             return Ok(code);
         }
     }
-    let stop = STOP_SIGNAL.load(std::sync::atomic::Ordering::SeqCst);
+    let stop = signals.received();
     Ok(if stop != 0 { 128 + stop } else { 0 })
-}
-
-static STOP_SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
-
-extern "C" fn on_stop_signal(sig: libc::c_int) {
-    STOP_SIGNAL.store(sig, std::sync::atomic::Ordering::SeqCst);
 }
 
 #[cfg(test)]
@@ -442,12 +431,16 @@ mod tests {
         );
         let bad: Value = serde_yaml_ng::from_str("- '   '\n").unwrap();
         assert_eq!(
-            parse(&bad, &parent, "", (None, vec![])).unwrap_err().message(),
+            parse(&bad, &parent, "", (None, vec![]))
+                .unwrap_err()
+                .message(),
             "invalid step {'run': '   '}: must define run"
         );
         let bad: Value = serde_yaml_ng::from_str("- null\n").unwrap();
         assert_eq!(
-            parse(&bad, &parent, "", (None, vec![])).unwrap_err().message(),
+            parse(&bad, &parent, "", (None, vec![]))
+                .unwrap_err()
+                .message(),
             "invalid step data: None"
         );
     }

@@ -541,7 +541,12 @@ mod tests {
 
     #[test]
     fn syntax_errors_read_as_guilds() {
-        let e = |s| Filter::parse(s).err().map(|e| e.message()).unwrap_or_default();
+        let e = |s| {
+            Filter::parse(s)
+                .err()
+                .map(|e| e.message())
+                .unwrap_or_default()
+        };
         assert_eq!(
             e("foo = ("),
             "syntax error in filter at position 6: unexpected token '('"

@@ -580,7 +580,11 @@ mod tests {
         let r = mk_run(d.path());
         std::fs::write(r.attr_path("flags"), "a: [1,\n").unwrap();
         let e = r.read_attr("flags").unwrap_err();
-        assert!(e.message().contains("attr 'flags' of run abcdef01"), "{}", e.message());
+        assert!(
+            e.message().contains("attr 'flags' of run abcdef01"),
+            "{}",
+            e.message()
+        );
         assert!(r.attr("flags").is_none());
     }
 }

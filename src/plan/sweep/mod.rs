@@ -346,8 +346,11 @@ mod tests {
 
     #[test]
     fn bad_sweeps_are_clear_errors() {
-        let err =
-            |s: &str, max: Option<usize>| plan(&flags(s), &[], None, max, Some(1)).unwrap_err().message();
+        let err = |s: &str, max: Option<usize>| {
+            plan(&flags(s), &[], None, max, Some(1))
+                .unwrap_err()
+                .message()
+        };
         assert!(err("a: []\n", None).contains("empty list"));
         assert!(err("a: 'range[1:5:0]'\n", None).contains("step must not be zero"));
         assert!(err("a: 'range[5:1]'\n", None).contains("inverted"));

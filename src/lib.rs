@@ -1,5 +1,6 @@
 //! guild: run, track and compare experiments in Guild AI 0.9 run directories.
 
+pub mod api;
 pub mod check;
 pub mod cli;
 pub mod error;

@@ -157,7 +157,7 @@ pub fn diff_cmd(ctx: &Ctx, a: DiffArgs) -> Result<i32> {
     };
     let pairs: Vec<(PathBuf, PathBuf)> = if let Some(d) = &a.dir {
         // As given, unless `-C` moved the directory it is relative to.
-        let d = if ctx.cwd == ctx.process_cwd() {
+        let d = if ctx.cwd == super::process_cwd(ctx) {
             d.clone()
         } else {
             ctx.cwd.join(d)

@@ -321,7 +321,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
         let mut exclude = vec![ctx.home.path.clone()];
         exclude.extend(op::deps::project_files(&op));
         let test = op::source::test(&op, &exclude);
-        render::out(&render::sourcecode_test(&test, &ctx.process_cwd()));
+        render::out(&render::sourcecode_test(&test, &super::process_cwd(ctx)));
         return Ok(0);
     }
     // Sweeps: list values, search functions or @batch files.

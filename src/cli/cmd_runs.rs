@@ -2,12 +2,11 @@
 //! `stop`, `watch`, `cat`, `ls`, `label`, `tag`.
 
 use super::{Ctx, FilterArgs};
+use crate::api::{self, runs::Change, Selection};
 use crate::error::{Error, Result};
-use crate::query::{self, RunInfo};
+use crate::query;
 use crate::render;
-use crate::run::{trash, Status};
 use clap::{Args, Subcommand};
-use serde_yaml_ng::Value;
 use std::time::Duration;
 
 #[derive(Args, Debug)]
@@ -250,24 +249,21 @@ pub struct TagArgs {
     pub filters: FilterArgs,
 }
 
-fn load(ctx: &Ctx, filters: &FilterArgs, deleted: bool) -> Result<Vec<RunInfo>> {
-    let dir = if deleted {
-        ctx.home.trash_dir()
-    } else {
-        ctx.home.runs_dir()
-    };
-    filters.filters().apply(query::list_dir(&dir))
+/// The runs named on the command line (none: the command's default).
+pub(crate) fn selection(runs: &[String], filters: &FilterArgs, deleted: bool) -> Selection {
+    Selection {
+        runs: runs.to_vec(),
+        filters: filters.filters(),
+        deleted,
+    }
 }
 
-fn one(ctx: &Ctx, spec: Option<&String>, filters: &FilterArgs, deleted: bool) -> Result<RunInfo> {
-    let runs = load(ctx, filters, deleted)?;
-    let specs: Vec<String> = spec.cloned().into_iter().collect();
-    query::select(&runs, &specs, false)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::NoRun {
-            spec: String::new(),
-        })
+fn one_spec(run: Option<&String>, filters: &FilterArgs, deleted: bool) -> Selection {
+    selection(
+        &run.cloned().into_iter().collect::<Vec<_>>(),
+        filters,
+        deleted,
+    )
 }
 
 pub fn runs(ctx: &Ctx, a: RunsArgs) -> Result<i32> {
@@ -275,23 +271,35 @@ pub fn runs(ctx: &Ctx, a: RunsArgs) -> Result<i32> {
         None => list(ctx, a.list),
         Some(RunsCmd::List(l)) => list(ctx, l),
         Some(RunsCmd::Info(i)) => info(ctx, i),
-        Some(RunsCmd::Delete(d)) => delete(ctx, d),
-        Some(RunsCmd::Restore(b)) => restore(ctx, b),
-        Some(RunsCmd::Purge(b)) => purge(ctx, b),
+        Some(RunsCmd::Delete(d)) => {
+            let c = change(&d.bulk.runs, &d.bulk.filters, d.bulk.yes);
+            api::runs::delete(ctx, &c, d.permanent).map(|_| 0)
+        }
+        Some(RunsCmd::Restore(b)) => {
+            api::runs::restore(ctx, &change(&b.runs, &b.filters, b.yes)).map(|_| 0)
+        }
+        Some(RunsCmd::Purge(b)) => {
+            api::runs::purge(ctx, &change(&b.runs, &b.filters, b.yes)).map(|_| 0)
+        }
         Some(RunsCmd::Stop(s)) => stop(ctx, s),
     }
 }
 
+fn change(runs: &[String], filters: &FilterArgs, yes: bool) -> Change {
+    Change {
+        select: selection(runs, filters, false),
+        yes,
+    }
+}
+
 fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
-    let runs = load(ctx, &a.filters, a.deleted)?;
-    let selected = query::select(&runs, &a.runs, true)?;
+    let listed = api::runs::list(ctx, &selection(&a.runs, &a.filters, a.deleted))?;
     if a.json {
-        render::json(&serde_json::Value::Array(
-            selected.iter().map(render::run_json).collect(),
-        ));
+        let runs: Vec<&query::RunInfo> = listed.iter().map(|i| &i.run).collect();
+        render::json(&serde_json::to_value(runs).unwrap_or_default());
         return Ok(0);
     }
-    let total = selected.len();
+    let total = listed.len();
     let limit = if a.all {
         total
     } else {
@@ -301,7 +309,11 @@ fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
         simplified: a.simplified,
         names: a.names,
     };
-    let indexed = query::with_index(selected.iter().take(limit), &runs);
+    let indexed: Vec<(usize, &query::RunInfo)> = listed
+        .iter()
+        .take(limit)
+        .map(|i| (i.index, &i.run))
+        .collect();
     if !indexed.is_empty() {
         render::out(&render::table(render::run_rows(&indexed, style, &ctx.cwd)));
     } else if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
@@ -316,484 +328,44 @@ fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
 }
 
 pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
-    let r = one(ctx, a.run.as_ref(), &a.filters, a.deleted)?;
-    let run = &r.run;
-    let mut warnings = Vec::new();
-    let mut attr = |name: &str| -> Option<Value> {
-        match run.read_attr(name) {
-            Ok(v) => v,
-            Err(e) => {
-                warnings.push(e.message());
-                None
-            }
-        }
+    let parts = api::runs::InfoParts {
+        env: a.env,
+        manifest: a.manifest,
+        deps: a.deps,
+        plugins: a.plugins,
+        comments: a.comments,
     };
-    let flags = attr("flags");
-    let cmd = attr("cmd");
-    let vcs = attr("vcs_commit");
-    let digest = attr("sourcecode_digest");
-    let env = if a.env { attr("env") } else { None };
-    let _ = attr("label"); // shown from the listing; a broken one is reported
-    for w in &warnings {
-        eprintln!("WARNING: {w}");
-    }
-    let scalars = crate::output::scalars::run_scalars(&run.dir);
-    let proto_flags = if run.is_batch() {
-        crate::run::Run::at(run.guild_path("proto")).attr("flags")
-    } else {
-        None
-    };
-    let pid = run.lock_pid().map(|p| p.to_string()).unwrap_or_default();
-    let other: Vec<String> = run
-        .attr_names()
-        .into_iter()
-        .filter(|n| !n.starts_with('_') && !crate::run::CORE_ATTRS.contains(&n.as_str()))
-        .collect();
-    // Guild shows a missing or null attr as an empty value.
-    let s = |v: &Option<Value>| {
-        v.as_ref()
-            .filter(|v| !v.is_null())
-            .map(crate::op::flags::encode_display)
-            .unwrap_or_default()
-    };
+    let d = api::runs::info(ctx, &one_spec(a.run.as_ref(), &a.filters, a.deleted), parts)?;
     if a.json {
-        let mut m = serde_json::Map::new();
-        m.insert("id".into(), run.id.clone().into());
-        m.insert("operation".into(), r.op_desc().into());
-        m.insert(
-            "from".into(),
-            r.opref
-                .as_ref()
-                .map(|o| o.from_desc())
-                .unwrap_or_default()
-                .into(),
-        );
-        m.insert("status".into(), r.status.display().into());
-        m.insert("started".into(), render::fmt_time(r.started).into());
-        m.insert("stopped".into(), render::fmt_time(r.stopped()).into());
-        m.insert("marked".into(), r.marked.into());
-        m.insert("label".into(), r.label.clone().unwrap_or_default().into());
-        m.insert(
-            "name".into(),
-            r.name.clone().map(Into::into).unwrap_or_default(),
-        );
-        m.insert(
-            "sourcecode_digest".into(),
-            digest
-                .as_ref()
-                .map(render::yaml_to_json)
-                .unwrap_or_default(),
-        );
-        m.insert(
-            "vcs_commit".into(),
-            vcs.as_ref().map(render::yaml_to_json).unwrap_or_default(),
-        );
-        m.insert("run_dir".into(), run.dir.display().to_string().into());
-        m.insert(
-            "command".into(),
-            cmd.as_ref()
-                .map(render::command_line)
-                .unwrap_or_default()
-                .into(),
-        );
-        m.insert(
-            "exit_status".into(),
-            r.exit_status
-                .map(serde_json::Value::from)
-                .unwrap_or_default(),
-        );
-        m.insert("pid".into(), pid.into());
-        for name in &other {
-            let v = run.attr(name).unwrap_or(Value::Null);
-            m.insert(name.clone(), render::yaml_to_json(&v));
-        }
-        m.insert("tags".into(), serde_json::json!(r.tags()));
-        m.insert(
-            "flags".into(),
-            flags
-                .as_ref()
-                .map(render::yaml_to_json)
-                .unwrap_or(serde_json::json!({})),
-        );
-        if let Some(p) = &proto_flags {
-            m.insert("proto-flags".into(), render::yaml_to_json(p));
-        }
-        m.insert(
-            "scalars".into(),
-            render::scalars_json(&scalars, a.all_scalars),
-        );
-        if let Some(e) = &env {
-            m.insert("environment".into(), render::yaml_to_json(e));
-        }
-        render::json(&serde_json::Value::Object(m));
-        return Ok(0);
-    }
-    let mut o = String::new();
-    let mut kv = |k: &str, v: String| o.push_str(&format!("{k}: {}\n", crate::text::escape(&v)));
-    kv("id", run.id.clone());
-    kv("operation", r.op_desc());
-    kv(
-        "from",
-        r.opref.as_ref().map(|o| o.from_desc()).unwrap_or_default(),
-    );
-    kv("status", r.status.display());
-    kv("started", render::fmt_time(r.started));
-    kv("stopped", render::fmt_time(r.stopped()));
-    kv("marked", if r.marked { "yes" } else { "no" }.into());
-    kv("label", r.label.clone().unwrap_or_default());
-    kv("sourcecode_digest", s(&digest));
-    kv("vcs_commit", s(&vcs));
-    kv("run_dir", run.dir.display().to_string());
-    kv(
-        "command",
-        cmd.as_ref().map(render::command_line).unwrap_or_default(),
-    );
-    kv(
-        "exit_status",
-        r.exit_status.map(|e| e.to_string()).unwrap_or_default(),
-    );
-    kv("pid", pid);
-    // Other attrs (`run-attrs`, ...), as Guild formats them.
-    for name in &other {
-        let v = run.attr(name).unwrap_or(Value::Null);
-        o.push_str(&format!(
-            "{name}: {}\n",
-            crate::text::escape_keep_newlines(&render::attr_text(&v))
-        ));
-    }
-    o.push_str("tags:\n");
-    for t in r.tags() {
-        o.push_str(&format!("  - {}\n", crate::text::escape(t)));
-    }
-    push_flags(&mut o, "flags", flags.as_ref());
-    if proto_flags.is_some() {
-        push_flags(&mut o, "proto-flags", proto_flags.as_ref());
-    }
-    o.push_str("scalars:\n");
-    for (k, v) in crate::output::scalars::in_guild_order(&scalars) {
-        if a.all_scalars {
-            // Guild's layout: summaries sorted by name; avg and total carry
-            // the count where the others carry a step.
-            o.push_str(&format!(
-                "  {k}:\n    avg: {:.6} (step {})\n    first: {:.6} (step {})\n    last: {:.6} (step {})\n    max: {:.6} (step {})\n    min: {:.6} (step {})\n    total: {:.6} (step {})\n",
-                v.avg(), v.count, v.first, v.first_step, v.last, v.last_step, v.max, v.max_step, v.min, v.min_step, v.total, v.count
-            ));
-        } else if !k.starts_with("sys/") {
-            o.push_str(&render::scalar_line(k, v));
-            o.push('\n');
-        }
-    }
-    if a.comments {
-        o.push_str("comments:\n");
-        for c in crate::run::comments::read(run) {
-            o.push_str("  -\n");
-            let time = render::fmt_time(Some(c.time));
-            for (k, v) in [
-                ("body", c.body.trim()),
-                ("host", c.host.as_str()),
-                ("time", time.as_str()),
-                ("user", c.user.as_str()),
-            ] {
-                o.push_str(&format!("    {k}: {v}\n"));
-            }
-        }
-    }
-    if let Some(Value::Mapping(e)) = &env {
-        o.push_str("environment:\n");
-        for (k, v) in e {
-            o.push_str(&format!(
-                "  {}: {}\n",
-                k.as_str().unwrap_or(""),
-                crate::op::flags::encode_display(v)
-            ));
-        }
-    }
-    if a.manifest {
-        o.push_str("manifest:\n");
-        for e in crate::run::manifest::read(&run.guild_path("manifest"))? {
-            o.push_str(&format!("  {} {}\n", e.kind, e.fields.join(" ")));
-        }
-    }
-    if a.deps {
-        o.push_str("dependencies:\n");
-        if let Some(Value::Mapping(m)) = run.attr("deps") {
-            let mut items: Vec<(String, &Value)> = m
-                .iter()
-                .map(|(k, v)| (crate::run::yaml::py_str(k), v))
-                .collect();
-            items.sort_by(|x, y| x.0.cmp(&y.0));
-            for (k, v) in items {
-                match v {
-                    Value::Mapping(_) => {
-                        o.push_str(&format!("  {k}:\n"));
-                        for line in crate::run::yaml::dump(v).lines() {
-                            o.push_str(&format!("    {line}\n"));
-                        }
-                    }
-                    other => o.push_str(&format!(
-                        "  {k}: {}\n",
-                        crate::op::flags::encode_display(other)
-                    )),
-                }
-            }
-        }
-    }
-    if a.plugins {
-        o.push_str("plugins:\n");
-        if let Some(Value::Sequence(p)) = run.attr("plugins") {
-            for x in p {
-                o.push_str(&format!("  - {}\n", crate::op::flags::encode_display(&x)));
-            }
-        }
-    }
-    render::out(&crate::text::escape_keep_newlines(&o));
-    Ok(0)
-}
-
-fn push_flags(o: &mut String, title: &str, flags: Option<&Value>) {
-    o.push_str(&format!("{title}:\n"));
-    if let Some(Value::Mapping(m)) = flags {
-        let mut items: Vec<(&str, &Value)> = m
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str()?, v)))
-            .collect();
-        items.sort_by(|a, b| a.0.cmp(b.0));
-        for (k, v) in items {
-            match v {
-                Value::Sequence(s) => {
-                    o.push_str(&format!("  {k}:\n"));
-                    for i in s {
-                        o.push_str(&format!("    - {}\n", crate::op::flags::encode_display(i)));
-                    }
-                }
-                other => o.push_str(&format!(
-                    "  {k}: {}\n",
-                    crate::op::flags::encode_display(other)
-                )),
-            }
-        }
-    }
-}
-
-fn preview(runs: &[RunInfo], all: &[RunInfo], cwd: &std::path::Path) -> String {
-    let indexed = query::with_index(runs.iter(), all);
-    render::indented(
-        &render::table(render::run_rows(&indexed, Default::default(), cwd)),
-        "  ",
-    )
-}
-
-fn bulk_select(ctx: &Ctx, b: &BulkArgs, deleted: bool) -> Result<(Vec<RunInfo>, Vec<RunInfo>)> {
-    let all = load(ctx, &b.filters, deleted)?;
-    let sel = query::select(&all, &b.runs, true)?;
-    Ok((sel, all))
-}
-
-fn confirm_bulk(
-    cwd: &std::path::Path,
-    what: &str,
-    sel: &[RunInfo],
-    all: &[RunInfo],
-    yes: bool,
-    default_yes: bool,
-) -> Result<bool> {
-    if yes {
-        return Ok(true);
-    }
-    eprint!(
-        "You are about to {what} the following runs:\n{}",
-        preview(sel, all, cwd)
-    );
-    if super::confirm(
-        &format!("{} {} run(s)?", capitalize(what), sel.len()),
-        default_yes,
-    )? {
-        Ok(true)
+        render::json(&render::run_info_json(&d, a.all_scalars));
     } else {
-        // Guild's exit code for an answered no, with a word about it.
-        Err(Error::Declined("cancelled; no run was changed".to_string()))
+        render::out(&render::run_info_text(&d, a.all_scalars));
     }
-}
-
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-        .unwrap_or_default()
-}
-
-fn delete(ctx: &Ctx, d: DeleteArgs) -> Result<i32> {
-    let (sel, all) = bulk_select(ctx, &d.bulk, false)?;
-    if sel.is_empty() {
-        eprintln!("Nothing to delete.");
-        return Ok(0);
-    }
-    if d.permanent && !d.bulk.yes {
-        eprintln!("WARNING: You are about to permanently delete runs. This cannot be undone.");
-    }
-    confirm_bulk(
-        &ctx.cwd,
-        if d.permanent {
-            "permanently delete"
-        } else {
-            "delete"
-        },
-        &sel,
-        &all,
-        d.bulk.yes,
-        !d.permanent,
-    )?;
-    for r in &sel {
-        if r.status.status == Status::Running && r.status.remote.is_none() {
-            eprintln!(
-                "Stopping {} (pid {})",
-                r.run.id,
-                r.run.lock_pid().unwrap_or(0)
-            );
-            if let crate::exec::Stopped::Foreign(pid) =
-                crate::exec::stop(&r.run, Duration::from_secs(30))?
-            {
-                eprintln!(
-                    "{}; not deleting it either: stop its process first",
-                    foreign_pid_msg(&r.run, pid)
-                );
-                continue;
-            }
-        }
-        if d.permanent {
-            trash::purge(&r.run)?;
-        } else {
-            trash::move_to(&r.run, &ctx.home.trash_dir())?;
-        }
-    }
-    eprintln!(
-        "{} {} run(s)",
-        if d.permanent {
-            "Permanently deleted"
-        } else {
-            "Deleted"
-        },
-        sel.len()
-    );
-    Ok(0)
-}
-
-fn restore(ctx: &Ctx, b: BulkArgs) -> Result<i32> {
-    let (sel, all) = bulk_select(ctx, &b, true)?;
-    if sel.is_empty() {
-        eprintln!("Nothing to restore.");
-        return Ok(0);
-    }
-    confirm_bulk(&ctx.cwd, "restore", &sel, &all, b.yes, true)?;
-    for r in &sel {
-        trash::move_to(&r.run, &ctx.home.runs_dir())?;
-    }
-    eprintln!("Restored {} run(s)", sel.len());
-    Ok(0)
-}
-
-fn purge(ctx: &Ctx, b: BulkArgs) -> Result<i32> {
-    let (sel, all) = bulk_select(ctx, &b, true)?;
-    if sel.is_empty() {
-        eprintln!("Nothing to purge.");
-        return Ok(0);
-    }
-    confirm_bulk(&ctx.cwd, "permanently delete", &sel, &all, b.yes, false)?;
-    for r in &sel {
-        trash::purge(&r.run)?;
-    }
-    eprintln!("Permanently deleted {} run(s)", sel.len());
     Ok(0)
 }
 
 pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
-    let mut f = a.filters.clone();
-    if a.runs.is_empty() {
-        f.running = true;
-    }
-    let all = load(ctx, &f, false)?;
-    let mut sel: Vec<RunInfo> = Vec::new();
-    for r in query::select(&all, &a.runs, true)? {
-        if r.status.remote.is_some() {
-            continue;
-        }
-        if r.status.status == Status::Running {
-            sel.push(r);
-        } else if r.status.status == Status::Error && r.run.attr("exit_status").is_none() {
-            // A LOCK whose live pid is not proven to be the run's.
-            if let Some((pid, crate::run::proc::Owner::Foreign)) = r.run.lock_owner(true) {
-                eprintln!("{}", foreign_pid_msg(&r.run, pid));
-            }
-        }
-    }
-    if sel.is_empty() {
-        eprintln!("Nothing to stop.");
-        return Ok(0);
-    }
-    if a.runs.is_empty() {
-        confirm_bulk(&ctx.cwd, "stop", &sel, &all, a.yes, false)?;
-    }
-    let timeout = Duration::from_secs_f64(a.timeout.max(0.0));
-    for r in &sel {
-        eprintln!(
-            "Stopping {} (pid {})",
-            r.run.id,
-            r.run.lock_pid().unwrap_or(0)
-        );
-        if let crate::exec::Stopped::Foreign(pid) = crate::exec::stop(&r.run, timeout)? {
-            eprintln!("{}", foreign_pid_msg(&r.run, pid));
-        }
-    }
-    Ok(0)
-}
-
-fn foreign_pid_msg(run: &crate::run::Run, pid: i32) -> String {
-    format!(
-        "run {} looks running but its pid {pid} belongs to another process; not stopping it",
-        run.short_id()
-    )
+    let grace = Duration::from_secs_f64(a.timeout.max(0.0));
+    api::runs::stop(ctx, &change(&a.runs, &a.filters, a.yes), grace).map(|_| 0)
 }
 
 pub fn watch(ctx: &Ctx, a: WatchArgs) -> Result<i32> {
-    let r = match &a.run {
-        Some(spec) => one(ctx, Some(spec), &a.filters, false)?,
-        None => {
-            let mut f = a.filters.clone();
-            f.running = true;
-            load(ctx, &f, false)?.into_iter().next().ok_or_else(|| {
-                Error::user(
-                    "nothing to watch; view the output of a specific run with `guild watch RUN`",
-                )
-            })?
-        }
-    };
-    if std::env::var("NO_WATCHING_MSG").as_deref() != Ok("1") {
-        eprintln!("Watching run {}", r.run.id);
-    }
-    let status = crate::output::watch::follow(&r.run)?;
-    eprintln!(
-        "Run {} stopped with a status of '{}'",
-        r.run.id,
-        status.as_str()
-    );
+    let r = api::runs::watched(ctx, &one_spec(a.run.as_ref(), &a.filters, false))?;
+    let mut out = std::io::stdout().lock();
+    api::runs::watch(ctx, &r, &mut out)?;
     Ok(0)
 }
 
 pub fn cat(ctx: &Ctx, a: CatArgs) -> Result<i32> {
-    let r = one(ctx, a.run.as_ref(), &a.filters, false)?;
-    let rel = if a.output {
-        ".guild/output".to_string()
+    let path = if a.output {
+        None
     } else {
-        let p = a.path.clone().ok_or_else(|| {
+        Some(a.path.clone().ok_or_else(|| {
             Error::user("specify a file with -p PATH or the output with --output")
-        })?;
-        if a.sourcecode {
-            crate::run::sourcecode_path(&r.run, &p)
-        } else {
-            p
-        }
+        })?)
     };
-    let mut file = r.run.open_file(&rel)?;
+    let sel = one_spec(a.run.as_ref(), &a.filters, false);
+    let mut file = api::runs::open_file(ctx, &sel, path.as_deref(), a.sourcecode)?;
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     // Streamed: a run's output may be far larger than memory.
@@ -803,25 +375,19 @@ pub fn cat(ctx: &Ctx, a: CatArgs) -> Result<i32> {
 }
 
 pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
-    if a.path.as_deref().is_some_and(|p| p.starts_with('/')) {
-        return Err(Error::user(
-            "PATH must be relative Try 'guild ls --help' for more information.",
-        ));
-    }
-    let r = one(ctx, a.run.as_ref(), &a.filters, false)?;
-    let types: Vec<&str> = [
-        (a.sourcecode, "s"),
-        (a.dependencies, "d"),
-        (a.generated, "g"),
-    ]
-    .iter()
-    .filter(|(on, _)| *on)
-    .map(|(_, t)| *t)
-    .collect();
-    let filter = crate::run::ls::Filter::new(a.path.as_deref(), a.all);
-    let files = crate::run::ls::list(&r.run.dir, &filter, &types, a.follow_links)?;
+    let req = api::runs::LsRequest {
+        select: one_spec(a.run.as_ref(), &a.filters, false),
+        path: a.path.clone(),
+        all: a.all,
+        sourcecode: a.sourcecode,
+        dependencies: a.dependencies,
+        generated: a.generated,
+        follow_links: a.follow_links,
+    };
+    let listing = api::runs::ls(ctx, &req)?;
     if a.json {
-        render::json(&serde_json::json!(files
+        render::json(&serde_json::json!(listing
+            .files
             .iter()
             .map(|(f, _)| f)
             .collect::<Vec<_>>()));
@@ -829,11 +395,11 @@ pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
     }
     let mut o = String::new();
     if !a.no_format && !a.full_path {
-        o.push_str(&format!("{}:\n", crate::fsutil::tilde(&r.run.dir)));
+        o.push_str(&format!("{}:\n", crate::fsutil::tilde(&listing.dir)));
     }
-    for (f, dir) in files {
+    for (f, dir) in listing.files {
         let name = if a.full_path {
-            r.run.dir.join(&f).display().to_string()
+            listing.dir.join(&f).display().to_string()
         } else {
             f
         };
@@ -864,7 +430,7 @@ pub fn label(ctx: &Ctx, a: LabelArgs) -> Result<i32> {
             "give exactly one of --set, --prepend, --append, --remove, --clear",
         ));
     }
-    use crate::run::edit::{edit_label, LabelEdit};
+    use crate::run::edit::LabelEdit;
     let edit = if let Some(t) = a.set {
         LabelEdit::Set(t)
     } else if let Some(t) = a.prepend {
@@ -876,30 +442,12 @@ pub fn label(ctx: &Ctx, a: LabelArgs) -> Result<i32> {
     } else {
         LabelEdit::Remove(a.remove.clone())
     };
-    let all = load(ctx, &a.filters, false)?;
-    let sel = query::select(&all, &a.runs, false)?;
-    for r in &sel {
-        edit_label(&r.run, &edit)?;
-    }
-    eprintln!(
-        "{} {} run(s)",
-        if a.clear {
-            "Cleared label for"
-        } else {
-            "Labeled"
-        },
-        sel.len()
-    );
-    Ok(0)
+    api::runs::label(ctx, &selection(&a.runs, &a.filters, false), &edit).map(|_| 0)
 }
 
 pub fn tag(ctx: &Ctx, a: TagArgs) -> Result<i32> {
-    let all = load(ctx, &a.filters, false)?;
     if a.list_all {
-        let mut tags: Vec<String> = all.iter().flat_map(|r| r.tags().to_vec()).collect();
-        tags.sort();
-        tags.dedup();
-        render::out(&tags.join("\n"));
+        render::out(&api::runs::all_tags(ctx, &a.filters.filters())?.join("\n"));
         return Ok(0);
     }
     if a.add.is_empty() && a.delete.is_empty() && !a.clear {
@@ -910,12 +458,7 @@ pub fn tag(ctx: &Ctx, a: TagArgs) -> Result<i32> {
         delete: a.delete.clone(),
         clear: a.clear,
     };
-    let sel = query::select(&all, &a.runs, false)?;
-    for r in &sel {
-        crate::run::edit::edit_tags(&r.run, r.tags(), &edit)?;
-    }
-    eprintln!("Modified tags for {} run(s)", sel.len());
-    Ok(0)
+    api::runs::tag(ctx, &selection(&a.runs, &a.filters, false), &edit).map(|_| 0)
 }
 
 #[derive(Args, Debug)]
@@ -960,32 +503,19 @@ pub fn select(ctx: &Ctx, a: SelectArgs) -> Result<i32> {
             )));
         }
     }
-    let all = load(ctx, &a.filters, false)?;
-    if all.is_empty() {
-        return Err(Error::user("no matching runs"));
-    }
-    let by_col = a
-        .min
-        .as_ref()
-        .map(|c| (c, false))
-        .or(a.max.as_ref().map(|c| (c, true)));
-    let many = by_col.is_none() && (a.all || a.runs.len() > 1);
-    let sel: Vec<RunInfo> = if let Some((spec, desc)) = by_col {
-        let candidates = query::select(&all, &a.runs, true)?;
-        query::compare::best(&candidates, spec, desc)?
-            .into_iter()
-            .cloned()
-            .collect()
-    } else if many {
-        query::select(&all, &a.runs, true)?
-    } else {
-        let spec = a.runs.first().cloned().unwrap_or_else(|| "1".to_string());
-        query::select(&all, &[spec], false)?
+    let req = api::runs::SelectRequest {
+        select: selection(&a.runs, &a.filters, false),
+        all: a.all,
+        best: a
+            .min
+            .clone()
+            .map(|c| (c, false))
+            .or(a.max.clone().map(|c| (c, true))),
     };
     let mut out = String::new();
-    for r in &sel {
+    for r in &api::runs::select(ctx, &req)? {
         let line = if let Some(attr) = &a.attr {
-            select_attr(r, attr)?
+            render::select_attr(r, attr)?
         } else if a.short_id {
             r.run.short_id().to_string()
         } else if a.path {
@@ -998,39 +528,6 @@ pub fn select(ctx: &Ctx, a: SelectArgs) -> Result<i32> {
     }
     render::out(&out);
     Ok(0)
-}
-
-/// A run attribute as `guild select --attr` prints it: Guild's formatted
-/// run fields first, else the raw attr as YAML.
-fn select_attr(r: &RunInfo, name: &str) -> Result<String> {
-    let opref = r.opref.as_ref();
-    let formatted = match name {
-        "id" => Some(r.run.id.clone()),
-        "short_id" => Some(r.run.short_id().to_string()),
-        "run_dir" => Some(r.run.dir.display().to_string()),
-        "label" => Some(r.label.clone().unwrap_or_default()),
-        "status" => Some(r.status.status.as_str().to_string()),
-        "operation" => Some(r.op_desc()),
-        "op_name" => opref.map(|o| o.op_name.clone()),
-        "model" => opref.map(|o| o.model_name.clone()),
-        "pkg_name" => opref.map(|o| o.pkg_name.clone()),
-        "from" => opref.map(|o| o.from_desc()),
-        "started" => Some(render::fmt_time(r.started)),
-        "stopped" => Some(render::fmt_time(r.stopped())),
-        "marked" => Some(if r.marked { "yes" } else { "no" }.to_string()),
-        "exit_status" => Some(r.exit_status.map(|e| e.to_string()).unwrap_or_default()),
-        "pid" => Some(r.run.lock_pid().map(|p| p.to_string()).unwrap_or_default()),
-        "duration" => Some(render::fmt_duration(r.started, r.stopped())),
-        "index" => Some(format!("[{}]", r.run.short_id())),
-        _ => None,
-    };
-    if let Some(v) = formatted {
-        return Ok(v);
-    }
-    match r.run.read_attr(name)? {
-        Some(v) => Ok(crate::run::yaml::dump(&v).trim_end().to_string()),
-        None => Err(Error::user(format!("no such run attribute '{name}'"))),
-    }
 }
 
 #[derive(Args, Debug)]
@@ -1050,33 +547,5 @@ pub struct MarkArgs {
 
 /// `mark` / `unmark` (`clear`): set or remove the `marked` attr.
 pub fn mark(ctx: &Ctx, a: MarkArgs, clear: bool) -> Result<i32> {
-    let mut filters = a.filters.clone();
-    if clear && a.runs.is_empty() {
-        filters.marked = true;
-    }
-    let all = load(ctx, &filters, false)?;
-    let sel = if a.runs.is_empty() && !clear {
-        query::select(&all, &["1".to_string()], false).unwrap_or_default()
-    } else {
-        query::select(&all, &a.runs, true)?
-    };
-    let (verb, done) = if clear {
-        ("unmark", "Unmarked")
-    } else {
-        ("mark", "Marked")
-    };
-    if sel.is_empty() {
-        eprintln!("No runs to {verb}.");
-        return Ok(0);
-    }
-    confirm_bulk(&ctx.cwd, verb, &sel, &all, a.yes, true)?;
-    for r in &sel {
-        if clear {
-            r.run.del_attr("marked")?;
-        } else {
-            r.run.write_attr("marked", &Value::Bool(true))?;
-        }
-    }
-    eprintln!("{done} {} run(s)", sel.len());
-    Ok(0)
+    api::runs::mark(ctx, &change(&a.runs, &a.filters, a.yes), clear).map(|_| 0)
 }

@@ -2,11 +2,9 @@
 //! `compare` (flags and scalars of many runs as a table, CSV or JSON).
 
 use super::{Ctx, FilterArgs};
-use crate::error::{Error, Result};
-use crate::query::experiments::Experiment;
-use crate::query::{self, compare};
+use crate::api;
+use crate::error::Result;
 use crate::render;
-use crate::run::Status;
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -35,20 +33,9 @@ pub struct LogsArgs {
     pub follow: bool,
 }
 
-/// Runs with the batch runs of their finished sweeps (in the trash).
-fn runs_and_sweeps(ctx: &Ctx) -> Vec<query::RunInfo> {
-    let mut runs = query::list_dir(&ctx.home.runs_dir());
-    let batches = query::experiments::deleted_batches(&runs, &ctx.home.trash_dir());
-    runs.extend(batches);
-    runs
-}
-
 pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<i32> {
-    let runs = runs_and_sweeps(ctx);
-    let exps: Vec<Experiment> = query::experiments::of(&runs)
-        .into_iter()
-        .filter(Experiment::active)
-        .collect();
+    let exps = api::views::status(ctx);
+    let exps = exps.list();
     let (rows, json) = render::experiments(&exps);
     if a.json {
         render::json(&json);
@@ -61,12 +48,8 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<i32> {
 }
 
 pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<i32> {
-    let runs = runs_and_sweeps(ctx);
-    let exps: Vec<Experiment> = query::experiments::of(&runs)
-        .into_iter()
-        .filter(|e| !e.active())
-        .take(a.limit.unwrap_or(20))
-        .collect();
+    let exps = api::views::history(ctx, a.limit.unwrap_or(20));
+    let exps = exps.list();
     let (rows, json) = render::experiments(&exps);
     if a.json {
         render::json(&json);
@@ -77,51 +60,17 @@ pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<i32> {
 }
 
 pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32> {
-    let runs = query::list_dir(&ctx.home.runs_dir());
-    let specs: Vec<String> = a.run.iter().cloned().collect();
-    let r = query::select(&runs, &specs, false)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            Error::user("there are no runs yet; start one with `guild run`".to_string())
-        })?;
-    let gdir = r.run.guild_dir();
-    let t0 = std::time::Instant::now();
-    // A run just started may not show running yet: until it has an exit
-    // status, it is followed for a few seconds before giving up.
-    let going = || {
-        let status = r.run.status().status;
-        a.follow
-            && (matches!(status, Status::Running | Status::Pending | Status::Staged)
-                || (r.run.attr("exit_status").is_none()
-                    && t0.elapsed() < std::time::Duration::from_secs(5)))
-    };
-    let mut lines = loop {
-        match crate::output::IndexedLines::open(&gdir) {
-            Ok(l) => break l,
-            Err(_) if going() => std::thread::sleep(std::time::Duration::from_millis(100)),
-            Err(_) => return Ok(0), // no output
-        }
-    };
+    use std::io::Write;
     let out = std::io::stdout();
-    loop {
-        let running = going();
-        // While running, the last line may be partial: print complete lines.
-        {
-            use std::io::Write;
-            let mut o = std::io::BufWriter::new(out.lock());
-            while let Some((ms, stream, line)) = lines.next_line(running) {
-                if writeln!(o, "{}", render::log_line(ms, stream, &line)).is_err() {
-                    return Ok(0);
-                }
+    api::views::logs(ctx, a.run.as_deref(), a.follow, &mut |lines| {
+        let mut o = std::io::BufWriter::new(out.lock());
+        for (ms, stream, line) in lines {
+            if writeln!(o, "{}", render::log_line(*ms, *stream, line)).is_err() {
+                return false;
             }
-            let _ = o.flush();
         }
-        if !running {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+        o.flush().is_ok()
+    })?;
     Ok(0)
 }
 
@@ -196,45 +145,6 @@ pub struct CompareArgs {
 }
 
 pub fn compare(ctx: &Ctx, a: CompareArgs) -> Result<i32> {
-    let dir = if a.deleted {
-        ctx.home.trash_dir()
-    } else {
-        ctx.home.runs_dir()
-    };
-    let all = query::list_dir(&dir);
-    let filtered = a.filters.filters().apply(all)?;
-    let mut runs = query::select(&filtered, &a.runs, true)?;
-    if !a.include_batch {
-        runs.retain(|r| !r.batch);
-    }
-    let user: Vec<compare::Col> = a
-        .strict_cols
-        .iter()
-        .chain(a.columns.iter())
-        .map(|c| compare::parse_cols(c))
-        .collect::<Result<Vec<_>>>()?
-        .into_iter()
-        .flatten()
-        .collect();
-    let strict = a.strict_cols.is_some();
-    let layout = compare::Layout {
-        skip_core: a.skip_core || strict,
-        extra_cols: a.extra_cols,
-        skip_op_cols: a.skip_op_cols || strict,
-        all_scalars: a.all_scalars,
-        user,
-    };
-    if a.print_scalars {
-        for r in &runs {
-            println!("[{}] {}", r.run.short_id(), r.op_desc());
-            let scalars = crate::output::scalars::run_scalars(&r.run.dir);
-            for (k, s) in crate::output::scalars::in_guild_order(&scalars) {
-                println!("  {k}: {:.6} (step {})", s.last, s.last_step);
-            }
-        }
-        return Ok(0);
-    }
-    let (mut header, mut rows) = compare::table(&runs, &layout);
     // Sorting and --top.
     let sort = match (&a.min, &a.max, &a.sort) {
         (Some(c), _, _) => Some((c.clone(), false)),
@@ -246,15 +156,33 @@ pub fn compare(ctx: &Ctx, a: CompareArgs) -> Result<i32> {
         _ if a.top.is_some() => Some(("loss".into(), false)),
         _ => None,
     };
-    if let Some((col, desc)) = &sort {
-        compare::sort_rows(&mut rows, col, *desc);
+    let req = api::views::CompareRequest {
+        select: super::cmd_runs::selection(&a.runs, &a.filters, a.deleted),
+        include_batch: a.include_batch,
+        columns: a
+            .strict_cols
+            .iter()
+            .chain(a.columns.iter())
+            .cloned()
+            .collect(),
+        strict: a.strict_cols.is_some(),
+        skip_core: a.skip_core,
+        extra_cols: a.extra_cols,
+        skip_op_cols: a.skip_op_cols,
+        all_scalars: a.all_scalars,
+        sort,
+        limit: a.top.or(a.limit),
+        skip_unchanged: a.skip_unchanged,
+    };
+    if a.print_scalars {
+        let mut o = String::new();
+        for r in &api::views::compared_runs(ctx, &req)? {
+            o.push_str(&render::scalars_listing(r, &api::views::scalars(r)));
+        }
+        render::out(&o);
+        return Ok(0);
     }
-    if let Some(k) = a.top.or(a.limit) {
-        rows.truncate(k);
-    }
-    if a.skip_unchanged && rows.len() > 1 {
-        compare::drop_unchanged(&mut header, &mut rows);
-    }
+    let api::views::Compared { header, rows } = api::views::compare(ctx, &req)?;
     if a.json {
         render::json(&render::compare_json(&header, &rows));
         return Ok(0);
@@ -264,7 +192,7 @@ pub fn compare(ctx: &Ctx, a: CompareArgs) -> Result<i32> {
         if path == "-" {
             render::out_data(&text);
         } else {
-            crate::fsutil::write_atomic(std::path::Path::new(path), text.as_bytes())?;
+            api::views::write_text(&super::process_cwd(ctx).join(path), &text)?;
         }
         return Ok(0);
     }

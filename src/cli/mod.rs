@@ -257,16 +257,64 @@ fn expand_guild_shorts(args: Vec<OsString>) -> Vec<OsString> {
     out
 }
 
-pub struct Ctx {
-    pub home: Home,
+/// What every command works in (home, directory, reporter).
+pub type Ctx = crate::api::Context;
+
+/// The directory the command was started in (`ctx.cwd` is after `-C`):
+/// where paths shown to the user are relative to, as in Guild.
+pub fn process_cwd(ctx: &Ctx) -> PathBuf {
+    std::env::current_dir().unwrap_or_else(|_| ctx.cwd.clone())
+}
+
+/// The CLI's reporter: progress and warnings on stderr, questions asked
+/// on stderr and answered on stdin.
+pub struct Terminal {
+    /// For run listings in questions (operations defined elsewhere show
+    /// where).
     pub cwd: PathBuf,
 }
 
-impl Ctx {
-    /// The directory the command was started in (`cwd` is after `-C`):
-    /// where paths shown to the user are relative to, as in Guild.
-    pub fn process_cwd(&self) -> PathBuf {
-        std::env::current_dir().unwrap_or_else(|_| self.cwd.clone())
+impl crate::api::Reporter for Terminal {
+    fn progress(&self, line: &str) {
+        eprintln!("{line}");
+    }
+    fn warning(&self, line: &str) {
+        eprintln!("{line}");
+    }
+    fn confirm(&self, q: &crate::api::Question) -> Result<bool> {
+        match q {
+            crate::api::Question::Runs {
+                verb,
+                runs,
+                default_yes,
+            } => {
+                let rows: Vec<(usize, &crate::query::RunInfo)> =
+                    runs.iter().map(|i| (i.index, &i.run)).collect();
+                let preview = crate::render::indented(
+                    &crate::render::table(crate::render::run_rows(
+                        &rows,
+                        Default::default(),
+                        &self.cwd,
+                    )),
+                    "  ",
+                );
+                eprint!("You are about to {verb} the following runs:\n{preview}");
+                let mut c = verb.chars();
+                let verb_cap = c
+                    .next()
+                    .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                    .unwrap_or_default();
+                confirm(&format!("{verb_cap} {} run(s)?", runs.len()), *default_yes)
+            }
+            crate::api::Question::Text {
+                details,
+                question,
+                default_yes,
+            } => {
+                eprint!("{details}");
+                confirm(question, *default_yes)
+            }
+        }
     }
 }
 
@@ -422,7 +470,8 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         None => base,
     };
     let home = Home::resolve(cli.home.as_deref(), &cwd)?;
-    let ctx = Ctx { home, cwd };
+    let report = std::sync::Arc::new(Terminal { cwd: cwd.clone() });
+    let ctx = Ctx::new(home, cwd, report);
     match cli.cmd {
         Command::Run(a) => cmd_run::main(&ctx, a),
         Command::Runs(a) => cmd_runs::runs(&ctx, a),

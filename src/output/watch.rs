@@ -6,9 +6,9 @@ use crate::run::{Run, Status};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
-/// Copy `output` to stdout from the start, then follow it until the run
+/// Copy `output` to `out` from the start, then follow it until the run
 /// stops being running. Returns the final status.
-pub fn follow(run: &Run) -> Result<Status> {
+pub fn follow_to(run: &Run, out: &mut dyn Write) -> Result<Status> {
     use notify::Watcher;
     let path = run.guild_path("output");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -27,10 +27,10 @@ pub fn follow(run: &Run) -> Result<Status> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let running = run.status().status == Status::Running;
-        pos = copy_from(&path, pos, &mut buf)?;
+        pos = copy_from(&path, pos, &mut buf, out)?;
         if !running {
             // Final drain after the run ended.
-            copy_from(&path, pos, &mut buf)?;
+            copy_from(&path, pos, &mut buf, out)?;
             break;
         }
         // Wake on a change, or poll: notifications may never come on NFS,
@@ -53,7 +53,7 @@ pub fn follow(run: &Run) -> Result<Status> {
     Ok(run.status().status)
 }
 
-fn copy_from(path: &std::path::Path, pos: u64, buf: &mut [u8]) -> Result<u64> {
+fn copy_from(path: &std::path::Path, pos: u64, buf: &mut [u8], out: &mut dyn Write) -> Result<u64> {
     let mut f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(pos),
@@ -61,7 +61,6 @@ fn copy_from(path: &std::path::Path, pos: u64, buf: &mut [u8]) -> Result<u64> {
     };
     f.seek(SeekFrom::Start(pos)).ctx("reading", path)?;
     let mut pos = pos;
-    let mut out = std::io::stdout().lock();
     loop {
         let n = f.read(buf).ctx("reading", path)?;
         if n == 0 {

@@ -245,6 +245,7 @@ fn scalar_cell(s: Option<&Summary>, qual: Option<&str>, step: bool) -> Cell {
 }
 
 /// A run's compare columns, in order: name and value.
+#[derive(Debug, Clone)]
 pub struct Row {
     pub cells: Vec<(String, Cell)>,
     /// The run is marked: the table shows `[marked]` after its operation.

@@ -35,6 +35,30 @@ pub struct RunInfo {
     tags: OnceLock<Vec<String>>,
 }
 
+/// A run as `runs --json` lists it (Guild's field names).
+impl serde::Serialize for RunInfo {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let tags = self.tags();
+        serde_json::json!({
+            "id": self.run.id,
+            "short_id": self.run.short_id(),
+            "run_dir": self.run.dir.display().to_string(),
+            "opref": self.opref.as_ref().map(|o| o.format()),
+            "operation": self.op_desc(),
+            "exit_status": self.exit_status,
+            "cmd": self.run.attr("cmd"),
+            "marked": self.marked,
+            "name": self.name,
+            "label": self.label,
+            "started": self.started,
+            "stopped": self.stopped(),
+            "status": self.status.display(),
+            "tags": if tags.is_empty() { None } else { Some(tags) },
+        })
+        .serialize(s)
+    }
+}
+
 impl RunInfo {
     pub fn load(run: Run) -> RunInfo {
         let opref = run.opref().ok();

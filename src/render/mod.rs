@@ -10,6 +10,10 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
+mod info;
+
+pub use info::{run_info_json, run_info_text};
+
 /// Local time as Guild shows it.
 pub fn fmt_time(us: Option<i64>) -> String {
     use chrono::TimeZone;
@@ -281,22 +285,16 @@ pub fn yaml_to_json(v: &serde_yaml_ng::Value) -> serde_json::Value {
 }
 
 pub fn run_json(r: &RunInfo) -> serde_json::Value {
-    serde_json::json!({
-        "id": r.run.id,
-        "short_id": r.run.short_id(),
-        "run_dir": r.run.dir.display().to_string(),
-        "opref": r.opref.as_ref().map(|o| o.format()),
-        "operation": r.op_desc(),
-        "exit_status": r.exit_status,
-        "cmd": r.run.attr("cmd").map(|v| yaml_to_json(&v)),
-        "marked": r.marked,
-        "name": r.name,
-        "label": r.label,
-        "started": r.started,
-        "stopped": r.stopped(),
-        "status": r.status.display(),
-        "tags": if r.tags().is_empty() { serde_json::Value::Null } else { serde_json::json!(r.tags()) },
-    })
+    serde_json::to_value(r).unwrap_or_default()
+}
+
+/// `compare --print-scalars`: a run and its scalars' last values.
+pub fn scalars_listing(r: &RunInfo, scalars: &BTreeMap<String, Summary>) -> String {
+    let mut o = format!("[{}] {}\n", r.run.short_id(), r.op_desc());
+    for (k, s) in crate::output::scalars::in_guild_order(scalars) {
+        o.push_str(&format!("  {k}: {:.6} (step {})\n", s.last, s.last_step));
+    }
+    o
 }
 
 pub fn scalar_line(key: &str, s: &Summary) -> String {
@@ -699,6 +697,41 @@ pub fn experiments(exps: &[Experiment]) -> (Vec<Vec<String>>, serde_json::Value)
         }));
     }
     (rows, serde_json::Value::Array(json))
+}
+
+/// A run attribute as `guild select --attr` prints it: Guild's formatted
+/// run fields first, else the raw attr as YAML.
+pub fn select_attr(r: &RunInfo, name: &str) -> crate::error::Result<String> {
+    let opref = r.opref.as_ref();
+    let formatted = match name {
+        "id" => Some(r.run.id.clone()),
+        "short_id" => Some(r.run.short_id().to_string()),
+        "run_dir" => Some(r.run.dir.display().to_string()),
+        "label" => Some(r.label.clone().unwrap_or_default()),
+        "status" => Some(r.status.status.as_str().to_string()),
+        "operation" => Some(r.op_desc()),
+        "op_name" => opref.map(|o| o.op_name.clone()),
+        "model" => opref.map(|o| o.model_name.clone()),
+        "pkg_name" => opref.map(|o| o.pkg_name.clone()),
+        "from" => opref.map(|o| o.from_desc()),
+        "started" => Some(fmt_time(r.started)),
+        "stopped" => Some(fmt_time(r.stopped())),
+        "marked" => Some(if r.marked { "yes" } else { "no" }.to_string()),
+        "exit_status" => Some(r.exit_status.map(|e| e.to_string()).unwrap_or_default()),
+        "pid" => Some(r.run.lock_pid().map(|p| p.to_string()).unwrap_or_default()),
+        "duration" => Some(fmt_duration(r.started, r.stopped())),
+        "index" => Some(format!("[{}]", r.run.short_id())),
+        _ => None,
+    };
+    if let Some(v) = formatted {
+        return Ok(v);
+    }
+    match r.run.read_attr(name)? {
+        Some(v) => Ok(crate::run::yaml::dump(&v).trim_end().to_string()),
+        None => Err(crate::error::Error::user(format!(
+            "no such run attribute '{name}'"
+        ))),
+    }
 }
 
 #[cfg(test)]

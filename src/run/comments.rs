@@ -5,7 +5,7 @@ use super::Run;
 use crate::error::{Error, Result};
 use serde_yaml_ng::{Mapping, Value};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Comment {
     pub body: String,
     pub user: String,

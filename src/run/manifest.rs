@@ -5,7 +5,7 @@ use crate::error::{IoContext, Result};
 use md5::{Digest, Md5};
 use std::path::Path;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Entry {
     pub kind: String,
     pub fields: Vec<String>,

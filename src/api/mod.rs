@@ -1,0 +1,70 @@
+//! The library's front door: one function per command, typed requests in,
+//! `Serialize` results out. The CLI and a server call the same functions;
+//! progress, warnings and questions go through the [`Reporter`] the
+//! caller gives in its [`Context`]. Nothing here writes to stdout or
+//! stderr, formats for a terminal, or reads the process's cwd.
+
+pub mod report;
+pub mod runs;
+pub mod views;
+
+pub use report::{Collect, Question, Reporter};
+
+use crate::error::Result;
+use crate::home::Home;
+use crate::query::{self, Filters, RunInfo};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What every call works in: the guild home, the directory the command
+/// runs in (after `-C`; relative paths and "is this op here" are from
+/// it), and who hears about progress.
+#[derive(Clone)]
+pub struct Context {
+    pub home: Home,
+    pub cwd: PathBuf,
+    pub report: Arc<dyn Reporter>,
+}
+
+impl Context {
+    pub fn new(home: Home, cwd: PathBuf, report: Arc<dyn Reporter>) -> Context {
+        Context { home, cwd, report }
+    }
+
+    /// The runs of the home (or its trash) that pass `filters`, newest first.
+    pub fn runs(&self, filters: &Filters, deleted: bool) -> Result<Vec<RunInfo>> {
+        let dir = if deleted {
+            self.home.trash_dir()
+        } else {
+            self.home.runs_dir()
+        };
+        filters.apply(query::list_dir(&dir))
+    }
+}
+
+/// Which runs a command acts on: run specs (index, range, id prefix,
+/// name; none means the command's default), filters, and whether from the
+/// trash.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub runs: Vec<String>,
+    pub filters: Filters,
+    pub deleted: bool,
+}
+
+/// Runs chosen from a listing, each with its index in it (`[N:ID]`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Indexed {
+    pub index: usize,
+    pub run: RunInfo,
+}
+
+fn indexed(sel: &[RunInfo], all: &[RunInfo]) -> Vec<Indexed> {
+    query::with_index(sel.iter(), all)
+        .into_iter()
+        .map(|(index, r)| Indexed {
+            index,
+            run: r.clone(),
+        })
+        .collect()
+}

@@ -23,6 +23,20 @@ pub fn user() -> String {
     std::env::var("USER").unwrap_or_default()
 }
 
+/// The guild executable that supervisors, sweeps and pipelines run:
+/// `GUILD_EXE` when set (a program that uses the library, not the CLI,
+/// names the binary there), else this process's own executable.
+pub fn guild_exe() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("GUILD_EXE").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    std::env::current_exe().map_err(|e| {
+        crate::error::Error::user(format!(
+            "cannot find the guild executable ({e}); set GUILD_EXE to its path"
+        ))
+    })
+}
+
 /// The interpreter for Python ops: `GUILD_PYTHON_EXE`, the active venv or
 /// conda env, else `python3` (or `python`) on PATH.
 pub fn python_exe() -> Result<PathBuf> {

@@ -1808,6 +1808,8 @@ fn guildfile_flags_dest_none_sourcecode_off_file_select_and_scalar_mapping() {
     );
 }
 
+#[path = "cli/api.rs"]
+mod api;
 #[path = "cli/safety.rs"]
 mod safety;
 

@@ -5,6 +5,7 @@
 //! stderr, formats for a terminal, or reads the process's cwd.
 
 pub mod report;
+pub mod run;
 pub mod runs;
 pub mod views;
 

@@ -1,15 +1,10 @@
 //! `guild run`: resolve the operation and flags, stage the run, start it.
 
 use super::Ctx;
-use crate::error::{exit_code_for_status, Error, Result};
-use crate::launch::local::{self, StartOpts};
-use crate::op::{self, flags, OpDef};
-use crate::plan::{self, StageRequest};
-use crate::query;
+use crate::api::{self, run::Outcome};
+use crate::error::Result;
 use crate::render;
-use crate::run::Run;
 use clap::Args;
-use serde_yaml_ng::Value;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -151,296 +146,96 @@ pub struct RunArgs {
     pub run_name: Option<String>,
 }
 
-pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
-    if a.gpus.is_some() && a.no_gpus {
-        return Err(Error::user(
-            "--no-gpus and --gpus cannot both be used Try 'guild run --help' for more information.",
-        ));
-    }
-    if a.stage && (a.background || a.pidfile.is_some()) {
-        return Err(Error::user(
-            "--stage and --background/--pidfile cannot both be used",
-        ));
-    }
-    if a.print_cmd && a.print_env {
-        return Err(Error::user(
-            "--print-cmd and --print-env cannot both be used",
-        ));
-    }
-    // `guild run lr=0.1` runs the default operation with a flag.
-    let mut flag_strs = a.flags.clone();
-    let spec = match a.opspec.clone() {
-        Some(s) if s.contains('=') && !s.starts_with('=') => {
-            flag_strs.insert(0, s);
-            None
-        }
-        other => other,
-    };
-    if let Some(run_spec) = &a.start {
-        if spec.is_some() {
-            return Err(Error::user(
-                "OPERATION cannot be used with --start/--restart (the run's own operation is used)",
-            ));
-        }
-        return start_existing(ctx, &a, run_spec, &flag_strs);
-    }
-    let mut proto: Option<Run> = None;
-    let mut op = match &a.proto {
-        Some(p) => {
-            if spec.is_some() {
-                return Err(Error::user(
-                    "OPERATION cannot be used with --proto (the proto run's operation is used)",
-                ));
-            }
-            let run = query::find(&ctx.home.runs_dir(), p)?;
-            let opref = run.opref()?;
-            let op = op::for_run(&ctx.home, &opref).ok_or_else(|| {
-                Error::user(format!(
-                    "cannot use run {} as a prototype: its operation {} is no longer defined at {}",
-                    run.short_id(),
-                    opref.op_desc(),
-                    opref.pkg_name
-                ))
-            })?;
-            proto = Some(run);
-            op
-        }
-        None => op::resolve(&ctx.home, &ctx.cwd, spec.as_deref())?,
-    };
-    if a.keep_run {
-        op.delete_on_success = false;
-    }
-    if a.no_gpus {
-        op.cmd_env
-            .insert("CUDA_VISIBLE_DEVICES".into(), String::new().into());
-    } else if let Some(g) = &a.gpus {
-        op.cmd_env
-            .insert("CUDA_VISIBLE_DEVICES".into(), g.clone().into());
-    }
-    // `--optimizer NAME` (a name the operation declares, a built-in, or
-    // any operation of the project) or `--optimize`.
-    let choice = op::optimizer::choose(&op, a.optimizer.as_deref(), a.optimize)?;
-    let builtin_opt = match &choice {
-        Some(op::optimizer::Choice::Builtin(n)) => Some(n.clone()),
-        _ => None,
-    };
-    let custom_opt = match &choice {
-        Some(op::optimizer::Choice::Op { spec, flags }) => Some((spec.clone(), flags.clone())),
-        _ => None,
-    };
-    // The built-in optimizers (+ and random) take no flags.
-    if let (Some(f), None) = (a.opt_flags.first(), &custom_opt) {
-        match builtin_opt.as_deref() {
-            None => {
-                return Err(Error::user(format!(
-                    "invalid optimizer flag {f}: no optimizer specified"
-                )))
-            }
-            Some(o @ ("+" | "random")) => {
-                let name = f.split_once('=').map(|(n, _)| n).unwrap_or(f);
-                let opt = if o == "random" { "skopt:random" } else { o };
-                return Err(Error::user(format!(
-                    "unsupported flag '{name}' Try 'guild run {opt} --help-op' for a list of flags or use --force-flags to skip this check."
-                )));
-            }
-            // Other optimizers are reported as unknown below.
-            Some(_) => {}
-        }
-    }
-    let batch_files: Vec<String> = flag_strs
-        .iter()
-        .filter_map(|f| f.strip_prefix('@').map(String::from))
-        .collect();
-    flag_strs.retain(|f| !f.starts_with('@'));
-    let mut flag_args = op::parse_flag_args(&flag_strs)?;
-    // Grid.ai syntax: `--name VALUES` flags (before or after `--`) expand
-    // to lists with the sweep's seed; Guild's NAME=VALUE must not use it.
-    for (k, v) in &flag_args {
-        if crate::plan::sweep::grid::is_grid_call(v) {
-            return Err(Error::user(format!(
-                "flag '{k}' mixes Grid syntax ({v}) with Guild syntax ({k}=VALUE); write --{k} \"{v}\" after the script, or {k}=uniform[a:b] / {k}=range[a:b]"
-            )));
-        }
-    }
-    let mut grid_pairs: Vec<(String, String)> = Vec::new();
-    for g in &a.grid_flags {
-        let (k, v) = g.split_once('=').unwrap_or((g.as_str(), "yes"));
-        grid_pairs.push((k.to_string(), v.to_string()));
-    }
-    let extra = split_raw_args(&op, &a.raw, &mut grid_pairs);
-    let seed = a.seed.or(a.random_seed).unwrap_or_else(|| {
-        use rand::Rng;
-        rand::thread_rng().gen_range(0..(1u64 << 32))
-    });
-    {
-        use rand::SeedableRng;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        for (k, raw) in grid_pairs {
-            if flag_args.iter().any(|(n, _)| *n == k) {
-                return Err(Error::user(format!(
-                    "flag '{k}' is given twice, as {k}=VALUE and as --{k} VALUE; give it once"
-                )));
-            }
-            let v = crate::plan::sweep::grid::expand(&k, &raw, &mut rng)?;
-            let text = match &v {
-                Value::String(s) => s.clone(),
-                other => crate::run::yaml::flow(other),
-            };
-            flag_args.push((k, text));
-        }
-    }
-    if !extra.is_empty() {
-        let pos = op
-            .cmd_args
-            .iter()
-            .position(|x| x == "__flag_args__")
-            .map(|p| p + 1)
-            .unwrap_or(op.cmd_args.len());
-        for (i, x) in extra.into_iter().enumerate() {
-            op.cmd_args.insert(pos + i, x);
-        }
-    }
-    if a.help_op {
-        render::out(&render::help_op(&op));
-        return Ok(0);
-    }
-    let mut resolved = match &proto {
-        Some(p) => {
-            let base = match p.attr("flags") {
-                Some(Value::Mapping(m)) => m,
-                _ => serde_yaml_ng::Mapping::new(),
-            };
-            op::override_flags(Some(&op), &base, &flag_args, a.force_flags, &ctx.cwd)?
-        }
-        None => op::resolve_flags(&op, &flag_args, a.force_flags, &ctx.cwd)?,
-    };
-    // Operation dependencies: their flags get the full id of the run
-    // each will use (shown in the prompt).
-    op::deps::apply_default_runs(&op, &ctx.home.runs_dir(), &mut resolved.flags)?;
-    if a.test_sourcecode {
-        let mut exclude = vec![ctx.home.path.clone()];
-        exclude.extend(op::deps::project_files(&op));
-        let test = op::source::test(&op, &exclude);
-        render::out(&render::sourcecode_test(&test, &super::process_cwd(ctx)));
-        return Ok(0);
-    }
-    // Sweeps: list values, search functions or @batch files.
-    let fixed: Vec<String> = op
-        .flags
-        .iter()
-        .filter(|d| d.arg_split)
-        .map(|d| d.name.clone())
-        .collect();
-    let sweep = if !batch_files.is_empty() {
-        let mut trials = Vec::new();
-        for f in &batch_files {
-            for row in crate::plan::sweep::read_batch_file(&ctx.cwd.join(f))? {
-                let mut t = resolved.flags.clone();
-                for (k, v) in row {
-                    t.insert(k, v);
-                }
-                for (k, v) in &resolved.user_flags {
-                    t.insert(k.clone(), v.clone());
-                }
-                trials.push(t);
-            }
-        }
-        Some(crate::plan::sweep::Plan {
-            optimizer: "+".into(),
-            trials,
-            seed: a.random_seed.unwrap_or(0),
-        })
-    } else {
-        let (optimizer, max_trials) = match a.strategy.as_deref() {
-            Some("random_search") => (
-                Some("+"),
-                Some(a.num_trials.or(a.max_trials).unwrap_or(20) as usize),
-            ),
-            Some("grid_search") => (Some("+"), a.max_trials.map(|n| n as usize)),
-            _ => (
-                builtin_opt.as_deref(),
-                a.max_trials.or(a.num_trials).map(|n| n as usize),
-            ),
-        };
-        let plan =
-            crate::plan::sweep::plan(&resolved.flags, &fixed, optimizer, max_trials, Some(seed))?;
-        if a.strategy.as_deref() == Some("none") && plan.is_some() {
-            return Err(Error::user(
-                "--strategy none runs a single experiment, but some flags have several values; give one value each or use --strategy grid_search",
-            ));
-        }
-        plan
-    };
-    if sweep.is_none() && a.max_trials.is_some() {
-        eprintln!("WARNING: not a batch run - ignoring --max-trials");
-    }
-    if let Some(plan) = &sweep {
-        if a.print_trials {
-            render::out(&render::trials_table(&plan.trials));
-            return Ok(0);
-        }
-    }
-    if let (true, Some(plan)) = (a.print_cmd, &sweep) {
-        // As Guild: the batch's command, then each trial's.
-        let py = crate::platform::python_exe()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| "python3".into());
-        let main = if plan.optimizer == "random" {
-            "guild.plugins.random_main"
-        } else {
-            "guild.batch_main"
-        };
-        render::out(&render::cmd_line(&[py, "-um".into(), main.into()]));
-        for t in &plan.trials {
-            print_cmd_env(ctx, &op, t, true)?;
-        }
-        return Ok(0);
-    }
-    if a.print_cmd || a.print_env {
-        let first = sweep.as_ref().and_then(|p| p.trials.first().cloned());
-        return print_cmd_env(
-            ctx,
-            &op,
-            first.as_ref().unwrap_or(&resolved.flags),
-            a.print_cmd,
-        );
-    }
-    let suffix = match &sweep {
-        Some(p) if p.optimizer == "random" => {
-            format!(" with random search ({} trials)", p.trials.len())
-        }
-        Some(p) => format!(" as a batch ({} trials)", p.trials.len()),
-        None => String::new(),
-    };
-    op::check_main_module(&op)?;
-    if !a.yes && !confirm_run(&op, &resolved.flags, a.stage, &suffix)? {
-        return Ok(0);
-    }
-    let deps = op::deps::resolve(
-        &op,
-        &ctx.home.runs_dir(),
-        &resolved.flags,
-        &ctx.cwd,
-        op::deps::Mode {
+impl From<RunArgs> for api::run::RunRequest {
+    fn from(a: RunArgs) -> Self {
+        api::run::RunRequest {
+            opspec: a.opspec,
+            flags: a.flags,
+            raw: a.raw,
+            yes: a.yes,
+            label: a.label,
+            tags: a.tags,
+            stage: a.stage,
+            start: a.start,
+            proto: a.proto,
+            needed: a.needed,
+            optimizer: a.optimizer,
+            optimize: a.optimize,
+            opt_flags: a.opt_flags,
+            max_trials: a.max_trials,
+            random_seed: a.random_seed,
+            parallel: a.parallel,
+            fail_on_trial_error: a.fail_on_trial_error,
+            stop_after: a.stop_after,
+            print_trials: a.print_trials,
+            strategy: a.strategy,
+            num_trials: a.num_trials,
+            seed: a.seed,
+            grid_flags: a.grid_flags,
+            background: a.background,
+            pidfile: a.pidfile,
+            run_dir: a.run_dir,
+            force_deps: a.force_deps,
+            gpus: a.gpus,
+            no_gpus: a.no_gpus,
+            keep_batch: a.keep_batch,
+            keep_run: a.keep_run,
             quiet: a.quiet,
-            for_stage: a.stage,
-            force: a.force_deps,
-        },
-    )?;
-    if a.needed {
-        let matching: Vec<query::RunInfo> = query::same_op_and_flags(
-            query::list_dir(&ctx.home.runs_dir()),
-            &op.opref,
-            &resolved.flags,
-        )
-        .filter(|r| {
-            !matches!(
-                r.status.status,
-                crate::run::Status::Pending | crate::run::Status::Error
-            )
-        })
-        .collect();
-        if !matching.is_empty() {
+            force_flags: a.force_flags,
+            print_cmd: a.print_cmd,
+            print_env: a.print_env,
+            stage_trials: a.stage_trials,
+            help_op: a.help_op,
+            force_sourcecode: a.force_sourcecode,
+            test_sourcecode: a.test_sourcecode,
+            run_id: a.run_id,
+            claim_fd: a.claim_fd,
+            run_name: a.run_name,
+        }
+    }
+}
+
+pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
+    Ok(match api::run::run(ctx, &a.into())? {
+        Outcome::Done(code) => code,
+        Outcome::Declined => 0,
+        Outcome::Unchanged => {
+            render::out("Skipping run because flags have not changed (--needed specified)");
+            0
+        }
+        Outcome::HelpOp(op) => {
+            render::out(&render::help_op(&op));
+            0
+        }
+        Outcome::SourcecodeTest(test) => {
+            render::out(&render::sourcecode_test(&test, &super::process_cwd(ctx)));
+            0
+        }
+        Outcome::Trials(trials) => {
+            render::out(&render::trials_table(&trials));
+            0
+        }
+        Outcome::Commands(cmds) => {
+            for c in cmds {
+                render::out(&render::cmd_line(&c));
+            }
+            0
+        }
+        Outcome::Env(env) => {
+            let lines: Vec<String> = env
+                .iter()
+                .map(|(k, v)| {
+                    if v.is_empty() {
+                        format!("{k}=")
+                    } else {
+                        format!("{k}={}", crate::run::opref::quote(v))
+                    }
+                })
+                .collect();
+            render::out(&lines.join("\n"));
+            0
+        }
+        Outcome::AlreadyRun(matching) => {
             let rows: Vec<Vec<String>> = matching
                 .iter()
                 .map(|r| {
@@ -454,589 +249,10 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
                 })
                 .collect();
             let table = render::indented(&render::table(rows), "  ");
-            print!(
+            render::out(&format!(
                 "Skipping because the following runs match this operation (--needed specified):\n{table}"
-            );
-            return Ok(0);
-        }
-    }
-    if let Some((spec, opt_flags)) = custom_opt {
-        let (batch_op, batch_flags) = optimizer_op(ctx, &a, &spec, &opt_flags)?;
-        let sweep = crate::plan::sweep::Plan {
-            optimizer: spec,
-            trials: vec![resolved.flags.clone()],
-            seed,
-        };
-        return run_batch(
-            ctx,
-            &a,
-            &op,
-            resolved,
-            deps,
-            sweep,
-            proto,
-            Some((batch_op, batch_flags)),
-        );
-    }
-    if let Some(sweep) = sweep {
-        if a.run_dir.is_some() {
-            return Err(Error::user(
-                "--run-dir cannot be used with a sweep (each trial is a run of its own)",
             ));
+            0
         }
-        return run_batch(ctx, &a, &op, resolved, deps, sweep, proto, None);
-    }
-    // `--run-dir DIR`: a run in the runs directory is an ordinary run with
-    // the id DIR's name; elsewhere the run lives in DIR, unlisted.
-    let runs_dir = ctx.home.runs_dir();
-    let (run_dir, run_id) = match &a.run_dir {
-        Some(d) => {
-            let d = ctx.cwd.join(d);
-            let in_runs = d
-                .parent()
-                .is_some_and(|p| crate::fsutil::same_file(p, &runs_dir));
-            match d.file_name().and_then(|n| n.to_str()) {
-                Some(n) if in_runs => (None, Some(n.to_string())),
-                _ => (Some(d), a.run_id.clone()),
-            }
-        }
-        None => (None, a.run_id.clone()),
-    };
-    let run = plan::stage(
-        &ctx.home,
-        StageRequest {
-            op: &op,
-            flags: resolved,
-            label: a.label.clone(),
-            tags: a.tags.clone(),
-            cwd: ctx.cwd.clone(),
-            quiet: a.quiet,
-            deps,
-            run_id,
-            proto,
-            dir: run_dir.clone(),
-            name: a.run_name.clone(),
-            run_params: Some(run_params(&a)),
-        },
-    )?;
-    if a.stage && run_dir.is_some() {
-        let dir = run.dir.display().to_string();
-        let cmd = run
-            .attr("cmd")
-            .as_ref()
-            .map(render::command_line)
-            .unwrap_or_default();
-        eprintln!("{} staged in '{dir}'", op.name);
-        eprintln!("To start the operation, use \"(cd '{dir}' && source .guild/ENV && {cmd})\"");
-        return Ok(0);
-    }
-    if a.stage {
-        eprintln!("{} staged as {}", op.name, run.id);
-        eprintln!("To start the operation, use 'guild run --start {}'", run.id);
-        return Ok(0);
-    }
-    let claim = crate::exec::Claim::take(&run)?;
-    if a.background || a.pidfile.is_some() {
-        let pid = local::start_background(&ctx.home, &run, &ctx.cwd, &start_opts(&a), &claim)?;
-        let pf = a
-            .pidfile
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| format!("pid {pid}"));
-        eprintln!(
-            "{} started in background as {} ({})",
-            op.name,
-            run.id,
-            if a.pidfile.is_some() {
-                format!("pidfile {pf}")
-            } else {
-                pf
-            }
-        );
-        return Ok(0);
-    }
-    start_foreground(ctx, &a, &run, &claim)
-}
-
-/// The operation an optimizer `spec` names (in this project), with its
-/// flags: its defaults, the optimizer's, then `-Fo` ones.
-fn optimizer_op(
-    ctx: &Ctx,
-    a: &RunArgs,
-    spec: &str,
-    opt_flags: &serde_yaml_ng::Mapping,
-) -> Result<(OpDef, op::ResolvedFlags)> {
-    let opt_op = op::resolve(&ctx.home, &ctx.cwd, Some(spec)).map_err(|_| {
-        Error::user(format!(
-            "operation '{spec}' is not defined for this project Try 'guild operations' for a list of available operations."
-        ))
-    })?;
-    let mut flags = op::resolve_flags(&opt_op, &[], true, &ctx.cwd)?;
-    for (k, v) in opt_flags {
-        flags.flags.insert(k.clone(), v.clone());
-    }
-    let overrides = op::parse_flag_args(&a.opt_flags)?;
-    let mut resolved = op::override_flags(
-        Some(&opt_op),
-        &flags.flags,
-        &overrides,
-        a.force_flags,
-        &ctx.cwd,
-    )?;
-    for (k, v) in opt_flags {
-        if !resolved.user_flags.contains_key(k) {
-            resolved.user_flags.insert(k.clone(), v.clone());
-        }
-    }
-    Ok((opt_op, resolved))
-}
-
-/// A sweep: stage the batch run and, inside it, the proto run of `op`;
-/// then start the batch, whose process stages and starts each trial. With
-/// `custom`, the batch run is that optimizer operation (and its flags),
-/// which runs in place of the built-in batch.
-#[allow(clippy::too_many_arguments)]
-fn run_batch(
-    ctx: &Ctx,
-    a: &RunArgs,
-    op: &OpDef,
-    resolved: op::ResolvedFlags,
-    deps: op::deps::Resolved,
-    sweep: crate::plan::sweep::Plan,
-    proto: Option<Run>,
-    custom: Option<(OpDef, op::ResolvedFlags)>,
-) -> Result<i32> {
-    if a.stage {
-        return Err(Error::user(
-            "--stage cannot be used with a sweep; use --stage-trials to stage every trial (then `guild run --start ID` each)",
-        ));
-    }
-    let (mut batch_op, batch_flags) = match custom {
-        // An optimizer operation keeps its own `delete-on-success`.
-        Some((o, f)) => (o, f),
-        None => {
-            let mut o = OpDef::batch(&sweep.optimizer, &ctx.cwd);
-            // As Guild: a sweep that ends well leaves its trials, not its
-            // batch run (it goes to the trash; `status`/`history` still
-            // group them).
-            o.delete_on_success = true;
-            (
-                o,
-                op::ResolvedFlags {
-                    flags: serde_yaml_ng::Mapping::new(),
-                    user_flags: serde_yaml_ng::Mapping::new(),
-                },
-            )
-        }
-    };
-    if a.keep_batch {
-        batch_op.delete_on_success = false;
-    }
-    let batch = plan::stage_unpublished(
-        &ctx.home,
-        StageRequest {
-            op: &batch_op,
-            flags: batch_flags,
-            label: a.label.clone(),
-            tags: a.tags.clone(),
-            cwd: ctx.cwd.clone(),
-            quiet: true,
-            deps: op::deps::Resolved::default(),
-            run_id: None,
-            proto: None,
-            dir: None,
-            // A sweep's name is recorded: its trials are named after it.
-            name: Some(
-                a.run_name
-                    .clone()
-                    .unwrap_or_else(crate::run::names::generate),
-            ),
-            run_params: Some(run_params(a)),
-        },
-    )?;
-    let plan::Staged::Staging(batch) = batch else {
-        return Err(Error::user("a batch run is staged in runs/"));
-    };
-    let opts = crate::launch::sweep::Options {
-        stage_trials: a.stage_trials,
-        parallel: a.parallel as usize,
-        fail_on_trial_error: a.fail_on_trial_error,
-        stop_after: a.stop_after,
-        needed: a.needed,
-        quiet: a.quiet,
-    };
-    let mut attrs: Vec<(&str, Value)> = vec![
-        ("random_seed", Value::from(sweep.seed)),
-        (
-            "trials",
-            Value::Sequence(sweep.trials.iter().cloned().map(Value::Mapping).collect()),
-        ),
-    ];
-    if let Some(n) = a.max_trials {
-        attrs.push(("max_trials", Value::from(n)));
-    }
-    attrs.push(("batch", opts.to_value()));
-    let name = batch.run.attr_str("name");
-    let proto_dir = batch.run.guild_path("proto");
-    let batch = plan::complete_batch(
-        &ctx.home,
-        batch,
-        &attrs,
-        StageRequest {
-            op,
-            flags: resolved,
-            label: None,
-            tags: a.tags.clone(),
-            cwd: ctx.cwd.clone(),
-            quiet: a.quiet,
-            deps,
-            run_id: None,
-            proto,
-            dir: Some(proto_dir),
-            name,
-            run_params: None,
-        },
-    )?;
-    let claim = crate::exec::Claim::take(&batch)?;
-    if a.background || a.pidfile.is_some() {
-        let pid = local::start_background(&ctx.home, &batch, &ctx.cwd, &start_opts(a), &claim)?;
-        // As a single run's line, then the sweep's size.
-        let how = match &a.pidfile {
-            Some(p) => format!("pidfile {}", p.display()),
-            None => format!("pid {pid}"),
-        };
-        eprintln!(
-            "{}+ started in background as {} ({how}; {} trials)",
-            op.name,
-            batch.id,
-            sweep.trials.len()
-        );
-        return Ok(0);
-    }
-    start_foreground(ctx, a, &batch, &claim)
-}
-
-/// The `run` command's options under Guild 0.9's names, as Guild records
-/// them in the `run_params` attr.
-fn run_params(a: &RunArgs) -> Value {
-    use serde_yaml_ng::Mapping;
-    let s = |v: &Option<String>| v.clone().map(Value::from).unwrap_or(Value::Null);
-    let list = |v: &[String]| Value::Sequence(v.iter().cloned().map(Value::from).collect());
-    let path = |p: &Option<PathBuf>| {
-        p.as_ref()
-            .map(|p| Value::from(p.display().to_string()))
-            .unwrap_or(Value::Null)
-    };
-    let mut m = Mapping::new();
-    let mut put = |k: &str, v: Value| {
-        m.insert(k.into(), v);
-    };
-    put("additional_deps", list(&[]));
-    put("background", a.background.into());
-    put("batch_comment", Value::Null);
-    put("batch_label", Value::Null);
-    put("batch_tags", list(&[]));
-    put("break_", list(&[]));
-    put("break_on_error", false.into());
-    put("comment", Value::Null);
-    put("debug_sourcecode", Value::Null);
-    put("edit_batch_comment", false.into());
-    put("edit_comment", false.into());
-    put("edit_flags", false.into());
-    put("fail_on_trial_error", a.fail_on_trial_error.into());
-    put("flags", list(&a.flags));
-    put("force_deps", a.force_deps.into());
-    put("force_flags", a.force_flags.into());
-    put("force_sourcecode", a.force_sourcecode.into());
-    put("gpus", s(&a.gpus));
-    put("help_model", false.into());
-    put("help_op", false.into());
-    put("keep_batch", a.keep_batch.into());
-    put("keep_run", a.keep_run.into());
-    put("label", s(&a.label));
-    put(
-        "max_trials",
-        a.max_trials.map(Value::from).unwrap_or(Value::Null),
-    );
-    put("maximize", Value::Null);
-    put("minimize", Value::Null);
-    put("needed", a.needed.into());
-    put("no_gpus", a.no_gpus.into());
-    put("no_wait", false.into());
-    put("opspec", s(&a.opspec));
-    put("opt_flags", list(&[]));
-    put("optimize", false.into());
-    put("optimizer", s(&a.optimizer));
-    put("pidfile", path(&a.pidfile));
-    put("print_cmd", false.into());
-    put("print_env", false.into());
-    put("print_trials", false.into());
-    put("proto", s(&a.proto));
-    put("quiet", a.quiet.into());
-    put(
-        "random_seed",
-        a.random_seed.map(Value::from).unwrap_or(Value::Null),
-    );
-    put("remote", Value::Null);
-    put("restart", Value::Null);
-    put("run_dir", path(&a.run_dir));
-    put("run_id", s(&a.run_id));
-    put("save_trials", Value::Null);
-    put("stage", a.stage.into());
-    put("stage_trials", a.stage_trials.into());
-    put(
-        "stop_after",
-        a.stop_after.map(Value::from).unwrap_or(Value::Null),
-    );
-    put("tags", list(&a.tags));
-    put("test_flags", false.into());
-    put("test_output_scalars", Value::Null);
-    put("test_sourcecode", false.into());
-    put("yes", a.yes.into());
-    Value::Mapping(m)
-}
-
-/// Start options from the command line. `--gpus`/`--no-gpus` apply to
-/// this start only: a new run has them in its operation's environment.
-fn start_opts(a: &RunArgs) -> StartOpts {
-    StartOpts {
-        quiet: a.quiet,
-        stdin_null: false,
-        pidfile: a.pidfile.clone(),
-        stop_after: a.stop_after,
-        gpus: if a.no_gpus {
-            Some(String::new())
-        } else {
-            a.gpus.clone()
-        },
-    }
-}
-
-/// How the supervisor of a run attached to this process is detached: a
-/// session of its own, but for a pipeline step a process group of its own
-/// (stopping the pipeline reaches it once, through this process).
-fn attached_detach() -> crate::exec::Detach {
-    if std::env::var_os("GUILD_RUNS_PARENT").is_some() {
-        crate::exec::Detach::Group
-    } else {
-        crate::exec::Detach::Session
-    }
-}
-
-/// Start a staged run attached to this terminal; the exit code is the run's.
-fn start_foreground(ctx: &Ctx, a: &RunArgs, run: &Run, claim: &crate::exec::Claim) -> Result<i32> {
-    let opts = StartOpts {
-        pidfile: None,
-        ..start_opts(a)
-    };
-    let detach = attached_detach();
-    local::start_attached(&ctx.home, run, &ctx.cwd, &opts, claim, detach)
-}
-
-/// `--start`/`--restart RUN [FLAG=VAL...]`: run an existing run in place,
-/// with its recorded flags and any overrides.
-fn start_existing(ctx: &Ctx, a: &RunArgs, spec: &str, flag_strs: &[String]) -> Result<i32> {
-    // A run outside the home (`--run-dir`) is started by its path.
-    let path = ctx.cwd.join(spec);
-    let run = if spec.contains('/') && path.join(".guild/opref").is_file() {
-        Run::at(path)
-    } else {
-        query::find(&ctx.home.runs_dir(), spec)?
-    };
-    // Claimed before anything of the run is touched: of two starts of one
-    // run, the loser changes nothing.
-    let claim = match a.claim_fd {
-        Some(fd) => crate::exec::Claim::inherited(&run, fd)?,
-        None => crate::exec::Claim::take(&run)?,
-    };
-    let overrides = op::parse_flag_args(flag_strs)?;
-    let opref = run.opref()?;
-    let base = match run.attr("flags") {
-        Some(Value::Mapping(m)) => m,
-        _ => serde_yaml_ng::Mapping::new(),
-    };
-    let staged = run.has_marker("STAGED");
-    // New flag values and fresh source code need the operation's
-    // definition (Guild's rule).
-    let op_def = op::for_run(&ctx.home, &opref);
-    if op_def.is_none() && (!overrides.is_empty() || a.force_sourcecode) {
-        return Err(Error::user(format!(
-            "cannot find definition for operation '{}' in run {} This is required when setting flags or using '--force-sourcecode' for restart or a new run.",
-            opref.op_name, run.id
-        )));
-    }
-    if a.force_sourcecode {
-        if let Some(op) = &op_def {
-            crate::plan::refresh_sourcecode(&ctx.home, &run, op, a.quiet)?;
-        }
-    }
-    if !overrides.is_empty() || a.needed {
-        let resolved =
-            op::override_flags(op_def.as_ref(), &base, &overrides, a.force_flags, &ctx.cwd)?;
-        if a.needed && resolved.flags == base && !staged {
-            println!("Skipping run because flags have not changed (--needed specified)");
-            return Ok(0);
-        }
-        if !a.yes && !confirm_start(&run, &opref.op_desc(), &resolved.flags)? {
-            return Ok(0);
-        }
-        if resolved.flags != base {
-            crate::run::edit::relabel_for_flags(&run, &base, &resolved.flags)?;
-            run.write_attr("flags", &Value::Mapping(resolved.flags))?;
-        }
-        run.write_attr("user_flags", &Value::Mapping(resolved.user_flags))?;
-    } else if !a.yes && !confirm_start(&run, &opref.op_desc(), &base)? {
-        return Ok(0);
-    }
-    if a.keep_run || (a.keep_batch && run.is_batch()) {
-        crate::run::edit::keep_on_success(&run)?;
-    }
-    // A staged run resolves what staging left (its operation sources); a
-    // restart resolves again what is not resolved yet or must always be
-    // (a config file written with the new flags).
-    if a.claim_fd.is_none() {
-        op::deps::resolve_at_start(&ctx.home, &run, &ctx.cwd, a.quiet)?;
-    }
-    if a.background && a.pidfile.is_none() {
-        local::start_background(&ctx.home, &run, &ctx.cwd, &start_opts(a), &claim)?;
-        eprintln!("{} started in background", run.id);
-        return Ok(0);
-    }
-    let opts = StartOpts {
-        // A supervisor passes on the stdin it was given (the terminal of a
-        // foreground run); a quiet `--start` typed by a user reads nothing.
-        stdin_null: a.quiet && a.claim_fd.is_none(),
-        ..start_opts(a)
-    };
-    if a.claim_fd.is_some() {
-        // This process is the supervisor.
-        let status = local::start(&ctx.home, &run, &ctx.cwd, &opts, Some(claim))?;
-        return Ok(exit_code_for_status(status));
-    }
-    let detach = attached_detach();
-    local::start_attached(&ctx.home, &run, &ctx.cwd, &opts, &claim, detach)
-}
-
-/// Show `lines` and the flags, then ask to continue.
-fn ask(mut lines: Vec<String>, flag_vals: &serde_yaml_ng::Mapping) -> Result<bool> {
-    let mut names: Vec<(String, &Value)> = flag_vals
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v)))
-        .collect();
-    names.sort_by(|a, b| a.0.cmp(&b.0));
-    for (k, v) in names {
-        lines.push(format!("  {k}: {}", flags::encode_display(v)));
-    }
-    eprintln!("{}", lines.join("\n"));
-    super::confirm("Continue?", true)
-}
-
-fn confirm_start(run: &Run, op_desc: &str, flag_vals: &serde_yaml_ng::Mapping) -> Result<bool> {
-    ask(
-        vec![format!("You are about to start {} ({op_desc})", run.id)],
-        flag_vals,
-    )
-}
-
-/// Turn `--name value` / `--name=value` for known flags into flag values;
-/// everything else is passed to the script as is.
-fn split_raw_args(
-    op: &OpDef,
-    raw: &[String],
-    flag_args: &mut Vec<(String, String)>,
-) -> Vec<String> {
-    let mut extra = Vec::new();
-    let mut i = 0;
-    while i < raw.len() {
-        let a = &raw[i];
-        let (name, inline) = match a.strip_prefix("--") {
-            Some(rest) => match rest.split_once('=') {
-                Some((n, v)) => (Some(n.to_string()), Some(v.to_string())),
-                None => (Some(rest.to_string()), None),
-            },
-            None => (None, None),
-        };
-        let def = name.as_ref().and_then(|n| {
-            op.flags
-                .iter()
-                .find(|d| d.arg_name.as_deref().unwrap_or(&d.name) == n)
-        });
-        match (def, inline) {
-            (Some(d), Some(v)) => {
-                flag_args.push((d.name.clone(), v));
-                i += 1;
-            }
-            (Some(d), None) if d.arg_switch.is_some() => {
-                let sw = d.arg_switch.clone().unwrap_or(Value::Bool(true));
-                flag_args.push((d.name.clone(), flags::encode_display(&sw)));
-                i += 1;
-            }
-            (Some(d), None) if i + 1 < raw.len() => {
-                let mut vals = vec![raw[i + 1].clone()];
-                let mut j = i + 2;
-                if d.arg_split {
-                    while j < raw.len() && !raw[j].starts_with("--") {
-                        vals.push(raw[j].clone());
-                        j += 1;
-                    }
-                }
-                flag_args.push((d.name.clone(), vals.join(" ")));
-                i = j;
-            }
-            _ => {
-                extra.push(a.clone());
-                i += 1;
-            }
-        }
-    }
-    extra
-}
-
-fn confirm_run(
-    op: &OpDef,
-    flag_vals: &serde_yaml_ng::Mapping,
-    stage: bool,
-    suffix: &str,
-) -> Result<bool> {
-    let lines = vec![format!(
-        "You are about to {} {}{suffix}",
-        if stage { "stage" } else { "run" },
-        op.name
-    )];
-    ask(lines, flag_vals)
-}
-
-fn print_cmd_env(
-    ctx: &Ctx,
-    op: &OpDef,
-    flag_vals: &serde_yaml_ng::Mapping,
-    cmd: bool,
-) -> Result<i32> {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let run = Run::at(ctx.home.runs_dir().join(id));
-    let built = op::cmd::build(
-        &ctx.home,
-        &run,
-        &op::op_attr(op),
-        flag_vals,
-        &ctx.cwd,
-        &op.name,
-    )?;
-    if cmd {
-        render::out(&render::cmd_line(&built.display));
-    } else {
-        let lines: Vec<String> = built
-            .op_env
-            .iter()
-            .map(|(k, v)| {
-                if v.is_empty() {
-                    format!("{k}=")
-                } else {
-                    format!("{k}={}", crate::run::opref::quote(v))
-                }
-            })
-            .collect();
-        render::out(&lines.join("\n"));
-    }
-    Ok(0)
+    })
 }

@@ -170,9 +170,7 @@ impl Drop for PidFile {
 
 /// The command of a `guild run --start` supervisor for `run`.
 fn supervisor_cmd(home: &Home, run: &Run, cwd: &Path) -> Result<std::process::Command> {
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::user(format!("cannot find the guild executable: {e}")))?;
-    let mut cmd = std::process::Command::new(exe);
+    let mut cmd = std::process::Command::new(crate::platform::guild_exe()?);
     cmd.arg("-H")
         .arg(&home.path)
         .arg("-C")
@@ -192,7 +190,7 @@ fn supervisor_cmd(home: &Home, run: &Run, cwd: &Path) -> Result<std::process::Co
 }
 
 /// Start `run` in a detached `guild run --start` process and wait until it
-/// has left the staged state. Returns the supervising process's pid.
+/// runs (or has ended). Returns the supervising process's pid.
 pub fn start_background(
     home: &Home,
     run: &Run,
@@ -220,9 +218,14 @@ pub fn start_background(
         let mut child = child;
         let _ = child.wait();
     });
+    // Started means running (or already ended): a `stop` right after
+    // finds it.
     let t0 = Instant::now();
-    while run.has_marker("STAGED") && t0.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(5));
+    while !run.guild_path("LOCK").exists()
+        && run.attr("exit_status").is_none()
+        && t0.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(2));
     }
     Ok(pid)
 }

@@ -115,11 +115,7 @@ pub fn build(
         };
         if let (true, Some(sub)) = (a == "-um" || a == "-m", own) {
             argv.pop();
-            let exe = std::env::current_exe().map_err(|e| {
-                Error::user(format!(
-                    "cannot find the guild executable to run steps: {e}"
-                ))
-            })?;
+            let exe = crate::platform::guild_exe()?;
             argv.push(exe.display().to_string());
             argv.push(sub.into());
             display.push(template[i + 1].clone());
@@ -309,6 +305,28 @@ pub fn env_attr(env: &BTreeMap<String, String>, rules: &crate::redact::Rules) ->
         m.insert(k.clone().into(), rules.value(k, v).into_owned().into());
     }
     Value::Mapping(m)
+}
+
+/// Shell-ish command display: args with spaces or empty are double-quoted.
+pub fn command_line(cmd: &serde_yaml_ng::Value) -> String {
+    cmd.as_sequence()
+        .map(|s| {
+            s.iter()
+                .map(|a| {
+                    let a = match a {
+                        serde_yaml_ng::Value::String(s) => s.clone(),
+                        other => crate::op::flags::encode_arg(other),
+                    };
+                    if a.is_empty() || a.contains(' ') {
+                        format!("\"{a}\"")
+                    } else {
+                        a
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

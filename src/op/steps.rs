@@ -322,8 +322,7 @@ pub fn main() -> Result<i32> {
         Some(Value::Mapping(m)) => m,
         _ => Mapping::new(),
     };
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::user(format!("cannot find the guild executable: {e}")))?;
+    let exe = crate::platform::guild_exe()?;
     // Stopping the pipeline signals its process group: the running step's
     // `guild run` passes the signal on to its run; this process waits for
     // the step to end (so no step is left behind) and starts no other.

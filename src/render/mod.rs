@@ -325,27 +325,7 @@ pub fn scalars_json(s: &BTreeMap<String, Summary>, all: bool) -> serde_json::Val
     )
 }
 
-/// Shell-ish command display: args with spaces or empty are double-quoted.
-pub fn command_line(cmd: &serde_yaml_ng::Value) -> String {
-    cmd.as_sequence()
-        .map(|s| {
-            s.iter()
-                .map(|a| {
-                    let a = match a {
-                        serde_yaml_ng::Value::String(s) => s.clone(),
-                        other => crate::op::flags::encode_arg(other),
-                    };
-                    if a.is_empty() || a.contains(' ') {
-                        format!("\"{a}\"")
-                    } else {
-                        a
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
-}
+pub use crate::op::cmd::command_line;
 
 /// `--help-op` as Guild prints it: usage, description, flags with their
 /// defaults and choices.

@@ -73,15 +73,6 @@ impl Error {
     pub fn message(&self) -> String {
         self.to_string()
     }
-    /// Print the error as `guild: <msg>` (unless empty) and return the
-    /// exit code: how the process ends on it.
-    pub fn report(&self) -> i32 {
-        let msg = self.message();
-        if !msg.is_empty() {
-            eprintln!("guild: {msg}");
-        }
-        self.exit_code()
-    }
 }
 
 impl fmt::Display for Error {

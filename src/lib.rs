@@ -24,8 +24,5 @@ use std::ffi::OsString;
 /// Run the command line `args` (including the program name) and return the
 /// process exit code. Callable more than once per process.
 pub fn main(args: Vec<OsString>) -> i32 {
-    match cli::run(args) {
-        Ok(code) => code,
-        Err(e) => e.report(),
-    }
+    cli::main(args)
 }

@@ -39,7 +39,11 @@ impl Context {
         } else {
             self.home.runs_dir()
         };
-        filters.apply(query::list_dir(&dir))
+        let (runs, warnings) = query::list_dir_checked(&dir);
+        for w in warnings {
+            self.report.warning(&w);
+        }
+        filters.apply(runs)
     }
 }
 

@@ -188,6 +188,9 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
         }
         None => op::resolve(&ctx.home, &ctx.cwd, spec.as_deref())?,
     };
+    for w in op.warnings.drain(..) {
+        ctx.report.warning(&w);
+    }
     if a.keep_run {
         op.delete_on_success = false;
     }
@@ -296,7 +299,12 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
     };
     // Operation dependencies: their flags get the full id of the run
     // each will use (shown in the prompt).
-    op::deps::apply_default_runs(&op, &ctx.home.runs_dir(), &mut resolved.flags)?;
+    op::deps::apply_default_runs(
+        &op,
+        &ctx.home.runs_dir(),
+        &mut resolved.flags,
+        ctx.report.as_ref(),
+    )?;
     if a.test_sourcecode {
         let mut exclude = vec![ctx.home.path.clone()];
         exclude.extend(op::deps::project_files(&op));
@@ -404,6 +412,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
             for_stage: a.stage,
             force: a.force_deps,
         },
+        ctx.report.as_ref(),
     )?;
     if a.needed {
         let matching: Vec<query::RunInfo> = query::same_op_and_flags(
@@ -479,6 +488,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
             dir: run_dir.clone(),
             name: a.run_name.clone(),
             run_params: Some(run_params(a)),
+            report: ctx.report.as_ref(),
         },
     )?;
     if a.stage && run_dir.is_some() {
@@ -621,6 +631,7 @@ fn run_batch(
                     .unwrap_or_else(crate::run::names::generate),
             ),
             run_params: Some(run_params(a)),
+            report: ctx.report.as_ref(),
         },
     )?;
     let plan::Staged::Staging(batch) = batch else {
@@ -664,6 +675,7 @@ fn run_batch(
             dir: Some(proto_dir),
             name,
             run_params: None,
+            report: ctx.report.as_ref(),
         },
     )?;
     let claim = crate::exec::Claim::take(&batch)?;
@@ -767,8 +779,9 @@ fn run_params(a: &RunRequest) -> Value {
 
 /// Start options from the command line. `--gpus`/`--no-gpus` apply to
 /// this start only: a new run has them in its operation's environment.
-fn start_opts(a: &RunRequest) -> StartOpts {
+fn start_opts(ctx: &Context, a: &RunRequest) -> StartOpts {
     StartOpts {
+        report: Some(ctx.report.clone()),
         quiet: a.quiet,
         stdin_null: false,
         pidfile: a.pidfile.clone(),
@@ -801,7 +814,7 @@ fn start_foreground(
 ) -> Result<Outcome> {
     let opts = StartOpts {
         pidfile: None,
-        ..start_opts(a)
+        ..start_opts(ctx, a)
     };
     start_with(
         ctx,
@@ -822,7 +835,7 @@ fn start_background(
     let target = Local { home: &ctx.home };
     let req = StartRequest {
         cwd: &ctx.cwd,
-        opts: &start_opts(a),
+        opts: &start_opts(ctx, a),
         attach: Attach::Background,
         claim: Some(claim),
     };
@@ -883,7 +896,10 @@ fn start_existing(
     let staged = run.has_marker("STAGED");
     // New flag values and fresh source code need the operation's
     // definition (Guild's rule).
-    let op_def = op::for_run(&ctx.home, &opref);
+    let mut op_def = op::for_run(&ctx.home, &opref);
+    for w in op_def.iter_mut().flat_map(|o| o.warnings.drain(..)) {
+        ctx.report.warning(&w);
+    }
     if op_def.is_none() && (!overrides.is_empty() || a.force_sourcecode) {
         return Err(Error::user(format!(
             "cannot find definition for operation '{}' in run {} This is required when setting flags or using '--force-sourcecode' for restart or a new run.",
@@ -892,7 +908,7 @@ fn start_existing(
     }
     if a.force_sourcecode {
         if let Some(op) = &op_def {
-            crate::plan::refresh_sourcecode(&ctx.home, &run, op, a.quiet)?;
+            crate::plan::refresh_sourcecode(&ctx.home, &run, op, a.quiet, ctx.report.as_ref())?;
         }
     }
     if !overrides.is_empty() || a.needed {
@@ -919,7 +935,7 @@ fn start_existing(
     // restart resolves again what is not resolved yet or must always be
     // (a config file written with the new flags).
     if a.claim_fd.is_none() {
-        op::deps::resolve_at_start(&ctx.home, &run, &ctx.cwd, a.quiet)?;
+        op::deps::resolve_at_start(&ctx.home, &run, &ctx.cwd, a.quiet, ctx.report.as_ref())?;
     }
     if a.background && a.pidfile.is_none() {
         start_background(ctx, a, &run, claim)?;
@@ -931,7 +947,7 @@ fn start_existing(
         // A supervisor passes on the stdin it was given (the terminal of a
         // foreground run); a quiet `--start` typed by a user reads nothing.
         stdin_null: a.quiet && a.claim_fd.is_none(),
-        ..start_opts(a)
+        ..start_opts(ctx, a)
     };
     // With a claim handed down, this process is the supervisor.
     let attach = if a.claim_fd.is_some() {

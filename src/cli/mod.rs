@@ -453,6 +453,21 @@ fn check_status_chars(args: &[OsString]) -> Result<()> {
     )))
 }
 
+/// Run the command line; an error is printed as `guild: <message>` and
+/// ends the command with its exit code.
+pub fn main(args: Vec<OsString>) -> i32 {
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            let msg = e.message();
+            if !msg.is_empty() {
+                eprintln!("guild: {msg}");
+            }
+            e.exit_code()
+        }
+    }
+}
+
 pub fn run(args: Vec<OsString>) -> Result<i32> {
     check_status_chars(&args)?;
     let cli = match Cli::try_parse_from(rewrite_grid_flags(expand_guild_shorts(args))) {
@@ -495,8 +510,8 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
             cmd_runs::mark(&ctx, a, clear)
         }
         Command::Unmark(a) => cmd_runs::mark(&ctx, a, true),
-        Command::Steps => crate::op::steps::main(),
-        Command::Batch => crate::launch::sweep::main(),
+        Command::Steps => crate::op::steps::main(ctx.report.as_ref()),
+        Command::Batch => crate::launch::sweep::main(ctx.report.clone()),
         Command::Status(a) => cmd_views::status(&ctx, a),
         Command::History(a) => cmd_views::history(&ctx, a),
         Command::Logs(a) => cmd_views::logs(&ctx, a),

@@ -65,6 +65,8 @@ pub struct SpawnSpec<'a> {
     /// start: the start's metadata is written while the process boots. An
     /// error stops the process.
     pub on_start: Option<Box<dyn FnOnce() -> Result<()> + 'a>>,
+    /// Who hears the supervisor's own lines (`--stop-after`).
+    pub report: Option<std::sync::Arc<dyn crate::api::Reporter>>,
 }
 
 /// Spawn and supervise the operation of `run` until it exits; record LOCK,
@@ -165,6 +167,7 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
     let deadline = spec.deadline;
     let spawned = Instant::now();
     let received = signals.watch();
+    let report = spec.report.clone();
     std::thread::spawn(move || {
         let mut since: Option<Instant> = None;
         let mut timed_out = false;
@@ -173,10 +176,12 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
                 timed_out = true;
                 since = Some(Instant::now());
                 // Guild's words for `--stop-after`.
-                eprintln!(
-                    "Stopping process early (pid {pid}) - {:.1} minute(s) elapsed",
-                    spawned.elapsed().as_secs_f64() / 60.0
-                );
+                if let Some(r) = &report {
+                    r.progress(&format!(
+                        "Stopping process early (pid {pid}) - {:.1} minute(s) elapsed",
+                        spawned.elapsed().as_secs_f64() / 60.0
+                    ));
+                }
                 // SAFETY: the group is ours; --stop-after reached.
                 unsafe {
                     libc::kill(-pid, libc::SIGTERM);
@@ -535,9 +540,13 @@ fn single_threaded() -> bool {
 
 /// Run `f` as the supervisor in a forked copy of this process (no exec,
 /// so nothing is read or built twice), detached as `detach` says. The
-/// child exits with `f`'s code. None when this process has other threads
+/// child exits with `f`'s code, or `fail`'s for its error. None when this process has other threads
 /// (the caller then starts a supervisor with [`spawn_supervisor`]).
-pub fn fork_supervisor(detach: Detach, f: impl FnOnce() -> i32) -> Result<Option<i32>> {
+pub fn fork_supervisor(
+    detach: Detach,
+    f: impl FnOnce() -> Result<i32>,
+    fail: impl FnOnce(Error) -> i32,
+) -> Result<Option<i32>> {
     if !single_threaded() {
         return Ok(None);
     }
@@ -552,12 +561,13 @@ pub fn fork_supervisor(detach: Detach, f: impl FnOnce() -> i32) -> Result<Option
     // by a thread that does not exist in the child.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
-            let code = match detach.apply() {
-                Ok(()) => f(),
-                Err(e) => {
-                    eprintln!("guild: cannot detach the run's supervisor: {e}");
-                    1
-                }
+            let code = match detach
+                .apply()
+                .map_err(|e| Error::user(format!("cannot detach the run's supervisor: {e}")))
+                .and_then(|()| f())
+            {
+                Ok(c) => c,
+                Err(e) => fail(e),
             };
             use std::io::Write;
             let _ = std::io::stdout().flush();

@@ -21,6 +21,9 @@ pub struct StartOpts {
     /// `--gpus DEVICES` (`Some("")` for `--no-gpus`): CUDA_VISIBLE_DEVICES
     /// for this start only.
     pub gpus: Option<String>,
+    /// Who hears what the supervisor says (`--stop-after` stopping the
+    /// run, an interim run deleted); nobody when None.
+    pub report: Option<std::sync::Arc<dyn crate::api::Reporter>>,
 }
 
 impl StartOpts {
@@ -142,18 +145,19 @@ pub fn start(
             stoppable: op_flag("stoppable"),
             deadline: crate::launch::sweep::deadline(opts.stop_after),
             on_start: Some(Box::new(on_start)),
+            report: opts.report.clone(),
         },
     );
     drop(pid_guard);
     // `delete-on-success`: a successful run goes to the trash.
     if matches!(status, Ok(0)) && op_flag("delete-on-success") {
         // A sweep's batch goes silently, as in Guild (its trials remain).
-        if !opts.quiet && !run.is_batch() {
-            eprintln!(
+        if let (false, false, Some(report)) = (opts.quiet, run.is_batch(), &opts.report) {
+            report.progress(&format!(
                 "Deleting interim run {} ('{}' is configured for deletion on success)",
                 run.id,
                 opref.op_desc()
-            );
+            ));
         }
         crate::run::trash::move_to(run, &home.trash_dir())?;
     }
@@ -205,6 +209,7 @@ pub fn start_background(
         stop_after: opts.stop_after,
         gpus: opts.gpus.clone(),
         stdin_null: true,
+        report: None,
     }
     .supervisor_args(&mut cmd);
     cmd.stdin(std::process::Stdio::null())
@@ -272,13 +277,21 @@ pub fn start_attached(
 ) -> Result<i32> {
     // The supervisor is this process, forked (cheap: nothing read or built
     // twice), or when threads make that unsound, `guild run --start`.
-    let forked = exec::fork_supervisor(detach, || {
-        let code = claim
-            .try_clone()
-            .and_then(|c| start(home, run, cwd, opts, Some(c)))
-            .map(crate::error::exit_code_for_status);
-        code.unwrap_or_else(|e| e.report())
-    })?;
+    let forked = exec::fork_supervisor(
+        detach,
+        || {
+            claim
+                .try_clone()
+                .and_then(|c| start(home, run, cwd, opts, Some(c)))
+                .map(crate::error::exit_code_for_status)
+        },
+        |e| {
+            if let Some(r) = &opts.report {
+                r.warning(&format!("guild: {e}"));
+            }
+            e.exit_code()
+        },
+    )?;
     if let Some(pid) = forked {
         return exec::attach(pid);
     }

@@ -61,7 +61,8 @@ impl Options {
 
 /// The process of a batch run (`guild __batch`): create and start each
 /// trial, at most `parallel` at once. Returns the batch's exit code.
-pub fn main() -> Result<i32> {
+/// `report` hears the runner's lines (they are the run's output).
+pub fn main(report: std::sync::Arc<dyn crate::api::Reporter>) -> Result<i32> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let run_dir = env("RUN_DIR").ok_or_else(|| {
         Error::user("__batch runs inside a batch run (RUN_DIR is not set)".to_string())
@@ -143,12 +144,12 @@ pub fn main() -> Result<i32> {
                 Some(Value::Mapping(m)) => m,
                 _ => Mapping::new(),
             };
-            eprintln!(
+            report.progress(&format!(
                 "INFO: [guild] Staging trial {}: {} ({})",
                 run.id,
                 opref.op_desc(),
                 trial_desc(&flags)
-            );
+            ));
         }
         return Ok(0);
     }
@@ -159,10 +160,10 @@ pub fn main() -> Result<i32> {
         .filter(|r| !r.has_marker("PENDING"))
         .count();
     if started > 0 {
-        eprintln!(
+        report.progress(&format!(
             "INFO: [guild] Resuming the sweep: {started} of {} trials were started before",
             trials.len()
-        );
+        ));
     }
     // Trials are child processes, reaped with a blocking wait (no polling
     // delay between one trial's end and the next one's start).
@@ -189,9 +190,9 @@ pub fn main() -> Result<i32> {
             if let Some(pos) = running.iter().position(|(_, p)| *p == pid) {
                 let (id, _) = running.remove(pos);
                 if code != 0 {
-                    eprintln!(
+                    report.progress(&format!(
                         "INFO: [guild] Trial {id} exited with an error ({code}) - see log for details"
-                    );
+                    ));
                     if opts.fail_on_trial_error && failed.is_none() {
                         failed = Some(code);
                     }
@@ -203,9 +204,9 @@ pub fn main() -> Result<i32> {
         let index = next;
         next += 1;
         if resume[index].is_none() && needed_done(t) {
-            eprintln!(
+            report.progress(&format!(
                 "INFO: [guild] Skipping trial {index} because a run with its flags exists (--needed)"
-            );
+            ));
             continue;
         }
         let run = match resume[index].take() {
@@ -213,30 +214,32 @@ pub fn main() -> Result<i32> {
                 crate::run::Status::Completed | crate::run::Status::Running
                     if !run.has_marker("PENDING") =>
                 {
-                    eprintln!(
+                    report.progress(&format!(
                         "INFO: [guild] Keeping trial {} ({})",
                         run.id,
                         run.status().display()
-                    );
+                    ));
                     continue;
                 }
                 _ => run,
             },
             None => crate::plan::stage_trial(&home, &batch, index, t)?,
         };
-        eprintln!(
+        report.progress(&format!(
             "INFO: [guild] Running trial {}: {} ({})",
             run.id,
             opref.op_desc(),
             trial_desc(t)
-        );
+        ));
         // Each trial resolves its own dependencies (a config file written
         // with the trial's flags; operation sources staging left).
         let cwd = std::env::var("CMD_DIR")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|_| run.dir.clone());
-        if let Err(e) = crate::op::deps::resolve_at_start(&home, &run, &cwd, opts.quiet) {
-            eprintln!("guild: trial {}: {}", run.id, e.message());
+        if let Err(e) =
+            crate::op::deps::resolve_at_start(&home, &run, &cwd, opts.quiet, report.as_ref())
+        {
+            report.progress(&format!("guild: trial {}: {}", run.id, e.message()));
             if opts.fail_on_trial_error && failed.is_none() {
                 failed = Some(1);
             }
@@ -252,6 +255,7 @@ pub fn main() -> Result<i32> {
                 pidfile: None,
                 stop_after: opts.stop_after,
                 gpus: None,
+                report: Some(report.clone()),
             };
             let started = target.start(
                 &run,
@@ -266,18 +270,18 @@ pub fn main() -> Result<i32> {
                 Ok(crate::launch::Started::Ended { exit_status, .. }) => exit_status,
                 Ok(_) => 0,
                 Err(e) => {
-                    eprintln!("guild: trial {}: {}", run.id, e.message());
+                    report.progress(&format!("guild: trial {}: {}", run.id, e.message()));
                     1
                 }
             };
             if signals.received() != 0 {
-                eprintln!("INFO: [guild] Stopping trial {}", run.id);
+                report.progress(&format!("INFO: [guild] Stopping trial {}", run.id));
             }
             if code != 0 && signals.received() == 0 {
-                eprintln!(
+                report.progress(&format!(
                     "INFO: [guild] Trial {} exited with an error ({code}) - see log for details",
                     run.id
-                );
+                ));
                 if opts.fail_on_trial_error && failed.is_none() {
                     failed = Some(crate::error::exit_code_for_status(code));
                 }
@@ -290,6 +294,7 @@ pub fn main() -> Result<i32> {
             pidfile: None,
             stop_after: opts.stop_after,
             gpus: None,
+            report: None,
         };
         let started = target.start(
             &run,
@@ -321,7 +326,7 @@ pub fn main() -> Result<i32> {
     }
     let sig = signals.received();
     if sig != 0 {
-        eprintln!("INFO: [guild] Stopping batch (pending trials can be started as needed)");
+        report.progress("INFO: [guild] Stopping batch (pending trials can be started as needed)");
         // End by the signal itself, so the batch run records it
         // (terminated, exit -15), as Guild's does.
         {

@@ -485,7 +485,12 @@ fn flag_values(v: &Value) -> Vec<String> {
 /// Before the run is confirmed: every operation source's flag gets the
 /// full id of the run it will use (a prefix given is completed), as
 /// Guild shows them in the prompt; a source without a run is warned about.
-pub fn apply_default_runs(op: &OpDef, runs_dir: &Path, flags: &mut Mapping) -> Result<()> {
+pub fn apply_default_runs(
+    op: &OpDef,
+    runs_dir: &Path,
+    flags: &mut Mapping,
+    report: &dyn crate::api::Reporter,
+) -> Result<()> {
     let res = resources(op)?;
     if !res
         .iter()
@@ -513,10 +518,10 @@ pub fn apply_default_runs(op: &OpDef, runs_dir: &Path, flags: &mut Mapping) -> R
                     .collect()
             };
             if found.is_empty() && s.bool("optional") != Some(true) {
-                eprintln!(
+                report.warning(&format!(
                     "WARNING: cannot find a suitable run for required resource '{}'",
                     s.resolving_name()
-                );
+                ));
             }
             let name = s
                 .flag_candidates()
@@ -579,8 +584,9 @@ pub fn resolve(
     flags: &Mapping,
     cwd: &Path,
     mode: Mode,
+    report: &dyn crate::api::Reporter,
 ) -> Result<Resolved> {
-    resolve_after(op, runs_dir, flags, cwd, mode, &Mapping::new())
+    resolve_after(op, runs_dir, flags, cwd, mode, &Mapping::new(), report)
 }
 
 /// As [`resolve`], for a run whose `deps` attr is `prior`: a source
@@ -592,6 +598,7 @@ fn resolve_after(
     cwd: &Path,
     mode: Mode,
     prior: &Mapping,
+    report: &dyn crate::api::Reporter,
 ) -> Result<Resolved> {
     let mut out = Resolved::default();
     let res = resources(op)?;
@@ -602,7 +609,7 @@ fn resolve_after(
     let mut runs: Option<Vec<RunInfo>> = None;
     let say = |msg: String| {
         if !mode.quiet && info_enabled() {
-            eprintln!("{msg}");
+            report.progress(&msg);
         }
     };
     let mut resolved_names: Vec<(String, String)> = Vec::new();
@@ -644,6 +651,7 @@ fn resolve_after(
                 }
                 match resolve_source(
                     op, r, s, &config, flags, &location, cwd, runs_dir, &mut runs, mode, &mut out,
+                    report,
                 ) {
                     Ok(src) => {
                         resolved_names.push((dep_name.clone(), sname));
@@ -662,7 +670,10 @@ fn resolve_after(
         })();
         if let Err(e) = result {
             if mode.force {
-                eprintln!("WARNING: a dependency was not met: {}", e.message());
+                report.warning(&format!(
+                    "WARNING: a dependency was not met: {}",
+                    e.message()
+                ));
             } else {
                 return Err(Error::user(format!(
                     "run failed because a dependency was not met: {}",
@@ -702,6 +713,7 @@ fn resolve_source(
     runs: &mut Option<Vec<RunInfo>>,
     mode: Mode,
     out: &mut Resolved,
+    report: &dyn crate::api::Reporter,
 ) -> Result<Source> {
     let dep_name = r.resolving_name();
     let sname = s.resolving_name();
@@ -715,7 +727,7 @@ fn resolve_source(
     };
     let say = |msg: String| {
         if !mode.quiet && info_enabled() {
-            eprintln!("{msg}");
+            report.progress(&msg);
         }
     };
     // The flag value that configures the source, by Guild's key order.
@@ -884,6 +896,7 @@ pub fn resolve_at_start(
     run: &Run,
     cwd: &Path,
     quiet: bool,
+    report: &dyn crate::api::Reporter,
 ) -> Result<()> {
     let Ok(opref) = run.opref() else {
         return Ok(());
@@ -906,11 +919,11 @@ pub fn resolve_at_start(
         quiet,
         ..Mode::default()
     };
-    let res = resolve_after(&op, &home.runs_dir(), &flags, cwd, mode, &prior)?;
+    let res = resolve_after(&op, &home.runs_dir(), &flags, cwd, mode, &prior, report)?;
     if res.deps.iter().all(|d| d.sources.is_empty()) {
         return Ok(());
     }
-    let (entries, attr) = apply(run, &run.dir, &res, quiet)?;
+    let (entries, attr) = apply(run, &run.dir, &res, quiet, report)?;
     let mut merged = prior;
     if let Value::Mapping(new) = attr {
         for (k, v) in new {
@@ -966,6 +979,7 @@ pub fn apply(
     shown_dir: &Path,
     res: &Resolved,
     quiet: bool,
+    report: &dyn crate::api::Reporter,
 ) -> Result<(Vec<Entry>, Value)> {
     let mut entries = Vec::new();
     let mut attr = Mapping::new();
@@ -1001,11 +1015,11 @@ pub fn apply(
                         let _ = std::fs::remove_file(&dest);
                     } else {
                         if !quiet {
-                            eprintln!(
+                            report.warning(&format!(
                                 "WARNING: {} already exists, skipping {}",
                                 shown_dir.join(target).display(),
                                 if s.link { "link" } else { "copy" }
-                            );
+                            ));
                         }
                         continue;
                     }

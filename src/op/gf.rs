@@ -254,7 +254,7 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
                     imported = flags.into_iter().filter(|f| wanted(&f.name)).collect();
                     ensure_config_dep(&mut op.requires, src);
                 }
-                Err(e) => eprintln!("WARNING: {e}"),
+                Err(e) => op.warnings.push(format!("WARNING: {e}")),
             }
         } else if let (Some(d), Some(global)) = (
             &detected,
@@ -286,7 +286,9 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
             && std::env::var("NO_WARN_FLAGS_IMPORT").as_deref() != Ok("1")
             && import.is_some()
         {
-            eprintln!("WARNING: cannot import flags from {module}: No module named {module}");
+            op.warnings.push(format!(
+                "WARNING: cannot import flags from {module}: No module named {module}"
+            ));
         }
         let mut args: Vec<String> = ["${python_exe}", "-um", "guild.op_main", module.as_str()]
             .iter()

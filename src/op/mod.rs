@@ -63,6 +63,9 @@ pub struct OpDef {
     pub optimizers: Vec<optimizer::OptimizerDef>,
     /// `run-attrs`: custom attrs every run of the operation gets.
     pub run_attrs: Mapping,
+    /// What resolving the operation warned about (flags that could not be
+    /// imported), for the caller to report.
+    pub warnings: Vec<String>,
 }
 
 impl OpDef {
@@ -93,6 +96,7 @@ impl OpDef {
             main_missing: None,
             optimizers: Vec::new(),
             run_attrs: Mapping::new(),
+            warnings: Vec::new(),
         }
     }
 

@@ -295,7 +295,8 @@ pub const MAX_DEPTH: u32 = 8;
 
 /// Run the steps of the pipeline run in the current directory (its run
 /// dir, as set up by the supervisor); returns the exit code.
-pub fn main() -> Result<i32> {
+/// `report` hears the runner's lines (they are the run's output).
+pub fn main(report: &dyn crate::api::Reporter) -> Result<i32> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let run_dir = env("RUN_DIR").map(PathBuf::from).ok_or_else(|| {
         Error::user("__steps runs inside a pipeline run (RUN_DIR is not set)".to_string())
@@ -351,12 +352,12 @@ pub fn main() -> Result<i32> {
     );
     let (steps, warnings) = parse(&steps, &parent, &model, inherited)?;
     for w in warnings {
-        eprintln!("{w}");
+        report.progress(&w);
     }
     for step in steps {
         let stop = signals.received();
         if stop != 0 {
-            eprintln!("guild: pipeline stopped; later steps were not run");
+            report.progress("guild: pipeline stopped; later steps were not run");
             return Ok(128 + stop);
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
@@ -367,7 +368,11 @@ pub fn main() -> Result<i32> {
         let mut shown = vec![step.opspec.clone()];
         shown.extend(step.options.iter().cloned());
         shown.extend(step.flag_args.iter().cloned());
-        eprintln!("INFO: [guild] running {}: {}", step.shown, shown.join(" "));
+        report.progress(&format!(
+            "INFO: [guild] running {}: {}",
+            step.shown,
+            shown.join(" ")
+        ));
         let mut cmd = std::process::Command::new(&exe);
         cmd.args(["-H", &home, "run", "-y", "--run-id", &id, &step.opspec]);
         cmd.args(&step.options);
@@ -384,10 +389,10 @@ pub fn main() -> Result<i32> {
             if !link.exists() {
                 let _ = std::fs::remove_file(&link);
             }
-            eprintln!(
+            report.progress(&format!(
                 "guild: step {} failed with exit status {code}; later steps were not run",
                 step.name
-            );
+            ));
             return Ok(code);
         }
     }

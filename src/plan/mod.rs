@@ -32,6 +32,8 @@ pub struct StageRequest<'a> {
     pub name: Option<String>,
     /// The `run` command's options as Guild records them (`run_params`).
     pub run_params: Option<Value>,
+    /// Who hears the warnings staging has (source code, run-attrs).
+    pub report: &'a dyn crate::api::Reporter,
 }
 
 /// Removes a half-made run directory unless disarmed.
@@ -345,7 +347,9 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     for (k, v) in &op.run_attrs {
         let Some(k) = k.as_str() else { continue };
         if crate::run::CORE_ATTRS.contains(&k) {
-            eprintln!("WARNING: Invalid run attribute '{k}' (reserved attribute) - ignoring");
+            req.report.warning(&format!(
+                "WARNING: Invalid run attribute '{k}' (reserved attribute) - ignoring"
+            ));
         } else {
             attrs.push((k, v.clone()));
         }
@@ -374,13 +378,13 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
             let snap = snapshot(home, op, root, &req.deps.project_files);
             if !req.quiet {
                 for w in &snap.warnings {
-                    eprintln!("WARNING: {w}");
+                    req.report.warning(&format!("WARNING: {w}"));
                 }
             }
             let (copied, unreadable) = op::source::copy(&snap, &run.dir, &op.sourcecode_dest)?;
             if !req.quiet {
                 for w in &unreadable {
-                    eprintln!("WARNING: {w}");
+                    req.report.warning(&format!("WARNING: {w}"));
                 }
             }
             entries = copied;
@@ -391,7 +395,8 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
             )?);
         }
     }
-    let (dep_entries, deps_attr) = op::deps::apply(&run, &final_run.dir, &req.deps, req.quiet)?;
+    let (dep_entries, deps_attr) =
+        op::deps::apply(&run, &final_run.dir, &req.deps, req.quiet, req.report)?;
     entries.extend(dep_entries);
     attrs.push(("deps", deps_attr));
     attrs.push(("started", now_us().into()));
@@ -556,7 +561,13 @@ fn snapshot(home: &Home, op: &OpDef, root: &Path, required: &[PathBuf]) -> op::s
 /// `--force-sourcecode`: copy `op`'s source code into `run` again (its
 /// current files replace the ones copied before), with the manifest and
 /// digest updated.
-pub fn refresh_sourcecode(home: &Home, run: &Run, op: &OpDef, quiet: bool) -> Result<()> {
+pub fn refresh_sourcecode(
+    home: &Home,
+    run: &Run,
+    op: &OpDef,
+    quiet: bool,
+    report: &dyn crate::api::Reporter,
+) -> Result<()> {
     let Some(root) = &op.source_root else {
         return Ok(());
     };
@@ -564,7 +575,7 @@ pub fn refresh_sourcecode(home: &Home, run: &Run, op: &OpDef, quiet: bool) -> Re
     let (copied, unreadable) = op::source::copy(&snap, &run.dir, &op.sourcecode_dest)?;
     if !quiet {
         for w in snap.warnings.iter().chain(&unreadable) {
-            eprintln!("WARNING: {w}");
+            report.warning(&format!("WARNING: {w}"));
         }
     }
     let path = run.guild_path("manifest");

@@ -188,8 +188,14 @@ pub fn io_threads(items: usize) -> usize {
 
 /// All runs in `dir` (`runs/` or `trash/runs/`), newest first.
 pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
+    list_dir_checked(dir).0
+}
+
+/// [`list_dir`], with warnings about entries that are not runs (skipped)
+/// and runs whose opref cannot be read (listed without it).
+pub fn list_dir_checked(dir: &Path) -> (Vec<RunInfo>, Vec<String>) {
     let (Ok(rd), Ok(at)) = (std::fs::read_dir(dir), At::open(dir)) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let mut ids: Vec<String> = Vec::new();
     let mut links: Vec<String> = Vec::new();
@@ -228,7 +234,7 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
     let threads = io_threads(ids.len());
     let chunk = ids.len().div_ceil(threads).max(1);
     let at = &at;
-    let mut runs: Vec<RunInfo> = std::thread::scope(|s| {
+    let mut runs: (Vec<RunInfo>, Vec<String>) = std::thread::scope(|s| {
         let handles: Vec<_> = ids
             .chunks(chunk)
             .map(|c| {
@@ -254,10 +260,10 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
                 (id, Loaded::NotARun) => skipped.push(id.clone()),
             }
         }
-        warn_once(dir, &skipped, &bad_opref);
-        runs
+        let warnings = warnings(dir, &skipped, &bad_opref);
+        (runs, warnings)
     });
-    sort(&mut runs);
+    sort(&mut runs.0);
     runs
 }
 
@@ -269,13 +275,10 @@ enum Loaded {
     NotARun,
 }
 
-/// One warning per process about entries of a runs dir that are not runs
-/// (skipped) and runs whose opref cannot be read (listed without it).
-fn warn_once(dir: &Path, skipped: &[String], bad_opref: &[String]) {
-    static WARNED: std::sync::Once = std::sync::Once::new();
-    if skipped.is_empty() && bad_opref.is_empty() {
-        return;
-    }
+/// Warnings about entries of a runs dir that are not runs (skipped) and
+/// runs whose opref cannot be read (listed without it).
+fn warnings(dir: &Path, skipped: &[String], bad_opref: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
     let names = |v: &[String]| {
         let mut v: Vec<String> = v
             .iter()
@@ -290,25 +293,24 @@ fn warn_once(dir: &Path, skipped: &[String], bad_opref: &[String]) {
         }
         s
     };
-    WARNED.call_once(|| {
-        if !skipped.is_empty() {
-            eprintln!(
-                "WARNING: skipped {} entr{} of {} that {} not a run: {}",
-                skipped.len(),
-                if skipped.len() == 1 { "y" } else { "ies" },
-                dir.display(),
-                if skipped.len() == 1 { "is" } else { "are" },
-                names(skipped)
-            );
-        }
-        if !bad_opref.is_empty() {
-            eprintln!(
-                "WARNING: {} run(s) have an unreadable .guild/opref and are listed without their operation: {}",
-                bad_opref.len(),
-                names(bad_opref)
-            );
-        }
-    });
+    if !skipped.is_empty() {
+        out.push(format!(
+            "WARNING: skipped {} entr{} of {} that {} not a run: {}",
+            skipped.len(),
+            if skipped.len() == 1 { "y" } else { "ies" },
+            dir.display(),
+            if skipped.len() == 1 { "is" } else { "are" },
+            names(skipped)
+        ));
+    }
+    if !bad_opref.is_empty() {
+        out.push(format!(
+            "WARNING: {} run(s) have an unreadable .guild/opref and are listed without their operation: {}",
+            bad_opref.len(),
+            names(bad_opref)
+        ));
+    }
+    out
 }
 
 /// The run `spec` names (index, id prefix or name) in `runs_dir`. A full

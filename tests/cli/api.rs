@@ -82,7 +82,10 @@ fn the_api_runs_and_lists_twice_in_one_process_printing_nothing() {
     // What the child did is in the home, as the CLI sees it.
     let runs = e.runs_json();
     assert_eq!(runs.len(), 1, "{runs:?}");
-    assert!(runs[0]["label"].as_str().unwrap().contains("lr=0.3"), "{runs:?}");
+    assert!(
+        runs[0]["label"].as_str().unwrap().contains("lr=0.3"),
+        "{runs:?}"
+    );
     assert_eq!(runs[0]["status"], "completed", "{runs:?}");
     let deleted = e.ok(&["runs", "list", "--deleted", "--json"]);
     assert!(deleted.contains("lr=0.2"), "{deleted}");

@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 scripts/setup-test-env.sh
 export GUILD_COMPAT_VENV="${GUILD_COMPAT_VENV:-$PWD/.venv-guild}"
 cargo fmt --check
+scripts/check-layers.sh
 cargo clippy --all-targets -- -D warnings
 cargo build --release
 cargo test --release

@@ -4,6 +4,13 @@
 //! caller gives in its [`Context`]. Nothing here writes to stdout or
 //! stderr, formats for a terminal, or reads the process's cwd.
 
+pub mod archive;
+pub mod check;
+pub mod comments;
+pub mod completion;
+pub mod diff;
+pub mod programs;
+pub mod project;
 pub mod report;
 pub mod run;
 pub mod runs;
@@ -11,9 +18,15 @@ pub mod views;
 
 pub use report::{Collect, Question, Reporter};
 
+// The data types requests and results are made of.
+pub use crate::home::Home;
+pub use crate::query::{Filters, RunInfo};
+pub use crate::run::edit::{LabelEdit, TagEdit};
+pub use crate::run::Status;
+
 use crate::error::Result;
-use crate::home::Home;
-use crate::query::{self, Filters, RunInfo};
+
+use crate::query;
 use std::path::PathBuf;
 use std::sync::Arc;
 

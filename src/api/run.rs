@@ -108,6 +108,26 @@ pub struct RunRequest {
     pub run_name: Option<String>,
 }
 
+/// The flags a Python script declares (its argparse/click options and
+/// globals), by name: what `--NAME` after the script refers to.
+pub fn script_flags(source: &str, name: &str) -> Vec<String> {
+    op::detect::detect(source, name)
+        .flags
+        .into_iter()
+        .map(|f| f.name)
+        .collect()
+}
+
+/// The process of a pipeline run (`guild __steps`): run its steps.
+pub fn pipeline_process(report: &dyn super::Reporter) -> Result<i32> {
+    op::steps::main(report)
+}
+
+/// The process of a sweep's batch run (`guild __batch`): run its trials.
+pub fn sweep_process(report: std::sync::Arc<dyn super::Reporter>) -> Result<i32> {
+    crate::launch::sweep::main(report)
+}
+
 /// How a `run` ended, and what the caller has to show.
 #[derive(Debug)]
 pub enum Outcome {

@@ -456,6 +456,38 @@ pub fn open_file(
     r.run.open_file(&rel)
 }
 
+/// The path of a run's directory, a file in it (`sourcecode`: in its
+/// source snapshot) or its output (`output`); an error if it does not
+/// exist.
+pub fn path_in(
+    ctx: &Context,
+    sel: &Selection,
+    path: Option<&str>,
+    sourcecode: bool,
+    output: bool,
+) -> Result<std::path::PathBuf> {
+    let r = one(ctx, sel)?;
+    let rel = if output {
+        ".guild/output".to_string()
+    } else {
+        let p = path.unwrap_or(".");
+        if sourcecode {
+            crate::run::sourcecode_path(&r.run, p)
+        } else {
+            p.to_string()
+        }
+    };
+    let full = if rel == "." {
+        r.run.dir.clone()
+    } else {
+        r.run.dir.join(&rel)
+    };
+    if !full.exists() {
+        return Err(Error::user(format!("{} does not exist", full.display())));
+    }
+    Ok(full)
+}
+
 /// `ls`: what to list of a run.
 #[derive(Debug, Clone, Default)]
 pub struct LsRequest {

@@ -2,8 +2,8 @@
 //! 0.9's shapes, for programs (Guild's R package reads runs this way).
 
 use super::{Ctx, FilterArgs};
+use crate::api;
 use crate::error::{Error, Result};
-use crate::query::{self, api, compare};
 use clap::{Args, Subcommand};
 
 #[derive(Args, Debug)]
@@ -90,49 +90,14 @@ pub fn api(ctx: &Ctx, a: ApiArgs) -> Result<i32> {
                     "only API version 2 is supported; use -v 2 (the default)",
                 ));
             }
-            let dir = if r.deleted {
-                ctx.home.trash_dir()
-            } else {
-                ctx.home.runs_dir()
-            };
-            let all = r.filters.filters().apply(query::list_dir(&dir))?;
-            let runs = query::select(&all, &r.runs, true)?;
-            let data: Vec<serde_json::Value> =
-                runs.iter().map(|x| api::run_data(x, &dir)).collect();
-            out(&serde_json::Value::Array(data), &r.out)
+            let sel = super::cmd_runs::selection(&r.runs, &r.filters, r.deleted);
+            out(&api::programs::runs(ctx, &sel)?, &r.out)
         }
-        ApiCmd::Ops(f) => {
-            let ops = match crate::guildfile::Guildfile::find(&ctx.cwd)? {
-                Some(gf) => gf
-                    .all_ops()
-                    .into_iter()
-                    .filter(|(_, o)| !o.is_private())
-                    .map(|(m, o)| {
-                        crate::op::gf::resolve(&ctx.home, &gf, m, o)
-                            .map(|op| api::op_data(&op, &gf.path))
-                    })
-                    .collect::<Result<Vec<_>>>()?,
-                None => Vec::new(),
-            };
-            out(&serde_json::Value::Array(ops), &f)
-        }
-        ApiCmd::HelpOp(h) => {
-            let op = crate::op::resolve(&ctx.home, &ctx.cwd, Some(&h.opspec))?;
-            let gf = crate::guildfile::Guildfile::find(&ctx.cwd)?
-                .map(|g| g.path)
-                .unwrap_or_default();
-            out(&api::op_data(&op, &gf), &h.out)
-        }
+        ApiCmd::Ops(f) => out(&api::programs::ops(ctx)?, &f),
+        ApiCmd::HelpOp(h) => out(&api::programs::help_op(ctx, &h.opspec)?, &h.out),
         ApiCmd::Compare(c) => {
-            let all = c
-                .filters
-                .filters()
-                .apply(query::list_dir(&ctx.home.runs_dir()))?;
-            let mut runs = query::select(&all, &c.runs, true)?;
-            if !c.include_batch {
-                runs.retain(|r| !r.batch);
-            }
-            let (header, rows) = compare::table(&runs, &compare::Layout::default());
+            let sel = super::cmd_runs::selection(&c.runs, &c.filters, false);
+            let (header, runs, rows) = api::programs::compare(ctx, &sel, c.include_batch)?;
             // As Guild: the run column holds the full id, named `id`.
             let mut data = vec![serde_json::Value::Array(
                 header

@@ -2,10 +2,9 @@
 //! zip archive (Guild 0.9's options and messages).
 
 use super::{Ctx, FilterArgs};
-use crate::error::{Error, Result};
-use crate::query;
+use crate::api;
+use crate::error::Result;
 use crate::render;
-use crate::run::archive;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -75,11 +74,10 @@ fn confirm(yes: bool, what: String, preview: &str, copy_resources: bool) -> Resu
 }
 
 pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<i32> {
-    let all = a
-        .filters
-        .filters()
-        .apply(query::list_dir(&ctx.home.runs_dir()))?;
-    let sel = query::select(&all, &a.runs, true)?;
+    let sel = api::archive::export_selection(
+        ctx,
+        &super::cmd_runs::selection(&a.runs, &a.filters, false),
+    )?;
     if sel.is_empty() {
         eprintln!("No runs to export.");
         return Ok(0);
@@ -97,9 +95,8 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<i32> {
     )? {
         return Ok(1);
     }
-    let runs: Vec<crate::run::Run> = sel.iter().map(|r| r.run.clone()).collect();
     let dest = ctx.cwd.join(&a.location);
-    let done = archive::export(&runs, &dest, a.mv, a.copy_resources, &|m| eprintln!("{m}"))?;
+    let done = api::archive::export(ctx, &sel, &dest, a.mv, a.copy_resources)?;
     eprintln!("Exported {} run(s) to {shown}", done.len());
     Ok(0)
 }
@@ -107,31 +104,8 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<i32> {
 pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<i32> {
     let path = ctx.cwd.join(&a.archive);
     let shown = a.archive.display().to_string();
-    if !path.exists() {
-        return Err(Error::user(format!("archive '{shown}' does not exist")));
-    }
-    let zip = archive::is_zip(&path);
-    if zip && a.mv {
-        return Err(Error::user("'--move' cannot be used with zip archives"));
-    }
-    if !zip && path.is_file() {
-        return Err(Error::user(format!(
-            "invalid archive {shown} - expected a directory or a zip file"
-        )));
-    }
-    let runs_dir = ctx.home.runs_dir();
-    crate::fsutil::create_dir_all(&runs_dir)?;
-    let unpacked = if zip {
-        Some(archive::unpack(&path, &ctx.home.path)?)
-    } else {
-        None
-    };
-    let dir = unpacked
-        .as_ref()
-        .map(|u| u.0.clone())
-        .unwrap_or(path.clone());
-    let all = a.filters.filters().apply(query::list_dir(&dir))?;
-    let sel = query::select(&all, &a.runs, true)?;
+    let archive = api::archive::Archive::open(ctx, &path, &shown, a.mv)?;
+    let sel = archive.runs(&super::cmd_runs::selection(&a.runs, &a.filters, false))?;
     if sel.is_empty() {
         eprintln!("No runs to import.");
         return Ok(0);
@@ -148,18 +122,7 @@ pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<i32> {
     )? {
         return Ok(1);
     }
-    let runs: Vec<crate::run::Run> = sel.iter().map(|r| r.run.clone()).collect();
-    // From a zip, the unpacked copy is moved into place.
-    let done = archive::import(&runs, &runs_dir, a.mv || zip, a.copy_resources, &|m| {
-        eprintln!(
-            "{}",
-            if zip {
-                m.replace("Moving ", "Copying ")
-            } else {
-                m
-            }
-        )
-    })?;
+    let done = archive.import(ctx, &sel, a.mv, a.copy_resources)?;
     eprintln!("Imported {} run(s) from {shown}", done.len());
     Ok(0)
 }

@@ -2,8 +2,8 @@
 //! `guild open` (a run's directory, file or output, with a program).
 
 use super::{Ctx, FilterArgs};
+use crate::api;
 use crate::error::{Error, Result};
-use crate::query;
 use crate::render;
 use clap::Args;
 
@@ -44,32 +44,17 @@ pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<i32> {
         ));
     }
     if let Some(req) = &a.required {
-        let version = env!("CARGO_PKG_VERSION");
-        match crate::check::satisfies(version, req) {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(Error::user(format!(
-                    "version mismatch: current version '{version}' does not match '{req}'"
-                )))
-            }
-            Err(e) => return Err(Error::user(e)),
-        }
+        api::check::require_version(req)?;
         if a.no_info {
             return Ok(0);
         }
     }
     if a.space {
-        print_kv(&crate::check::space(&ctx.home));
+        print_kv(&api::check::space(ctx));
         return Ok(0);
     }
     if !a.no_info {
-        print_kv(&crate::check::facts(
-            &ctx.home,
-            crate::check::Options {
-                verbose: a.verbose,
-                env_only: a.env,
-            },
-        ));
+        print_kv(&api::check::facts(ctx, a.verbose, a.env));
     }
     Ok(0)
 }
@@ -115,35 +100,9 @@ pub fn open(ctx: &Ctx, a: OpenArgs) -> Result<i32> {
             "PATH must be relative Try 'guild open --help' for more information.",
         ));
     }
-    let runs = a
-        .filters
-        .filters()
-        .apply(query::list_dir(&ctx.home.runs_dir()))?;
     let specs: Vec<String> = a.run.clone().into_iter().collect();
-    let r = query::select(&runs, &specs, false)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::NoRun {
-            spec: String::new(),
-        })?;
-    let rel = if a.output {
-        ".guild/output".to_string()
-    } else {
-        let p = a.path.clone().unwrap_or_else(|| ".".into());
-        if a.sourcecode {
-            crate::run::sourcecode_path(&r.run, &p)
-        } else {
-            p
-        }
-    };
-    let path = if rel == "." {
-        r.run.dir.clone()
-    } else {
-        r.run.dir.join(&rel)
-    };
-    if !path.exists() {
-        return Err(Error::user(format!("{} does not exist", path.display())));
-    }
+    let sel = super::cmd_runs::selection(&specs, &a.filters, false);
+    let path = api::runs::path_in(ctx, &sel, a.path.as_deref(), a.sourcecode, a.output)?;
     let shell = a.shell_cmd.clone().or_else(|| {
         a.shell
             .then(|| std::env::var("SHELL").unwrap_or_else(|_| "sh".into()))
@@ -167,7 +126,7 @@ pub fn open(ctx: &Ctx, a: OpenArgs) -> Result<i32> {
             parts.push(path.display().to_string());
             (parts[0].clone(), parts[1..].to_vec(), None)
         } else {
-            match crate::platform::which("xdg-open").or_else(|| crate::platform::which("open")) {
+            match api::check::opener() {
                 Some(o) => (
                     o.display().to_string(),
                     vec![path.display().to_string()],

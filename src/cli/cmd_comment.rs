@@ -2,10 +2,9 @@
 //! run comments, kept in the `comments` attr as Guild 0.9 keeps them.
 
 use super::{Ctx, FilterArgs};
+use crate::api::{self, RunInfo};
 use crate::error::{Error, Result};
-use crate::query::{self, RunInfo};
 use crate::render;
-use crate::run::comments::{self, Comment};
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -63,22 +62,13 @@ pub fn comment(ctx: &Ctx, a: CommentArgs) -> Result<i32> {
             "use one of --list, --add/--edit, --delete and --clear Try 'guild comment --help' for more information.",
         ));
     }
-    let all = a
-        .filters
-        .filters()
-        .apply(query::list_dir(&ctx.home.runs_dir()))?;
-    let specs = if a.runs.is_empty() {
-        vec!["1".to_string()]
-    } else {
-        a.runs.clone()
-    };
-    let sel = query::select(&all, &specs, false).unwrap_or_default();
+    let sel = api::comments::targets(ctx, &super::cmd_runs::selection(&a.runs, &a.filters, false))?;
     if a.list {
         let mut out = String::new();
         for r in &sel {
             out.push_str(&run_line(r, &ctx.cwd));
             out.push('\n');
-            let cs = comments::read(&r.run);
+            let cs = api::comments::list(r);
             if cs.is_empty() {
                 out.push_str("  <no comments>\n");
             }
@@ -116,9 +106,7 @@ pub fn comment(ctx: &Ctx, a: CommentArgs) -> Result<i32> {
         ))? {
             return Ok(1);
         }
-        for r in &sel {
-            comments::delete(&r.run, index)?;
-        }
+        api::comments::delete(&sel, index)?;
         eprintln!("Deleted comment for {} run(s)", sel.len());
         return Ok(0);
     }
@@ -126,9 +114,7 @@ pub fn comment(ctx: &Ctx, a: CommentArgs) -> Result<i32> {
         if !ask("WARNING: You are about to delete ALL comments from the following runs:")? {
             return Ok(1);
         }
-        for r in &sel {
-            comments::clear(&r.run)?;
-        }
+        api::comments::clear(&sel)?;
         eprintln!("Deleted all comments for {} run(s)", sel.len());
         return Ok(0);
     }
@@ -138,7 +124,7 @@ pub fn comment(ctx: &Ctx, a: CommentArgs) -> Result<i32> {
         (initial, _) => {
             let runs: Vec<String> = sel.iter().map(|r| run_line(r, &ctx.cwd)).collect();
             (
-                comments::edit(initial.as_deref().unwrap_or(""), &runs)?,
+                api::comments::edit(initial.as_deref().unwrap_or(""), &runs)?,
                 true,
             )
         }
@@ -149,10 +135,7 @@ pub fn comment(ctx: &Ctx, a: CommentArgs) -> Result<i32> {
     if !edited && !ask("You are about to add a comment to the following runs:")? {
         return Ok(1);
     }
-    let c = Comment::new(&body, a.user.as_deref());
-    for r in &sel {
-        comments::add(&r.run, &c)?;
-    }
+    api::comments::add(&sel, &body, a.user.as_deref())?;
     eprintln!("Added comment to {} run(s)", sel.len());
     Ok(0)
 }

@@ -2,6 +2,7 @@
 //! definitions (bash, zsh, fish), printed or installed.
 
 use super::{Cli, Ctx};
+use crate::api;
 use crate::error::{Error, Result};
 use clap::{Args, CommandFactory};
 use clap_complete::Shell;
@@ -55,35 +56,15 @@ pub fn completion(_ctx: &Ctx, a: CompletionArgs) -> Result<i32> {
         .map(PathBuf::from)
         .ok_or_else(|| Error::user("HOME is not set; give --shell-init PATH"))?;
     if name == "fish" {
-        let path = home.join(".config/fish/completions/guild.fish");
-        if let Some(dir) = path.parent() {
-            crate::fsutil::create_dir_all(dir)?;
-        }
-        crate::fsutil::write_atomic(&path, &script)?;
+        let path = api::completion::install_fish(&home, &script)?;
         eprintln!("Installed {} (fish loads it by itself)", path.display());
         return Ok(0);
     }
-    let path = home.join(format!(".guild-completion.{name}"));
-    crate::fsutil::write_atomic(&path, &script)?;
     let init = a
         .shell_init
         .clone()
         .unwrap_or_else(|| home.join(format!(".{name}rc")));
-    let line = format!(
-        "[ -f {0} ] && . {0}",
-        crate::run::opref::quote(&path.display().to_string())
-    );
-    let current = crate::fsutil::read_opt(&init)?.unwrap_or_default();
-    if !current.lines().any(|l| l.trim() == line) {
-        let mut text = current;
-        if !text.is_empty() && !text.ends_with('\n') {
-            text.push('\n');
-        }
-        text.push_str("# guild command completion\n");
-        text.push_str(&line);
-        text.push('\n');
-        crate::fsutil::write_atomic(&init, text.as_bytes())?;
-    }
+    let path = api::completion::install_sourced(&home, &name, &script, &init)?;
     eprintln!(
         "Installed {} and loaded it from {}; open a new terminal to use it",
         path.display(),

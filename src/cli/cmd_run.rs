@@ -228,7 +228,7 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
                     if v.is_empty() {
                         format!("{k}=")
                     } else {
-                        format!("{k}={}", crate::run::opref::quote(v))
+                        format!("{k}={}", render::shell_quote(v))
                     }
                 })
                 .collect();

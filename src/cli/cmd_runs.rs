@@ -4,7 +4,6 @@
 use super::{Ctx, FilterArgs};
 use crate::api::{self, runs::Change, Selection};
 use crate::error::{Error, Result};
-use crate::query;
 use crate::render;
 use clap::{Args, Subcommand};
 use std::time::Duration;
@@ -295,7 +294,7 @@ fn change(runs: &[String], filters: &FilterArgs, yes: bool) -> Change {
 fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
     let listed = api::runs::list(ctx, &selection(&a.runs, &a.filters, a.deleted))?;
     if a.json {
-        let runs: Vec<&query::RunInfo> = listed.iter().map(|i| &i.run).collect();
+        let runs: Vec<&api::RunInfo> = listed.iter().map(|i| &i.run).collect();
         render::json(&serde_json::to_value(runs).unwrap_or_default());
         return Ok(0);
     }
@@ -309,7 +308,7 @@ fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
         simplified: a.simplified,
         names: a.names,
     };
-    let indexed: Vec<(usize, &query::RunInfo)> = listed
+    let indexed: Vec<(usize, &api::RunInfo)> = listed
         .iter()
         .take(limit)
         .map(|i| (i.index, &i.run))
@@ -395,7 +394,7 @@ pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
     }
     let mut o = String::new();
     if !a.no_format && !a.full_path {
-        o.push_str(&format!("{}:\n", crate::fsutil::tilde(&listing.dir)));
+        o.push_str(&format!("{}:\n", render::tilde(&listing.dir)));
     }
     for (f, dir) in listing.files {
         let name = if a.full_path {
@@ -430,7 +429,7 @@ pub fn label(ctx: &Ctx, a: LabelArgs) -> Result<i32> {
             "give exactly one of --set, --prepend, --append, --remove, --clear",
         ));
     }
-    use crate::run::edit::LabelEdit;
+    use crate::api::LabelEdit;
     let edit = if let Some(t) = a.set {
         LabelEdit::Set(t)
     } else if let Some(t) = a.prepend {
@@ -453,7 +452,7 @@ pub fn tag(ctx: &Ctx, a: TagArgs) -> Result<i32> {
     if a.add.is_empty() && a.delete.is_empty() && !a.clear {
         return Err(Error::user("give --add TAG, --delete TAG or --clear"));
     }
-    let edit = crate::run::edit::TagEdit {
+    let edit = api::TagEdit {
         add: a.add.clone(),
         delete: a.delete.clone(),
         clear: a.clear,

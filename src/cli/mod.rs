@@ -12,10 +12,8 @@ mod cmd_run;
 mod cmd_runs;
 mod cmd_views;
 
+use crate::api::{Filters, Home, Status};
 use crate::error::{Error, Result};
-use crate::home::Home;
-use crate::query::Filters;
-use crate::run::Status;
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -288,7 +286,7 @@ impl crate::api::Reporter for Terminal {
                 runs,
                 default_yes,
             } => {
-                let rows: Vec<(usize, &crate::query::RunInfo)> =
+                let rows: Vec<(usize, &crate::api::RunInfo)> =
                     runs.iter().map(|i| (i.index, &i.run)).collect();
                 let preview = crate::render::indented(
                     &crate::render::table(crate::render::run_rows(
@@ -413,11 +411,7 @@ fn rewrite_grid_flags(args: Vec<OsString>) -> Vec<OsString> {
                 let script = cwd.join(&a);
                 if a.ends_with(".py") && script.is_file() {
                     if let Ok(src) = std::fs::read_to_string(&script) {
-                        script_flags = crate::op::detect::detect(&src, &a)
-                            .flags
-                            .into_iter()
-                            .map(|f| f.name)
-                            .collect();
+                        script_flags = crate::api::run::script_flags(&src, &a);
                     }
                 }
             }
@@ -510,8 +504,8 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
             cmd_runs::mark(&ctx, a, clear)
         }
         Command::Unmark(a) => cmd_runs::mark(&ctx, a, true),
-        Command::Steps => crate::op::steps::main(ctx.report.as_ref()),
-        Command::Batch => crate::launch::sweep::main(ctx.report.clone()),
+        Command::Steps => crate::api::run::pipeline_process(ctx.report.as_ref()),
+        Command::Batch => crate::api::run::sweep_process(ctx.report.clone()),
         Command::Status(a) => cmd_views::status(&ctx, a),
         Command::History(a) => cmd_views::history(&ctx, a),
         Command::Logs(a) => cmd_views::logs(&ctx, a),

@@ -11,7 +11,7 @@ use std::path::Path;
 
 fn to_json(v: Option<Value>) -> J {
     v.as_ref()
-        .map(crate::render::yaml_to_json)
+        .map(crate::query::yaml_to_json)
         .unwrap_or(J::Null)
 }
 
@@ -162,7 +162,7 @@ pub fn run_data(r: &RunInfo, runs_dir: &Path) -> J {
         "comments": to_json(run.attr("comments")).as_array().cloned().unwrap_or_default(),
         "status": r.status.display(),
         "exitStatus": r.exit_status,
-        "command": run.attr("cmd").as_ref().map(crate::render::command_line).unwrap_or_default(),
+        "command": run.attr("cmd").as_ref().map(crate::op::cmd::command_line).unwrap_or_default(),
         "otherAttrs": other,
         "flags": match to_json(run.attr("flags")) { J::Null => json!({}), v => v },
         "env": match to_json(run.attr("env")) { J::Null => json!({}), v => v },
@@ -185,11 +185,11 @@ pub fn op_data(op: &OpDef, gf_path: &Path) -> J {
         flags.insert(
             f.name.clone(),
             json!({
-                "default": crate::render::yaml_to_json(&default),
+                "default": crate::query::yaml_to_json(&default),
                 "defaultAssign": assign,
                 "description": f.description,
                 "choices": f.choices.iter().enumerate().map(|(i, c)| json!({
-                    "value": crate::render::yaml_to_json(c),
+                    "value": crate::query::yaml_to_json(c),
                     "alias": J::Null,
                     "description": f.choice_descriptions.get(i).cloned().unwrap_or_default(),
                 })).collect::<Vec<_>>(),

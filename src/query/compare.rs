@@ -288,10 +288,10 @@ pub fn run_attr(r: &RunInfo, name: &str) -> Value {
             Some(d) => s(d.chars().take(8).collect()),
             None => s(String::new()),
         },
-        "started" => s(crate::render::fmt_time(r.started)),
-        "stopped" => s(crate::render::fmt_time(r.stopped())),
+        "started" => s(super::fmt_time(r.started)),
+        "stopped" => s(super::fmt_time(r.stopped())),
         "status" => s(r.status.display()),
-        "time" => s(crate::render::run_duration(r)),
+        "time" => s(super::run_duration(r)),
         "label" => r.label.clone().map(Value::String).unwrap_or(Value::Null),
         _ => r.run.attr(name).unwrap_or(Value::Null),
     }
@@ -614,7 +614,7 @@ fn cmp_cells(x: &Cell, y: &Cell) -> std::cmp::Ordering {
             };
             match (n(x), n(y)) {
                 (Some(a), Some(b)) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
-                _ => crate::render::cell_csv(x).cmp(&crate::render::cell_csv(y)),
+                _ => cell_csv(x).cmp(&cell_csv(y)),
             }
         }
     }
@@ -631,6 +631,17 @@ pub fn sort_rows(rows: &mut [Row], col: &str, desc: bool) {
             _ => cmp_cells(&a, &b),
         }
     });
+}
+
+/// A compare cell as Guild's `compare --csv` writes it.
+pub fn cell_csv(c: &Cell) -> String {
+    match c {
+        Cell::Empty => String::new(),
+        Cell::Str(s) => s.clone(),
+        Cell::Num(f) => crate::run::yaml::python_float_repr(*f),
+        Cell::Int(i) => i.to_string(),
+        Cell::Bool(b) => if *b { "True" } else { "False" }.into(),
+    }
 }
 
 #[cfg(test)]

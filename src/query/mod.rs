@@ -543,6 +543,40 @@ pub fn select(runs: &[RunInfo], specs: &[String], default_all: bool) -> Result<V
     Ok(out)
 }
 
+/// Local time as Guild shows it.
+pub fn fmt_time(us: Option<i64>) -> String {
+    use chrono::TimeZone;
+    us.and_then(|u| chrono::Local.timestamp_micros(u).single())
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+pub fn fmt_duration(start: Option<i64>, stop: Option<i64>) -> String {
+    match (start, stop) {
+        (Some(a), Some(b)) if b >= a => {
+            let s = (b - a) / 1_000_000;
+            format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+        }
+        _ => String::new(),
+    }
+}
+
+/// How long a run ran (so far, while it runs).
+pub fn run_duration(r: &RunInfo) -> String {
+    use crate::run::Status;
+    let end = if r.status.status == Status::Running {
+        Some(crate::run::now_us())
+    } else {
+        r.stopped()
+    };
+    fmt_duration(r.started, end)
+}
+
+/// A YAML value as JSON (null where JSON has no equivalent).
+pub fn yaml_to_json(v: &serde_yaml_ng::Value) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,23 +14,7 @@ mod info;
 
 pub use info::{run_info_json, run_info_text};
 
-/// Local time as Guild shows it.
-pub fn fmt_time(us: Option<i64>) -> String {
-    use chrono::TimeZone;
-    us.and_then(|u| chrono::Local.timestamp_micros(u).single())
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
-}
-
-pub fn fmt_duration(start: Option<i64>, stop: Option<i64>) -> String {
-    match (start, stop) {
-        (Some(a), Some(b)) if b >= a => {
-            let s = (b - a) / 1_000_000;
-            format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
-        }
-        _ => String::new(),
-    }
-}
+pub use crate::query::{fmt_duration, fmt_time, run_duration};
 
 pub fn term_width() -> Option<u16> {
     if !std::io::stdout().is_terminal() {
@@ -280,9 +264,7 @@ pub fn json(v: &serde_json::Value) {
     out(&serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-pub fn yaml_to_json(v: &serde_yaml_ng::Value) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
-}
+pub use crate::query::yaml_to_json;
 
 pub fn run_json(r: &RunInfo) -> serde_json::Value {
     serde_json::to_value(r).unwrap_or_default()
@@ -325,7 +307,9 @@ pub fn scalars_json(s: &BTreeMap<String, Summary>, all: bool) -> serde_json::Val
     )
 }
 
+pub use crate::fsutil::tilde;
 pub use crate::op::cmd::command_line;
+pub use crate::run::opref::quote as shell_quote;
 
 /// `--help-op` as Guild prints it: usage, description, flags with their
 /// defaults and choices.
@@ -508,16 +492,7 @@ pub fn indented(text: &str, prefix: &str) -> String {
     text.lines().map(|l| format!("{prefix}{l}\n")).collect()
 }
 
-/// A compare cell as Guild's `compare --csv` writes it.
-pub fn cell_csv(c: &Cell) -> String {
-    match c {
-        Cell::Empty => String::new(),
-        Cell::Str(s) => s.clone(),
-        Cell::Num(f) => crate::run::yaml::python_float_repr(*f),
-        Cell::Int(i) => i.to_string(),
-        Cell::Bool(b) => if *b { "True" } else { "False" }.into(),
-    }
-}
+pub use crate::query::compare::cell_csv;
 
 /// A compare cell as Guild's compare table shows it.
 pub fn cell_table(c: &Cell) -> String {
@@ -624,17 +599,6 @@ fn csv_field(s: &str) -> String {
     } else {
         s.to_string()
     }
-}
-
-/// A run's duration as listings show it: until now while it runs.
-pub fn run_duration(r: &RunInfo) -> String {
-    use crate::run::Status;
-    let end = if r.status.status == Status::Running {
-        Some(crate::run::now_us())
-    } else {
-        r.stopped()
-    };
-    fmt_duration(r.started, end)
 }
 
 /// `status`/`history` rows (header first) and the same as JSON.

@@ -1,0 +1,62 @@
+//! `guild api`: runs, operations and comparisons as Guild 0.9's JSON, for
+//! programs (the guildai R package reads runs through it).
+
+use super::{Context, Selection};
+use crate::error::Result;
+use crate::query::{self, compare, RunInfo};
+
+/// `api runs`: each selected run as Guild's run data.
+pub fn runs(ctx: &Context, sel: &Selection) -> Result<serde_json::Value> {
+    let dir = if sel.deleted {
+        ctx.home.trash_dir()
+    } else {
+        ctx.home.runs_dir()
+    };
+    let all = ctx.runs(&sel.filters, sel.deleted)?;
+    let runs = query::select(&all, &sel.runs, true)?;
+    Ok(serde_json::Value::Array(
+        runs.iter().map(|x| query::api::run_data(x, &dir)).collect(),
+    ))
+}
+
+/// `api ops`: the public operations of the guild.yml here.
+pub fn ops(ctx: &Context) -> Result<serde_json::Value> {
+    let ops = match crate::guildfile::Guildfile::find(&ctx.cwd)? {
+        Some(gf) => gf
+            .all_ops()
+            .into_iter()
+            .filter(|(_, o)| !o.is_private())
+            .map(|(m, o)| {
+                crate::op::gf::resolve(&ctx.home, &gf, m, o)
+                    .map(|op| query::api::op_data(&op, &gf.path))
+            })
+            .collect::<Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    Ok(serde_json::Value::Array(ops))
+}
+
+/// `api help-op`: one operation.
+pub fn help_op(ctx: &Context, opspec: &str) -> Result<serde_json::Value> {
+    let op = crate::op::resolve(&ctx.home, &ctx.cwd, Some(opspec))?;
+    let gf = crate::guildfile::Guildfile::find(&ctx.cwd)?
+        .map(|g| g.path)
+        .unwrap_or_default();
+    Ok(query::api::op_data(&op, &gf))
+}
+
+/// `api compare`: the default compare table of the selected runs
+/// (batch runs only with `include_batch`), with the runs in row order.
+pub fn compare(
+    ctx: &Context,
+    sel: &Selection,
+    include_batch: bool,
+) -> Result<(Vec<String>, Vec<RunInfo>, Vec<compare::Row>)> {
+    let all = ctx.runs(&sel.filters, false)?;
+    let mut runs = query::select(&all, &sel.runs, true)?;
+    if !include_batch {
+        runs.retain(|r| !r.batch);
+    }
+    let (header, rows) = compare::table(&runs, &compare::Layout::default());
+    Ok((header, runs, rows))
+}

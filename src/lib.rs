@@ -1,23 +1,23 @@
 //! guild: run, track and compare experiments in Guild AI 0.9 run directories.
 
 pub mod api;
-pub mod check;
-pub mod cli;
-pub mod error;
-pub mod exec;
-pub mod fsutil;
-pub mod guildfile;
-pub mod home;
-pub mod launch;
-pub mod op;
-pub mod output;
-pub mod plan;
-pub mod platform;
-pub mod query;
-pub mod redact;
-pub mod render;
-pub mod run;
-pub mod text;
+pub(crate) mod check;
+pub(crate) mod cli;
+pub(crate) mod error;
+pub(crate) mod exec;
+pub(crate) mod fsutil;
+pub(crate) mod guildfile;
+pub(crate) mod home;
+pub(crate) mod launch;
+pub(crate) mod op;
+pub(crate) mod output;
+pub(crate) mod plan;
+pub(crate) mod platform;
+pub(crate) mod query;
+pub(crate) mod redact;
+pub(crate) mod render;
+pub(crate) mod run;
+pub(crate) mod text;
 
 use std::ffi::OsString;
 

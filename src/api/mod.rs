@@ -19,12 +19,11 @@ pub mod views;
 pub use report::{Collect, Question, Reporter};
 
 // The data types requests and results are made of.
+pub use crate::error::{Error, Result};
 pub use crate::home::Home;
 pub use crate::query::{Filters, RunInfo};
 pub use crate::run::edit::{LabelEdit, TagEdit};
 pub use crate::run::Status;
-
-use crate::error::Result;
 
 use crate::query;
 use std::path::PathBuf;

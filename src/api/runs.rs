@@ -288,7 +288,7 @@ pub fn stop(ctx: &Context, c: &Change, grace: Duration) -> Result<Changed> {
         if r.status.remote.is_some() {
             continue;
         }
-        if r.status.status == Status::Running {
+        if target_of(&ctx.home, &r.run)?.status(&r.run) == Status::Running {
             sel.push(r);
         } else if r.status.status == Status::Error && r.run.attr("exit_status").is_none() {
             // A LOCK whose live pid is not proven to be the run's.

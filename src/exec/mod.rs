@@ -302,7 +302,7 @@ pub fn finish(run: &Run, exit_status: i64) -> Result<()> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
     /// Its process was signalled and has ended.
-    Stopped,
+    Ended,
     /// It was not running.
     NotRunning,
     /// Its LOCK names a live process that is not proven to be the run's
@@ -371,7 +371,7 @@ pub fn stop(run: &Run, timeout: Duration) -> Result<Stopped> {
     if run.lock_pid() == Some(pid) && !alive() && !Claim::is_held(run) {
         finish(run, recorded)?;
     }
-    Ok(Stopped::Stopped)
+    Ok(Stopped::Ended)
 }
 
 /// The exclusive right to start a run: a `flock` on `.guild/LOCK.start`,

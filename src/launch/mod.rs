@@ -54,10 +54,9 @@ pub enum Started {
     Child(std::process::Child),
 }
 
-/// Where runs execute. Every start and stop of a run goes through one.
+/// Where runs execute. Every start and stop of a run goes through one (a
+/// remote target adds fetching its files here).
 pub trait Target {
-    /// The target's name as runs record it (`local`, a remote's name).
-    fn name(&self) -> &str;
     /// Start a staged or pending run (or a finished one again). The start
     /// is claimed exclusively first: two starts of one run never both run.
     fn start(&self, run: &Run, req: StartRequest) -> Result<Started>;
@@ -66,10 +65,6 @@ pub trait Target {
     /// Stop the run: TERM, `grace`, KILL, only to a process proven to be
     /// the run's.
     fn stop(&self, run: &Run, grace: Duration) -> Result<Stopped>;
-    /// Bring the run's files here (nothing to do for local runs).
-    fn fetch(&self, _run: &Run) -> Result<()> {
-        Ok(())
-    }
 }
 
 /// This machine.
@@ -78,10 +73,6 @@ pub struct Local<'h> {
 }
 
 impl Target for Local<'_> {
-    fn name(&self) -> &str {
-        "local"
-    }
-
     fn start(&self, run: &Run, req: StartRequest) -> Result<Started> {
         let home = self.home;
         let claim = match req.claim {
@@ -160,14 +151,6 @@ impl Placement {
             Err(e) => Err(crate::error::Error::io("reading", &path, e)),
         }
     }
-
-    /// Record where the run executes (atomically).
-    pub fn record(&self, run: &Run) -> Result<()> {
-        let text = serde_yaml_ng::to_string(self)
-            .map_err(|e| crate::error::Error::user(format!("cannot encode placement: {e}")))?;
-        let path = run.guild_path(PLACEMENT);
-        crate::fsutil::write_atomic(&path, text.as_bytes())
-    }
 }
 
 #[cfg(test)]
@@ -189,7 +172,8 @@ mod tests {
         let p = Placement::Local {
             host: "box2".into(),
         };
-        p.record(&run).unwrap();
+        let text = serde_yaml_ng::to_string(&p).unwrap();
+        std::fs::write(run.guild_path(PLACEMENT), text).unwrap();
         assert_eq!(Placement::of(&run).unwrap(), p);
         std::fs::write(run.guild_path(PLACEMENT), "type: nowhere\n").unwrap();
         let e = Placement::of(&run).unwrap_err().message();

@@ -25,8 +25,6 @@ pub struct Source {
     /// (absolute source path, run-relative target path)
     pub files: Vec<(PathBuf, String)>,
     pub link: bool,
-    /// The source as written in guild.yml (for `op.deps`).
-    pub def: Value,
     /// A file source's resolved path (files selected inside it are recorded
     /// in the manifest as `file:<source>/<path>`).
     pub root: Option<PathBuf>,
@@ -49,8 +47,6 @@ pub struct Dep {
 #[derive(Debug, Clone, Default)]
 pub struct Resolved {
     pub deps: Vec<Dep>,
-    /// Flags added by operation dependencies: dep name -> run id.
-    pub flags: Mapping,
     /// Project files that are dependencies (left out of the source copy).
     pub project_files: Vec<PathBuf>,
     /// `op.deps` as Guild records it.
@@ -764,7 +760,6 @@ fn resolve_source(
         run_id: None,
         files: Vec::new(),
         link: s.def.get("target-type").and_then(Value::as_str) == Some("link"),
-        def: Value::Mapping(s.def.clone()),
         root: None,
         config: attr_config,
         replace: s.bool("replace-existing") == Some(true),

@@ -410,20 +410,9 @@ pub fn test(op: &super::OpDef, exclude: &[PathBuf]) -> Test {
     }
 }
 
-/// Select the files to copy from `root`, skipping `exclude` (the guild home,
-/// dependency sources) wherever they appear under it.
-pub fn select(root: &Path, exclude: &[PathBuf]) -> Snapshot {
-    select_with(
-        root,
-        exclude,
-        &Options {
-            python: true,
-            ..Options::default()
-        },
-    )
-}
-
-/// [`select`] with `sourcecode` rules evaluated after the default rules.
+/// The files to copy from `root`, skipping `exclude` (the guild home,
+/// dependency sources) wherever they appear under it; `sourcecode` rules
+/// are evaluated after the default rules.
 pub fn select_with(root: &Path, exclude: &[PathBuf], opts: &Options) -> Snapshot {
     let rules = opts.rules;
     let python = opts.python;
@@ -777,6 +766,17 @@ fn slash(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn select(root: &Path, exclude: &[PathBuf]) -> Snapshot {
+        select_with(
+            root,
+            exclude,
+            &Options {
+                python: true,
+                ..Options::default()
+            },
+        )
+    }
     use std::fs;
 
     fn names(s: &Snapshot) -> Vec<String> {

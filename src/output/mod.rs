@@ -332,9 +332,9 @@ impl IndexedLines {
     }
 }
 
-/// Every line of a run's output (see [`IndexedLines`]); for tests and
-/// small outputs.
-pub fn read_indexed(guild_dir: &Path, only_indexed: bool) -> Result<Vec<(u64, u8, String)>> {
+/// Every line of a run's output (see [`IndexedLines`]).
+#[cfg(test)]
+fn read_indexed(guild_dir: &Path, only_indexed: bool) -> Result<Vec<(u64, u8, String)>> {
     let mut r = IndexedLines::open(guild_dir)?;
     let mut lines = Vec::new();
     while let Some(l) = r.next_line(only_indexed) {

@@ -97,10 +97,6 @@ impl ScalarParser {
         })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.patterns.is_empty()
-    }
-
     /// False when no pattern can match `line` (cheap byte test): the default
     /// patterns all need a `:`, so most log lines are skipped unread.
     pub fn may_match(&self, line: &[u8]) -> bool {

@@ -282,7 +282,7 @@ pub fn run_attr(r: &RunInfo, name: &str) -> Value {
         "run" | "short_id" => s(r.run.short_id().to_string()),
         "model" => s(opref.model_name),
         "operation" => s(r.op_desc()),
-        "from" => s(opref.from_desc()),
+        "from" => s(opref.origin_desc()),
         "op" => s(opref.op_name),
         "sourcecode" => match r.run.attr_str("sourcecode_digest") {
             Some(d) => s(d.chars().take(8).collect()),

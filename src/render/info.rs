@@ -23,7 +23,7 @@ pub fn run_info_json(d: &RunDetail, all_scalars: bool) -> serde_json::Value {
         "from".into(),
         r.opref
             .as_ref()
-            .map(|o| o.from_desc())
+            .map(|o| o.origin_desc())
             .unwrap_or_default()
             .into(),
     );
@@ -90,7 +90,10 @@ pub fn run_info_text(d: &RunDetail, all_scalars: bool) -> String {
     kv("operation", r.op_desc());
     kv(
         "from",
-        r.opref.as_ref().map(|o| o.from_desc()).unwrap_or_default(),
+        r.opref
+            .as_ref()
+            .map(|o| o.origin_desc())
+            .unwrap_or_default(),
     );
     kv("status", r.status.display());
     kv("started", super::fmt_time(r.started));

@@ -266,10 +266,6 @@ pub fn json(v: &serde_json::Value) {
 
 pub use crate::query::yaml_to_json;
 
-pub fn run_json(r: &RunInfo) -> serde_json::Value {
-    serde_json::to_value(r).unwrap_or_default()
-}
-
 /// `compare --print-scalars`: a run and its scalars' last values.
 pub fn scalars_listing(r: &RunInfo, scalars: &BTreeMap<String, Summary>) -> String {
     let mut o = format!("[{}] {}\n", r.run.short_id(), r.op_desc());
@@ -657,7 +653,7 @@ pub fn select_attr(r: &RunInfo, name: &str) -> crate::error::Result<String> {
         "op_name" => opref.map(|o| o.op_name.clone()),
         "model" => opref.map(|o| o.model_name.clone()),
         "pkg_name" => opref.map(|o| o.pkg_name.clone()),
-        "from" => opref.map(|o| o.from_desc()),
+        "from" => opref.map(|o| o.origin_desc()),
         "started" => Some(fmt_time(r.started)),
         "stopped" => Some(fmt_time(r.stopped())),
         "marked" => Some(if r.marked { "yes" } else { "no" }.to_string()),

@@ -62,7 +62,7 @@ impl Opref {
     }
 
     /// The "from" column: a path, `name==version`, or `guildai`.
-    pub fn from_desc(&self) -> String {
+    pub fn origin_desc(&self) -> String {
         match self.pkg_type.as_str() {
             "script" | "guildfile" => crate::fsutil::tilde(std::path::Path::new(&self.pkg_name)),
             "package" => format!("{}=={}", self.pkg_name, self.pkg_version),

@@ -54,7 +54,7 @@ fn child_ctx() -> (Context, Arc<Collect>) {
     let proj = std::env::var("API_TEST_PROJECT").expect("run through in_child");
     let report = Arc::new(Collect::answering_yes());
     let ctx = Context::new(
-        guild::home::Home {
+        guild::api::Home {
             path: PathBuf::from(home),
         },
         PathBuf::from(proj),

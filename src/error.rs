@@ -20,6 +20,11 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A process could not be started or waited for: what, and why.
+    Process {
+        action: String,
+        source: std::io::Error,
+    },
     /// No run matches the user's run spec.
     NoRun { spec: String },
     /// The run is running and must be stopped first.
@@ -56,6 +61,14 @@ impl Error {
             source: err,
         }
     }
+    /// A process that could not be started (`action`: "cannot start run
+    /// 3f2a..."), keeping the OS error.
+    pub fn process(action: impl Into<String>, err: std::io::Error) -> Self {
+        Error::Process {
+            action: action.into(),
+            source: err,
+        }
+    }
     /// The process exit code this failure ends the command with.
     pub fn exit_code(&self) -> i32 {
         match self {
@@ -64,6 +77,7 @@ impl Error {
             Error::Exit(c) => *c,
             Error::User(_)
             | Error::Io { .. }
+            | Error::Process { .. }
             | Error::NoRun { .. }
             | Error::Running { .. }
             | Error::BeingStarted { .. } => 1,
@@ -84,6 +98,7 @@ impl fmt::Display for Error {
                 path,
                 source,
             } => write!(f, "{action} {}: {source}", path.display()),
+            Error::Process { action, source } => write!(f, "{action}: {source}"),
             Error::NoRun { spec } if spec.is_empty() => {
                 f.write_str("no matching runs; try `guild runs list -a`")
             }
@@ -114,7 +129,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. } | Error::Process { source, .. } => Some(source),
             _ => None,
         }
     }

@@ -216,7 +216,7 @@ pub fn start_background(
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     let child = exec::spawn_supervisor(cmd, claim, exec::Detach::Session)
-        .map_err(|e| Error::user(format!("cannot start background run: {e}")))?;
+        .map_err(|e| Error::process("cannot start background run", e))?;
     let pid = child.id();
     // Reaped when it ends, so a long-lived caller keeps no zombie.
     std::thread::spawn(move || {
@@ -256,7 +256,7 @@ pub fn start_child(
         cmd.stdin(std::process::Stdio::null());
     }
     exec::spawn_supervisor(cmd, claim, exec::Detach::No)
-        .map_err(|e| Error::user(format!("cannot start run {}: {e}", run.short_id())))
+        .map_err(|e| Error::process(format!("cannot start run {}", run.short_id()), e))
 }
 
 /// Start `run` attached to this terminal: a `guild run --start` supervisor
@@ -301,6 +301,6 @@ pub fn start_attached(
         cmd.stdin(std::process::Stdio::null());
     }
     let child = exec::spawn_supervisor(cmd, claim, detach)
-        .map_err(|e| Error::user(format!("cannot start run {}: {e}", run.short_id())))?;
+        .map_err(|e| Error::process(format!("cannot start run {}", run.short_id()), e))?;
     exec::attach(child.id() as i32)
 }

@@ -382,7 +382,7 @@ pub fn main(report: &dyn crate::api::Reporter) -> Result<i32> {
             .env("GUILD_PIPELINE_DEPTH", (depth + 1).to_string());
         let status = cmd
             .status()
-            .map_err(|e| Error::user(format!("cannot run step {}: {e}", step.name)))?;
+            .map_err(|e| Error::process(format!("cannot run step {}", step.name), e))?;
         if !status.success() {
             let code = status.code().unwrap_or(1);
             // A step that failed before its run existed leaves no dangling link.

@@ -231,29 +231,47 @@ pub fn delete(ctx: &Context, c: &Change, permanent: bool) -> Result<Changed> {
 
 /// `runs restore`: runs in the trash back to the home.
 pub fn restore(ctx: &Context, c: &Change) -> Result<Changed> {
-    let c = Change {
-        select: Selection {
-            deleted: true,
-            ..c.select.clone()
-        },
-        yes: c.yes,
+    let words = Words {
+        command: "restore",
+        verb: "restore",
+        done: "Restored",
+        default_yes: true,
     };
-    let (sel, all) = chosen(ctx, &c)?;
-    if sel.is_empty() {
-        ctx.report.progress("Nothing to restore.");
-        return Ok(Changed::default());
-    }
-    confirm(ctx, "restore", &sel, &all, c.yes, true)?;
-    for r in &sel {
-        trash::move_to(&r.run, &ctx.home.runs_dir())?;
-    }
-    ctx.report
-        .progress(&format!("Restored {} run(s)", sel.len()));
-    Ok(ids(&sel))
+    in_trash(ctx, c, &words, |r| {
+        trash::move_to(&r.run, &ctx.home.runs_dir()).map(drop)
+    })
 }
 
 /// `runs purge`: runs in the trash, gone for good.
 pub fn purge(ctx: &Context, c: &Change) -> Result<Changed> {
+    let words = Words {
+        command: "purge",
+        verb: "permanently delete",
+        done: "Permanently deleted",
+        default_yes: false,
+    };
+    in_trash(ctx, c, &words, |r| trash::purge(&r.run).map(drop))
+}
+
+/// How a change to runs in the trash is worded, as Guild words it.
+struct Words<'a> {
+    /// "Nothing to {command}."
+    command: &'a str,
+    /// "You are about to {verb} the following runs"
+    verb: &'a str,
+    /// "{done} N run(s)"
+    done: &'a str,
+    /// The answer when the user just presses Enter.
+    default_yes: bool,
+}
+
+/// Do `act` to the selected runs of the trash, after asking unless `yes`.
+fn in_trash(
+    ctx: &Context,
+    c: &Change,
+    words: &Words,
+    act: impl Fn(&RunInfo) -> Result<()>,
+) -> Result<Changed> {
     let c = Change {
         select: Selection {
             deleted: true,
@@ -263,15 +281,16 @@ pub fn purge(ctx: &Context, c: &Change) -> Result<Changed> {
     };
     let (sel, all) = chosen(ctx, &c)?;
     if sel.is_empty() {
-        ctx.report.progress("Nothing to purge.");
+        ctx.report
+            .progress(&format!("Nothing to {}.", words.command));
         return Ok(Changed::default());
     }
-    confirm(ctx, "permanently delete", &sel, &all, c.yes, false)?;
+    confirm(ctx, words.verb, &sel, &all, c.yes, words.default_yes)?;
     for r in &sel {
-        trash::purge(&r.run)?;
+        act(r)?;
     }
     ctx.report
-        .progress(&format!("Permanently deleted {} run(s)", sel.len()));
+        .progress(&format!("{} {} run(s)", words.done, sel.len()));
     Ok(ids(&sel))
 }
 

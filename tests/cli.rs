@@ -1808,6 +1808,53 @@ fn guildfile_flags_dest_none_sourcecode_off_file_select_and_scalar_mapping() {
     );
 }
 
+#[test]
+fn remotes_are_listed_from_the_user_config_as_guild_090_lists_them() {
+    let e = Env::new();
+    let cfg = e.proj.join("guild-config.yml");
+    std::fs::write(
+        &cfg,
+        "remotes:\n  gpu1: {type: ssh, host: gpu1.example.com, port: 2222, description: A GPU box}\n  hpc: {type: slurm, host: login.hpc, partition: gpu, cpus-per-task: 4}\n  archive: {type: s3, bucket: b}\n",
+    )
+    .unwrap();
+    // Found in the command's directory, as Guild finds it.
+    let ours = e
+        .cmd(&["remotes"])
+        .env_remove("GUILD_CONFIG")
+        .output()
+        .unwrap();
+    let theirs = e
+        .guild090_cmd(&["remotes"])
+        .env_remove("GUILD_CONFIG")
+        .output()
+        .unwrap();
+    assert!(
+        ours.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ours.stdout),
+        String::from_utf8_lossy(&theirs.stdout)
+    );
+    assert!(String::from_utf8_lossy(&ours.stdout).contains("gpu1     ssh    A GPU box"));
+    // $GUILD_CONFIG wins; a bad setting is one line naming remote and key.
+    let bad = e.home.join("bad.yml");
+    std::fs::write(&bad, "remotes:\n  gpu1: {type: ssh, host: h, port: ssh}\n").unwrap();
+    let o = e
+        .cmd(&["remotes"])
+        .env("GUILD_CONFIG", &bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("remote 'gpu1'") && err.contains("`port`"),
+        "{err}"
+    );
+}
+
 #[path = "cli/api.rs"]
 mod api;
 #[path = "cli/safety.rs"]

@@ -11,6 +11,7 @@ pub mod completion;
 pub mod diff;
 pub mod programs;
 pub mod project;
+pub mod remotes;
 pub mod report;
 pub mod run;
 pub mod runs;

@@ -24,6 +24,34 @@ pub struct ModelsArgs {
     pub all: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct RemotesArgs {}
+
+/// `guild remotes`: name, type and description of each remote, as Guild
+/// prints them.
+pub fn remotes(ctx: &Ctx) -> Result<i32> {
+    let remotes = api::remotes::list(ctx)?;
+    let w1 = remotes.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let w2 = remotes
+        .iter()
+        .map(|r| r.type_name().len())
+        .max()
+        .unwrap_or(0);
+    let text: String = remotes
+        .iter()
+        .map(|r| {
+            format!(
+                "{:w1$}  {:w2$}  {}\n",
+                r.name,
+                r.type_name(),
+                r.description.lines().next().unwrap_or("")
+            )
+        })
+        .collect();
+    print!("{}", crate::text::escape_keep_newlines(&text));
+    Ok(0)
+}
+
 /// Names and descriptions in two columns.
 fn two_columns(items: &[(String, String)]) -> String {
     let w = items.iter().map(|(n, _)| n.len()).max().unwrap_or(0) + 2;

@@ -93,6 +93,21 @@ pub enum Command {
     Models(cmd_project::ModelsArgs),
     /// Print (or install) a shell completion script for bash, zsh or fish
     Completion(cmd_completion::CompletionArgs),
+    /// List the remotes of the user config ($GUILD_CONFIG, ./guild-config.yml or ~/.guild/config.yml)
+    #[command(
+        after_help = "A remote is declared under `remotes:` in the user config:
+
+  remotes:
+    gpu1:
+      type: ssh
+      host: gpu1.example.com
+      description: A GPU box
+    hpc:
+      type: slurm
+      host: login.hpc.example.org   (where sbatch runs; omit to run it here)
+      partition: gpu"
+    )]
+    Remotes(cmd_project::RemotesArgs),
     /// Run the trials of a batch run (the process of a sweep)
     #[command(name = "__batch", hide = true)]
     Batch,
@@ -499,6 +514,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Tag(a) => cmd_runs::tag(&ctx, a),
         Command::Select(a) => cmd_runs::select(&ctx, a),
         Command::Completion(a) => cmd_completion::completion(&ctx, a),
+        Command::Remotes(_) => cmd_project::remotes(&ctx),
         Command::Mark(a) => {
             let clear = a.clear;
             cmd_runs::mark(&ctx, a, clear)

@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-test-env.sh
 export GUILD_COMPAT_VENV="${GUILD_COMPAT_VENV:-$PWD/.venv-guild}"
+export GUILD_TEST_SSHD_STATE="${GUILD_TEST_SSHD_STATE:-/tmp/guild-test-sshd}"
 cargo fmt --check
 scripts/check-layers.sh
 cargo clippy --all-targets -- -D warnings

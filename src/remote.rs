@@ -37,6 +37,114 @@ pub struct Ssh {
     /// Shell lines run before the command (`init`).
     pub init: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// An ssh client config file to use (`ssh -F`), instead of the user's.
+    pub ssh_config: Option<String>,
+}
+
+/// What a probe of a host found (`remote status`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Probe {
+    /// The guild home there, as the shell expands it.
+    pub guild_home: String,
+    pub home_exists: bool,
+    pub home_writable: bool,
+    /// `guild --version` there, when a guild is on its PATH.
+    pub guild: Option<String>,
+    /// `python3 --version` there.
+    pub python: Option<String>,
+}
+
+impl Ssh {
+    /// `ssh` with this host's options, ready for a remote command. Batch
+    /// mode: never a password prompt.
+    pub fn command(&self) -> std::process::Command {
+        let mut c = std::process::Command::new("ssh");
+        if let Some(f) = &self.ssh_config {
+            c.arg("-F").arg(f);
+        }
+        c.args(["-o", "BatchMode=yes"]);
+        c.arg("-o").arg(format!(
+            "ConnectTimeout={}",
+            self.connect_timeout.unwrap_or(10)
+        ));
+        if let Some(p) = self.port {
+            c.arg("-p").arg(p.to_string());
+        }
+        if let Some(k) = &self.private_key {
+            c.arg("-i").arg(k);
+        }
+        if let Some(u) = &self.user {
+            c.arg("-l").arg(u);
+        }
+        c.arg(&self.host);
+        c
+    }
+
+    /// Where this host is, as people write it (`user@host:port`).
+    pub fn address(&self) -> String {
+        let mut a = match &self.user {
+            Some(u) => format!("{u}@{}", self.host),
+            None => self.host.clone(),
+        };
+        if let Some(p) = self.port {
+            a.push_str(&format!(":{p}"));
+        }
+        a
+    }
+
+    /// One round trip: is the host reachable, and what does it have (the
+    /// guild home, a guild, Python). Nothing is written there.
+    pub fn probe(&self) -> Result<Probe> {
+        let home = self.guild_home.as_deref().unwrap_or("~/.guild");
+        // The home is expanded by the remote shell; it comes from the
+        // user's own config, and is quoted but for a leading `~`.
+        let home_expr = match home.strip_prefix("~/") {
+            Some(rest) => format!("\"$HOME\"/{}", crate::run::opref::quote(rest)),
+            None => crate::run::opref::quote(home),
+        };
+        let script = format!(
+            "h={home_expr}; echo \"home=$h\"; \
+             if [ -d \"$h\" ]; then echo exists=yes; else echo exists=no; fi; \
+             d=\"$h\"; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; \
+             if [ -w \"$d\" ]; then echo writable=yes; else echo writable=no; fi; \
+             echo \"guild=$(guild --version 2>/dev/null | head -1)\"; \
+             echo \"python=$(python3 --version 2>&1 | grep '^Python' )\""
+        );
+        let out = self
+            .command()
+            .arg(script)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| Error::process("cannot run ssh (is OpenSSH's client installed?)", e))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let why = err
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("ssh failed")
+                .trim()
+                .to_string();
+            return Err(Error::user(format!(
+                "cannot reach {} over ssh ({why}); check host, port, user and private-key of the remote, and that the host is up",
+                self.address()
+            )));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let get = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        Ok(Probe {
+            guild_home: get("home").unwrap_or_default(),
+            home_exists: get("exists").as_deref() == Some("yes"),
+            home_writable: get("writable").as_deref() == Some("yes"),
+            guild: get("guild"),
+            python: get("python"),
+        })
+    }
 }
 
 /// A Slurm cluster: where `sbatch` runs (here, or a login node over SSH)
@@ -260,6 +368,7 @@ impl Fields<'_> {
             venv_path: self.string("venv-path")?,
             init: self.strings("init")?,
             env,
+            ssh_config: self.string("ssh-config")?,
         }))
     }
 }

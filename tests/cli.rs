@@ -1855,6 +1855,71 @@ fn remotes_are_listed_from_the_user_config_as_guild_090_lists_them() {
     );
 }
 
+/// The client config of the test sshd that scripts/setup-test-env.sh
+/// starts (a real OpenSSH server on 127.0.0.1).
+fn test_sshd_config() -> PathBuf {
+    let state = std::env::var("GUILD_TEST_SSHD_STATE").unwrap_or("/tmp/guild-test-sshd".into());
+    let cfg = Path::new(&state).join("client/ssh_config");
+    assert!(
+        cfg.is_file(),
+        "no test sshd at {state}: run scripts/setup-test-env.sh (it starts one)"
+    );
+    cfg
+}
+
+#[test]
+fn remote_status_reaches_a_real_sshd_and_names_each_problem() {
+    let e = Env::new();
+    let ssh_config = test_sshd_config();
+    std::fs::write(
+        e.proj.join("guild-config.yml"),
+        format!(
+            "remotes:\n  box: {{type: ssh, host: sshd-local, ssh-config: '{c}'}}\n  down: {{type: ssh, host: 127.0.0.1, port: 1, connect-timeout: 2}}\n  ro: {{type: ssh, host: sshd-local, ssh-config: '{c}', guild-home: /proc/guild}}\n",
+            c = ssh_config.display()
+        ),
+    )
+    .unwrap();
+    let status = |name: &str| {
+        e.cmd(&["remote", "status", name])
+            .env_remove("GUILD_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let o = status("box");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("reachable: yes"), "{out}");
+    assert!(out.contains("guild home: /home/sshtest/.guild"), "{out}");
+    assert!(out.contains("python: Python 3"), "{out}");
+    // Unreachable: one line that says what to check.
+    let o = status("down");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot reach 127.0.0.1:1") && err.contains("Connection refused"),
+        "{err}"
+    );
+    // A guild home that cannot be made is shown as the problem (exit 1).
+    let o = status("ro");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("/proc/guild (missing and cannot be created"),
+        "{out}"
+    );
+    let o = status("nope");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("there is no remote 'nope'; declared: box, down, ro"),
+        "{err}"
+    );
+}
+
 #[path = "cli/api.rs"]
 mod api;
 #[path = "cli/safety.rs"]

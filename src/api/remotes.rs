@@ -4,7 +4,8 @@
 use super::Context;
 use crate::error::Result;
 
-pub use crate::remote::{Kind, Remote, Slurm, Ssh};
+use crate::error::Error;
+pub use crate::remote::{Kind, Probe, Remote, Slurm, Ssh};
 
 /// `remotes`: every remote of the user config, sorted by name.
 pub fn list(ctx: &Context) -> Result<Vec<Remote>> {
@@ -12,4 +13,39 @@ pub fn list(ctx: &Context) -> Result<Vec<Remote>> {
         Some(path) => crate::remote::load(&path),
         None => Ok(Vec::new()),
     }
+}
+
+/// The remote `name` of the user config.
+pub fn find(ctx: &Context, name: &str) -> Result<Remote> {
+    let all = list(ctx)?;
+    let names: Vec<&str> = all.iter().map(|r| r.name.as_str()).collect();
+    let hint = if names.is_empty() {
+        "the user config declares none (see `guild remotes --help`)".to_string()
+    } else {
+        format!("declared: {}", names.join(", "))
+    };
+    all.iter()
+        .find(|r| r.name == name)
+        .cloned()
+        .ok_or_else(|| Error::user(format!("there is no remote '{name}'; {hint}")))
+}
+
+/// `remote status NAME`: reach the remote and say what it has. An SSH
+/// remote that cannot be reached is an error that says what to check.
+pub fn status(ctx: &Context, name: &str) -> Result<(Remote, Probe)> {
+    let remote = find(ctx, name)?;
+    let probe = match &remote.kind {
+        Kind::Ssh(ssh) => ssh.probe()?,
+        Kind::Slurm(_) => {
+            return Err(Error::user(format!(
+                "remote '{name}' is a Slurm cluster; its status check is not available yet"
+            )))
+        }
+        Kind::Other(t) => {
+            return Err(Error::user(format!(
+                "remote '{name}' has type '{t}', which this tracker does not run; use type ssh or slurm"
+            )))
+        }
+    };
+    Ok((remote, probe))
 }

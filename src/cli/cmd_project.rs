@@ -52,6 +52,66 @@ pub fn remotes(ctx: &Ctx) -> Result<i32> {
     Ok(0)
 }
 
+#[derive(Args, Debug)]
+pub struct RemoteArgs {
+    #[command(subcommand)]
+    pub cmd: RemoteCmd,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum RemoteCmd {
+    /// Reach the remote and show its guild home, guild and Python
+    Status {
+        /// A remote of `guild remotes`
+        #[arg(value_name = "REMOTE")]
+        name: String,
+    },
+}
+
+/// `guild remote status NAME`.
+pub fn remote(ctx: &Ctx, a: RemoteArgs) -> Result<i32> {
+    let RemoteCmd::Status { name } = a.cmd;
+    let (remote, p) = api::remotes::status(ctx, &name)?;
+    let address = match &remote.kind {
+        api::remotes::Kind::Ssh(s) => s.address(),
+        _ => String::new(),
+    };
+    let home = format!(
+        "{} ({})",
+        p.guild_home,
+        match (p.home_exists, p.home_writable) {
+            (true, true) => "writable",
+            (true, false) => "NOT writable: runs cannot be copied there",
+            (false, true) => "created at the first run",
+            (false, false) => "missing and cannot be created: set guild-home",
+        }
+    );
+    let rows = [
+        (
+            "remote",
+            format!("{} ({} {address})", remote.name, remote.type_name()),
+        ),
+        ("reachable", "yes".to_string()),
+        ("guild home", home),
+        (
+            "guild",
+            p.guild.clone().unwrap_or_else(|| {
+                "none on PATH (this binary is copied there at the first run)".into()
+            }),
+        ),
+        (
+            "python",
+            p.python
+                .clone()
+                .unwrap_or_else(|| "none (python3 is needed for Python scripts)".into()),
+        ),
+    ];
+    let text: String = rows.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+    print!("{}", crate::text::escape_keep_newlines(&text));
+    // A home runs cannot be copied to is a problem to fix.
+    Ok(if p.home_writable { 0 } else { 1 })
+}
+
 /// Names and descriptions in two columns.
 fn two_columns(items: &[(String, String)]) -> String {
     let w = items.iter().map(|(n, _)| n.len()).max().unwrap_or(0) + 2;

@@ -105,9 +105,11 @@ pub enum Command {
     hpc:
       type: slurm
       host: login.hpc.example.org   (where sbatch runs; omit to run it here)
-      partition: gpu"
+      partition: gpu\n\nSSH keys (Guild's): host, port, user, private-key, connect-timeout, guild-home, venv-path, init, env; and ssh-config: an ssh client config file (ssh -F) instead of ~/.ssh/config. ssh runs in batch mode with host key checking: a host must be in known_hosts.\n\nCheck one with `guild remote status NAME`."
     )]
     Remotes(cmd_project::RemotesArgs),
+    /// Check a remote: reachable, its guild home, guild and Python there
+    Remote(cmd_project::RemoteArgs),
     /// Run the trials of a batch run (the process of a sweep)
     #[command(name = "__batch", hide = true)]
     Batch,
@@ -515,6 +517,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Select(a) => cmd_runs::select(&ctx, a),
         Command::Completion(a) => cmd_completion::completion(&ctx, a),
         Command::Remotes(_) => cmd_project::remotes(&ctx),
+        Command::Remote(a) => cmd_project::remote(&ctx, a),
         Command::Mark(a) => {
             let clear = a.clear;
             cmd_runs::mark(&ctx, a, clear)

@@ -32,3 +32,7 @@ fi
 # left alone: tests use the client config it writes under its state dir).
 SSHD_STATE="${GUILD_TEST_SSHD_STATE:-/tmp/guild-test-sshd}"
 SSHD_LOCAL_CLIENT_CONFIG=0 services/sshd-local.sh start "$SSHD_STATE" >/dev/null
+# A real single-node Slurm (munge, slurmctld, slurmd) for the Slurm remote
+# tests (installs slurm and munge on first use).
+SLURM_STATE="${GUILD_TEST_SLURM_STATE:-/tmp/guild-test-slurm}"
+services/slurm-local.sh start "$SLURM_STATE" >/dev/null

@@ -52,6 +52,112 @@ pub struct Probe {
     pub guild: Option<String>,
     /// `python3 --version` there.
     pub python: Option<String>,
+    /// Slurm: where `sbatch` is, when it is on the PATH.
+    pub sbatch: Option<String>,
+    /// Slurm: each partition as `sinfo` shows it: name (`*` marks the
+    /// default), availability, node count, node state.
+    pub partitions: Vec<(String, String, String, String)>,
+}
+
+impl Probe {
+    fn parse(text: &str) -> Probe {
+        let get = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let partitions = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("partition="))
+            .filter_map(|l| {
+                let f: Vec<&str> = l.trim().split('|').collect();
+                (f.len() == 4).then(|| {
+                    (
+                        f[0].to_string(),
+                        f[1].to_string(),
+                        f[2].to_string(),
+                        f[3].to_string(),
+                    )
+                })
+            })
+            .collect();
+        Probe {
+            guild_home: get("home").unwrap_or_default(),
+            home_exists: get("exists").as_deref() == Some("yes"),
+            home_writable: get("writable").as_deref() == Some("yes"),
+            guild: get("guild"),
+            python: get("python"),
+            sbatch: get("sbatch"),
+            partitions,
+        }
+    }
+}
+
+/// The shell script of a probe: the guild home `home` (its `~/` expanded
+/// there), a guild and Python on the PATH, and with `slurm`, sbatch and
+/// the partitions. It writes nothing. `home` comes from the user's own
+/// config and is quoted.
+fn probe_script(home: &str, slurm: bool) -> String {
+    let home_expr = match home.strip_prefix("~/") {
+        Some(rest) => format!("\"$HOME\"/{}", crate::run::opref::quote(rest)),
+        None => crate::run::opref::quote(home),
+    };
+    let mut script = format!(
+        "h={home_expr}; echo \"home=$h\"; \
+         if [ -d \"$h\" ]; then echo exists=yes; else echo exists=no; fi; \
+         d=\"$h\"; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; \
+         if [ -w \"$d\" ]; then echo writable=yes; else echo writable=no; fi; \
+         echo \"guild=$(guild --version 2>/dev/null | head -1)\"; \
+         echo \"python=$(python3 --version 2>&1 | grep '^Python')\""
+    );
+    if slurm {
+        script.push_str(
+            "; echo \"sbatch=$(command -v sbatch)\"; \
+             sinfo -h -o '%P|%a|%D|%t' 2>/dev/null | sed 's/^/partition=/'",
+        );
+    }
+    script
+}
+
+/// The last non-empty line of a command's stderr.
+fn last_line(stderr: &[u8], default: &str) -> String {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(default)
+        .trim()
+        .to_string()
+}
+
+impl Slurm {
+    /// One round trip to where `sbatch` runs (the login node over ssh, or
+    /// this machine): the probe of an SSH host plus sbatch and partitions.
+    pub fn probe(&self) -> Result<Probe> {
+        let home = self.guild_home.as_deref().unwrap_or("~/.guild");
+        let script = probe_script(home, true);
+        let out = match &self.login {
+            Some(ssh) => ssh.command().arg(script).output(),
+            None => std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .output(),
+        }
+        .map_err(|e| Error::process("cannot run the Slurm probe", e))?;
+        if !out.status.success() {
+            let at = self
+                .login
+                .as_ref()
+                .map(|l| l.address())
+                .unwrap_or_else(|| "this machine".into());
+            return Err(Error::user(format!(
+                "cannot reach {at} ({}); check host, port, user and private-key of the remote",
+                last_line(&out.stderr, "failed")
+            )));
+        }
+        Ok(Probe::parse(&String::from_utf8_lossy(&out.stdout)))
+    }
 }
 
 impl Ssh {
@@ -96,54 +202,20 @@ impl Ssh {
     /// guild home, a guild, Python). Nothing is written there.
     pub fn probe(&self) -> Result<Probe> {
         let home = self.guild_home.as_deref().unwrap_or("~/.guild");
-        // The home is expanded by the remote shell; it comes from the
-        // user's own config, and is quoted but for a leading `~`.
-        let home_expr = match home.strip_prefix("~/") {
-            Some(rest) => format!("\"$HOME\"/{}", crate::run::opref::quote(rest)),
-            None => crate::run::opref::quote(home),
-        };
-        let script = format!(
-            "h={home_expr}; echo \"home=$h\"; \
-             if [ -d \"$h\" ]; then echo exists=yes; else echo exists=no; fi; \
-             d=\"$h\"; while [ ! -d \"$d\" ]; do d=$(dirname \"$d\"); done; \
-             if [ -w \"$d\" ]; then echo writable=yes; else echo writable=no; fi; \
-             echo \"guild=$(guild --version 2>/dev/null | head -1)\"; \
-             echo \"python=$(python3 --version 2>&1 | grep '^Python' )\""
-        );
         let out = self
             .command()
-            .arg(script)
+            .arg(probe_script(home, false))
             .stdin(std::process::Stdio::null())
             .output()
             .map_err(|e| Error::process("cannot run ssh (is OpenSSH's client installed?)", e))?;
         if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let why = err
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("ssh failed")
-                .trim()
-                .to_string();
             return Err(Error::user(format!(
-                "cannot reach {} over ssh ({why}); check host, port, user and private-key of the remote, and that the host is up",
-                self.address()
+                "cannot reach {} over ssh ({}); check host, port, user and private-key of the remote, and that the host is up",
+                self.address(),
+                last_line(&out.stderr, "ssh failed")
             )));
         }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let get = |k: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{k}=")))
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        Ok(Probe {
-            guild_home: get("home").unwrap_or_default(),
-            home_exists: get("exists").as_deref() == Some("yes"),
-            home_writable: get("writable").as_deref() == Some("yes"),
-            guild: get("guild"),
-            python: get("python"),
-        })
+        Ok(Probe::parse(&String::from_utf8_lossy(&out.stdout)))
     }
 }
 

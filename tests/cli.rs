@@ -1920,6 +1920,48 @@ fn remote_status_reaches_a_real_sshd_and_names_each_problem() {
     );
 }
 
+#[test]
+fn remote_status_checks_a_real_slurm_here_and_through_a_login_node() {
+    let e = Env::new();
+    let ssh_config = test_sshd_config();
+    // The test setup starts a single-node Slurm whose partition is `debug`.
+    std::fs::write(
+        e.proj.join("guild-config.yml"),
+        format!(
+            "remotes:\n  hpc: {{type: slurm, partition: debug, guild-home: '{h}'}}\n  hpc-login: {{type: slurm, host: sshd-local, ssh-config: '{c}', partition: gpu}}\n",
+            h = e.home.display(),
+            c = ssh_config.display()
+        ),
+    )
+    .unwrap();
+    let status = |name: &str| {
+        e.cmd(&["remote", "status", name])
+            .env_remove("GUILD_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let o = status("hpc");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("sbatch: /"), "{out}");
+    assert!(out.contains("partitions: debug* (up"), "{out}");
+    assert!(out.contains("partition: debug (up)"), "{out}");
+    assert!(out.contains("(writable)"), "{out}");
+    // Through the login node (sshd): reachable, but no such partition.
+    let o = status("hpc-login");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("remote: hpc-login (slurm sshd-local)"),
+        "{out}"
+    );
+    assert!(out.contains("partition: gpu NOT found"), "{out}");
+}
+
 #[path = "cli/api.rs"]
 mod api;
 #[path = "cli/safety.rs"]

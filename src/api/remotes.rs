@@ -36,11 +36,7 @@ pub fn status(ctx: &Context, name: &str) -> Result<(Remote, Probe)> {
     let remote = find(ctx, name)?;
     let probe = match &remote.kind {
         Kind::Ssh(ssh) => ssh.probe()?,
-        Kind::Slurm(_) => {
-            return Err(Error::user(format!(
-                "remote '{name}' is a Slurm cluster; its status check is not available yet"
-            )))
-        }
+        Kind::Slurm(slurm) => slurm.probe()?,
         Kind::Other(t) => {
             return Err(Error::user(format!(
                 "remote '{name}' has type '{t}', which this tracker does not run; use type ssh or slurm"

@@ -72,9 +72,16 @@ pub enum RemoteCmd {
 pub fn remote(ctx: &Ctx, a: RemoteArgs) -> Result<i32> {
     let RemoteCmd::Status { name } = a.cmd;
     let (remote, p) = api::remotes::status(ctx, &name)?;
-    let address = match &remote.kind {
-        api::remotes::Kind::Ssh(s) => s.address(),
-        _ => String::new(),
+    let (address, partition) = match &remote.kind {
+        api::remotes::Kind::Ssh(s) => (s.address(), None),
+        api::remotes::Kind::Slurm(c) => (
+            c.login
+                .as_ref()
+                .map(|l| l.address())
+                .unwrap_or_else(|| "sbatch here".into()),
+            Some(c.partition.clone()),
+        ),
+        _ => (String::new(), None),
     };
     let home = format!(
         "{} ({})",
@@ -86,7 +93,8 @@ pub fn remote(ctx: &Ctx, a: RemoteArgs) -> Result<i32> {
             (false, false) => "missing and cannot be created: set guild-home",
         }
     );
-    let rows = [
+    let mut ok = p.home_writable;
+    let mut rows = vec![
         (
             "remote",
             format!("{} ({} {address})", remote.name, remote.type_name()),
@@ -106,10 +114,44 @@ pub fn remote(ctx: &Ctx, a: RemoteArgs) -> Result<i32> {
                 .unwrap_or_else(|| "none (python3 is needed for Python scripts)".into()),
         ),
     ];
+    if let Some(wanted) = partition {
+        ok &= p.sbatch.is_some();
+        rows.push((
+            "sbatch",
+            p.sbatch.clone().unwrap_or_else(|| {
+                "NOT found: install Slurm's client or set host to a login node".into()
+            }),
+        ));
+        let shown: Vec<String> = p
+            .partitions
+            .iter()
+            .map(|(n, a, d, s)| format!("{n} ({a}, {d} node(s) {s})"))
+            .collect();
+        rows.push(("partitions", shown.join(", ")));
+        if let Some(w) = wanted {
+            let found = p
+                .partitions
+                .iter()
+                .find(|(n, ..)| n.trim_end_matches('*') == w);
+            let line = match found {
+                Some((_, a, ..)) if a == "up" => format!("{w} (up)"),
+                Some((_, a, ..)) => {
+                    ok = false;
+                    format!("{w} is {a}: jobs would wait; pick another partition")
+                }
+                None => {
+                    ok = false;
+                    format!("{w} NOT found: set partition to one of the partitions above")
+                }
+            };
+            rows.push(("partition", line));
+        }
+    }
     let text: String = rows.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
     print!("{}", crate::text::escape_keep_newlines(&text));
-    // A home runs cannot be copied to is a problem to fix.
-    Ok(if p.home_writable { 0 } else { 1 })
+    // A home runs cannot be copied to, no sbatch, a partition that is
+    // missing or down: problems to fix.
+    Ok(if ok { 0 } else { 1 })
 }
 
 /// Names and descriptions in two columns.

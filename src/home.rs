@@ -72,6 +72,21 @@ impl Home {
     }
 }
 
+/// The user config file, as Guild finds it: `$GUILD_CONFIG`, else (when
+/// `cwd` is given) `guild-config.yml` there, else `~/.guild/config.yml`.
+pub fn user_config_path(cwd: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("GUILD_CONFIG").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    if let Some(here) = cwd
+        .map(|d| d.join("guild-config.yml"))
+        .filter(|p| p.is_file())
+    {
+        return Some(here);
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".guild").join("config.yml"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,6 @@
 use crate::error::{Error, Result};
 use serde_yaml_ng::Value;
 use std::borrow::Cow;
-use std::path::PathBuf;
 
 pub const REDACTED: &str = "<redacted>";
 
@@ -37,18 +36,10 @@ pub struct Rules {
     keep: Vec<String>,
 }
 
-/// The user config file: `$GUILD_CONFIG`, else `~/.guild/config.yml`.
-pub fn user_config_path() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("GUILD_CONFIG").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".guild").join("config.yml"))
-}
-
 impl Rules {
     /// The default rules plus the user config's `redact-env`.
     pub fn load() -> Result<Rules> {
-        let Some(path) = user_config_path() else {
+        let Some(path) = crate::home::user_config_path(None) else {
             return Ok(Rules::default());
         };
         let text = match std::fs::read_to_string(&path) {

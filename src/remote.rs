@@ -5,21 +5,7 @@
 
 use crate::error::{Error, Result};
 use serde_yaml_ng::{Mapping, Value};
-use std::path::{Path, PathBuf};
-
-/// The user config file, as Guild finds it: `$GUILD_CONFIG`, else
-/// `guild-config.yml` in the command's directory, else
-/// `~/.guild/config.yml`.
-pub fn user_config_path(cwd: &Path) -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("GUILD_CONFIG").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    let here = cwd.join("guild-config.yml");
-    if here.is_file() {
-        return Some(here);
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".guild").join("config.yml"))
-}
+use std::path::Path;
 
 /// How to reach a host over SSH (the system `ssh`, so `~/.ssh/config`,
 /// agents and ProxyJump apply).
@@ -60,6 +46,15 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// The availability `sinfo` gives partition `name` (`up`, `down`...),
+    /// None when there is no such partition.
+    pub fn availability(&self, name: &str) -> Option<&str> {
+        self.partitions
+            .iter()
+            .find(|(n, ..)| n.trim_end_matches('*') == name)
+            .map(|(_, a, ..)| a.as_str())
+    }
+
     fn parse(text: &str) -> Probe {
         let get = |k: &str| {
             text.lines()

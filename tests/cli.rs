@@ -66,6 +66,15 @@ impl Env {
         c
     }
 
+    /// `guild remote status NAME` with the project's guild-config.yml
+    /// (not a `$GUILD_CONFIG` of the environment).
+    fn remote_status(&self, name: &str) -> Output {
+        self.cmd(&["remote", "status", name])
+            .env_remove("GUILD_CONFIG")
+            .output()
+            .unwrap()
+    }
+
     fn guild090(&self, args: &[&str]) -> Output {
         self.guild090_cmd(args).output().unwrap()
     }
@@ -1879,12 +1888,7 @@ fn remote_status_reaches_a_real_sshd_and_names_each_problem() {
         ),
     )
     .unwrap();
-    let status = |name: &str| {
-        e.cmd(&["remote", "status", name])
-            .env_remove("GUILD_CONFIG")
-            .output()
-            .unwrap()
-    };
+    let status = |name: &str| e.remote_status(name);
     let o = status("box");
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
@@ -1934,12 +1938,7 @@ fn remote_status_checks_a_real_slurm_here_and_through_a_login_node() {
         ),
     )
     .unwrap();
-    let status = |name: &str| {
-        e.cmd(&["remote", "status", name])
-            .env_remove("GUILD_CONFIG")
-            .output()
-            .unwrap()
-    };
+    let status = |name: &str| e.remote_status(name);
     let o = status("hpc");
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(

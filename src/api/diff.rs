@@ -12,7 +12,7 @@ const DEFAULT_DIFF_CMD: &str = "diff -ru";
 
 /// The user config's `diff.command`: one command, or by file extension.
 fn config_cmd(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(crate::redact::user_config_path()?).ok()?;
+    let text = std::fs::read_to_string(crate::home::user_config_path(None)?).ok()?;
     let cfg = crate::run::yaml::parse_11(&text).ok()?;
     match cfg.get("diff")?.get("command")? {
         Value::String(s) => Some(s.clone()),

@@ -9,7 +9,7 @@ pub use crate::remote::{Kind, Probe, Remote, Slurm, Ssh};
 
 /// `remotes`: every remote of the user config, sorted by name.
 pub fn list(ctx: &Context) -> Result<Vec<Remote>> {
-    match crate::remote::user_config_path(&ctx.cwd) {
+    match crate::home::user_config_path(Some(&ctx.cwd)) {
         Some(path) => crate::remote::load(&path),
         None => Ok(Vec::new()),
     }
@@ -30,9 +30,19 @@ pub fn find(ctx: &Context, name: &str) -> Result<Remote> {
         .ok_or_else(|| Error::user(format!("there is no remote '{name}'; {hint}")))
 }
 
-/// `remote status NAME`: reach the remote and say what it has. An SSH
-/// remote that cannot be reached is an error that says what to check.
-pub fn status(ctx: &Context, name: &str) -> Result<(Remote, Probe)> {
+/// What `remote status` found.
+#[derive(Debug, Clone)]
+pub struct RemoteStatus {
+    pub remote: Remote,
+    pub probe: Probe,
+    /// Nothing to fix: the guild home can hold runs and, for Slurm,
+    /// sbatch is there and the configured partition is up.
+    pub ok: bool,
+}
+
+/// `remote status NAME`: reach the remote and say what it has. A remote
+/// that cannot be reached is an error that says what to check.
+pub fn status(ctx: &Context, name: &str) -> Result<RemoteStatus> {
     let remote = find(ctx, name)?;
     let probe = match &remote.kind {
         Kind::Ssh(ssh) => ssh.probe()?,
@@ -43,5 +53,15 @@ pub fn status(ctx: &Context, name: &str) -> Result<(Remote, Probe)> {
             )))
         }
     };
-    Ok((remote, probe))
+    let ok = probe.home_writable
+        && match &remote.kind {
+            Kind::Slurm(c) => {
+                probe.sbatch.is_some()
+                    && c.partition
+                        .as_deref()
+                        .is_none_or(|p| probe.availability(p) == Some("up"))
+            }
+            _ => true,
+        };
+    Ok(RemoteStatus { remote, probe, ok })
 }

@@ -30,25 +30,7 @@ pub struct RemotesArgs {}
 /// `guild remotes`: name, type and description of each remote, as Guild
 /// prints them.
 pub fn remotes(ctx: &Ctx) -> Result<i32> {
-    let remotes = api::remotes::list(ctx)?;
-    let w1 = remotes.iter().map(|r| r.name.len()).max().unwrap_or(0);
-    let w2 = remotes
-        .iter()
-        .map(|r| r.type_name().len())
-        .max()
-        .unwrap_or(0);
-    let text: String = remotes
-        .iter()
-        .map(|r| {
-            format!(
-                "{:w1$}  {:w2$}  {}\n",
-                r.name,
-                r.type_name(),
-                r.description.lines().next().unwrap_or("")
-            )
-        })
-        .collect();
-    print!("{}", crate::text::escape_keep_newlines(&text));
+    print!("{}", render::remotes_table(&api::remotes::list(ctx)?));
     Ok(0)
 }
 
@@ -71,87 +53,11 @@ pub enum RemoteCmd {
 /// `guild remote status NAME`.
 pub fn remote(ctx: &Ctx, a: RemoteArgs) -> Result<i32> {
     let RemoteCmd::Status { name } = a.cmd;
-    let (remote, p) = api::remotes::status(ctx, &name)?;
-    let (address, partition) = match &remote.kind {
-        api::remotes::Kind::Ssh(s) => (s.address(), None),
-        api::remotes::Kind::Slurm(c) => (
-            c.login
-                .as_ref()
-                .map(|l| l.address())
-                .unwrap_or_else(|| "sbatch here".into()),
-            Some(c.partition.clone()),
-        ),
-        _ => (String::new(), None),
-    };
-    let home = format!(
-        "{} ({})",
-        p.guild_home,
-        match (p.home_exists, p.home_writable) {
-            (true, true) => "writable",
-            (true, false) => "NOT writable: runs cannot be copied there",
-            (false, true) => "created at the first run",
-            (false, false) => "missing and cannot be created: set guild-home",
-        }
-    );
-    let mut ok = p.home_writable;
-    let mut rows = vec![
-        (
-            "remote",
-            format!("{} ({} {address})", remote.name, remote.type_name()),
-        ),
-        ("reachable", "yes".to_string()),
-        ("guild home", home),
-        (
-            "guild",
-            p.guild.clone().unwrap_or_else(|| {
-                "none on PATH (this binary is copied there at the first run)".into()
-            }),
-        ),
-        (
-            "python",
-            p.python
-                .clone()
-                .unwrap_or_else(|| "none (python3 is needed for Python scripts)".into()),
-        ),
-    ];
-    if let Some(wanted) = partition {
-        ok &= p.sbatch.is_some();
-        rows.push((
-            "sbatch",
-            p.sbatch.clone().unwrap_or_else(|| {
-                "NOT found: install Slurm's client or set host to a login node".into()
-            }),
-        ));
-        let shown: Vec<String> = p
-            .partitions
-            .iter()
-            .map(|(n, a, d, s)| format!("{n} ({a}, {d} node(s) {s})"))
-            .collect();
-        rows.push(("partitions", shown.join(", ")));
-        if let Some(w) = wanted {
-            let found = p
-                .partitions
-                .iter()
-                .find(|(n, ..)| n.trim_end_matches('*') == w);
-            let line = match found {
-                Some((_, a, ..)) if a == "up" => format!("{w} (up)"),
-                Some((_, a, ..)) => {
-                    ok = false;
-                    format!("{w} is {a}: jobs would wait; pick another partition")
-                }
-                None => {
-                    ok = false;
-                    format!("{w} NOT found: set partition to one of the partitions above")
-                }
-            };
-            rows.push(("partition", line));
-        }
-    }
-    let text: String = rows.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
-    print!("{}", crate::text::escape_keep_newlines(&text));
-    // A home runs cannot be copied to, no sbatch, a partition that is
-    // missing or down: problems to fix.
-    Ok(if ok { 0 } else { 1 })
+    let status = api::remotes::status(ctx, &name)?;
+    print!("{}", render::remote_status(&status));
+    // A problem to fix (a home runs cannot be copied to, no sbatch, a
+    // partition missing or down) ends with 1.
+    Ok(if status.ok { 0 } else { 1 })
 }
 
 /// Names and descriptions in two columns.

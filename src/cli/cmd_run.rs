@@ -222,36 +222,11 @@ pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
             0
         }
         Outcome::Env(env) => {
-            let lines: Vec<String> = env
-                .iter()
-                .map(|(k, v)| {
-                    if v.is_empty() {
-                        format!("{k}=")
-                    } else {
-                        format!("{k}={}", render::shell_quote(v))
-                    }
-                })
-                .collect();
-            render::out(&lines.join("\n"));
+            render::out(&render::env_lines(&env));
             0
         }
         Outcome::AlreadyRun(matching) => {
-            let rows: Vec<Vec<String>> = matching
-                .iter()
-                .map(|r| {
-                    vec![
-                        format!("[{}]", r.run.short_id()),
-                        r.op_desc(),
-                        render::fmt_time(r.started),
-                        r.status.display(),
-                        r.label.clone().unwrap_or_default(),
-                    ]
-                })
-                .collect();
-            let table = render::indented(&render::table(rows), "  ");
-            render::out(&format!(
-                "Skipping because the following runs match this operation (--needed specified):\n{table}"
-            ));
+            render::out(&render::needed_skip(&matching));
             0
         }
     })

@@ -674,6 +674,131 @@ pub fn select_attr(r: &RunInfo, name: &str) -> crate::error::Result<String> {
     }
 }
 
+/// `run --print-env`: `NAME=value` lines, values shell-quoted.
+pub fn env_lines(env: &[(String, String)]) -> String {
+    env.iter()
+        .map(|(k, v)| {
+            if v.is_empty() {
+                format!("{k}=")
+            } else {
+                format!("{k}={}", shell_quote(v))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `run --needed` skipping: the runs that already match, as Guild lists
+/// them.
+pub fn needed_skip(matching: &[RunInfo]) -> String {
+    let rows: Vec<Vec<String>> = matching
+        .iter()
+        .map(|r| {
+            vec![
+                format!("[{}]", r.run.short_id()),
+                r.op_desc(),
+                fmt_time(r.started),
+                r.status.display(),
+                r.label.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let table = indented(&table(rows), "  ");
+    format!(
+        "Skipping because the following runs match this operation (--needed specified):\n{table}"
+    )
+}
+
+/// `guild remotes`: name, type and description, as Guild 0.9 prints them.
+pub fn remotes_table(remotes: &[crate::api::remotes::Remote]) -> String {
+    let w1 = remotes.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let w2 = remotes
+        .iter()
+        .map(|r| r.type_name().len())
+        .max()
+        .unwrap_or(0);
+    let text: String = remotes
+        .iter()
+        .map(|r| {
+            format!(
+                "{:w1$}  {:w2$}  {}\n",
+                r.name,
+                r.type_name(),
+                r.description.lines().next().unwrap_or("")
+            )
+        })
+        .collect();
+    crate::text::escape_keep_newlines(&text).into_owned()
+}
+
+/// `guild remote status`: what the remote has, a `key: value` line each,
+/// problems worded with their fix.
+pub fn remote_status(st: &crate::api::remotes::RemoteStatus) -> String {
+    use crate::api::remotes::Kind;
+    let p = &st.probe;
+    let (address, slurm) = match &st.remote.kind {
+        Kind::Ssh(s) => (s.address(), None),
+        Kind::Slurm(c) => (
+            c.login
+                .as_ref()
+                .map(|l| l.address())
+                .unwrap_or_else(|| "sbatch here".into()),
+            Some(c),
+        ),
+        Kind::Other(_) => (String::new(), None),
+    };
+    let home = match (p.home_exists, p.home_writable) {
+        (true, true) => "writable",
+        (true, false) => "NOT writable: runs cannot be copied there",
+        (false, true) => "created at the first run",
+        (false, false) => "missing and cannot be created: set guild-home",
+    };
+    let mut rows = vec![
+        (
+            "remote",
+            format!("{} ({} {address})", st.remote.name, st.remote.type_name()),
+        ),
+        ("reachable", "yes".to_string()),
+        ("guild home", format!("{} ({home})", p.guild_home)),
+        (
+            "guild",
+            p.guild.clone().unwrap_or_else(|| {
+                "none on PATH (this binary is copied there at the first run)".into()
+            }),
+        ),
+        (
+            "python",
+            p.python
+                .clone()
+                .unwrap_or_else(|| "none (python3 is needed for Python scripts)".into()),
+        ),
+    ];
+    if let Some(c) = slurm {
+        rows.push((
+            "sbatch",
+            p.sbatch.clone().unwrap_or_else(|| {
+                "NOT found: install Slurm's client or set host to a login node".into()
+            }),
+        ));
+        let shown: Vec<String> = p
+            .partitions
+            .iter()
+            .map(|(n, a, d, s)| format!("{n} ({a}, {d} node(s) {s})"))
+            .collect();
+        rows.push(("partitions", shown.join(", ")));
+        if let Some(w) = &c.partition {
+            let line = match p.availability(w) {
+                Some("up") => format!("{w} (up)"),
+                Some(a) => format!("{w} is {a}: jobs would wait; pick another partition"),
+                None => format!("{w} NOT found: set partition to one of the partitions above"),
+            };
+            rows.push(("partition", line));
+        }
+    }
+    let text: String = rows.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+    crate::text::escape_keep_newlines(&text).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

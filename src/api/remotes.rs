@@ -65,3 +65,131 @@ pub fn status(ctx: &Context, name: &str) -> Result<RemoteStatus> {
         };
     Ok(RemoteStatus { remote, probe, ok })
 }
+
+use crate::launch::remote::Sender;
+use crate::launch::Placement;
+use crate::run::Run;
+
+fn sender<'a>(ctx: &'a Context, name: &str) -> Result<Sender<'a>> {
+    Sender::new(&ctx.home, find(ctx, name)?, ctx.report.clone())
+}
+
+/// `CMD --remote NAME ARGS`: the remote's guild (this binary's copy,
+/// put there when missing) runs `args` in its guild home, its output
+/// here as it comes. Its exit code.
+pub fn forward(ctx: &Context, name: &str, args: &[String]) -> Result<i32> {
+    sender(ctx, name)?.guild(args)
+}
+
+/// `__status [RUN...]` (what a remote's guild answers): the guild home,
+/// then the status of each run (`missing` for an id that is not here).
+/// A full id is looked up directly; other specs as `runs` selects.
+pub fn here_status(ctx: &Context, specs: &[String]) -> Result<(String, Vec<(String, String)>)> {
+    let home = std::fs::canonicalize(&ctx.home.path)
+        .unwrap_or_else(|_| ctx.home.path.clone())
+        .display()
+        .to_string();
+    let runs_dir = ctx.home.runs_dir();
+    let mut out = Vec::new();
+    let is_id = |s: &str| s.len() == 32 && s.chars().all(|c| c.is_ascii_hexdigit());
+    let mut lookup = Vec::new();
+    for s in specs {
+        if is_id(s) {
+            let run = Run::at(runs_dir.join(s));
+            let st = if run.guild_path("opref").is_file() {
+                run.status().status.as_str()
+            } else {
+                "missing"
+            };
+            out.push((s.clone(), st.to_string()));
+        } else {
+            lookup.push(s.clone());
+        }
+    }
+    if specs.is_empty() || !lookup.is_empty() {
+        let all = ctx.runs(&crate::query::Filters::default(), false)?;
+        let sel = if specs.is_empty() {
+            all
+        } else {
+            crate::query::select(&all, &lookup, false)?
+        };
+        for r in sel {
+            out.push((r.run.id.clone(), r.status.status.as_str().to_string()));
+        }
+    }
+    Ok((home, out))
+}
+
+/// What `sync` did with one run record.
+#[derive(Debug, Clone)]
+pub struct Synced {
+    pub id: String,
+    pub remote: String,
+    /// Its status there (`missing` when the remote no longer has it).
+    pub status: String,
+}
+
+/// `sync [RUN...]`: refresh the local records of remote runs (the
+/// selection's, default: every record not finished) from their remotes:
+/// files from the remote run directories, status from the remote's guild
+/// and scheduler.
+pub fn sync(ctx: &Context, sel: &super::Selection) -> Result<Vec<Synced>> {
+    let all = ctx.runs(&sel.filters, false)?;
+    let chosen = if sel.runs.is_empty() {
+        all.into_iter()
+            .filter(|r| {
+                !matches!(
+                    r.status.status,
+                    crate::run::Status::Completed
+                        | crate::run::Status::Error
+                        | crate::run::Status::Terminated
+                ) || r.status.remote.is_some()
+            })
+            .collect()
+    } else {
+        crate::query::select(&all, &sel.runs, false)?
+    };
+    let mut by_remote: std::collections::BTreeMap<String, Vec<Run>> = Default::default();
+    for r in chosen {
+        if let Ok(Placement::Remote { remote, .. }) = Placement::of(&r.run) {
+            by_remote.entry(remote).or_default().push(r.run);
+        }
+    }
+    let mut out = Vec::new();
+    for (name, runs) in by_remote {
+        let mut s = sender(ctx, &name)?;
+        for (id, status) in s.sync(&runs)? {
+            out.push(Synced {
+                id,
+                remote: name.clone(),
+                status,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `pull REMOTE [RUN...]`: copy runs of the remote (default: all) into
+/// this home, complete. Returns their ids.
+pub fn pull(ctx: &Context, name: &str, specs: &[String]) -> Result<Vec<String>> {
+    sender(ctx, name)?.pull(specs)
+}
+
+/// `push REMOTE [RUN...]`: copy runs of this home (the selection) to the
+/// remote. Returns their ids.
+pub fn push(ctx: &Context, name: &str, sel: &super::Selection) -> Result<Vec<String>> {
+    let all = ctx.runs(&sel.filters, false)?;
+    let runs: Vec<Run> = if sel.runs.is_empty() {
+        all.into_iter().map(|r| r.run).collect()
+    } else {
+        crate::query::select(&all, &sel.runs, false)?
+            .into_iter()
+            .map(|r| r.run)
+            .collect()
+    };
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    sender(ctx, name)?.push(&runs)?;
+    Ok(runs.into_iter().map(|r| r.id).collect())
+}

@@ -106,6 +106,9 @@ pub struct RunRequest {
     pub claim_fd: Option<i32>,
     /// Give the run this name (default: a new one like `spiffy-sunfish-821`)
     pub run_name: Option<String>,
+    /// Run it on this remote (`remotes::list`): staged here, copied there
+    /// and started there (SSH), or submitted (Slurm)
+    pub remote: Option<String>,
 }
 
 /// The flags a Python script declares (its argparse/click options and
@@ -162,6 +165,21 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
         return Err(Error::user(
             "--stage and --background/--pidfile cannot both be used",
         ));
+    }
+    if a.remote.is_some() {
+        let bad = [
+            (a.stage, "--stage"),
+            (a.stage_trials, "--stage-trials"),
+            (a.pidfile.is_some(), "--pidfile"),
+            (a.run_dir.is_some(), "--run-dir"),
+            (a.needed, "--needed"),
+            (a.proto.is_some(), "--proto"),
+        ];
+        if let Some((_, opt)) = bad.iter().find(|(b, _)| *b) {
+            return Err(Error::user(format!(
+                "--remote cannot be used with {opt}; stage the run here (guild run --stage), then start it there with `guild run --start ID --remote NAME`"
+            )));
+        }
     }
     if a.print_cmd && a.print_env {
         return Err(Error::user(
@@ -493,6 +511,9 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
         }
         None => (None, a.run_id.clone()),
     };
+    // A remote is reached (and checked) before anything is staged: an
+    // unreachable one leaves no run behind.
+    let mut sender = connect(ctx, a)?;
     let run = plan::stage(
         &ctx.home,
         StageRequest {
@@ -524,6 +545,9 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
             "To start the operation, use \"(cd '{dir}' && source .guild/ENV && {cmd})\""
         ));
         return Ok(Outcome::Done(0));
+    }
+    if let Some(s) = sender.as_mut() {
+        return send(ctx, a, s, &[run], &op.name);
     }
     if a.stage {
         ctx.report
@@ -631,6 +655,7 @@ fn run_batch(
     if a.keep_batch {
         batch_op.delete_on_success = false;
     }
+    let mut sender = connect(ctx, a)?;
     let batch = plan::stage_unpublished(
         &ctx.home,
         StageRequest {
@@ -658,7 +683,7 @@ fn run_batch(
         return Err(Error::user("a batch run is staged in runs/"));
     };
     let opts = crate::launch::sweep::Options {
-        stage_trials: a.stage_trials,
+        stage_trials: a.stage_trials || sender.is_some(),
         parallel: a.parallel as usize,
         fail_on_trial_error: a.fail_on_trial_error,
         stop_after: a.stop_after,
@@ -699,6 +724,32 @@ fn run_batch(
         },
     )?;
     let claim = crate::exec::Claim::take(&batch)?;
+    if let Some(s) = sender.as_mut() {
+        // The batch process stages every trial here; then they go.
+        let staged = start_with(
+            ctx,
+            &batch,
+            &StartOpts {
+                quiet: true,
+                ..start_opts(ctx, a)
+            },
+            Attach::InProcess,
+            claim,
+        )?;
+        if !matches!(staged, Outcome::Done(0)) {
+            return Ok(staged);
+        }
+        let trials: Vec<Run> = query::list_dir(&ctx.home.runs_dir())
+            .into_iter()
+            .filter(|r| {
+                r.run.attr_str("sweep").as_deref() == Some(batch.id.as_str())
+                    && r.status.status == crate::run::Status::Staged
+            })
+            .map(|r| r.run)
+            .rev()
+            .collect();
+        return send(ctx, a, s, &trials, &format!("{}+", op.name));
+    }
     if a.background || a.pidfile.is_some() {
         let pid = start_background(ctx, a, &batch, claim)?;
         // As a single run's line, then the sweep's size.
@@ -715,6 +766,78 @@ fn run_batch(
         return Ok(Outcome::Done(0));
     }
     start_foreground(ctx, a, &batch, claim)
+}
+
+/// The remote of `--remote`, reached, with this binary there.
+fn connect<'a>(
+    ctx: &'a Context,
+    a: &RunRequest,
+) -> Result<Option<crate::launch::remote::Sender<'a>>> {
+    let Some(name) = &a.remote else {
+        return Ok(None);
+    };
+    let remote = super::remotes::find(ctx, name)?;
+    let mut s = crate::launch::remote::Sender::new(&ctx.home, remote, ctx.report.clone())?;
+    s.connect()?;
+    Ok(Some(s))
+}
+
+/// Send staged `runs` (one run, or a sweep's trials) to the remote and
+/// start them there; say what was done (a Slurm submission's summary)
+/// and what the project does not declare.
+fn send(
+    ctx: &Context,
+    a: &RunRequest,
+    s: &mut crate::launch::remote::Sender,
+    runs: &[Run],
+    name: &str,
+) -> Result<Outcome> {
+    use crate::launch::remote::{Follow, Sent};
+    if runs.is_empty() {
+        return Err(Error::user("the sweep has no trials to send"));
+    }
+    if !op::requirements::declared(&ctx.cwd) {
+        let imports = op::requirements::third_party_imports(&runs[0].dir);
+        if !imports.is_empty() {
+            ctx.report.warning(&format!(
+                "WARNING: the project declares no requirements (requirements.txt, environment.yml or pyproject.toml); {} needs these packages installed: {}",
+                s.remote.name,
+                imports.join(", ")
+            ));
+        }
+    }
+    let follow = if a.background {
+        Follow::Background
+    } else {
+        Follow::Foreground { quiet: a.quiet }
+    };
+    let remote = s.remote.clone();
+    let ids = |r: &[Run]| {
+        if r.len() == 1 {
+            r[0].id.clone()
+        } else {
+            format!("{} trials", r.len())
+        }
+    };
+    Ok(match s.start(runs, follow, name)? {
+        Sent::Ended(code) => Outcome::Done(code),
+        Sent::Background => {
+            ctx.report.progress(&format!(
+                "{name} started on {} as {} (follow it: guild watch {} --remote {})",
+                remote.name,
+                ids(runs),
+                runs[0].id,
+                remote.name
+            ));
+            Outcome::Done(0)
+        }
+        Sent::Submitted { job } => {
+            for line in crate::launch::remote::slurm_summary(&remote, &job, name, runs.len()) {
+                ctx.report.progress(&line);
+            }
+            Outcome::Done(0)
+        }
+    })
 }
 
 /// The `run` command's options under Guild 0.9's names, as Guild records
@@ -907,6 +1030,26 @@ fn start_existing(
         Some(fd) => crate::exec::Claim::inherited(&run, fd)?,
         None => crate::exec::Claim::take(&run)?,
     };
+    let placed = crate::launch::Placement::of(&run)?;
+    if let Some(mut s) = connect(ctx, a)? {
+        if !flag_strs.is_empty() || !run.has_marker("STAGED") {
+            return Err(Error::user(format!(
+                "run {} is not staged: only a staged run is started on a remote, as it is (stage a new one with `guild run --stage`)",
+                run.short_id()
+            )));
+        }
+        let name = run.opref()?.op_name;
+        let out = send(ctx, a, &mut s, std::slice::from_ref(&run), &name);
+        drop(claim);
+        return out;
+    }
+    if let crate::launch::Placement::Remote { remote, .. } = placed {
+        return Err(Error::user(format!(
+            "run {} was sent to remote '{remote}'; start it there with `guild run --start {} --remote {remote}`",
+            run.short_id(),
+            run.id
+        )));
+    }
     let overrides = op::parse_flag_args(flag_strs)?;
     let opref = run.opref()?;
     let base = match run.attr("flags") {

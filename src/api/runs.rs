@@ -299,15 +299,14 @@ fn in_trash(
 pub fn stop(ctx: &Context, c: &Change, grace: Duration) -> Result<Changed> {
     let mut filters = c.select.filters.clone();
     if c.select.runs.is_empty() {
+        // Running runs, and pending ones a remote scheduler holds.
         filters.status.push(Status::Running);
+        filters.status.push(Status::Pending);
     }
     let all = ctx.runs(&filters, false)?;
     let mut sel: Vec<RunInfo> = Vec::new();
     for r in query::select(&all, &c.select.runs, true)? {
-        if r.status.remote.is_some() {
-            continue;
-        }
-        if target_of(&ctx.home, &r.run)?.status(&r.run) == Status::Running {
+        if target_of(&ctx.home, &r.run)?.stoppable(&r.run) {
             sel.push(r);
         } else if r.status.status == Status::Error && r.run.attr("exit_status").is_none() {
             // A LOCK whose live pid is not proven to be the run's.
@@ -325,11 +324,15 @@ pub fn stop(ctx: &Context, c: &Change, grace: Duration) -> Result<Changed> {
     }
     let mut done = Vec::new();
     for r in &sel {
-        ctx.report.progress(&format!(
-            "Stopping {} (pid {})",
-            r.run.id,
-            r.run.lock_pid().unwrap_or(0)
-        ));
+        let whereabouts = match crate::launch::Placement::of(&r.run)? {
+            crate::launch::Placement::Remote { remote, .. } => format!("on {remote}"),
+            crate::launch::Placement::Slurm { job } => format!("Slurm job {job}"),
+            crate::launch::Placement::Local { .. } => {
+                format!("pid {}", r.run.lock_pid().unwrap_or(0))
+            }
+        };
+        ctx.report
+            .progress(&format!("Stopping {} ({whereabouts})", r.run.id));
         let target = target_of(&ctx.home, &r.run)?;
         match target.stop(&r.run, grace)? {
             Stopped::Foreign(pid) => ctx.report.progress(&foreign_pid_msg(&r.run, pid)),

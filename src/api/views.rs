@@ -36,6 +36,48 @@ impl Experiments {
     }
 }
 
+/// What the runs of each experiment cost so far on remotes that declare
+/// an `hourly-cost` (Slurm): run hours times the remote's cost per
+/// job-hour. None for an experiment with nothing on such a remote.
+pub fn costs(ctx: &Context, exps: &[Experiment]) -> Vec<Option<f64>> {
+    let rates: std::collections::HashMap<String, f64> = super::remotes::list(ctx)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| match r.kind {
+            crate::remote::Kind::Slurm(c) => c.hourly_cost.map(|h| (r.name, h)),
+            _ => None,
+        })
+        .collect();
+    if rates.is_empty() {
+        return vec![None; exps.len()];
+    }
+    let now = crate::run::now_us();
+    exps.iter()
+        .map(|e| {
+            let mut total = None;
+            for t in &e.trials {
+                let Ok(crate::launch::Placement::Remote { remote, .. }) =
+                    crate::launch::Placement::of(&t.run)
+                else {
+                    continue;
+                };
+                let Some(rate) = rates.get(&remote) else {
+                    continue;
+                };
+                let hours = match (t.started, t.stopped()) {
+                    (Some(a), Some(b)) => (b - a).max(0) as f64 / 3.6e9,
+                    (Some(a), None) if t.status.status == Status::Running => {
+                        (now - a).max(0) as f64 / 3.6e9
+                    }
+                    _ => 0.0,
+                };
+                *total.get_or_insert(0.0) += hours * rate;
+            }
+            total
+        })
+        .collect()
+}
+
 /// `status`: sweeps and runs still going, each sweep with its trials by
 /// state.
 pub fn status(ctx: &Context) -> Experiments {

@@ -60,6 +60,105 @@ pub fn remote(ctx: &Ctx, a: RemoteArgs) -> Result<i32> {
     Ok(if status.ok { 0 } else { 1 })
 }
 
+/// `CMD --remote NAME ...`: the remote's guild answers.
+pub fn forward(ctx: &Ctx, name: &str, args: &[String]) -> Result<i32> {
+    api::remotes::forward(ctx, name, args)
+}
+
+#[derive(Args, Debug)]
+pub struct PullArgs {
+    /// A remote of `guild remotes`
+    #[arg(value_name = "REMOTE")]
+    pub remote: String,
+    /// Runs there: index, id prefix or name, as `guild runs --remote REMOTE` shows them (default: all)
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+/// `pull REMOTE [RUN...]`.
+pub fn pull(ctx: &Ctx, a: PullArgs) -> Result<i32> {
+    let ids = api::remotes::pull(ctx, &a.remote, &a.runs)?;
+    for id in &ids {
+        println!("Copied {id} from {}", a.remote);
+    }
+    if ids.is_empty() {
+        println!("Nothing to copy.");
+    }
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct PushArgs {
+    /// A remote of `guild remotes`
+    #[arg(value_name = "REMOTE")]
+    pub remote: String,
+    /// Runs here (default: all matching the filters)
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub filters: super::FilterArgs,
+}
+
+/// `push REMOTE [RUN...]`.
+pub fn push(ctx: &Ctx, a: PushArgs) -> Result<i32> {
+    let sel = api::Selection {
+        runs: a.runs.clone(),
+        filters: a.filters.filters(),
+        deleted: false,
+    };
+    let ids = api::remotes::push(ctx, &a.remote, &sel)?;
+    for id in &ids {
+        println!("Copied {id} to {}", a.remote);
+    }
+    if ids.is_empty() {
+        println!("Nothing to copy.");
+    }
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct SyncArgs {
+    /// Runs (default: every run sent to a remote that has not finished)
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    #[command(flatten)]
+    pub filters: super::FilterArgs,
+}
+
+/// `sync [RUN...]`.
+pub fn sync(ctx: &Ctx, a: SyncArgs) -> Result<i32> {
+    let sel = api::Selection {
+        runs: a.runs.clone(),
+        filters: a.filters.filters(),
+        deleted: false,
+    };
+    let synced = api::remotes::sync(ctx, &sel)?;
+    for s in &synced {
+        println!("{}  {}  {}", &s.id[..8.min(s.id.len())], s.remote, s.status);
+    }
+    if synced.is_empty() {
+        println!("No remote runs to synchronize.");
+    }
+    Ok(0)
+}
+
+/// `__status [RUN...]`.
+pub fn here_status(ctx: &Ctx, runs: &[String]) -> Result<i32> {
+    let (home, st) = api::remotes::here_status(ctx, runs)?;
+    let mut out = format!("home={home}\n");
+    for (id, s) in st {
+        out.push_str(&format!("{id} {s}\n"));
+    }
+    print!("{out}");
+    Ok(0)
+}
+
 /// Names and descriptions in two columns.
 fn two_columns(items: &[(String, String)]) -> String {
     let w = items.iter().map(|(n, _)| n.len()).max().unwrap_or(0) + 2;

@@ -144,6 +144,11 @@ pub struct RunArgs {
     /// Give the run this name (default: a new one like `spiffy-sunfish-821`)
     #[arg(long = "run-name", value_name = "NAME")]
     pub run_name: Option<String>,
+    /// Run it on REMOTE (`guild remotes`): staged here, copied there and
+    /// started (SSH: followed here, or --background; Slurm: submitted, a
+    /// sweep as one job array)
+    #[arg(short = 'r', long, value_name = "REMOTE")]
+    pub remote: Option<String>,
 }
 
 impl From<RunArgs> for api::run::RunRequest {
@@ -191,6 +196,7 @@ impl From<RunArgs> for api::run::RunRequest {
             run_id: a.run_id,
             claim_fd: a.claim_fd,
             run_name: a.run_name,
+            remote: a.remote,
         }
     }
 }

@@ -61,6 +61,9 @@ pub struct ListArgs {
     /// Output JSON (all matching runs)
     #[arg(long)]
     pub json: bool,
+    /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
+    #[arg(short = 'r', long, value_name = "REMOTE")]
+    pub remote: Option<String>,
     #[command(flatten)]
     pub filters: FilterArgs,
 }
@@ -94,6 +97,9 @@ pub struct InfoArgs {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
+    /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
+    #[arg(short = 'r', long, value_name = "REMOTE")]
+    pub remote: Option<String>,
     #[command(flatten)]
     pub filters: FilterArgs,
 }
@@ -130,6 +136,9 @@ pub struct StopArgs {
     /// Seconds to wait after SIGTERM before SIGKILL
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
     pub timeout: f64,
+    /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
+    #[arg(short = 'r', long, value_name = "REMOTE")]
+    pub remote: Option<String>,
     #[command(flatten)]
     pub filters: FilterArgs,
 }
@@ -139,6 +148,9 @@ pub struct WatchArgs {
     /// Run to watch (default: the latest running run)
     #[arg(value_name = "RUN")]
     pub run: Option<String>,
+    /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
+    #[arg(short = 'r', long, value_name = "REMOTE")]
+    pub remote: Option<String>,
     #[command(flatten)]
     pub filters: FilterArgs,
 }
@@ -157,6 +169,9 @@ pub struct CatArgs {
     /// PATH is relative to the run's source code (its `sourcecode.dest`)
     #[arg(short = 's', long)]
     pub sourcecode: bool,
+    /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
+    #[arg(short = 'r', long, value_name = "REMOTE")]
+    pub remote: Option<String>,
     #[command(flatten)]
     pub filters: FilterArgs,
 }
@@ -193,6 +208,9 @@ pub struct LsArgs {
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
+    /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
+    #[arg(short = 'r', long, value_name = "REMOTE")]
+    pub remote: Option<String>,
     #[command(flatten)]
     pub filters: FilterArgs,
 }

@@ -31,12 +31,16 @@ pub struct LogsArgs {
     /// Keep printing new lines until the run stops
     #[arg(short = 'f', long)]
     pub follow: bool,
+    /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
+    #[arg(short = 'r', long, value_name = "REMOTE")]
+    pub remote: Option<String>,
 }
 
 pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<i32> {
     let exps = api::views::status(ctx);
     let exps = exps.list();
-    let (rows, json) = render::experiments(&exps);
+    let costs = api::views::costs(ctx, &exps);
+    let (rows, json) = render::experiments(&exps, &costs);
     if a.json {
         render::json(&json);
     } else if exps.is_empty() {
@@ -50,7 +54,8 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<i32> {
 pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<i32> {
     let exps = api::views::history(ctx, a.limit.unwrap_or(20));
     let exps = exps.list();
-    let (rows, json) = render::experiments(&exps);
+    let costs = api::views::costs(ctx, &exps);
+    let (rows, json) = render::experiments(&exps, &costs);
     if a.json {
         render::json(&json);
     } else if !exps.is_empty() {
@@ -142,6 +147,9 @@ pub struct CompareArgs {
     pub deleted: bool,
     #[command(flatten)]
     pub filters: FilterArgs,
+    /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
+    #[arg(long, value_name = "REMOTE")]
+    pub remote: Option<String>,
 }
 
 pub fn compare(ctx: &Ctx, a: CompareArgs) -> Result<i32> {

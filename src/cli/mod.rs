@@ -110,6 +110,18 @@ pub enum Command {
     Remotes(cmd_project::RemotesArgs),
     /// Check a remote: reachable, its guild home, guild and Python there
     Remote(cmd_project::RemoteArgs),
+    /// Copy runs of a remote into this home (complete, as local runs)
+    Pull(cmd_project::PullArgs),
+    /// Copy runs of this home to a remote
+    Push(cmd_project::PushArgs),
+    /// Refresh the records of runs sent to remotes: files and status
+    Sync(cmd_project::SyncArgs),
+    /// The guild home and the status of runs, for the guild that sent them
+    #[command(name = "__status", hide = true)]
+    RemoteStatus {
+        #[arg(value_name = "RUN")]
+        runs: Vec<String>,
+    },
     /// Run the trials of a batch run (the process of a sweep)
     #[command(name = "__batch", hide = true)]
     Batch,
@@ -479,8 +491,52 @@ pub fn main(args: Vec<OsString>) -> i32 {
     }
 }
 
+/// The remote of a command given `--remote NAME` that the remote's own
+/// guild answers (all but `run`, which sends the run there).
+fn forwarded_remote(cmd: &Command) -> Option<&str> {
+    use cmd_runs::RunsCmd;
+    match cmd {
+        Command::Runs(a) => match &a.cmd {
+            None => a.list.remote.as_deref(),
+            Some(RunsCmd::List(l)) => l.remote.as_deref(),
+            Some(RunsCmd::Info(i)) => i.remote.as_deref(),
+            Some(RunsCmd::Stop(s)) => s.remote.as_deref(),
+            _ => None,
+        },
+        Command::Stop(a) => a.remote.as_deref(),
+        Command::Watch(a) => a.remote.as_deref(),
+        Command::Cat(a) => a.remote.as_deref(),
+        Command::Ls(a) => a.remote.as_deref(),
+        Command::Logs(a) => a.remote.as_deref(),
+        Command::Compare(a) => a.remote.as_deref(),
+        _ => None,
+    }
+}
+
+/// The command line for the remote's guild: without the program, the
+/// home and directory options (the remote has its own) and `--remote`.
+fn forwarded_args(args: &[OsString]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned());
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-H" | "--home" | "-C" | "-r" | "--remote" => {
+                it.next();
+            }
+            _ if a.starts_with("--home=") || a.starts_with("--remote=") => {}
+            _ if a.len() > 2 && (a.starts_with("-H") || a.starts_with("-C")) => {}
+            _ => out.push(a),
+        }
+    }
+    out
+}
+
 pub fn run(args: Vec<OsString>) -> Result<i32> {
     check_status_chars(&args)?;
+    let raw = args.clone();
     let cli = match Cli::try_parse_from(rewrite_grid_flags(expand_guild_shorts(args))) {
         Ok(c) => c,
         Err(e) => {
@@ -498,6 +554,9 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     let home = Home::resolve(cli.home.as_deref(), &cwd)?;
     let report = std::sync::Arc::new(Terminal { cwd: cwd.clone() });
     let ctx = Ctx::new(home, cwd, report);
+    if let Some(name) = forwarded_remote(&cli.cmd) {
+        return cmd_project::forward(&ctx, name, &forwarded_args(&raw));
+    }
     match cli.cmd {
         Command::Run(a) => cmd_run::main(&ctx, a),
         Command::Runs(a) => cmd_runs::runs(&ctx, a),
@@ -518,6 +577,10 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Completion(a) => cmd_completion::completion(&ctx, a),
         Command::Remotes(_) => cmd_project::remotes(&ctx),
         Command::Remote(a) => cmd_project::remote(&ctx, a),
+        Command::Pull(a) => cmd_project::pull(&ctx, a),
+        Command::Push(a) => cmd_project::push(&ctx, a),
+        Command::Sync(a) => cmd_project::sync(&ctx, a),
+        Command::RemoteStatus { runs } => cmd_project::here_status(&ctx, &runs),
         Command::Mark(a) => {
             let clear = a.clear;
             cmd_runs::mark(&ctx, a, clear)

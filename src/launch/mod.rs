@@ -5,6 +5,7 @@
 //! sweeps are run by [`sweep`] and start their trials through it too.
 
 pub mod local;
+pub mod remote;
 pub mod sweep;
 
 use crate::error::Result;
@@ -62,6 +63,11 @@ pub trait Target {
     fn start(&self, run: &Run, req: StartRequest) -> Result<Started>;
     /// The run's status as this target sees it.
     fn status(&self, run: &Run) -> Status;
+    /// Whether `stop` has something to stop (a queued job can be
+    /// cancelled; a local pending run is not started yet).
+    fn stoppable(&self, run: &Run) -> bool {
+        self.status(run) == Status::Running
+    }
     /// Stop the run: TERM, `grace`, KILL, only to a process proven to be
     /// the run's.
     fn stop(&self, run: &Run, grace: Duration) -> Result<Stopped>;
@@ -119,6 +125,45 @@ impl Target for Local<'_> {
 pub fn target_of<'h>(home: &'h Home, run: &Run) -> Result<Box<dyn Target + 'h>> {
     match Placement::of(run)? {
         Placement::Local { .. } => Ok(Box::new(Local { home })),
+        Placement::Slurm { job } => Ok(Box::new(remote::SlurmJob { home, job })),
+        Placement::Remote { remote, .. } => Ok(Box::new(remote::Record {
+            home,
+            remote,
+            report: None,
+        })),
+    }
+}
+
+/// The status of a run that its own files cannot give (it is not
+/// running here and recorded no exit): what its placement knows. A
+/// Slurm job's state from the scheduler; the state a remote last
+/// reported for the local record of a remote run. `staged`: the run dir
+/// is still staged (a queued job's, or one cancelled before it started).
+pub fn placed_status(text: &[u8], staged: bool) -> Option<Status> {
+    let p: Placement = serde_yaml_ng::from_slice(text).ok()?;
+    match p {
+        Placement::Local { .. } => None,
+        Placement::Slurm { job } => {
+            let (state, _) = crate::remote::slurm::job_state(&job)?;
+            let s = crate::remote::slurm::status_of_state(&state)?;
+            match (staged, s) {
+                // The job is starting the run: it is still to start (its
+                // own start must not find it running).
+                (true, Status::Running) => Some(Status::Pending),
+                // Ended without starting the run (a failed job step): the
+                // run is staged, as its directory says.
+                (true, Status::Error) => None,
+                (_, s) => Some(s),
+            }
+        }
+        Placement::Remote { state, .. } => match state.as_deref()? {
+            "pending" => Some(Status::Pending),
+            "staged" => Some(Status::Staged),
+            "terminated" => Some(Status::Terminated),
+            "running" => Some(Status::Running),
+            "completed" => Some(Status::Completed),
+            _ => Some(Status::Error),
+        },
     }
 }
 
@@ -130,12 +175,41 @@ pub fn target_of<'h>(home: &'h Home, run: &Run) -> Result<Box<dyn Target + 'h>> 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Placement {
-    Local { host: String },
+    Local {
+        host: String,
+    },
+    /// The local record of a run sent to a remote: the remote's name, its
+    /// host, the run directory there, the Slurm job (`123`, or `123_4`
+    /// for task 4 of an array) and, while the record is not running, the
+    /// state the remote last reported when the run itself cannot say
+    /// (`pending`, or how the scheduler ended it).
+    Remote {
+        remote: String,
+        host: String,
+        dir: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        job: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        state: Option<String>,
+    },
+    /// On a Slurm cluster: the run is started by job `job`, and the
+    /// scheduler says what the run directory cannot (queued, cancelled
+    /// before it started, killed at its time limit).
+    Slurm {
+        job: String,
+    },
 }
 
 const PLACEMENT: &str = "placement";
 
 impl Placement {
+    /// Write it into the run (atomically).
+    pub fn write(&self, run: &Run) -> Result<()> {
+        let text = serde_yaml_ng::to_string(self)
+            .map_err(|e| crate::error::Error::user(format!("cannot write a placement: {e}")))?;
+        crate::fsutil::write_atomic(&run.guild_path(PLACEMENT), text.as_bytes())
+    }
+
     pub fn of(run: &Run) -> Result<Placement> {
         let path = run.guild_path(PLACEMENT);
         match std::fs::read_to_string(&path) {

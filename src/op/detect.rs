@@ -92,6 +92,36 @@ pub fn detect_cached(cache_dir: &Path, script: &Path) -> Result<Detected> {
     Ok(detected)
 }
 
+/// The top-level names of the modules `source` imports absolutely
+/// (`import a.b` and `from a.b import c` give `a`), anywhere in it.
+pub fn imports(source: &str) -> Vec<String> {
+    #[derive(Default)]
+    struct Names(Vec<String>);
+    impl Visitor for Names {
+        fn visit_stmt_import(&mut self, node: ast::StmtImport) {
+            for a in &node.names {
+                self.0
+                    .extend(a.name.as_str().split('.').next().map(String::from));
+            }
+        }
+        fn visit_stmt_import_from(&mut self, node: ast::StmtImportFrom) {
+            let relative = node.level.is_some_and(|l| l.to_u32() > 0);
+            if let (Some(m), false) = (&node.module, relative) {
+                self.0
+                    .extend(m.as_str().split('.').next().map(String::from));
+            }
+        }
+    }
+    let Ok(suite) = <ast::Suite as rustpython_parser::Parse>::parse(source, "<source>") else {
+        return Vec::new();
+    };
+    let mut names = Names::default();
+    for s in suite {
+        names.visit_stmt(s);
+    }
+    names.0
+}
+
 /// Detect from source text. A script that does not parse gets no flags
 /// (it will fail with its own SyntaxError when run).
 pub fn detect(source: &str, path: &str) -> Detected {

@@ -11,6 +11,7 @@ pub mod flags;
 pub mod gf;
 
 pub mod optimizer;
+pub mod requirements;
 pub mod source;
 pub mod steps;
 

@@ -128,6 +128,6 @@ impl Experiment<'_> {
             || self
                 .trials
                 .iter()
-                .any(|t| t.status.status == Status::Running)
+                .any(|t| matches!(t.status.status, Status::Running | Status::Pending))
     }
 }

@@ -598,7 +598,12 @@ fn csv_field(s: &str) -> String {
 }
 
 /// `status`/`history` rows (header first) and the same as JSON.
-pub fn experiments(exps: &[Experiment]) -> (Vec<Vec<String>>, serde_json::Value) {
+pub fn experiments(
+    exps: &[Experiment],
+    costs: &[Option<f64>],
+) -> (Vec<Vec<String>>, serde_json::Value) {
+    // A COST column only when some experiment ran on a remote with a cost.
+    let with_cost = costs.iter().any(|c| c.is_some());
     let mut rows = vec![[
         "NAME",
         "ID",
@@ -614,8 +619,12 @@ pub fn experiments(exps: &[Experiment]) -> (Vec<Vec<String>>, serde_json::Value)
     .iter()
     .map(|s| s.to_string())
     .collect::<Vec<_>>()];
+    if with_cost {
+        rows[0].push("COST".into());
+    }
     let mut json = Vec::new();
-    for e in exps {
+    for (i, e) in exps.iter().enumerate() {
+        let cost = costs.get(i).copied().flatten();
         let c = e.counts();
         let name = e.run.name.clone().unwrap_or_default();
         let mut row = vec![
@@ -626,8 +635,12 @@ pub fn experiments(exps: &[Experiment]) -> (Vec<Vec<String>>, serde_json::Value)
         ];
         row.extend(c.iter().map(|n| n.to_string()));
         row.push(run_duration(e.run));
+        if with_cost {
+            row.push(cost.map(|c| format!("{c:.2}")).unwrap_or_default());
+        }
         rows.push(row);
         json.push(serde_json::json!({
+            "cost": cost,
             "name": name,
             "id": e.run.run.id,
             "operation": e.run.op_desc(),

@@ -474,7 +474,7 @@ pub fn derive_status_in(
     let status = if files.guild_exists("PENDING") {
         Status::Pending
     } else if files.guild_exists("STAGED") {
-        Status::Staged
+        placed(files, true).unwrap_or(Status::Staged)
     } else if let Some(code) = exit_status() {
         match code {
             0 => Status::Completed,
@@ -484,13 +484,20 @@ pub fn derive_status_in(
     } else {
         match lock_owner_in(run, files, started, false) {
             Some((_, proc::Owner::Run)) => Status::Running,
-            _ => Status::Error,
+            _ => placed(files, false).unwrap_or(Status::Error),
         }
     };
     RunStatus {
         status,
         remote: None,
     }
+}
+
+/// What the run's placement says of its status (a run started by a
+/// scheduler, or sent to a remote), when its files cannot.
+fn placed(files: &impl GuildFiles, staged: bool) -> Option<Status> {
+    let text = files.read_guild("placement").ok()??;
+    crate::launch::placed_status(&text, staged)
 }
 
 /// Parse the common one-line scalar attrs (ints, plain words) without YAML.

@@ -7,6 +7,9 @@ use crate::error::{Error, Result};
 use serde_yaml_ng::{Mapping, Value};
 use std::path::Path;
 
+pub mod site;
+pub mod slurm;
+
 /// How to reach a host over SSH (the system `ssh`, so `~/.ssh/config`,
 /// agents and ProxyJump apply).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -94,10 +97,7 @@ impl Probe {
 /// the partitions. It writes nothing. `home` comes from the user's own
 /// config and is quoted.
 fn probe_script(home: &str, slurm: bool) -> String {
-    let home_expr = match home.strip_prefix("~/") {
-        Some(rest) => format!("\"$HOME\"/{}", crate::run::opref::quote(rest)),
-        None => crate::run::opref::quote(home),
-    };
+    let home_expr = site::home_expr(home);
     let mut script = format!(
         "h={home_expr}; echo \"home=$h\"; \
          if [ -d \"$h\" ]; then echo exists=yes; else echo exists=no; fi; \
@@ -116,7 +116,7 @@ fn probe_script(home: &str, slurm: bool) -> String {
 }
 
 /// The last non-empty line of a command's stderr.
-fn last_line(stderr: &[u8], default: &str) -> String {
+pub(crate) fn last_line(stderr: &[u8], default: &str) -> String {
     String::from_utf8_lossy(stderr)
         .lines()
         .rev()
@@ -159,24 +159,7 @@ impl Ssh {
     /// `ssh` with this host's options, ready for a remote command. Batch
     /// mode: never a password prompt.
     pub fn command(&self) -> std::process::Command {
-        let mut c = std::process::Command::new("ssh");
-        if let Some(f) = &self.ssh_config {
-            c.arg("-F").arg(f);
-        }
-        c.args(["-o", "BatchMode=yes"]);
-        c.arg("-o").arg(format!(
-            "ConnectTimeout={}",
-            self.connect_timeout.unwrap_or(10)
-        ));
-        if let Some(p) = self.port {
-            c.arg("-p").arg(p.to_string());
-        }
-        if let Some(k) = &self.private_key {
-            c.arg("-i").arg(k);
-        }
-        if let Some(u) = &self.user {
-            c.arg("-l").arg(u);
-        }
+        let mut c = self.command_base();
         c.arg(&self.host);
         c
     }
@@ -204,11 +187,7 @@ impl Ssh {
             .output()
             .map_err(|e| Error::process("cannot run ssh (is OpenSSH's client installed?)", e))?;
         if !out.status.success() {
-            return Err(Error::user(format!(
-                "cannot reach {} over ssh ({}); check host, port, user and private-key of the remote, and that the host is up",
-                self.address(),
-                last_line(&out.stderr, "ssh failed")
-            )));
+            return Err(self.unreachable(&out.stderr));
         }
         Ok(Probe::parse(&String::from_utf8_lossy(&out.stdout)))
     }

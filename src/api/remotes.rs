@@ -78,7 +78,44 @@ fn sender<'a>(ctx: &'a Context, name: &str) -> Result<Sender<'a>> {
 /// put there when missing) runs `args` in its guild home, its output
 /// here as it comes. Its exit code.
 pub fn forward(ctx: &Context, name: &str, args: &[String]) -> Result<i32> {
-    sender(ctx, name)?.guild(args)
+    // Commands that print the same on every try resume after a lost
+    // connection.
+    let resume = matches!(
+        args.first().map(|s| s.as_str()),
+        Some("watch" | "cat" | "logs")
+    );
+    let code = sender(ctx, name)?.guild(args, resume)?;
+    // A stop there changes runs whose records are here.
+    let stop = args.first().map(|s| s.as_str()) == Some("stop")
+        || args.iter().take(2).map(|s| s.as_str()).eq(["runs", "stop"]);
+    if stop {
+        let records = records_on(ctx, name)?;
+        if let Err(e) = sender(ctx, name)?.sync(&records) {
+            ctx.report.warning(&format!(
+                "WARNING: the records of runs on {name} were not updated ({}); `guild sync` updates them",
+                e.message()
+            ));
+        }
+    }
+    Ok(code)
+}
+
+/// The records here of runs on remote `name` that have not finished.
+fn records_on(ctx: &Context, name: &str) -> Result<Vec<Run>> {
+    Ok(ctx
+        .runs(&crate::query::Filters::default(), false)?
+        .into_iter()
+        .filter(|r| {
+            matches!(
+                r.status.status,
+                crate::run::Status::Running | crate::run::Status::Pending
+            )
+        })
+        .filter(|r| {
+            matches!(Placement::of(&r.run), Ok(Placement::Remote { remote, .. }) if remote == name)
+        })
+        .map(|r| r.run)
+        .collect())
 }
 
 /// `__status [RUN...]` (what a remote's guild answers): the guild home,

@@ -513,7 +513,9 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
     };
     // A remote is reached (and checked) before anything is staged: an
     // unreachable one leaves no run behind.
-    let mut sender = connect(ctx, a)?;
+    let needs_python =
+        a.remote.is_some() && command(ctx, &op, &resolved.flags).is_ok_and(|b| b.python);
+    let mut sender = connect(ctx, a, needs_python)?;
     let run = plan::stage(
         &ctx.home,
         StageRequest {
@@ -655,7 +657,9 @@ fn run_batch(
     if a.keep_batch {
         batch_op.delete_on_success = false;
     }
-    let mut sender = connect(ctx, a)?;
+    let needs_python =
+        a.remote.is_some() && command(ctx, op, &resolved.flags).is_ok_and(|b| b.python);
+    let mut sender = connect(ctx, a, needs_python)?;
     let batch = plan::stage_unpublished(
         &ctx.home,
         StageRequest {
@@ -772,12 +776,14 @@ fn run_batch(
 fn connect<'a>(
     ctx: &'a Context,
     a: &RunRequest,
+    needs_python: bool,
 ) -> Result<Option<crate::launch::remote::Sender<'a>>> {
     let Some(name) = &a.remote else {
         return Ok(None);
     };
     let remote = super::remotes::find(ctx, name)?;
     let mut s = crate::launch::remote::Sender::new(&ctx.home, remote, ctx.report.clone())?;
+    s.needs_python = needs_python;
     s.connect()?;
     Ok(Some(s))
 }
@@ -1031,7 +1037,7 @@ fn start_existing(
         None => crate::exec::Claim::take(&run)?,
     };
     let placed = crate::launch::Placement::of(&run)?;
-    if let Some(mut s) = connect(ctx, a)? {
+    if let Some(mut s) = connect(ctx, a, false)? {
         if !flag_strs.is_empty() || !run.has_marker("STAGED") {
             return Err(Error::user(format!(
                 "run {} is not staged: only a staged run is started on a remote, as it is (stage a new one with `guild run --stage`)",

@@ -58,6 +58,8 @@ pub struct Sender<'a> {
     pub report: Arc<dyn Reporter>,
     digest: String,
     prep: Option<Prepared>,
+    /// The runs to send need Python there (checked when connecting).
+    pub needs_python: bool,
 }
 
 impl<'a> Sender<'a> {
@@ -73,6 +75,7 @@ impl<'a> Sender<'a> {
             report,
             digest,
             prep: None,
+            needs_python: false,
         })
     }
 
@@ -82,6 +85,16 @@ impl<'a> Sender<'a> {
     pub fn connect(&mut self) -> Result<&Prepared> {
         if self.prep.is_none() {
             let prep = self.site.prepare(&self.digest)?;
+            if self.slurm().is_some() && !prep.sbatch {
+                return Err(Error::user(format!(
+                    "sbatch is not on the PATH on {}; install Slurm's client there, or add the line that makes it available (module load slurm) to init of remote '{}'",
+                    self.site.describe(),
+                    self.remote.name
+                )));
+            }
+            if self.needs_python && prep.python.is_none() {
+                return Err(self.no_python());
+            }
             if !prep.has_binary {
                 let exe = crate::platform::guild_exe()?;
                 self.site.ensure_binary(&prep, &exe, &self.digest)?;
@@ -124,13 +137,17 @@ impl<'a> Sender<'a> {
                 .unwrap_or(false)
         });
         if needs && prep.is_some_and(|p| p.python.is_none()) {
-            return Err(Error::user(format!(
-                "there is no python3 on {} (the run's command is Python); install Python 3 there, or set venv-path or init of remote '{}' to one",
-                self.site.describe(),
-                self.remote.name
-            )));
+            return Err(self.no_python());
         }
         Ok(())
+    }
+
+    fn no_python(&self) -> Error {
+        Error::user(format!(
+            "there is no python3 on {} (the run's command is Python); install Python 3 there, or set venv-path or init of remote '{}' to one",
+            self.site.describe(),
+            self.remote.name
+        ))
     }
 
     /// The local record of each run says where it goes; the runs are
@@ -344,13 +361,6 @@ impl<'a> Sender<'a> {
             .prep
             .as_ref()
             .ok_or_else(|| Error::user("not connected"))?;
-        if !prep.sbatch {
-            return Err(Error::user(format!(
-                "sbatch is not on the PATH on {}; install Slurm's client there, or add the line that makes it available (module load slurm) to init of remote '{}'",
-                self.site.describe(),
-                self.remote.name
-            )));
-        }
         let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
         let home = &prep.home;
         let script = slurm::job_script(
@@ -417,31 +427,82 @@ impl<'a> Sender<'a> {
 
     /// Run the remote's guild with `args` (quoted; never flag values) with
     /// its output here as it comes; its exit code. The copy of this
-    /// binary is put there first when it is missing.
-    pub fn guild(&mut self, args: &[String]) -> Result<i32> {
-        for attempt in 0..2 {
+    /// binary is put there first when it is missing. With `resume` (a
+    /// command whose output is the same on every try: `watch`, `cat`,
+    /// `logs`), a lost connection is made again and the output goes on
+    /// where it stopped, each byte printed once.
+    pub fn guild(&mut self, args: &[String], resume: bool) -> Result<i32> {
+        use std::io::{Read, Write};
+        let mut printed: u64 = 0;
+        let mut copied = false;
+        let mut retries = 0;
+        loop {
             let script = self.site.guild_script(&self.digest, args);
-            let st = self
-                .site
-                .shell(&script)?
-                .stdout(Stdio::inherit())
-                .stderr(Stdio::inherit())
-                .status()
-                .map_err(|e| Error::process("cannot run ssh", e))?;
-            if site::is_missing_binary(st.code()) && attempt == 0 {
+            let mut cmd = self.site.shell(&script)?;
+            cmd.stderr(Stdio::inherit());
+            let code = if resume {
+                let mut child = cmd
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .map_err(|e| Error::process("cannot run ssh", e))?;
+                let mut from = child
+                    .stdout
+                    .take()
+                    .ok_or_else(|| Error::user("ssh gave no output pipe"))?;
+                let mut out = std::io::stdout().lock();
+                let mut seen: u64 = 0;
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match from.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    // What an earlier connection printed is skipped.
+                    let skip = printed.saturating_sub(seen).min(n as u64) as usize;
+                    seen += n as u64;
+                    if skip < n {
+                        if out.write_all(&buf[skip..n]).is_err() {
+                            let _ = child.kill();
+                            break;
+                        }
+                        let _ = out.flush();
+                        printed += (n - skip) as u64;
+                    }
+                }
+                child
+                    .wait()
+                    .map_err(|e| Error::process("cannot wait for ssh", e))?
+                    .code()
+            } else {
+                cmd.stdout(Stdio::inherit())
+                    .status()
+                    .map_err(|e| Error::process("cannot run ssh", e))?
+                    .code()
+            };
+            if site::is_missing_binary(code) && !copied {
+                copied = true;
                 self.connect()?;
                 continue;
             }
-            if st.code() == Some(255) {
+            if code == Some(255) || code.is_none() {
+                if resume && retries < 5 {
+                    retries += 1;
+                    self.report.warning(&format!(
+                        "WARNING: the connection to {} was lost; connecting again ({retries} of 5)",
+                        self.site.describe()
+                    ));
+                    std::thread::sleep(Duration::from_millis(500 * retries));
+                    self.site.reset();
+                    continue;
+                }
                 return Err(Error::user(format!(
                     "cannot reach {} or the connection was lost; check that the host is up (`guild remote status {}`)",
                     self.site.describe(),
                     self.remote.name
                 )));
             }
-            return Ok(st.code().unwrap_or(1));
+            return Ok(code.unwrap_or(1));
         }
-        Ok(1)
     }
 
     /// As [`Sender::guild`], capturing stdout.

@@ -77,6 +77,28 @@ impl Site {
         })
     }
 
+    /// Forget a shared connection that no longer works (its master was
+    /// killed): the next command makes a new one.
+    pub fn reset(&self) {
+        if let Some(s) = &self.ssh {
+            let sock = control_dir().join(socket_name(s));
+            let alive = s
+                .command_base()
+                .arg("-o")
+                .arg(format!("ControlPath={}", sock.display()))
+                .args(["-O", "check"])
+                .arg(&s.host)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|st| st.success());
+            if !alive {
+                let _ = std::fs::remove_file(&sock);
+            }
+        }
+    }
+
     /// Where it is, as people write it.
     pub fn describe(&self) -> String {
         match &self.ssh {

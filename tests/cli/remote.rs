@@ -1,0 +1,692 @@
+//! Remote runs against the real OpenSSH server and single-node Slurm that
+//! scripts/setup-test-env.sh starts: `run --remote` over SSH and Slurm,
+//! the `--remote` views, stop, pull/push/sync, and the faults.
+
+use super::*;
+use std::io::{BufRead, BufReader};
+
+/// A project with a remote config, and a guild home of its own on the
+/// test sshd (removed at the end).
+struct Remote {
+    e: Env,
+    /// `~/NAME` on the sshd user's side.
+    ssh_home: String,
+    ssh_config: PathBuf,
+}
+
+const ECHO_PY: &str = r#"import argparse, os, sys, time
+p = argparse.ArgumentParser()
+p.add_argument("--msg", default="hi")
+p.add_argument("--x", type=float, default=1.0)
+p.add_argument("--steps", type=int, default=2)
+p.add_argument("--sleep", type=float, default=0)
+a = p.parse_args()
+print("msg=[%s]" % a.msg)
+for i in range(a.steps):
+    print("step %d" % i, flush=True)
+    print("loss: %f" % (a.x / (i + 1)), flush=True)
+    time.sleep(a.sleep)
+"#;
+
+impl Remote {
+    /// `remotes` is the YAML under `remotes:`; `{ssh}` in it is the
+    /// connection settings of the test sshd, `{home}` this test's guild
+    /// home there, `{here}` a guild home on this machine for Slurm.
+    fn new(remotes: &str) -> Remote {
+        let e = Env::new();
+        std::fs::write(e.proj.join("echo.py"), ECHO_PY).unwrap();
+        let ssh_config = test_sshd_config();
+        let tag = e
+            .home
+            .parent()
+            .and_then(|p| p.file_name())
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches('.')
+            .to_string();
+        let ssh_home = format!("~/gt-{tag}");
+        let here = e.home.parent().unwrap().join("cluster");
+        let cfg = remotes
+            .replace(
+                "{ssh}",
+                &format!("host: sshd-local, ssh-config: '{}'", ssh_config.display()),
+            )
+            .replace("{home}", &ssh_home)
+            .replace("{here}", &here.display().to_string());
+        std::fs::write(e.proj.join("guild-config.yml"), format!("remotes:\n{cfg}")).unwrap();
+        Remote {
+            e,
+            ssh_home,
+            ssh_config,
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = self.e.cmd(args);
+        c.env("GUILD_CONFIG", self.e.proj.join("guild-config.yml"));
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "guild {args:?} failed: {}\n{}{}",
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// One error line and exit 1, and no run dir made here.
+    fn fails(&self, args: &[&str], words: &[&str]) -> String {
+        let before = self.e.run_dirs();
+        let o = self.run(args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        for w in words {
+            assert!(err.contains(w), "{args:?}: expected {w:?} in {err}");
+        }
+        assert_eq!(self.e.run_dirs(), before, "{args:?} left a run behind");
+        err
+    }
+
+    /// A shell command on the sshd, as its user.
+    fn ssh(&self, script: &str) -> String {
+        let o = Command::new("ssh")
+            .arg("-F")
+            .arg(&self.ssh_config)
+            .arg("sshd-local")
+            .arg(script)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// The status word (a run on a remote shows as `running (NAME)`).
+    fn status(&self, id: &str) -> String {
+        let s = self.e.status_of(id);
+        s.split(' ').next().unwrap_or("").to_string()
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.e
+            .runs_json()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// `sync` until the local record of `id` shows `status`.
+    fn sync_until(&self, id: &str, status: &str, timeout: Duration) {
+        let t0 = Instant::now();
+        let mut said = std::collections::BTreeSet::new();
+        loop {
+            let synced = self.ok(&["sync", id]);
+            said.insert(synced.clone());
+            if self.status(id) == status {
+                return;
+            }
+            assert!(
+                t0.elapsed() < timeout,
+                "timed out waiting for {id} to be {status}: sync said {said:?}; runs:\n{}",
+                self.e.ok(&["runs"])
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        if self.ssh_home.starts_with("~/gt-") {
+            self.ssh(&format!("rm -rf {}", self.ssh_home));
+        }
+    }
+}
+
+#[test]
+fn ssh_run_streams_output_and_flag_values_never_reach_a_command_line() {
+    let r = Remote::new("  box: {type: ssh, {ssh}, guild-home: '{home}'}\n");
+    // Every ssh command line (rsync's too) is logged by a shim.
+    let shim = r.e.home.parent().unwrap().join("shim");
+    std::fs::create_dir_all(&shim).unwrap();
+    let log = shim.join("ssh.log");
+    std::fs::write(
+        shim.join("ssh"),
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec /usr/bin/ssh \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        shim.join("ssh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", shim.display(), std::env::var("PATH").unwrap());
+    let ctl = r.e.home.parent().unwrap().join("ctl");
+    let hostile = "a;b $(touch /tmp/guild-pwned) `id` \"q\" 'x'\nsecond line";
+    let o = r
+        .cmd(&[
+            "run",
+            "echo.py",
+            &format!("msg={hostile}"),
+            "-y",
+            "--remote",
+            "box",
+        ])
+        .env("PATH", &path)
+        .env("GUILD_SSH_CONTROL_DIR", &ctl)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The output streamed here; the flag value arrived as data: what a
+    // run here prints.
+    let here =
+        r.e.ok(&["run", "echo.py", &format!("msg={hostile}"), "-y", "--stage"]);
+    let _ = here;
+    let staged = r.e.runs_json()[0]["id"].as_str().unwrap().to_string();
+    let local = r.e.ok(&["run", "--start", &staged, "-y"]);
+    let msg = local.lines().find(|l| l.starts_with("msg=[")).unwrap();
+    assert!(msg.contains("$(touch /tmp/guild-pwned) `id`"), "{msg}");
+    assert!(out.contains(msg), "{out}\nexpected {msg}");
+    r.e.ok(&["runs", "rm", "-p", "-y", &staged]);
+    assert!(out.contains("loss: 0.5"), "{out}");
+    assert!(!Path::new("/tmp/guild-pwned").exists());
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("sshd-local"), "{logged}");
+    for part in ["pwned", "second line", "msg="] {
+        assert!(
+            !logged.contains(part),
+            "{part} on an ssh command line:\n{logged}"
+        );
+    }
+    // The record here: where it went, complete after the run.
+    let id = r.ids()[0].clone();
+    let run = r.e.home.join("runs").join(&id);
+    let placement = std::fs::read_to_string(run.join(".guild/placement")).unwrap();
+    assert!(
+        placement.contains("type: remote") && placement.contains("remote: box"),
+        "{placement}"
+    );
+    assert!(placement.contains(&format!("/runs/{id}")), "{placement}");
+    assert_eq!(r.status(&id), "completed");
+    let output = std::fs::read_to_string(run.join(".guild/output")).unwrap();
+    assert!(output.contains("loss: 0.5"), "{output}");
+    // The remote's guild answers for its runs.
+    let listed = r.ok(&["runs", "--remote", "box"]);
+    assert!(
+        listed.contains(&id[..8]) && listed.contains("completed"),
+        "{listed}"
+    );
+    let info = r.ok(&["runs", "info", "--remote", "box"]);
+    assert!(info.contains(&format!("id: {id}")), "{info}");
+    assert!(
+        info.contains("/gt-") && info.contains("exit_status: 0"),
+        "{info}"
+    );
+    let cat = r.ok(&["cat", "--output", "-r", "box"]);
+    assert!(cat.contains("step 1"), "{cat}");
+    let ls = r.ok(&["ls", "--remote", "box"]);
+    assert!(ls.contains("echo.py"), "{ls}");
+    let logs = r.ok(&["logs", "--remote", "box"]);
+    assert!(logs.contains("loss: 0.5"), "{logs}");
+    let csv = r.ok(&["compare", "--csv", "--remote", "box"]);
+    assert!(csv.contains(&id[..8]) && csv.contains("0.5"), "{csv}");
+    // A second run reuses the binary there (one copy, by digest).
+    r.ok(&["run", "echo.py", "x=2", "-y", "-q", "--remote", "box"]);
+    let bins = r.ssh(&format!("ls {}/bin", r.ssh_home));
+    assert_eq!(bins.lines().count(), 1, "{bins}");
+    assert_eq!(r.e.runs_json().len(), 2);
+}
+
+#[test]
+fn ssh_background_stop_ctrl_c_and_a_lost_connection_during_watch() {
+    let r = Remote::new("  box: {type: ssh, {ssh}, guild-home: '{home}'}\n");
+    // A connection of this test's own: it is killed below.
+    let ctl = r.e.home.parent().unwrap().join("ctl");
+    let cmd = |args: &[&str]| {
+        let mut c = r.cmd(args);
+        c.env("GUILD_SSH_CONTROL_DIR", &ctl);
+        c
+    };
+    let ok = |args: &[&str]| {
+        let o = cmd(args).output().unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // --background returns at once; the record shows it running there.
+    let t0 = Instant::now();
+    let o = cmd(&[
+        "run",
+        "echo.py",
+        "steps=40",
+        "sleep=0.25",
+        "-y",
+        "--background",
+        "--remote",
+        "box",
+    ])
+    .output()
+    .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    let id = r.ids()[0].clone();
+    let listed = r.e.ok(&["runs"]);
+    assert!(listed.contains("running (box)"), "{listed}");
+    // watch --remote: the connection is lost midway (its master ssh is
+    // killed); the watch connects again and prints each line once.
+    let mut watch = cmd(&["watch", &id, "--remote", "box"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while let Some(Ok(l)) = lines.next() {
+        seen.push(l.clone());
+        if l == "step 3" {
+            break;
+        }
+    }
+    let masters = Command::new("pkill")
+        .args(["-9", "-f", &format!("ControlPath={}", ctl.display())])
+        .status()
+        .unwrap();
+    assert!(masters.success(), "no ssh master to kill");
+    for l in lines.map_while(|l| l.ok()) {
+        seen.push(l);
+    }
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut watch.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(watch.wait().unwrap().success(), "{err}");
+    assert!(
+        err.contains("connection to sshd-local was lost; connecting again"),
+        "{err}"
+    );
+    let steps: Vec<&String> = seen.iter().filter(|l| l.starts_with("step ")).collect();
+    assert_eq!(steps.len(), 40, "{seen:?}");
+    for (i, l) in steps.iter().enumerate() {
+        assert_eq!(**l, format!("step {i}"));
+    }
+    r.sync_until(&id, "completed", Duration::from_secs(20));
+    // stop (local record): stopped there, terminated here.
+    ok(&[
+        "run",
+        "echo.py",
+        "steps=200",
+        "sleep=0.2",
+        "-y",
+        "--background",
+        "--remote",
+        "box",
+    ]);
+    let id = r.ids()[0].clone();
+    let out = ok(&["stop", "-y", &id[..8]]);
+    let _ = out;
+    assert_eq!(r.status(&id), "terminated");
+    let there = ok(&["runs", "--remote", "box"]);
+    assert!(
+        there.lines().next().unwrap().contains("terminated"),
+        "{there}"
+    );
+    // Ctrl-C of a foreground remote run stops it there.
+    let mut fg = cmd(&[
+        "run",
+        "echo.py",
+        "steps=200",
+        "sleep=0.2",
+        "-y",
+        "--remote",
+        "box",
+    ])
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut out = BufReader::new(fg.stdout.take().unwrap()).lines();
+    while let Some(Ok(l)) = out.next() {
+        if l == "step 2" {
+            break;
+        }
+    }
+    // SAFETY-free: the test's own child.
+    Command::new("kill")
+        .args(["-INT", &fg.id().to_string()])
+        .status()
+        .unwrap();
+    let code = fg.wait().unwrap();
+    assert!(!code.success());
+    let id = r.ids()[0].clone();
+    assert_eq!(r.status(&id), "terminated");
+    let info = ok(&["runs", "info", &id, "--remote", "box"]);
+    assert!(info.contains("status: terminated"), "{info}");
+}
+
+#[test]
+fn ssh_sweep_pull_push_and_sync() {
+    let r = Remote::new("  box: {type: ssh, {ssh}, guild-home: '{home}'}\n");
+    let out = r.ok(&["run", "echo.py", "x=[1,2,3]", "-y", "--remote", "box"]);
+    assert_eq!(out.matches("msg=[hi]").count(), 3, "{out}");
+    let runs = r.e.runs_json();
+    let trials: Vec<&serde_json::Value> = runs
+        .iter()
+        .filter(|t| t["operation"] == "echo.py")
+        .collect();
+    assert_eq!(trials.len(), 3, "{runs:?}");
+    assert!(
+        trials.iter().all(|t| t["status"] == "completed"),
+        "{trials:?}"
+    );
+    let there = r.ok(&["runs", "--remote", "box"]);
+    assert_eq!(there.matches("completed").count(), 3, "{there}");
+    let hist = r.e.ok(&["history"]);
+    assert!(hist.contains("echo.py+") && hist.contains(" 3 "), "{hist}");
+    // pull into another home: complete, as a local run.
+    let other = Env::new();
+    std::fs::copy(
+        r.e.proj.join("guild-config.yml"),
+        other.proj.join("guild-config.yml"),
+    )
+    .unwrap();
+    let id = trials[0]["id"].as_str().unwrap().to_string();
+    let o = other
+        .cmd(&["pull", "box", &id])
+        .env("GUILD_CONFIG", other.proj.join("guild-config.yml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let pulled = other.home.join("runs").join(&id);
+    assert!(!pulled.join(".guild/placement").exists());
+    let mine = other.ok(&["runs", "info", &id]);
+    let theirs = r.ok(&["runs", "info", &id, "--remote", "box"]);
+    let keep = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| {
+                !l.starts_with("run_dir:")
+                    && !l.starts_with("from:")
+                    && !l.starts_with("operation:")
+            })
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(keep(&mine), keep(&theirs));
+    assert!(
+        mine.contains("sourcecode_digest: ") && mine.contains("status: completed"),
+        "{mine}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(pulled.join(".guild/opref")).unwrap(),
+        std::fs::read_to_string(r.e.home.join("runs").join(&id).join(".guild/opref")).unwrap()
+    );
+    let cat = other.ok(&["cat", "--output", &id]);
+    assert!(cat.contains("step 1"), "{cat}");
+    // push a run made here; the remote lists it.
+    r.e.ok(&["run", "echo.py", "x=9", "-y", "-q"]);
+    let local = r.e.runs_json()[0]["id"].as_str().unwrap().to_string();
+    r.ok(&["push", "box", &local[..8]]);
+    let there = r.ok(&["runs", "--remote", "box"]);
+    assert!(there.contains(&local[..8]), "{there}");
+    // sync: nothing unfinished, nothing to do.
+    let s = r.ok(&["sync"]);
+    assert!(s.contains("No remote runs"), "{s}");
+}
+
+#[test]
+fn slurm_sweep_is_one_job_array_with_parallelism_and_cost() {
+    let r = Remote::new(
+        "  hpc: {type: slurm, partition: debug, guild-home: '{here}', array-parallelism: 2, hourly-cost: 3.6, time: '00:05:00'}\n",
+    );
+    let t0 = Instant::now();
+    let out = String::from_utf8_lossy(
+        &r.run(&[
+            "run",
+            "echo.py",
+            "x=[1,2,3,4,5,6,7,8]",
+            "sleep=0.5",
+            "-y",
+            "--remote",
+            "hpc",
+        ])
+        .stderr,
+    )
+    .into_owned();
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    assert!(out.contains(": 8 trials, at most 2 at a time"), "{out}");
+    assert!(
+        out.contains("Resources per trial: partition debug, time limit 00:05:00"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Estimated cost: 7.20 per hour while 2 run"),
+        "{out}"
+    );
+    // No requirements file: the imports are named (none here but stdlib).
+    let cluster = r.e.home.parent().unwrap().join("cluster");
+    let scripts: Vec<_> = std::fs::read_dir(cluster.join("slurm"))
+        .unwrap()
+        .flatten()
+        .filter(|f| f.path().extension().is_some_and(|x| x == "sbatch"))
+        .collect();
+    assert_eq!(scripts.len(), 1, "one sbatch for the sweep");
+    let script = std::fs::read_to_string(scripts[0].path()).unwrap();
+    assert!(script.contains("#SBATCH --array=0-7%2"), "{script}");
+    // At most 2 run at once; all complete.
+    let ids = r.ids();
+    let trials: Vec<String> = ids
+        .iter()
+        .filter(|i| r.e.status_of(i) != "completed")
+        .cloned()
+        .collect();
+    assert_eq!(trials.len(), 8);
+    let mut max_running = 0;
+    wait_until("8 trials completed", Duration::from_secs(90), || {
+        let there = r.ok(&["runs", "--remote", "hpc"]);
+        max_running = max_running.max(there.matches(" running ").count());
+        there.matches(" completed ").count() == 8
+    });
+    assert!(max_running <= 2, "{max_running} ran at once");
+    r.ok(&["sync"]);
+    assert!(trials.iter().all(|i| r.status(i) == "completed"));
+    let hist = r.e.ok(&["history"]);
+    let row = hist.lines().find(|l| l.contains("echo.py+")).unwrap();
+    assert!(hist.lines().next().unwrap().contains("COST"), "{hist}");
+    assert!(row.contains(" 8 "), "{hist}");
+}
+
+#[test]
+fn slurm_cancel_pending_and_running_and_the_time_limit() {
+    let r = Remote::new(
+        "  hpc: {type: slurm, partition: debug, guild-home: '{here}'}\n  later: {type: slurm, partition: debug, guild-home: '{here}', sbatch: ['--begin=now+1hour']}\n  short: {type: slurm, partition: debug, guild-home: '{here}', time: '00:01:00'}\n",
+    );
+    // Held by the scheduler (BeginTime): pending here and there; stop
+    // cancels it: terminated.
+    r.ok(&["run", "echo.py", "-y", "--remote", "later"]);
+    let pending = r.ids()[0].clone();
+    assert_eq!(r.status(&pending), "pending");
+    let there = r.ok(&["runs", "--remote", "later"]);
+    assert!(there.contains("pending"), "{there}");
+    let st = r.e.ok(&["status"]);
+    assert!(st.contains("echo.py"), "{st}");
+    r.ok(&["stop", "-y", &pending]);
+    assert_eq!(r.status(&pending), "terminated");
+    // Running: scancel; the run records its end.
+    r.ok(&[
+        "run",
+        "echo.py",
+        "steps=300",
+        "sleep=0.2",
+        "-y",
+        "--remote",
+        "hpc",
+    ]);
+    let running = r.ids()[0].clone();
+    r.sync_until(&running, "running", Duration::from_secs(120));
+    r.ok(&["stop", "-y", &running]);
+    r.sync_until(&running, "terminated", Duration::from_secs(60));
+    // The time limit (Slurm rounds to a minute): terminated there and here.
+    r.ok(&[
+        "run",
+        "echo.py",
+        "steps=1000",
+        "sleep=0.2",
+        "-y",
+        "--remote",
+        "short",
+    ]);
+    let timed = r.ids()[0].clone();
+    r.sync_until(&timed, "terminated", Duration::from_secs(240));
+    let info = r.ok(&["runs", "info", &timed, "--remote", "short"]);
+    assert!(info.contains("status: terminated"), "{info}");
+}
+
+#[test]
+fn slurm_through_a_login_node_over_ssh() {
+    let r = Remote::new("  hpc: {type: slurm, {ssh}, partition: debug, guild-home: '{home}'}\n");
+    let out = String::from_utf8_lossy(
+        &r.run(&["run", "echo.py", "x=4", "-y", "--remote", "hpc"])
+            .stderr,
+    )
+    .into_owned();
+    assert!(out.contains("Submitted echo.py to hpc as job "), "{out}");
+    let id = r.ids()[0].clone();
+    r.sync_until(&id, "completed", Duration::from_secs(60));
+    let out =
+        std::fs::read_to_string(r.e.home.join("runs").join(&id).join(".guild/output")).unwrap();
+    assert!(out.contains("loss: 2"), "{out}");
+    // It ran as the login user, in its home.
+    let info = r.ok(&["runs", "info", "--remote", "hpc"]);
+    assert!(info.contains("run_dir: /home/sshtest/gt-"), "{info}");
+}
+
+#[test]
+fn remote_faults_are_one_line_and_leave_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    // A key the sshd does not know, and a known_hosts with another key
+    // for the host.
+    let key = dir.path().join("k");
+    let gen = |path: &Path| {
+        assert!(Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(path)
+            .status()
+            .unwrap()
+            .success());
+    };
+    gen(&key);
+    let other_host = dir.path().join("h");
+    gen(&other_host);
+    let pubkey = std::fs::read_to_string(other_host.with_extension("pub")).unwrap();
+    let kh = dir.path().join("known_hosts");
+    let mut words = pubkey.split_whitespace();
+    std::fs::write(
+        &kh,
+        format!(
+            "[127.0.0.1]:2222 {} {}\n",
+            words.next().unwrap(),
+            words.next().unwrap()
+        ),
+    )
+    .unwrap();
+    let cfg = std::fs::read_to_string(test_sshd_config()).unwrap();
+    let bad_cfg = dir.path().join("ssh_config");
+    let known = cfg
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("UserKnownHostsFile "))
+        .unwrap()
+        .to_string();
+    std::fs::write(&bad_cfg, cfg.replace(&known, &kh.display().to_string())).unwrap();
+    // The same host with a key it does not know.
+    let ident = cfg
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("IdentityFile "))
+        .unwrap()
+        .to_string();
+    let key_cfg = dir.path().join("ssh_config_key");
+    std::fs::write(&key_cfg, cfg.replace(&ident, &key.display().to_string())).unwrap();
+    let r = Remote::new(&format!(
+        "  down: {{type: ssh, host: 127.0.0.1, port: 1, connect-timeout: 2}}\n  \
+         badkey: {{type: ssh, host: sshd-local, ssh-config: '{kc}', guild-home: '{{home}}'}}\n  \
+         hostkey: {{type: ssh, host: sshd-local, ssh-config: '{c}'}}\n  \
+         ro: {{type: ssh, {{ssh}}, guild-home: /proc/guild}}\n  \
+         nopy: {{type: ssh, {{ssh}}, guild-home: '{{home}}', init: ['python3() {{ return 127; }}']}}\n  \
+         badpart: {{type: slurm, partition: nosuch, guild-home: '{{here}}'}}\n  \
+         nosbatch: {{type: slurm, partition: debug, guild-home: '{{here}}'}}\n",
+        kc = key_cfg.display(),
+        c = bad_cfg.display()
+    ));
+    let run = |remote: &'static str| ["run", "echo.py", "-y", "--remote", remote];
+    r.fails(
+        &run("down"),
+        &[
+            "cannot reach 127.0.0.1:1",
+            "Connection refused",
+            "check host, port",
+        ],
+    );
+    r.fails(
+        &run("badkey"),
+        &["Permission denied", "the key was refused"],
+    );
+    r.fails(
+        &run("hostkey"),
+        &["Host key verification failed", "known_hosts"],
+    );
+    r.fails(
+        &run("ro"),
+        &["/proc/guild", "not writable", "set guild-home"],
+    );
+    r.fails(
+        &run("nopy"),
+        &["no python3 on sshd-local", "install Python 3"],
+    );
+    r.fails(&run("nope"), &["there is no remote 'nope'"]);
+    r.fails(&["runs", "--remote", "down"], &["cannot reach 127.0.0.1:1"]);
+    // sbatch rejects the partition: one line; the run stays staged here.
+    let o = r.run(&run("badpart"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("rejected the job") && err.contains("Invalid partition"),
+        "{err}"
+    );
+    let id = r.ids()[0].clone();
+    assert_eq!(r.status(&id), "staged");
+    // No sbatch on the PATH: one line that says what to do.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for d in ["/usr/bin", "/bin", "/usr/local/bin"] {
+        for f in std::fs::read_dir(d).into_iter().flatten().flatten() {
+            let name = f.file_name();
+            let n = name.to_string_lossy();
+            if !n.starts_with("sbatch") && !n.starts_with("squeue") && !bin.join(&name).exists() {
+                let _ = std::os::unix::fs::symlink(f.path(), bin.join(&name));
+            }
+        }
+    }
+    let before = r.e.run_dirs();
+    let o = r.cmd(&run("nosbatch")).env("PATH", &bin).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("sbatch is not on the PATH"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert_eq!(r.e.run_dirs(), before, "no run is made");
+}

@@ -152,6 +152,23 @@ pub fn build(
         .and_then(Value::as_str)
         .unwrap_or(".")
         .to_string();
+    // A script started elsewhere than where it was staged (on a remote):
+    // the project's file is not there, the run's copy of it is.
+    if let Some(first) = argv.first_mut() {
+        let p = Path::new(first.as_str());
+        let runnable =
+            nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok() && p.is_file();
+        if p.is_absolute() && !runnable {
+            if let Ok(opref) = run.opref() {
+                if let Ok(rel) = p.strip_prefix(&opref.pkg_name) {
+                    let copy = run.dir.join(&dest_dir).join(rel);
+                    if copy.is_file() {
+                        *first = copy.display().to_string();
+                    }
+                }
+            }
+        }
+    }
     let mut env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k != "_").collect();
     if python {
         let existing = env.get("PYTHONPATH").cloned().unwrap_or_default();

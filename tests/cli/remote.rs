@@ -252,6 +252,11 @@ fn ssh_run_streams_output_and_flag_values_never_reach_a_command_line() {
     let bins = r.ssh(&format!("ls {}/bin", r.ssh_home));
     assert_eq!(bins.lines().count(), 1, "{bins}");
     assert_eq!(r.e.runs_json().len(), 2);
+    // A shell script runs from the run's copy: the project is not there
+    // (this test's project dir cannot be read by the sshd's user).
+    r.ok(&["run", "run.sh", "-y", "-q", "--remote", "box"]);
+    let id = r.ids()[0].clone();
+    assert_eq!(r.status(&id), "completed");
 }
 
 #[test]

@@ -695,3 +695,86 @@ fn remote_faults_are_one_line_and_leave_nothing_behind() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert_eq!(r.e.run_dirs(), before, "no run is made");
 }
+
+#[test]
+fn a_copy_cut_short_leaves_the_run_staged_and_starting_it_again_resumes() {
+    let r = Remote::new("  box: {type: ssh, {ssh}, guild-home: '{home}'}\n");
+    // 20 MB of source code (20 text files under the 1 MiB limit) and a
+    // script that prints their digest where it runs.
+    use std::fmt::Write as _;
+    let mut seed: u64 = 42;
+    for i in 0..20 {
+        let mut text = String::with_capacity(1_000_000);
+        while text.len() < 1_000_000 - 20 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            writeln!(text, "{:016x}", seed).unwrap();
+        }
+        std::fs::write(r.e.proj.join(format!("data{i:02}.txt")), text).unwrap();
+    }
+    std::fs::write(
+        r.e.proj.join("digest.py"),
+        "import glob, hashlib\nh = hashlib.md5()\nfor f in sorted(glob.glob('data*.txt')):\n    h.update(open(f, 'rb').read())\nprint('digest', h.hexdigest())\n",
+    )
+    .unwrap();
+    // The copy goes slowly (an rsync that limits its bandwidth) and its
+    // connection is cut (the shared ssh connection is killed).
+    let shim = r.e.home.parent().unwrap().join("shim");
+    std::fs::create_dir_all(&shim).unwrap();
+    std::fs::write(
+        shim.join("rsync"),
+        "#!/bin/sh\nexec /usr/bin/rsync --bwlimit=2000 \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        shim.join("rsync"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:{}", shim.display(), std::env::var("PATH").unwrap());
+    let ctl = r.e.home.parent().unwrap().join("ctl");
+    let child = r
+        .cmd(&["run", "digest.py", "-y", "--remote", "box"])
+        .env("PATH", &path)
+        .env("GUILD_SSH_CONTROL_DIR", &ctl)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Cut once the copy has started there.
+    wait_until("the copy to start", Duration::from_secs(20), || {
+        r.ssh(&format!("ls {}/runs 2>/dev/null", r.ssh_home))
+            .trim()
+            .len()
+            == 32
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(Command::new("pkill")
+        .args(["-9", "-f", &format!("ControlPath={}", ctl.display())])
+        .status()
+        .unwrap()
+        .success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("copying the run to sshd-local failed"),
+        "{err}"
+    );
+    assert!(err.contains("guild run --start ID --remote box"), "{err}");
+    let id = r.ids()[0].clone();
+    assert_eq!(r.status(&id), "staged");
+    // Starting it again resumes the copy and runs it: the same bytes there.
+    let out = r.ok(&["run", "--start", &id, "-y", "--remote", "box"]);
+    let here = r.e.ok(&["run", "digest.py", "-y"]);
+    let digest = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("digest "))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(digest(&out), digest(&here));
+    assert_eq!(r.status(&id), "completed");
+}

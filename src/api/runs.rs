@@ -201,7 +201,7 @@ pub fn delete(ctx: &Context, c: &Change, permanent: bool) -> Result<Changed> {
                 r.run.id,
                 r.run.lock_pid().unwrap_or(0)
             ));
-            let target = target_of(&ctx.home, &r.run)?;
+            let target = target_of(ctx, &r.run)?;
             if let Stopped::Foreign(pid) = target.stop(&r.run, Duration::from_secs(30))? {
                 ctx.report.progress(&format!(
                     "{}; not deleting it either: stop its process first",
@@ -306,7 +306,7 @@ pub fn stop(ctx: &Context, c: &Change, grace: Duration) -> Result<Changed> {
     let all = ctx.runs(&filters, false)?;
     let mut sel: Vec<RunInfo> = Vec::new();
     for r in query::select(&all, &c.select.runs, true)? {
-        if target_of(&ctx.home, &r.run)?.stoppable(&r.run) {
+        if target_of(ctx, &r.run)?.stoppable(&r.run) {
             sel.push(r);
         } else if r.status.status == Status::Error && r.run.attr("exit_status").is_none() {
             // A LOCK whose live pid is not proven to be the run's.
@@ -333,7 +333,7 @@ pub fn stop(ctx: &Context, c: &Change, grace: Duration) -> Result<Changed> {
         };
         ctx.report
             .progress(&format!("Stopping {} ({whereabouts})", r.run.id));
-        let target = target_of(&ctx.home, &r.run)?;
+        let target = target_of(ctx, &r.run)?;
         match target.stop(&r.run, grace)? {
             Stopped::Foreign(pid) => ctx.report.progress(&foreign_pid_msg(&r.run, pid)),
             _ => done.push(r.clone()),

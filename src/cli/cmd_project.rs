@@ -73,7 +73,7 @@ pub struct PullArgs {
     /// Runs there: index, id prefix or name, as `guild runs --remote REMOTE` shows them (default: all)
     #[arg(value_name = "RUN")]
     pub runs: Vec<String>,
-    /// Do not ask for confirmation
+    /// Accepted as Guild takes it; nothing is asked
     #[arg(short = 'y', long)]
     pub yes: bool,
 }
@@ -81,13 +81,18 @@ pub struct PullArgs {
 /// `pull REMOTE [RUN...]`.
 pub fn pull(ctx: &Ctx, a: PullArgs) -> Result<i32> {
     let ids = api::remotes::pull(ctx, &a.remote, &a.runs)?;
-    for id in &ids {
-        println!("Copied {id} from {}", a.remote);
+    copied(&ids, &format!("from {}", a.remote));
+    Ok(0)
+}
+
+/// One line per run copied, or that there was nothing to copy.
+fn copied(ids: &[String], place: &str) {
+    for id in ids {
+        println!("Copied {id} {place}");
     }
     if ids.is_empty() {
         println!("Nothing to copy.");
     }
-    Ok(0)
 }
 
 #[derive(Args, Debug)]
@@ -98,7 +103,7 @@ pub struct PushArgs {
     /// Runs here (default: all matching the filters)
     #[arg(value_name = "RUN")]
     pub runs: Vec<String>,
-    /// Do not ask for confirmation
+    /// Accepted as Guild takes it; nothing is asked
     #[arg(short = 'y', long)]
     pub yes: bool,
     #[command(flatten)]
@@ -113,12 +118,7 @@ pub fn push(ctx: &Ctx, a: PushArgs) -> Result<i32> {
         deleted: false,
     };
     let ids = api::remotes::push(ctx, &a.remote, &sel)?;
-    for id in &ids {
-        println!("Copied {id} to {}", a.remote);
-    }
-    if ids.is_empty() {
-        println!("Nothing to copy.");
-    }
+    copied(&ids, &format!("to {}", a.remote));
     Ok(0)
 }
 

@@ -121,16 +121,14 @@ impl Target for Local<'_> {
     }
 }
 
-/// The target a run was started on (or would be started on).
-pub fn target_of<'h>(home: &'h Home, run: &Run) -> Result<Box<dyn Target + 'h>> {
+/// The target a run was started on (or would be started on), for a
+/// caller in `ctx` (its home; its directory and reporter for a remote).
+pub fn target_of<'h>(ctx: &'h crate::api::Context, run: &Run) -> Result<Box<dyn Target + 'h>> {
+    let home = &ctx.home;
     match Placement::of(run)? {
         Placement::Local { .. } => Ok(Box::new(Local { home })),
         Placement::Slurm { job } => Ok(Box::new(remote::SlurmJob { home, job })),
-        Placement::Remote { remote, .. } => Ok(Box::new(remote::Record {
-            home,
-            remote,
-            report: None,
-        })),
+        Placement::Remote { remote, .. } => Ok(Box::new(remote::Record { ctx, remote })),
     }
 }
 

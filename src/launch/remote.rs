@@ -711,32 +711,19 @@ pub fn slurm_summary(remote: &Remote, job: &str, name: &str, trials: usize) -> V
 
 /// The local record of a run on a remote: stopping it stops it there.
 pub struct Record<'h> {
-    pub home: &'h Home,
+    pub ctx: &'h crate::api::Context,
     pub remote: String,
-    pub report: Option<Arc<dyn Reporter>>,
 }
 
 impl Record<'_> {
     fn sender(&self) -> Result<Sender<'_>> {
-        let path = crate::home::user_config_path(std::env::current_dir().ok().as_deref());
-        let remotes = match path {
-            Some(p) => crate::remote::load(&p)?,
-            None => Vec::new(),
-        };
-        let remote = remotes
-            .into_iter()
-            .find(|r| r.name == self.remote)
-            .ok_or_else(|| {
-                Error::user(format!(
-                    "the run is on remote '{}', which the user config no longer declares; declare it again to reach the run",
-                    self.remote
-                ))
-            })?;
-        let report: Arc<dyn Reporter> = match &self.report {
-            Some(r) => r.clone(),
-            None => Arc::new(crate::api::Collect::default()),
-        };
-        Sender::new(self.home, remote, report)
+        let remote = crate::api::remotes::find(self.ctx, &self.remote).map_err(|_| {
+            Error::user(format!(
+                "the run is on remote '{}', which the user config no longer declares; declare it again to reach the run",
+                self.remote
+            ))
+        })?;
+        Sender::new(&self.ctx.home, remote, self.ctx.report.clone())
     }
 }
 

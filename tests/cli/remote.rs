@@ -111,6 +111,20 @@ impl Remote {
     }
 
     /// The status word (a run on a remote shows as `running (NAME)`).
+    /// A directory with an executable `name` (`body` is its script),
+    /// to put first on the PATH.
+    fn shim(&self, name: &str, body: &str) -> PathBuf {
+        let dir = self.e.home.parent().unwrap().join("shim");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(
+            dir.join(name),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        dir
+    }
+
     fn status(&self, id: &str) -> String {
         let s = self.e.status_of(id);
         s.split(' ').next().unwrap_or("").to_string()
@@ -156,22 +170,14 @@ impl Drop for Remote {
 fn ssh_run_streams_output_and_flag_values_never_reach_a_command_line() {
     let r = Remote::new("  box: {type: ssh, {ssh}, guild-home: '{home}'}\n");
     // Every ssh command line (rsync's too) is logged by a shim.
-    let shim = r.e.home.parent().unwrap().join("shim");
-    std::fs::create_dir_all(&shim).unwrap();
-    let log = shim.join("ssh.log");
-    std::fs::write(
-        shim.join("ssh"),
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec /usr/bin/ssh \"$@\"\n",
+    let log = r.e.home.parent().unwrap().join("ssh.log");
+    let shim = r.shim(
+        "ssh",
+        &format!(
+            "printf '%s\\n' \"$*\" >> '{}'\nexec /usr/bin/ssh \"$@\"",
             log.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        shim.join("ssh"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    );
     let path = format!("{}:{}", shim.display(), std::env::var("PATH").unwrap());
     let ctl = r.e.home.parent().unwrap().join("ctl");
     let hostile = "a;b $(touch /tmp/guild-pwned) `id` \"q\" 'x'\nsecond line";
@@ -720,18 +726,7 @@ fn a_copy_cut_short_leaves_the_run_staged_and_starting_it_again_resumes() {
     .unwrap();
     // The copy goes slowly (an rsync that limits its bandwidth) and its
     // connection is cut (the shared ssh connection is killed).
-    let shim = r.e.home.parent().unwrap().join("shim");
-    std::fs::create_dir_all(&shim).unwrap();
-    std::fs::write(
-        shim.join("rsync"),
-        "#!/bin/sh\nexec /usr/bin/rsync --bwlimit=2000 \"$@\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        shim.join("rsync"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let shim = r.shim("rsync", "exec /usr/bin/rsync --bwlimit=2000 \"$@\"");
     let path = format!("{}:{}", shim.display(), std::env::var("PATH").unwrap());
     let ctl = r.e.home.parent().unwrap().join("ctl");
     let child = r

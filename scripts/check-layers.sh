@@ -6,12 +6,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 below='run|query|fsutil|op|guildfile|check|platform|redact|launch|home|exec|plan|output'
 if grep -rnE "crate::($below)\b|use (crate|guild)::($below)\b" src/cli; then
-    echo "check-layers: src/cli may use crate::api, crate::render, crate::error and crate::text only (see ARCHITECTURE.md)" >&2
+    echo "check-layers: src/cli may use crate::api, crate::render, crate::view, crate::error and crate::text only (see ARCHITECTURE.md)" >&2
+    exit 1
+fi
+# The web view is a front end like the CLI: the API and the renderer.
+if grep -rnE "crate::($below|cli)\b" src/view; then
+    echo "check-layers: src/view may use crate::api, crate::render and crate::error only (see ARCHITECTURE.md)" >&2
     exit 1
 fi
 # Nothing below the CLI and the renderer depends on them.
-if grep -rnE "crate::(cli|render)\b" src --include=*.rs | grep -vE '^src/(cli|render)/'; then
-    echo "check-layers: only src/cli uses crate::render; nothing uses crate::cli" >&2
+if grep -rnE "crate::(cli|render|view)\b" src --include=*.rs | grep -vE '^src/(cli|render|view)/'; then
+    echo "check-layers: only src/cli and src/view use crate::render; nothing but src/cli uses crate::view or crate::cli" >&2
     exit 1
 fi
 echo "check-layers: ok"

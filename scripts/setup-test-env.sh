@@ -36,3 +36,8 @@ SSHD_LOCAL_CLIENT_CONFIG=0 services/sshd-local.sh start "$SSHD_STATE" >/dev/null
 # tests (installs slurm and munge on first use).
 SLURM_STATE="${GUILD_TEST_SLURM_STATE:-/tmp/guild-test-slurm}"
 services/slurm-local.sh start "$SLURM_STATE" >/dev/null
+# Headless Chromium and its driver from the distribution, for the tests of
+# `guild view` in a real browser.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi

@@ -19,6 +19,7 @@ pub(crate) mod remote;
 pub(crate) mod render;
 pub(crate) mod run;
 pub(crate) mod text;
+pub(crate) mod view;
 
 use std::ffi::OsString;
 

@@ -1967,6 +1967,8 @@ mod api;
 mod remote;
 #[path = "cli/safety.rs"]
 mod safety;
+#[path = "cli/view.rs"]
+mod view;
 
 /// `guild select` prints what Guild 0.9.0's does, and marks set by one
 /// tool are seen by the other.

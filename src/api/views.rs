@@ -233,3 +233,263 @@ pub fn compare(ctx: &Context, req: &CompareRequest) -> Result<Compared> {
 pub fn write_text(path: &std::path::Path, text: &str) -> Result<()> {
     crate::fsutil::write_atomic(path, text.as_bytes())
 }
+
+/// Lines `start..start+count` of a run's output (a negative `start`
+/// counts from the end: -100 is the last 100 lines), each with its time
+/// (ms since the epoch) and stream from `output.index`; and the number of
+/// lines there are. Only the lines asked for are read: a long output is
+/// reached by seeking, from its end for a tail.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OutputPage {
+    pub total: u64,
+    pub start: u64,
+    pub lines: Vec<LogLine>,
+}
+
+pub fn output_page(run: &crate::run::Run, start: i64, count: usize) -> Result<OutputPage> {
+    use std::io::{Read, Seek, SeekFrom};
+    let out_path = run.guild_path("output");
+    let mut out = match std::fs::File::open(&out_path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(OutputPage {
+                total: 0,
+                start: 0,
+                lines: Vec::new(),
+            })
+        }
+        Err(e) => return Err(Error::io("reading", &out_path, e)),
+    };
+    let size = out
+        .metadata()
+        .map_err(|e| Error::io("reading", &out_path, e))?
+        .len();
+    // Complete lines only (the last may be being written).
+    let mut chunk = vec![0u8; 1 << 20];
+    let count_all = |out: &mut std::fs::File, chunk: &mut [u8]| -> u64 {
+        let _ = out.seek(SeekFrom::Start(0));
+        let mut n = 0u64;
+        while let Ok(k) = out.read(chunk) {
+            if k == 0 {
+                break;
+            }
+            n += memchr::memchr_iter(b'\n', &chunk[..k]).count() as u64;
+        }
+        n
+    };
+    let idx_path = run.guild_path("output.index");
+    let total = match std::fs::metadata(&idx_path) {
+        Ok(m) => m.len() / 9,
+        Err(_) => count_all(&mut out, &mut chunk),
+    };
+    let first = if start < 0 {
+        total.saturating_sub(start.unsigned_abs())
+    } else {
+        (start as u64).min(total)
+    };
+    let last = (first + count as u64).min(total);
+    // The byte offset of line `first`: from the end when it is nearer.
+    let mut offset = 0u64;
+    if first > 0 {
+        if first > total / 2 {
+            let mut to_skip = total - first; // newlines to pass going back
+            let mut pos = size;
+            let mut found = None;
+            // The last byte is the newline of the last line.
+            let mut skip_last = true;
+            while pos > 0 && found.is_none() {
+                let len = chunk.len().min(pos as usize);
+                pos -= len as u64;
+                out.seek(SeekFrom::Start(pos))
+                    .map_err(|e| Error::io("reading", &out_path, e))?;
+                out.read_exact(&mut chunk[..len])
+                    .map_err(|e| Error::io("reading", &out_path, e))?;
+                for i in memchr::memrchr_iter(b'\n', &chunk[..len]) {
+                    if skip_last {
+                        skip_last = false;
+                        if pos + i as u64 + 1 == size {
+                            continue;
+                        }
+                    }
+                    if to_skip == 0 {
+                        found = Some(pos + i as u64 + 1);
+                        break;
+                    }
+                    to_skip -= 1;
+                }
+            }
+            offset = found.unwrap_or(0);
+        } else {
+            let mut seen = 0u64;
+            let mut pos = 0u64;
+            out.seek(SeekFrom::Start(0))
+                .map_err(|e| Error::io("reading", &out_path, e))?;
+            'scan: loop {
+                let k = out
+                    .read(&mut chunk)
+                    .map_err(|e| Error::io("reading", &out_path, e))?;
+                if k == 0 {
+                    break;
+                }
+                for i in memchr::memchr_iter(b'\n', &chunk[..k]) {
+                    seen += 1;
+                    if seen == first {
+                        offset = pos + i as u64 + 1;
+                        break 'scan;
+                    }
+                }
+                pos += k as u64;
+            }
+        }
+    }
+    out.seek(SeekFrom::Start(offset))
+        .map_err(|e| Error::io("reading", &out_path, e))?;
+    let mut reader = std::io::BufReader::new(out);
+    let mut idx = std::fs::File::open(&idx_path).ok();
+    if let Some(f) = idx.as_mut() {
+        let _ = f.seek(SeekFrom::Start(first * 9));
+    }
+    let mut lines = Vec::with_capacity((last - first) as usize);
+    let mut buf = Vec::new();
+    for _ in first..last {
+        buf.clear();
+        let n = std::io::BufRead::read_until(&mut reader, b'\n', &mut buf)
+            .map_err(|e| Error::io("reading", &out_path, e))?;
+        if n == 0 || !buf.ends_with(b"\n") {
+            break;
+        }
+        buf.pop();
+        let mut rec = [0u8; 9];
+        let (ms, stream) = match idx.as_mut().map(|f| f.read_exact(&mut rec)) {
+            Some(Ok(())) => {
+                let mut t = [0u8; 8];
+                t.copy_from_slice(&rec[..8]);
+                (u64::from_be_bytes(t), rec[8])
+            }
+            _ => (0, 0),
+        };
+        lines.push((ms, stream, String::from_utf8_lossy(&buf).into_owned()));
+    }
+    Ok(OutputPage {
+        total,
+        start: first,
+        lines,
+    })
+}
+
+/// One scalar of one run as a series (downsampled, see [`series`]).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Series {
+    pub run: String,
+    pub tag: String,
+    pub steps: Vec<i64>,
+    pub values: Vec<f64>,
+    /// Points in the run before downsampling.
+    pub points: usize,
+}
+
+/// Every scalar of each run (its own events files) as a series in step
+/// order. A series longer than `max_points` is downsampled to the min and
+/// max of each of `max_points / 2` buckets, so a spike is never lost.
+pub fn series(run: &crate::run::Run, max_points: usize) -> Vec<Series> {
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for dir in [run.guild_dir(), run.dir.clone()] {
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            files.extend(
+                rd.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().contains(".tfevents."))
+                    .map(|e| e.path()),
+            );
+        }
+    }
+    files.sort();
+    let mut by_tag: std::collections::BTreeMap<String, Vec<(i64, f64)>> = Default::default();
+    for f in &files {
+        for (tag, v, step) in crate::output::tfevents::read_scalars(f) {
+            by_tag.entry(tag).or_default().push((step, v));
+        }
+    }
+    by_tag
+        .into_iter()
+        .map(|(tag, mut pts)| {
+            pts.sort_by_key(|p| p.0);
+            let points = pts.len();
+            let pts = downsample(&pts, max_points.max(2));
+            Series {
+                run: run.id.clone(),
+                tag,
+                steps: pts.iter().map(|p| p.0).collect(),
+                values: pts.iter().map(|p| p.1).collect(),
+                points,
+            }
+        })
+        .collect()
+}
+
+/// At most `max` points: the min and max of each bucket, in step order.
+fn downsample(pts: &[(i64, f64)], max: usize) -> Vec<(i64, f64)> {
+    if pts.len() <= max {
+        return pts.to_vec();
+    }
+    let buckets = max / 2;
+    let size = pts.len().div_ceil(buckets);
+    let mut out = Vec::with_capacity(max);
+    for b in pts.chunks(size) {
+        let lo = b.iter().min_by(|a, c| a.1.total_cmp(&c.1)).copied();
+        let hi = b.iter().max_by(|a, c| a.1.total_cmp(&c.1)).copied();
+        match (lo, hi) {
+            (Some(l), Some(h)) if l.0 == h.0 => out.push(l),
+            (Some(l), Some(h)) if l.0 < h.0 => out.extend([l, h]),
+            (Some(l), Some(h)) => out.extend([h, l]),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::*;
+
+    #[test]
+    fn downsampling_keeps_spikes_and_order() {
+        let mut pts: Vec<(i64, f64)> = (0..10_000).map(|i| (i, 1.0)).collect();
+        pts[7777].1 = 99.0;
+        pts[1234].1 = -5.0;
+        let d = downsample(&pts, 200);
+        assert!(d.len() <= 200);
+        assert!(d.iter().any(|p| p == &(7777, 99.0)));
+        assert!(d.iter().any(|p| p == &(1234, -5.0)));
+        assert!(d.windows(2).all(|w| w[0].0 < w[1].0));
+    }
+
+    #[test]
+    fn output_pages_are_read_from_either_end() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = crate::run::Run::at(tmp.path().join("r"));
+        std::fs::create_dir_all(run.guild_dir()).unwrap();
+        let mut out = String::new();
+        let mut idx = Vec::new();
+        for i in 0..1000u64 {
+            out.push_str(&format!("line {i}\n"));
+            idx.extend_from_slice(&(1000 + i).to_be_bytes());
+            idx.push((i % 2) as u8);
+        }
+        std::fs::write(run.guild_path("output"), &out).unwrap();
+        std::fs::write(run.guild_path("output.index"), &idx).unwrap();
+        let p = output_page(&run, -3, 10).unwrap();
+        assert_eq!(p.total, 1000);
+        assert_eq!(p.start, 997);
+        let texts: Vec<&str> = p.lines.iter().map(|l| l.2.as_str()).collect();
+        assert_eq!(texts, ["line 997", "line 998", "line 999"]);
+        assert_eq!(p.lines[0].0, 1997);
+        let p = output_page(&run, 10, 2).unwrap();
+        assert_eq!(p.lines[0], (1010, 0, "line 10".to_string()));
+        assert_eq!(p.lines[1].2, "line 11");
+        let p = output_page(&run, 700, 1).unwrap();
+        assert_eq!(p.lines[0].2, "line 700");
+        assert_eq!(p.lines[0].1, 0);
+        let p = output_page(&run, 0, 1).unwrap();
+        assert_eq!(p.lines[0].2, "line 0");
+    }
+}

@@ -207,3 +207,44 @@ pub fn compare(ctx: &Ctx, a: CompareArgs) -> Result<i32> {
     render::out(&render::compare_table(&header, &rows));
     Ok(0)
 }
+
+#[derive(Args, Debug)]
+pub struct ViewArgs {
+    /// Address to listen on; any but loopback needs the token printed in the URL
+    #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
+    pub host: String,
+    /// Port to listen on (0: a free one)
+    #[arg(short = 'p', long, default_value_t = 0, value_name = "PORT")]
+    pub port: u16,
+    /// Open the view in a browser (xdg-open), if there is one
+    #[arg(long)]
+    pub open: bool,
+    /// Allow labelling, tagging, deleting and restoring runs from the page
+    #[arg(long)]
+    pub allow_edit: bool,
+}
+
+/// `view`: serve until interrupted.
+pub fn view(ctx: Ctx, a: ViewArgs) -> Result<i32> {
+    let server = crate::view::Server::bind(&crate::view::Options {
+        host: a.host,
+        port: a.port,
+        allow_edit: a.allow_edit,
+    })?;
+    // Said once; a closed stdout does not stop the view.
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "Running guild view at {}", server.url);
+    let _ = writeln!(out, "Press Ctrl-C to quit");
+    let _ = out.flush();
+    drop(out);
+    if a.open {
+        let _ = std::process::Command::new("xdg-open")
+            .arg(&server.url)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+    }
+    server.serve(std::sync::Arc::new(ctx))?;
+    Ok(0)
+}

@@ -84,6 +84,8 @@ pub enum Command {
     Logs(cmd_views::LogsArgs),
     /// Compare runs: flags and scalars as a table, CSV or JSON
     Compare(cmd_views::CompareArgs),
+    /// Serve a web view of the runs (runs, a run's output and files, charts compared, sweeps)
+    View(cmd_views::ViewArgs),
     /// List the operations of the guild.yml in the current directory
     #[command(visible_alias = "ops")]
     Operations(cmd_project::OpsArgs),
@@ -592,6 +594,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::History(a) => cmd_views::history(&ctx, a),
         Command::Logs(a) => cmd_views::logs(&ctx, a),
         Command::Compare(a) => cmd_views::compare(&ctx, a),
+        Command::View(a) => cmd_views::view(ctx, a),
         Command::Operations(a) => cmd_project::operations(&ctx, a),
         Command::Models(a) => cmd_project::models(&ctx, a),
         Command::Help(a) => cmd_project::help(&ctx, a),

@@ -639,7 +639,13 @@ pub fn experiments(
             row.push(cost.map(|c| format!("{c:.2}")).unwrap_or_default());
         }
         rows.push(row);
+        let trials: Vec<&str> = if e.run.batch {
+            e.trials.iter().map(|t| t.run.id.as_str()).collect()
+        } else {
+            Vec::new()
+        };
         json.push(serde_json::json!({
+            "trials": trials,
             "cost": cost,
             "name": name,
             "id": e.run.run.id,

@@ -1,0 +1,252 @@
+// guild view: runs, a run, compare, sweeps. Plain JS, no build step; every
+// answer comes from the /api endpoints of `guild view` (the CLI's JSON).
+"use strict";
+const $ = (sel, el = document) => el.querySelector(sel);
+const main = () => $("#main");
+const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+const api = async (path) => {
+  const r = await fetch(path, { cache: "no-store" });
+  const j = await r.json();
+  if (!r.ok) throw new Error(j.error || r.statusText);
+  return j;
+};
+const view = { timer: null, page: null };
+window.__view = { charts: {}, runs: [] };
+
+function stopTimers() {
+  if (view.timer) clearInterval(view.timer);
+  view.timer = null;
+}
+
+function fmtTime(us) {
+  if (!us) return "";
+  const d = new Date(us / 1000);
+  const p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+function statusWord(s) {
+  return String(s || "").split(" ")[0];
+}
+
+// ---- Runs: a virtualised table (only the visible rows are in the DOM).
+const ROW = 28;
+const state = { runs: [], filtered: [], selected: new Set(), text: "", status: "" };
+
+function applyFilter() {
+  const t = state.text.toLowerCase();
+  state.filtered = state.runs.filter((r) => {
+    if (state.status && statusWord(r.status) !== state.status) return false;
+    if (!t) return true;
+    return [r.id, r.operation, r.label, r.name, (r.tags || []).join(" ")].some((v) => String(v || "").toLowerCase().includes(t));
+  });
+}
+
+function renderRows() {
+  const sc = $("#scroller");
+  if (!sc) return;
+  const inner = $("#inner");
+  inner.style.height = state.filtered.length * ROW + "px";
+  const first = Math.max(0, Math.floor(sc.scrollTop / ROW) - 10);
+  const last = Math.min(state.filtered.length, first + Math.ceil(sc.clientHeight / ROW) + 20);
+  let html = "";
+  for (let i = first; i < last; i++) {
+    const r = state.filtered[i];
+    const st = statusWord(r.status);
+    html += `<div class="row" data-id="${esc(r.id)}" style="top:${i * ROW}px">
+      <span><input type="checkbox" class="sel" data-id="${esc(r.id)}" ${state.selected.has(r.id) ? "checked" : ""}></span>
+      <span class="muted">${i + 1}</span>
+      <span><a href="#/run/${esc(r.id)}">${esc(r.id.slice(0, 8))}</a></span>
+      <span>${esc(r.operation)}</span>
+      <span>${esc(fmtTime(r.started))}</span>
+      <span><span class="status ${esc(st)}">${esc(r.status)}</span></span>
+      <span>${esc(r.label)}</span>
+      <span>${esc((r.tags || []).join(", "))}</span>
+      <span class="muted">${esc(r.name)}</span></div>`;
+  }
+  $("#rows").innerHTML = html;
+  $("#count").textContent = `${state.filtered.length} of ${state.runs.length} runs`;
+}
+
+async function loadRuns() {
+  state.runs = await api("/api/runs");
+  window.__view.runs = state.runs;
+  applyFilter();
+  renderRows();
+  $("#live").textContent = "updated " + new Date().toLocaleTimeString();
+}
+
+async function pageRuns() {
+  main().innerHTML = `<h2>Runs</h2>
+    <div class="bar"><input id="q" placeholder="search id, operation, label, tag, name" size="40" value="${esc(state.text)}">
+    <select id="st"><option value="">any status</option>${["running", "completed", "error", "terminated", "pending", "staged"].map((s) => `<option ${state.status === s ? "selected" : ""}>${s}</option>`).join("")}</select>
+    <button id="cmp">Compare selected</button><span id="count" class="muted"></span></div>
+    <div class="table"><div class="thead"><span></span><span>#</span><span>id</span><span>operation</span><span>started</span><span>status</span><span>label</span><span>tags</span><span>name</span></div>
+    <div id="scroller" class="scroller"><div id="inner"><div id="rows"></div></div></div></div>`;
+  $("#q").oninput = (e) => { state.text = e.target.value; applyFilter(); renderRows(); };
+  $("#st").onchange = (e) => { state.status = e.target.value; applyFilter(); renderRows(); };
+  $("#scroller").onscroll = renderRows;
+  $("#rows").onchange = (e) => {
+    if (!e.target.classList.contains("sel")) return;
+    const id = e.target.dataset.id;
+    e.target.checked ? state.selected.add(id) : state.selected.delete(id);
+  };
+  $("#cmp").onclick = () => {
+    const ids = [...state.selected];
+    if (ids.length) location.hash = "#/compare?ids=" + ids.join(",");
+  };
+  await loadRuns();
+  view.timer = setInterval(() => loadRuns().catch(() => {}), 2000);
+}
+
+// ---- A run: flags, attributes, scalars, files, output (tailed live).
+function kv(obj) {
+  const rows = Object.entries(obj || {}).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(typeof v === "object" ? JSON.stringify(v) : v)}</td></tr>`).join("");
+  return `<table class="kv">${rows || '<tr><td class="muted">none</td></tr>'}</table>`;
+}
+
+async function pageRun(id) {
+  const info = await api("/api/run?id=" + encodeURIComponent(id));
+  const files = await api("/api/files?id=" + encodeURIComponent(id));
+  const attrs = {};
+  for (const k of ["id", "operation", "status", "started", "stopped", "label", "exit_status", "run_dir", "sourcecode_digest"]) if (k in info) attrs[k] = info[k];
+  // Each scalar: {first, last, min, max: [value, step], ...}.
+  const scalarRows = Object.entries(info.scalars || {}).map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v.last?.[0])}</td><td>${esc(v.min?.[0])}</td><td>${esc(v.max?.[0])}</td><td>${esc(v.last?.[1])}</td></tr>`).join("");
+  const fileItems = files.filter((f) => !f.dir).map((f) => {
+    const href = `/api/file?id=${encodeURIComponent(id)}&path=${encodeURIComponent(f.path)}`;
+    const img = /\.(png|jpe?g|gif|svg)$/i.test(f.path) ? `<img src="${href}" alt="${esc(f.path)}">` : "";
+    return `<li><a href="${href}" target="_blank">${esc(f.path)}</a> <span class="muted">${f.size} bytes</span>${img}</li>`;
+  }).join("");
+  main().innerHTML = `<h2>Run ${esc(id.slice(0, 8))} <span id="runstatus" class="status ${esc(statusWord(info.status))}">${esc(info.status)}</span></h2>
+    <div class="bar"><a href="#/compare?ids=${esc(id)}">Charts</a></div>
+    <h3>Flags</h3><div id="flags">${kv(info.flags)}</div>
+    <h3>Attributes</h3>${kv(attrs)}
+    <h3>Scalars</h3><table class="kv" id="scalars"><tr><th>key</th><th>last</th><th>min</th><th>max</th><th>step</th></tr>${scalarRows}</table>
+    <h3>Files</h3><ul class="files">${fileItems || '<li class="muted">none</li>'}</ul>
+    <h3>Output <span id="outcount" class="muted"></span> <button id="earlier">earlier lines</button></h3><pre class="output" id="output"></pre>`;
+  const out = $("#output");
+  let first = 0, next = 0;
+  const line = (l) => `<div${l[1] === 1 ? ' class="err"' : ""}><span class="t">${esc(new Date(l[0]).toLocaleTimeString())}</span>${esc(l[2])}</div>`;
+  const page = await api(`/api/output?id=${encodeURIComponent(id)}&start=-1000&count=1000`);
+  first = page.start; next = page.start + page.lines.length;
+  out.innerHTML = page.lines.map(line).join("");
+  out.scrollTop = out.scrollHeight;
+  $("#outcount").textContent = `(${page.total} lines)`;
+  $("#earlier").onclick = async () => {
+    if (first === 0) return;
+    const start = Math.max(0, first - 1000);
+    const p = await api(`/api/output?id=${encodeURIComponent(id)}&start=${start}&count=${first - start}`);
+    out.insertAdjacentHTML("afterbegin", p.lines.map(line).join(""));
+    first = start;
+  };
+  // Tail while the run goes on; its status changes without a reload.
+  view.timer = setInterval(async () => {
+    try {
+      const p = await api(`/api/output?id=${encodeURIComponent(id)}&start=${next}&count=5000`);
+      if (p.lines.length) {
+        const atEnd = out.scrollTop + out.clientHeight >= out.scrollHeight - 4;
+        out.insertAdjacentHTML("beforeend", p.lines.map(line).join(""));
+        next += p.lines.length;
+        if (atEnd) out.scrollTop = out.scrollHeight;
+      }
+      $("#outcount").textContent = `(${p.total} lines)`;
+      const runs = await api("/api/runs");
+      const r = runs.find((x) => x.id === info.id);
+      if (r) {
+        const el = $("#runstatus");
+        el.textContent = r.status;
+        el.className = "status " + statusWord(r.status);
+      }
+    } catch (e) { /* the next tick tries again */ }
+  }, 300);
+}
+
+// ---- Compare: each scalar as a chart, one series per run.
+function ema(values, alpha) {
+  if (!alpha) return values;
+  let last = null;
+  return values.map((v) => {
+    if (v == null || !isFinite(v)) return v;
+    last = last == null ? v : alpha * last + (1 - alpha) * v;
+    return last;
+  });
+}
+
+const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
+async function pageCompare(params) {
+  const ids = (params.get("ids") || "").split(",").filter(Boolean);
+  main().innerHTML = `<h2>Compare ${ids.length} run${ids.length === 1 ? "" : "s"}</h2>
+    <div class="bar"><label>smoothing <input id="smooth" type="range" min="0" max="0.99" step="0.01" value="0"></label>
+    <label><input id="logy" type="checkbox"> log scale</label></div><div class="charts" id="charts"></div>`;
+  const width = Math.max(300, Math.floor(($("#charts").clientWidth || 1000) / 2) - 30);
+  const q = ids.map((i) => "run=" + encodeURIComponent(i)).join("&");
+  const series = await api(`/api/series?${q}&points=${width * 2}`);
+  const byTag = {};
+  for (const s of series) (byTag[s.tag] = byTag[s.tag] || []).push(s);
+  const draw = () => {
+    const alpha = parseFloat($("#smooth").value);
+    const logy = $("#logy").checked;
+    $("#charts").innerHTML = "";
+    window.__view.charts = {};
+    for (const [tag, list] of Object.entries(byTag).sort()) {
+      // One x axis: the union of the steps; each run's values at its steps.
+      // Series logged without steps (all at one step) are drawn by index.
+      for (const s of list) if (s.steps.length > 1 && s.steps.every((x) => x === s.steps[0])) s.steps = s.steps.map((_, i) => i);
+      const xs = [...new Set(list.flatMap((s) => s.steps))].sort((a, b) => a - b);
+      const data = [xs];
+      for (const s of list) {
+        const at = new Map(s.steps.map((x, i) => [x, s.values[i]]));
+        const ys = ema(xs.map((x) => (at.has(x) ? at.get(x) : null)), alpha);
+        data.push(ys.map((v) => (logy && v != null && v <= 0 ? null : v)));
+      }
+      const el = document.createElement("div");
+      el.className = "chart";
+      el.dataset.tag = tag;
+      $("#charts").appendChild(el);
+      const opts = {
+        title: tag, width, height: 260,
+        scales: { x: { time: false }, y: { distr: logy ? 3 : 1 } },
+        series: [{ label: "step" }, ...list.map((s, i) => ({ label: s.run.slice(0, 8), stroke: COLORS[i % COLORS.length], spanGaps: true }))],
+      };
+      const chart = new uPlot(opts, data, el);
+      window.__view.charts[tag] = { runs: list.map((s) => s.run), points: list.map((s) => s.values.length), chart };
+    }
+    if (!Object.keys(byTag).length) $("#charts").innerHTML = '<p class="muted">No scalars in these runs.</p>';
+  };
+  $("#smooth").oninput = draw;
+  $("#logy").onchange = draw;
+  draw();
+}
+
+// ---- Sweeps: status and history with counts by state.
+async function pageSweeps() {
+  const s = await api("/api/sweeps");
+  const table = (rows) => `<table class="kv"><tr><th>name</th><th>id</th><th>operation</th><th>status</th><th>queued</th><th>running</th><th>completed</th><th>failed</th><th>stopped</th><th>cost</th><th></th></tr>${rows.map((e) => `<tr><td>${esc(e.name)}</td><td><a href="#/run/${esc(e.id)}">${esc(e.id.slice(0, 8))}</a></td><td>${esc(e.operation)}</td><td><span class="status ${esc(statusWord(e.status))}">${esc(e.status)}</span></td><td>${e.queued}</td><td>${e.running}</td><td>${e.completed}</td><td>${e.failed}</td><td>${e.stopped}</td><td>${e.cost == null ? "" : e.cost.toFixed(2)}</td><td>${(e.trials || []).length ? `<a href="#/compare?ids=${e.trials.join(",")}">compare trials</a>` : ""}</td></tr>`).join("")}</table>`;
+  main().innerHTML = `<h2>Sweeps</h2><h3>Active</h3>${s.active.length ? table(s.active) : '<p class="muted">none</p>'}<h3>History</h3>${s.history.length ? table(s.history) : '<p class="muted">none</p>'}`;
+  view.timer = setInterval(async () => {
+    try {
+      const n = await api("/api/sweeps");
+      if (JSON.stringify(n) !== JSON.stringify(s)) route();
+    } catch (e) { /* next tick */ }
+  }, 2000);
+}
+
+async function route() {
+  stopTimers();
+  const h = location.hash || "#/";
+  const [path, query] = h.slice(1).split("?");
+  const params = new URLSearchParams(query || "");
+  try {
+    if (path.startsWith("/run/")) await pageRun(decodeURIComponent(path.slice(5)));
+    else if (path === "/compare") await pageCompare(params);
+    else if (path === "/sweeps") await pageSweeps();
+    else await pageRuns();
+    document.body.dataset.page = path;
+  } catch (e) {
+    main().innerHTML = `<p class="status error">${esc(e.message)}</p>`;
+  }
+}
+
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,361 @@
+//! `guild view`: a local web view of the runs, served from this binary
+//! (its page and assets are embedded; nothing is fetched from elsewhere).
+//! Like the CLI it is a front end of the library API: every answer comes
+//! from the same functions, and its JSON is the CLI's `--json`.
+
+use crate::api::{self, Context, Selection};
+use crate::error::{Error, Result};
+use crate::render;
+use std::io::Read;
+use std::sync::Arc;
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+const UPLOT_JS: &str = include_str!("../../assets/vendor/uplot/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../../assets/vendor/uplot/uPlot.min.css");
+const UPLOT_LICENSE: &str = include_str!("../../assets/vendor/uplot/LICENSE");
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub host: String,
+    /// 0: any free port.
+    pub port: u16,
+    /// Label, tag, delete and restore from the page.
+    pub allow_edit: bool,
+}
+
+/// A view being served.
+pub struct Server {
+    http: Arc<tiny_http::Server>,
+    /// The address to open (with the token when one is needed).
+    pub url: String,
+    token: Option<String>,
+    allow_edit: bool,
+}
+
+fn is_loopback(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "localhost" | "::1")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|a| a.is_loopback())
+}
+
+impl Server {
+    /// Bind. Any address but loopback requires a token, given in the URL
+    /// (as Jupyter does).
+    pub fn bind(opts: &Options) -> Result<Server> {
+        let addr = if opts.host.contains(':') {
+            format!("[{}]:{}", opts.host, opts.port)
+        } else {
+            format!("{}:{}", opts.host, opts.port)
+        };
+        let http = tiny_http::Server::http(&addr).map_err(|e| {
+            Error::user(format!(
+                "cannot serve on {addr} ({e}); choose another port with --port"
+            ))
+        })?;
+        let port = http
+            .server_addr()
+            .to_ip()
+            .map(|a| a.port())
+            .unwrap_or(opts.port);
+        let token = (!is_loopback(&opts.host)).then(|| uuid::Uuid::new_v4().simple().to_string());
+        let host = if opts.host.contains(':') {
+            format!("[{}]", opts.host)
+        } else {
+            opts.host.clone()
+        };
+        let url = match &token {
+            Some(t) => format!("http://{host}:{port}/?token={t}"),
+            None => format!("http://{host}:{port}/"),
+        };
+        Ok(Server {
+            http: Arc::new(http),
+            url,
+            token,
+            allow_edit: opts.allow_edit,
+        })
+    }
+
+    /// Answer requests until the process ends, a thread per request.
+    pub fn serve(&self, ctx: Arc<Context>) -> Result<()> {
+        loop {
+            let req = match self.http.recv() {
+                Ok(r) => r,
+                Err(e) => return Err(Error::process("cannot accept a connection", e)),
+            };
+            let ctx = ctx.clone();
+            let token = self.token.clone();
+            let allow_edit = self.allow_edit;
+            std::thread::spawn(move || {
+                let resp = answer(&ctx, &req, token.as_deref(), allow_edit);
+                let _ = req.respond(resp);
+            });
+        }
+    }
+}
+
+type Response = tiny_http::Response<std::io::Cursor<Vec<u8>>>;
+
+fn header(name: &str, value: &str) -> tiny_http::Header {
+    tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
+        .expect("header names and values of this module are ASCII")
+}
+
+fn body(code: u16, ctype: &str, data: Vec<u8>) -> Response {
+    tiny_http::Response::from_data(data)
+        .with_status_code(code)
+        .with_header(header("Content-Type", ctype))
+        .with_header(header("Cache-Control", "no-store"))
+        .with_header(header("X-Content-Type-Options", "nosniff"))
+}
+
+fn json(v: &serde_json::Value) -> Response {
+    body(
+        200,
+        "application/json",
+        serde_json::to_vec(v).unwrap_or_default(),
+    )
+}
+
+fn error(code: u16, msg: &str) -> Response {
+    body(
+        code,
+        "application/json",
+        serde_json::to_vec(&serde_json::json!({ "error": msg })).unwrap_or_default(),
+    )
+}
+
+/// The query parameters of a URL, decoded.
+fn params(url: &str) -> Vec<(String, String)> {
+    let Some((_, q)) = url.split_once('?') else {
+        return Vec::new();
+    };
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => match u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                Ok(v) => {
+                    out.push(v);
+                    i += 2;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn authorized(req: &tiny_http::Request, token: Option<&str>) -> bool {
+    let Some(token) = token else {
+        return true;
+    };
+    let in_url = params(req.url())
+        .iter()
+        .any(|(k, v)| k == "token" && v == token);
+    let in_cookie = req.headers().iter().any(|h| {
+        h.field.equiv("Cookie")
+            && h.value
+                .as_str()
+                .split(';')
+                .any(|c| c.trim() == format!("guild_token={token}"))
+    });
+    in_url || in_cookie
+}
+
+fn answer(
+    ctx: &Context,
+    req: &tiny_http::Request,
+    token: Option<&str>,
+    allow_edit: bool,
+) -> Response {
+    if !authorized(req, token) {
+        return error(
+            403,
+            "a token is required: open the URL that `guild view` printed",
+        );
+    }
+    let url = req.url().to_string();
+    let path = url.split('?').next().unwrap_or("/").to_string();
+    let q = params(&url);
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let all = |k: &str| -> Vec<String> {
+        q.iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    if *req.method() != tiny_http::Method::Get {
+        return error(405, "the view is read-only");
+    }
+    let _ = allow_edit;
+    let r = match path.as_str() {
+        "/" | "/index.html" => {
+            let mut resp = body(
+                200,
+                "text/html; charset=utf-8",
+                INDEX_HTML.as_bytes().to_vec(),
+            );
+            if let Some(t) = token {
+                resp = resp.with_header(header(
+                    "Set-Cookie",
+                    &format!("guild_token={t}; HttpOnly; SameSite=Strict; Path=/"),
+                ));
+            }
+            Ok(resp)
+        }
+        "/assets/app.js" => Ok(body(200, "text/javascript", APP_JS.as_bytes().to_vec())),
+        "/assets/app.css" => Ok(body(200, "text/css", APP_CSS.as_bytes().to_vec())),
+        "/assets/uplot.js" => Ok(body(200, "text/javascript", UPLOT_JS.as_bytes().to_vec())),
+        "/assets/uplot.css" => Ok(body(200, "text/css", UPLOT_CSS.as_bytes().to_vec())),
+        "/assets/uplot-LICENSE" => Ok(body(200, "text/plain", UPLOT_LICENSE.as_bytes().to_vec())),
+        "/api/runs" => runs(ctx),
+        "/api/run" => run_info(ctx, &get("id").unwrap_or_default()),
+        "/api/output" => output(
+            ctx,
+            &get("id").unwrap_or_default(),
+            get("start").and_then(|s| s.parse().ok()).unwrap_or(-1000),
+            get("count").and_then(|s| s.parse().ok()).unwrap_or(1000),
+        ),
+        "/api/files" => files(ctx, &get("id").unwrap_or_default()),
+        "/api/file" => file(
+            ctx,
+            &get("id").unwrap_or_default(),
+            &get("path").unwrap_or_default(),
+        ),
+        "/api/series" => series(
+            ctx,
+            &all("run"),
+            get("points").and_then(|s| s.parse().ok()).unwrap_or(1000),
+        ),
+        "/api/sweeps" => sweeps(ctx),
+        _ => Ok(error(404, "no such page")),
+    };
+    r.unwrap_or_else(|e| match e {
+        Error::NoRun { .. } => error(404, &e.message()),
+        _ => error(400, &e.message()),
+    })
+}
+
+fn find(ctx: &Context, id: &str) -> Result<api::RunInfo> {
+    if id.is_empty() {
+        return Err(Error::user("give a run id (id=...)"));
+    }
+    api::runs::one(
+        ctx,
+        &Selection {
+            runs: vec![id.to_string()],
+            ..Default::default()
+        },
+    )
+}
+
+fn runs(ctx: &Context) -> Result<Response> {
+    let listed = api::runs::list(ctx, &Selection::default())?;
+    let runs: Vec<&api::RunInfo> = listed.iter().map(|i| &i.run).collect();
+    Ok(json(&serde_json::to_value(runs).unwrap_or_default()))
+}
+
+fn run_info(ctx: &Context, id: &str) -> Result<Response> {
+    find(ctx, id)?;
+    let d = api::runs::info(
+        ctx,
+        &Selection {
+            runs: vec![id.to_string()],
+            ..Default::default()
+        },
+        api::runs::InfoParts::default(),
+    )?;
+    Ok(json(&render::run_info_json(&d, true)))
+}
+
+fn output(ctx: &Context, id: &str, start: i64, count: usize) -> Result<Response> {
+    let r = find(ctx, id)?;
+    let page = api::views::output_page(&r.run, start, count.min(100_000))?;
+    Ok(json(&serde_json::to_value(page).unwrap_or_default()))
+}
+
+fn files(ctx: &Context, id: &str) -> Result<Response> {
+    let r = find(ctx, id)?;
+    let list: Vec<serde_json::Value> = r
+        .run
+        .files(false)
+        .into_iter()
+        .map(|(rel, dir)| {
+            let size = std::fs::metadata(r.run.dir.join(&rel))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            serde_json::json!({ "path": rel, "dir": dir, "size": size })
+        })
+        .collect();
+    Ok(json(&serde_json::Value::Array(list)))
+}
+
+/// A file of a run, never one outside its directory (no `..`, no
+/// absolute path, no link leading out).
+fn file(ctx: &Context, id: &str, rel: &str) -> Result<Response> {
+    let r = find(ctx, id)?;
+    let mut f = match r.run.open_file(rel) {
+        Ok(f) => f,
+        Err(e) => return Ok(error(403, &e.message())),
+    };
+    let inside = std::fs::canonicalize(r.run.dir.join(rel))
+        .ok()
+        .zip(std::fs::canonicalize(&r.run.dir).ok())
+        .is_some_and(|(p, d)| p.starts_with(d));
+    if !inside {
+        return Ok(error(403, &format!("{rel} is outside the run directory")));
+    }
+    let mut data = Vec::new();
+    f.read_to_end(&mut data)
+        .map_err(|e| Error::io("reading", &r.run.dir.join(rel), e))?;
+    let ext = rel.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    let ctype = match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "json" => "application/json",
+        _ if std::str::from_utf8(&data[..data.len().min(4096)]).is_ok() => {
+            "text/plain; charset=utf-8"
+        }
+        _ => "application/octet-stream",
+    };
+    Ok(body(200, ctype, data))
+}
+
+fn series(ctx: &Context, ids: &[String], points: usize) -> Result<Response> {
+    let mut out = Vec::new();
+    for id in ids {
+        let r = find(ctx, id)?;
+        out.extend(api::views::series(&r.run, points.clamp(2, 100_000)));
+    }
+    Ok(json(&serde_json::to_value(out).unwrap_or_default()))
+}
+
+fn sweeps(ctx: &Context) -> Result<Response> {
+    let status = api::views::status(ctx);
+    let active = status.list();
+    let history = api::views::history(ctx, 200);
+    let done = history.list();
+    let (_, a) = render::experiments(&active, &api::views::costs(ctx, &active));
+    let (_, h) = render::experiments(&done, &api::views::costs(ctx, &done));
+    Ok(json(&serde_json::json!({ "active": a, "history": h })))
+}

@@ -1,0 +1,165 @@
+//! `guild view` in a real browser: Debian's headless Chromium driven over
+//! WebDriver (chromedriver), against the view of a test home.
+
+use super::*;
+use fantoccini::{ClientBuilder, Locator};
+use std::io::{BufRead, BufReader};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process killed when dropped.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn screenshots() -> PathBuf {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/view-screenshots");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn view_lists_opens_compares_and_follows_runs_in_chromium() {
+    let e = Env::new();
+    for lr in ["0.1", "0.2"] {
+        e.ok(&[
+            "run",
+            "train.py",
+            &format!("lr={lr}"),
+            "epochs=5",
+            "-y",
+            "-q",
+        ]);
+    }
+    // A run that ends while the page is open.
+    e.ok(&["run", "train.py", "sleep=5", "-y", "-q", "--background"]);
+    let ids: Vec<String> = e
+        .runs_json()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    let (running, done) = (ids[0].clone(), ids[1..].to_vec());
+    let mut view = Killed(
+        e.cmd(&["view", "--port", "0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut first = String::new();
+    let mut said = BufReader::new(view.0.stdout.take().unwrap());
+    said.read_line(&mut first).unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("Running guild view at ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    let port = free_port();
+    let _driver = Killed(
+        Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver (scripts/setup-test-env.sh installs it)"),
+    );
+    wait_until("chromedriver", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let profile = tempfile::tempdir().unwrap();
+    let shots = screenshots();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                         "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync",
+                         "--window-size=1400,900",
+                         format!("--user-data-dir={}", profile.path().display())],
+            }),
+        );
+        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session");
+        let js = |script: &'static str| {
+            let c = c.clone();
+            async move { c.execute(script, vec![]).await.unwrap() }
+        };
+        let until = |what: &'static str, script: &'static str| {
+            let c = c.clone();
+            async move {
+                let t0 = Instant::now();
+                loop {
+                    let v = c.execute(script, vec![]).await.unwrap();
+                    if v == serde_json::Value::Bool(true) {
+                        return;
+                    }
+                    assert!(t0.elapsed() < Duration::from_secs(20), "timed out: {what} ({v})");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        // The runs table lists the home's runs.
+        c.goto(&url).await.unwrap();
+        until("3 rows", "return document.querySelectorAll('.row').length === 3").await;
+        let text = c.find(Locator::Css("#rows")).await.unwrap().text().await.unwrap();
+        for id in &ids {
+            assert!(text.contains(&id[..8]), "{text}");
+        }
+        std::fs::write(shots.join("runs.png"), c.screenshot().await.unwrap()).unwrap();
+        // The running run finishes: its status changes without a reload.
+        assert!(text.contains("running"), "{text}");
+        until(
+            "the running run to complete",
+            "return window.__view.runs.every(r => r.status === 'completed')",
+        )
+        .await;
+        // A click opens a run: its flags and output.
+        let link = format!(".row a[href='#/run/{}']", done[0]);
+        c.find(Locator::Css(&link)).await.unwrap().click().await.unwrap();
+        until(
+            "the run page",
+            "return !!document.querySelector('#output') && document.querySelector('#output').textContent.includes('loss:')",
+        )
+        .await;
+        let flags = c.find(Locator::Css("#flags")).await.unwrap().text().await.unwrap();
+        assert!(flags.contains("lr") && flags.contains("epochs"), "{flags}");
+        std::fs::write(shots.join("run.png"), c.screenshot().await.unwrap()).unwrap();
+        // Compare: one series per run in each chart, with the run's points.
+        c.goto(&format!("{url}#/compare?ids={}", done.join(",")))
+            .await
+            .unwrap();
+        until("the charts", "return !!(window.__view.charts && window.__view.charts.loss)").await;
+        let loss = js("const c = window.__view.charts.loss; return {runs: c.runs, points: c.points, series: c.chart.series.length, first: c.chart.data[1].filter(v => v != null).length};").await;
+        assert_eq!(loss["runs"].as_array().unwrap().len(), 2, "{loss}");
+        assert_eq!(loss["series"], 3, "{loss}");
+        assert_eq!(loss["points"], serde_json::json!([5, 5]), "{loss}");
+        assert_eq!(loss["first"], 5, "{loss}");
+        std::fs::write(shots.join("compare.png"), c.screenshot().await.unwrap()).unwrap();
+        // A file path with ../ is refused.
+        let status = js("return fetch('/api/file?id=' + window.__view.runs[0].id + '&path=../../../etc/passwd').then(r => r.status)").await;
+        assert_eq!(status, 403);
+        c.close().await.unwrap();
+    });
+    let _ = running;
+}

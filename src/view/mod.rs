@@ -202,11 +202,22 @@ fn answer(
             .map(|(_, v)| v.clone())
             .collect()
     };
-    if *req.method() != tiny_http::Method::Get {
-        return error(405, "the view is read-only");
+    let method = req.method().clone();
+    if method == tiny_http::Method::Post {
+        if !allow_edit {
+            return error(
+                403,
+                "the view is read-only; start it with --allow-edit to label, tag, delete or restore runs",
+            );
+        }
+        return edit(ctx, &path, &get("id").unwrap_or_default(), &get)
+            .unwrap_or_else(|e| error(400, &e.message()));
     }
-    let _ = allow_edit;
+    if method != tiny_http::Method::Get {
+        return error(405, "GET or POST only");
+    }
     let r = match path.as_str() {
+        "/api/config" => Ok(json(&serde_json::json!({ "allow_edit": allow_edit }))),
         "/" | "/index.html" => {
             let mut resp = body(
                 200,
@@ -226,7 +237,9 @@ fn answer(
         "/assets/uplot.js" => Ok(body(200, "text/javascript", UPLOT_JS.as_bytes().to_vec())),
         "/assets/uplot.css" => Ok(body(200, "text/css", UPLOT_CSS.as_bytes().to_vec())),
         "/assets/uplot-LICENSE" => Ok(body(200, "text/plain", UPLOT_LICENSE.as_bytes().to_vec())),
-        "/api/runs" => runs(ctx),
+        "/api/runs" => runs(ctx, &filters(&get)),
+        "/api/compare" => compare(ctx, &all("run"), &get("cols").unwrap_or_default(), false),
+        "/api/compare.csv" => compare(ctx, &all("run"), &get("cols").unwrap_or_default(), true),
         "/api/run" => run_info(ctx, &get("id").unwrap_or_default()),
         "/api/output" => output(
             ctx,
@@ -267,8 +280,54 @@ fn find(ctx: &Context, id: &str) -> Result<api::RunInfo> {
     )
 }
 
-fn runs(ctx: &Context) -> Result<Response> {
-    let listed = api::runs::list(ctx, &Selection::default())?;
+/// The CLI's run filters from the query: `op`, `label`, `tag`, `status`
+/// (comma-separated), `started` (`last 2 hours`...), `filter` (an
+/// expression as `-F` takes it).
+fn filters(get: &dyn Fn(&str) -> Option<String>) -> api::Filters {
+    let list = |k: &str| -> Vec<String> {
+        get(k)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let status = list("status")
+        .iter()
+        .filter_map(|s| {
+            Some(match s.as_str() {
+                "running" => api::Status::Running,
+                "completed" => api::Status::Completed,
+                "error" => api::Status::Error,
+                "terminated" => api::Status::Terminated,
+                "pending" => api::Status::Pending,
+                "staged" => api::Status::Staged,
+                _ => return None,
+            })
+        })
+        .collect();
+    api::Filters {
+        ops: list("op"),
+        labels: list("label"),
+        tags: list("tag"),
+        started: get("started").filter(|s| !s.is_empty()),
+        expr: get("filter").filter(|s| !s.is_empty()),
+        status,
+        ..Default::default()
+    }
+}
+
+fn runs(ctx: &Context, filters: &api::Filters) -> Result<Response> {
+    let listed = api::runs::list(
+        ctx,
+        &Selection {
+            filters: filters.clone(),
+            ..Default::default()
+        },
+    )?;
     let runs: Vec<&api::RunInfo> = listed.iter().map(|i| &i.run).collect();
     Ok(json(&serde_json::to_value(runs).unwrap_or_default()))
 }
@@ -358,4 +417,94 @@ fn sweeps(ctx: &Context) -> Result<Response> {
     let (_, a) = render::experiments(&active, &api::views::costs(ctx, &active));
     let (_, h) = render::experiments(&done, &api::views::costs(ctx, &done));
     Ok(json(&serde_json::json!({ "active": a, "history": h })))
+}
+
+/// `guild compare` of `ids` (with extra columns `cols`, as `-c` takes
+/// them): its JSON rows, or its CSV as a download.
+fn compare(ctx: &Context, ids: &[String], cols: &str, csv: bool) -> Result<Response> {
+    let req = api::views::CompareRequest {
+        select: Selection {
+            runs: ids.to_vec(),
+            ..Default::default()
+        },
+        columns: if cols.is_empty() {
+            Vec::new()
+        } else {
+            vec![cols.to_string()]
+        },
+        ..Default::default()
+    };
+    let api::views::Compared { header: cols, rows } = api::views::compare(ctx, &req)?;
+    if csv {
+        return Ok(body(
+            200,
+            "text/csv",
+            render::compare_csv(&cols, &rows).into_bytes(),
+        )
+        .with_header(header(
+            "Content-Disposition",
+            "attachment; filename=\"compare.csv\"",
+        )));
+    }
+    Ok(json(&serde_json::json!({
+        "header": cols,
+        "rows": render::compare_json(&cols, &rows),
+    })))
+}
+
+/// `--allow-edit`: label, tag, delete or restore one run.
+fn edit(
+    ctx: &Context,
+    path: &str,
+    id: &str,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Response> {
+    let restore = path == "/api/restore";
+    if !restore {
+        find(ctx, id)?;
+    }
+    let sel = Selection {
+        runs: vec![id.to_string()],
+        deleted: restore,
+        ..Default::default()
+    };
+    let change = api::runs::Change {
+        select: sel.clone(),
+        yes: true,
+    };
+    let changed = match path {
+        "/api/label" => {
+            let edit = match get("label").filter(|l| !l.is_empty()) {
+                Some(l) => api::LabelEdit::Set(l),
+                None => api::LabelEdit::Clear,
+            };
+            api::runs::label(ctx, &sel, &edit)?
+        }
+        "/api/tag" => {
+            let split = |k: &str| -> Vec<String> {
+                get(k)
+                    .map(|v| {
+                        v.split(',')
+                            .map(str::trim)
+                            .filter(|s| !s.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            api::runs::tag(
+                ctx,
+                &sel,
+                &api::TagEdit {
+                    add: split("add"),
+                    delete: split("remove"),
+                    clear: false,
+                },
+            )?
+        }
+        "/api/delete" => api::runs::delete(ctx, &change, false)?,
+        "/api/restore" => api::runs::restore(ctx, &change)?,
+        _ => return Ok(error(404, "no such action")),
+    };
+    Ok(json(&serde_json::json!({ "changed": changed.ids })))
 }

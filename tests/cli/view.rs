@@ -155,6 +155,7 @@ fn view_lists_opens_compares_and_follows_runs_in_chromium() {
         assert_eq!(loss["series"], 3, "{loss}");
         assert_eq!(loss["points"], serde_json::json!([5, 5]), "{loss}");
         assert_eq!(loss["first"], 5, "{loss}");
+        until("the compare table", "return document.querySelectorAll('#cmp-table tr').length === 3").await;
         std::fs::write(shots.join("compare.png"), c.screenshot().await.unwrap()).unwrap();
         // A file path with ../ is refused.
         let status = js("return fetch('/api/file?id=' + window.__view.runs[0].id + '&path=../../../etc/passwd').then(r => r.status)").await;
@@ -162,4 +163,119 @@ fn view_lists_opens_compares_and_follows_runs_in_chromium() {
         c.close().await.unwrap();
     });
     let _ = running;
+}
+
+/// `guild view` on `host`, with its URL.
+fn serve(e: &Env, args: &[&str]) -> (Killed, String, BufReader<std::process::ChildStdout>) {
+    let mut a = vec!["view", "--port", "0"];
+    a.extend_from_slice(args);
+    let mut child = Killed(e.cmd(&a).stdout(Stdio::piped()).spawn().unwrap());
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("Running guild view at ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    (child, url, out)
+}
+
+/// One HTTP request to `port`: the status code and the body.
+fn http(port: u16, method: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let code = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (code, body)
+}
+
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn view_needs_a_token_off_loopback_and_edits_only_when_allowed() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "lr=0.1", "-y", "-q", "-l", "first"]);
+    e.ok(&["run", "globs.py", "-y", "-q"]);
+    let id = e.runs_json()[1]["id"].as_str().unwrap().to_string();
+    // Loopback: no token; read-only by default.
+    let (_v, url, _o) = serve(&e, &[]);
+    let port = port_of(&url);
+    let (code, body) = http(port, "GET", "/api/runs");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body.matches("\"id\"").count(), 2, "{body}");
+    let (code, body) = http(port, "GET", "/api/runs?op=globs.py");
+    assert_eq!(code, 200);
+    assert_eq!(body.matches("\"id\"").count(), 1, "{body}");
+    assert!(body.contains("globs.py"), "{body}");
+    let (code, body) = http(port, "GET", "/api/runs?label=first&status=completed");
+    assert_eq!(body.matches("\"id\"").count(), 1, "{code} {body}");
+    let (code, body) = http(port, "GET", &format!("/api/compare.csv?run={id}"));
+    assert_eq!(code, 200);
+    assert!(
+        body.starts_with("run,operation,started,time,status,label"),
+        "{body}"
+    );
+    assert!(body.contains(&id[..8]) && body.contains("loss"), "{body}");
+    let (code, body) = http(port, "POST", &format!("/api/label?id={id}&label=x"));
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("--allow-edit"), "{body}");
+    assert_eq!(http(port, "GET", "/api/nothing").0, 404);
+    // --allow-edit: label, tag, delete, restore.
+    let (_w, url, _o2) = serve(&e, &["--allow-edit"]);
+    let port = port_of(&url);
+    assert_eq!(
+        http(port, "POST", &format!("/api/label?id={id}&label=best+run")).0,
+        200
+    );
+    assert_eq!(
+        http(port, "POST", &format!("/api/tag?id={id}&add=keep")).0,
+        200
+    );
+    let info = e.ok(&["runs", "info", &id]);
+    assert!(info.contains("label: best run"), "{info}");
+    assert!(info.contains("- keep"), "{info}");
+    assert_eq!(http(port, "POST", &format!("/api/delete?id={id}")).0, 200);
+    assert_eq!(e.runs_json().len(), 1);
+    assert_eq!(http(port, "POST", &format!("/api/restore?id={id}")).0, 200);
+    assert_eq!(e.runs_json().len(), 2);
+    // Any other address: the token in the printed URL, else 403.
+    let (_x, url, _o3) = serve(&e, &["--host", "0.0.0.0"]);
+    let token = url
+        .split("token=")
+        .nth(1)
+        .expect("a token in the URL")
+        .to_string();
+    let port = port_of(url.split('?').next().unwrap().trim_end_matches('/'));
+    let (code, body) = http(port, "GET", "/api/runs");
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("token"), "{body}");
+    assert_eq!(
+        http(port, "GET", &format!("/api/runs?token={token}")).0,
+        200
+    );
+    assert_eq!(http(port, "GET", "/api/runs?token=wrong").0, 403);
 }

@@ -31,7 +31,7 @@ function statusWord(s) {
 
 // ---- Runs: a virtualised table (only the visible rows are in the DOM).
 const ROW = 28;
-const state = { runs: [], filtered: [], selected: new Set(), text: "", status: "" };
+const state = { runs: [], filtered: [], selected: new Set(), text: "", status: "", server: { op: "", label: "", tag: "", started: "" } };
 
 function applyFilter() {
   const t = state.text.toLowerCase();
@@ -69,7 +69,8 @@ function renderRows() {
 }
 
 async function loadRuns() {
-  state.runs = await api("/api/runs");
+  const q = new URLSearchParams(Object.entries(state.server).filter(([, v]) => v)).toString();
+  state.runs = await api("/api/runs" + (q ? "?" + q : ""));
   window.__view.runs = state.runs;
   applyFilter();
   renderRows();
@@ -81,11 +82,16 @@ async function pageRuns() {
     <div class="bar"><input id="q" placeholder="search id, operation, label, tag, name" size="40" value="${esc(state.text)}">
     <select id="st"><option value="">any status</option>${["running", "completed", "error", "terminated", "pending", "staged"].map((s) => `<option ${state.status === s ? "selected" : ""}>${s}</option>`).join("")}</select>
     <button id="cmp">Compare selected</button><span id="count" class="muted"></span></div>
+    <div class="bar"><input id="f-op" placeholder="operation" value="${esc(state.server.op)}"><input id="f-label" placeholder="label" value="${esc(state.server.label)}">
+    <input id="f-tag" placeholder="tag" value="${esc(state.server.tag)}"><input id="f-started" placeholder="started (e.g. last 2 hours, today)" size="30" value="${esc(state.server.started)}"></div>
     <div class="table"><div class="thead"><span></span><span>#</span><span>id</span><span>operation</span><span>started</span><span>status</span><span>label</span><span>tags</span><span>name</span></div>
     <div id="scroller" class="scroller"><div id="inner"><div id="rows"></div></div></div></div>`;
   $("#q").oninput = (e) => { state.text = e.target.value; applyFilter(); renderRows(); };
   $("#st").onchange = (e) => { state.status = e.target.value; applyFilter(); renderRows(); };
   $("#scroller").onscroll = renderRows;
+  for (const k of ["op", "label", "tag", "started"]) {
+    $("#f-" + k).onchange = (e) => { state.server[k] = e.target.value; loadRuns().catch((err) => { $("#count").textContent = err.message; }); };
+  }
   $("#rows").onchange = (e) => {
     if (!e.target.classList.contains("sel")) return;
     const id = e.target.dataset.id;
@@ -118,12 +124,27 @@ async function pageRun(id) {
     return `<li><a href="${href}" target="_blank">${esc(f.path)}</a> <span class="muted">${f.size} bytes</span>${img}</li>`;
   }).join("");
   main().innerHTML = `<h2>Run ${esc(id.slice(0, 8))} <span id="runstatus" class="status ${esc(statusWord(info.status))}">${esc(info.status)}</span></h2>
-    <div class="bar"><a href="#/compare?ids=${esc(id)}">Charts</a></div>
+    <div class="bar"><a href="#/compare?ids=${esc(id)}">Charts</a><span id="edit"></span></div>
     <h3>Flags</h3><div id="flags">${kv(info.flags)}</div>
     <h3>Attributes</h3>${kv(attrs)}
     <h3>Scalars</h3><table class="kv" id="scalars"><tr><th>key</th><th>last</th><th>min</th><th>max</th><th>step</th></tr>${scalarRows}</table>
     <h3>Files</h3><ul class="files">${fileItems || '<li class="muted">none</li>'}</ul>
     <h3>Output <span id="outcount" class="muted"></span> <button id="earlier">earlier lines</button></h3><pre class="output" id="output"></pre>`;
+  const cfg = await api("/api/config");
+  if (cfg.allow_edit) {
+    $("#edit").innerHTML = ` <input id="e-label" placeholder="label" value="${esc(info.label)}"><button id="e-set">set label</button>
+      <input id="e-tag" placeholder="tag" size="10"><button id="e-tag-add">add tag</button> <button id="e-del">delete</button>`;
+    const post = async (path) => {
+      const r = await fetch(path, { method: "POST" });
+      const j = await r.json();
+      if (!r.ok) throw new Error(j.error);
+      return j;
+    };
+    const q = (o) => "?" + new URLSearchParams({ id: info.id, ...o }).toString();
+    $("#e-set").onclick = () => post("/api/label" + q({ label: $("#e-label").value })).then(route);
+    $("#e-tag-add").onclick = () => post("/api/tag" + q({ add: $("#e-tag").value })).then(route);
+    $("#e-del").onclick = () => post("/api/delete" + q({})).then(() => { location.hash = "#/"; });
+  }
   const out = $("#output");
   let first = 0, next = 0;
   const line = (l) => `<div${l[1] === 1 ? ' class="err"' : ""}><span class="t">${esc(new Date(l[0]).toLocaleTimeString())}</span>${esc(l[2])}</div>`;
@@ -178,7 +199,10 @@ async function pageCompare(params) {
   const ids = (params.get("ids") || "").split(",").filter(Boolean);
   main().innerHTML = `<h2>Compare ${ids.length} run${ids.length === 1 ? "" : "s"}</h2>
     <div class="bar"><label>smoothing <input id="smooth" type="range" min="0" max="0.99" step="0.01" value="0"></label>
-    <label><input id="logy" type="checkbox"> log scale</label></div><div class="charts" id="charts"></div>`;
+    <label><input id="logy" type="checkbox"> log scale</label>
+    <a id="csv" href="/api/compare.csv?${ids.map((i) => "run=" + encodeURIComponent(i)).join("&")}">download CSV</a></div>
+    <div class="charts" id="charts"></div><h3>Table</h3><div id="cmptable"></div>`;
+  compareTable(ids).catch((e) => { $("#cmptable").textContent = e.message; });
   const width = Math.max(300, Math.floor(($("#charts").clientWidth || 1000) / 2) - 30);
   const q = ids.map((i) => "run=" + encodeURIComponent(i)).join("&");
   const series = await api(`/api/series?${q}&points=${width * 2}`);
@@ -216,6 +240,23 @@ async function pageCompare(params) {
   };
   $("#smooth").oninput = draw;
   $("#logy").onchange = draw;
+  draw();
+}
+
+// The compare table, as `guild compare`: click a header to sort.
+async function compareTable(ids) {
+  const c = await api("/api/compare?" + ids.map((i) => "run=" + encodeURIComponent(i)).join("&"));
+  let key = null, desc = false;
+  const draw = () => {
+    const rows = [...c.rows];
+    if (key) rows.sort((a, b) => {
+      const x = a[key], y = b[key];
+      const r = typeof x === "number" && typeof y === "number" ? x - y : String(x ?? "").localeCompare(String(y ?? ""));
+      return desc ? -r : r;
+    });
+    $("#cmptable").innerHTML = `<table class="kv" id="cmp-table"><tr>${c.header.map((h) => `<th data-h="${esc(h)}" style="cursor:pointer">${esc(h)}${h === key ? (desc ? " ▼" : " ▲") : ""}</th>`).join("")}</tr>${rows.map((r) => `<tr>${c.header.map((h) => `<td>${esc(r[h])}</td>`).join("")}</tr>`).join("")}</table>`;
+    for (const th of document.querySelectorAll("#cmp-table th")) th.onclick = () => { desc = key === th.dataset.h ? !desc : false; key = th.dataset.h; draw(); };
+  };
   draw();
 }
 

@@ -15,7 +15,7 @@ cleanup() {
 }
 trap cleanup EXIT
 truncate -s "${FRESHFS_SIZE:-4G}" "$IMG"
-mkfs.ext4 -q -F "$IMG"
+mkfs.ext4 -q -F -i 4096 "$IMG"
 mount -o loop "$IMG" "$MNT"
 chmod 1777 "$MNT"
 TMPDIR="$MNT" "$@"

@@ -328,8 +328,27 @@ fn runs(ctx: &Context, filters: &api::Filters) -> Result<Response> {
             ..Default::default()
         },
     )?;
-    let runs: Vec<&api::RunInfo> = listed.iter().map(|i| &i.run).collect();
-    Ok(json(&serde_json::to_value(runs).unwrap_or_default()))
+    // The table's fields of `runs --json` (not `cmd` or `stopped`: two
+    // more files to read per run, which a table of 10,000 does not show).
+    let rows: Vec<serde_json::Value> = listed
+        .iter()
+        .map(|i| {
+            let r = &i.run;
+            let tags = r.tags();
+            serde_json::json!({
+                "id": r.run.id,
+                "operation": r.op_desc(),
+                "exit_status": r.exit_status,
+                "marked": r.marked,
+                "name": r.name,
+                "label": r.label,
+                "started": r.started,
+                "status": r.status.display(),
+                "tags": if tags.is_empty() { None } else { Some(tags) },
+            })
+        })
+        .collect();
+    Ok(json(&serde_json::Value::Array(rows)))
 }
 
 fn run_info(ctx: &Context, id: &str) -> Result<Response> {

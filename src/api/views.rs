@@ -290,9 +290,12 @@ pub fn output_page(run: &crate::run::Run, start: i64, count: usize) -> Result<Ou
     let last = (first + count as u64).min(total);
     // The byte offset of line `first`: from the end when it is nearer.
     let mut offset = 0u64;
-    if first > 0 {
+    if first > 0 && first < total {
         if first > total / 2 {
-            let mut to_skip = total - first; // newlines to pass going back
+            // Going back from the end: past the newline that ends the
+            // last line, the newline that ends line `first - 1` is the
+            // (total - first)th.
+            let mut to_skip = total - first - 1;
             let mut pos = size;
             let mut found = None;
             // The last byte is the newline of the last line.

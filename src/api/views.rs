@@ -395,17 +395,7 @@ pub struct Series {
 /// order. A series longer than `max_points` is downsampled to the min and
 /// max of each of `max_points / 2` buckets, so a spike is never lost.
 pub fn series(run: &crate::run::Run, max_points: usize) -> Vec<Series> {
-    let mut files: Vec<std::path::PathBuf> = Vec::new();
-    for dir in [run.guild_dir(), run.dir.clone()] {
-        if let Ok(rd) = std::fs::read_dir(&dir) {
-            files.extend(
-                rd.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().contains(".tfevents."))
-                    .map(|e| e.path()),
-            );
-        }
-    }
-    files.sort();
+    let files = crate::output::scalars::own_events_files(run);
     let mut by_tag: std::collections::BTreeMap<String, Vec<(i64, f64)>> = Default::default();
     for f in &files {
         for (tag, v, step) in crate::output::tfevents::read_scalars(f) {

@@ -288,6 +288,15 @@ pub fn own_scalars(run: &crate::run::Run) -> BTreeMap<String, Summary> {
     if run.is_batch() || run.is_pipeline() {
         return run_scalars(&run.dir);
     }
+    summarize(
+        own_events_files(run)
+            .iter()
+            .flat_map(|f| crate::output::tfevents::read_scalars(f)),
+    )
+}
+
+/// A run's own events files (in `.guild/` and the run root), sorted.
+pub fn own_events_files(run: &crate::run::Run) -> Vec<std::path::PathBuf> {
     let mut files: Vec<std::path::PathBuf> = Vec::new();
     for dir in [run.guild_dir(), run.dir.clone()] {
         if let Ok(rd) = std::fs::read_dir(&dir) {
@@ -299,11 +308,7 @@ pub fn own_scalars(run: &crate::run::Run) -> BTreeMap<String, Summary> {
         }
     }
     files.sort();
-    summarize(
-        files
-            .iter()
-            .flat_map(|f| crate::output::tfevents::read_scalars(f)),
-    )
+    files
 }
 
 /// Scalars in Guild's display order: by events dir (the run's own first),

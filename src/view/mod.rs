@@ -280,21 +280,24 @@ fn find(ctx: &Context, id: &str) -> Result<api::RunInfo> {
     )
 }
 
+/// A comma-separated query parameter as its items.
+fn list_param(get: &dyn Fn(&str) -> Option<String>, k: &str) -> Vec<String> {
+    get(k)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The CLI's run filters from the query: `op`, `label`, `tag`, `status`
 /// (comma-separated), `started` (`last 2 hours`...), `filter` (an
 /// expression as `-F` takes it).
 fn filters(get: &dyn Fn(&str) -> Option<String>) -> api::Filters {
-    let list = |k: &str| -> Vec<String> {
-        get(k)
-            .map(|v| {
-                v.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let list = |k: &str| list_param(get, k);
     let status = list("status")
         .iter()
         .filter_map(|s| {
@@ -500,17 +503,7 @@ fn edit(
             api::runs::label(ctx, &sel, &edit)?
         }
         "/api/tag" => {
-            let split = |k: &str| -> Vec<String> {
-                get(k)
-                    .map(|v| {
-                        v.split(',')
-                            .map(str::trim)
-                            .filter(|s| !s.is_empty())
-                            .map(String::from)
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            };
+            let split = |k: &str| list_param(get, k);
             api::runs::tag(
                 ctx,
                 &sel,

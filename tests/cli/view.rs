@@ -156,6 +156,18 @@ fn view_lists_opens_compares_and_follows_runs_in_chromium() {
         assert_eq!(loss["points"], serde_json::json!([5, 5]), "{loss}");
         assert_eq!(loss["first"], 5, "{loss}");
         until("the compare table", "return document.querySelectorAll('#cmp-table tr').length === 3").await;
+        // Flags to the metric: a line per run, an axis per flag and the metric.
+        let pc = js("return window.__view.parcoords").await;
+        assert_eq!(pc["lines"], 2, "{pc}");
+        let axes = pc["axes"].as_array().unwrap();
+        assert!(axes.contains(&serde_json::json!("lr")) && axes.len() >= 3, "{pc}");
+        // Grouped by a flag: one mean line (and band) per value.
+        js("const s = document.querySelector('#group'); s.value = 'lr'; s.dispatchEvent(new Event('change')); return true").await;
+        let grouped = js("const c = window.__view.charts.loss; return {groups: c.groups, series: c.chart.series.length, bands: (c.chart.bands || []).length}").await;
+        assert_eq!(grouped["groups"], 2, "{grouped}");
+        assert_eq!(grouped["series"], 7, "{grouped}");
+        assert_eq!(grouped["bands"], 2, "{grouped}");
+        js("const s = document.querySelector('#group'); s.value = ''; s.dispatchEvent(new Event('change')); return true").await;
         std::fs::write(shots.join("compare.png"), c.screenshot().await.unwrap()).unwrap();
         // A file path with ../ is refused.
         let status = js("return fetch('/api/file?id=' + window.__view.runs[0].id + '&path=../../../etc/passwd').then(r => r.status)").await;

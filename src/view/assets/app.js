@@ -200,17 +200,31 @@ async function pageCompare(params) {
   main().innerHTML = `<h2>Compare ${ids.length} run${ids.length === 1 ? "" : "s"}</h2>
     <div class="bar"><label>smoothing <input id="smooth" type="range" min="0" max="0.99" step="0.01" value="0"></label>
     <label><input id="logy" type="checkbox"> log scale</label>
+    <label>group by <select id="group"><option value="">(each run)</option></select></label>
     <a id="csv" href="/api/compare.csv?${ids.map((i) => "run=" + encodeURIComponent(i)).join("&")}">download CSV</a></div>
-    <div class="charts" id="charts"></div><h3>Table</h3><div id="cmptable"></div>`;
-  compareTable(ids).catch((e) => { $("#cmptable").textContent = e.message; });
+    <div class="charts" id="charts"></div>
+    <h3>Flags to a metric <select id="pc-metric"></select></h3><div id="parcoords"></div>
+    <h3>Table</h3><div id="cmptable"></div>`;
   const width = Math.max(300, Math.floor(($("#charts").clientWidth || 1000) / 2) - 30);
   const q = ids.map((i) => "run=" + encodeURIComponent(i)).join("&");
   const series = await api(`/api/series?${q}&points=${width * 2}`);
+  const table = await api("/api/compare?" + ids.map((i) => "run=" + encodeURIComponent(i)).join("&"));
+  compareTable(table);
+  // Flag columns: those between the fixed ones and the scalars.
+  const fixed = new Set(["run", "operation", "started", "time", "status", "label", "step"]);
+  const flagCols = table.header.filter((h) => !fixed.has(h) && !series.some((s) => s.tag === h));
+  const scalarCols = table.header.filter((h) => series.some((s) => s.tag === h));
+  const flagsOf = (runId) => table.rows.find((r) => runId.startsWith(String(r.run))) || {};
+  $("#group").innerHTML += flagCols.map((f) => `<option>${esc(f)}</option>`).join("");
+  $("#pc-metric").innerHTML = scalarCols.map((m) => `<option>${esc(m)}</option>`).join("");
+  const drawPc = () => parallelCoords(table.rows, flagCols, $("#pc-metric").value);
+  $("#pc-metric").onchange = drawPc;
   const byTag = {};
   for (const s of series) (byTag[s.tag] = byTag[s.tag] || []).push(s);
   const draw = () => {
     const alpha = parseFloat($("#smooth").value);
     const logy = $("#logy").checked;
+    const groupBy = $("#group").value;
     $("#charts").innerHTML = "";
     window.__view.charts = {};
     for (const [tag, list] of Object.entries(byTag).sort()) {
@@ -219,10 +233,35 @@ async function pageCompare(params) {
       for (const s of list) if (s.steps.length > 1 && s.steps.every((x) => x === s.steps[0])) s.steps = s.steps.map((_, i) => i);
       const xs = [...new Set(list.flatMap((s) => s.steps))].sort((a, b) => a - b);
       const data = [xs];
-      for (const s of list) {
+      const ysOf = (s) => {
         const at = new Map(s.steps.map((x, i) => [x, s.values[i]]));
-        const ys = ema(xs.map((x) => (at.has(x) ? at.get(x) : null)), alpha);
-        data.push(ys.map((v) => (logy && v != null && v <= 0 ? null : v)));
+        return ema(xs.map((x) => (at.has(x) ? at.get(x) : null)), alpha);
+      };
+      const clean = (ys) => ys.map((v) => (logy && v != null && v <= 0 ? null : v));
+      let seriesOpts = [];
+      let bands = [];
+      let groups = null;
+      if (groupBy) {
+        // One line per value of the flag: the mean of its runs, with a
+        // band from their min to their max.
+        groups = {};
+        for (const s of list) (groups[String(flagsOf(s.run)[groupBy])] = groups[String(flagsOf(s.run)[groupBy])] || []).push(ysOf(s));
+        Object.entries(groups).forEach(([val, members], g) => {
+          const at = (i) => members.map((ys) => ys[i]).filter((v) => v != null);
+          const mean = xs.map((_, i) => { const v = at(i); return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null; });
+          const lo = xs.map((_, i) => { const v = at(i); return v.length ? Math.min(...v) : null; });
+          const hi = xs.map((_, i) => { const v = at(i); return v.length ? Math.max(...v) : null; });
+          const color = COLORS[g % COLORS.length];
+          const base = data.length;
+          data.push(clean(mean), clean(hi), clean(lo));
+          seriesOpts.push({ label: `${groupBy}=${val} (${members.length})`, stroke: color, spanGaps: true },
+            { label: "max", stroke: "transparent", spanGaps: true, points: { show: false } },
+            { label: "min", stroke: "transparent", spanGaps: true, points: { show: false } });
+          bands.push({ series: [base + 1, base + 2], fill: color + "33" });
+        });
+      } else {
+        for (const s of list) data.push(clean(ysOf(s)));
+        seriesOpts = list.map((s, i) => ({ label: s.run.slice(0, 8), stroke: COLORS[i % COLORS.length], spanGaps: true }));
       }
       const el = document.createElement("div");
       el.className = "chart";
@@ -231,21 +270,55 @@ async function pageCompare(params) {
       const opts = {
         title: tag, width, height: 260,
         scales: { x: { time: false }, y: { distr: logy ? 3 : 1 } },
-        series: [{ label: "step" }, ...list.map((s, i) => ({ label: s.run.slice(0, 8), stroke: COLORS[i % COLORS.length], spanGaps: true }))],
+        series: [{ label: "step" }, ...seriesOpts],
+        bands,
       };
       const chart = new uPlot(opts, data, el);
-      window.__view.charts[tag] = { runs: list.map((s) => s.run), points: list.map((s) => s.values.length), chart };
+      window.__view.charts[tag] = { runs: list.map((s) => s.run), points: list.map((s) => s.values.length), chart, groups: groups ? Object.keys(groups).length : 0 };
     }
     if (!Object.keys(byTag).length) $("#charts").innerHTML = '<p class="muted">No scalars in these runs.</p>';
   };
   $("#smooth").oninput = draw;
   $("#logy").onchange = draw;
+  $("#group").onchange = draw;
   draw();
+  drawPc();
+}
+
+// Parallel coordinates (SVG): an axis per flag and one for the metric;
+// a line per run, coloured by the metric.
+function parallelCoords(rows, flags, metric) {
+  const el = $("#parcoords");
+  const axes = [...flags, metric].filter(Boolean);
+  if (!metric || !rows.length) { el.innerHTML = '<p class="muted">No metric.</p>'; window.__view.parcoords = { axes, lines: 0 }; return; }
+  const W = Math.max(500, el.clientWidth || 900), H = 260, pad = 40;
+  const x = (i) => pad + (i * (W - 2 * pad)) / Math.max(1, axes.length - 1);
+  const scale = axes.map((a) => {
+    const vals = rows.map((r) => r[a]).filter((v) => v != null && v !== "");
+    if (vals.every((v) => typeof v === "number")) {
+      const lo = Math.min(...vals), hi = Math.max(...vals);
+      return (v) => (v == null || v === "" ? null : H - pad - ((hi === lo ? 0.5 : (v - lo) / (hi - lo)) * (H - 2 * pad)));
+    }
+    const cats = [...new Set(vals.map(String))].sort();
+    return (v) => (v == null ? null : H - pad - ((cats.length === 1 ? 0.5 : cats.indexOf(String(v)) / (cats.length - 1)) * (H - 2 * pad)));
+  });
+  const m = rows.map((r) => r[metric]).filter((v) => typeof v === "number");
+  const mlo = Math.min(...m), mhi = Math.max(...m);
+  const color = (v) => { const t = typeof v === "number" && mhi > mlo ? (v - mlo) / (mhi - mlo) : 0.5; return `hsl(${240 - 240 * t},70%,45%)`; };
+  let lines = 0, svg = "";
+  for (const r of rows) {
+    const pts = axes.map((a, i) => [x(i), scale[i](r[a])]).filter((p) => p[1] != null);
+    if (pts.length < 2) continue;
+    lines++;
+    svg += `<polyline fill="none" stroke="${color(r[metric])}" stroke-width="1.5" points="${pts.map((p) => p.join(",")).join(" ")}"><title>${esc(r.run)}: ${esc(r[metric])}</title></polyline>`;
+  }
+  svg += axes.map((a, i) => `<line x1="${x(i)}" x2="${x(i)}" y1="${pad}" y2="${H - pad}" stroke="#888"/><text x="${x(i)}" y="${pad - 12}" text-anchor="middle" font-size="12">${esc(a)}</text>`).join("");
+  el.innerHTML = `<svg id="pc-svg" width="${W}" height="${H}" class="chart">${svg}</svg>`;
+  window.__view.parcoords = { axes, lines };
 }
 
 // The compare table, as `guild compare`: click a header to sort.
-async function compareTable(ids) {
-  const c = await api("/api/compare?" + ids.map((i) => "run=" + encodeURIComponent(i)).join("&"));
+function compareTable(c) {
   let key = null, desc = false;
   const draw = () => {
     const rows = [...c.rows];

@@ -127,6 +127,9 @@ fn view_lists_opens_compares_and_follows_runs_in_chromium() {
             assert!(text.contains(&id[..8]), "{text}");
         }
         std::fs::write(shots.join("runs.png"), c.screenshot().await.unwrap()).unwrap();
+        // Chosen flag and scalar columns.
+        js("const i = document.querySelector('#f-cols'); i.value = 'lr, loss'; i.dispatchEvent(new Event('change')); return true").await;
+        until("the lr and loss columns", "return document.querySelectorAll('#thead span').length === 11 && document.querySelectorAll('.row .col').length === 6 && [...document.querySelectorAll('.row .col')].some(c => c.textContent === '0.2')").await;
         // The running run finishes: its status changes without a reload.
         assert!(text.contains("running"), "{text}");
         until(

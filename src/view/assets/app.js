@@ -31,7 +31,24 @@ function statusWord(s) {
 
 // ---- Runs: a virtualised table (only the visible rows are in the DOM).
 const ROW = 28;
-const state = { runs: [], filtered: [], selected: new Set(), text: "", status: "", server: { op: "", label: "", tag: "", started: "" } };
+const state = { runs: [], filtered: [], selected: new Set(), text: "", status: "", server: { op: "", label: "", tag: "", started: "" }, cols: "", extra: {} };
+
+// Chosen flag and scalar columns (`lr, loss`, `max acc`): the compare
+// rows of every run, by short id.
+async function loadColumns() {
+  state.extra = {};
+  const names = state.cols.split(",").map((c) => c.trim()).filter(Boolean);
+  if (names.length) {
+    const c = await api("/api/compare?cols=" + encodeURIComponent(names.join(",")));
+    for (const r of c.rows) state.extra[String(r.run)] = r;
+  }
+  state.colNames = names;
+}
+
+function gridColumns() {
+  const n = (state.colNames || []).length;
+  return "28px 60px 90px 180px 150px 80px 1fr 160px 180px" + " 100px".repeat(n);
+}
 
 function applyFilter() {
   const t = state.text.toLowerCase();
@@ -53,7 +70,7 @@ function renderRows() {
   for (let i = first; i < last; i++) {
     const r = state.filtered[i];
     const st = statusWord(r.status);
-    html += `<div class="row" data-id="${esc(r.id)}" style="top:${i * ROW}px">
+    html += `<div class="row" data-id="${esc(r.id)}" style="top:${i * ROW}px;grid-template-columns:${gridColumns()}">
       <span><input type="checkbox" class="sel" data-id="${esc(r.id)}" ${state.selected.has(r.id) ? "checked" : ""}></span>
       <span class="muted">${i + 1}</span>
       <span><a href="#/run/${esc(r.id)}">${esc(r.id.slice(0, 8))}</a></span>
@@ -62,7 +79,7 @@ function renderRows() {
       <span><span class="status ${esc(st)}">${esc(r.status)}</span></span>
       <span>${esc(r.label)}</span>
       <span>${esc((r.tags || []).join(", "))}</span>
-      <span class="muted">${esc(r.name)}</span></div>`;
+      <span class="muted">${esc(r.name)}</span>${(state.colNames || []).map((c) => `<span class="col">${esc((state.extra[r.id.slice(0, 8)] || {})[c])}</span>`).join("")}</div>`;
   }
   $("#rows").innerHTML = html;
   $("#count").textContent = `${state.filtered.length} of ${state.runs.length} runs`;
@@ -83,12 +100,24 @@ async function pageRuns() {
     <select id="st"><option value="">any status</option>${["running", "completed", "error", "terminated", "pending", "staged"].map((s) => `<option ${state.status === s ? "selected" : ""}>${s}</option>`).join("")}</select>
     <button id="cmp">Compare selected</button><span id="count" class="muted"></span></div>
     <div class="bar"><input id="f-op" placeholder="operation" value="${esc(state.server.op)}"><input id="f-label" placeholder="label" value="${esc(state.server.label)}">
-    <input id="f-tag" placeholder="tag" value="${esc(state.server.tag)}"><input id="f-started" placeholder="started (e.g. last 2 hours, today)" size="30" value="${esc(state.server.started)}"></div>
-    <div class="table"><div class="thead"><span></span><span>#</span><span>id</span><span>operation</span><span>started</span><span>status</span><span>label</span><span>tags</span><span>name</span></div>
+    <input id="f-tag" placeholder="tag" value="${esc(state.server.tag)}"><input id="f-started" placeholder="started (e.g. last 2 hours, today)" size="30" value="${esc(state.server.started)}">
+    <input id="f-cols" placeholder="columns: lr, loss, max acc" size="28" value="${esc(state.cols)}"></div>
+    <div class="table"><div class="thead" id="thead"></div>
     <div id="scroller" class="scroller"><div id="inner"><div id="rows"></div></div></div></div>`;
   $("#q").oninput = (e) => { state.text = e.target.value; applyFilter(); renderRows(); };
   $("#st").onchange = (e) => { state.status = e.target.value; applyFilter(); renderRows(); };
   $("#scroller").onscroll = renderRows;
+  const head = () => {
+    $("#thead").style.gridTemplateColumns = gridColumns();
+    $("#thead").innerHTML = ["", "#", "id", "operation", "started", "status", "label", "tags", "name", ...(state.colNames || [])].map((h) => `<span>${esc(h)}</span>`).join("");
+  };
+  head();
+  $("#f-cols").onchange = async (e) => {
+    state.cols = e.target.value;
+    try { await loadColumns(); } catch (err) { $("#count").textContent = err.message; }
+    head();
+    renderRows();
+  };
   for (const k of ["op", "label", "tag", "started"]) {
     $("#f-" + k).onchange = (e) => { state.server[k] = e.target.value; loadRuns().catch((err) => { $("#count").textContent = err.message; }); };
   }

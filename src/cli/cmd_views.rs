@@ -239,11 +239,14 @@ pub fn view(ctx: Ctx, a: ViewArgs) -> Result<i32> {
     let _ = out.flush();
     drop(out);
     if a.open {
-        let _ = std::process::Command::new("xdg-open")
+        let opened = std::process::Command::new("xdg-open")
             .arg(&server.url)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn();
+        if opened.is_err() {
+            eprintln!("No browser to open here (xdg-open is missing); open the URL above yourself");
+        }
     }
     server.serve(std::sync::Arc::new(ctx))?;
     Ok(0)

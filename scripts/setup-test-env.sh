@@ -41,3 +41,7 @@ services/slurm-local.sh start "$SLURM_STATE" >/dev/null
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
+# The tensorboard package in the test venv: `guild tensorboard` is tested
+# by reading its log directory with TensorBoard's own reader.
+"$VENV/bin/python" -c "import tensorboard" 2>/dev/null \
+  || "$VENV/bin/pip" install -q --disable-pip-version-check tensorboard

@@ -15,6 +15,7 @@ pub mod remotes;
 pub mod report;
 pub mod run;
 pub mod runs;
+pub mod tensorboard;
 pub mod views;
 
 pub use report::{Collect, Question, Reporter};

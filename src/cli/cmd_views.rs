@@ -251,3 +251,65 @@ pub fn view(ctx: Ctx, a: ViewArgs) -> Result<i32> {
     server.serve(std::sync::Arc::new(ctx))?;
     Ok(0)
 }
+
+#[derive(Args, Debug)]
+pub struct TensorboardArgs {
+    /// Runs (default: all matching the filters)
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    /// Address TensorBoard listens on
+    #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
+    pub host: String,
+    /// Port TensorBoard listens on (0: a free one)
+    #[arg(long, default_value_t = 0, value_name = "PORT")]
+    pub port: u16,
+    /// Do not open TensorBoard in a browser (it is never opened here)
+    #[arg(short = 'n', long)]
+    pub no_open: bool,
+    /// Do not write HParams summaries
+    #[arg(long)]
+    pub skip_hparams: bool,
+    /// Keep the log directory when TensorBoard ends
+    #[arg(long)]
+    pub keep_logdir: bool,
+    /// Write the log directory, print where it is and exit
+    #[arg(long)]
+    pub test_logdir: bool,
+    #[command(flatten)]
+    pub filters: super::FilterArgs,
+}
+
+/// `tensorboard`: a log directory of the runs, then TensorBoard on it.
+pub fn tensorboard(ctx: &Ctx, a: TensorboardArgs) -> Result<i32> {
+    let sel = super::cmd_runs::selection(&a.runs, &a.filters, false);
+    // TensorBoard is checked first: without it nothing is written.
+    let py = if a.test_logdir {
+        None
+    } else {
+        Some(api::tensorboard::python_with_tensorboard()?)
+    };
+    let dir = std::env::temp_dir().join(format!("guild-tensorboard-{}", std::process::id()));
+    let written = api::tensorboard::logdir(ctx, &sel, &dir, a.skip_hparams)?;
+    let Some(py) = py else {
+        println!("{}", dir.display());
+        return Ok(0);
+    };
+    println!(
+        "Running TensorBoard on {} runs (log directory {})",
+        written.len(),
+        dir.display()
+    );
+    let status = std::process::Command::new(py)
+        .args(["-m", "tensorboard.main", "--logdir"])
+        .arg(&dir)
+        .arg("--host")
+        .arg(&a.host)
+        .arg("--port")
+        .arg(a.port.to_string())
+        .status()
+        .map_err(|e| crate::error::Error::process("cannot start TensorBoard", e))?;
+    if !a.keep_logdir {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(status.code().unwrap_or(1))
+}

@@ -86,6 +86,8 @@ pub enum Command {
     Compare(cmd_views::CompareArgs),
     /// Serve a web view of the runs (runs, a run's output and files, charts compared, sweeps)
     View(cmd_views::ViewArgs),
+    /// Start TensorBoard on the runs (their scalars, and their flags as HParams)
+    Tensorboard(cmd_views::TensorboardArgs),
     /// List the operations of the guild.yml in the current directory
     #[command(visible_alias = "ops")]
     Operations(cmd_project::OpsArgs),
@@ -595,6 +597,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Logs(a) => cmd_views::logs(&ctx, a),
         Command::Compare(a) => cmd_views::compare(&ctx, a),
         Command::View(a) => cmd_views::view(ctx, a),
+        Command::Tensorboard(a) => cmd_views::tensorboard(&ctx, a),
         Command::Operations(a) => cmd_project::operations(&ctx, a),
         Command::Models(a) => cmd_project::models(&ctx, a),
         Command::Help(a) => cmd_project::help(&ctx, a),

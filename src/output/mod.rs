@@ -3,6 +3,7 @@
 //! scalar parser, whose scalars are appended to the run's events file as they
 //! appear. Memory is bounded by the read buffer and one partial line.
 
+pub mod hparams;
 pub mod scalars;
 pub mod tfevents;
 pub mod watch;

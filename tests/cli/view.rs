@@ -294,3 +294,92 @@ fn view_needs_a_token_off_loopback_and_edits_only_when_allowed() {
     );
     assert_eq!(http(port, "GET", "/api/runs?token=wrong").0, 403);
 }
+
+#[test]
+fn tensorboard_logdir_has_each_runs_scalars_and_hparams_session() {
+    let e = Env::new();
+    for lr in ["0.1", "0.2"] {
+        e.ok(&[
+            "run",
+            "train.py",
+            &format!("lr={lr}"),
+            "opt=sgd",
+            "-y",
+            "-q",
+        ]);
+    }
+    let dir = e.ok(&["tensorboard", "--test-logdir"]).trim().to_string();
+    // Read back with the tensorboard package's own reader.
+    let script = r#"
+import json, os, sys
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import plugin_data_pb2
+root = sys.argv[1]
+out = {"runs": {}}
+def hp(path):
+    acc = EventAccumulator(path, size_guidance={"tensors": 0})
+    acc.Reload()
+    content = acc.PluginTagToContent("hparams")
+    data = {k: plugin_data_pb2.HParamsPluginData.FromString(v) for k, v in content.items()}
+    return acc, data
+acc, data = hp(root)
+exp = data["_hparams_/experiment"].experiment
+out["hparams"] = sorted(h.name for h in exp.hparam_infos)
+out["metrics"] = sorted(m.name.tag for m in exp.metric_infos)
+for d in sorted(os.listdir(root)):
+    p = os.path.join(root, d)
+    if not os.path.isdir(p):
+        continue
+    acc, data = hp(p)
+    start = data["_hparams_/session_start_info"].session_start_info
+    end = data["_hparams_/session_end_info"].session_end_info
+    out["runs"][d] = {
+        "lr": start.hparams["lr"].number_value,
+        "opt": start.hparams["opt"].string_value,
+        "status": end.status,
+        "loss": [s.value for s in acc.Scalars("loss")],
+    }
+print(json.dumps(out))
+"#;
+    let o = Command::new(guild_venv().join("bin/python"))
+        .arg("-c")
+        .arg(script)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let hps = v["hparams"].as_array().unwrap();
+    assert!(
+        hps.contains(&serde_json::json!("lr")) && hps.contains(&serde_json::json!("opt")),
+        "{v}"
+    );
+    assert!(
+        v["metrics"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("loss")),
+        "{v}"
+    );
+    let runs = v["runs"].as_object().unwrap();
+    assert_eq!(runs.len(), 2, "{v}");
+    let mut lrs: Vec<f64> = runs.values().map(|r| r["lr"].as_f64().unwrap()).collect();
+    lrs.sort_by(f64::total_cmp);
+    assert_eq!(lrs, [0.1, 0.2]);
+    for r in runs.values() {
+        assert_eq!(r["opt"], "sgd");
+        assert_eq!(r["status"], 1, "STATUS_SUCCESS");
+        assert_eq!(r["loss"].as_array().unwrap().len(), 3, "{r}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    // Without the tensorboard package: one line that says how to get it.
+    let o = e
+        .cmd(&["tensorboard"])
+        .env("GUILD_PYTHON_EXE", "/usr/bin/python3")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("pip install tensorboard"), "{err}");
+}

@@ -387,6 +387,8 @@ pub struct Series {
     pub tag: String,
     pub steps: Vec<i64>,
     pub values: Vec<f64>,
+    /// Seconds since the run's first event, for x = time.
+    pub times: Vec<f64>,
     /// Points in the run before downsampling.
     pub points: usize,
 }
@@ -396,16 +398,21 @@ pub struct Series {
 /// max of each of `max_points / 2` buckets, so a spike is never lost.
 pub fn series(run: &crate::run::Run, max_points: usize) -> Vec<Series> {
     let files = crate::output::scalars::own_events_files(run);
-    let mut by_tag: std::collections::BTreeMap<String, Vec<(i64, f64)>> = Default::default();
+    let mut by_tag: std::collections::BTreeMap<String, Vec<(i64, f64, f64)>> = Default::default();
     for f in &files {
-        for (tag, v, step) in crate::output::tfevents::read_scalars(f) {
-            by_tag.entry(tag).or_default().push((step, v));
+        for (tag, v, step, t) in crate::output::tfevents::read_scalars_timed(f) {
+            by_tag.entry(tag).or_default().push((step, v, t));
         }
     }
+    let t0 = by_tag
+        .values()
+        .flat_map(|p| p.iter().map(|x| x.2))
+        .filter(|t| *t > 0.0)
+        .fold(f64::INFINITY, f64::min);
     by_tag
         .into_iter()
         .map(|(tag, mut pts)| {
-            pts.sort_by_key(|p| p.0);
+            pts.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.total_cmp(&b.2)));
             let points = pts.len();
             let pts = downsample(&pts, max_points.max(2));
             Series {
@@ -413,6 +420,16 @@ pub fn series(run: &crate::run::Run, max_points: usize) -> Vec<Series> {
                 tag,
                 steps: pts.iter().map(|p| p.0).collect(),
                 values: pts.iter().map(|p| p.1).collect(),
+                times: pts
+                    .iter()
+                    .map(|p| {
+                        if t0.is_finite() {
+                            (p.2 - t0).max(0.0)
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect(),
                 points,
             }
         })
@@ -420,7 +437,7 @@ pub fn series(run: &crate::run::Run, max_points: usize) -> Vec<Series> {
 }
 
 /// At most `max` points: the min and max of each bucket, in step order.
-fn downsample(pts: &[(i64, f64)], max: usize) -> Vec<(i64, f64)> {
+fn downsample(pts: &[(i64, f64, f64)], max: usize) -> Vec<(i64, f64, f64)> {
     if pts.len() <= max {
         return pts.to_vec();
     }
@@ -431,8 +448,8 @@ fn downsample(pts: &[(i64, f64)], max: usize) -> Vec<(i64, f64)> {
         let lo = b.iter().min_by(|a, c| a.1.total_cmp(&c.1)).copied();
         let hi = b.iter().max_by(|a, c| a.1.total_cmp(&c.1)).copied();
         match (lo, hi) {
-            (Some(l), Some(h)) if l.0 == h.0 => out.push(l),
-            (Some(l), Some(h)) if l.0 < h.0 => out.extend([l, h]),
+            (Some(l), Some(h)) if l.0 == h.0 && l.2 == h.2 => out.push(l),
+            (Some(l), Some(h)) if (l.0, l.2) < (h.0, h.2) => out.extend([l, h]),
             (Some(l), Some(h)) => out.extend([h, l]),
             _ => {}
         }
@@ -446,13 +463,13 @@ mod view_tests {
 
     #[test]
     fn downsampling_keeps_spikes_and_order() {
-        let mut pts: Vec<(i64, f64)> = (0..10_000).map(|i| (i, 1.0)).collect();
+        let mut pts: Vec<(i64, f64, f64)> = (0..10_000).map(|i| (i, 1.0, i as f64)).collect();
         pts[7777].1 = 99.0;
         pts[1234].1 = -5.0;
         let d = downsample(&pts, 200);
         assert!(d.len() <= 200);
-        assert!(d.iter().any(|p| p == &(7777, 99.0)));
-        assert!(d.iter().any(|p| p == &(1234, -5.0)));
+        assert!(d.iter().any(|p| p == &(7777, 99.0, 7777.0)));
+        assert!(d.iter().any(|p| p == &(1234, -5.0, 1234.0)));
         assert!(d.windows(2).all(|w| w[0].0 < w[1].0));
     }
 

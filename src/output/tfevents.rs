@@ -61,9 +61,15 @@ pub fn record(data: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&masked_crc(data).to_le_bytes());
 }
 
+/// A scalar event, stamped with the time it is logged (TensorBoard's
+/// relative and wall time axes, the view's x = time).
 pub fn scalar_event(tag: &str, value: f64, step: i64) -> Vec<u8> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
     Event {
-        wall_time: None,
+        wall_time: Some(now),
         step,
         file_version: None,
         summary: Some(Summary {
@@ -138,6 +144,14 @@ impl EventWriter {
 /// Every scalar (tag, value, step) in one events file, in file order.
 /// A truncated final record (a killed writer) ends the read quietly.
 pub fn read_scalars(path: &Path) -> Vec<(String, f64, i64)> {
+    read_scalars_timed(path)
+        .into_iter()
+        .map(|(tag, v, step, _)| (tag, v, step))
+        .collect()
+}
+
+/// As [`read_scalars`], with each event's wall time (seconds).
+pub fn read_scalars_timed(path: &Path) -> Vec<(String, f64, i64, f64)> {
     let Ok(data) = std::fs::read(path) else {
         return Vec::new();
     };
@@ -156,7 +170,7 @@ pub fn read_scalars(path: &Path) -> Vec<(String, f64, i64)> {
             if let Some(s) = ev.summary {
                 for v in s.value {
                     if let Some(x) = value_of(&v) {
-                        out.push((v.tag, x, ev.step));
+                        out.push((v.tag, x, ev.step, ev.wall_time.unwrap_or(0.0)));
                     }
                 }
             }

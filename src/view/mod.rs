@@ -257,6 +257,7 @@ fn answer(
             ctx,
             &all("run"),
             get("points").and_then(|s| s.parse().ok()).unwrap_or(1000),
+            get("times").is_some_and(|t| t == "1"),
         ),
         "/api/sweeps" => sweeps(ctx),
         _ => Ok(error(404, "no such page")),
@@ -331,27 +332,45 @@ fn runs(ctx: &Context, filters: &api::Filters) -> Result<Response> {
             ..Default::default()
         },
     )?;
-    // The table's fields of `runs --json` (not `cmd` or `stopped`: two
-    // more files to read per run, which a table of 10,000 does not show).
-    let rows: Vec<serde_json::Value> = listed
+    // The table's fields of `runs --json` (not `cmd`: a file to read and
+    // parse per run, which a table of 10,000 does not show).
+    #[derive(serde::Serialize)]
+    struct Row<'a> {
+        id: &'a str,
+        operation: String,
+        exit_status: Option<i64>,
+        marked: bool,
+        name: &'a Option<String>,
+        label: &'a Option<String>,
+        started: Option<i64>,
+        stopped: Option<i64>,
+        status: String,
+        tags: Option<&'a [String]>,
+    }
+    let rows: Vec<Row> = listed
         .iter()
         .map(|i| {
             let r = &i.run;
             let tags = r.tags();
-            serde_json::json!({
-                "id": r.run.id,
-                "operation": r.op_desc(),
-                "exit_status": r.exit_status,
-                "marked": r.marked,
-                "name": r.name,
-                "label": r.label,
-                "started": r.started,
-                "status": r.status.display(),
-                "tags": if tags.is_empty() { None } else { Some(tags) },
-            })
+            Row {
+                id: &r.run.id,
+                operation: r.op_desc(),
+                exit_status: r.exit_status,
+                marked: r.marked,
+                name: &r.name,
+                label: &r.label,
+                started: r.started,
+                stopped: r.stopped(),
+                status: r.status.display(),
+                tags: (!tags.is_empty()).then_some(tags),
+            }
         })
         .collect();
-    Ok(json(&serde_json::Value::Array(rows)))
+    Ok(body(
+        200,
+        "application/json",
+        serde_json::to_vec(&rows).unwrap_or_default(),
+    ))
 }
 
 fn run_info(ctx: &Context, id: &str) -> Result<Response> {
@@ -422,11 +441,16 @@ fn file(ctx: &Context, id: &str, rel: &str) -> Result<Response> {
     Ok(body(200, ctype, data))
 }
 
-fn series(ctx: &Context, ids: &[String], points: usize) -> Result<Response> {
+fn series(ctx: &Context, ids: &[String], points: usize, times: bool) -> Result<Response> {
     let mut out = Vec::new();
     for id in ids {
         let r = find(ctx, id)?;
         out.extend(api::views::series(&r.run, points.clamp(2, 100_000)));
+    }
+    if !times {
+        for s in &mut out {
+            s.times.clear();
+        }
     }
     Ok(json(&serde_json::to_value(out).unwrap_or_default()))
 }

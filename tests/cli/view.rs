@@ -126,10 +126,12 @@ fn view_lists_opens_compares_and_follows_runs_in_chromium() {
         for id in &ids {
             assert!(text.contains(&id[..8]), "{text}");
         }
+        let dur = js("return [...document.querySelectorAll('.row .dur')].map(d => d.textContent)").await;
+        assert!(dur.as_array().unwrap().iter().all(|d| d.as_str().unwrap().starts_with("0:00:")), "{dur}");
         std::fs::write(shots.join("runs.png"), c.screenshot().await.unwrap()).unwrap();
         // Chosen flag and scalar columns.
         js("const i = document.querySelector('#f-cols'); i.value = 'lr, loss'; i.dispatchEvent(new Event('change')); return true").await;
-        until("the lr and loss columns", "return document.querySelectorAll('#thead span').length === 11 && document.querySelectorAll('.row .col').length === 6 && [...document.querySelectorAll('.row .col')].some(c => c.textContent === '0.2')").await;
+        until("the lr and loss columns", "return document.querySelectorAll('#thead span').length === 12 && document.querySelectorAll('.row .col').length === 6 && [...document.querySelectorAll('.row .col')].some(c => c.textContent === '0.2')").await;
         // The running run finishes: its status changes without a reload.
         assert!(text.contains("running"), "{text}");
         until(
@@ -171,6 +173,12 @@ fn view_lists_opens_compares_and_follows_runs_in_chromium() {
         assert_eq!(grouped["series"], 7, "{grouped}");
         assert_eq!(grouped["bands"], 2, "{grouped}");
         js("const s = document.querySelector('#group'); s.value = ''; s.dispatchEvent(new Event('change')); return true").await;
+        // x = time: seconds since each run's first scalar.
+        js("const s = document.querySelector('#xaxis'); s.value = 'time'; s.dispatchEvent(new Event('change')); return true").await;
+        let timed = js("const c = window.__view.charts.loss.chart; return {label: c.series[0].label, xs: c.data[0].length, last: c.data[0][c.data[0].length - 1]}").await;
+        assert_eq!(timed["label"], "time (s)", "{timed}");
+        assert!(timed["last"].as_f64().unwrap() >= 0.0, "{timed}");
+        js("const s = document.querySelector('#xaxis'); s.value = 'step'; s.dispatchEvent(new Event('change')); return true").await;
         std::fs::write(shots.join("compare.png"), c.screenshot().await.unwrap()).unwrap();
         // A file path with ../ is refused.
         let status = js("return fetch('/api/file?id=' + window.__view.runs[0].id + '&path=../../../etc/passwd').then(r => r.status)").await;

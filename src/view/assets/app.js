@@ -25,6 +25,15 @@ function fmtTime(us) {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
+function duration(r) {
+  if (!r.started) return "";
+  const end = r.stopped || (statusWord(r.status) === "running" ? Date.now() * 1000 : null);
+  if (!end) return "";
+  let t = Math.max(0, Math.round((end - r.started) / 1e6));
+  const h = Math.floor(t / 3600), m = Math.floor((t % 3600) / 60), sec = t % 60;
+  return `${h}:${String(m).padStart(2, "0")}:${String(sec).padStart(2, "0")}`;
+}
+
 function statusWord(s) {
   return String(s || "").split(" ")[0];
 }
@@ -47,7 +56,7 @@ async function loadColumns() {
 
 function gridColumns() {
   const n = (state.colNames || []).length;
-  return "28px 60px 90px 180px 150px 80px 1fr 160px 180px" + " 100px".repeat(n);
+  return "28px 60px 90px 180px 150px 70px 80px 1fr 160px 180px" + " 100px".repeat(n);
 }
 
 function applyFilter() {
@@ -76,6 +85,7 @@ function renderRows() {
       <span><a href="#/run/${esc(r.id)}">${esc(r.id.slice(0, 8))}</a></span>
       <span>${esc(r.operation)}</span>
       <span>${esc(fmtTime(r.started))}</span>
+      <span class="dur">${esc(duration(r))}</span>
       <span><span class="status ${esc(st)}">${esc(r.status)}</span></span>
       <span>${esc(r.label)}</span>
       <span>${esc((r.tags || []).join(", "))}</span>
@@ -109,7 +119,7 @@ async function pageRuns() {
   $("#scroller").onscroll = renderRows;
   const head = () => {
     $("#thead").style.gridTemplateColumns = gridColumns();
-    $("#thead").innerHTML = ["", "#", "id", "operation", "started", "status", "label", "tags", "name", ...(state.colNames || [])].map((h) => `<span>${esc(h)}</span>`).join("");
+    $("#thead").innerHTML = ["", "#", "id", "operation", "started", "time", "status", "label", "tags", "name", ...(state.colNames || [])].map((h) => `<span>${esc(h)}</span>`).join("");
   };
   head();
   $("#f-cols").onchange = async (e) => {
@@ -229,6 +239,7 @@ async function pageCompare(params) {
   main().innerHTML = `<h2>Compare ${ids.length} run${ids.length === 1 ? "" : "s"}</h2>
     <div class="bar"><label>smoothing <input id="smooth" type="range" min="0" max="0.99" step="0.01" value="0"></label>
     <label><input id="logy" type="checkbox"> log scale</label>
+    <label>x <select id="xaxis"><option value="step">step</option><option value="time">time (s)</option></select></label>
     <label>group by <select id="group"><option value="">(each run)</option></select></label>
     <a id="csv" href="/api/compare.csv?${ids.map((i) => "run=" + encodeURIComponent(i)).join("&")}">download CSV</a></div>
     <div class="charts" id="charts"></div>
@@ -236,7 +247,8 @@ async function pageCompare(params) {
     <h3>Table</h3><div id="cmptable"></div>`;
   const width = Math.max(300, Math.floor(($("#charts").clientWidth || 1000) / 2) - 30);
   const q = ids.map((i) => "run=" + encodeURIComponent(i)).join("&");
-  const series = await api(`/api/series?${q}&points=${width * 2}`);
+  let series = await api(`/api/series?${q}&points=${width * 2}`);
+  let timed = null; // fetched the first time x = time is chosen
   const table = await api("/api/compare?" + ids.map((i) => "run=" + encodeURIComponent(i)).join("&"));
   compareTable(table);
   // Flag columns: those between the fixed ones and the scalars.
@@ -250,20 +262,26 @@ async function pageCompare(params) {
   $("#pc-metric").onchange = drawPc;
   const byTag = {};
   for (const s of series) (byTag[s.tag] = byTag[s.tag] || []).push(s);
-  const draw = () => {
+  const draw = async () => {
+    if ($("#xaxis").value === "time" && !timed) {
+      timed = await api(`/api/series?${q}&points=${width * 2}&times=1`);
+      const byKey = new Map(timed.map((s) => [s.run + "\u0000" + s.tag, s]));
+      for (const s of series) s.times = (byKey.get(s.run + "\u0000" + s.tag) || {}).times || [];
+    }
     const alpha = parseFloat($("#smooth").value);
     const logy = $("#logy").checked;
     const groupBy = $("#group").value;
+    const xKey = $("#xaxis").value === "time" ? "times" : "steps";
     $("#charts").innerHTML = "";
     window.__view.charts = {};
     for (const [tag, list] of Object.entries(byTag).sort()) {
       // One x axis: the union of the steps; each run's values at its steps.
       // Series logged without steps (all at one step) are drawn by index.
       for (const s of list) if (s.steps.length > 1 && s.steps.every((x) => x === s.steps[0])) s.steps = s.steps.map((_, i) => i);
-      const xs = [...new Set(list.flatMap((s) => s.steps))].sort((a, b) => a - b);
+      const xs = [...new Set(list.flatMap((s) => s[xKey]))].sort((a, b) => a - b);
       const data = [xs];
       const ysOf = (s) => {
-        const at = new Map(s.steps.map((x, i) => [x, s.values[i]]));
+        const at = new Map(s[xKey].map((x, i) => [x, s.values[i]]));
         return ema(xs.map((x) => (at.has(x) ? at.get(x) : null)), alpha);
       };
       const clean = (ys) => ys.map((v) => (logy && v != null && v <= 0 ? null : v));
@@ -299,7 +317,7 @@ async function pageCompare(params) {
       const opts = {
         title: tag, width, height: 260,
         scales: { x: { time: false }, y: { distr: logy ? 3 : 1 } },
-        series: [{ label: "step" }, ...seriesOpts],
+        series: [{ label: xKey === "times" ? "time (s)" : "step" }, ...seriesOpts],
         bands,
       };
       const chart = new uPlot(opts, data, el);
@@ -310,6 +328,7 @@ async function pageCompare(params) {
   $("#smooth").oninput = draw;
   $("#logy").onchange = draw;
   $("#group").onchange = draw;
+  $("#xaxis").onchange = draw;
   draw();
   drawPc();
 }

@@ -61,15 +61,11 @@ pub fn record(data: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(&masked_crc(data).to_le_bytes());
 }
 
-/// A scalar event, stamped with the time it is logged (TensorBoard's
-/// relative and wall time axes, the view's x = time).
+/// A scalar event as Guild 0.9 writes it for an output scalar: step and
+/// value, no wall time (the bytes are Guild's).
 pub fn scalar_event(tag: &str, value: f64, step: i64) -> Vec<u8> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
     Event {
-        wall_time: Some(now),
+        wall_time: None,
         step,
         file_version: None,
         summary: Some(Summary {

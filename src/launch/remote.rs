@@ -227,11 +227,10 @@ impl<'a> Sender<'a> {
                 ""
             };
             let body = format!(
-                "h={h}; b=\"$h/bin/guild-{d}\"; [ -x \"$b\" ] || exit 97; export GUILD_HOME=\"$h\"; rc=0; \
+                "{prelude}export GUILD_HOME=\"$h\"; rc=0; \
                  for id in {ids}; do [ -e \"$h/{stop_mark}\" ] && break; \"$b\" run --start \"$id\" -y{quiet} || rc=1; done; \
                  rm -f \"$h/{stop_mark}\"; exit $rc",
-                h = site::home_expr(&self.site.home),
-                d = self.digest,
+                prelude = self.site.guild_prelude(&self.digest),
                 ids = ids.join(" ")
             );
             let body = if follow == Follow::Background {

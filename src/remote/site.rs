@@ -297,16 +297,24 @@ impl Site {
         s
     }
 
+    /// Shell lines that set `h` to the guild home there and `b` to this
+    /// binary's copy in it, and exit with [`NO_BINARY`] when it is missing.
+    pub fn guild_prelude(&self, digest: &str) -> String {
+        format!(
+            "h={home}; b=\"$h/bin/guild-{digest}\"; [ -x \"$b\" ] || exit {NO_BINARY}; ",
+            home = home_expr(&self.home)
+        )
+    }
+
     /// A script that runs this binary's copy there with `args` (each
-    /// quoted; never a flag value) in the guild home. It exits with
-    /// [`NO_BINARY`] when the copy is missing.
+    /// quoted; never a flag value) in the guild home (see
+    /// [`Site::guild_prelude`]).
     pub fn guild_script(&self, digest: &str, args: &[String]) -> String {
         let args: Vec<String> = args.iter().map(|a| quote(a)).collect();
         self.with_setup(&format!(
-            "h={home}; b=\"$h/bin/guild-{digest}\"; [ -x \"$b\" ] || exit {NO_BINARY}; \
-             GUILD_HOME=\"$h\" exec \"$b\" {a}",
-            home = home_expr(&self.home),
-            a = args.join(" ")
+            "{}GUILD_HOME=\"$h\" exec \"$b\" {}",
+            self.guild_prelude(digest),
+            args.join(" ")
         ))
     }
 

@@ -527,7 +527,11 @@ fn forwarded_args(args: &[OsString]) -> Vec<String> {
         .map(|a| a.to_string_lossy().into_owned());
     while let Some(a) = it.next() {
         match a.as_str() {
-            "-H" | "--home" | "-C" | "-r" | "--remote" => {
+            "-H" | "--home" | "-C" | "--remote" => {
+                it.next();
+            }
+            // `-r` is `--remote` except in `compare`, where it is a flag.
+            "-r" if !args.iter().skip(1).any(|a| a == "compare") => {
                 it.next();
             }
             _ if a.starts_with("--home=") || a.starts_with("--remote=") => {}

@@ -251,6 +251,11 @@ fn ssh_run_streams_output_and_flag_values_never_reach_a_command_line() {
     assert!(ls.contains("echo.py"), "{ls}");
     let logs = r.ok(&["logs", "--remote", "box"]);
     assert!(logs.contains("loss: 0.5"), "{logs}");
+    let bare = r.ok(&["compare", "-r", "--csv", "--remote", "box"]);
+    assert!(
+        bare.starts_with("run,msg,") && !bare.contains("operation"),
+        "{bare}"
+    );
     let csv = r.ok(&["compare", "--csv", "--remote", "box"]);
     assert!(csv.contains(&id[..8]) && csv.contains("0.5"), "{csv}");
     // A second run reuses the binary there (one copy, by digest).

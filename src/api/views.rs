@@ -396,11 +396,27 @@ pub struct Series {
 /// Every scalar of each run (its own events files) as a series in step
 /// order. A series longer than `max_points` is downsampled to the min and
 /// max of each of `max_points / 2` buckets, so a spike is never lost.
-pub fn series(run: &crate::run::Run, max_points: usize) -> Vec<Series> {
+/// `with_times` fills [`Series::times`] (else zeros).
+pub fn series(run: &crate::run::Run, max_points: usize, with_times: bool) -> Vec<Series> {
     let files = crate::output::scalars::own_events_files(run);
     let mut by_tag: std::collections::BTreeMap<String, Vec<(i64, f64, f64)>> = Default::default();
+    let mut line_times = None;
     for f in &files {
-        for (tag, v, step, t) in crate::output::tfevents::read_scalars_timed(f) {
+        let mut events = crate::output::tfevents::read_scalars_timed(f);
+        // Output scalars carry no wall time (Guild's bytes): each takes the
+        // time of the output line it was read from.
+        if with_times
+            && f.parent() == Some(run.guild_dir().as_path())
+            && events.iter().all(|e| e.3 == 0.0)
+        {
+            let times = line_times.get_or_insert_with(|| output_scalar_times(run));
+            for e in &mut events {
+                if let Some(t) = times.get_mut(&e.0).and_then(|q| q.pop_front()) {
+                    e.3 = t;
+                }
+            }
+        }
+        for (tag, v, step, t) in events {
             by_tag.entry(tag).or_default().push((step, v, t));
         }
     }
@@ -434,6 +450,34 @@ pub fn series(run: &crate::run::Run, max_points: usize) -> Vec<Series> {
             }
         })
         .collect()
+}
+
+/// For each output scalar key, the times (seconds) of the output lines it
+/// was read from, in order: the output read again with the run's own
+/// output-scalars config.
+fn output_scalar_times(
+    run: &crate::run::Run,
+) -> std::collections::HashMap<String, std::collections::VecDeque<f64>> {
+    let mut times: std::collections::HashMap<String, std::collections::VecDeque<f64>> =
+        Default::default();
+    let (Ok(mut parser), Ok(mut lines)) = (
+        crate::output::scalars::ScalarParser::for_run(run),
+        crate::output::IndexedLines::open(&run.guild_dir()),
+    ) else {
+        return times;
+    };
+    let mut found = Vec::new();
+    while let Some((ms, _, line)) = lines.next_line(false) {
+        if !parser.may_match(line.as_bytes()) {
+            continue;
+        }
+        found.clear();
+        parser.parse_line(&line, &mut found);
+        for (k, _, _) in found.drain(..) {
+            times.entry(k).or_default().push_back(ms as f64 / 1000.0);
+        }
+    }
+    times
 }
 
 /// At most `max` points: the min and max of each bucket, in step order.

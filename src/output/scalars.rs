@@ -97,6 +97,27 @@ impl ScalarParser {
         })
     }
 
+    /// The parser a run's output was read with: its op's `output-scalars`
+    /// and its flag names (the run's `op` and `flags` attributes).
+    pub fn for_run(run: &crate::run::Run) -> Result<ScalarParser, String> {
+        let cfg = run
+            .attr("op")
+            .and_then(|op| op.as_mapping()?.get("output-scalars").cloned())
+            .unwrap_or(serde_yaml_ng::Value::Null);
+        let flags = run
+            .attr("flags")
+            .and_then(|f| {
+                Some(
+                    f.as_mapping()?
+                        .keys()
+                        .filter_map(|k| k.as_str().map(String::from))
+                        .collect(),
+                )
+            })
+            .unwrap_or_default();
+        ScalarParser::from_config(&cfg, flags)
+    }
+
     /// False when no pattern can match `line` (cheap byte test): the default
     /// patterns all need a `:`, so most log lines are skipped unread.
     pub fn may_match(&self, line: &[u8]) -> bool {

@@ -208,7 +208,11 @@ fn answer(
         "/assets/uplot.js" => Ok(body(200, "text/javascript", UPLOT_JS.as_bytes().to_vec())),
         "/assets/uplot.css" => Ok(body(200, "text/css", UPLOT_CSS.as_bytes().to_vec())),
         "/assets/uplot-LICENSE" => Ok(body(200, "text/plain", UPLOT_LICENSE.as_bytes().to_vec())),
-        "/api/runs" => runs(ctx, &filters(&get)),
+        "/api/runs" => runs(
+            ctx,
+            &filters(&get),
+            get("deleted").is_some_and(|d| d == "1"),
+        ),
         "/api/compare" => compare(ctx, &all("run"), &get("cols").unwrap_or_default(), false),
         "/api/compare.csv" => compare(ctx, &all("run"), &get("cols").unwrap_or_default(), true),
         "/api/run" => run_info(ctx, &get("id").unwrap_or_default()),
@@ -295,11 +299,13 @@ fn filters(get: &dyn Fn(&str) -> Option<String>) -> api::Filters {
     }
 }
 
-fn runs(ctx: &Context, filters: &api::Filters) -> Result<Response> {
+/// The runs table; `deleted` lists the trash (`runs --deleted`).
+fn runs(ctx: &Context, filters: &api::Filters, deleted: bool) -> Result<Response> {
     let listed = api::runs::list(
         ctx,
         &Selection {
             filters: filters.clone(),
+            deleted,
             ..Default::default()
         },
     )?;
@@ -416,7 +422,7 @@ fn series(ctx: &Context, ids: &[String], points: usize, times: bool) -> Result<R
     let mut out = Vec::new();
     for id in ids {
         let r = find(ctx, id)?;
-        out.extend(api::views::series(&r.run, points.clamp(2, 100_000)));
+        out.extend(api::views::series(&r.run, points.clamp(2, 100_000), times));
     }
     if !times {
         for s in &mut out {

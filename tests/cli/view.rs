@@ -51,7 +51,7 @@ fn view_lists_opens_compares_and_follows_runs_in_chromium() {
         .collect();
     let (running, done) = (ids[0].clone(), ids[1..].to_vec());
     let mut view = Killed(
-        e.cmd(&["view", "--port", "0"])
+        e.cmd(&["view", "--port", "0", "--allow-edit"])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap(),
@@ -183,6 +183,16 @@ fn view_lists_opens_compares_and_follows_runs_in_chromium() {
         // A file path with ../ is refused.
         let status = js("return fetch('/api/file?id=' + window.__view.runs[0].id + '&path=../../../etc/passwd').then(r => r.status)").await;
         assert_eq!(status, 403);
+        // Deleted runs are listed on their own page and restored from it.
+        e.ok(&["runs", "rm", &done[1], "-y"]);
+        c.goto(&format!("{url}#/deleted")).await.unwrap();
+        until("the deleted run", "return document.querySelectorAll('#deleted button.restore').length === 1").await;
+        let row = c.find(Locator::Css("#deleted")).await.unwrap().text().await.unwrap();
+        assert!(row.contains(&done[1][..8]), "{row}");
+        std::fs::write(shots.join("deleted.png"), c.screenshot().await.unwrap()).unwrap();
+        c.find(Locator::Css("button.restore")).await.unwrap().click().await.unwrap();
+        until("the run restored", "return document.querySelector('#restored').textContent.startsWith('restored')").await;
+        assert_eq!(e.runs_json().len(), 3);
         c.close().await.unwrap();
     });
     let _ = running;
@@ -283,6 +293,12 @@ fn view_needs_a_token_off_loopback_and_edits_only_when_allowed() {
     assert!(info.contains("- keep"), "{info}");
     assert_eq!(http(port, "POST", &format!("/api/delete?id={id}")).0, 200);
     assert_eq!(e.runs_json().len(), 1);
+    let (code, body) = http(port, "GET", "/api/runs?deleted=1");
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body.contains(&id) && body.matches("\"id\"").count() == 1,
+        "{body}"
+    );
     assert_eq!(http(port, "POST", &format!("/api/restore?id={id}")).0, 200);
     assert_eq!(e.runs_json().len(), 2);
     // Any other address: the token in the printed URL, else 403.
@@ -301,6 +317,50 @@ fn view_needs_a_token_off_loopback_and_edits_only_when_allowed() {
         200
     );
     assert_eq!(http(port, "GET", "/api/runs?token=wrong").0, 403);
+}
+
+/// x = time for output scalars: each value at the time of the output line
+/// it was read from (their events carry no wall time, as Guild's).
+#[test]
+fn output_scalars_are_charted_at_their_lines_times() {
+    let e = Env::new();
+    std::fs::write(
+        e.proj.join("ticks.py"),
+        "import time\nfor i in range(4):\n    print('loss: %s' % (1.0 / (i + 1)), flush=True)\n    time.sleep(0.3)\n",
+    )
+    .unwrap();
+    e.ok(&["run", "ticks.py", "-y", "-q"]);
+    let id = e.runs_json()[0]["id"].as_str().unwrap().to_string();
+    let (_v, url, _o) = serve(&e, &[]);
+    let port = port_of(&url);
+    let (code, body) = http(port, "GET", &format!("/api/series?run={id}&times=1"));
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let loss = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["tag"] == "loss")
+        .unwrap_or_else(|| panic!("{body}"));
+    let t: Vec<f64> = loss["times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert_eq!(t.len(), 4, "{body}");
+    assert_eq!(t[0], 0.0, "{body}");
+    assert!(t.windows(2).all(|w| w[1] - w[0] >= 0.25), "{body}");
+    // The same times as the output's index says.
+    let index = std::fs::read(e.home.join("runs").join(&id).join(".guild/output.index")).unwrap();
+    let ms: Vec<u64> = index
+        .chunks(9)
+        .map(|r| u64::from_be_bytes(r[..8].try_into().unwrap()))
+        .collect();
+    assert!(
+        (t[3] - (ms[3] - ms[0]) as f64 / 1000.0).abs() < 1e-6,
+        "{body}"
+    );
 }
 
 #[test]

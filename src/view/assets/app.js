@@ -394,6 +394,23 @@ async function pageSweeps() {
   }, 2000);
 }
 
+// ---- Deleted runs (`runs --deleted`), restored one by one with --allow-edit.
+async function pageDeleted() {
+  const [runs, cfg] = await Promise.all([api("/api/runs?deleted=1"), api("/api/config")]);
+  const rows = runs.map((r) => `<tr data-id="${esc(r.id)}"><td>${esc(r.id.slice(0, 8))}</td><td>${esc(r.operation)}</td><td>${esc(fmtTime(r.started))}</td><td><span class="status ${esc(statusWord(r.status))}">${esc(r.status)}</span></td><td>${esc(r.label)}</td><td>${cfg.allow_edit ? `<button class="restore" data-id="${esc(r.id)}">restore</button>` : ""}</td></tr>`).join("");
+  main().innerHTML = `<h2>Deleted runs</h2>
+    <p class="muted">${runs.length} deleted run${runs.length === 1 ? "" : "s"}${cfg.allow_edit ? "" : " (start guild view with --allow-edit to restore them)"}. <span id="restored"></span></p>
+    ${runs.length ? `<table class="kv" id="deleted"><tr><th>id</th><th>operation</th><th>started</th><th>status</th><th>label</th><th></th></tr>${rows}</table>` : ""}`;
+  for (const b of document.querySelectorAll("button.restore")) {
+    b.onclick = async () => {
+      const r = await fetch("/api/restore?" + new URLSearchParams({ id: b.dataset.id }).toString(), { method: "POST" });
+      const j = await r.json();
+      $("#restored").textContent = r.ok ? `restored ${b.dataset.id.slice(0, 8)}` : j.error;
+      if (r.ok) b.closest("tr").remove();
+    };
+  }
+}
+
 async function route() {
   stopTimers();
   const h = location.hash || "#/";
@@ -403,6 +420,7 @@ async function route() {
     if (path.startsWith("/run/")) await pageRun(decodeURIComponent(path.slice(5)));
     else if (path === "/compare") await pageCompare(params);
     else if (path === "/sweeps") await pageSweeps();
+    else if (path === "/deleted") await pageDeleted();
     else await pageRuns();
     document.body.dataset.page = path;
   } catch (e) {

@@ -44,6 +44,14 @@ fn create_tmp(tmp: &Path, private: bool) -> std::io::Result<File> {
         .open(tmp)
 }
 
+/// Whether files are synced to disk before they are put in place (yes,
+/// unless `GUILD_NO_FSYNC=1`: for scratch homes, tests and tmpfs, where a
+/// power loss does not matter; files are still replaced atomically).
+pub fn syncing() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var("GUILD_NO_FSYNC").as_deref() != Ok("1"))
+}
+
 /// Write `data` to `path` atomically: temp file in the same directory, fsync,
 /// rename. Readers see either the old or the new content, never a mix.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
@@ -51,7 +59,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let res = (|| -> std::io::Result<()> {
         let mut f = create_tmp(&tmp, is_private(path))?;
         f.write_all(data)?;
-        f.sync_all()?;
+        if syncing() {
+            f.sync_all()?;
+        }
         fs::rename(&tmp, path)
     })();
     if res.is_err() {
@@ -72,34 +82,71 @@ pub fn replace_nosync(path: &Path, data: &[u8]) -> Result<()> {
 }
 
 /// [`write_atomic`] for several files at once: every temp file is written,
-/// then all are synced in one batch (the filesystem journal commits them
-/// together instead of once per file), then each is renamed into place in
-/// the order given.
+/// then all are synced in one batch (see [`sync_all_batch`]), then each is
+/// renamed into place in the order given.
 pub fn write_atomic_many(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
-    let mut temps: Vec<(PathBuf, File)> = Vec::with_capacity(files.len());
-    let cleanup = |temps: &[(PathBuf, File)]| {
-        for (t, _) in temps {
+    write_many(files, true)
+}
+
+/// Write new files in a directory that no reader sees yet (a run being
+/// staged, published later by one rename of the directory): each is
+/// written in place and all are synced in one batch, without the temp
+/// file and rename per file that [`write_atomic_many`] needs for files
+/// others may read.
+pub fn write_private_many(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
+    write_many(files, false)
+}
+
+fn write_many(files: &[(PathBuf, Vec<u8>)], atomic: bool) -> Result<()> {
+    let mut made: Vec<(PathBuf, File)> = Vec::with_capacity(files.len());
+    let cleanup = |made: &[(PathBuf, File)]| {
+        for (t, _) in made {
             let _ = fs::remove_file(t);
         }
     };
     for (path, data) in files {
-        let tmp = tmp_path_for(path);
-        let made =
-            create_tmp(&tmp, is_private(path)).and_then(|mut f| f.write_all(data).map(|_| f));
-        match made {
-            Ok(f) => temps.push((tmp, f)),
+        let at = if atomic {
+            tmp_path_for(path)
+        } else {
+            path.clone()
+        };
+        let f = create_tmp(&at, is_private(path)).and_then(|mut f| f.write_all(data).map(|_| f));
+        match f {
+            Ok(f) => made.push((at, f)),
             Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                cleanup(&temps);
+                let _ = fs::remove_file(&at);
+                cleanup(&made);
                 return Err(crate::error::Error::io("writing", path, e));
             }
         }
     }
-    // Start writeback of every file first, so their data goes out as one
-    // batch, then fsync each: the first fsync's journal commit carries the
-    // others' metadata, so the rest mostly find nothing left to do.
+    let handles: Vec<&File> = made.iter().map(|(_, f)| f).collect();
+    if let Err(e) = sync_all_batch(&handles) {
+        cleanup(&made);
+        return Err(crate::error::Error::io("syncing", &files[0].0, e));
+    }
+    if atomic {
+        for ((tmp, _), (path, _)) in made.iter().zip(files) {
+            if let Err(e) = fs::rename(tmp, path) {
+                cleanup(&made);
+                return Err(crate::error::Error::io("writing", path, e));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// fsync every file, as a batch: writeback of all of them is started
+/// first, so their data goes out together, then up to four threads fsync
+/// them at once, so the filesystem's journal commits them in one or two
+/// commits instead of one per file (each file is still synced by its own
+/// fsync, as durability needs on any filesystem).
+pub fn sync_all_batch(files: &[&File]) -> std::io::Result<()> {
+    if !syncing() {
+        return Ok(());
+    }
     #[cfg(target_os = "linux")]
-    for (_, f) in &temps {
+    for f in files {
         use std::os::fd::AsRawFd;
         // SAFETY: `f` is an open file we own; SYNC_FILE_RANGE_WRITE only
         // starts writeback and touches no memory of ours. Failure is fine:
@@ -108,21 +155,32 @@ pub fn write_atomic_many(files: &[(PathBuf, Vec<u8>)]) -> Result<()> {
             libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
         }
     }
-    let synced = temps.iter().try_for_each(|(_, f)| f.sync_all());
-    if let Err(e) = synced {
-        cleanup(&temps);
-        return Err(crate::error::Error::io("syncing", &files[0].0, e));
+    const THREADS: usize = 4;
+    if files.len() <= 2 {
+        return files.iter().try_for_each(|f| f.sync_all());
     }
-    for ((tmp, _), (path, _)) in temps.iter().zip(files) {
-        if let Err(e) = fs::rename(tmp, path) {
-            cleanup(&temps);
-            return Err(crate::error::Error::io("writing", path, e));
-        }
-    }
-    Ok(())
+    let per = files.len().div_ceil(THREADS);
+    std::thread::scope(|s| {
+        let mut chunks = files.chunks(per);
+        let first = chunks.next().unwrap_or(&[]);
+        let others: Vec<_> = chunks
+            .map(|c| s.spawn(move || c.iter().try_for_each(|f| f.sync_all())))
+            .collect();
+        let mine = first.iter().try_for_each(|f| f.sync_all());
+        others
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("fsync thread panicked")))
+            })
+            .fold(mine, |acc, r| acc.and(r))
+    })
 }
 
 /// Create `path` only if it does not exist (never check-then-create).
+/// Not synced: for files that mean nothing after a crash of the machine
+/// (a LOCK names a process of this boot; an empty or missing one after a
+/// reboot reads as no process).
 pub fn create_new(path: &Path, data: &[u8]) -> std::io::Result<()> {
     // Written aside, then linked into place: the link fails if `path`
     // exists, and a reader never sees it empty (a LOCK read mid-write).
@@ -130,7 +188,6 @@ pub fn create_new(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let res = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
         fs::hard_link(&tmp, path)
     })();
     let _ = fs::remove_file(&tmp);

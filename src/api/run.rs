@@ -532,6 +532,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
             name: a.run_name.clone(),
             run_params: Some(run_params(a)),
             report: ctx.report.as_ref(),
+            start_now: !a.stage && sender.is_none(),
         },
     )?;
     if a.stage && run_dir.is_some() {
@@ -681,6 +682,7 @@ fn run_batch(
             ),
             run_params: Some(run_params(a)),
             report: ctx.report.as_ref(),
+            start_now: false,
         },
     )?;
     let plan::Staged::Staging(batch) = batch else {
@@ -725,6 +727,7 @@ fn run_batch(
             name,
             run_params: None,
             report: ctx.report.as_ref(),
+            start_now: false,
         },
     )?;
     let claim = crate::exec::Claim::take(&batch)?;
@@ -940,6 +943,7 @@ fn start_opts(ctx: &Context, a: &RunRequest) -> StartOpts {
         } else {
             a.gpus.clone()
         },
+        fresh: false,
     }
 }
 
@@ -963,6 +967,7 @@ fn start_foreground(
 ) -> Result<Outcome> {
     let opts = StartOpts {
         pidfile: None,
+        fresh: true,
         ..start_opts(ctx, a)
     };
     start_with(

@@ -28,14 +28,76 @@ use std::path::PathBuf;
     after_long_help = "Exit codes: 0 ok; 1 an error (the message says what to fix), also no answer at a prompt; 2 a usage error; 4 answered no at a runs delete/purge/stop prompt. A foreground run exits with its own code (killed by signal N: 256-N; Ctrl-C: 240, recorded as -16)."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+    #[command(subcommand)]
+    pub cmd: Command,
+}
+
+/// The options of every command.
+#[derive(Args, Debug)]
+pub struct Globals {
     /// Guild home directory (default: $GUILD_HOME, an active venv's .guild, a .guild found walking up, ~/.guild)
     #[arg(short = 'H', long = "home", global = true, value_name = "PATH")]
     pub home: Option<PathBuf>,
     /// Change to DIR before doing anything
     #[arg(short = 'C', global = true, value_name = "DIR")]
     pub cwd: Option<PathBuf>,
-    #[command(subcommand)]
-    pub cmd: Command,
+}
+
+/// The parser of `guild run` alone (with the global options). Building
+/// every command's parser costs about a millisecond, as much as the rest
+/// of a trivial run's bookkeeping; `run` is the command whose start-up
+/// counts.
+fn run_parser() -> clap::Command {
+    use clap::Args as _;
+    Globals::augment_args(clap::Command::new("guild"))
+        .subcommand(cmd_run::RunArgs::augment_args(clap::Command::new("run")))
+}
+
+/// The command line parsed. `guild run ...` is parsed by [`run_parser`];
+/// what it does not take (help, version, a usage error) is parsed again by
+/// the full parser, which answers as always.
+fn parse_cli(args: Vec<OsString>) -> std::result::Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    if subcommand_of(&args) == Some("run")
+        && !args
+            .iter()
+            .any(|a| matches!(a.to_str(), Some("-h" | "--help" | "-V" | "--version")))
+    {
+        let mut cmd = run_parser();
+        if let Ok(m) = cmd.try_get_matches_from_mut(args.clone()) {
+            if let (Ok(globals), Ok(c)) =
+                (Globals::from_arg_matches(&m), Command::from_arg_matches(&m))
+            {
+                return Ok(Cli { globals, cmd: c });
+            }
+        }
+    }
+    let mut cmd = Cli::command();
+    let m = cmd.try_get_matches_from_mut(args)?;
+    let cli = Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cmd));
+    // The parser is not dropped: freeing its thousands of pieces takes a
+    // third of the time it took to build, and the process ends soon.
+    std::mem::forget(cmd);
+    cli
+}
+
+/// The subcommand word of `args` (after the global options).
+fn subcommand_of(args: &[OsString]) -> Option<&str> {
+    let mut it = args.iter().skip(1);
+    while let Some(a) = it.next() {
+        let a = a.to_str()?;
+        match a {
+            "-H" | "--home" | "-C" => {
+                it.next();
+            }
+            _ if a.starts_with("--home=") || a.starts_with("-H") || a.starts_with("-C") => {}
+            _ if a.starts_with('-') => return None,
+            _ => return Some(a),
+        }
+    }
+    None
 }
 
 #[derive(Subcommand, Debug)]
@@ -353,8 +415,10 @@ impl crate::api::Reporter for Terminal {
 /// the operation of `run`, a `--name VALUE` that is not a `run` option
 /// becomes `--grid-flag name=VALUE`. Arguments after `--` are untouched.
 fn rewrite_grid_flags(args: Vec<OsString>) -> Vec<OsString> {
-    use clap::CommandFactory;
-    let cmd = Cli::command();
+    if subcommand_of(&args) != Some("run") {
+        return args;
+    }
+    let cmd = run_parser();
     let Some(run) = cmd.find_subcommand("run") else {
         return args;
     };
@@ -545,7 +609,7 @@ fn forwarded_args(args: &[OsString]) -> Vec<String> {
 pub fn run(args: Vec<OsString>) -> Result<i32> {
     check_status_chars(&args)?;
     let raw = args.clone();
-    let cli = match Cli::try_parse_from(rewrite_grid_flags(expand_guild_shorts(args))) {
+    let cli = match parse_cli(rewrite_grid_flags(expand_guild_shorts(args))) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -555,11 +619,11 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     };
     let base = std::env::current_dir()
         .map_err(|e| Error::user(format!("cannot read the current directory: {e}")))?;
-    let cwd = match &cli.cwd {
+    let cwd = match &cli.globals.cwd {
         Some(c) => base.join(c),
         None => base,
     };
-    let home = Home::resolve(cli.home.as_deref(), &cwd)?;
+    let home = Home::resolve(cli.globals.home.as_deref(), &cwd)?;
     let report = std::sync::Arc::new(Terminal { cwd: cwd.clone() });
     let ctx = Ctx::new(home, cwd, report);
     if let Some(name) = forwarded_remote(&cli.cmd) {

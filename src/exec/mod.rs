@@ -145,22 +145,12 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
     if let Some(out) = child.stdout.take() {
         grow_pipe(&out);
         readers += 1;
-        let tx = tx.clone();
-        let h = capture.reader(out, 0);
-        std::thread::spawn(move || {
-            let _ = h.join();
-            let _ = tx.send(());
-        });
+        capture.reader(out, 0, Some(tx.clone()));
     }
     if let Some(err) = child.stderr.take() {
         grow_pipe(&err);
         readers += 1;
-        let tx = tx.clone();
-        let h = capture.reader(err, 1);
-        std::thread::spawn(move || {
-            let _ = h.join();
-            let _ = tx.send(());
-        });
+        capture.reader(err, 1, Some(tx.clone()));
     }
     let watchdog_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let wd = watchdog_done.clone();

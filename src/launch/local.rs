@@ -21,6 +21,9 @@ pub struct StartOpts {
     /// `--gpus DEVICES` (`Some("")` for `--no-gpus`): CUDA_VISIBLE_DEVICES
     /// for this start only.
     pub gpus: Option<String>,
+    /// Staged just now by this process for this start: its `started`
+    /// (the staging time) stands.
+    pub fresh: bool,
     /// Who hears what the supervisor says (`--stop-after` stopping the
     /// run, an interim run deleted); nobody when None.
     pub report: Option<std::sync::Arc<dyn crate::api::Reporter>>,
@@ -90,24 +93,17 @@ pub fn start(
         }
         None => None,
     };
-    let mut attrs: Vec<(&str, Value)> = vec![(
+    let mut attrs = vec![(
         "cmd",
         Value::Sequence(built.display.iter().cloned().map(Value::from).collect()),
     )];
-    if built.python && std::env::var("NO_PIP_FREEZE").as_deref() != Ok("1") {
-        if let Ok(py) = crate::platform::python_exe() {
-            let pkgs = crate::platform::pip_freeze(&home.cache_dir("python"), &py);
-            attrs.push((
-                "pip_freeze",
-                Value::Sequence(pkgs.into_iter().map(Value::from).collect()),
-            ));
-        }
+    attrs.extend(start_attrs(home, &built, &crate::redact::Rules::load()?));
+    if !opts.fresh {
+        attrs.push(("started", now_us().into()));
     }
-    attrs.push((
-        "env",
-        cmd::env_attr(&built.env, &crate::redact::Rules::load()?),
-    ));
-    attrs.push(("started", now_us().into()));
+    // What staging wrote the same need not be written again (a run
+    // started as it is staged writes nothing more before it runs).
+    attrs.retain(|(name, value)| !run.attr_is(name, value));
     // No longer staged: from here a killed supervisor leaves a run that
     // shows running while its process lives, then error.
     fsutil::remove_if_exists(&run.guild_path("STAGED"))?;
@@ -116,7 +112,13 @@ pub fn start(
     run.del_attr("exit_status")?;
     run.del_attr("stopped")?;
     // Written once the process is spawned, while it boots.
-    let on_start = move || run.write_attrs(&attrs);
+    let on_start = move || {
+        if attrs.is_empty() {
+            Ok(())
+        } else {
+            run.write_attrs(&attrs)
+        }
+    };
     let flag_names: Vec<String> = flags
         .keys()
         .filter_map(|k| k.as_str().map(String::from))
@@ -162,6 +164,27 @@ pub fn start(
         crate::run::trash::move_to(run, &home.trash_dir())?;
     }
     status
+}
+
+/// The attrs a start records besides `cmd` and `started`: the process
+/// environment (secrets redacted) and, for Python, the packages installed.
+pub fn start_attrs(
+    home: &Home,
+    built: &cmd::Built,
+    redact: &crate::redact::Rules,
+) -> Vec<(&'static str, Value)> {
+    let mut attrs = Vec::new();
+    if built.python && std::env::var("NO_PIP_FREEZE").as_deref() != Ok("1") {
+        if let Ok(py) = crate::platform::python_exe() {
+            let pkgs = crate::platform::pip_freeze(&home.cache_dir("python"), &py);
+            attrs.push((
+                "pip_freeze",
+                Value::Sequence(pkgs.into_iter().map(Value::from).collect()),
+            ));
+        }
+    }
+    attrs.push(("env", cmd::env_attr(&built.env, redact)));
+    attrs
 }
 
 struct PidFile(PathBuf);
@@ -210,6 +233,7 @@ pub fn start_background(
         gpus: opts.gpus.clone(),
         stdin_null: true,
         report: None,
+        fresh: false,
     }
     .supervisor_args(&mut cmd);
     cmd.stdin(std::process::Stdio::null())

@@ -256,6 +256,7 @@ pub fn main(report: std::sync::Arc<dyn crate::api::Reporter>) -> Result<i32> {
                 stop_after: opts.stop_after,
                 gpus: None,
                 report: Some(report.clone()),
+                fresh: false,
             };
             let started = target.start(
                 &run,
@@ -295,6 +296,7 @@ pub fn main(report: std::sync::Arc<dyn crate::api::Reporter>) -> Result<i32> {
             stop_after: opts.stop_after,
             gpus: None,
             report: None,
+            fresh: false,
         };
         let started = target.start(
             &run,

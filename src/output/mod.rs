@@ -57,10 +57,12 @@ impl Capture {
     }
 
     /// Start a reader thread for one pipe (`stream` 0 = stdout, 1 = stderr).
+    /// It sends on `done` when the pipe has been read to its end.
     pub fn reader<R: Read + Send + 'static>(
         &self,
         mut pipe: R,
         stream: u8,
+        done: Option<std::sync::mpsc::Sender<()>>,
     ) -> std::thread::JoinHandle<()> {
         let sink = Arc::clone(&self.sink);
         std::thread::spawn(move || {
@@ -84,6 +86,10 @@ impl Capture {
                 Err(p) => p.into_inner(),
             };
             s.finish(stream, &mut partial);
+            drop(s);
+            if let Some(d) = done {
+                let _ = d.send(());
+            }
         })
     }
 
@@ -412,9 +418,10 @@ mod tests {
         let h1 = cap.reader(
             std::io::Cursor::new(b"step: 1\nloss: 0.5\npart".to_vec()),
             0,
+            None,
         );
         h1.join().unwrap();
-        let h2 = cap.reader(std::io::Cursor::new(b"err\n".to_vec()), 1);
+        let h2 = cap.reader(std::io::Cursor::new(b"err\n".to_vec()), 1, None);
         h2.join().unwrap();
         cap.close().unwrap();
         let lines = read_indexed(d.path(), false).unwrap();

@@ -34,6 +34,10 @@ pub struct StageRequest<'a> {
     pub run_params: Option<Value>,
     /// Who hears the warnings staging has (source code, run-attrs).
     pub report: &'a dyn crate::api::Reporter,
+    /// The run is started right after staging: what its start records
+    /// (`env`, `pip_freeze`) is written now, in the same synced round,
+    /// and the start writes only what differs.
+    pub start_now: bool,
 }
 
 /// Removes a half-made run directory unless disarmed.
@@ -368,6 +372,10 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
         "cmd",
         Value::Sequence(built.display.iter().cloned().map(Value::from).collect()),
     ));
+    let redact = crate::redact::Rules::load()?;
+    if req.start_now {
+        attrs.extend(crate::launch::local::start_attrs(home, &built, &redact));
+    }
 
     let mut entries = Vec::new();
     if let Some(proto) = &req.proto {
@@ -407,7 +415,7 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     ));
     files.push((
         run.guild_path("ENV"),
-        env_file_text(&built.env, &crate::redact::Rules::load()?).into_bytes(),
+        env_file_text(&built.env, &redact).into_bytes(),
     ));
     // The opref last: it is what makes the directory a run (for a run in
     // staging, at its waiting place until published).
@@ -417,7 +425,12 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
         "opref"
     };
     files.push((run.guild_path(opref_name), op.opref.format().into_bytes()));
-    fsutil::write_atomic_many(&files)?;
+    if staging.is_some() {
+        // Nobody reads `.stage-ID` until it is published whole.
+        fsutil::write_private_many(&files)?;
+    } else {
+        fsutil::write_atomic_many(&files)?;
+    }
     fsutil::touch(&run.guild_path("STAGED"))?;
     fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
     cleanup.0 = None;

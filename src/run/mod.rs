@@ -181,6 +181,11 @@ impl Run {
         fsutil::write_atomic(&self.attr_path(name), yaml::dump(value).as_bytes())
     }
 
+    /// Whether attr `name` holds exactly what writing `value` would write.
+    pub fn attr_is(&self, name: &str, value: &Value) -> bool {
+        fsutil::read_small(&self.attr_path(name)).is_ok_and(|b| b == yaml::dump(value).as_bytes())
+    }
+
     /// Write several attrs at once (one concurrent fsync round).
     pub fn write_attrs(&self, attrs: &[(&str, Value)]) -> Result<()> {
         fsutil::write_atomic_many(&self.attr_files(attrs))

@@ -283,6 +283,12 @@ fn resolvers() -> &'static [Regex; 2] {
 
 /// True when YAML 1.1 would read the plain text `s` as something other than a string.
 pub fn resolves_to_non_string(s: &str) -> bool {
+    // Both patterns use only these characters: text with any other
+    // (most paths, names and words) is a string without compiling them.
+    const CAN_MATCH: &[u8] = b"0123456789_+-.:~<= \tabcdefilnorstuxyzABCDEFILNORSTUXYZ";
+    if s.is_empty() || !s.bytes().all(|b| CAN_MATCH.contains(&b)) {
+        return false;
+    }
     let [a, b] = resolvers();
     a.is_match(s) || b.is_match(s)
 }
@@ -521,6 +527,48 @@ pub fn flow(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_character_filter_agrees_with_the_resolvers() {
+        let [a, b] = resolvers();
+        for t in [
+            "yes",
+            "No",
+            "OFF",
+            "~",
+            "<<",
+            "=",
+            "0x1F",
+            "0b101",
+            "017",
+            "-12",
+            "1_000",
+            "1:30",
+            "3.14",
+            ".5",
+            "1e3",
+            "-1E-3",
+            ".inf",
+            "-.Inf",
+            ".NaN",
+            "2001-12-14",
+            "2001-12-14t21:59:43.10-05:00",
+            "2001-12-14 21:59:43.10 Z",
+            "null",
+            "t.sh",
+            "adam",
+            "/tmp/x",
+            "exec_script",
+            "v1",
+            "1.2.3",
+            "é",
+            "yes\n",
+            "0.1 ",
+        ] {
+            let by_regex = a.is_match(t) || b.is_match(t);
+            assert_eq!(resolves_to_non_string(t), by_regex, "{t}");
+        }
+    }
 
     fn y(s: &str) -> Value {
         serde_yaml_ng::from_str(s).unwrap()

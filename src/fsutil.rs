@@ -312,6 +312,11 @@ impl At {
             .is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
     }
 
+    /// `stat` of `rel` (following symlinks).
+    pub fn stat_of(&self, rel: &str) -> Option<nix::sys::stat::FileStat> {
+        self.stat(rel)
+    }
+
     fn stat(&self, rel: &str) -> Option<nix::sys::stat::FileStat> {
         use std::os::fd::AsRawFd;
         nix::sys::stat::fstatat(Some(self.0.as_raw_fd()), rel, nix::fcntl::AtFlags::empty()).ok()

@@ -1963,6 +1963,8 @@ fn remote_status_checks_a_real_slurm_here_and_through_a_login_node() {
 
 #[path = "cli/api.rs"]
 mod api;
+#[path = "cli/index.rs"]
+mod index;
 #[path = "cli/remote.rs"]
 mod remote;
 #[path = "cli/safety.rs"]

@@ -53,7 +53,11 @@ impl Context {
         } else {
             self.home.runs_dir()
         };
-        let (runs, warnings) = query::list_dir_checked(&dir);
+        let index = self
+            .home
+            .cache_dir("runs-index")
+            .join(if deleted { "trash" } else { "runs" });
+        let (runs, warnings) = query::list_dir_indexed(&dir, Some(&index));
         for w in warnings {
             self.report.warning(&w);
         }

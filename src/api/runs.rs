@@ -17,6 +17,14 @@ use std::time::Duration;
 /// No run specs means all of them.
 pub fn list(ctx: &Context, sel: &Selection) -> Result<Vec<Indexed>> {
     let all = ctx.runs(&sel.filters, sel.deleted)?;
+    if sel.runs.is_empty() {
+        // All of them, in order: numbered as they come.
+        return Ok(all
+            .into_iter()
+            .enumerate()
+            .map(|(i, run)| Indexed { index: i + 1, run })
+            .collect());
+    }
     let chosen = query::select(&all, &sel.runs, true)?;
     Ok(indexed(&chosen, &all))
 }

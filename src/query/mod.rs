@@ -6,6 +6,7 @@ pub mod api;
 pub mod compare;
 pub mod experiments;
 pub mod filter;
+mod index;
 pub mod started;
 
 use crate::error::{Error, Result};
@@ -194,6 +195,30 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
 /// [`list_dir`], with warnings about entries that are not runs (skipped)
 /// and runs whose opref cannot be read (listed without it).
 pub fn list_dir_checked(dir: &Path) -> (Vec<RunInfo>, Vec<String>) {
+    list_dir_indexed(dir, None)
+}
+
+/// [`list_dir_checked`] through the runs index at `index` (see
+/// [`index`]): one stat per ended run instead of reading it.
+pub fn list_dir_indexed(dir: &Path, index: Option<&Path>) -> (Vec<RunInfo>, Vec<String>) {
+    if let Some(rows) = index.and_then(|i| index::list(dir, i)) {
+        let mut runs = Vec::with_capacity(rows.len());
+        let mut skipped = Vec::new();
+        let mut bad_opref = Vec::new();
+        for (id, loaded) in rows {
+            match loaded {
+                Loaded::Run(r) => runs.push(r),
+                Loaded::BadOpref(r) => {
+                    bad_opref.push(id);
+                    runs.push(r);
+                }
+                Loaded::NotARun => skipped.push(id),
+            }
+        }
+        let warnings = warnings(dir, &skipped, &bad_opref);
+        sort(&mut runs);
+        return (runs, warnings);
+    }
     let (Ok(rd), Ok(at)) = (std::fs::read_dir(dir), At::open(dir)) else {
         return (Vec::new(), Vec::new());
     };

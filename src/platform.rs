@@ -55,7 +55,7 @@ pub fn python_exe() -> Result<PathBuf> {
     }
     for name in ["python3", "python"] {
         if let Some(p) = which(name) {
-            return Ok(p);
+            return Ok(pyenv_resolved(&p).unwrap_or(p));
         }
     }
     Err(crate::error::Error::user(
@@ -257,4 +257,107 @@ pub fn platform_attr(python_version: Option<String>) -> Value {
         )),
     );
     Value::Mapping(m)
+}
+
+/// The interpreter a pyenv shim `shim` runs from the current directory,
+/// or None when `shim` is not one (or it cannot be resolved). A shim is a
+/// shell script that asks pyenv which version applies (tens of
+/// milliseconds per start): it is resolved once for what decides it
+/// (`PYENV_VERSION`, the nearest `.python-version`, the global version
+/// file) and the answer cached in `~/.cache/guild/pyenv-shims`.
+fn pyenv_resolved(shim: &Path) -> Option<PathBuf> {
+    static RESOLVED: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    RESOLVED
+        .get_or_init(|| resolve_shim(shim, &std::env::current_dir().ok()?))
+        .clone()
+}
+
+fn is_pyenv_shim(p: &Path) -> bool {
+    if p.parent().and_then(|d| d.file_name()) != Some(std::ffi::OsStr::new("shims")) {
+        return false;
+    }
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(p)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    head[..n].starts_with(b"#!") && memchr::memmem::find(&head[..n], b"pyenv").is_some()
+}
+
+/// What decides which interpreter a pyenv shim runs in `dir`, as one key.
+fn shim_key(shim: &Path, dir: &Path) -> String {
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| shim.parent()?.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let start = std::env::var_os("PYENV_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| dir.to_path_buf());
+    let local = start
+        .ancestors()
+        .map(|d| d.join(".python-version"))
+        .find(|p| p.is_file());
+    format!(
+        "{}\0{}\0{}\0{}\0{}",
+        shim.display(),
+        std::env::var("PYENV_VERSION").unwrap_or_default(),
+        local
+            .as_ref()
+            .map(|p| format!("{}={}", p.display(), read(p)))
+            .unwrap_or_default(),
+        read(&root.join("version")),
+        std::env::var("PATH").unwrap_or_default(),
+    )
+}
+
+fn shim_cache() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("guild").join("pyenv-shims"))
+}
+
+fn resolve_shim(shim: &Path, dir: &Path) -> Option<PathBuf> {
+    if !is_pyenv_shim(shim) {
+        return None;
+    }
+    use md5::Digest;
+    let key = format!("{:x}", md5::Md5::digest(shim_key(shim, dir).as_bytes()));
+    let cache = shim_cache();
+    let cached = cache
+        .as_ref()
+        .and_then(|c| std::fs::read_to_string(c).ok())
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{key}\t")).map(PathBuf::from))
+        })
+        .filter(|p| p.is_file());
+    if cached.is_some() {
+        return cached;
+    }
+    let out = std::process::Command::new(shim)
+        .args(["-c", "import sys; print(sys.executable)"])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let exe = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !exe.is_absolute() || !exe.is_file() {
+        return None;
+    }
+    if let Some(c) = cache {
+        // Appended, one line per key; a cache, so failures are ignored.
+        let _ = std::fs::create_dir_all(c.parent().unwrap_or(Path::new("/")));
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&c)
+            .and_then(|mut f| {
+                std::io::Write::write_all(&mut f, format!("{key}\t{}\n", exe.display()).as_bytes())
+            });
+    }
+    Some(exe)
 }

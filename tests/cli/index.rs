@@ -95,3 +95,72 @@ fn concurrent_listings_leave_a_whole_index() {
         "{index}"
     );
 }
+
+/// `python3` as a pyenv shim: resolved once for what decides it, not
+/// paid for by every run.
+#[test]
+fn a_pyenv_shim_is_resolved_once_per_version_choice() {
+    let e = Env::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("pyenv");
+    let shims = root.join("shims");
+    std::fs::create_dir_all(&shims).unwrap();
+    let real = guild_venv().join("bin/python");
+    let count = tmp.path().join("count");
+    // A stand-in for pyenv's shim: it counts its runs, then runs the
+    // interpreter.
+    std::fs::write(
+        shims.join("python3"),
+        format!(
+            "#!/usr/bin/env bash\n# pyenv shim\necho x >> '{}'\nexec '{}' \"$@\"\n",
+            count.display(),
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        shims.join("python3"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(root.join("version"), "3.11\n").unwrap();
+    let path = format!("{}:{}", shims.display(), std::env::var("PATH").unwrap());
+    let run = |extra: &[&str]| {
+        let mut a = vec!["run", "globs.py", "-y", "-q"];
+        a.extend_from_slice(extra);
+        let o = e
+            .cmd(&a)
+            .env("PATH", &path)
+            .env("PYENV_ROOT", &root)
+            .env("XDG_CACHE_HOME", tmp.path().join("cache"))
+            .env_remove("GUILD_PYTHON_EXE")
+            .env_remove("VIRTUAL_ENV")
+            .env_remove("CONDA_PREFIX")
+            .env("NO_PIP_FREEZE", "1")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let runs_of_shim = || {
+        std::fs::read_to_string(&count)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    run(&[]);
+    assert_eq!(runs_of_shim(), 1, "resolved once");
+    run(&[]);
+    run(&[]);
+    assert_eq!(runs_of_shim(), 1, "then taken from the cache");
+    let cmd = e.ok(&["runs", "info"]);
+    assert!(
+        cmd.contains(&format!("command: {}", real.display())),
+        "{cmd}"
+    );
+    // A project that chooses its own version: resolved again.
+    std::fs::write(e.proj.join(".python-version"), "3.10\n").unwrap();
+    run(&[]);
+    assert_eq!(runs_of_shim(), 2);
+    run(&[]);
+    assert_eq!(runs_of_shim(), 2);
+}

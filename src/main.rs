@@ -1,5 +1,6 @@
 // Listing thousands of runs is mostly small allocations; mimalloc makes
-// them about twice as cheap as the system allocator.
+// them cheaper than the system allocator. Built without its own
+// transparent huge pages, which would double a small process's memory.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tfevents::EventWriter;
 
-const READ_BUF: usize = 256 * 1024;
+const READ_BUF: usize = 1024 * 1024;
 /// A line longer than this is split for scalar parsing (never for output).
 const MAX_PARSE_LINE: usize = 64 * 1024;
 
@@ -148,25 +148,46 @@ impl Sink {
                 std::io::stderr().lock().write_all(data)
             };
         }
-        let ms = now_ms();
+        let mut rec = [0u8; 9];
+        rec[..8].copy_from_slice(&now_ms().to_be_bytes());
+        rec[8] = stream;
         self.index_buf.clear();
-        let mut rest = data;
         let mut held = std::mem::take(&mut st.pending);
-        while let Some(pos) = memchr_nl(rest) {
-            let line = &rest[..pos];
-            self.index_buf.extend_from_slice(&ms.to_be_bytes());
-            self.index_buf.push(stream);
-            if st.parse.is_empty() && held.is_empty() {
-                self.parse(line);
+        // One pass for the line ends and one for the colons over the whole
+        // chunk: a line is parsed only if a pattern could match it (with
+        // the default patterns, only a line with a `:`).
+        let needs_colon = self.parser.needs_colon();
+        let mut colons = memchr::memchr_iter(b':', data);
+        let mut next_colon = match needs_colon {
+            Some(true) => colons.next().unwrap_or(usize::MAX),
+            _ => 0,
+        };
+        let mut start = 0;
+        // The first line ends a line begun in an earlier chunk.
+        let mut continued = !st.parse.is_empty() || !held.is_empty();
+        for end in memchr::memchr_iter(b'\n', data) {
+            self.index_buf.extend_from_slice(&rec);
+            let line = &data[start..end];
+            if !continued {
+                if needs_colon == Some(true) {
+                    while next_colon < start {
+                        next_colon = colons.next().unwrap_or(usize::MAX);
+                    }
+                }
+                if needs_colon.is_some() && next_colon < end {
+                    self.parse(line);
+                }
             } else {
                 let room = MAX_PARSE_LINE.saturating_sub(st.parse.len());
                 st.parse.extend_from_slice(&line[..line.len().min(room)]);
                 let full = std::mem::take(&mut st.parse);
                 self.parse(&full);
+                continued = false;
             }
-            rest = &rest[pos + 1..];
+            start = end + 1;
         }
-        let complete_len = data.len() - rest.len();
+        let rest = &data[start..];
+        let complete_len = start;
         if complete_len > 0 {
             if !held.is_empty() {
                 if let Err(e) = self.output.write_all(&held) {
@@ -245,10 +266,6 @@ impl Sink {
             )));
         }
     }
-}
-
-fn memchr_nl(b: &[u8]) -> Option<usize> {
-    memchr::memchr(b'\n', b)
 }
 
 /// The lines of a run's `output` with their time (ms) and stream from

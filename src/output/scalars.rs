@@ -124,6 +124,13 @@ impl ScalarParser {
         !self.patterns.is_empty() && (!self.defaults || memchr::memchr(b':', line).is_some())
     }
 
+    /// What a line needs to be tried at all: None when no line can match
+    /// (no patterns), Some(true) when it needs a `:` (the default
+    /// patterns), Some(false) when every line is tried.
+    pub fn needs_colon(&self) -> Option<bool> {
+        (!self.patterns.is_empty()).then_some(self.defaults)
+    }
+
     /// Scalars in one line (sorted by key), with the step in effect.
     pub fn parse_line(&mut self, line: &str, out: &mut Vec<(String, f64, i64)>) {
         let line = line.trim_end();
@@ -131,9 +138,14 @@ impl ScalarParser {
             return;
         }
         let mut vals: BTreeMap<String, f64> = BTreeMap::new();
-        for p in &self.patterns {
+        for (i, p) in self.patterns.iter().enumerate() {
+            // Guild's first default pattern ends with `(step N)` or `(N)`:
+            // a line that does not end with `)` is not tried.
+            if self.defaults && i == 0 && !line.ends_with(')') {
+                continue;
+            }
+            let names: Vec<&str> = p.re.capture_names().flatten().collect();
             for caps in p.re.captures_iter(line) {
-                let names: Vec<&str> = p.re.capture_names().flatten().collect();
                 if !names.is_empty() {
                     let kv = (caps.name("_key"), caps.name("_val"));
                     if let (Some(k), Some(v)) = kv {
@@ -141,7 +153,7 @@ impl ScalarParser {
                             vals.insert(k.as_str().to_string(), x);
                         }
                     }
-                    for n in names {
+                    for &n in &names {
                         if n == "_key" || n == "_val" {
                             continue;
                         }

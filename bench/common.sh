@@ -44,3 +44,33 @@ PY
   # timed commands (warm means cached, not being flushed).
   sync
 }
+# fill_links HOME COUNT: as fill_runs, for homes of 100,000 runs: the first
+# run of HOME is the template, and each copy is made of hard links to its
+# files (new directories, and a new id and start time of their own).
+fill_links() {
+  python3 - "$1/runs" "$2" <<'PY'
+import os, sys, uuid
+runs, n = sys.argv[1], int(sys.argv[2])
+# The template: the run made first (the oldest initialized).
+ids = [d for d in os.listdir(runs) if not d.startswith(".")]
+tpl = os.path.join(runs, min(ids, key=lambda d: int(open(os.path.join(runs, d, ".guild/attrs/initialized")).read())))
+have = len([d for d in os.listdir(runs) if not d.startswith(".")])
+started = int(open(os.path.join(tpl, ".guild/attrs/started")).read())
+tree = []
+for root, dirs, files in os.walk(tpl):
+    rel = os.path.relpath(root, tpl)
+    tree.append((rel, files))
+for i in range(have, n):
+    rid = uuid.uuid4().hex
+    d = os.path.join(runs, rid)
+    for rel, files in tree:
+        os.mkdir(os.path.normpath(os.path.join(d, rel)))
+        for f in files:
+            if rel == ".guild/attrs" and f in ("id", "started"):
+                continue
+            os.link(os.path.join(tpl, rel, f), os.path.join(d, rel, f))
+    open(os.path.join(d, ".guild/attrs/id"), "w").write(rid + "\n")
+    open(os.path.join(d, ".guild/attrs/started"), "w").write("%d\n" % (started - (i + 1) * 1000000))
+PY
+  sync
+}

@@ -33,9 +33,9 @@ g_info=$(ms 5 "$W/a" "$GUILD_PY" runs info); g_runs=$(ms 5 "$W/a" "$GUILD_PY" ru
 fill_links "$W/a" "$COUNT"
 r_info=$(ms 15 "$W/a" "$GUILD_RS" runs info); r_runs=$(ms 15 "$W/a" "$GUILD_RS" runs)
 fill_links "$W/b" "$GUILD_BIG"
-g_all=$(ms 3 "$W/b" "$GUILD_PY" runs -a); g_csv=$(ms 3 "$W/b" "$GUILD_PY" compare --csv)
+g_all=$(ms 3 "$W/b" "$GUILD_PY" runs -a); g_csv=$(ms 3 "$W/b" "$GUILD_PY" compare --csv -)
 fill_links "$W/b" "$BIG"
-r_all=$(ms 5 "$W/b" "$GUILD_RS" runs -a); r_csv=$(ms 5 "$W/b" "$GUILD_RS" compare --csv)
+r_all=$(ms 5 "$W/b" "$GUILD_RS" runs -a); r_csv=$(ms 5 "$W/b" "$GUILD_RS" compare --csv -)
 row "" "guild" "Guild 0.9.0"
 row "runs info (latest), $COUNT runs (Guild: $GUILD_COUNT)" "$r_info ms" "$g_info ms"
 row "runs (latest 20), $COUNT runs (Guild: $GUILD_COUNT)" "$r_runs ms" "$g_runs ms"

@@ -275,7 +275,7 @@ impl Row {
 /// `started`, `stopped`, `time`, `status`, `sourcecode`), else the attr
 /// file (`label`, `exit_status`, ...).
 pub fn run_attr(r: &RunInfo, name: &str) -> Value {
-    let opref = r.opref.clone().unwrap_or_default();
+    let opref = r.opref.as_deref().cloned().unwrap_or_default();
     let s = |x: String| Value::String(x);
     match name {
         "id" => s(r.run.id.clone()),
@@ -433,7 +433,7 @@ fn run_sections(
     };
     let op_cols: Vec<Col> = if l.skip_op_cols {
         Vec::new()
-    } else if let Some(cols) = r.opref.as_ref().and_then(|o| guildfile_compare(o, cache)) {
+    } else if let Some(cols) = r.opref.as_deref().and_then(|o| guildfile_compare(o, cache)) {
         cols
     } else {
         let mut cols: Vec<Col> = {

@@ -156,21 +156,34 @@ impl Index {
             return None;
         }
         for line in lines {
-            let f: Vec<&str> = line.split('\t').collect();
-            match f[..] {
-                ["o", name] => idx.others.push(unesc(name)),
-                ["r", id, mtime, ino, started, init, exit, flags, opref, label, name] => {
+            let mut f = line.split('\t');
+            let mut next = || f.next();
+            match next()? {
+                "o" => idx.others.push(unesc(next()?)),
+                "r" => {
+                    let id = unesc(next()?);
+                    let sig = (next()?.parse().ok()?, next()?.parse().ok()?);
+                    let started = parse_opt_int(next()?)?;
+                    let initialized = parse_opt_int(next()?)?;
+                    let exit_status = next()?.parse().ok()?;
+                    let flags = next()?;
+                    let opref = parse_opt_str(next()?)?;
+                    let label = parse_opt_str(next()?)?;
+                    let name = parse_opt_str(next()?)?;
+                    if next().is_some() {
+                        return None;
+                    }
                     idx.entries.push(Entry {
-                        id: unesc(id),
-                        sig: (mtime.parse().ok()?, ino.parse().ok()?),
-                        opref: parse_opt_str(opref)?,
-                        started: parse_opt_int(started)?,
-                        initialized: parse_opt_int(init)?,
-                        exit_status: exit.parse().ok()?,
-                        label: parse_opt_str(label)?,
+                        id,
+                        sig,
+                        opref,
+                        started,
+                        initialized,
+                        exit_status,
+                        label,
                         marked: flags.contains('m'),
                         batch: flags.contains('b'),
-                        name: parse_opt_str(name)?,
+                        name,
                     })
                 }
                 _ => return None,
@@ -238,7 +251,7 @@ impl Entry {
         Some(Entry {
             id: info.run.id.clone(),
             sig,
-            opref: info.opref.as_ref().map(Opref::format),
+            opref: info.opref.as_deref().map(Opref::format),
             started: info.started,
             initialized: info.initialized(),
             exit_status,
@@ -254,7 +267,7 @@ impl Entry {
     fn info(
         &self,
         runs_path: &Path,
-        oprefs: &mut std::collections::HashMap<String, Opref>,
+        oprefs: &mut std::collections::HashMap<String, std::sync::Arc<Opref>>,
     ) -> Loaded {
         let run = Run::at(runs_path.join(&self.id));
         let opref = match &self.opref {
@@ -262,6 +275,7 @@ impl Entry {
                 Some(o) => Some(o.clone()),
                 None => match Opref::parse(text) {
                     Ok(o) => {
+                        let o = std::sync::Arc::new(o);
                         oprefs.insert(text.clone(), o.clone());
                         Some(o)
                     }

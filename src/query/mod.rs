@@ -21,7 +21,8 @@ use std::sync::OnceLock;
 #[derive(Debug, Clone)]
 pub struct RunInfo {
     pub run: Run,
-    pub opref: Option<Opref>,
+    /// Shared: runs listed from the index share one per operation.
+    pub opref: Option<std::sync::Arc<Opref>>,
     pub started: Option<i64>,
     pub exit_status: Option<i64>,
     pub status: RunStatus,
@@ -100,7 +101,7 @@ impl RunInfo {
         let started = int("started");
         let status = crate::run::derive_status_in(&run, files, || exit_status, started);
         RunInfo {
-            opref,
+            opref: opref.map(std::sync::Arc::new),
             started,
             exit_status,
             status,
@@ -150,7 +151,7 @@ impl RunInfo {
         let opref = if self.batch {
             Run::at(self.run.guild_path("proto")).opref().ok()?
         } else {
-            self.opref.clone()?
+            self.opref.as_deref().cloned()?
         };
         match opref.pkg_type.as_str() {
             "script" => Some(opref.pkg_name),
@@ -164,7 +165,7 @@ impl RunInfo {
     pub fn op_desc(&self) -> String {
         let base = self
             .opref
-            .as_ref()
+            .as_deref()
             .map(Opref::op_desc)
             .unwrap_or_else(|| "?".into());
         if self.batch {
@@ -363,7 +364,7 @@ pub fn same_op_and_flags<'a>(
     flag_vals: &'a serde_yaml_ng::Mapping,
 ) -> impl Iterator<Item = RunInfo> + 'a {
     runs.into_iter()
-        .filter(move |r| r.opref.as_ref() == Some(opref))
+        .filter(move |r| r.opref.as_deref() == Some(opref))
         .filter(move |r| match r.run.attr("flags") {
             Some(serde_yaml_ng::Value::Mapping(m)) => &m == flag_vals,
             None => flag_vals.is_empty(),

@@ -661,7 +661,7 @@ pub fn experiments(
 /// A run attribute as `guild select --attr` prints it: Guild's formatted
 /// run fields first, else the raw attr as YAML.
 pub fn select_attr(r: &RunInfo, name: &str) -> crate::error::Result<String> {
-    let opref = r.opref.as_ref();
+    let opref = r.opref.as_deref();
     let formatted = match name {
         "id" => Some(r.run.id.clone()),
         "short_id" => Some(r.run.short_id().to_string()),

@@ -175,6 +175,8 @@ fn view_lists_opens_compares_and_follows_runs_in_chromium() {
         js("const s = document.querySelector('#group'); s.value = ''; s.dispatchEvent(new Event('change')); return true").await;
         // x = time: seconds since each run's first scalar.
         js("const s = document.querySelector('#xaxis'); s.value = 'time'; s.dispatchEvent(new Event('change')); return true").await;
+        // Drawn once the timed series have come.
+        until("charts at x = time", "return window.__view.charts.loss && window.__view.charts.loss.chart.series[0].label === 'time (s)'").await;
         let timed = js("const c = window.__view.charts.loss.chart; return {label: c.series[0].label, xs: c.data[0].length, last: c.data[0][c.data[0].length - 1]}").await;
         assert_eq!(timed["label"], "time (s)", "{timed}");
         assert!(timed["last"].as_f64().unwrap() >= 0.0, "{timed}");

@@ -26,7 +26,7 @@ use crate::run::{Opref, Run, RunStatus, Status};
 use std::path::Path;
 use std::sync::OnceLock;
 
-const MAGIC: &str = "guild-runs-index 1";
+const MAGIC: &str = "guild-runs-index 2";
 
 /// Times closer than this to the index's writing are not trusted.
 const RACY: i128 = 2_000_000_000;
@@ -39,6 +39,7 @@ struct Entry {
     opref: Option<String>,
     started: Option<i64>,
     initialized: Option<i64>,
+    stopped: Option<i64>,
     exit_status: i64,
     label: Option<String>,
     marked: bool,
@@ -165,6 +166,7 @@ impl Index {
                     let sig = (next()?.parse().ok()?, next()?.parse().ok()?);
                     let started = parse_opt_int(next()?)?;
                     let initialized = parse_opt_int(next()?)?;
+                    let stopped = parse_opt_int(next()?)?;
                     let exit_status = next()?.parse().ok()?;
                     let flags = next()?;
                     let opref = parse_opt_str(next()?)?;
@@ -179,6 +181,7 @@ impl Index {
                         opref,
                         started,
                         initialized,
+                        stopped,
                         exit_status,
                         label,
                         marked: flags.contains('m'),
@@ -205,6 +208,8 @@ impl Index {
             opt_int(e.started, &mut out);
             out.push('\t');
             opt_int(e.initialized, &mut out);
+            out.push('\t');
+            opt_int(e.stopped, &mut out);
             out.push_str(&format!("\t{}\t", e.exit_status));
             if e.marked {
                 out.push('m');
@@ -254,6 +259,7 @@ impl Entry {
             opref: info.opref.as_deref().map(Opref::format),
             started: info.started,
             initialized: info.initialized(),
+            stopped: info.stopped(),
             exit_status,
             label: info.label.clone(),
             marked: info.marked,
@@ -300,7 +306,7 @@ impl Entry {
             name: self.name.clone(),
             batch: self.batch,
             initialized: OnceLock::from(self.initialized),
-            stopped: OnceLock::new(),
+            stopped: OnceLock::from(self.stopped),
             tags: OnceLock::new(),
             run,
             opref: opref.clone(),
@@ -451,6 +457,7 @@ mod tests {
             opref: Some("script:/p 'a\tb' '' train.py".into()),
             started: Some(5),
             initialized: None,
+            stopped: Some(7),
             exit_status: -15,
             label: Some("lr=0.1\nx\\y".into()),
             marked: true,
@@ -470,7 +477,7 @@ mod tests {
         assert_eq!(back.entries, vec![e]);
         assert_eq!(back.others, ["not a run"]);
         assert_eq!((back.made, back.dir_sig), (9, Some((7, 8))));
-        std::fs::write(&p, "guild-runs-index 1\nmade\t1\t2\t3\nr\tbroken\n").unwrap();
+        std::fs::write(&p, "guild-runs-index 2\nmade\t1\t2\t3\nr\tbroken\n").unwrap();
         assert!(Index::read(&p).is_none());
     }
 }

@@ -66,7 +66,7 @@ fn listings_from_the_index_follow_changes_made_behind_its_back() {
     assert_eq!(e.ok(&["runs"]), before);
     assert!(std::fs::read_to_string(&index)
         .unwrap()
-        .starts_with("guild-runs-index 1\n"));
+        .starts_with("guild-runs-index 2\n"));
     std::fs::remove_dir_all(e.home.join("cache")).unwrap();
     assert_eq!(e.ok(&["runs"]), before);
 }

@@ -525,7 +525,15 @@ pub fn spawn_supervisor(
 /// Whether this process runs a single thread (then `fork` without `exec`
 /// is sound: no other thread can hold a lock the child would need).
 fn single_threaded() -> bool {
-    std::fs::read_dir("/proc/self/task").is_ok_and(|d| d.count() == 1)
+    let one = || std::fs::read_dir("/proc/self/task").is_ok_and(|d| d.count() == 1);
+    // A thread just joined (staging syncs files on a few) can be listed
+    // for a moment after its join returns: look again before giving up.
+    (0..3).any(|i| {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        one()
+    })
 }
 
 /// Run `f` as the supervisor in a forked copy of this process (no exec,

@@ -97,7 +97,11 @@ pub fn start(
         "cmd",
         Value::Sequence(built.display.iter().cloned().map(Value::from).collect()),
     )];
-    attrs.extend(start_attrs(home, &built, &crate::redact::Rules::load()?));
+    attrs.extend(cmd::start_attrs(
+        home,
+        &built,
+        &crate::redact::Rules::load()?,
+    ));
     if !opts.fresh {
         attrs.push(("started", now_us().into()));
     }
@@ -164,27 +168,6 @@ pub fn start(
         crate::run::trash::move_to(run, &home.trash_dir())?;
     }
     status
-}
-
-/// The attrs a start records besides `cmd` and `started`: the process
-/// environment (secrets redacted) and, for Python, the packages installed.
-pub fn start_attrs(
-    home: &Home,
-    built: &cmd::Built,
-    redact: &crate::redact::Rules,
-) -> Vec<(&'static str, Value)> {
-    let mut attrs = Vec::new();
-    if built.python && std::env::var("NO_PIP_FREEZE").as_deref() != Ok("1") {
-        if let Ok(py) = crate::platform::python_exe() {
-            let pkgs = crate::platform::pip_freeze(&home.cache_dir("python"), &py);
-            attrs.push((
-                "pip_freeze",
-                Value::Sequence(pkgs.into_iter().map(Value::from).collect()),
-            ));
-        }
-    }
-    attrs.push(("env", cmd::env_attr(&built.env, redact)));
-    attrs
 }
 
 struct PidFile(PathBuf);

@@ -346,6 +346,27 @@ pub fn command_line(cmd: &serde_yaml_ng::Value) -> String {
         .unwrap_or_default()
 }
 
+/// The attrs a start records besides `cmd` and `started`: the process
+/// environment (secrets redacted) and, for Python, the packages installed.
+pub fn start_attrs(
+    home: &crate::home::Home,
+    built: &Built,
+    redact: &crate::redact::Rules,
+) -> Vec<(&'static str, Value)> {
+    let mut attrs = Vec::new();
+    if built.python && std::env::var("NO_PIP_FREEZE").as_deref() != Ok("1") {
+        if let Ok(py) = crate::platform::python_exe() {
+            let pkgs = crate::platform::pip_freeze(&home.cache_dir("python"), &py);
+            attrs.push((
+                "pip_freeze",
+                Value::Sequence(pkgs.into_iter().map(Value::from).collect()),
+            ));
+        }
+    }
+    attrs.push(("env", env_attr(&built.env, redact)));
+    attrs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -374,7 +374,7 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     ));
     let redact = crate::redact::Rules::load()?;
     if req.start_now {
-        attrs.extend(crate::launch::local::start_attrs(home, &built, &redact));
+        attrs.extend(op::cmd::start_attrs(home, &built, &redact));
     }
 
     let mut entries = Vec::new();

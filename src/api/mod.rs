@@ -46,8 +46,8 @@ impl Context {
         Context { home, cwd, report }
     }
 
-    /// The runs of the home (or its trash) that pass `filters`, newest first.
-    pub fn runs(&self, filters: &Filters, deleted: bool) -> Result<Vec<RunInfo>> {
+    /// The runs directory of the home (or its trash) and its index.
+    fn runs_dir_and_index(&self, deleted: bool) -> (PathBuf, PathBuf) {
         let dir = if deleted {
             self.home.trash_dir()
         } else {
@@ -57,11 +57,31 @@ impl Context {
             .home
             .cache_dir("runs-index")
             .join(if deleted { "trash" } else { "runs" });
+        (dir, index)
+    }
+
+    /// The runs of the home (or its trash) that pass `filters`, newest first.
+    pub fn runs(&self, filters: &Filters, deleted: bool) -> Result<Vec<RunInfo>> {
+        let (dir, index) = self.runs_dir_and_index(deleted);
         let (runs, warnings) = query::list_dir_indexed(&dir, Some(&index));
         for w in warnings {
             self.report.warning(&w);
         }
         filters.apply(runs)
+    }
+
+    /// [`Context::runs`] as a [`query::Listing`]: without filters, a run
+    /// taken from the index is built only when asked for.
+    pub fn listing(&self, filters: &Filters, deleted: bool) -> Result<query::Listing> {
+        if !filters.is_empty() {
+            return self.runs(filters, deleted).map(query::Listing::of);
+        }
+        let (dir, index) = self.runs_dir_and_index(deleted);
+        let (listing, warnings) = query::list_dir_lazy(&dir, Some(&index));
+        for w in warnings {
+            self.report.warning(&w);
+        }
+        Ok(listing)
     }
 }
 

@@ -29,8 +29,56 @@ pub fn list(ctx: &Context, sel: &Selection) -> Result<Vec<Indexed>> {
     Ok(indexed(&chosen, &all))
 }
 
+/// The first `limit` (None: all) of the runs a selection names, with how
+/// many it names in all: what `runs` shows. Without run specs or
+/// filters, only the runs shown are built.
+pub fn page(ctx: &Context, sel: &Selection, limit: Option<usize>) -> Result<(Vec<Indexed>, usize)> {
+    if sel.runs.is_empty() {
+        let listing = ctx.listing(&sel.filters, sel.deleted)?;
+        let total = listing.len();
+        let shown = listing.first(limit.unwrap_or(total));
+        let page = shown
+            .into_iter()
+            .enumerate()
+            .map(|(i, run)| Indexed { index: i + 1, run })
+            .collect();
+        return Ok((page, total));
+    }
+    let mut all = list(ctx, sel)?;
+    let total = all.len();
+    all.truncate(limit.unwrap_or(total));
+    Ok((all, total))
+}
+
 /// The one run a selection names (the latest when it names none).
 pub fn one(ctx: &Context, sel: &Selection) -> Result<RunInfo> {
+    // The latest, or the Nth: only that run is built.
+    let nth = match &sel.runs[..] {
+        [] => Some(1),
+        [spec] => spec.parse::<usize>().ok().filter(|n| *n >= 1),
+        _ => None,
+    };
+    if let Some(n) = nth {
+        let listing = ctx.listing(&sel.filters, sel.deleted)?;
+        if n <= listing.len() {
+            return listing.get(n - 1).ok_or(Error::NoRun {
+                spec: String::new(),
+            });
+        }
+        if sel.runs.is_empty() {
+            return Err(Error::NoRun {
+                spec: String::new(),
+            });
+        }
+        // Not an index: an id prefix or a name (as `select`).
+        let all = listing.into_vec();
+        return query::select(&all, &sel.runs, false)?
+            .into_iter()
+            .next()
+            .ok_or(Error::NoRun {
+                spec: String::new(),
+            });
+    }
     let all = ctx.runs(&sel.filters, sel.deleted)?;
     query::select(&all, &sel.runs, false)?
         .into_iter()

@@ -310,18 +310,16 @@ fn change(runs: &[String], filters: &FilterArgs, yes: bool) -> Change {
 }
 
 fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
-    let listed = api::runs::list(ctx, &selection(&a.runs, &a.filters, a.deleted))?;
+    let sel = selection(&a.runs, &a.filters, a.deleted);
     if a.json {
+        let listed = api::runs::list(ctx, &sel)?;
         let runs: Vec<&api::RunInfo> = listed.iter().map(|i| &i.run).collect();
         render::json(&serde_json::to_value(runs).unwrap_or_default());
         return Ok(0);
     }
-    let total = listed.len();
-    let limit = if a.all {
-        total
-    } else {
-        a.limit.unwrap_or(20 * (usize::from(a.more) + 1))
-    };
+    let limit = (!a.all).then(|| a.limit.unwrap_or(20 * (usize::from(a.more) + 1)));
+    let (listed, total) = api::runs::page(ctx, &sel, limit)?;
+    let limit = limit.unwrap_or(total);
     let style = render::RowStyle {
         simplified: a.simplified,
         names: a.names,

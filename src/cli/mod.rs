@@ -45,31 +45,35 @@ pub struct Globals {
     pub cwd: Option<PathBuf>,
 }
 
-/// The parser of `guild run` alone (with the global options). Building
-/// every command's parser costs about a millisecond, as much as the rest
-/// of a trivial run's bookkeeping; `run` is the command whose start-up
-/// counts.
-fn run_parser() -> clap::Command {
+/// The parser of one command alone (with the global options), for the
+/// commands whose start-up counts: `run`, and `runs` (with `runs info`).
+/// Building every command's parser costs about a millisecond, as much as
+/// the rest of a trivial run's bookkeeping, or a tenth of listing 10,000
+/// runs.
+fn one_parser(sub: &str) -> Option<clap::Command> {
     use clap::Args as _;
-    Globals::augment_args(clap::Command::new("guild"))
-        .subcommand(cmd_run::RunArgs::augment_args(clap::Command::new("run")))
+    let cmd = match sub {
+        "run" => cmd_run::RunArgs::augment_args(clap::Command::new("run")),
+        "runs" => cmd_runs::RunsArgs::augment_args(clap::Command::new("runs")),
+        _ => return None,
+    };
+    Some(Globals::augment_args(clap::Command::new("guild")).subcommand(cmd))
 }
 
-/// The command line parsed. `guild run ...` is parsed by [`run_parser`];
-/// what it does not take (help, version, a usage error) is parsed again by
-/// the full parser, which answers as always.
+/// The command line parsed. `guild run ...` and `guild runs ...` are
+/// parsed by [`one_parser`]; what it does not take (help, version, a usage
+/// error) is parsed again by the full parser, which answers as always.
 fn parse_cli(args: Vec<OsString>) -> std::result::Result<Cli, clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
-    if subcommand_of(&args) == Some("run")
-        && !args
-            .iter()
-            .any(|a| matches!(a.to_str(), Some("-h" | "--help" | "-V" | "--version")))
-    {
-        let mut cmd = run_parser();
+    let plain = !args
+        .iter()
+        .any(|a| matches!(a.to_str(), Some("-h" | "--help" | "-V" | "--version")));
+    if let Some(mut cmd) = subcommand_of(&args).filter(|_| plain).and_then(one_parser) {
         if let Ok(m) = cmd.try_get_matches_from_mut(args.clone()) {
             if let (Ok(globals), Ok(c)) =
                 (Globals::from_arg_matches(&m), Command::from_arg_matches(&m))
             {
+                std::mem::forget(cmd);
                 return Ok(Cli { globals, cmd: c });
             }
         }
@@ -418,7 +422,9 @@ fn rewrite_grid_flags(args: Vec<OsString>) -> Vec<OsString> {
     if subcommand_of(&args) != Some("run") {
         return args;
     }
-    let cmd = run_parser();
+    let Some(cmd) = one_parser("run") else {
+        return args;
+    };
     let Some(run) = cmd.find_subcommand("run") else {
         return args;
     };

@@ -47,19 +47,6 @@ struct Entry {
     batch: bool,
 }
 
-/// What the index file holds.
-#[derive(Debug, Default)]
-struct Index {
-    /// When it was written (ns since the epoch).
-    made: i128,
-    /// The runs directory's mtime and inode then.
-    dir_sig: Option<(i128, u64)>,
-    /// Every entry of the directory: an ended run's entry, or the name
-    /// of an entry read every time (a run not ended, or not a run).
-    entries: Vec<Entry>,
-    others: Vec<String>,
-}
-
 fn now_ns() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -141,101 +128,208 @@ fn parse_opt_int(f: &str) -> Option<Option<i64>> {
     }
 }
 
+/// An entry line of the index as a listing needs it before a run is
+/// shown: where it is in the text, the run's id, its attrs signature and
+/// its sort key. The rest of the line is parsed only for runs shown.
+#[derive(Debug, Clone)]
+struct Lean {
+    line: std::ops::Range<usize>,
+    id: std::ops::Range<usize>,
+    sig: (i128, u64),
+    /// `started`, else `initialized` (as [`RunInfo::timestamp`]).
+    key: Option<i64>,
+    no_opref: bool,
+}
+
+/// The index file as read: its text, a lean view of its entry lines and
+/// the names read every time.
+#[derive(Debug, Default)]
+struct Index {
+    text: String,
+    /// When it was written (ns since the epoch).
+    made: i128,
+    /// The runs directory's mtime and inode then.
+    dir_sig: Option<(i128, u64)>,
+    lines: Vec<Lean>,
+    /// Entries read every time (a run not ended, or not a run).
+    others: Vec<String>,
+}
+
+/// The number of tab-separated fields of an entry line.
+const FIELDS: usize = 12;
+
+fn lean_line(text: &str, line: std::ops::Range<usize>) -> Option<Lean> {
+    let s = &text[line.clone()];
+    let mut f: [(usize, usize); FIELDS] = [(0, 0); FIELDS];
+    let mut n = 0;
+    let mut from = 0;
+    for end in memchr::memchr_iter(b'\t', s.as_bytes()).chain(std::iter::once(s.len())) {
+        *f.get_mut(n)? = (from, end);
+        n += 1;
+        from = end + 1;
+    }
+    if n != FIELDS {
+        return None;
+    }
+    let field = |i: usize| &s[f[i].0..f[i].1];
+    let id = field(1);
+    // Ids are safe names; one that needs escapes is not kept in the index.
+    if id.is_empty() || id.contains('\\') {
+        return None;
+    }
+    let started = parse_opt_int(field(4))?;
+    let initialized = parse_opt_int(field(5))?;
+    Some(Lean {
+        id: line.start + f[1].0..line.start + f[1].1,
+        sig: (field(2).parse().ok()?, field(3).parse().ok()?),
+        key: started.or(initialized),
+        no_opref: field(9) == "-",
+        line,
+    })
+}
+
 impl Index {
     fn read(path: &Path) -> Option<Index> {
         let text = std::fs::read_to_string(path).ok()?;
-        let mut lines = text.lines();
-        if lines.next()? != MAGIC {
-            return None;
-        }
         let mut idx = Index::default();
-        let head: Vec<&str> = lines.next()?.split('\t').collect();
-        if let ["made", made, dir_mtime, dir_ino] = head[..] {
-            idx.made = made.parse().ok()?;
-            idx.dir_sig = Some((dir_mtime.parse().ok()?, dir_ino.parse().ok()?));
-        } else {
+        let mut lines = Vec::with_capacity(text.len() / 150 + 1);
+        let mut others = Vec::new();
+        let mut at = 0;
+        let mut no = 0;
+        while at < text.len() {
+            let end = memchr::memchr(b'\n', &text.as_bytes()[at..]).map_or(text.len(), |i| at + i);
+            let line = &text[at..end];
+            match no {
+                0 if line == MAGIC => {}
+                0 => return None,
+                1 => {
+                    let head: Vec<&str> = line.split('\t').collect();
+                    let ["made", made, dir_mtime, dir_ino] = head[..] else {
+                        return None;
+                    };
+                    idx.made = made.parse().ok()?;
+                    idx.dir_sig = Some((dir_mtime.parse().ok()?, dir_ino.parse().ok()?));
+                }
+                _ if line.starts_with("r\t") => lines.push(lean_line(&text, at..end)?),
+                _ => others.push(unesc(line.strip_prefix("o\t")?)),
+            }
+            no += 1;
+            at = end + 1;
+        }
+        if no < 2 {
             return None;
         }
-        for line in lines {
-            let mut f = line.split('\t');
-            let mut next = || f.next();
-            match next()? {
-                "o" => idx.others.push(unesc(next()?)),
-                "r" => {
-                    let id = unesc(next()?);
-                    let sig = (next()?.parse().ok()?, next()?.parse().ok()?);
-                    let started = parse_opt_int(next()?)?;
-                    let initialized = parse_opt_int(next()?)?;
-                    let stopped = parse_opt_int(next()?)?;
-                    let exit_status = next()?.parse().ok()?;
-                    let flags = next()?;
-                    let opref = parse_opt_str(next()?)?;
-                    let label = parse_opt_str(next()?)?;
-                    let name = parse_opt_str(next()?)?;
-                    if next().is_some() {
-                        return None;
-                    }
-                    idx.entries.push(Entry {
-                        id,
-                        sig,
-                        opref,
-                        started,
-                        initialized,
-                        stopped,
-                        exit_status,
-                        label,
-                        marked: flags.contains('m'),
-                        batch: flags.contains('b'),
-                        name,
-                    })
-                }
-                _ => return None,
-            }
-        }
+        idx.lines = lines;
+        idx.others = others;
+        idx.text = text;
         Some(idx)
     }
 
-    fn text(&self) -> String {
-        let mut out = String::with_capacity(64 + self.entries.len() * 160);
-        out.push_str(MAGIC);
-        out.push('\n');
-        let (m, i) = self.dir_sig.unwrap_or((0, 0));
-        out.push_str(&format!("made\t{}\t{m}\t{i}\n", self.made));
-        for e in &self.entries {
-            out.push_str("r\t");
-            esc(&e.id, &mut out);
-            out.push_str(&format!("\t{}\t{}\t", e.sig.0, e.sig.1));
-            opt_int(e.started, &mut out);
-            out.push('\t');
-            opt_int(e.initialized, &mut out);
-            out.push('\t');
-            opt_int(e.stopped, &mut out);
-            out.push_str(&format!("\t{}\t", e.exit_status));
-            if e.marked {
-                out.push('m');
-            }
-            if e.batch {
-                out.push('b');
-            }
-            out.push('_');
-            out.push('\t');
-            opt_str(&e.opref, &mut out);
-            out.push('\t');
-            opt_str(&e.label, &mut out);
-            out.push('\t');
-            opt_str(&e.name, &mut out);
-            out.push('\n');
-        }
-        for o in &self.others {
-            out.push_str("o\t");
-            esc(o, &mut out);
-            out.push('\n');
-        }
-        out
+    fn id(&self, l: &Lean) -> &str {
+        &self.text[l.id.clone()]
+    }
+
+    fn line(&self, l: &Lean) -> &str {
+        &self.text[l.line.clone()]
     }
 }
 
+/// Write the index: a header, then entry lines (newest first, as listings
+/// sort them: read back in this order, the runs are sorted already), then
+/// the names read every time.
+fn write_index(
+    path: &Path,
+    made: i128,
+    dir_sig: (i128, u64),
+    mut lines: Vec<(Option<i64>, &str, std::borrow::Cow<str>)>,
+    others: &[&str],
+) {
+    lines.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    let size: usize = lines.iter().map(|l| l.2.len() + 1).sum();
+    let mut out = String::with_capacity(64 + size + others.len() * 40);
+    out.push_str(MAGIC);
+    out.push('\n');
+    out.push_str(&format!("made\t{made}\t{}\t{}\n", dir_sig.0, dir_sig.1));
+    for (_, _, l) in &lines {
+        out.push_str(l);
+        out.push('\n');
+    }
+    for o in others {
+        out.push_str("o\t");
+        esc(o, &mut out);
+        out.push('\n');
+    }
+    // A cache: not synced, and a failure to write it is no error.
+    if let Some(parent) = path.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let _ = crate::fsutil::replace_nosync(path, out.as_bytes());
+}
+
 impl Entry {
+    /// Parse an entry line (`r` and [`FIELDS`] - 1 fields).
+    fn parse(line: &str) -> Option<Entry> {
+        let mut f = line.split('\t');
+        let mut next = || f.next();
+        if next()? != "r" {
+            return None;
+        }
+        let id = unesc(next()?);
+        let sig = (next()?.parse().ok()?, next()?.parse().ok()?);
+        let started = parse_opt_int(next()?)?;
+        let initialized = parse_opt_int(next()?)?;
+        let stopped = parse_opt_int(next()?)?;
+        let exit_status = next()?.parse().ok()?;
+        let flags = next()?;
+        let opref = parse_opt_str(next()?)?;
+        let label = parse_opt_str(next()?)?;
+        let name = parse_opt_str(next()?)?;
+        if next().is_some() {
+            return None;
+        }
+        Some(Entry {
+            id,
+            sig,
+            opref,
+            started,
+            initialized,
+            stopped,
+            exit_status,
+            label,
+            marked: flags.contains('m'),
+            batch: flags.contains('b'),
+            name,
+        })
+    }
+
+    /// The entry as an index line (without its newline).
+    fn line(&self) -> String {
+        let mut out = String::with_capacity(160);
+        out.push_str("r\t");
+        esc(&self.id, &mut out);
+        out.push_str(&format!("\t{}\t{}\t", self.sig.0, self.sig.1));
+        opt_int(self.started, &mut out);
+        out.push('\t');
+        opt_int(self.initialized, &mut out);
+        out.push('\t');
+        opt_int(self.stopped, &mut out);
+        out.push_str(&format!("\t{}\t", self.exit_status));
+        if self.marked {
+            out.push('m');
+        }
+        if self.batch {
+            out.push('b');
+        }
+        out.push('_');
+        out.push('\t');
+        opt_str(&self.opref, &mut out);
+        out.push('\t');
+        opt_str(&self.label, &mut out);
+        out.push('\t');
+        opt_str(&self.name, &mut out);
+        out
+    }
+
     /// The entry of a run just read, when it has ended (else None: it is
     /// read every time).
     fn of(info: &RunInfo, files: &At, sig: (i128, u64)) -> Option<Entry> {
@@ -270,11 +364,7 @@ impl Entry {
 
     /// The run as listed. `oprefs` holds the oprefs parsed so far (most
     /// runs share a few).
-    fn info(
-        &self,
-        runs_path: &Path,
-        oprefs: &mut std::collections::HashMap<String, std::sync::Arc<Opref>>,
-    ) -> Loaded {
+    fn info(&self, runs_path: &Path, oprefs: &mut Oprefs) -> Loaded {
         let run = Run::at(runs_path.join(&self.id));
         let opref = match &self.opref {
             Some(text) => match oprefs.get(text) {
@@ -337,54 +427,186 @@ fn dir_names(dir: &Path) -> Option<(Vec<String>, bool)> {
     Some((names, links))
 }
 
+/// The runs of a directory, newest first, as listed through the index:
+/// runs read from their files are held whole; runs taken from the index
+/// are built from their index line when asked for, so that showing the
+/// latest 20 of 10,000 runs builds 20.
+pub struct Listing {
+    dir: std::path::PathBuf,
+    index: Index,
+    items: Vec<Item>,
+}
+
+/// Oprefs parsed so far, by their text (most runs share a few).
+type Oprefs = std::collections::HashMap<String, std::sync::Arc<Opref>>;
+
+enum Item {
+    /// The index line of this number.
+    Cached(usize),
+    Info(Box<RunInfo>),
+}
+
+impl Listing {
+    /// A listing of runs already read (in their order).
+    pub fn of(runs: Vec<RunInfo>) -> Listing {
+        Listing {
+            dir: Default::default(),
+            index: Index::default(),
+            items: runs.into_iter().map(|r| Item::Info(Box::new(r))).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The run at `i` (0 is the newest).
+    pub fn get(&self, i: usize) -> Option<RunInfo> {
+        Some(self.build(self.items.get(i)?, &mut Default::default()))
+    }
+
+    /// The first `n` runs.
+    pub fn first(&self, n: usize) -> Vec<RunInfo> {
+        let mut oprefs = Default::default();
+        self.items
+            .iter()
+            .take(n)
+            .map(|i| self.build(i, &mut oprefs))
+            .collect()
+    }
+
+    /// Every run.
+    pub fn into_vec(self) -> Vec<RunInfo> {
+        let mut oprefs = Default::default();
+        let Listing { dir, index, items } = self;
+        let lines = Listing {
+            dir,
+            index,
+            items: Vec::new(),
+        };
+        items
+            .into_iter()
+            .map(|i| match i {
+                Item::Info(r) => *r,
+                Item::Cached(n) => lines.build_line(n, &mut oprefs),
+            })
+            .collect()
+    }
+
+    fn build(&self, item: &Item, oprefs: &mut Oprefs) -> RunInfo {
+        match item {
+            Item::Info(r) => (**r).clone(),
+            Item::Cached(n) => self.build_line(*n, oprefs),
+        }
+    }
+
+    fn build_line(&self, n: usize, oprefs: &mut Oprefs) -> RunInfo {
+        let lean = &self.index.lines[n];
+        match Entry::parse(self.index.line(lean)).map(|e| e.info(&self.dir, oprefs)) {
+            Some(Loaded::Run(r) | Loaded::BadOpref(r)) => r,
+            // Not expected (the line was checked when read): read the run.
+            _ => RunInfo::load(Run::at(self.dir.join(self.index.id(lean)))),
+        }
+    }
+
+    fn key_id<'a>(&'a self, item: &'a Item) -> (Option<i64>, &'a str) {
+        match item {
+            Item::Info(r) => (r.timestamp(), r.run.id.as_str()),
+            Item::Cached(n) => {
+                let l = &self.index.lines[*n];
+                (l.key, self.index.id(l))
+            }
+        }
+    }
+}
+
+/// What listing did with one name of the runs directory.
+enum Seen {
+    /// The index line of this number holds it, unchanged.
+    Fresh(usize),
+    /// Read from its files (boxed: most are not).
+    Read(Box<ReadRun>),
+}
+
+/// A run read from its files, with its entry for the index when it has
+/// ended; `was_line` when the index held a line for it.
+struct ReadRun {
+    id: String,
+    loaded: Loaded,
+    entry: Option<Entry>,
+    was_line: bool,
+}
+
+/// A name to look at: an index line, or a name the index has no line for.
+#[derive(Clone, Copy)]
+enum Name<'a> {
+    Line(usize),
+    Other(&'a str),
+}
+
 /// The runs in `dir` with the index at `index_path` (made or brought up
-/// to date), or None when the index cannot serve this directory (it holds
-/// links, or names that are not UTF-8): the caller lists it in full.
-pub(super) fn list(dir: &Path, index_path: &Path) -> Option<Vec<(String, Loaded)>> {
+/// to date), with the names that are not runs and the runs whose opref
+/// cannot be read; or None when the index cannot serve this directory
+/// (it holds links, or names that are not UTF-8): the caller lists it in
+/// full.
+pub(super) fn list(dir: &Path, index_path: &Path) -> Option<(Listing, Vec<String>, Vec<String>)> {
     let at = At::open(dir).ok()?;
     let dir_sig = nix::sys::stat::stat(dir).ok().map(|st| sig_of(&st))?;
     let old = Index::read(index_path).unwrap_or_default();
     let trusted = |sig: (i128, u64)| sig.0 < old.made - RACY;
-    let names: Vec<String> = if old.dir_sig == Some(dir_sig) && trusted(dir_sig) {
-        old.entries
-            .iter()
-            .map(|e| e.id.clone())
-            .chain(old.others.iter().cloned())
+    let listed: Vec<String>;
+    let names: Vec<Name> = if old.dir_sig == Some(dir_sig) && trusted(dir_sig) {
+        (0..old.lines.len())
+            .map(Name::Line)
+            .chain(old.others.iter().map(|o| Name::Other(o)))
             .collect()
     } else {
         let (names, links) = dir_names(dir)?;
         if links {
             return None;
         }
-        names
+        listed = names;
+        let by_id: std::collections::HashMap<&str, usize> = old
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (old.id(l), i))
+            .collect();
+        listed
+            .iter()
+            .map(|n| match by_id.get(n.as_str()) {
+                Some(i) => Name::Line(*i),
+                None => Name::Other(n),
+            })
+            .collect()
     };
-    let cached: std::collections::HashMap<&str, &Entry> =
-        old.entries.iter().map(|e| (e.id.as_str(), e)).collect();
     let made = now_ns();
     let threads = super::io_threads(names.len() / 8).min(4);
     let chunk = names.len().div_ceil(threads).max(1);
-    let at = &at;
-    let cached = &cached;
-    let trusted = &trusted;
-    // Each name: (name, what it is, its entry for the new index, whether
-    // it was read from the run rather than the index).
-    type Row = (String, Loaded, Option<Entry>, bool);
-    let rows: Vec<Row> = std::thread::scope(|s| {
+    let (at, old_ref, trusted) = (&at, &old, &trusted);
+    let seen: Vec<Seen> = std::thread::scope(|s| {
         let handles: Vec<_> = names
             .chunks(chunk)
             .map(|c| {
                 s.spawn(move || {
-                    let mut oprefs = std::collections::HashMap::new();
+                    let mut path = String::new();
                     c.iter()
-                        .map(|id| {
-                            let sig = at
-                                .stat_of(&format!("{id}/.guild/attrs"))
-                                .map(|st| sig_of(&st));
-                            if let (Some(e), Some(sig)) = (cached.get(id.as_str()), sig) {
-                                if e.sig == sig && trusted(sig) {
-                                    // Its entry is cloned only if the
-                                    // index is written again.
-                                    return (id.clone(), e.info(dir, &mut oprefs), None, false);
+                        .map(|name| {
+                            let (id, line) = match *name {
+                                Name::Line(i) => (old_ref.id(&old_ref.lines[i]), Some(i)),
+                                Name::Other(id) => (id, None),
+                            };
+                            path.clear();
+                            path.push_str(id);
+                            path.push_str("/.guild/attrs");
+                            let sig = at.stat_of(&path).map(|st| sig_of(&st));
+                            if let (Some(i), Some(sig)) = (line, sig) {
+                                if old_ref.lines[i].sig == sig && trusted(sig) {
+                                    return Seen::Fresh(i);
                                 }
                             }
                             let loaded = RunInfo::try_load_in(at, dir, id);
@@ -392,10 +614,16 @@ pub(super) fn list(dir: &Path, index_path: &Path) -> Option<Vec<(String, Loaded)
                                 (Loaded::Run(r) | Loaded::BadOpref(r), Some(sig)) => at
                                     .open_dir(&format!("{id}/.guild"))
                                     .ok()
-                                    .and_then(|files| Entry::of(r, &files, sig)),
+                                    .and_then(|files| Entry::of(r, &files, sig))
+                                    .filter(|e| !e.id.contains('\\')),
                                 _ => None,
                             };
-                            (id.clone(), loaded, entry, true)
+                            Seen::Read(Box::new(ReadRun {
+                                id: id.to_string(),
+                                loaded,
+                                entry,
+                                was_line: line.is_some(),
+                            }))
                         })
                         .collect::<Vec<_>>()
                 })
@@ -406,43 +634,75 @@ pub(super) fn list(dir: &Path, index_path: &Path) -> Option<Vec<(String, Loaded)
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     });
-    let changed = rows.len() != old.entries.len() + old.others.len()
+    let changed = seen.len() != old.lines.len() + old.others.len()
         || old.dir_sig != Some(dir_sig)
         // A directory time too recent to trust then may be trusted now.
         || (!trusted(dir_sig) && dir_sig.0 < made - RACY)
-        || rows.iter().any(|(_, _, e, read)| *read && e.is_some());
-    if !changed {
-        return Some(rows.into_iter().map(|(id, l, _, _)| (id, l)).collect());
-    }
-    let mut new = Index {
-        made,
-        dir_sig: Some(dir_sig),
-        ..Default::default()
-    };
-    let mut o = Vec::with_capacity(rows.len());
-    for (id, loaded, entry, read) in rows {
-        match (entry, read) {
-            (Some(e), _) => new.entries.push(e),
-            (None, false) => match cached.get(id.as_str()) {
-                Some(e) => new.entries.push((*e).clone()),
-                None => new.others.push(id.clone()),
-            },
-            (None, true) => new.others.push(id.clone()),
+        || seen.iter().any(|s| match s {
+            Seen::Fresh(_) => false,
+            Seen::Read(r) => r.entry.is_some() || r.was_line,
+        });
+    if changed {
+        let mut lines = Vec::with_capacity(seen.len());
+        let mut others = Vec::new();
+        for s in &seen {
+            match s {
+                Seen::Fresh(i) => {
+                    let l = &old.lines[*i];
+                    lines.push((l.key, old.id(l), std::borrow::Cow::Borrowed(old.line(l))));
+                }
+                Seen::Read(r) => match &r.entry {
+                    Some(e) => lines.push((
+                        e.started.or(e.initialized),
+                        e.id.as_str(),
+                        std::borrow::Cow::Owned(e.line()),
+                    )),
+                    None => others.push(r.id.as_str()),
+                },
+            }
         }
-        o.push((id, loaded));
+        write_index(index_path, made, dir_sig, lines, &others);
     }
-    // Newest first, as listings sort them: read back in this order,
-    // the runs are sorted already.
-    new.entries.sort_by(|a, b| {
-        let (x, y) = (a.started.or(a.initialized), b.started.or(b.initialized));
-        y.cmp(&x).then_with(|| a.id.cmp(&b.id))
+    let mut skipped = Vec::new();
+    let mut bad_opref = Vec::new();
+    let mut items = Vec::with_capacity(seen.len());
+    for s in seen {
+        match s {
+            Seen::Fresh(i) => {
+                if old.lines[i].no_opref {
+                    bad_opref.push(old.id(&old.lines[i]).to_string());
+                }
+                items.push(Item::Cached(i));
+            }
+            Seen::Read(r) => match (r.id, r.loaded) {
+                (_, Loaded::Run(r)) => items.push(Item::Info(Box::new(r))),
+                (id, Loaded::BadOpref(r)) => {
+                    bad_opref.push(id);
+                    items.push(Item::Info(Box::new(r)));
+                }
+                (id, Loaded::NotARun) => skipped.push(id),
+            },
+        }
+    }
+    let mut listing = Listing {
+        dir: dir.to_path_buf(),
+        index: old,
+        items,
+    };
+    // As [`super::sort`]: newest first, then by id; no time last. Runs
+    // from the index come in this order already.
+    let mut items = std::mem::take(&mut listing.items);
+    items.sort_by(|a, b| {
+        let ((x, ia), (y, ib)) = (listing.key_id(a), listing.key_id(b));
+        match (x, y) {
+            (Some(x), Some(y)) => y.cmp(&x).then_with(|| ia.cmp(ib)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => ia.cmp(ib),
+        }
     });
-    // A cache: not synced, and a failure to write it is no error.
-    if let Some(parent) = index_path.parent() {
-        let _ = std::fs::create_dir_all(parent);
-    }
-    let _ = crate::fsutil::replace_nosync(index_path, new.text().as_bytes());
-    Some(o)
+    listing.items = items;
+    Some((listing, skipped, bad_opref))
 }
 
 #[cfg(test)]
@@ -464,20 +724,54 @@ mod tests {
             name: None,
             batch: false,
         };
-        let idx = Index {
-            made: 9,
-            dir_sig: Some((7, 8)),
-            entries: vec![e.clone()],
-            others: vec!["not a run".into()],
+        let none = Entry {
+            id: "def".into(),
+            opref: None,
+            started: None,
+            initialized: Some(9),
+            ..e.clone()
         };
         let tmp = tempfile::tempdir().unwrap();
         let p = tmp.path().join("i");
-        std::fs::write(&p, idx.text()).unwrap();
+        let lines = vec![
+            (none.initialized, none.id.as_str(), none.line().into()),
+            (e.started, e.id.as_str(), e.line().into()),
+        ];
+        write_index(&p, 9, (7, 8), lines, &["not a\trun"]);
         let back = Index::read(&p).unwrap();
-        assert_eq!(back.entries, vec![e]);
-        assert_eq!(back.others, ["not a run"]);
+        // Newest first.
+        let parsed: Vec<Entry> = back
+            .lines
+            .iter()
+            .map(|l| Entry::parse(back.line(l)).unwrap())
+            .collect();
+        assert_eq!(parsed, vec![none.clone(), e.clone()]);
+        let lean: Vec<_> = back
+            .lines
+            .iter()
+            .map(|l| (back.id(l), l.sig, l.key, l.no_opref))
+            .collect();
+        assert_eq!(
+            lean,
+            [
+                ("def", e.sig, Some(9), true),
+                ("abc", e.sig, Some(5), false)
+            ]
+        );
+        assert_eq!(back.others, ["not a\trun"]);
         assert_eq!((back.made, back.dir_sig), (9, Some((7, 8))));
         std::fs::write(&p, "guild-runs-index 2\nmade\t1\t2\t3\nr\tbroken\n").unwrap();
+        assert!(Index::read(&p).is_none());
+        // An id that needs escapes is not kept as an entry.
+        let odd = Entry {
+            id: "a\\b".into(),
+            ..e.clone()
+        };
+        std::fs::write(
+            &p,
+            format!("guild-runs-index 2\nmade\t1\t2\t3\n{}\n", odd.line()),
+        )
+        .unwrap();
         assert!(Index::read(&p).is_none());
     }
 }

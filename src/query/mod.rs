@@ -7,6 +7,7 @@ pub mod compare;
 pub mod experiments;
 pub mod filter;
 mod index;
+pub use index::Listing;
 pub mod started;
 
 use crate::error::{Error, Result};
@@ -196,30 +197,28 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
 /// [`list_dir`], with warnings about entries that are not runs (skipped)
 /// and runs whose opref cannot be read (listed without it).
 pub fn list_dir_checked(dir: &Path) -> (Vec<RunInfo>, Vec<String>) {
-    list_dir_indexed(dir, None)
+    list_dir_full(dir)
 }
 
 /// [`list_dir_checked`] through the runs index at `index` (see
 /// [`index`]): one stat per ended run instead of reading it.
 pub fn list_dir_indexed(dir: &Path, index: Option<&Path>) -> (Vec<RunInfo>, Vec<String>) {
-    if let Some(rows) = index.and_then(|i| index::list(dir, i)) {
-        let mut runs = Vec::with_capacity(rows.len());
-        let mut skipped = Vec::new();
-        let mut bad_opref = Vec::new();
-        for (id, loaded) in rows {
-            match loaded {
-                Loaded::Run(r) => runs.push(r),
-                Loaded::BadOpref(r) => {
-                    bad_opref.push(id);
-                    runs.push(r);
-                }
-                Loaded::NotARun => skipped.push(id),
-            }
-        }
-        let warnings = warnings(dir, &skipped, &bad_opref);
-        sort(&mut runs);
-        return (runs, warnings);
+    let (listing, warnings) = list_dir_lazy(dir, index);
+    (listing.into_vec(), warnings)
+}
+
+/// [`list_dir_indexed`], building the runs taken from the index only when
+/// asked for (see [`Listing`]).
+pub fn list_dir_lazy(dir: &Path, index: Option<&Path>) -> (Listing, Vec<String>) {
+    if let Some((listing, skipped, bad_opref)) = index.and_then(|i| index::list(dir, i)) {
+        return (listing, warnings(dir, &skipped, &bad_opref));
     }
+    let (runs, warnings) = list_dir_full(dir);
+    (Listing::of(runs), warnings)
+}
+
+/// Every run of `dir` read from its files.
+fn list_dir_full(dir: &Path) -> (Vec<RunInfo>, Vec<String>) {
     let (Ok(rd), Ok(at)) = (std::fs::read_dir(dir), At::open(dir)) else {
         return (Vec::new(), Vec::new());
     };
@@ -413,6 +412,34 @@ pub struct Filters {
 }
 
 impl Filters {
+    /// No filter at all: every run passes.
+    pub fn is_empty(&self) -> bool {
+        let Filters {
+            ops,
+            labels,
+            unlabeled,
+            tags,
+            marked,
+            unmarked,
+            started,
+            digest,
+            status,
+            not_status,
+            expr,
+        } = self;
+        ops.is_empty()
+            && labels.is_empty()
+            && !unlabeled
+            && tags.is_empty()
+            && !marked
+            && !unmarked
+            && started.is_none()
+            && digest.is_none()
+            && status.is_empty()
+            && not_status.is_empty()
+            && expr.is_none()
+    }
+
     pub fn apply(&self, runs: Vec<RunInfo>) -> Result<Vec<RunInfo>> {
         let range = match &self.started {
             Some(s) => Some(started::parse_range(s, chrono::Local::now().naive_local())?),

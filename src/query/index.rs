@@ -188,41 +188,87 @@ fn lean_line(text: &str, line: std::ops::Range<usize>) -> Option<Lean> {
     })
 }
 
+/// The entry lines and other names in `range` of the index text (whole
+/// lines).
+fn parse_lines(text: &str, range: std::ops::Range<usize>) -> Option<(Vec<Lean>, Vec<String>)> {
+    let mut lines = Vec::with_capacity(range.len() / 150 + 1);
+    let mut others = Vec::new();
+    let mut at = range.start;
+    while at < range.end {
+        let end =
+            memchr::memchr(b'\n', &text.as_bytes()[at..range.end]).map_or(range.end, |i| at + i);
+        let line = &text[at..end];
+        if line.starts_with("r\t") {
+            lines.push(lean_line(text, at..end)?);
+        } else {
+            others.push(unesc(line.strip_prefix("o\t")?));
+        }
+        at = end + 1;
+    }
+    Some((lines, others))
+}
+
 impl Index {
     fn read(path: &Path) -> Option<Index> {
         let text = std::fs::read_to_string(path).ok()?;
-        let mut idx = Index::default();
-        let mut lines = Vec::with_capacity(text.len() / 150 + 1);
-        let mut others = Vec::new();
-        let mut at = 0;
-        let mut no = 0;
-        while at < text.len() {
-            let end = memchr::memchr(b'\n', &text.as_bytes()[at..]).map_or(text.len(), |i| at + i);
-            let line = &text[at..end];
-            match no {
-                0 if line == MAGIC => {}
-                0 => return None,
-                1 => {
-                    let head: Vec<&str> = line.split('\t').collect();
-                    let ["made", made, dir_mtime, dir_ino] = head[..] else {
-                        return None;
-                    };
-                    idx.made = made.parse().ok()?;
-                    idx.dir_sig = Some((dir_mtime.parse().ok()?, dir_ino.parse().ok()?));
-                }
-                _ if line.starts_with("r\t") => lines.push(lean_line(&text, at..end)?),
-                _ => others.push(unesc(line.strip_prefix("o\t")?)),
-            }
-            no += 1;
-            at = end + 1;
-        }
-        if no < 2 {
+        let (magic, rest) = text.split_once('\n')?;
+        let (head, _) = rest.split_once('\n').unwrap_or((rest, ""));
+        if magic != MAGIC {
             return None;
         }
-        idx.lines = lines;
-        idx.others = others;
-        idx.text = text;
-        Some(idx)
+        let head: Vec<&str> = head.split('\t').collect();
+        let ["made", made, dir_mtime, dir_ino] = head[..] else {
+            return None;
+        };
+        let made = made.parse().ok()?;
+        let dir_sig = Some((dir_mtime.parse().ok()?, dir_ino.parse().ok()?));
+        let body =
+            (magic.len() + 1 + head.iter().map(|f| f.len() + 1).sum::<usize>()).min(text.len());
+        // The lines are parsed in parallel when there are many (a tenth
+        // of listing 10,000 runs otherwise).
+        let parts = (text.len() / (256 << 10)).clamp(1, 4);
+        let mut cuts = vec![body];
+        for k in 1..parts {
+            let want = body + (text.len() - body) * k / parts;
+            let last = *cuts.last().unwrap_or(&body);
+            match memchr::memchr(b'\n', &text.as_bytes()[want.max(last)..]) {
+                Some(i) => cuts.push(want.max(last) + i + 1),
+                None => break,
+            }
+        }
+        cuts.push(text.len());
+        let text_ref = &text;
+        let parsed: Vec<Option<(Vec<Lean>, Vec<String>)>> = if cuts.len() == 2 {
+            vec![parse_lines(text_ref, body..text.len())]
+        } else {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = cuts
+                    .windows(2)
+                    .map(|w| {
+                        let range = w[0]..w[1];
+                        s.spawn(move || parse_lines(text_ref, range))
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().ok().flatten())
+                    .collect()
+            })
+        };
+        let mut lines = Vec::with_capacity(text.len() / 150 + 1);
+        let mut others = Vec::new();
+        for p in parsed {
+            let (l, o) = p?;
+            lines.extend(l);
+            others.extend(o);
+        }
+        Some(Index {
+            text,
+            made,
+            dir_sig,
+            lines,
+            others,
+        })
     }
 
     fn id(&self, l: &Lean) -> &str {
@@ -773,5 +819,43 @@ mod tests {
         )
         .unwrap();
         assert!(Index::read(&p).is_none());
+    }
+
+    #[test]
+    fn a_big_index_is_read_in_parts_whole_and_in_order() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("i");
+        let entries: Vec<Entry> = (0..6000)
+            .map(|i| Entry {
+                id: format!("{i:032x}"),
+                sig: (1_700_000_000_000_000_000 + i, i as u64),
+                opref: Some("script:/some/project/dir '' '' train.py".into()),
+                started: Some(1_000_000 + i as i64),
+                initialized: Some(i as i64),
+                stopped: Some(2_000_000),
+                exit_status: 0,
+                label: Some(format!("lr=0.{i}")),
+                marked: false,
+                name: Some(format!("name-{i}")),
+                batch: false,
+            })
+            .collect();
+        let lines = entries
+            .iter()
+            .map(|e| (e.started, e.id.as_str(), e.line().into()))
+            .collect();
+        let others: Vec<String> = (0..50).map(|i| format!("other-{i}")).collect();
+        let others: Vec<&str> = others.iter().map(String::as_str).collect();
+        write_index(&p, 9, (7, 8), lines, &others);
+        assert!(std::fs::metadata(&p).unwrap().len() > 3 * (256 << 10));
+        let back = Index::read(&p).unwrap();
+        let ids: Vec<&str> = back.lines.iter().map(|l| back.id(l)).collect();
+        let want: Vec<&str> = entries.iter().rev().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, want);
+        assert_eq!(back.others, others);
+        for l in &back.lines {
+            let e = Entry::parse(back.line(l)).unwrap();
+            assert_eq!((e.sig, e.started), (l.sig, l.key));
+        }
     }
 }

@@ -133,8 +133,8 @@ fn parse_opt_int(f: &str) -> Option<Option<i64>> {
 /// its sort key. The rest of the line is parsed only for runs shown.
 #[derive(Debug, Clone)]
 struct Lean {
-    line: std::ops::Range<usize>,
-    id: std::ops::Range<usize>,
+    line: (u32, u32),
+    id: (u32, u32),
     sig: (i128, u64),
     /// `started`, else `initialized` (as [`RunInfo::timestamp`]).
     key: Option<i64>,
@@ -145,7 +145,7 @@ struct Lean {
 /// the names read every time.
 #[derive(Debug, Default)]
 struct Index {
-    text: String,
+    text: Text,
     /// When it was written (ns since the epoch).
     made: i128,
     /// The runs directory's mtime and inode then.
@@ -179,13 +179,20 @@ fn lean_line(text: &str, line: std::ops::Range<usize>) -> Option<Lean> {
     }
     let started = parse_opt_int(field(4))?;
     let initialized = parse_opt_int(field(5))?;
+    let at = |i: usize| u32::try_from(line.start + i).ok();
     Some(Lean {
-        id: line.start + f[1].0..line.start + f[1].1,
+        id: (at(f[1].0)?, at(f[1].1)?),
         sig: (field(2).parse().ok()?, field(3).parse().ok()?),
         key: started.or(initialized),
         no_opref: field(9) == "-",
-        line,
+        line: (at(0)?, at(s.len())?),
     })
+}
+
+impl Lean {
+    fn id_in<'a>(&self, text: &'a str) -> &'a str {
+        &text[self.id.0 as usize..self.id.1 as usize]
+    }
 }
 
 /// The entry lines and other names in `range` of the index text (whole
@@ -208,9 +215,121 @@ fn parse_lines(text: &str, range: std::ops::Range<usize>) -> Option<(Vec<Lean>, 
     Some((lines, others))
 }
 
-impl Index {
-    fn read(path: &Path) -> Option<Index> {
-        let text = std::fs::read_to_string(path).ok()?;
+/// The index file's text: mapped from the page cache when it can be (read
+/// into memory, 10,000 runs' index of 1.8 MB costs a millisecond of
+/// copying and faulting in fresh pages, a twentieth of the listing).
+#[derive(Debug)]
+enum Text {
+    Mapped(Mapped),
+    Read(String),
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text::Read(String::new())
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Text::Mapped(m) => m.text(),
+            Text::Read(s) => s,
+        }
+    }
+}
+
+impl Text {
+    fn read(path: &Path) -> Option<Text> {
+        let file = std::fs::File::open(path).ok()?;
+        let len = file.metadata().ok()?.len();
+        if len >= 64 << 10 {
+            if let Some(m) = Mapped::new(&file, len) {
+                return Some(Text::Mapped(m));
+            }
+        }
+        let mut s = String::with_capacity(len as usize);
+        std::io::Read::read_to_string(&mut &file, &mut s).ok()?;
+        Some(Text::Read(s))
+    }
+}
+
+/// A whole file mapped read-only, checked to be UTF-8.
+///
+/// The index file is never changed in place: it is written whole to a
+/// temp file and renamed over the old one, so a mapping of it keeps the
+/// text it had (the replaced file lives on while mapped). Only someone
+/// truncating the file by hand during a listing could make a read of the
+/// mapping fail (SIGBUS).
+#[derive(Debug)]
+struct Mapped {
+    ptr: std::ptr::NonNull<std::ffi::c_void>,
+    len: usize,
+}
+
+// SAFETY: the mapping is private and read-only, never written through
+// and unmapped only on drop: sharing it between threads is sharing
+// immutable bytes.
+unsafe impl Send for Mapped {}
+// SAFETY: as for Send: immutable bytes.
+unsafe impl Sync for Mapped {}
+
+impl Mapped {
+    fn new(file: &std::fs::File, len: u64) -> Option<Mapped> {
+        use nix::sys::mman::{mmap, MapFlags, ProtFlags};
+        let len = usize::try_from(len).ok()?;
+        // SAFETY: a new private read-only mapping of a whole file that is
+        // only ever replaced, never changed in place (see above); nothing
+        // else is mapped at the address the kernel picks.
+        let ptr = unsafe {
+            mmap(
+                None,
+                std::num::NonZeroUsize::new(len)?,
+                ProtFlags::PROT_READ,
+                MapFlags::MAP_PRIVATE | MapFlags::MAP_POPULATE,
+                file,
+                0,
+            )
+        }
+        .ok()?;
+        let m = Mapped { ptr, len };
+        std::str::from_utf8(m.bytes()).ok()?;
+        Some(m)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` is a live read-only mapping of `len` bytes, kept
+        // until drop, and never written.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr() as *const u8, self.len) }
+    }
+
+    fn text(&self) -> &str {
+        // SAFETY: checked to be UTF-8 when mapped, and it never changes.
+        unsafe { std::str::from_utf8_unchecked(self.bytes()) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `new`; nothing
+        // borrowed from it outlives `self`.
+        let _ = unsafe { nix::sys::mman::munmap(self.ptr, self.len) };
+    }
+}
+
+/// The index file's text and header, and where its lines are cut into
+/// parts to be parsed at once (a tenth of listing 10,000 runs otherwise).
+struct Raw {
+    text: Text,
+    made: i128,
+    dir_sig: (i128, u64),
+    cuts: Vec<usize>,
+}
+
+impl Raw {
+    fn read(path: &Path) -> Option<Raw> {
+        let text = Text::read(path)?;
         let (magic, rest) = text.split_once('\n')?;
         let (head, _) = rest.split_once('\n').unwrap_or((rest, ""));
         if magic != MAGIC {
@@ -221,62 +340,78 @@ impl Index {
             return None;
         };
         let made = made.parse().ok()?;
-        let dir_sig = Some((dir_mtime.parse().ok()?, dir_ino.parse().ok()?));
+        let dir_sig = (dir_mtime.parse().ok()?, dir_ino.parse().ok()?);
         let body =
             (magic.len() + 1 + head.iter().map(|f| f.len() + 1).sum::<usize>()).min(text.len());
-        // The lines are parsed in parallel when there are many (a tenth
-        // of listing 10,000 runs otherwise).
-        let parts = (text.len() / (256 << 10)).clamp(1, 4);
+        let parts = (text.len() / (64 << 10)).clamp(1, 4);
         let mut cuts = vec![body];
         for k in 1..parts {
-            let want = body + (text.len() - body) * k / parts;
-            let last = *cuts.last().unwrap_or(&body);
-            match memchr::memchr(b'\n', &text.as_bytes()[want.max(last)..]) {
-                Some(i) => cuts.push(want.max(last) + i + 1),
+            let want = (body + (text.len() - body) * k / parts).max(cuts[cuts.len() - 1]);
+            match memchr::memchr(b'\n', &text.as_bytes()[want..]) {
+                Some(i) => cuts.push(want + i + 1),
                 None => break,
             }
         }
         cuts.push(text.len());
-        let text_ref = &text;
-        let parsed: Vec<Option<(Vec<Lean>, Vec<String>)>> = if cuts.len() == 2 {
-            vec![parse_lines(text_ref, body..text.len())]
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = cuts
-                    .windows(2)
-                    .map(|w| {
-                        let range = w[0]..w[1];
-                        s.spawn(move || parse_lines(text_ref, range))
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().ok().flatten())
-                    .collect()
-            })
-        };
-        let mut lines = Vec::with_capacity(text.len() / 150 + 1);
-        let mut others = Vec::new();
-        for p in parsed {
-            let (l, o) = p?;
-            lines.extend(l);
-            others.extend(o);
-        }
-        Some(Index {
+        Some(Raw {
             text,
             made,
             dir_sig,
-            lines,
-            others,
+            cuts,
         })
     }
 
+    fn parts(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        self.cuts.windows(2).map(|w| w[0]..w[1])
+    }
+
+    /// The index, with its parts' lines put together (in order).
+    fn into_index(self, parts: Vec<(Vec<Lean>, Vec<String>)>) -> Index {
+        let mut lines = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
+        let mut others = Vec::new();
+        for (l, o) in parts {
+            lines.extend(l);
+            others.extend(o);
+        }
+        Index {
+            text: self.text,
+            made: self.made,
+            dir_sig: Some(self.dir_sig),
+            lines,
+            others,
+        }
+    }
+}
+
+impl Index {
+    #[cfg(test)]
+    fn read(path: &Path) -> Option<Index> {
+        Self::parse(Raw::read(path)?)
+    }
+
+    /// Parse every line (the parts at once).
+    fn parse(raw: Raw) -> Option<Index> {
+        let text = &raw.text;
+        let parsed: Vec<Option<(Vec<Lean>, Vec<String>)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = raw
+                .parts()
+                .map(|r| s.spawn(move || parse_lines(text, r)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().ok().flatten())
+                .collect()
+        });
+        let parts = parsed.into_iter().collect::<Option<Vec<_>>>()?;
+        Some(raw.into_index(parts))
+    }
+
     fn id(&self, l: &Lean) -> &str {
-        &self.text[l.id.clone()]
+        l.id_in(&self.text)
     }
 
     fn line(&self, l: &Lean) -> &str {
-        &self.text[l.line.clone()]
+        &self.text[l.line.0 as usize..l.line.1 as usize]
     }
 }
 
@@ -587,11 +722,130 @@ struct ReadRun {
     was_line: bool,
 }
 
-/// A name to look at: an index line, or a name the index has no line for.
-#[derive(Clone, Copy)]
-enum Name<'a> {
-    Line(usize),
-    Other(&'a str),
+/// Look at one name of the runs directory: a run with an index line
+/// (its number and attrs signature there) is taken from the index when
+/// its attrs are as the line says; anything else is read.
+fn look(
+    at: &At,
+    dir: &Path,
+    id: &str,
+    line: Option<(usize, (i128, u64))>,
+    made: i128,
+    path: &mut String,
+) -> Seen {
+    path.clear();
+    path.push_str(id);
+    path.push_str("/.guild/attrs");
+    let sig = at.stat_of(path).map(|st| sig_of(&st));
+    if let (Some((i, was)), Some(sig)) = (line, sig) {
+        if was == sig && sig.0 < made - RACY {
+            return Seen::Fresh(i);
+        }
+    }
+    let loaded = RunInfo::try_load_in(at, dir, id);
+    let entry = match (&loaded, sig) {
+        (Loaded::Run(r) | Loaded::BadOpref(r), Some(sig)) => at
+            .open_dir(&format!("{id}/.guild"))
+            .ok()
+            .and_then(|files| Entry::of(r, &files, sig))
+            .filter(|e| !e.id.contains('\\')),
+        _ => None,
+    };
+    Seen::Read(Box::new(ReadRun {
+        id: id.to_string(),
+        loaded,
+        entry,
+        was_line: line.is_some(),
+    }))
+}
+
+/// The runs directory is as the index saw it: parse each part of the
+/// index and look at its runs, the parts at once. Err(the index) when a
+/// part cannot be parsed (it is then read as a whole).
+#[allow(clippy::type_complexity)]
+fn look_at_parts(at: &At, dir: &Path, raw: Raw) -> Result<(Index, Vec<Seen>), Option<Raw>> {
+    let (text, made) = (&raw.text, raw.made);
+    type Part = (Vec<Lean>, Vec<String>, Vec<Seen>);
+    let parts: Vec<Option<Part>> = std::thread::scope(|s| {
+        let handles: Vec<_> = raw
+            .parts()
+            .map(|r| {
+                s.spawn(move || {
+                    let (lines, others) = parse_lines(text, r)?;
+                    let mut path = String::new();
+                    let mut seen = Vec::with_capacity(lines.len() + others.len());
+                    for (i, l) in lines.iter().enumerate() {
+                        let line = Some((i, l.sig));
+                        seen.push(look(at, dir, l.id_in(text), line, made, &mut path));
+                    }
+                    for o in &others {
+                        seen.push(look(at, dir, o, None, made, &mut path));
+                    }
+                    Some((lines, others, seen))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().ok().flatten())
+            .collect()
+    });
+    let Some(parts) = parts.into_iter().collect::<Option<Vec<Part>>>() else {
+        return Err(None);
+    };
+    // Line numbers were the part's own: make them the index's.
+    let mut all_seen = Vec::with_capacity(parts.iter().map(|p| p.2.len()).sum());
+    let mut base = 0;
+    let mut parsed = Vec::with_capacity(parts.len());
+    for (lines, others, seen) in parts {
+        all_seen.extend(seen.into_iter().map(|s| match s {
+            Seen::Fresh(i) => Seen::Fresh(base + i),
+            read => read,
+        }));
+        base += lines.len();
+        parsed.push((lines, others));
+    }
+    Ok((raw.into_index(parsed), all_seen))
+}
+
+/// The runs directory changed since the index saw it (or there is no
+/// index): list it, and look at each name (in parallel), taking runs the
+/// index has a line for from it when they are unchanged. None when the
+/// directory holds links (the caller lists it in full).
+fn look_at_dir(at: &At, dir: &Path, old: &Index) -> Option<Vec<Seen>> {
+    let (listed, links) = dir_names(dir)?;
+    if links {
+        return None;
+    }
+    let by_id: std::collections::HashMap<&str, usize> = old
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (old.id(l), i))
+        .collect();
+    let threads = super::io_threads(listed.len() / 8).min(4);
+    let chunk = listed.len().div_ceil(threads).max(1);
+    let (by_id, made) = (&by_id, old.made);
+    Some(std::thread::scope(|s| {
+        let handles: Vec<_> = listed
+            .chunks(chunk)
+            .map(|c| {
+                s.spawn(move || {
+                    let mut path = String::new();
+                    c.iter()
+                        .map(|id| {
+                            let line = by_id.get(id.as_str()).map(|i| (*i, old.lines[*i].sig));
+                            look(at, dir, id, line, made, &mut path)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    }))
 }
 
 /// The runs in `dir` with the index at `index_path` (made or brought up
@@ -602,84 +856,25 @@ enum Name<'a> {
 pub(super) fn list(dir: &Path, index_path: &Path) -> Option<(Listing, Vec<String>, Vec<String>)> {
     let at = At::open(dir).ok()?;
     let dir_sig = nix::sys::stat::stat(dir).ok().map(|st| sig_of(&st))?;
-    let old = Index::read(index_path).unwrap_or_default();
-    let trusted = |sig: (i128, u64)| sig.0 < old.made - RACY;
-    let listed: Vec<String>;
-    let names: Vec<Name> = if old.dir_sig == Some(dir_sig) && trusted(dir_sig) {
-        (0..old.lines.len())
-            .map(Name::Line)
-            .chain(old.others.iter().map(|o| Name::Other(o)))
-            .collect()
-    } else {
-        let (names, links) = dir_names(dir)?;
-        if links {
-            return None;
-        }
-        listed = names;
-        let by_id: std::collections::HashMap<&str, usize> = old
-            .lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| (old.id(l), i))
-            .collect();
-        listed
-            .iter()
-            .map(|n| match by_id.get(n.as_str()) {
-                Some(i) => Name::Line(*i),
-                None => Name::Other(n),
-            })
-            .collect()
-    };
+    let raw = Raw::read(index_path);
     let made = now_ns();
-    let threads = super::io_threads(names.len() / 8).min(4);
-    let chunk = names.len().div_ceil(threads).max(1);
-    let (at, old_ref, trusted) = (&at, &old, &trusted);
-    let seen: Vec<Seen> = std::thread::scope(|s| {
-        let handles: Vec<_> = names
-            .chunks(chunk)
-            .map(|c| {
-                s.spawn(move || {
-                    let mut path = String::new();
-                    c.iter()
-                        .map(|name| {
-                            let (id, line) = match *name {
-                                Name::Line(i) => (old_ref.id(&old_ref.lines[i]), Some(i)),
-                                Name::Other(id) => (id, None),
-                            };
-                            path.clear();
-                            path.push_str(id);
-                            path.push_str("/.guild/attrs");
-                            let sig = at.stat_of(&path).map(|st| sig_of(&st));
-                            if let (Some(i), Some(sig)) = (line, sig) {
-                                if old_ref.lines[i].sig == sig && trusted(sig) {
-                                    return Seen::Fresh(i);
-                                }
-                            }
-                            let loaded = RunInfo::try_load_in(at, dir, id);
-                            let entry = match (&loaded, sig) {
-                                (Loaded::Run(r) | Loaded::BadOpref(r), Some(sig)) => at
-                                    .open_dir(&format!("{id}/.guild"))
-                                    .ok()
-                                    .and_then(|files| Entry::of(r, &files, sig))
-                                    .filter(|e| !e.id.contains('\\')),
-                                _ => None,
-                            };
-                            Seen::Read(Box::new(ReadRun {
-                                id: id.to_string(),
-                                loaded,
-                                entry,
-                                was_line: line.is_some(),
-                            }))
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
+    let fused = match raw {
+        // The directory is as the index saw it: its names are the index's,
+        // and each part of the index is parsed and looked at in one go.
+        Some(raw) if raw.dir_sig == dir_sig && dir_sig.0 < raw.made - RACY => {
+            look_at_parts(&at, dir, raw)
+        }
+        raw => Err(raw),
+    };
+    let (old, seen) = match fused {
+        Ok(done) => done,
+        Err(raw) => {
+            let old = raw.and_then(Index::parse).unwrap_or_default();
+            let seen = look_at_dir(&at, dir, &old)?;
+            (old, seen)
+        }
+    };
+    let trusted = |sig: (i128, u64)| sig.0 < old.made - RACY;
     let changed = seen.len() != old.lines.len() + old.others.len()
         || old.dir_sig != Some(dir_sig)
         // A directory time too recent to trust then may be trusted now.

@@ -570,7 +570,11 @@ pub fn fork_supervisor(
             use std::io::Write;
             let _ = std::io::stdout().flush();
             let _ = std::io::stderr().flush();
-            std::process::exit(code);
+            // SAFETY: `_exit` only ends the process, without the
+            // allocator's exit-time work (it hands every freed page back
+            // to the kernel); Rust's buffered output is flushed above and
+            // the run's files were written and closed by `f`.
+            unsafe { libc::_exit(code) }
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Some(child.as_raw())),
         Err(e) => Err(Error::user(format!(

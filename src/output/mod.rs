@@ -16,7 +16,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tfevents::EventWriter;
 
+/// Reads are up to this big once output comes fast (fewer, larger
+/// reads); a reader starts at [`FIRST_READ_BUF`] and doubles when a read
+/// fills its buffer, so a run that prints a few lines does not zero (and
+/// fault in) a mebibyte per pipe.
 const READ_BUF: usize = 1024 * 1024;
+const FIRST_READ_BUF: usize = 16 * 1024;
 /// A line longer than this is split for scalar parsing (never for output).
 const MAX_PARSE_LINE: usize = 64 * 1024;
 
@@ -66,7 +71,7 @@ impl Capture {
     ) -> std::thread::JoinHandle<()> {
         let sink = Arc::clone(&self.sink);
         std::thread::spawn(move || {
-            let mut buf = vec![0u8; READ_BUF];
+            let mut buf = vec![0u8; FIRST_READ_BUF];
             let mut partial = LineState::default();
             loop {
                 let n = match pipe.read(&mut buf) {
@@ -75,11 +80,16 @@ impl Capture {
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(_) => break,
                 };
-                let mut s = match sink.lock() {
-                    Ok(s) => s,
-                    Err(p) => p.into_inner(),
-                };
-                s.chunk(&buf[..n], stream, &mut partial);
+                {
+                    let mut s = match sink.lock() {
+                        Ok(s) => s,
+                        Err(p) => p.into_inner(),
+                    };
+                    s.chunk(&buf[..n], stream, &mut partial);
+                }
+                if n == buf.len() && buf.len() < READ_BUF {
+                    buf.resize(buf.len() * 2, 0);
+                }
             }
             let mut s = match sink.lock() {
                 Ok(s) => s,

@@ -301,6 +301,40 @@ impl At {
         }
     }
 
+    /// Open the file `rel` for reading (any size).
+    pub fn open_file(&self, rel: &str) -> std::io::Result<File> {
+        use std::os::fd::AsRawFd;
+        open_at(
+            Some(self.0.as_raw_fd()),
+            Path::new(rel),
+            nix::fcntl::OFlag::O_RDONLY,
+        )
+        .map(File::from)
+    }
+
+    /// The names in the directory `rel` (`.` for this one), without `.`
+    /// and `..`; names that are not UTF-8 are left out.
+    pub fn names(&self, rel: &str) -> std::io::Result<Vec<String>> {
+        use std::os::fd::AsRawFd;
+        let mut dir = nix::dir::Dir::openat(
+            Some(self.0.as_raw_fd()),
+            rel,
+            nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )?;
+        let mut out = Vec::new();
+        for e in dir.iter() {
+            let e = e?;
+            match e.file_name().to_str() {
+                Ok("." | "..") | Err(_) => {}
+                Ok(name) => out.push(name.to_string()),
+            }
+        }
+        Ok(out)
+    }
+
     /// Whether `rel` exists (following symlinks, as `Path::exists`).
     pub fn exists(&self, rel: &str) -> bool {
         self.stat(rel).is_some()
@@ -310,6 +344,12 @@ impl At {
     pub fn is_dir(&self, rel: &str) -> bool {
         self.stat(rel)
             .is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+    }
+
+    /// `stat` of this directory itself.
+    pub fn stat_self(&self) -> Option<nix::sys::stat::FileStat> {
+        use std::os::fd::AsRawFd;
+        nix::sys::stat::fstat(self.0.as_raw_fd()).ok()
     }
 
     /// `stat` of `rel` (following symlinks).

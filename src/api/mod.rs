@@ -60,6 +60,14 @@ impl Context {
         (dir, index)
     }
 
+    /// The events-files index of the home's runs (or its trash's): see
+    /// `query::events`.
+    pub fn events_index(&self, deleted: bool) -> PathBuf {
+        self.home
+            .cache_dir("runs-index")
+            .join(if deleted { "events-trash" } else { "events" })
+    }
+
     /// The runs of the home (or its trash) that pass `filters`, newest first.
     pub fn runs(&self, filters: &Filters, deleted: bool) -> Result<Vec<RunInfo>> {
         let (dir, index) = self.runs_dir_and_index(deleted);

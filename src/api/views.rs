@@ -215,6 +215,7 @@ pub fn compare(ctx: &Context, req: &CompareRequest) -> Result<Compared> {
         skip_op_cols: req.skip_op_cols || req.strict,
         all_scalars: req.all_scalars,
         user,
+        events_index: Some(ctx.events_index(req.select.deleted)),
     };
     let (mut header, mut rows) = compare::table(&runs, &layout);
     if let Some((col, desc)) = &req.sort {

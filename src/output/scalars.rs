@@ -372,6 +372,56 @@ pub fn own_scalars(run: &crate::run::Run) -> BTreeMap<String, Summary> {
     )
 }
 
+/// As [`own_events_files`], for the run `id` of the runs directory held
+/// open as `runs`, its `.guild` held open as `guild`: the files' paths in
+/// the run directory (`.guild/NAME` or `NAME`), sorted. Files are listed
+/// relative to the open directories, so the kernel walks one path part
+/// instead of the whole path.
+pub fn own_events_files_at(
+    runs: &crate::fsutil::At,
+    guild: &crate::fsutil::At,
+    id: &str,
+) -> Vec<String> {
+    let events = |names: std::io::Result<Vec<String>>| {
+        names
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| n.contains(".tfevents."))
+    };
+    let mut files: Vec<String> = events(guild.names("."))
+        .map(|n| format!(".guild/{n}"))
+        .collect();
+    files.extend(events(runs.names(id)));
+    files.sort();
+    files
+}
+
+/// The scalars of the events `files` (as [`own_events_files_at`] gives
+/// them) of run `id`, read relative to the open directories.
+pub fn scalars_of_files_at(
+    runs: &crate::fsutil::At,
+    guild: &crate::fsutil::At,
+    id: &str,
+    files: &[String],
+) -> BTreeMap<String, Summary> {
+    summarize(files.iter().flat_map(|rel| {
+        let file = match rel.strip_prefix(".guild/") {
+            Some(name) if !name.contains('/') => guild.open_file(name),
+            _ => runs.open_file(&format!("{id}/{rel}")),
+        };
+        let mut data = Vec::new();
+        if file
+            .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut data))
+            .is_err()
+        {
+            data.clear();
+        }
+        crate::output::tfevents::scalars_timed_in(&data)
+            .into_iter()
+            .map(|(tag, v, step, _)| (tag, v, step))
+    }))
+}
+
 /// A run's own events files (in `.guild/` and the run root), sorted.
 pub fn own_events_files(run: &crate::run::Run) -> Vec<std::path::PathBuf> {
     let mut files: Vec<std::path::PathBuf> = Vec::new();

@@ -151,6 +151,12 @@ pub fn read_scalars_timed(path: &Path) -> Vec<(String, f64, i64, f64)> {
     let Ok(data) = std::fs::read(path) else {
         return Vec::new();
     };
+    scalars_timed_in(&data)
+}
+
+/// The scalar events in `data` (an events file's bytes), with their wall
+/// times.
+pub fn scalars_timed_in(data: &[u8]) -> Vec<(String, f64, i64, f64)> {
     let mut out = Vec::new();
     let mut pos = 0usize;
     while pos + 12 <= data.len() {

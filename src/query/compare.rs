@@ -2,11 +2,14 @@
 //! value, or the `-c` column specs Guild supports), sorted and cut to the
 //! best `--top`. Rendering as table, CSV or JSON is in `render`.
 
+use super::events::{EventsIndex, Listed};
 use super::RunInfo;
 use crate::error::{Error, Result};
+use crate::fsutil::At;
 use crate::output::scalars::Summary;
 use serde_yaml_ng::Value;
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 /// One value of a compare row.
 #[derive(Clone, Debug, PartialEq)]
@@ -311,6 +314,9 @@ pub struct Layout {
     pub all_scalars: bool,
     /// The user's columns (`-c`, `-cc`).
     pub user: Vec<Col>,
+    /// The events-files index of the runs' directory (see
+    /// [`super::events`]), when it is to be used.
+    pub events_index: Option<std::path::PathBuf>,
 }
 
 fn core_cols(l: &Layout) -> Vec<Col> {
@@ -392,12 +398,47 @@ fn run_sections(
     r: &RunInfo,
     l: &Layout,
     cache: &std::sync::Mutex<HashMap<String, Option<Vec<Col>>>>,
-) -> Sections {
-    let flags = match r.run.attr("flags") {
+    runs: Option<&At>,
+    events: Option<&EventsIndex>,
+) -> (Sections, Option<(String, Listed)>) {
+    // The run's files, relative to its runs directory when that is open.
+    let guild = runs.and_then(|at| at.open_dir(&format!("{}/.guild", r.run.id)).ok());
+    let flags_attr = match &guild {
+        Some(g) => r.run.attr_in(g, "flags"),
+        None => r.run.attr("flags"),
+    };
+    let flags = match flags_attr {
         Some(Value::Mapping(m)) => m,
         _ => Default::default(),
     };
-    let scalars = crate::output::scalars::own_scalars(&r.run);
+    // A batch's and a pipeline's scalars are those of their linked runs.
+    let mut listed = None;
+    let scalars = match (runs, &guild) {
+        (Some(at), Some(g)) if !r.batch && !g.exists("attrs/steps") => {
+            use crate::output::scalars::{own_events_files_at, scalars_of_files_at};
+            let id = &r.run.id;
+            // The directories' signatures are taken before they are
+            // listed: a change while listing shows next time.
+            let sig = |st: Option<nix::sys::stat::FileStat>| st.map(|st| super::index::sig_of(&st));
+            let sigs = (sig(g.stat_self()), sig(at.stat_of(id)));
+            let cached = match (events, sigs) {
+                (Some(ix), (Some(gs), Some(rs))) => ix.files(id, gs, rs),
+                _ => None,
+            };
+            match cached {
+                Some(files) => scalars_of_files_at(at, g, id, files),
+                None => {
+                    let files = own_events_files_at(at, g, id);
+                    let scalars = scalars_of_files_at(at, g, id, &files);
+                    if let (Some(guild), Some(root)) = sigs {
+                        listed = Some((id.clone(), Listed { guild, root, files }));
+                    }
+                    scalars
+                }
+            }
+        }
+        _ => crate::output::scalars::own_scalars(&r.run),
+    };
     let find_scalar = |key: &str| -> Option<&Summary> {
         if key.contains('#') {
             // A prefix matches as SQL `LIKE 'prefix%'`.
@@ -475,7 +516,10 @@ fn run_sections(
         }
         cols
     };
-    [cells(&core_cols(l)), cells(&op_cols), cells(&l.user)]
+    (
+        [cells(&core_cols(l)), cells(&op_cols), cells(&l.user)],
+        listed,
+    )
 }
 
 /// Guild's cell for a column: the last section with a value wins; within
@@ -495,24 +539,49 @@ fn row_val(name: &str, sections: &Sections) -> Cell {
 /// run with a cell for every header column, built in parallel.
 pub fn table(runs: &[RunInfo], l: &Layout) -> (Vec<String>, Vec<Row>) {
     let cache = std::sync::Mutex::new(HashMap::new());
+    let events = l.events_index.as_deref().map(EventsIndex::read);
+    let first_dir = runs.first().and_then(|r| r.run.dir.parent());
     let threads = super::io_threads(runs.len());
     let chunk = runs.len().div_ceil(threads).max(1);
-    let sections: Vec<Sections> = std::thread::scope(|s| {
-        let hs: Vec<_> = runs
-            .chunks(chunk)
-            .map(|c| {
-                let cache = &cache;
-                s.spawn(move || {
-                    c.iter()
-                        .map(|r| run_sections(r, l, cache))
-                        .collect::<Vec<_>>()
+    let (sections, listed): (Vec<Sections>, Vec<Option<(String, Listed)>>) =
+        std::thread::scope(|s| {
+            let hs: Vec<_> = runs
+                .chunks(chunk)
+                .map(|c| {
+                    let (cache, events) = (&cache, events.as_ref());
+                    s.spawn(move || {
+                        // The runs directory held open (runs are in one,
+                        // usually): each run's files are opened relative
+                        // to it.
+                        let mut open: Option<(std::path::PathBuf, Option<At>)> = None;
+                        c.iter()
+                            .map(|r| {
+                                let parent = r.run.dir.parent().unwrap_or(Path::new("/"));
+                                if open.as_ref().is_none_or(|(p, _)| p != parent) {
+                                    open = Some((parent.to_path_buf(), At::open(parent).ok()));
+                                }
+                                let at = open.as_ref().and_then(|(_, a)| a.as_ref());
+                                let (sections, listed) = run_sections(r, l, cache, at, events);
+                                // Only runs of the first run's directory
+                                // are indexed.
+                                (sections, listed.filter(|_| Some(parent) == first_dir))
+                            })
+                            .collect::<Vec<_>>()
+                    })
                 })
-            })
-            .collect();
-        hs.into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
+                .collect();
+            hs.into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .unzip()
+        });
+    // Runs listed again (new, changed, or no index): the index learns
+    // them.
+    let listed: Vec<(String, Listed)> = listed.into_iter().flatten().collect();
+    if let (Some(path), Some(ix), Some(dir)) = (&l.events_index, events, first_dir) {
+        if !listed.is_empty() {
+            ix.write(path, dir, listed);
+        }
+    }
     let mut header: Vec<String> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     for i in 0..3 {

@@ -29,7 +29,7 @@ use std::sync::OnceLock;
 const MAGIC: &str = "guild-runs-index 2";
 
 /// Times closer than this to the index's writing are not trusted.
-const RACY: i128 = 2_000_000_000;
+pub(super) const RACY: i128 = 2_000_000_000;
 
 /// One ended run as the index keeps it.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,21 +47,21 @@ struct Entry {
     batch: bool,
 }
 
-fn now_ns() -> i128 {
+pub(super) fn now_ns() -> i128 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as i128)
         .unwrap_or(0)
 }
 
-fn sig_of(st: &nix::sys::stat::FileStat) -> (i128, u64) {
+pub(super) fn sig_of(st: &nix::sys::stat::FileStat) -> (i128, u64) {
     (
         st.st_mtime as i128 * 1_000_000_000 + st.st_mtime_nsec as i128,
         st.st_ino,
     )
 }
 
-fn esc(s: &str, out: &mut String) {
+pub(super) fn esc(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -73,7 +73,7 @@ fn esc(s: &str, out: &mut String) {
     }
 }
 
-fn unesc(s: &str) -> String {
+pub(super) fn unesc(s: &str) -> String {
     if !s.contains('\\') {
         return s.to_string();
     }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod compare;
+mod events;
 pub mod experiments;
 pub mod filter;
 mod index;

@@ -71,6 +71,89 @@ fn listings_from_the_index_follow_changes_made_behind_its_back() {
     assert_eq!(e.ok(&["runs"]), before);
 }
 
+/// `runs`, `runs -n N` and `runs info [N]` build only the runs they show
+/// from the index: they agree with the full listing, and an old run
+/// restarted behind the index's back comes first.
+#[test]
+fn the_runs_shown_agree_with_the_full_listing() {
+    let e = Env::new();
+    for lr in ["0.1", "0.2", "0.3", "0.4"] {
+        e.ok(&["run", "train.py", &format!("lr={lr}"), "-y", "-q"]);
+    }
+    settle();
+    let all = e.ok(&["runs", "--all"]);
+    settle();
+    // Served from the index now.
+    assert_eq!(e.ok(&["runs"]), all);
+    let first_two: String = all.lines().take(2).map(|l| format!("{l}\n")).collect();
+    let o = e.run(&["runs", "-n", "2"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout), first_two);
+    let listed = e.runs_json();
+    let info_id = |args: &[&str]| -> String {
+        let mut a = vec!["runs", "info"];
+        a.extend_from_slice(args);
+        a.push("--json");
+        let v: serde_json::Value = serde_json::from_str(&e.ok(&a)).unwrap();
+        v["id"].as_str().unwrap().to_string()
+    };
+    assert_eq!(info_id(&[]), listed[0]["id"]);
+    assert_eq!(info_id(&["3"]), listed[2]["id"]);
+    // A number past the last run is an id prefix (none here: ids are
+    // random hex, one in 16^7 starts so).
+    let o = e.run(&["runs", "info", "9999999"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("'9999999'"));
+    // The oldest run, restarted by a program that does not touch the
+    // index (its attrs are replaced): now the newest.
+    let oldest = listed[3]["id"].as_str().unwrap().to_string();
+    let attrs = e.home.join("runs").join(&oldest).join(".guild/attrs");
+    let tmp = attrs.join(".started.tmp");
+    let later = listed[0]["started"].as_i64().unwrap() + 1_000_000;
+    std::fs::write(&tmp, format!("{later}\n")).unwrap();
+    std::fs::rename(&tmp, attrs.join("started")).unwrap();
+    assert_eq!(info_id(&[]), oldest);
+    let first = e.ok(&["runs", "-n", "1"]);
+    assert!(first.contains(&oldest[..8]), "{first}");
+}
+
+/// `compare` takes each run's events files from the events index while
+/// the run's `.guild` and root are unchanged, and lists them again when
+/// a file comes or goes behind its back.
+#[test]
+fn compare_follows_events_files_added_and_removed() {
+    let e = Env::new();
+    for lr in ["0.1", "0.2"] {
+        e.ok(&["run", "train.py", &format!("lr={lr}"), "-y", "-q"]);
+    }
+    let csv = || e.ok(&["compare", "--csv", "-"]);
+    let first = csv();
+    assert!(e.home.join("cache/runs-index/events").is_file());
+    settle();
+    assert_eq!(csv(), first);
+    settle();
+    assert_eq!(csv(), first, "served from the index");
+    // The newest run's events file moved out of the way: its scalars go.
+    let run = e
+        .home
+        .join("runs")
+        .join(e.runs_json()[0]["id"].as_str().unwrap());
+    let events = std::fs::read_dir(run.join(".guild"))
+        .unwrap()
+        .flatten()
+        .find(|f| f.file_name().to_string_lossy().contains(".tfevents."))
+        .unwrap()
+        .path();
+    let aside = run.join("events-aside");
+    std::fs::rename(&events, &aside).unwrap();
+    let without = csv();
+    assert_ne!(without, first);
+    let row = without.lines().nth(1).unwrap();
+    assert!(row.ends_with(",,,"), "no loss, acc or step: {row}");
+    // Back, but in the run's root: its scalars again.
+    std::fs::rename(&aside, run.join("events.out.tfevents.1.x")).unwrap();
+    assert_eq!(csv(), first);
+}
+
 #[test]
 fn concurrent_listings_leave_a_whole_index() {
     let e = Env::new();

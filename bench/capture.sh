@@ -63,9 +63,13 @@ def peak_rss(pid):
     return max(peak.values(), default=0)
 direct, tracked, rss = [], [], []
 for i in range(n):
+    # Each timed run starts with no dirty pages left by the one before
+    # (writing back 200 MB behind a run's back slows it at random).
+    os.sync()
     t = time.perf_counter()
     subprocess.run(f"'{py}' gen.py | cat > '{w}/direct.out'", shell=True, env=env, check=True)
     direct.append(time.perf_counter() - t)
+    os.sync()
     t = time.perf_counter()
     p = subprocess.Popen([guild, "run", "gen.py", "-y", "-q"], env=env)
     box = []

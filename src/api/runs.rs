@@ -52,6 +52,9 @@ pub fn page(ctx: &Context, sel: &Selection, limit: Option<usize>) -> Result<(Vec
 
 /// The one run a selection names (the latest when it names none).
 pub fn one(ctx: &Context, sel: &Selection) -> Result<RunInfo> {
+    let no_run = || Error::NoRun {
+        spec: String::new(),
+    };
     // The latest, or the Nth: only that run is built.
     let nth = match &sel.runs[..] {
         [] => Some(1),
@@ -60,32 +63,24 @@ pub fn one(ctx: &Context, sel: &Selection) -> Result<RunInfo> {
     };
     if let Some(n) = nth {
         let listing = ctx.listing(&sel.filters, sel.deleted)?;
-        if n <= listing.len() {
-            return listing.get(n - 1).ok_or(Error::NoRun {
-                spec: String::new(),
-            });
+        if let Some(r) = listing.get(n - 1) {
+            return Ok(r);
         }
         if sel.runs.is_empty() {
-            return Err(Error::NoRun {
-                spec: String::new(),
-            });
+            return Err(no_run());
         }
-        // Not an index: an id prefix or a name (as `select`).
+        // Past the last run: an id prefix or a name (as `select`).
         let all = listing.into_vec();
         return query::select(&all, &sel.runs, false)?
             .into_iter()
             .next()
-            .ok_or(Error::NoRun {
-                spec: String::new(),
-            });
+            .ok_or_else(no_run);
     }
     let all = ctx.runs(&sel.filters, sel.deleted)?;
     query::select(&all, &sel.runs, false)?
         .into_iter()
         .next()
-        .ok_or(Error::NoRun {
-            spec: String::new(),
-        })
+        .ok_or_else(no_run)
 }
 
 /// What `runs info` shows beyond the run's own fields.

@@ -365,6 +365,25 @@ impl Raw {
         self.cuts.windows(2).map(|w| w[0]..w[1])
     }
 
+    /// `f` of each part, the parts on threads of their own when there
+    /// are several (a thread costs more than a small index).
+    fn each_part<T: Send>(
+        &self,
+        f: impl Fn(std::ops::Range<usize>) -> Option<T> + Sync,
+    ) -> Vec<Option<T>> {
+        if self.cuts.len() <= 2 {
+            return self.parts().map(f).collect();
+        }
+        let f = &f;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = self.parts().map(|r| s.spawn(move || f(r))).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().ok().flatten())
+                .collect()
+        })
+    }
+
     /// The index, with its parts' lines put together (in order).
     fn into_index(self, parts: Vec<(Vec<Lean>, Vec<String>)>) -> Index {
         let mut lines = Vec::with_capacity(parts.iter().map(|p| p.0.len()).sum());
@@ -392,16 +411,7 @@ impl Index {
     /// Parse every line (the parts at once).
     fn parse(raw: Raw) -> Option<Index> {
         let text = &raw.text;
-        let parsed: Vec<Option<(Vec<Lean>, Vec<String>)>> = std::thread::scope(|s| {
-            let handles: Vec<_> = raw
-                .parts()
-                .map(|r| s.spawn(move || parse_lines(text, r)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().ok().flatten())
-                .collect()
-        });
+        let parsed = raw.each_part(|r| parse_lines(text, r));
         let parts = parsed.into_iter().collect::<Option<Vec<_>>>()?;
         Some(raw.into_index(parts))
     }
@@ -766,29 +776,18 @@ fn look(
 fn look_at_parts(at: &At, dir: &Path, raw: Raw) -> Result<(Index, Vec<Seen>), Option<Raw>> {
     let (text, made) = (&raw.text, raw.made);
     type Part = (Vec<Lean>, Vec<String>, Vec<Seen>);
-    let parts: Vec<Option<Part>> = std::thread::scope(|s| {
-        let handles: Vec<_> = raw
-            .parts()
-            .map(|r| {
-                s.spawn(move || {
-                    let (lines, others) = parse_lines(text, r)?;
-                    let mut path = String::new();
-                    let mut seen = Vec::with_capacity(lines.len() + others.len());
-                    for (i, l) in lines.iter().enumerate() {
-                        let line = Some((i, l.sig));
-                        seen.push(look(at, dir, l.id_in(text), line, made, &mut path));
-                    }
-                    for o in &others {
-                        seen.push(look(at, dir, o, None, made, &mut path));
-                    }
-                    Some((lines, others, seen))
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().ok().flatten())
-            .collect()
+    let parts: Vec<Option<Part>> = raw.each_part(|r| {
+        let (lines, others) = parse_lines(text, r)?;
+        let mut path = String::new();
+        let mut seen = Vec::with_capacity(lines.len() + others.len());
+        for (i, l) in lines.iter().enumerate() {
+            let line = Some((i, l.sig));
+            seen.push(look(at, dir, l.id_in(text), line, made, &mut path));
+        }
+        for o in &others {
+            seen.push(look(at, dir, o, None, made, &mut path));
+        }
+        Some((lines, others, seen))
     });
     let Some(parts) = parts.into_iter().collect::<Option<Vec<Part>>>() else {
         return Err(None);
@@ -826,20 +825,23 @@ fn look_at_dir(at: &At, dir: &Path, old: &Index) -> Option<Vec<Seen>> {
     let threads = super::io_threads(listed.len() / 8).min(4);
     let chunk = listed.len().div_ceil(threads).max(1);
     let (by_id, made) = (&by_id, old.made);
+    let look_all = move |c: &[String]| {
+        let mut path = String::new();
+        c.iter()
+            .map(|id| {
+                let line = by_id.get(id.as_str()).map(|i| (*i, old.lines[*i].sig));
+                look(at, dir, id, line, made, &mut path)
+            })
+            .collect::<Vec<_>>()
+    };
+    if threads == 1 {
+        return Some(look_all(&listed));
+    }
+    let look_all = &look_all;
     Some(std::thread::scope(|s| {
         let handles: Vec<_> = listed
             .chunks(chunk)
-            .map(|c| {
-                s.spawn(move || {
-                    let mut path = String::new();
-                    c.iter()
-                        .map(|id| {
-                            let line = by_id.get(id.as_str()).map(|i| (*i, old.lines[*i].sig));
-                            look(at, dir, id, line, made, &mut path)
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
+            .map(|c| s.spawn(move || look_all(c)))
             .collect();
         handles
             .into_iter()

@@ -35,7 +35,7 @@ r_info=$(ms 15 "$W/a" "$GUILD_RS" runs info); r_runs=$(ms 15 "$W/a" "$GUILD_RS" 
 # The floor: the one stat per run that detects a run changed behind the
 # index's back (a C loop, when a C compiler is here).
 floor=""
-if command -v cc >/dev/null 2>&1 && cc -O2 -o "$W/stat_floor" "$(dirname "$0")/stat_floor.c" 2>/dev/null; then
+if command -v cc >/dev/null 2>&1 && cc -O2 -o "$W/stat_floor" "$ROOT/bench/stat_floor.c" 2>/dev/null; then
   floor=$("$W/stat_floor" "$W/a/runs")
 fi
 fill_links "$W/b" "$GUILD_BIG"

@@ -81,6 +81,16 @@ pub fn replace_nosync(path: &Path, data: &[u8]) -> Result<()> {
     res.ctx("writing", path)
 }
 
+/// Write a cache file whole (temp file + rename, its directory made if
+/// needed), not synced: a cache is rebuilt from what it caches, so losing
+/// it in a crash, or failing to write it, is no error.
+pub fn write_cache(path: &Path, data: &[u8]) {
+    if let Some(parent) = path.parent() {
+        let _ = fs::create_dir_all(parent);
+    }
+    let _ = replace_nosync(path, data);
+}
+
 /// [`write_atomic`] for several files at once: every temp file is written,
 /// then all are synced in one batch (see [`sync_all_batch`]), then each is
 /// renamed into place in the order given.

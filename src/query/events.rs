@@ -102,11 +102,7 @@ impl EventsIndex {
             }
             out.push('\n');
         }
-        // A cache: not synced, and a failure to write it is no error.
-        if let Some(parent) = path.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        let _ = crate::fsutil::replace_nosync(path, out.as_bytes());
+        crate::fsutil::write_cache(path, out.as_bytes());
     }
 }
 

@@ -28,3 +28,8 @@ use std::ffi::OsString;
 pub fn main(args: Vec<OsString>) -> i32 {
     cli::main(args)
 }
+
+/// End the process with `code`: output flushed, no exit-time work.
+pub fn exit(code: i32) -> ! {
+    exec::exit_now(code)
+}

@@ -70,26 +70,28 @@ impl Context {
 
     /// The runs of the home (or its trash) that pass `filters`, newest first.
     pub fn runs(&self, filters: &Filters, deleted: bool) -> Result<Vec<RunInfo>> {
-        let (dir, index) = self.runs_dir_and_index(deleted);
-        let (runs, warnings) = query::list_dir_indexed(&dir, Some(&index));
-        for w in warnings {
-            self.report.warning(&w);
-        }
-        filters.apply(runs)
+        filters.apply(self.all_runs(deleted).into_vec())
     }
 
     /// [`Context::runs`] as a [`query::Listing`]: without filters, a run
     /// taken from the index is built only when asked for.
     pub fn listing(&self, filters: &Filters, deleted: bool) -> Result<query::Listing> {
-        if !filters.is_empty() {
-            return self.runs(filters, deleted).map(query::Listing::of);
+        if filters.is_empty() {
+            Ok(self.all_runs(deleted))
+        } else {
+            self.runs(filters, deleted).map(query::Listing::of)
         }
+    }
+
+    /// Every run of the home (or its trash), through the runs index, with
+    /// warnings about what is not listed reported.
+    fn all_runs(&self, deleted: bool) -> query::Listing {
         let (dir, index) = self.runs_dir_and_index(deleted);
-        let (listing, warnings) = query::list_dir_lazy(&dir, Some(&index));
+        let (listing, warnings) = query::list_dir_indexed(&dir, &index);
         for w in warnings {
             self.report.warning(&w);
         }
-        Ok(listing)
+        listing
     }
 }
 

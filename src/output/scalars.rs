@@ -365,52 +365,62 @@ pub fn own_scalars(run: &crate::run::Run) -> BTreeMap<String, Summary> {
     if run.is_batch() || run.is_pipeline() {
         return run_scalars(&run.dir);
     }
-    summarize(
-        own_events_files(run)
-            .iter()
-            .flat_map(|f| crate::output::tfevents::read_scalars(f)),
-    )
+    match runs_dir_of(run) {
+        Some(runs) => {
+            let files = own_events_files_at(&runs, &run.id);
+            scalars_of_files_at(&runs, &run.id, &files)
+        }
+        None => BTreeMap::new(),
+    }
 }
 
-/// As [`own_events_files`], for the run `id` of the runs directory held
-/// open as `runs`, its `.guild` held open as `guild`: the files' paths in
-/// the run directory (`.guild/NAME` or `NAME`), sorted. Files are listed
-/// relative to the open directories, so the kernel walks one path part
-/// instead of the whole path.
-pub fn own_events_files_at(
-    runs: &crate::fsutil::At,
-    guild: &crate::fsutil::At,
-    id: &str,
-) -> Vec<String> {
-    let events = |names: std::io::Result<Vec<String>>| {
-        names
-            .unwrap_or_default()
+/// The directory holding `run`, held open.
+fn runs_dir_of(run: &crate::run::Run) -> Option<crate::fsutil::At> {
+    crate::fsutil::At::open(run.dir.parent()?).ok()
+}
+
+/// A run's own events files (in `.guild/` and the run root), sorted.
+pub fn own_events_files(run: &crate::run::Run) -> Vec<std::path::PathBuf> {
+    match runs_dir_of(run) {
+        Some(runs) => own_events_files_at(&runs, &run.id)
             .into_iter()
-            .filter(|n| n.contains(".tfevents."))
-    };
-    let mut files: Vec<String> = events(guild.names("."))
-        .map(|n| format!(".guild/{n}"))
-        .collect();
-    files.extend(events(runs.names(id)));
+            .map(|rel| run.dir.join(rel))
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
+/// The events files of run `id` of the runs directory held open as
+/// `runs`: their paths in the run directory (`.guild/NAME`, then root
+/// `NAME`s, sorted). Listed relative to the open directory, so the kernel
+/// walks one or two path parts instead of the whole path.
+pub fn own_events_files_at(runs: &crate::fsutil::At, id: &str) -> Vec<String> {
+    let mut files: Vec<String> = Vec::new();
+    for (dir, prefix) in [(format!("{id}/.guild"), ".guild/"), (id.to_string(), "")] {
+        files.extend(
+            runs.names(&dir)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|n| n.contains(".tfevents."))
+                .map(|n| format!("{prefix}{n}")),
+        );
+    }
     files.sort();
     files
 }
 
-/// The scalars of the events `files` (as [`own_events_files_at`] gives
-/// them) of run `id`, read relative to the open directories.
+/// The scalars of the events `files` of run `id` (paths in the run
+/// directory, as [`own_events_files_at`] gives them), read relative to
+/// the open runs directory.
 pub fn scalars_of_files_at(
     runs: &crate::fsutil::At,
-    guild: &crate::fsutil::At,
     id: &str,
     files: &[String],
 ) -> BTreeMap<String, Summary> {
     summarize(files.iter().flat_map(|rel| {
-        let file = match rel.strip_prefix(".guild/") {
-            Some(name) if !name.contains('/') => guild.open_file(name),
-            _ => runs.open_file(&format!("{id}/{rel}")),
-        };
         let mut data = Vec::new();
-        if file
+        if runs
+            .open_file(&format!("{id}/{rel}"))
             .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut data))
             .is_err()
         {
@@ -420,22 +430,6 @@ pub fn scalars_of_files_at(
             .into_iter()
             .map(|(tag, v, step, _)| (tag, v, step))
     }))
-}
-
-/// A run's own events files (in `.guild/` and the run root), sorted.
-pub fn own_events_files(run: &crate::run::Run) -> Vec<std::path::PathBuf> {
-    let mut files: Vec<std::path::PathBuf> = Vec::new();
-    for dir in [run.guild_dir(), run.dir.clone()] {
-        if let Ok(rd) = std::fs::read_dir(&dir) {
-            files.extend(
-                rd.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().contains(".tfevents."))
-                    .map(|e| e.path()),
-            );
-        }
-    }
-    files.sort();
-    files
 }
 
 /// Scalars in Guild's display order: by events dir (the run's own first),

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::At;
 use crate::output::scalars::Summary;
 use serde_yaml_ng::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 /// One value of a compare row.
@@ -411,33 +411,12 @@ fn run_sections(
         Some(Value::Mapping(m)) => m,
         _ => Default::default(),
     };
-    // A batch's and a pipeline's scalars are those of their linked runs.
-    let mut listed = None;
-    let scalars = match (runs, &guild) {
+    let (scalars, listed) = match (runs, &guild) {
+        // A batch's and a pipeline's scalars are those of their linked runs.
         (Some(at), Some(g)) if !r.batch && !g.exists("attrs/steps") => {
-            use crate::output::scalars::{own_events_files_at, scalars_of_files_at};
-            let id = &r.run.id;
-            // The directories' signatures are taken before they are
-            // listed: a change while listing shows next time.
-            let sig = |st: Option<nix::sys::stat::FileStat>| st.map(|st| super::index::sig_of(&st));
-            let sigs = (sig(g.stat_self()), sig(at.stat_of(id)));
-            let cached = match (events, sigs) {
-                (Some(ix), (Some(gs), Some(rs))) => ix.files(id, gs, rs),
-                _ => None,
-            };
-            match cached {
-                Some(files) => scalars_of_files_at(at, g, id, files),
-                None => {
-                    let files = own_events_files_at(at, g, id);
-                    let scalars = scalars_of_files_at(at, g, id, &files);
-                    if let (Some(guild), Some(root)) = sigs {
-                        listed = Some((id.clone(), Listed { guild, root, files }));
-                    }
-                    scalars
-                }
-            }
+            indexed_scalars(&r.run.id, at, g, events)
         }
-        _ => crate::output::scalars::own_scalars(&r.run),
+        _ => (crate::output::scalars::own_scalars(&r.run), None),
     };
     let find_scalar = |key: &str| -> Option<&Summary> {
         if key.contains('#') {
@@ -520,6 +499,36 @@ fn run_sections(
         [cells(&core_cols(l)), cells(&op_cols), cells(&l.user)],
         listed,
     )
+}
+
+/// The scalars of run `id` of the runs directory `runs` (its `.guild`
+/// open as `guild`), its events files taken from the events-files index
+/// when its directories are as recorded there; else listed, and returned
+/// for the index to learn.
+fn indexed_scalars(
+    id: &str,
+    runs: &At,
+    guild: &At,
+    events: Option<&EventsIndex>,
+) -> (BTreeMap<String, Summary>, Option<(String, Listed)>) {
+    use crate::output::scalars::{own_events_files_at, scalars_of_files_at};
+    // The directories' signatures are taken before they are listed: a
+    // change while listing shows next time.
+    let sig = |st: Option<nix::sys::stat::FileStat>| st.map(|st| super::index::sig_of(&st));
+    let (gs, rs) = (sig(guild.stat_self()), sig(runs.stat_of(id)));
+    let cached = match (events, gs, rs) {
+        (Some(ix), Some(gs), Some(rs)) => ix.files(id, gs, rs),
+        _ => None,
+    };
+    if let Some(files) = cached {
+        return (scalars_of_files_at(runs, id, files), None);
+    }
+    let files = own_events_files_at(runs, id);
+    let scalars = scalars_of_files_at(runs, id, &files);
+    let listed = gs
+        .zip(rs)
+        .map(|(guild, root)| (id.to_string(), Listed { guild, root, files }));
+    (scalars, listed)
 }
 
 /// Guild's cell for a column: the last section with a value wins; within

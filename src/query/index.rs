@@ -423,6 +423,16 @@ impl Index {
     fn line(&self, l: &Lean) -> &str {
         &self.text[l.line.0 as usize..l.line.1 as usize]
     }
+
+    /// The run of line `n`, of the runs directory `dir`.
+    fn build_line(&self, dir: &Path, n: usize, oprefs: &mut Oprefs) -> RunInfo {
+        let lean = &self.lines[n];
+        match Entry::parse(self.line(lean)).map(|e| e.info(dir, oprefs)) {
+            Some(Loaded::Run(r) | Loaded::BadOpref(r)) => r,
+            // Not expected (the line was checked when read): read the run.
+            _ => RunInfo::load(Run::at(dir.join(self.id(lean)))),
+        }
+    }
 }
 
 /// Write the index: a header, then entry lines (newest first, as listings
@@ -435,7 +445,7 @@ fn write_index(
     mut lines: Vec<(Option<i64>, &str, std::borrow::Cow<str>)>,
     others: &[&str],
 ) {
-    lines.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    lines.sort_by(|a, b| super::newest_first((a.0, a.1), (b.0, b.1)));
     let size: usize = lines.iter().map(|l| l.2.len() + 1).sum();
     let mut out = String::with_capacity(64 + size + others.len() * 40);
     out.push_str(MAGIC);
@@ -670,16 +680,11 @@ impl Listing {
     pub fn into_vec(self) -> Vec<RunInfo> {
         let mut oprefs = Default::default();
         let Listing { dir, index, items } = self;
-        let lines = Listing {
-            dir,
-            index,
-            items: Vec::new(),
-        };
         items
             .into_iter()
             .map(|i| match i {
                 Item::Info(r) => *r,
-                Item::Cached(n) => lines.build_line(n, &mut oprefs),
+                Item::Cached(n) => index.build_line(&dir, n, &mut oprefs),
             })
             .collect()
     }
@@ -687,16 +692,7 @@ impl Listing {
     fn build(&self, item: &Item, oprefs: &mut Oprefs) -> RunInfo {
         match item {
             Item::Info(r) => (**r).clone(),
-            Item::Cached(n) => self.build_line(*n, oprefs),
-        }
-    }
-
-    fn build_line(&self, n: usize, oprefs: &mut Oprefs) -> RunInfo {
-        let lean = &self.index.lines[n];
-        match Entry::parse(self.index.line(lean)).map(|e| e.info(&self.dir, oprefs)) {
-            Some(Loaded::Run(r) | Loaded::BadOpref(r)) => r,
-            // Not expected (the line was checked when read): read the run.
-            _ => RunInfo::load(Run::at(self.dir.join(self.index.id(lean)))),
+            Item::Cached(n) => self.index.build_line(&self.dir, *n, oprefs),
         }
     }
 
@@ -931,15 +927,7 @@ pub(super) fn list(dir: &Path, index_path: &Path) -> Option<(Listing, Vec<String
     // As [`super::sort`]: newest first, then by id; no time last. Runs
     // from the index come in this order already.
     let mut items = std::mem::take(&mut listing.items);
-    items.sort_by(|a, b| {
-        let ((x, ia), (y, ib)) = (listing.key_id(a), listing.key_id(b));
-        match (x, y) {
-            (Some(x), Some(y)) => y.cmp(&x).then_with(|| ia.cmp(ib)),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => ia.cmp(ib),
-        }
-    });
+    items.sort_by(|a, b| super::newest_first(listing.key_id(a), listing.key_id(b)));
     listing.items = items;
     Some((listing, skipped, bad_opref))
 }

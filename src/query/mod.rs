@@ -182,6 +182,17 @@ impl RunInfo {
     }
 }
 
+/// [`list_dir_checked`] through the runs index at `index` (see
+/// [`index`]): one stat per ended run instead of reading it, and a run
+/// taken from the index is built only when asked for (see [`Listing`]).
+pub fn list_dir_indexed(dir: &Path, index: &Path) -> (Listing, Vec<String>) {
+    if let Some((listing, skipped, bad_opref)) = index::list(dir, index) {
+        return (listing, warnings(dir, &skipped, &bad_opref));
+    }
+    let (runs, warnings) = list_dir_checked(dir);
+    (Listing::of(runs), warnings)
+}
+
 /// Threads for reading many small files. With a cold page cache the work
 /// waits on the disk, one small read per file, so what counts is how many
 /// reads are in flight, not the number of cores: 32 threads read 10,000
@@ -198,28 +209,6 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
 /// [`list_dir`], with warnings about entries that are not runs (skipped)
 /// and runs whose opref cannot be read (listed without it).
 pub fn list_dir_checked(dir: &Path) -> (Vec<RunInfo>, Vec<String>) {
-    list_dir_full(dir)
-}
-
-/// [`list_dir_checked`] through the runs index at `index` (see
-/// [`index`]): one stat per ended run instead of reading it.
-pub fn list_dir_indexed(dir: &Path, index: Option<&Path>) -> (Vec<RunInfo>, Vec<String>) {
-    let (listing, warnings) = list_dir_lazy(dir, index);
-    (listing.into_vec(), warnings)
-}
-
-/// [`list_dir_indexed`], building the runs taken from the index only when
-/// asked for (see [`Listing`]).
-pub fn list_dir_lazy(dir: &Path, index: Option<&Path>) -> (Listing, Vec<String>) {
-    if let Some((listing, skipped, bad_opref)) = index.and_then(|i| index::list(dir, i)) {
-        return (listing, warnings(dir, &skipped, &bad_opref));
-    }
-    let (runs, warnings) = list_dir_full(dir);
-    (Listing::of(runs), warnings)
-}
-
-/// Every run of `dir` read from its files.
-fn list_dir_full(dir: &Path) -> (Vec<RunInfo>, Vec<String>) {
     let (Ok(rd), Ok(at)) = (std::fs::read_dir(dir), At::open(dir)) else {
         return (Vec::new(), Vec::new());
     };
@@ -388,12 +377,18 @@ pub fn with_index<'a>(
 }
 
 pub fn sort(runs: &mut [RunInfo]) {
-    runs.sort_by(|a, b| match (a.timestamp(), b.timestamp()) {
-        (Some(x), Some(y)) => y.cmp(&x).then_with(|| a.run.id.cmp(&b.run.id)),
+    runs.sort_by(|a, b| newest_first((a.timestamp(), &a.run.id), (b.timestamp(), &b.run.id)));
+}
+
+/// The order of listings, on (timestamp, id): newest first, then by id;
+/// runs without a time last.
+fn newest_first(a: (Option<i64>, &str), b: (Option<i64>, &str)) -> std::cmp::Ordering {
+    match (a.0, b.0) {
+        (Some(x), Some(y)) => y.cmp(&x).then_with(|| a.1.cmp(b.1)),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => a.run.id.cmp(&b.run.id),
-    });
+        (None, None) => a.1.cmp(b.1),
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -155,6 +155,22 @@ fn attr(run: &Path, name: &str) -> Option<String> {
     std::fs::read_to_string(run.join(".guild/attrs").join(name)).ok()
 }
 
+/// Replace `run`'s output by one line of 1 GiB (sparse: cheap to make,
+/// costly to read whole), then a short one, with their index records.
+fn huge_line_output(run: &Path) {
+    use std::io::{Seek, Write};
+    let mut out = std::fs::File::create(run.join(".guild/output")).unwrap();
+    out.set_len(1 << 30).unwrap();
+    out.seek(std::io::SeekFrom::Start(1 << 30)).unwrap();
+    out.write_all(b"\nafter the long line\n").unwrap();
+    let mut idx = Vec::new();
+    for ms in [1_700_000_000_000u64, 1_700_000_000_001] {
+        idx.extend_from_slice(&ms.to_be_bytes());
+        idx.push(0);
+    }
+    std::fs::write(run.join(".guild/output.index"), idx).unwrap();
+}
+
 fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let t0 = Instant::now();
     while !f() {

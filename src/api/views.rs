@@ -101,14 +101,16 @@ pub fn history(ctx: &Context, limit: usize) -> Experiments {
 /// stream (0 stdout, 1 stderr), the text.
 pub type LogLine = (u64, u8, String);
 
-/// `logs`: the output lines of a run (`spec`, default the latest), to
-/// `sink` as they are read; with `follow`, until the run stops. `sink`
-/// returns false to stop early (a closed pipe).
+/// `logs`: the output of a run (`spec`, default the latest), to `sink`
+/// as it is read, in pieces of whole lines or parts of a long line (a
+/// line is never held whole: a 1 GB line is passed on a MiB at a time);
+/// with `follow`, until the run stops. `sink` returns false to stop
+/// early (a closed pipe).
 pub fn logs(
     ctx: &Context,
     spec: Option<&str>,
     follow: bool,
-    sink: &mut dyn FnMut(&[LogLine]) -> bool,
+    sink: &mut dyn FnMut(&[crate::output::Piece]) -> bool,
 ) -> Result<()> {
     let runs = query::list_dir(&ctx.home.runs_dir());
     let specs: Vec<String> = spec.map(String::from).into_iter().collect();
@@ -137,13 +139,16 @@ pub fn logs(
         let running = going();
         // While running, the last line may be partial: complete lines only.
         let mut batch = Vec::new();
-        while let Some(l) = lines.next_line(running) {
-            batch.push(l);
-            if batch.len() >= 4096 {
+        let mut bytes = 0;
+        while let Some(p) = lines.next_piece(running) {
+            bytes += p.text.len();
+            batch.push(p);
+            if batch.len() >= 4096 || bytes >= 2 << 20 {
                 if !sink(&batch) {
                     return Ok(());
                 }
                 batch.clear();
+                bytes = 0;
             }
         }
         if !batch.is_empty() && !sink(&batch) {
@@ -247,7 +252,50 @@ pub struct OutputPage {
     pub lines: Vec<LogLine>,
 }
 
-pub fn output_page(run: &crate::run::Run, start: i64, count: usize) -> Result<OutputPage> {
+/// The most of one output line a page holds (the rest is counted).
+const LINE_MAX: usize = 64 << 10;
+/// The most text one page of output holds.
+const PAGE_MAX: usize = 4 << 20;
+
+/// The next whole line of `r` into `buf` (without its newline), at most
+/// `cap` bytes of it kept: Some(the number of bytes left out), or None at
+/// the end (or a last line not ended yet, which is still being written).
+fn read_line_capped(
+    r: &mut impl std::io::BufRead,
+    buf: &mut Vec<u8>,
+    cap: usize,
+) -> std::io::Result<Option<u64>> {
+    buf.clear();
+    let mut more = 0u64;
+    loop {
+        let avail = r.fill_buf()?;
+        if avail.is_empty() {
+            return Ok(None);
+        }
+        let (part, done) = match memchr::memchr(b'\n', avail) {
+            Some(i) => (&avail[..i], Some(i + 1)),
+            None => (avail, None),
+        };
+        let room = cap.saturating_sub(buf.len()).min(part.len());
+        buf.extend_from_slice(&part[..room]);
+        more += (part.len() - room) as u64;
+        let used = done.unwrap_or(avail.len());
+        r.consume(used);
+        if done.is_some() {
+            return Ok(Some(more));
+        }
+    }
+}
+
+/// `keep_last`: when the lines asked for hold more text than a page
+/// does, keep the last ones (as a tail, `start` < 0, always does) rather
+/// than the first; the page's `start` says where it begins.
+pub fn output_page(
+    run: &crate::run::Run,
+    start: i64,
+    count: usize,
+    keep_last: bool,
+) -> Result<OutputPage> {
     use std::io::{Read, Seek, SeekFrom};
     let out_path = run.guild_path("output");
     let mut out = match std::fs::File::open(&out_path) {
@@ -353,16 +401,20 @@ pub fn output_page(run: &crate::run::Run, start: i64, count: usize) -> Result<Ou
     if let Some(f) = idx.as_mut() {
         let _ = f.seek(SeekFrom::Start(first * 9));
     }
-    let mut lines = Vec::with_capacity((last - first) as usize);
+    // Bounded in bytes as well as lines: a line is cut at LINE_MAX, and
+    // a page keeps at most PAGE_MAX of text (a tail drops its earliest
+    // lines, a page from `start` its last ones).
+    let mut lines: std::collections::VecDeque<LogLine> = std::collections::VecDeque::new();
+    let mut kept = 0usize;
+    let mut first = first;
+    let tail = start < 0 || keep_last;
     let mut buf = Vec::new();
     for _ in first..last {
-        buf.clear();
-        let n = std::io::BufRead::read_until(&mut reader, b'\n', &mut buf)
-            .map_err(|e| Error::io("reading", &out_path, e))?;
-        if n == 0 || !buf.ends_with(b"\n") {
+        let Some(more) = read_line_capped(&mut reader, &mut buf, LINE_MAX)
+            .map_err(|e| Error::io("reading", &out_path, e))?
+        else {
             break;
-        }
-        buf.pop();
+        };
         let mut rec = [0u8; 9];
         let (ms, stream) = match idx.as_mut().map(|f| f.read_exact(&mut rec)) {
             Some(Ok(())) => {
@@ -372,8 +424,29 @@ pub fn output_page(run: &crate::run::Run, start: i64, count: usize) -> Result<Ou
             }
             _ => (0, 0),
         };
-        lines.push((ms, stream, String::from_utf8_lossy(&buf).into_owned()));
+        let mut text = String::from_utf8_lossy(&buf).into_owned();
+        if more > 0 {
+            text.push_str(&format!(
+                " \u{2026} [{more} more bytes in this line; `guild cat --output {}` prints it whole]",
+                run.short_id()
+            ));
+        }
+        if kept + text.len() > PAGE_MAX && !lines.is_empty() {
+            if !tail {
+                break;
+            }
+            while kept + text.len() > PAGE_MAX {
+                let Some((_, _, t)) = lines.pop_front() else {
+                    break;
+                };
+                kept -= t.len();
+                first += 1;
+            }
+        }
+        kept += text.len();
+        lines.push_back((ms, stream, text));
     }
+    let lines: Vec<LogLine> = lines.into();
     Ok(OutputPage {
         total,
         start: first,
@@ -532,19 +605,19 @@ mod view_tests {
         }
         std::fs::write(run.guild_path("output"), &out).unwrap();
         std::fs::write(run.guild_path("output.index"), &idx).unwrap();
-        let p = output_page(&run, -3, 10).unwrap();
+        let p = output_page(&run, -3, 10, false).unwrap();
         assert_eq!(p.total, 1000);
         assert_eq!(p.start, 997);
         let texts: Vec<&str> = p.lines.iter().map(|l| l.2.as_str()).collect();
         assert_eq!(texts, ["line 997", "line 998", "line 999"]);
         assert_eq!(p.lines[0].0, 1997);
-        let p = output_page(&run, 10, 2).unwrap();
+        let p = output_page(&run, 10, 2, false).unwrap();
         assert_eq!(p.lines[0], (1010, 0, "line 10".to_string()));
         assert_eq!(p.lines[1].2, "line 11");
-        let p = output_page(&run, 700, 1).unwrap();
+        let p = output_page(&run, 700, 1, false).unwrap();
         assert_eq!(p.lines[0].2, "line 700");
         assert_eq!(p.lines[0].1, 0);
-        let p = output_page(&run, 0, 1).unwrap();
+        let p = output_page(&run, 0, 1, false).unwrap();
         assert_eq!(p.lines[0].2, "line 0");
     }
 }

@@ -67,10 +67,17 @@ pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<i32> {
 pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32> {
     use std::io::Write;
     let out = std::io::stdout();
-    api::views::logs(ctx, a.run.as_deref(), a.follow, &mut |lines| {
+    api::views::logs(ctx, a.run.as_deref(), a.follow, &mut |pieces| {
         let mut o = std::io::BufWriter::new(out.lock());
-        for (ms, stream, line) in lines {
-            if writeln!(o, "{}", render::log_line(*ms, *stream, line)).is_err() {
+        for p in pieces {
+            // A long line comes in pieces: one prefix, one newline.
+            let written = if p.starts {
+                o.write_all(render::log_line(p.ms, p.stream, &p.text).as_bytes())
+            } else {
+                o.write_all(p.text.as_bytes())
+            };
+            let end: &[u8] = if p.ends { b"\n" } else { b"" };
+            if written.and_then(|_| o.write_all(end)).is_err() {
                 return false;
             }
         }

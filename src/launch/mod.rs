@@ -203,6 +203,7 @@ const PLACEMENT: &str = "placement";
 impl Placement {
     /// Write it into the run (atomically).
     pub fn write(&self, run: &Run) -> Result<()> {
+        run.writable()?;
         let text = serde_yaml_ng::to_string(self)
             .map_err(|e| crate::error::Error::user(format!("cannot write a placement: {e}")))?;
         crate::fsutil::write_atomic(&run.guild_path(PLACEMENT), text.as_bytes())

@@ -537,6 +537,7 @@ impl<'a> Sender<'a> {
             if let Some(h) = l.strip_prefix("home=") {
                 home = h.to_string();
             } else if let Some((id, st)) = l.split_once(' ') {
+                crate::run::check_id(id, &format!("remote '{}'", self.remote.name))?;
                 out.push((id.to_string(), st.to_string()));
             }
         }
@@ -583,11 +584,28 @@ impl<'a> Sender<'a> {
             return Ok(());
         }
         let runs_there = format!("{home}/runs");
-        self.site.copy_from(&runs_there, ids, dest, NOT_COPIED)
+        self.site.copy_from(&runs_there, ids, dest, NOT_COPIED)?;
+        // A link there is copied as a link: never keep one at a run's
+        // place (or its .guild's), where later writes would follow it.
+        for id in ids {
+            for rel in [id.clone(), format!("{id}/.guild")] {
+                let p = dest.join(&rel);
+                if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+                    let _ = std::fs::remove_file(&p);
+                    return Err(Error::user(format!(
+                        "remote '{}': runs/{rel} there is a symbolic link, not a run directory; \
+                         refusing it (the link was not kept here)",
+                        self.remote.name
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Make the local record of `run` say what the remote says of it.
     fn apply(&self, run: &Run, status: &str) -> Result<()> {
+        run.writable()?;
         let job = match Placement::of(run)? {
             Placement::Remote { job, .. } => job,
             _ => None,
@@ -614,7 +632,7 @@ impl<'a> Sender<'a> {
         let local_runs = self.home.runs_dir();
         std::fs::create_dir_all(&local_runs).map_err(|e| Error::io("creating", &local_runs, e))?;
         self.copy_back(&home, &ids, &local_runs)?;
-        for (id, st) in &statuses {
+        for (id, st) in statuses.iter().filter(|(_, s)| s != "missing") {
             let run = Run::at(local_runs.join(id));
             let finished = matches!(st.as_str(), "completed" | "error" | "terminated")
                 && run.attr("exit_status").is_some();

@@ -283,7 +283,21 @@ impl Sink {
 /// size). `only_indexed`: stop at the first line without both its newline
 /// and its index record (the run is still writing it); call
 /// [`IndexedLines::next_line`] again later to go on from there.
+/// A piece of a run's output line (see [`IndexedLines::next_piece`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Piece {
+    pub ms: u64,
+    pub stream: u8,
+    pub text: String,
+    /// The first piece of its line.
+    pub starts: bool,
+    /// The last piece of its line.
+    pub ends: bool,
+}
+
 pub struct IndexedLines {
+    /// The last piece returned did not end its line.
+    mid: bool,
     out: std::io::BufReader<File>,
     idx: Option<std::io::BufReader<File>>,
     /// Bytes of a line read before its end arrived.
@@ -298,6 +312,7 @@ impl IndexedLines {
         let out = File::open(&out_path).ctx("reading", &out_path)?;
         let idx = File::open(guild_dir.join("output.index")).ok();
         Ok(IndexedLines {
+            mid: false,
             out: std::io::BufReader::with_capacity(1 << 16, out),
             idx: idx.map(|f| std::io::BufReader::with_capacity(1 << 14, f)),
             partial: Vec::new(),
@@ -333,8 +348,30 @@ impl IndexedLines {
         self.rec
     }
 
-    /// The next line, or None at the (current) end.
+    /// The next line, or None at the (current) end. A line longer than
+    /// [`MAX_PENDING`] comes in pieces, each as a line (see
+    /// [`IndexedLines::next_piece`] to tell them apart).
     pub fn next_line(&mut self, only_indexed: bool) -> Option<(u64, u8, String)> {
+        self.next_piece(only_indexed)
+            .map(|p| (p.ms, p.stream, p.text))
+    }
+
+    /// The next piece of output: a whole line, or a part of a long one
+    /// (never more than [`MAX_PENDING`] bytes held).
+    pub fn next_piece(&mut self, only_indexed: bool) -> Option<Piece> {
+        let starts = !self.mid;
+        let (ms, stream, text, ends) = self.read_piece(only_indexed)?;
+        self.mid = !ends;
+        Some(Piece {
+            ms,
+            stream,
+            text,
+            starts,
+            ends,
+        })
+    }
+
+    fn read_piece(&mut self, only_indexed: bool) -> Option<(u64, u8, String, bool)> {
         use std::io::BufRead;
         if !self.partial.ends_with(b"\n") {
             // Lines are capped in memory: a line longer than this is
@@ -362,7 +399,12 @@ impl IndexedLines {
             line.pop();
         }
         let (ms, stream) = rec.unwrap_or((0, 0));
-        Some((ms, stream, String::from_utf8_lossy(&line).into_owned()))
+        Some((
+            ms,
+            stream,
+            String::from_utf8_lossy(&line).into_owned(),
+            ended || !complete,
+        ))
     }
 }
 

@@ -56,7 +56,16 @@ impl EventsIndex {
             let mut sig =
                 || -> Option<Sig> { Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?)) };
             let (guild, root) = (sig()?, sig()?);
-            let files = f.map(unesc).collect();
+            let files: Vec<String> = f.map(unesc).collect();
+            // Names are read relative to the run: a crafted line must not
+            // lead out of it (a failed check fails the whole index).
+            let plain = |n: &str| {
+                let n = n.strip_prefix(".guild/").unwrap_or(n);
+                n.contains(".tfevents.") && !n.contains('/') && !n.starts_with("..")
+            };
+            if !crate::run::is_plain_id(&id) || !files.iter().all(|n| plain(n)) {
+                return None;
+            }
             runs.insert(id, Listed { guild, root, files });
         }
         Some(EventsIndex { made, runs })

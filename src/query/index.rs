@@ -26,7 +26,7 @@ use crate::run::{Opref, Run, RunStatus, Status};
 use std::path::Path;
 use std::sync::OnceLock;
 
-const MAGIC: &str = "guild-runs-index 2";
+const MAGIC: &str = "guild-runs-index 3";
 
 /// Times closer than this to the index's writing are not trusted.
 pub(super) const RACY: i128 = 2_000_000_000;
@@ -173,8 +173,9 @@ fn lean_line(text: &str, line: std::ops::Range<usize>) -> Option<Lean> {
     }
     let field = |i: usize| &s[f[i].0..f[i].1];
     let id = field(1);
-    // Ids are safe names; one that needs escapes is not kept in the index.
-    if id.is_empty() || id.contains('\\') {
+    // An id becomes a path: a line with anything but a plain id (a
+    // crafted `../other/home/runs/ID`) fails the whole index.
+    if !crate::run::is_plain_id(id) {
         return None;
     }
     let started = parse_opt_int(field(4))?;
@@ -208,7 +209,11 @@ fn parse_lines(text: &str, range: std::ops::Range<usize>) -> Option<(Vec<Lean>, 
         if line.starts_with("r\t") {
             lines.push(lean_line(text, at..end)?);
         } else {
-            others.push(unesc(line.strip_prefix("o\t")?));
+            let name = line.strip_prefix("o\t")?;
+            if !crate::run::is_plain_id(name) {
+                return None;
+            }
+            others.push(name.to_string());
         }
         at = end + 1;
     }
@@ -336,13 +341,17 @@ impl Raw {
             return None;
         }
         let head: Vec<&str> = head.split('\t').collect();
-        let ["made", made, dir_mtime, dir_ino] = head[..] else {
+        let ["made", made, dir_mtime, dir_ino, body_len] = head[..] else {
             return None;
         };
         let made = made.parse().ok()?;
         let dir_sig = (dir_mtime.parse().ok()?, dir_ino.parse().ok()?);
         let body =
             (magic.len() + 1 + head.iter().map(|f| f.len() + 1).sum::<usize>()).min(text.len());
+        // Self-checking: an index cut short (or grown) is not this index.
+        if body_len.parse::<usize>().ok()? != text.len() - body {
+            return None;
+        }
         let parts = (text.len() / (64 << 10)).clamp(1, 4);
         let mut cuts = vec![body];
         for k in 1..parts {
@@ -447,19 +456,31 @@ fn write_index(
 ) {
     lines.sort_by(|a, b| super::newest_first((a.0, a.1), (b.0, b.1)));
     let size: usize = lines.iter().map(|l| l.2.len() + 1).sum();
-    let mut out = String::with_capacity(64 + size + others.len() * 40);
+    let mut out = String::with_capacity(96 + size + others.len() * 40);
     out.push_str(MAGIC);
     out.push('\n');
-    out.push_str(&format!("made\t{made}\t{}\t{}\n", dir_sig.0, dir_sig.1));
+    let mut body = String::with_capacity(size + others.len() * 40);
     for (_, _, l) in &lines {
-        out.push_str(l);
-        out.push('\n');
+        body.push_str(l);
+        body.push('\n');
     }
+    // Names that are not plain ids (not runs, or runs named oddly by
+    // hand) make no index: such a directory is listed in full.
     for o in others {
-        out.push_str("o\t");
-        esc(o, &mut out);
-        out.push('\n');
+        if !crate::run::is_plain_id(o) {
+            return;
+        }
+        body.push_str("o\t");
+        body.push_str(o);
+        body.push('\n');
     }
+    out.push_str(&format!(
+        "made\t{made}\t{}\t{}\t{}\n",
+        dir_sig.0,
+        dir_sig.1,
+        body.len()
+    ));
+    out.push_str(&body);
     crate::fsutil::write_cache(path, out.as_bytes());
 }
 

@@ -50,8 +50,20 @@ fn copy_dir(src: &Path, dest: &Path, follow: bool) -> Result<()> {
 /// Put run directory `src` at `dest` (which must not exist): renamed when
 /// moving on one filesystem, else copied beside `dest` and renamed into
 /// place (then the source removed when moving).
+///
+/// A link at the run's place is never put in the home as a link (later
+/// edits would write through it): the directory it leads to is copied,
+/// as Guild 0.9 does, and with `mv` only the link is removed.
 fn transfer(src: &Path, dest: &Path, mv: bool, follow: bool) -> Result<()> {
-    if mv && !follow && std::fs::rename(src, dest).is_ok() {
+    let meta = std::fs::symlink_metadata(src).map_err(|e| Error::io("reading", src, e))?;
+    let link = meta.file_type().is_symlink();
+    if link && !src.is_dir() {
+        return Err(Error::user(format!(
+            "{} is a symbolic link that leads to no run directory; remove it or import what it pointed to",
+            src.display()
+        )));
+    }
+    if mv && !follow && !link && std::fs::rename(src, dest).is_ok() {
         return Ok(());
     }
     let parent = dest.parent().unwrap_or(Path::new("."));
@@ -62,12 +74,19 @@ fn transfer(src: &Path, dest: &Path, mv: bool, follow: bool) -> Result<()> {
         .unwrap_or_default();
     let tmp = parent.join(format!(".stage-import-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
-    if let Err(e) = copy_tree(src, &tmp, follow) {
+    let copied = if link {
+        copy_dir(src, &tmp, follow)
+    } else {
+        copy_tree(src, &tmp, follow)
+    };
+    if let Err(e) = copied {
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(e);
     }
     std::fs::rename(&tmp, dest).map_err(|e| Error::io("renaming", &tmp, e))?;
-    if mv {
+    if mv && link {
+        std::fs::remove_file(src).map_err(|e| Error::io("removing", src, e))?;
+    } else if mv {
         std::fs::remove_dir_all(src).map_err(|e| Error::io("removing", src, e))?;
     }
     Ok(())
@@ -207,8 +226,49 @@ pub fn unpack(zip_path: &Path, under: &Path) -> Result<Unpacked> {
     let dir = under.join(format!(".import-{}", uuid::Uuid::new_v4().simple()));
     crate::fsutil::create_dir_all(&dir)?;
     let unpacked = Unpacked(dir.clone());
-    za.extract(&dir)
-        .map_err(|e| Error::user(format!("cannot read {}: {e}", zip_path.display())))?;
+    for i in 0..za.len() {
+        let mut entry = za
+            .by_index(i)
+            .map_err(|e| Error::user(format!("cannot read {}: {e}", zip_path.display())))?;
+        let name = entry.name().to_string();
+        let bad = |why: &str| {
+            Error::user(format!(
+                "invalid archive {}: entry '{}' {why}; nothing was imported",
+                zip_path.display(),
+                name.escape_debug()
+            ))
+        };
+        let Some(rel) = entry.enclosed_name() else {
+            return Err(bad("leads outside the archive (an absolute path or '..')"));
+        };
+        if entry.is_symlink() {
+            return Err(bad(
+                "is a symbolic link (run archives hold files and directories only)",
+            ));
+        }
+        let path = dir.join(&rel);
+        if entry.is_dir() {
+            crate::fsutil::create_dir_all(&path)?;
+            continue;
+        }
+        if let Some(p) = path.parent() {
+            crate::fsutil::create_dir_all(p)?;
+        }
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => bad("is in the archive twice"),
+                _ => Error::io("writing", &path, e),
+            })?;
+        std::io::copy(&mut entry, &mut out).map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => {
+                bad(&format!("cannot be read ({e})"))
+            }
+            _ => Error::io("writing", &path, e),
+        })?;
+    }
     Ok(unpacked)
 }
 
@@ -220,5 +280,8 @@ pub fn import(
     copy_resources: bool,
     say: &dyn Fn(String),
 ) -> Result<Vec<String>> {
+    for r in runs {
+        crate::run::check_id(&r.id, "the archive")?;
+    }
     transfer_all(runs, runs_dir, false, mv, copy_resources, say)
 }

@@ -83,6 +83,31 @@ pub fn now_us() -> i64 {
     }
 }
 
+/// Whether `id` is a plain run id: what Guild makes (32 hex digits) or a
+/// name of the same kind (1 to 128 letters, digits, `_`, `-` and `.`, not
+/// starting with `.`), so that joined to a runs directory it names an
+/// entry of that directory and nothing else. Every id that comes from
+/// outside (a remote, an archive, the runs index) is checked with this
+/// before it becomes a path.
+pub fn is_plain_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// [`is_plain_id`] as a one-line error naming where the id came from.
+pub fn check_id<'a>(id: &'a str, from: &str) -> Result<&'a str> {
+    if is_plain_id(id) {
+        return Ok(id);
+    }
+    let shown: String = id.chars().take(80).flat_map(char::escape_debug).collect();
+    Err(Error::user(format!(
+        "{from} gave '{shown}' as a run id, which is not one (run ids are 32 hex digits); refusing it"
+    )))
+}
+
 impl Run {
     pub fn at(dir: PathBuf) -> Run {
         let id = dir
@@ -178,7 +203,49 @@ impl Run {
     }
 
     pub fn write_attr(&self, name: &str, value: &Value) -> Result<()> {
+        self.writable()?;
         fsutil::write_atomic(&self.attr_path(name), yaml::dump(value).as_bytes())
+            .map_err(|e| self.deleted_or(e))
+    }
+
+    /// Ok when the run's files may be written: its directory and its
+    /// `.guild` are real directories, not links. Nothing writes through a
+    /// link at a run directory's place (a link imported, pulled or made
+    /// by hand could lead anywhere); a run that is gone says so.
+    pub fn writable(&self) -> Result<()> {
+        for p in [self.dir.clone(), self.guild_dir()] {
+            match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    let to = std::fs::read_link(&p)
+                        .map(|t| format!(" to {}", t.display()))
+                        .unwrap_or_default();
+                    return Err(Error::user(format!(
+                        "run {}: {} is a symbolic link{to}; runs are never written through links \
+                         (replace the link with a copy of the directory to change this run)",
+                        self.short_id(),
+                        p.display()
+                    )));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(self.deleted_or(Error::io("writing", &p, e)))
+                }
+                Err(e) => return Err(Error::io("reading", &p, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// `e`, or when the run directory is gone, an error that says the run
+    /// was deleted while it was being changed.
+    pub fn deleted_or(&self, e: Error) -> Error {
+        if std::fs::symlink_metadata(&self.dir).is_err() {
+            return Error::user(format!(
+                "run {} was deleted (moved to the trash or purged) while being changed; nothing was written to it",
+                self.short_id()
+            ));
+        }
+        e
     }
 
     /// Whether attr `name` holds exactly what writing `value` would write.
@@ -188,7 +255,8 @@ impl Run {
 
     /// Write several attrs at once (one concurrent fsync round).
     pub fn write_attrs(&self, attrs: &[(&str, Value)]) -> Result<()> {
-        fsutil::write_atomic_many(&self.attr_files(attrs))
+        self.writable()?;
+        fsutil::write_atomic_many(&self.attr_files(attrs)).map_err(|e| self.deleted_or(e))
     }
 
     /// Attrs as (path, content) pairs for [`fsutil::write_atomic_many`].
@@ -200,7 +268,8 @@ impl Run {
     }
 
     pub fn del_attr(&self, name: &str) -> Result<()> {
-        fsutil::remove_if_exists(&self.attr_path(name))
+        self.writable()?;
+        fsutil::remove_if_exists(&self.attr_path(name)).map_err(|e| self.deleted_or(e))
     }
 
     pub fn opref(&self) -> Result<Opref> {
@@ -225,6 +294,7 @@ impl Run {
     }
 
     pub fn write_opref(&self, opref: &Opref) -> Result<()> {
+        self.writable()?;
         fsutil::write_atomic(&self.guild_path("opref"), opref.format().as_bytes())
     }
 

@@ -69,8 +69,17 @@ pub fn purge(run: &Run) -> Result<Moved> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Moved::AlreadyGone),
         Err(e) => return Err(Error::io("deleting run", &run.dir, e)),
     }
-    // Not a run any more, even if removing the rest fails.
-    let _ = std::fs::remove_file(doomed.join(".guild").join("opref"));
+    // A link at the run's place: the link goes, never what it leads to.
+    if std::fs::symlink_metadata(&doomed).is_ok_and(|m| m.file_type().is_symlink()) {
+        std::fs::remove_file(&doomed).map_err(|e| Error::io("deleting run", &doomed, e))?;
+        return Ok(Moved::Moved);
+    }
+    // Not a run any more, even if removing the rest fails (through a
+    // real `.guild` only: a link's target is not the run's to change).
+    let guild = doomed.join(".guild");
+    if std::fs::symlink_metadata(&guild).is_ok_and(|m| m.is_dir()) {
+        let _ = std::fs::remove_file(guild.join("opref"));
+    }
     std::fs::remove_dir_all(&doomed).map_err(|e| Error::io("deleting run", &doomed, e))?;
     Ok(Moved::Moved)
 }

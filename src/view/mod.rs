@@ -31,7 +31,20 @@ pub struct Server {
     http: Arc<tiny_http::Server>,
     /// The address to open (with the token when one is needed).
     pub url: String,
+    guard: Arc<Guard>,
+}
+
+/// What a request must show to be answered: a Host header naming the
+/// view (DNS rebinding), the token when the view is not on loopback, and
+/// for changes, the view's own Origin and the page's CSRF token.
+struct Guard {
+    /// The Host headers answered (lowercase, `name:port`); None: any,
+    /// for a view on every address, which requires the token.
+    hosts: Option<Vec<String>>,
     token: Option<String>,
+    /// Sent by the page with every change (`X-Guild-Csrf`): read from
+    /// `/api/config`, which another origin's page cannot read.
+    csrf: String,
     allow_edit: bool,
 }
 
@@ -40,6 +53,33 @@ fn is_loopback(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|a| a.is_loopback())
+}
+
+/// The Host headers a view bound to `host`:`port` answers: the loopback
+/// names and the host given; None for every address (0.0.0.0, ::).
+fn allowed_hosts(host: &str, port: u16) -> Option<Vec<String>> {
+    let bracket = |h: &str| {
+        if h.contains(':') {
+            format!("[{h}]")
+        } else {
+            h.to_string()
+        }
+    };
+    if host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|a| a.is_unspecified())
+    {
+        return None;
+    }
+    let mut names = vec![bracket(&host.to_ascii_lowercase())];
+    if is_loopback(host) {
+        names.extend(["127.0.0.1", "localhost", "[::1]"].map(String::from));
+    }
+    let mut hosts: Vec<String> = names.iter().map(|n| format!("{n}:{port}")).collect();
+    if port == 80 {
+        hosts.extend(names);
+    }
+    Some(hosts)
 }
 
 impl Server {
@@ -74,8 +114,12 @@ impl Server {
         Ok(Server {
             http: Arc::new(http),
             url,
-            token,
-            allow_edit: opts.allow_edit,
+            guard: Arc::new(Guard {
+                hosts: allowed_hosts(&opts.host, port),
+                token,
+                csrf: uuid::Uuid::new_v4().simple().to_string(),
+                allow_edit: opts.allow_edit,
+            }),
         })
     }
 
@@ -87,29 +131,55 @@ impl Server {
                 Err(e) => return Err(Error::process("cannot accept a connection", e)),
             };
             let ctx = ctx.clone();
-            let token = self.token.clone();
-            let allow_edit = self.allow_edit;
+            let guard = self.guard.clone();
             std::thread::spawn(move || {
-                let resp = answer(&ctx, &req, token.as_deref(), allow_edit);
+                let resp = answer(&ctx, &req, &guard);
                 let _ = req.respond(resp);
             });
         }
     }
 }
 
-type Response = tiny_http::Response<std::io::Cursor<Vec<u8>>>;
+/// A response; its body is read as it is sent (a run file is streamed,
+/// never held whole).
+type Response = tiny_http::Response<Box<dyn Read + Send>>;
 
 fn header(name: &str, value: &str) -> tiny_http::Header {
     tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
         .expect("header names and values of this module are ASCII")
 }
 
+/// The page's policy: its own scripts only (none inline), nothing framed,
+/// nothing fetched from elsewhere. Inline style attributes are allowed
+/// (the tables are laid out with them); they cannot run code.
+const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     frame-ancestors 'none'; form-action 'none'";
+
+/// A run's file is untrusted: sandboxed (no script, an opaque origin),
+/// even when opened on its own.
+const FILE_CSP: &str = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; media-src 'self'";
+
+fn streamed(code: u16, ctype: &str, data: Box<dyn Read + Send>, len: Option<usize>) -> Response {
+    tiny_http::Response::new(
+        tiny_http::StatusCode(code),
+        vec![
+            header("Content-Type", ctype),
+            header("Cache-Control", "no-store"),
+            header("X-Content-Type-Options", "nosniff"),
+            header("X-Frame-Options", "DENY"),
+            header("Referrer-Policy", "same-origin"),
+        ],
+        data,
+        len,
+        None,
+    )
+}
+
 fn body(code: u16, ctype: &str, data: Vec<u8>) -> Response {
-    tiny_http::Response::from_data(data)
-        .with_status_code(code)
-        .with_header(header("Content-Type", ctype))
-        .with_header(header("Cache-Control", "no-store"))
-        .with_header(header("X-Content-Type-Options", "nosniff"))
+    let len = data.len();
+    streamed(code, ctype, Box::new(std::io::Cursor::new(data)), Some(len))
+        .with_header(header("Content-Security-Policy", PAGE_CSP))
 }
 
 fn json(v: &serde_json::Value) -> Response {
@@ -134,35 +204,71 @@ fn params(url: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(q.as_bytes()).into_owned().collect()
 }
 
-fn authorized(req: &tiny_http::Request, token: Option<&str>) -> bool {
-    let Some(token) = token else {
-        return true;
-    };
-    let in_url = params(req.url())
+/// The value of request header `name`.
+fn header_of<'a>(req: &'a tiny_http::Request, name: &'static str) -> Option<&'a str> {
+    req.headers()
         .iter()
-        .any(|(k, v)| k == "token" && v == token);
-    let in_cookie = req.headers().iter().any(|h| {
-        h.field.equiv("Cookie")
-            && h.value
-                .as_str()
-                .split(';')
-                .any(|c| c.trim() == format!("guild_token={token}"))
-    });
-    in_url || in_cookie
+        .find(|h| h.field.equiv(name))
+        .map(|h| h.value.as_str())
 }
 
-fn answer(
-    ctx: &Context,
-    req: &tiny_http::Request,
-    token: Option<&str>,
-    allow_edit: bool,
-) -> Response {
-    if !authorized(req, token) {
+impl Guard {
+    fn token_ok(&self, req: &tiny_http::Request) -> bool {
+        let Some(token) = &self.token else {
+            return true;
+        };
+        let in_url = params(req.url())
+            .iter()
+            .any(|(k, v)| k == "token" && v == token);
+        let in_cookie = header_of(req, "Cookie").is_some_and(|c| {
+            c.split(';')
+                .any(|c| c.trim() == format!("guild_token={token}"))
+        });
+        in_url || in_cookie
+    }
+
+    /// The request's Host, when it names this view.
+    fn host<'a>(&self, req: &'a tiny_http::Request) -> Option<&'a str> {
+        let host = header_of(req, "Host")?.trim();
+        match &self.hosts {
+            None => Some(host),
+            Some(hosts) => hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(host))
+                .then_some(host),
+        }
+    }
+
+    /// A change must come from the view's own page: its Origin (or
+    /// Referer) is the view's, and it carries the page's CSRF token.
+    fn same_origin_change(&self, req: &tiny_http::Request, host: &str) -> bool {
+        let own = format!("http://{host}");
+        let origin_ok = match header_of(req, "Origin") {
+            Some(o) => o.trim().eq_ignore_ascii_case(&own),
+            None => header_of(req, "Referer").is_some_and(|r| {
+                r.get(..own.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(&own))
+                    && r[own.len()..].starts_with('/')
+            }),
+        };
+        origin_ok && header_of(req, "X-Guild-Csrf") == Some(self.csrf.as_str())
+    }
+}
+
+fn answer(ctx: &Context, req: &tiny_http::Request, guard: &Guard) -> Response {
+    let Some(host) = guard.host(req) else {
+        return error(
+            403,
+            "this view answers only requests addressed to it (Host: 127.0.0.1, localhost or the --host given)",
+        );
+    };
+    if !guard.token_ok(req) {
         return error(
             403,
             "a token is required: open the URL that `guild view` printed",
         );
     }
+    let (token, allow_edit) = (guard.token.as_deref(), guard.allow_edit);
     let url = req.url().to_string();
     let path = url.split('?').next().unwrap_or("/").to_string();
     let q = params(&url);
@@ -175,6 +281,12 @@ fn answer(
     };
     let method = req.method().clone();
     if method == tiny_http::Method::Post {
+        if !guard.same_origin_change(req, host) {
+            return error(
+                403,
+                "changes are taken only from the view's own page (Origin and X-Guild-Csrf)",
+            );
+        }
         if !allow_edit {
             return error(
                 403,
@@ -188,7 +300,9 @@ fn answer(
         return error(405, "GET or POST only");
     }
     let r = match path.as_str() {
-        "/api/config" => Ok(json(&serde_json::json!({ "allow_edit": allow_edit }))),
+        "/api/config" => Ok(json(
+            &serde_json::json!({ "allow_edit": allow_edit, "csrf": guard.csrf }),
+        )),
         "/" | "/index.html" => {
             let mut resp = body(
                 200,
@@ -221,6 +335,7 @@ fn answer(
             &get("id").unwrap_or_default(),
             get("start").and_then(|s| s.parse().ok()).unwrap_or(-1000),
             get("count").and_then(|s| s.parse().ok()).unwrap_or(1000),
+            get("keep").is_some_and(|k| k == "last"),
         ),
         "/api/files" => files(ctx, &get("id").unwrap_or_default()),
         "/api/file" => file(
@@ -363,9 +478,11 @@ fn run_info(ctx: &Context, id: &str) -> Result<Response> {
     Ok(json(&render::run_info_json(&d, true)))
 }
 
-fn output(ctx: &Context, id: &str, start: i64, count: usize) -> Result<Response> {
+/// A page of a run's output, bounded in lines and in bytes (a line over
+/// 64 KiB is cut, with a marker naming how much was left out).
+fn output(ctx: &Context, id: &str, start: i64, count: usize, keep_last: bool) -> Result<Response> {
     let r = find(ctx, id)?;
-    let page = api::views::output_page(&r.run, start, count.min(100_000))?;
+    let page = api::views::output_page(&r.run, start, count.min(100_000), keep_last)?;
     Ok(json(&serde_json::to_value(page).unwrap_or_default()))
 }
 
@@ -386,7 +503,10 @@ fn files(ctx: &Context, id: &str) -> Result<Response> {
 }
 
 /// A file of a run, never one outside its directory (no `..`, no
-/// absolute path, no link leading out).
+/// absolute path, no link leading out), streamed. Run files are
+/// untrusted: sandboxed, never sniffed, and anything but a plain image
+/// or text is a download (an SVG or HTML file cannot run script with the
+/// view's origin).
 fn file(ctx: &Context, id: &str, rel: &str) -> Result<Response> {
     let r = find(ctx, id)?;
     let mut f = match r.run.open_file(rel) {
@@ -400,22 +520,54 @@ fn file(ctx: &Context, id: &str, rel: &str) -> Result<Response> {
     if !inside {
         return Ok(error(403, &format!("{rel} is outside the run directory")));
     }
-    let mut data = Vec::new();
-    f.read_to_end(&mut data)
-        .map_err(|e| Error::io("reading", &r.run.dir.join(rel), e))?;
+    let path = r.run.dir.join(rel);
+    let len = f
+        .metadata()
+        .map_err(|e| Error::io("reading", &path, e))?
+        .len();
+    let mut head = Vec::with_capacity(4096);
+    (&mut f)
+        .take(4096)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io("reading", &path, e))?;
     let ext = rel.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-    let ctype = match ext.as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "gif" => "image/gif",
-        "svg" => "image/svg+xml",
-        "json" => "application/json",
-        _ if std::str::from_utf8(&data[..data.len().min(4096)]).is_ok() => {
-            "text/plain; charset=utf-8"
-        }
-        _ => "application/octet-stream",
+    let text = || match std::str::from_utf8(&head) {
+        Ok(_) => true,
+        // A multi-byte character cut at the end of the sample.
+        Err(e) => e.error_len().is_none() && head.len() - e.valid_up_to() < 4,
     };
-    Ok(body(200, ctype, data))
+    let (ctype, inline) = match ext.as_str() {
+        "png" => ("image/png", true),
+        "jpg" | "jpeg" => ("image/jpeg", true),
+        "gif" => ("image/gif", true),
+        "webp" => ("image/webp", true),
+        "svg" => ("image/svg+xml", false),
+        _ if text() => ("text/plain; charset=utf-8", true),
+        _ => ("application/octet-stream", false),
+    };
+    let data: Box<dyn Read + Send> = Box::new(std::io::Cursor::new(head).chain(f));
+    let mut resp = streamed(200, ctype, data, usize::try_from(len).ok())
+        .with_header(header("Content-Security-Policy", FILE_CSP));
+    if !inline {
+        let name: String = rel
+            .rsplit('/')
+            .next()
+            .unwrap_or("file")
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        resp = resp.with_header(header(
+            "Content-Disposition",
+            &format!("attachment; filename=\"{name}\""),
+        ));
+    }
+    Ok(resp)
 }
 
 fn series(ctx: &Context, ids: &[String], points: usize, times: bool) -> Result<Response> {

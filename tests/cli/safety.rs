@@ -608,6 +608,38 @@ fn reading_runs_never_loads_unbounded_data() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("outside the run directory"));
 }
 
+/// `logs` of a run whose output is one 1 GiB line: printed as it is read,
+/// whole and with one prefix, in a few MiB (the cap would not hold it).
+#[test]
+fn logs_prints_a_huge_line_in_bounded_memory() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "-y", "-q"]);
+    let run = e.run_dirs()[0].clone();
+    huge_line_output(&run);
+    let o = run_capped(&e, 100, "logs 1 | wc -lc");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let counts = String::from_utf8_lossy(&o.stdout);
+    let n: Vec<u64> = counts
+        .split_whitespace()
+        .map(|w| w.parse().unwrap())
+        .collect();
+    // Two lines, each with one "[stdout] [TIME] " prefix (41 bytes).
+    assert_eq!(
+        n,
+        [
+            2,
+            (1 << 30) + 41 + 1 + 41 + "after the long line\n".len() as u64
+        ],
+        "{counts}"
+    );
+    let o = run_capped(&e, 100, "logs 1 | tail -c 70");
+    let tail = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        tail.ends_with("\n[stdout] [2023-11-14T22:13:20.001+00:00] after the long line\n"),
+        "{tail:?}"
+    );
+}
+
 #[test]
 fn secrets_in_the_environment_are_redacted_in_what_a_run_records() {
     use std::os::unix::fs::PermissionsExt;

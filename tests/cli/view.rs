@@ -195,6 +195,66 @@ fn view_lists_opens_compares_and_follows_runs_in_chromium() {
         c.find(Locator::Css("button.restore")).await.unwrap().click().await.unwrap();
         until("the run restored", "return document.querySelector('#restored').textContent.startsWith('restored')").await;
         assert_eq!(e.runs_json().len(), 3);
+        // A script in a run's SVG never runs with the view's origin:
+        // opened from the Files list, framed, or shown as an image.
+        let run_dir = e.home.join("runs").join(&done[0]);
+        std::fs::write(
+            run_dir.join("evil.svg"),
+            "<svg xmlns='http://www.w3.org/2000/svg' width='10' height='10'>\
+             <script>localStorage.setItem('pwned', location.href)</script></svg>",
+        )
+        .unwrap();
+        let file_url = format!("{url}api/file?id={}&path=evil.svg", done[0]);
+        let _ = tokio::time::timeout(Duration::from_secs(10), c.goto(&file_url)).await;
+        c.goto(&url).await.unwrap();
+        let frame = format!(
+            "const f = document.createElement('iframe'); f.src = '{file_url}'; document.body.appendChild(f); \
+             const i = document.createElement('img'); i.src = '{file_url}'; document.body.appendChild(i); return true"
+        );
+        c.execute(&frame, vec![]).await.unwrap();
+        until("the image loaded", "const i = document.querySelector('img[src*=evil]'); return !!i && i.complete").await;
+        let pwned = js("return localStorage.getItem('pwned')").await;
+        assert_eq!(pwned, serde_json::Value::Null, "the SVG's script ran in the view's origin");
+        // A page of another origin can neither change runs (a no-cors
+        // POST) nor read the view's CSRF token.
+        let view_port = port_of(&url);
+        let other = tempfile::tempdir().unwrap();
+        let target = format!("http://127.0.0.1:{view_port}/api/label?id={}&label=pwned", done[0]);
+        std::fs::write(
+            other.path().join("evil.html"),
+            format!(
+                "<script>\
+                 fetch('{target}', {{method: 'POST', mode: 'no-cors'}}).then(() => document.body.dataset.sent = '1');\
+                 fetch('http://127.0.0.1:{view_port}/api/config').then(r => r.json())\
+                   .then(c => fetch('{target}', {{method: 'POST', headers: {{'X-Guild-Csrf': c.csrf}}}}))\
+                   .then(() => document.title = 'read', () => document.title = 'blocked');\
+                 </script><body></body>"
+            ),
+        )
+        .unwrap();
+        let other_port = free_port();
+        let _other = Killed(
+            Command::new("python3")
+                .args(["-m", "http.server", "--bind", "127.0.0.1", &other_port.to_string()])
+                .current_dir(other.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_until("the other origin's server", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", other_port)).is_ok()
+        });
+        c.goto(&format!("http://127.0.0.1:{other_port}/evil.html")).await.unwrap();
+        until(
+            "the cross-origin requests answered",
+            "return document.body && document.body.dataset.sent === '1' && document.title !== ''",
+        )
+        .await;
+        let title = js("return document.title").await;
+        assert_eq!(title, "blocked", "another origin read /api/config");
+        let info = e.ok(&["runs", "info", &done[0]]);
+        assert!(!info.contains("pwned"), "a cross-origin POST changed a run: {info}");
         c.close().await.unwrap();
     });
     let _ = running;
@@ -216,26 +276,60 @@ fn serve(e: &Env, args: &[&str]) -> (Killed, String, BufReader<std::process::Chi
     (child, url, out)
 }
 
-/// One HTTP request to `port`: the status code and the body.
+/// One HTTP request to `port` (Host: the view's own address): the status
+/// code and the body.
 fn http(port: u16, method: &str, path: &str) -> (u16, String) {
+    let host = format!("127.0.0.1:{port}");
+    let (code, _, body) = http_with(port, method, path, &[("Host", &host)]);
+    (code, body)
+}
+
+/// One HTTP request with exactly these headers: the status code, the
+/// response headers (lowercase names) and the body.
+fn http_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.0\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("Content-Length: 0\r\n\r\n");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let resp = String::from_utf8_lossy(&resp).into_owned();
     let code = resp
         .split_whitespace()
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = resp
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap_or((&resp, ""));
+    (code, head.to_ascii_lowercase(), body.to_string())
+}
+
+/// A change as the view's own page makes it: its Origin and the CSRF
+/// token of `/api/config`.
+fn post_as_page(port: u16, path: &str) -> (u16, String) {
+    let host = format!("127.0.0.1:{port}");
+    let origin = format!("http://{host}");
+    let (_, cfg) = http(port, "GET", "/api/config");
+    let cfg: serde_json::Value = serde_json::from_str(&cfg).unwrap();
+    let csrf = cfg["csrf"].as_str().unwrap().to_string();
+    let (code, _, body) = http_with(
+        port,
+        "POST",
+        path,
+        &[
+            ("Host", &host),
+            ("Origin", &origin),
+            ("X-Guild-Csrf", &csrf),
+        ],
+    );
     (code, body)
 }
 
@@ -275,7 +369,7 @@ fn view_needs_a_token_off_loopback_and_edits_only_when_allowed() {
         "{body}"
     );
     assert!(body.contains(&id[..8]) && body.contains("loss"), "{body}");
-    let (code, body) = http(port, "POST", &format!("/api/label?id={id}&label=x"));
+    let (code, body) = post_as_page(port, &format!("/api/label?id={id}&label=x"));
     assert_eq!(code, 403, "{body}");
     assert!(body.contains("--allow-edit"), "{body}");
     assert_eq!(http(port, "GET", "/api/nothing").0, 404);
@@ -283,17 +377,17 @@ fn view_needs_a_token_off_loopback_and_edits_only_when_allowed() {
     let (_w, url, _o2) = serve(&e, &["--allow-edit"]);
     let port = port_of(&url);
     assert_eq!(
-        http(port, "POST", &format!("/api/label?id={id}&label=best+run")).0,
+        post_as_page(port, &format!("/api/label?id={id}&label=best+run")).0,
         200
     );
     assert_eq!(
-        http(port, "POST", &format!("/api/tag?id={id}&add=keep")).0,
+        post_as_page(port, &format!("/api/tag?id={id}&add=keep")).0,
         200
     );
     let info = e.ok(&["runs", "info", &id]);
     assert!(info.contains("label: best run"), "{info}");
     assert!(info.contains("- keep"), "{info}");
-    assert_eq!(http(port, "POST", &format!("/api/delete?id={id}")).0, 200);
+    assert_eq!(post_as_page(port, &format!("/api/delete?id={id}")).0, 200);
     assert_eq!(e.runs_json().len(), 1);
     let (code, body) = http(port, "GET", "/api/runs?deleted=1");
     assert_eq!(code, 200, "{body}");
@@ -301,7 +395,7 @@ fn view_needs_a_token_off_loopback_and_edits_only_when_allowed() {
         body.contains(&id) && body.matches("\"id\"").count() == 1,
         "{body}"
     );
-    assert_eq!(http(port, "POST", &format!("/api/restore?id={id}")).0, 200);
+    assert_eq!(post_as_page(port, &format!("/api/restore?id={id}")).0, 200);
     assert_eq!(e.runs_json().len(), 2);
     // Any other address: the token in the printed URL, else 403.
     let (_x, url, _o3) = serve(&e, &["--host", "0.0.0.0"]);
@@ -452,4 +546,239 @@ print(json.dumps(out))
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("pip install tensorboard"), "{err}");
+}
+
+/// DNS rebinding and cross-site changes: only Host headers that name the
+/// view are answered, and a change needs the view's own Origin (or
+/// Referer) and the page's CSRF token. The page's CSP allows no inline
+/// script.
+#[test]
+fn view_answers_its_own_host_and_takes_changes_from_its_own_page_only() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "lr=0.1", "-y", "-q", "-l", "keep-me"]);
+    let id = e.runs_json()[0]["id"].as_str().unwrap().to_string();
+    let (_v, url, _o) = serve(&e, &["--allow-edit"]);
+    let port = port_of(&url);
+    let own = format!("127.0.0.1:{port}");
+    for host in [
+        "evil.example".to_string(),
+        format!("evil.example:{port}"),
+        format!("127.0.0.1.evil.example:{port}"),
+        format!("localhost:{}", port + 1),
+    ] {
+        let (code, _, body) = http_with(port, "GET", "/api/runs", &[("Host", &host)]);
+        assert_eq!(code, 403, "Host {host}: {body}");
+        assert!(!body.contains(&id), "Host {host} read the runs: {body}");
+    }
+    let (code, _, _) = http_with(port, "GET", "/api/runs", &[]);
+    assert_eq!(code, 403, "no Host header");
+    for host in [
+        own.clone(),
+        format!("localhost:{port}"),
+        format!("LOCALHOST:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        let (code, _, body) = http_with(port, "GET", "/api/runs", &[("Host", &host)]);
+        assert_eq!(code, 200, "Host {host}: {body}");
+        assert!(body.contains(&id), "{body}");
+    }
+    // The page: a strict policy, no inline script.
+    let (code, head, page) = http_with(port, "GET", "/", &[("Host", &own)]);
+    assert_eq!(code, 200);
+    let csp = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-security-policy: "))
+        .unwrap_or_else(|| panic!("no CSP: {head}"));
+    let script_src = csp
+        .split(';')
+        .find(|d| d.trim().starts_with("script-src"))
+        .unwrap_or_else(|| panic!("no script-src: {csp}"));
+    assert!(
+        script_src.contains("'self'") && !script_src.contains("unsafe"),
+        "{csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!page.contains("<script>"), "inline script in the page");
+    // Changes: the view's origin and token, both.
+    let (_, cfg) = http(port, "GET", "/api/config");
+    let cfg: serde_json::Value = serde_json::from_str(&cfg).unwrap();
+    let csrf = cfg["csrf"].as_str().unwrap().to_string();
+    assert_eq!(csrf.len(), 32, "{cfg}");
+    let label = |l: &str| format!("/api/label?id={id}&label={l}");
+    let own_origin = format!("http://{own}");
+    let refused: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("no origin, no token", vec![("Host", &own)]),
+        ("no token", vec![("Host", &own), ("Origin", &own_origin)]),
+        (
+            "a foreign origin",
+            vec![
+                ("Host", &own),
+                ("Origin", "http://evil.example"),
+                ("X-Guild-Csrf", &csrf),
+            ],
+        ),
+        (
+            "a foreign referer",
+            vec![
+                ("Host", &own),
+                ("Referer", "http://evil.example/page"),
+                ("X-Guild-Csrf", &csrf),
+            ],
+        ),
+        (
+            "a wrong token",
+            vec![
+                ("Host", &own),
+                ("Origin", &own_origin),
+                ("X-Guild-Csrf", "0123456789abcdef0123456789abcdef"),
+            ],
+        ),
+    ];
+    for (what, headers) in &refused {
+        let (code, _, body) = http_with(port, "POST", &label("pwned"), headers);
+        assert_eq!(code, 403, "{what}: {body}");
+        let (code, _, _) = http_with(port, "POST", &format!("/api/delete?id={id}"), headers);
+        assert_eq!(code, 403, "{what}");
+    }
+    assert_eq!(e.runs_json().len(), 1, "a refused delete deleted");
+    let info = e.ok(&["runs", "info", &id]);
+    assert!(info.contains("label: keep-me"), "{info}");
+    // From the page: Origin, or a Referer of the view when there is none.
+    let (code, _, body) = http_with(
+        port,
+        "POST",
+        &label("by-origin"),
+        &[
+            ("Host", &own),
+            ("Origin", &own_origin),
+            ("X-Guild-Csrf", &csrf),
+        ],
+    );
+    assert_eq!(code, 200, "{body}");
+    let referer = format!("http://{own}/#/run/{id}");
+    let (code, _, body) = http_with(
+        port,
+        "POST",
+        &label("by-referer"),
+        &[
+            ("Host", &own),
+            ("Referer", &referer),
+            ("X-Guild-Csrf", &csrf),
+        ],
+    );
+    assert_eq!(code, 200, "{body}");
+    let info = e.ok(&["runs", "info", &id]);
+    assert!(info.contains("label: by-referer"), "{info}");
+}
+
+/// Run files are untrusted: a script in an SVG or HTML file never runs
+/// with the view's origin (sandboxed, a download), images and text are
+/// shown, nothing is sniffed; a file is streamed, not read whole.
+#[test]
+fn view_serves_run_files_sandboxed() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "-y", "-q"]);
+    let run = e.run_dirs()[0].clone();
+    let id = run.file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::write(
+        run.join("chart.svg"),
+        "<svg xmlns='http://www.w3.org/2000/svg'><script>fetch('/api/runs')</script></svg>",
+    )
+    .unwrap();
+    std::fs::write(run.join("report.html"), "<script>alert(1)</script>").unwrap();
+    std::fs::write(run.join("notes.txt"), "plain notes\n").unwrap();
+    std::fs::write(run.join("plot.png"), b"\x89PNG\r\n\x1a\n....").unwrap();
+    std::fs::write(run.join("blob.bin"), [0u8, 159, 146, 150, 255]).unwrap();
+    let (_v, url, _o) = serve(&e, &[]);
+    let port = port_of(&url);
+    let own = format!("127.0.0.1:{port}");
+    let get = |name: &str| {
+        let (code, head, body) = http_with(
+            port,
+            "GET",
+            &format!("/api/file?id={id}&path={name}"),
+            &[("Host", &own)],
+        );
+        assert_eq!(code, 200, "{name}: {body}");
+        assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+        let csp = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-security-policy: "))
+            .unwrap_or_else(|| panic!("{name}: no CSP: {head}"))
+            .to_string();
+        assert!(csp.starts_with("sandbox"), "{name}: {csp}");
+        (head, body)
+    };
+    for name in ["chart.svg", "blob.bin"] {
+        let (head, _) = get(name);
+        assert!(
+            head.contains(&format!(
+                "content-disposition: attachment; filename=\"{name}\""
+            )),
+            "{name}: {head}"
+        );
+    }
+    let (head, body) = get("report.html");
+    assert!(head.contains("content-type: text/plain"), "{head}");
+    assert!(!head.contains("content-disposition"), "{head}");
+    assert_eq!(body, "<script>alert(1)</script>");
+    let (head, body) = get("notes.txt");
+    assert!(head.contains("content-type: text/plain"), "{head}");
+    assert_eq!(body, "plain notes\n");
+    let (head, _) = get("plot.png");
+    assert!(head.contains("content-type: image/png"), "{head}");
+    assert!(!head.contains("content-disposition"), "{head}");
+}
+
+/// One 1 GiB output line: the view answers with the line cut (a marker
+/// says how much was left out and how to get it all) and holds a few MiB,
+/// under an address-space cap the whole line could never fit in.
+#[test]
+fn view_pages_a_huge_output_line_in_bounded_memory() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "-y", "-q"]);
+    let run = e.run_dirs()[0].clone();
+    let id = run.file_name().unwrap().to_string_lossy().into_owned();
+    huge_line_output(&run);
+    let port = free_port();
+    let mut view = Killed(
+        Command::new("bash")
+            .args([
+                "-c",
+                &format!("ulimit -v {}; exec '{BIN}' view --port {port}", 300 * 1024),
+            ])
+            .env("GUILD_HOME", &e.home)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut first = String::new();
+    BufReader::new(view.0.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("guild view"), "{first}");
+    for path in [
+        format!("/api/output?id={id}"),
+        format!("/api/output?id={id}&start=0&count=10"),
+    ] {
+        let (code, body) = http(port, "GET", &path);
+        assert_eq!(code, 200, "{path}: {}", &body[..body.len().min(300)]);
+        assert!(body.len() < 1 << 20, "{path}: {} bytes", body.len());
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let lines = page["lines"].as_array().unwrap();
+        assert_eq!(page["total"], 2, "{path}");
+        assert_eq!(lines.len(), 2, "{path}");
+        let cut = lines[0][2].as_str().unwrap();
+        assert!(
+            cut.contains(&format!(
+                "{} more bytes in this line",
+                (1u64 << 30) - (64 << 10)
+            )) && cut.contains(&format!("guild cat --output {}", &id[..8])),
+            "{path}: {}",
+            &cut[cut.len() - 200..]
+        );
+        assert_eq!(lines[1][2], "after the long line", "{path}");
+    }
+    assert!(view.0.try_wait().unwrap().is_none(), "the view died");
+    assert_eq!(http(port, "GET", "/api/runs").0, 200);
 }

@@ -10,6 +10,17 @@ const api = async (path) => {
   if (!r.ok) throw new Error(j.error || r.statusText);
   return j;
 };
+// A change (label, tag, delete, restore) carries the view's CSRF token,
+// which only a page of the view's own origin can read from /api/config.
+let config = null;
+const getConfig = async () => (config ??= await api("/api/config"));
+const post = async (path) => {
+  const cfg = await getConfig();
+  const r = await fetch(path, { method: "POST", headers: { "X-Guild-Csrf": cfg.csrf } });
+  const j = await r.json();
+  if (!r.ok) throw new Error(j.error || r.statusText);
+  return j;
+};
 const view = { timer: null, page: null };
 window.__view = { charts: {}, runs: [] };
 
@@ -169,16 +180,10 @@ async function pageRun(id) {
     <h3>Scalars</h3><table class="kv" id="scalars"><tr><th>key</th><th>last</th><th>min</th><th>max</th><th>step</th></tr>${scalarRows}</table>
     <h3>Files</h3><ul class="files">${fileItems || '<li class="muted">none</li>'}</ul>
     <h3>Output <span id="outcount" class="muted"></span> <button id="earlier">earlier lines</button></h3><pre class="output" id="output"></pre>`;
-  const cfg = await api("/api/config");
+  const cfg = await getConfig();
   if (cfg.allow_edit) {
     $("#edit").innerHTML = ` <input id="e-label" placeholder="label" value="${esc(info.label)}"><button id="e-set">set label</button>
       <input id="e-tag" placeholder="tag" size="10"><button id="e-tag-add">add tag</button> <button id="e-del">delete</button>`;
-    const post = async (path) => {
-      const r = await fetch(path, { method: "POST" });
-      const j = await r.json();
-      if (!r.ok) throw new Error(j.error);
-      return j;
-    };
     const q = (o) => "?" + new URLSearchParams({ id: info.id, ...o }).toString();
     $("#e-set").onclick = () => post("/api/label" + q({ label: $("#e-label").value })).then(route);
     $("#e-tag-add").onclick = () => post("/api/tag" + q({ add: $("#e-tag").value })).then(route);
@@ -195,9 +200,11 @@ async function pageRun(id) {
   $("#earlier").onclick = async () => {
     if (first === 0) return;
     const start = Math.max(0, first - 1000);
-    const p = await api(`/api/output?id=${encodeURIComponent(id)}&start=${start}&count=${first - start}`);
+    // keep=last: when these lines hold more than a page, the ones next to
+    // what is shown come back, and p.start says where they begin.
+    const p = await api(`/api/output?id=${encodeURIComponent(id)}&start=${start}&count=${first - start}&keep=last`);
     out.insertAdjacentHTML("afterbegin", p.lines.map(line).join(""));
-    first = start;
+    first = p.start;
   };
   // Tail while the run goes on; its status changes without a reload.
   view.timer = setInterval(async () => {
@@ -396,17 +403,20 @@ async function pageSweeps() {
 
 // ---- Deleted runs (`runs --deleted`), restored one by one with --allow-edit.
 async function pageDeleted() {
-  const [runs, cfg] = await Promise.all([api("/api/runs?deleted=1"), api("/api/config")]);
+  const [runs, cfg] = await Promise.all([api("/api/runs?deleted=1"), getConfig()]);
   const rows = runs.map((r) => `<tr data-id="${esc(r.id)}"><td>${esc(r.id.slice(0, 8))}</td><td>${esc(r.operation)}</td><td>${esc(fmtTime(r.started))}</td><td><span class="status ${esc(statusWord(r.status))}">${esc(r.status)}</span></td><td>${esc(r.label)}</td><td>${cfg.allow_edit ? `<button class="restore" data-id="${esc(r.id)}">restore</button>` : ""}</td></tr>`).join("");
   main().innerHTML = `<h2>Deleted runs</h2>
     <p class="muted">${runs.length} deleted run${runs.length === 1 ? "" : "s"}${cfg.allow_edit ? "" : " (start guild view with --allow-edit to restore them)"}. <span id="restored"></span></p>
     ${runs.length ? `<table class="kv" id="deleted"><tr><th>id</th><th>operation</th><th>started</th><th>status</th><th>label</th><th></th></tr>${rows}</table>` : ""}`;
   for (const b of document.querySelectorAll("button.restore")) {
     b.onclick = async () => {
-      const r = await fetch("/api/restore?" + new URLSearchParams({ id: b.dataset.id }).toString(), { method: "POST" });
-      const j = await r.json();
-      $("#restored").textContent = r.ok ? `restored ${b.dataset.id.slice(0, 8)}` : j.error;
-      if (r.ok) b.closest("tr").remove();
+      try {
+        await post("/api/restore?" + new URLSearchParams({ id: b.dataset.id }).toString());
+        $("#restored").textContent = `restored ${b.dataset.id.slice(0, 8)}`;
+        b.closest("tr").remove();
+      } catch (e) {
+        $("#restored").textContent = e.message;
+      }
     };
   }
 }

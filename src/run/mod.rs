@@ -657,6 +657,43 @@ mod tests {
     }
 
     #[test]
+    fn plain_ids_are_names_in_one_directory() {
+        for ok in ["0123456789abcdef0123456789abcdef", "run-1", "a.b_c"] {
+            assert!(is_plain_id(ok), "{ok}");
+        }
+        for bad in [
+            "", ".", "..", ".stage-x", "../x", "/abs/dir", "a/b", "a\\b", "a b", "a\nb",
+        ] {
+            assert!(!is_plain_id(bad), "{bad:?}");
+        }
+        assert!(!is_plain_id(&"a".repeat(129)));
+        let e = check_id("../x", "remote 'r'").unwrap_err().message();
+        assert!(e.contains("remote 'r' gave '../x' as a run id"), "{e}");
+    }
+
+    #[test]
+    fn writes_refuse_links_and_say_when_the_run_is_gone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let real = mk_run(&tmp.path().join("real"));
+        std::fs::create_dir_all(real.guild_path("attrs")).unwrap();
+        let link = Run::at(tmp.path().join("link"));
+        std::os::unix::fs::symlink(&real.dir, &link.dir).unwrap();
+        let e = link
+            .write_attr("label", &Value::from("x"))
+            .unwrap_err()
+            .message();
+        assert!(e.contains("is a symbolic link"), "{e}");
+        assert!(!real.attr_path("label").exists());
+        let gone = Run::at(tmp.path().join("gone"));
+        let e = gone
+            .write_attr("label", &Value::from("x"))
+            .unwrap_err()
+            .message();
+        assert!(e.contains("was deleted"), "{e}");
+        real.write_attr("label", &Value::from("x")).unwrap();
+    }
+
+    #[test]
     fn corrupt_attr_is_named() {
         let d = tempfile::tempdir().unwrap();
         let r = mk_run(d.path());

@@ -66,7 +66,7 @@ fn listings_from_the_index_follow_changes_made_behind_its_back() {
     assert_eq!(e.ok(&["runs"]), before);
     assert!(std::fs::read_to_string(&index)
         .unwrap()
-        .starts_with("guild-runs-index 2\n"));
+        .starts_with("guild-runs-index 3\n"));
     std::fs::remove_dir_all(e.home.join("cache")).unwrap();
     assert_eq!(e.ok(&["runs"]), before);
 }
@@ -246,4 +246,56 @@ fn a_pyenv_shim_is_resolved_once_per_version_choice() {
     assert_eq!(runs_of_shim(), 2);
     run(&[]);
     assert_eq!(runs_of_shim(), 2);
+}
+
+/// The index is a cache, never trusted to say which runs there are: one
+/// cut short at a line end (the runs directory unchanged) is rebuilt, and
+/// a crafted line naming another home's run is refused.
+#[test]
+fn a_cut_or_crafted_index_never_hides_or_invents_runs() {
+    let e = Env::new();
+    for lr in ["0.1", "0.2", "0.3", "0.4"] {
+        e.ok(&["run", "train.py", &format!("lr={lr}"), "-y", "-q"]);
+    }
+    settle();
+    let all = ids(&e);
+    let full = e.ok(&["runs"]);
+    let index = e.home.join("cache/runs-index/runs");
+    settle();
+    assert_eq!(e.ok(&["runs"]), full, "served from the index");
+    // Cut after its second entry line: two runs gone from the index.
+    let text = std::fs::read_to_string(&index).unwrap();
+    let cut: String = text.split_inclusive('\n').take(4).collect();
+    assert!(cut.matches("\nr\t").count() == 2, "{cut}");
+    std::fs::write(&index, &cut).unwrap();
+    assert_eq!(e.ok(&["runs"]), full, "a cut index hid runs");
+    std::fs::write(&index, &cut).unwrap();
+    let info = e.ok(&["runs", "info", "4"]);
+    assert!(info.contains(&format!("id: {}", all[3])), "{info}");
+    // Another home with a run, and an index line that leads to it.
+    let other = tempfile::tempdir().unwrap();
+    let victim = "fedcba9876543210fedcba9876543210";
+    let victim_dir = other.path().join("runs").join(victim);
+    copy_tree(&e.home.join("runs").join(&all[0]), &victim_dir);
+    settle();
+    e.ok(&["runs"]);
+    let text = std::fs::read_to_string(&index).unwrap();
+    let rel = format!("../../{}/runs/{victim}", other.path().display());
+    // The crafted line is counted in the header's length, so only the id
+    // check can refuse it.
+    let lines: Vec<&str> = text.lines().collect();
+    let mut body: String = lines[2..].iter().map(|l| format!("{l}\n")).collect();
+    body.push_str(&format!("o\t{rel}\n"));
+    let fields: Vec<&str> = lines[1].split('\t').collect();
+    let head = format!("{}\n{}\t{}", lines[0], fields[..4].join("\t"), body.len());
+    std::fs::write(&index, format!("{head}\n{body}")).unwrap();
+    let listed = ids(&e);
+    assert_eq!(listed, all, "a crafted line listed another home's run");
+    let o = e.run(&["runs", "delete", "5", "-y"]);
+    assert!(!o.status.success());
+    assert!(
+        victim_dir.join(".guild/opref").is_file(),
+        "the other home's run was touched"
+    );
+    assert_eq!(ids(&e), all);
 }

@@ -976,3 +976,170 @@ fn a_staging_whose_builder_lives_is_never_removed() {
     assert!(!staging.exists());
     assert!(!markers.join(id).exists());
 }
+
+/// A run directory's place holding a link (imported, or made by hand)
+/// never lets a command write or delete outside the home: import copies
+/// the real directory, as Guild 0.9 does; label refuses the link; delete
+/// and purge remove the link, never what it leads to.
+#[test]
+fn links_at_a_run_directorys_place_are_never_written_through() {
+    let e = Env::new();
+    e.ok(&["run", "train.py", "-y", "-q", "-l", "original"]);
+    let src = e.run_dirs()[0].clone();
+    let outside = tempfile::tempdir().unwrap();
+    // An archive directory whose run entry is a link to a run elsewhere.
+    let victim = outside.path().join("victim");
+    copy_tree(&src, &victim);
+    let archive = outside.path().join("archive");
+    std::fs::create_dir_all(&archive).unwrap();
+    let id = "0123456789abcdef0123456789abcdef";
+    std::os::unix::fs::symlink(&victim, archive.join(id)).unwrap();
+    e.ok(&["import", archive.to_str().unwrap(), "-y"]);
+    let imported = e.home.join("runs").join(id);
+    let meta = std::fs::symlink_metadata(&imported).unwrap();
+    assert!(
+        meta.is_dir() && !meta.file_type().is_symlink(),
+        "imported as a link"
+    );
+    e.ok(&["label", id, "--set", "changed"]);
+    assert_eq!(attr(&victim, "label").unwrap(), "original\n");
+    e.ok(&["runs", "delete", id, "-y"]);
+    e.ok(&["runs", "purge", "-y"]);
+    assert!(
+        victim.join(".guild/opref").is_file(),
+        "purge reached the link's target"
+    );
+    // --move of a link: the link goes, its target stays.
+    e.ok(&["import", archive.to_str().unwrap(), "--move", "-y"]);
+    assert!(std::fs::symlink_metadata(archive.join(id)).is_err());
+    assert!(victim.join(".guild/opref").is_file());
+    assert!(!std::fs::symlink_metadata(&imported)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    // A link put in the runs directory by hand: listed, never written.
+    let id2 = "fedcba9876543210fedcba9876543210";
+    let victim2 = outside.path().join("victim2");
+    copy_tree(&src, &victim2);
+    std::os::unix::fs::symlink(&victim2, e.home.join("runs").join(id2)).unwrap();
+    let o = e.run(&["label", id2, "--set", "through"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("is a symbolic link") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(attr(&victim2, "label").unwrap(), "original\n");
+    let o = e.run(&["tag", id2, "-a", "x"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(attr(&victim2, "tags").is_none());
+    e.ok(&["runs", "delete", id2, "-y"]);
+    e.ok(&["runs", "purge", "-y"]);
+    assert!(
+        victim2.join(".guild/opref").is_file(),
+        "purge deleted through the link"
+    );
+    assert!(attr(&victim2, "label").is_some());
+}
+
+/// A zip archive is checked entry by entry before anything is imported:
+/// a path leading out, an absolute path or a link is refused with its
+/// name, and nothing is left behind.
+#[test]
+fn bad_zip_entries_are_named_and_nothing_is_imported() {
+    let e = Env::new();
+    let dir = tempfile::tempdir().unwrap();
+    let make = |name: &str, entries: &str| -> PathBuf {
+        let zip = dir.path().join(name);
+        let script = format!(
+            "import zipfile, stat\n\
+             z = zipfile.ZipFile({zip:?}, 'w')\n\
+             z.writestr('0123456789abcdef0123456789abcdef/.guild/opref', 'script:. \"\" \"\" x.py\\n')\n\
+             {entries}\n\
+             z.close()\n",
+            zip = zip.display().to_string()
+        );
+        let o = Command::new("python3")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        zip
+    };
+    let cases = [
+        (
+            "up.zip",
+            "z.writestr('0123456789abcdef0123456789abcdef/../../evil.txt', 'x')",
+            "0123456789abcdef0123456789abcdef/../../evil.txt",
+        ),
+        (
+            "abs.zip",
+            "z.writestr('/tmp/evil-abs.txt', 'x')",
+            "/tmp/evil-abs.txt",
+        ),
+        (
+            "link.zip",
+            "i = zipfile.ZipInfo('0123456789abcdef0123456789abcdef/.guild/attrs')\n\
+             i.external_attr = (stat.S_IFLNK | 0o777) << 16\n\
+             z.writestr(i, '/etc')",
+            "0123456789abcdef0123456789abcdef/.guild/attrs",
+        ),
+    ];
+    for (name, entries, entry) in cases {
+        let zip = make(name, entries);
+        let o = e.run(&["import", zip.to_str().unwrap(), "-y"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{name}: {err}");
+        assert!(
+            err.contains(&format!("entry '{entry}'")) && err.contains("nothing was imported"),
+            "{name}: {err}"
+        );
+        assert!(e.run_dirs().is_empty(), "{name}: a run was imported");
+        let left: Vec<_> = std::fs::read_dir(&e.home)
+            .unwrap()
+            .flatten()
+            .filter(|d| d.file_name().to_string_lossy().starts_with(".import"))
+            .collect();
+        assert!(left.is_empty(), "{name}: {left:?}");
+    }
+    assert!(!Path::new("/tmp/evil-abs.txt").exists());
+    assert!(
+        !e.home.join("evil.txt").exists() && !e.home.parent().unwrap().join("evil.txt").exists()
+    );
+}
+
+/// `label` racing `runs delete` of the same run: either wins, and a label
+/// that loses says the run was deleted (not a bare "No such file").
+#[test]
+fn a_label_racing_a_delete_says_the_run_was_deleted() {
+    let e = Env::new();
+    let mut lost = 0;
+    for round in 0..12 {
+        e.ok(&["run", "train.py", "-y", "-q", "epochs=1"]);
+        let id = e.runs_json()[0]["id"].as_str().unwrap().to_string();
+        let labels: Vec<_> = (0..4)
+            .map(|i| {
+                e.cmd(&["label", &id, "--set", &format!("l{round}-{i}")])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        e.ok(&["runs", "delete", &id, "-y"]);
+        for l in labels {
+            let o = l.wait_with_output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            if !o.status.success() {
+                lost += 1;
+                assert!(
+                    !err.contains("No such file")
+                        && (err.contains("was deleted") || err.contains("could not find")),
+                    "{err}"
+                );
+            }
+        }
+    }
+    eprintln!("{lost} labels lost the race");
+}

@@ -373,7 +373,6 @@ pub fn stop(ctx: &Context, c: &Change, grace: Duration) -> Result<Changed> {
     if c.select.runs.is_empty() {
         confirm(ctx, "stop", &sel, &all, c.yes, false)?;
     }
-    let mut done = Vec::new();
     for r in &sel {
         let whereabouts = match crate::launch::Placement::of(&r.run)? {
             crate::launch::Placement::Remote { remote, .. } => format!("on {remote}"),
@@ -384,13 +383,37 @@ pub fn stop(ctx: &Context, c: &Change, grace: Duration) -> Result<Changed> {
         };
         ctx.report
             .progress(&format!("Stopping {} ({whereabouts})", r.run.id));
-        let target = target_of(ctx, &r.run)?;
-        match target.stop(&r.run, grace)? {
-            Stopped::Foreign(pid) => ctx.report.progress(&foreign_pid_msg(&r.run, pid)),
-            _ => done.push(r.clone()),
+    }
+    // Every run is signalled at once and their grace periods overlap:
+    // N runs stop in one timeout, not N.
+    let stopped: Vec<Result<Stopped>> = std::thread::scope(|s| {
+        let handles: Vec<_> = sel
+            .iter()
+            .map(|r| s.spawn(move || target_of(ctx, &r.run)?.stop(&r.run, grace)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::user("stopping a run failed unexpectedly")))
+            })
+            .collect()
+    });
+    let mut done = Vec::new();
+    let mut first_err = None;
+    for (r, res) in sel.iter().zip(stopped) {
+        match res {
+            Ok(Stopped::Foreign(pid)) => ctx.report.progress(&foreign_pid_msg(&r.run, pid)),
+            Ok(_) => done.push(r.clone()),
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
         }
     }
-    Ok(ids(&done))
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(ids(&done)),
+    }
 }
 
 fn foreign_pid_msg(run: &crate::run::Run, pid: i32) -> String {

@@ -142,6 +142,9 @@ pub fn placed_status(text: &[u8], staged: bool) -> Option<Status> {
     match p {
         Placement::Local { .. } => None,
         Placement::Slurm { job } => {
+            if !is_job_id(&job) {
+                return None;
+            }
             let (state, _) = crate::remote::slurm::job_state(&job)?;
             let s = crate::remote::slurm::status_of_state(&state)?;
             match (staged, s) {
@@ -200,6 +203,15 @@ pub enum Placement {
 
 const PLACEMENT: &str = "placement";
 
+/// A Slurm job id: `123`, or an array task `123_4`.
+fn is_job_id(j: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    match j.split_once('_') {
+        Some((a, b)) => digits(a) && digits(b),
+        None => digits(j),
+    }
+}
+
 impl Placement {
     /// Write it into the run (atomically).
     pub fn write(&self, run: &Run) -> Result<()> {
@@ -212,12 +224,28 @@ impl Placement {
     pub fn of(run: &Run) -> Result<Placement> {
         let path = run.guild_path(PLACEMENT);
         match std::fs::read_to_string(&path) {
-            Ok(text) => serde_yaml_ng::from_str(&text).map_err(|e| {
-                crate::error::Error::user(format!(
-                    "{} is not a run placement ({e}); remove it to treat the run as local",
-                    path.display()
-                ))
-            }),
+            Ok(text) => {
+                let p: Placement = serde_yaml_ng::from_str(&text).map_err(|e| {
+                    crate::error::Error::user(format!(
+                        "{} is not a run placement ({e}); remove it to treat the run as local",
+                        path.display()
+                    ))
+                })?;
+                // A job id is given to scancel: never an option or a name.
+                let job = match &p {
+                    Placement::Slurm { job } => Some(job),
+                    Placement::Remote { job, .. } => job.as_ref(),
+                    Placement::Local { .. } => None,
+                };
+                match job {
+                    Some(j) if !is_job_id(j) => Err(crate::error::Error::user(format!(
+                        "{} names job '{}', which is not a Slurm job id; remove it to treat the run as local",
+                        path.display(),
+                        j.escape_debug()
+                    ))),
+                    _ => Ok(p),
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Placement::Local {
                 host: run.attr_str("host").unwrap_or_default(),
             }),
@@ -248,6 +276,15 @@ mod tests {
         let text = serde_yaml_ng::to_string(&p).unwrap();
         std::fs::write(run.guild_path(PLACEMENT), text).unwrap();
         assert_eq!(Placement::of(&run).unwrap(), p);
+        std::fs::write(run.guild_path(PLACEMENT), "type: slurm\njob: \"123_4\"\n").unwrap();
+        assert!(Placement::of(&run).is_ok());
+        std::fs::write(
+            run.guild_path(PLACEMENT),
+            "type: slurm\njob: \"--user=bob\"\n",
+        )
+        .unwrap();
+        let e = Placement::of(&run).unwrap_err().message();
+        assert!(e.contains("not a Slurm job id"), "{e}");
         std::fs::write(run.guild_path(PLACEMENT), "type: nowhere\n").unwrap();
         let e = Placement::of(&run).unwrap_err().message();
         assert!(e.contains("not a run placement"), "{e}");

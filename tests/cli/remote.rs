@@ -778,3 +778,71 @@ fn a_copy_cut_short_leaves_the_run_staged_and_starting_it_again_resumes() {
     assert_eq!(digest(&out), digest(&here));
     assert_eq!(r.status(&id), "completed");
 }
+
+/// A remote whose `guild` is replaced by a hostile script: run ids that
+/// are paths (`../x`, `/abs/dir`) and a `runs/ID` that is a link are
+/// refused with one line, and nothing is written outside the home.
+#[test]
+fn pull_refuses_ids_and_links_a_hostile_remote_reports() {
+    let r = Remote::new("  box: {type: ssh, {ssh}, guild-home: '{home}'}\n");
+    r.ok(&["run", "echo.py", "-y", "--remote", "box"]);
+    let tag = r.ssh_home.trim_start_matches("~/").to_string();
+    let escape = format!("escape-{tag}");
+    let abs = format!("/tmp/abs-{tag}");
+    let hostile = |lines: &str| {
+        r.ssh(&format!(
+            "for b in {home}/bin/guild-*; do printf '%s\\n' '#!/bin/sh' \
+             'echo \"home=$HOME/{tag}\"' {lines} > \"$b\"; chmod +x \"$b\"; done",
+            home = r.ssh_home,
+        ));
+    };
+    let other = Env::new();
+    std::fs::copy(
+        r.e.proj.join("guild-config.yml"),
+        other.proj.join("guild-config.yml"),
+    )
+    .unwrap();
+    let pull = || {
+        other
+            .cmd(&["pull", "box", "-y"])
+            .env("GUILD_CONFIG", other.proj.join("guild-config.yml"))
+            .output()
+            .unwrap()
+    };
+    for bad in [format!("../../{escape}"), abs.clone()] {
+        hostile(&format!("'echo \"{bad} running\"'"));
+        let o = pull();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{bad}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!("remote 'box' gave '{bad}' as a run id")),
+            "{err}"
+        );
+        assert!(!other.home.parent().unwrap().join(&escape).exists());
+        assert!(!other.home.join(&escape).exists());
+        assert!(!Path::new(&abs).exists(), "{abs} was written");
+    }
+    // A plain id whose run directory there is a link to elsewhere.
+    let id = "0123456789abcdef0123456789abcdef";
+    r.ssh(&format!(
+        "mkdir -p {h}/elsewhere/.guild && echo x > {h}/elsewhere/.guild/opref && \
+         ln -sfn \"$HOME/{tag}/elsewhere\" {h}/runs/{id}",
+        h = r.ssh_home
+    ));
+    hostile(&format!("'echo \"{id} running\"'"));
+    let o = pull();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("is a symbolic link"), "{err}");
+    assert!(
+        std::fs::symlink_metadata(other.home.join("runs").join(id)).is_err(),
+        "the link was kept"
+    );
+    let there = r.ssh(&format!("ls -a {}/elsewhere/.guild", r.ssh_home));
+    assert!(
+        !there.contains("placement") && !there.contains("LOCK"),
+        "{there}"
+    );
+}

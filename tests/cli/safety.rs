@@ -1143,3 +1143,34 @@ fn a_label_racing_a_delete_says_the_run_was_deleted() {
     }
     eprintln!("{lost} labels lost the race");
 }
+
+/// `stop --timeout T` of N runs that ignore TERM signals them all at once
+/// and waits once: about T, not N x T; each is killed and recorded.
+#[test]
+fn stopping_many_runs_waits_one_timeout() {
+    let e = Env::new();
+    std::fs::write(
+        e.proj.join("stubborn.py"),
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('up', flush=True)\ntime.sleep(300)\n",
+    )
+    .unwrap();
+    for _ in 0..4 {
+        e.ok(&["run", "stubborn.py", "-y", "-q", "--background"]);
+    }
+    wait_until("4 runs up", Duration::from_secs(30), || {
+        e.run_dirs().iter().all(|r| {
+            std::fs::read_to_string(r.join(".guild/output")).is_ok_and(|o| o.contains("up"))
+        }) && e.run_dirs().len() == 4
+    });
+    let t0 = Instant::now();
+    let o = e.run(&["stop", "--timeout", "2", "-y"]);
+    let took = t0.elapsed();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        took < Duration::from_secs(6),
+        "4 stops of 2 s each took {took:?}: one after the other"
+    );
+    for r in e.run_dirs() {
+        assert_eq!(attr(&r, "exit_status").as_deref(), Some("-9\n"), "{r:?}");
+    }
+}

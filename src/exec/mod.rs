@@ -142,6 +142,14 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
     }
     let (tx, rx) = std::sync::mpsc::channel();
     let mut readers = 0;
+    let pipes: Vec<u64> = [
+        child.stdout.as_ref().map(|p| p.as_raw_fd()),
+        child.stderr.as_ref().map(|p| p.as_raw_fd()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(|fd| nix::sys::stat::fstat(fd).ok().map(|st| st.st_ino))
+    .collect();
     if let Some(out) = child.stdout.take() {
         grow_pipe(&out);
         readers += 1;
@@ -234,6 +242,17 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
     for _ in 0..readers {
         let left = deadline.saturating_duration_since(Instant::now());
         if rx.recv_timeout(left).is_err() {
+            // The group is gone, yet the output is open: a process that
+            // left it (setsid, a daemon) holds it. Say which.
+            let holders = pipe_holders(&pipes);
+            if holders.is_empty() {
+                capture.note("WARNING: [guild] the run's output was still open 5 s after its processes ended; the run ended without waiting for the rest");
+            }
+            for (p, comm) in holders {
+                capture.note(&format!(
+                    "WARNING: [guild] process {p} ({comm}) outside the run's process group kept its output open; the run ended without waiting for it"
+                ));
+            }
             break;
         }
     }
@@ -258,6 +277,36 @@ pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
     Ok(exit_status)
 }
 
+/// The processes (pid, name) other than this one with a pipe of inode
+/// `pipes` open: a scan of `/proc/*/fd`, done only when a run's output
+/// stays open after its group ended.
+fn pipe_holders(pipes: &[u64]) -> Vec<(i32, String)> {
+    let me = std::process::id() as i32;
+    let names: Vec<String> = pipes.iter().map(|i| format!("pipe:[{i}]")).collect();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for pid in rd
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| *p != me)
+    {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|t| names.iter().any(|n| t.as_os_str() == n.as_str()))
+        });
+        if holds {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            found.push((pid, comm.trim().to_string()));
+        }
+    }
+    found
+}
+
 /// Whether process group `pgid` still has a live (non-zombie) member.
 fn group_alive(pgid: i32) -> bool {
     // SAFETY: signal 0 only checks that the group exists and may be
@@ -280,10 +329,17 @@ pub fn finish(run: &Run, exit_status: i64) -> Result<()> {
     if !run.guild_dir().exists() {
         return Ok(()); // deleted while running
     }
-    run.write_attrs(&[
+    run.write_end_attrs(&[
         ("exit_status", exit_status.into()),
         ("stopped", crate::run::now_us().into()),
-    ])?;
+    ])
+    .map_err(|e| {
+        Error::user(format!(
+            "cannot record the end of run {} (exit status {exit_status}): {}; free some space, then `guild runs` shows it as error",
+            run.short_id(),
+            e.message()
+        ))
+    })?;
     fsutil::remove_if_exists(&run.guild_path("LOCK"))?;
     fsutil::remove_if_exists(&run.guild_path("LOCK.proc"))
 }

@@ -409,6 +409,7 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     attrs.push(("deps", deps_attr));
     attrs.push(("started", now_us().into()));
     let mut files = run.attr_files(&attrs);
+    files.extend(run.end_reserves());
     files.push((
         run.guild_path("manifest"),
         manifest::text(&entries).into_bytes(),

@@ -83,6 +83,9 @@ pub fn now_us() -> i64 {
     }
 }
 
+/// The attrs a run's end writes, for which its start keeps room.
+const END_ATTRS: [&str; 2] = ["exit_status", "stopped"];
+
 /// Whether `id` is a plain run id: what Guild makes (32 hex digits) or a
 /// name of the same kind (1 to 128 letters, digits, `_`, `-` and `.`, not
 /// starting with `.`), so that joined to a runs directory it names an
@@ -257,6 +260,60 @@ impl Run {
     pub fn write_attrs(&self, attrs: &[(&str, Value)]) -> Result<()> {
         self.writable()?;
         fsutil::write_atomic_many(&self.attr_files(attrs)).map_err(|e| self.deleted_or(e))
+    }
+
+    /// The files that keep room for the attrs a run's end writes
+    /// (`exit_status`, `stopped`): written with the start's metadata, they
+    /// are filled in and renamed into `attrs/` at the end, so a disk that
+    /// fills up while the run goes on cannot keep its end from being
+    /// recorded. Private (`LOCK.*`), never listed or copied.
+    pub fn end_reserves(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        END_ATTRS
+            .iter()
+            .map(|n| (self.guild_path(&format!("LOCK.end-{n}")), vec![b' '; 32]))
+            .collect()
+    }
+
+    /// Whether the end reserves are in place (a run started again needs
+    /// them written anew).
+    pub fn has_end_reserves(&self) -> bool {
+        END_ATTRS
+            .iter()
+            .all(|n| self.guild_path(&format!("LOCK.end-{n}")).is_file())
+    }
+
+    /// Write the attrs of a run's end: into the room its start kept (see
+    /// [`Run::end_reserves`]), else as any attr is written.
+    pub fn write_end_attrs(&self, attrs: &[(&str, Value)]) -> Result<()> {
+        self.writable()?;
+        if self.fill_end_reserves(attrs).is_ok() {
+            return Ok(());
+        }
+        self.write_attrs(attrs)
+    }
+
+    fn fill_end_reserves(&self, attrs: &[(&str, Value)]) -> std::io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let mut filled = Vec::with_capacity(attrs.len());
+        for (name, value) in attrs {
+            let reserve = self.guild_path(&format!("LOCK.end-{name}"));
+            let data = yaml::dump(value);
+            let f = std::fs::OpenOptions::new().write(true).open(&reserve)?;
+            if (f.metadata()?.len() as usize) < data.len() {
+                return Err(std::io::Error::other("reserve too small"));
+            }
+            f.write_all_at(data.as_bytes(), 0)?;
+            f.set_len(data.len() as u64)?;
+            filled.push((f, reserve, name));
+        }
+        if fsutil::syncing() {
+            let handles: Vec<&std::fs::File> = filled.iter().map(|(f, _, _)| f).collect();
+            fsutil::sync_all_batch(&handles)?;
+        }
+        for (_, reserve, name) in &filled {
+            std::fs::rename(reserve, self.attr_path(name))?;
+        }
+        Ok(())
     }
 
     /// Attrs as (path, content) pairs for [`fsutil::write_atomic_many`].

@@ -19,7 +19,9 @@ pub enum Moved {
 /// Move `run` into `dest_dir` (`trash/runs` or `runs`). A run of the same
 /// id already there is never replaced nor renamed.
 pub fn move_to(run: &Run, dest_dir: &Path) -> Result<Moved> {
-    crate::fsutil::create_dir_all(dest_dir)?;
+    if let Err(e) = std::fs::create_dir_all(dest_dir) {
+        return Err(no_room(run, dest_dir, e));
+    }
     let dest = dest_dir.join(&run.id);
     match nix::fcntl::renameat2(
         None,
@@ -50,8 +52,27 @@ pub fn move_to(run: &Run, dest_dir: &Path) -> Result<Moved> {
                 Err(e) => Err(Error::io("moving run", &run.dir, e)),
             }
         }
-        Err(e) => Err(Error::io("moving run", &run.dir, e.into())),
+        Err(e) => Err(no_room(run, dest_dir, e.into())),
     }
+}
+
+/// A move that failed: on a full disk, what failed and what to do (the
+/// run is where it was: a move is one rename).
+fn no_room(run: &Run, dest_dir: &Path, e: std::io::Error) -> Error {
+    if e.raw_os_error() != Some(libc::ENOSPC) {
+        return Error::io("moving run", &run.dir, e);
+    }
+    let to_trash = dest_dir.ends_with("trash/runs");
+    Error::user(format!(
+        "cannot move run {} to {}: the disk is full ({e}); the run is unchanged. Free some space and try again{}",
+        run.short_id(),
+        dest_dir.display(),
+        if to_trash {
+            format!(", or delete it for good: guild runs delete --permanent {}", run.short_id())
+        } else {
+            String::new()
+        }
+    ))
 }
 
 /// Delete `run` for good: first renamed out of sight (one process wins),

@@ -1174,3 +1174,150 @@ fn stopping_many_runs_waits_one_timeout() {
         assert_eq!(attr(&r, "exit_status").as_deref(), Some("-9\n"), "{r:?}");
     }
 }
+
+/// A run that leaves a daemon in another session holding its output: the
+/// run ends (after 5 s) and its output names the process that kept it
+/// open.
+#[test]
+fn a_daemon_holding_the_output_is_named_in_the_runs_output() {
+    let e = Env::new();
+    std::fs::write(
+        e.proj.join("daemon.sh"),
+        "#!/bin/sh\nsetsid sh -c 'echo $$ > daemon.pid; exec sleep 60' &\nsleep 0.5\necho main done\n",
+    )
+    .unwrap();
+    Command::new("chmod")
+        .arg("+x")
+        .arg(e.proj.join("daemon.sh"))
+        .status()
+        .unwrap();
+    e.ok(&["run", "daemon.sh", "-y", "-q"]);
+    let run = e.run_dirs()[0].clone();
+    let pid: i32 = std::fs::read_to_string(run.join("daemon.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let output = std::fs::read_to_string(run.join(".guild/output")).unwrap();
+    // SAFETY: the test's own daemon, still alive (it held the pipe).
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    assert!(output.contains("main done"), "{output}");
+    assert!(
+        output.contains(&format!(
+            "process {pid} (sleep) outside the run's process group kept its output open"
+        )),
+        "{output}"
+    );
+    assert_eq!(attr(&run, "exit_status").unwrap(), "0\n");
+}
+
+/// A tmpfs of its own (unmounted when dropped), to fill up.
+struct SmallFs(PathBuf);
+
+impl SmallFs {
+    fn new(dir: &Path) -> SmallFs {
+        std::fs::create_dir_all(dir).unwrap();
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4m,nr_inodes=400", "tmpfs"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "mounting a tmpfs (the suite runs as root): {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        SmallFs(dir.to_path_buf())
+    }
+
+    /// Use up its space and its inodes.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.0.join("fill")).unwrap();
+        while f.write_all(&[0u8; 65536]).is_ok() {}
+        for i in 0.. {
+            if std::fs::File::create(self.0.join(format!("f{i}"))).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A disk that fills up while a run goes on: the run's end is still
+/// recorded (its start kept room for it), and a delete to the trash that
+/// cannot be made says so, names the fix and leaves the run as it was.
+#[test]
+fn a_full_disk_still_records_the_end_and_says_what_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fs = SmallFs::new(&tmp.path().join("mnt"));
+    let home = fs.0.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let e = Env::new();
+    let cmd = |args: &[&str]| {
+        let mut c = e.cmd(args);
+        c.env("GUILD_HOME", &home);
+        c
+    };
+    assert!(cmd(&["run", "train.py", "-y", "-q", "epochs=1"])
+        .status()
+        .unwrap()
+        .success());
+    assert!(cmd(&[
+        "run",
+        "train.py",
+        "-y",
+        "-q",
+        "epochs=1",
+        "sleep=2",
+        "--background"
+    ])
+    .status()
+    .unwrap()
+    .success());
+    let runs = || -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(home.join("runs"))
+            .unwrap()
+            .flatten()
+            .map(|d| d.path())
+            .collect();
+        v.sort_by_key(|p| attr(p, "started"));
+        v
+    };
+    let (first, second) = (runs()[0].clone(), runs()[1].clone());
+    wait_until("the run going", Duration::from_secs(20), || {
+        second.join(".guild/LOCK").exists()
+    });
+    fs.fill();
+    wait_until("the run's end", Duration::from_secs(30), || {
+        !second.join(".guild/LOCK").exists()
+    });
+    assert_eq!(attr(&second, "exit_status").as_deref(), Some("0\n"));
+    assert!(attr(&second, "stopped").is_some_and(|s| s.trim().parse::<i64>().is_ok()));
+    // No room for the trash: one line, the run unchanged.
+    let o = cmd(&[
+        "runs",
+        "delete",
+        &first.file_name().unwrap().to_string_lossy(),
+        "-y",
+    ])
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("the disk is full") && err.contains("--permanent"),
+        "{err}"
+    );
+    assert!(first.join(".guild/opref").is_file());
+    assert_eq!(runs().len(), 2);
+    drop(fs);
+}

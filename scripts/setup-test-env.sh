@@ -27,7 +27,8 @@ if [ ! -x "$VENV/bin/guild" ] || ! "$VENV/bin/guild" --version 2>/dev/null | gre
   "$VENV/bin/pip" install -q --disable-pip-version-check 'guildai==0.9.0'
 fi
 "$VENV/bin/guild" --version
-# A real OpenSSH server on 127.0.0.1:2222 for the remote tests (installs
+# A real OpenSSH server on 127.0.0.1 (2222, or a free port when that is
+# taken: the tests read it from its client config) for the remote tests (installs
 # openssh-server and rsync on first use; the system ssh client config is
 # left alone: tests use the client config it writes under its state dir).
 SSHD_STATE="${GUILD_TEST_SSHD_STATE:-/tmp/guild-test-sshd}"

@@ -612,16 +612,22 @@ fn remote_faults_are_one_line_and_leave_nothing_behind() {
     let pubkey = std::fs::read_to_string(other_host.with_extension("pub")).unwrap();
     let kh = dir.path().join("known_hosts");
     let mut words = pubkey.split_whitespace();
+    let cfg = std::fs::read_to_string(test_sshd_config()).unwrap();
+    // The test sshd's port (a free one, when 2222 was taken).
+    let port = cfg
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Port "))
+        .unwrap()
+        .to_string();
     std::fs::write(
         &kh,
         format!(
-            "[127.0.0.1]:2222 {} {}\n",
+            "[127.0.0.1]:{port} {} {}\n",
             words.next().unwrap(),
             words.next().unwrap()
         ),
     )
     .unwrap();
-    let cfg = std::fs::read_to_string(test_sshd_config()).unwrap();
     let bad_cfg = dir.path().join("ssh_config");
     let known = cfg
         .lines()
@@ -845,4 +851,59 @@ fn pull_refuses_ids_and_links_a_hostile_remote_reports() {
         !there.contains("placement") && !there.contains("LOCK"),
         "{there}"
     );
+}
+
+/// The suite's sshd never stops the suite because a port is taken: with
+/// 2222 in use (by this suite's own sshd, or a listener here) another
+/// starts on a free port; a port asked for that is taken is one line.
+#[test]
+fn the_test_sshd_picks_a_free_port_when_2222_is_taken() {
+    let _held = std::net::TcpListener::bind("127.0.0.1:2222");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("services/sshd-local.sh");
+    let state = tempfile::tempdir().unwrap();
+    let st = state.path().join("s");
+    let start = |port: Option<&str>| {
+        let mut c = Command::new(&script);
+        c.arg("start").arg(&st).env("SSHD_LOCAL_CLIENT_CONFIG", "0");
+        match port {
+            Some(p) => c.env("SSHD_LOCAL_PORT", p),
+            None => c.env_remove("SSHD_LOCAL_PORT"),
+        };
+        c.output().unwrap()
+    };
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = held.local_addr().unwrap().port().to_string();
+    let o = start(Some(&taken));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("127.0.0.1:{taken} is taken")), "{err}");
+    let o = start(None);
+    let stop = || {
+        Command::new(&script)
+            .arg("stop")
+            .arg(&st)
+            .output()
+            .unwrap()
+    };
+    let facts = String::from_utf8_lossy(&o.stdout).into_owned();
+    if !o.status.success() {
+        stop();
+        panic!("{facts}{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let port = facts
+        .lines()
+        .find_map(|l| l.strip_prefix("SSHD_LOCAL_PORT="))
+        .unwrap()
+        .to_string();
+    let login = Command::new("ssh")
+        .arg("-F")
+        .arg(st.join("client/ssh_config"))
+        .args(["sshd-local", "true"])
+        .stdin(Stdio::null())
+        .status()
+        .unwrap();
+    stop();
+    assert_ne!(port, "2222");
+    assert!(login.success(), "no login on the port picked ({port})");
 }

@@ -115,21 +115,17 @@ pub fn start(
     // A run started again shows running, not how it ended last time.
     run.del_attr("exit_status")?;
     run.del_attr("stopped")?;
-    // Room for the end's attrs: written at staging, again for a restart.
-    let reserves = if run.has_end_reserves() {
-        Vec::new()
-    } else {
-        run.end_reserves()
-    };
+    // Room for the end's attrs: kept at staging, again for a restart.
+    if !run.has_room_for_end() {
+        run.keep_room_for_end();
+    }
     // Written once the process is spawned, while it boots.
     let on_start = move || {
-        if attrs.is_empty() && reserves.is_empty() {
-            return Ok(());
+        if attrs.is_empty() {
+            Ok(())
+        } else {
+            run.write_attrs(&attrs)
         }
-        run.writable()?;
-        let mut files = run.attr_files(&attrs);
-        files.extend(reserves);
-        fsutil::write_atomic_many(&files)
     };
     let flag_names: Vec<String> = flags
         .keys()

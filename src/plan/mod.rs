@@ -409,7 +409,6 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     attrs.push(("deps", deps_attr));
     attrs.push(("started", now_us().into()));
     let mut files = run.attr_files(&attrs);
-    files.extend(run.end_reserves());
     files.push((
         run.guild_path("manifest"),
         manifest::text(&entries).into_bytes(),
@@ -432,6 +431,7 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     } else {
         fsutil::write_atomic_many(&files)?;
     }
+    run.keep_room_for_end();
     fsutil::touch(&run.guild_path("STAGED"))?;
     fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
     cleanup.0 = None;

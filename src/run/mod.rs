@@ -262,28 +262,41 @@ impl Run {
         fsutil::write_atomic_many(&self.attr_files(attrs)).map_err(|e| self.deleted_or(e))
     }
 
-    /// The files that keep room for the attrs a run's end writes
-    /// (`exit_status`, `stopped`): written with the start's metadata, they
-    /// are filled in and renamed into `attrs/` at the end, so a disk that
-    /// fills up while the run goes on cannot keep its end from being
-    /// recorded. Private (`LOCK.*`), never listed or copied.
-    pub fn end_reserves(&self) -> Vec<(PathBuf, Vec<u8>)> {
-        END_ATTRS
-            .iter()
-            .map(|n| (self.guild_path(&format!("LOCK.end-{n}")), vec![b' '; 32]))
-            .collect()
+    /// Keep room for the attrs a run's end writes (`exit_status`,
+    /// `stopped`): two small files written at the start, filled in and
+    /// renamed into `attrs/` at the end, so a disk that fills up while the
+    /// run goes on cannot keep its end from being recorded. Their space is
+    /// taken when they are written (the filesystem reserves it then), so
+    /// they need no sync; best effort: without them the end writes its
+    /// attrs as any attr is written. Private (`LOCK.*`), never listed or
+    /// copied.
+    pub fn keep_room_for_end(&self) {
+        use nix::fcntl::{fallocate, FallocateFlags};
+        use std::os::fd::AsRawFd;
+        for n in END_ATTRS {
+            let path = self.guild_path(&format!("LOCK.end-{n}"));
+            let Ok(f) = std::fs::File::create(&path) else {
+                continue;
+            };
+            // Space allocated past the (empty) end: filling it in later
+            // needs no new block and no truncation. Where the filesystem
+            // cannot, bytes written do the same (cut to size at the end).
+            if fallocate(f.as_raw_fd(), FallocateFlags::FALLOC_FL_KEEP_SIZE, 0, 64).is_err() {
+                let _ = std::io::Write::write_all(&mut &f, &[b' '; 32]);
+            }
+        }
     }
 
-    /// Whether the end reserves are in place (a run started again needs
-    /// them written anew).
-    pub fn has_end_reserves(&self) -> bool {
+    /// Whether the room for the end is kept (a run started again needs it
+    /// kept anew).
+    pub fn has_room_for_end(&self) -> bool {
         END_ATTRS
             .iter()
             .all(|n| self.guild_path(&format!("LOCK.end-{n}")).is_file())
     }
 
     /// Write the attrs of a run's end: into the room its start kept (see
-    /// [`Run::end_reserves`]), else as any attr is written.
+    /// [`Run::keep_room_for_end`]), else as any attr is written.
     pub fn write_end_attrs(&self, attrs: &[(&str, Value)]) -> Result<()> {
         self.writable()?;
         if self.fill_end_reserves(attrs).is_ok() {
@@ -293,17 +306,21 @@ impl Run {
     }
 
     fn fill_end_reserves(&self, attrs: &[(&str, Value)]) -> std::io::Result<()> {
-        use std::os::unix::fs::FileExt;
+        use std::os::unix::fs::{FileExt, MetadataExt};
         let mut filled = Vec::with_capacity(attrs.len());
         for (name, value) in attrs {
             let reserve = self.guild_path(&format!("LOCK.end-{name}"));
             let data = yaml::dump(value);
             let f = std::fs::OpenOptions::new().write(true).open(&reserve)?;
-            if (f.metadata()?.len() as usize) < data.len() {
-                return Err(std::io::Error::other("reserve too small"));
+            let meta = f.metadata()?;
+            // Room: blocks allocated (past the end, or written).
+            if (meta.blocks() * 512) < data.len() as u64 {
+                return Err(std::io::Error::other("no room kept"));
             }
             f.write_all_at(data.as_bytes(), 0)?;
-            f.set_len(data.len() as u64)?;
+            if meta.len() > data.len() as u64 {
+                f.set_len(data.len() as u64)?;
+            }
             filled.push((f, reserve, name));
         }
         if fsutil::syncing() {

@@ -877,15 +877,12 @@ fn the_test_sshd_picks_a_free_port_when_2222_is_taken() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains(&format!("127.0.0.1:{taken} is taken")), "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{taken} is taken")),
+        "{err}"
+    );
     let o = start(None);
-    let stop = || {
-        Command::new(&script)
-            .arg("stop")
-            .arg(&st)
-            .output()
-            .unwrap()
-    };
+    let stop = || Command::new(&script).arg("stop").arg(&st).output().unwrap();
     let facts = String::from_utf8_lossy(&o.stdout).into_owned();
     if !o.status.success() {
         stop();

@@ -406,7 +406,8 @@ pub fn output_page(
     // lines, a page from `start` its last ones).
     let mut lines: std::collections::VecDeque<LogLine> = std::collections::VecDeque::new();
     let mut kept = 0usize;
-    let mut first = first;
+    // Where the page begins: `first`, later when a tail drops lines.
+    let mut page_start = first;
     let tail = start < 0 || keep_last;
     let mut buf = Vec::new();
     for _ in first..last {
@@ -440,7 +441,7 @@ pub fn output_page(
                     break;
                 };
                 kept -= t.len();
-                first += 1;
+                page_start += 1;
             }
         }
         kept += text.len();
@@ -449,7 +450,7 @@ pub fn output_page(
     let lines: Vec<LogLine> = lines.into();
     Ok(OutputPage {
         total,
-        start: first,
+        start: page_start,
         lines,
     })
 }

@@ -985,7 +985,7 @@ mod tests {
             (none.initialized, none.id.as_str(), none.line().into()),
             (e.started, e.id.as_str(), e.line().into()),
         ];
-        write_index(&p, 9, (7, 8), lines, &["not a\trun"]);
+        write_index(&p, 9, (7, 8), lines.clone(), &["not-a-run"]);
         let back = Index::read(&p).unwrap();
         // Newest first.
         let parsed: Vec<Entry> = back
@@ -1006,18 +1006,29 @@ mod tests {
                 ("abc", e.sig, Some(5), false)
             ]
         );
-        assert_eq!(back.others, ["not a\trun"]);
+        assert_eq!(back.others, ["not-a-run"]);
         assert_eq!((back.made, back.dir_sig), (9, Some((7, 8))));
-        std::fs::write(&p, "guild-runs-index 2\nmade\t1\t2\t3\nr\tbroken\n").unwrap();
+        // A name that is not a plain id makes no index at all.
+        let q = tmp.path().join("q");
+        write_index(&q, 9, (7, 8), lines, &["not a\trun"]);
+        assert!(!q.exists());
+        // Cut short, grown, or with a line that does not parse: not used.
+        let text = std::fs::read_to_string(&p).unwrap();
+        std::fs::write(&p, &text[..text.len() - 10]).unwrap();
+        assert!(Index::read(&p).is_none());
+        std::fs::write(&p, format!("{text}o\tmore\n")).unwrap();
+        assert!(Index::read(&p).is_none());
+        std::fs::write(&p, "guild-runs-index 3\nmade\t1\t2\t3\t9\nr\tbroken\n").unwrap();
         assert!(Index::read(&p).is_none());
         // An id that needs escapes is not kept as an entry.
         let odd = Entry {
             id: "a\\b".into(),
             ..e.clone()
         };
+        let body = format!("{}\n", odd.line());
         std::fs::write(
             &p,
-            format!("guild-runs-index 2\nmade\t1\t2\t3\n{}\n", odd.line()),
+            format!("guild-runs-index 3\nmade\t1\t2\t3\t{}\n{body}", body.len()),
         )
         .unwrap();
         assert!(Index::read(&p).is_none());

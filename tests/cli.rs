@@ -3041,6 +3041,179 @@ fn flags_imported_from_global_dicts_and_namespaces_as_guild_090() {
         .contains("f.a  (default is 1.123)"));
 }
 
+/// `arg-split` as Guild 0.9.0 splits: `yes` as a shell splits words, a
+/// separator (`','`) on it; for defaults from guild.yml and values given.
+/// (A default split on ',' was once passed whole: `argument --y: invalid
+/// int value: '1,2,3'`.)
+#[test]
+fn arg_split_splits_as_guild_090() {
+    let pair = SamplePair::new("flags-dest");
+    for args in [
+        &["run", "split-args", "x=1 2 'hello there'", "-y"][..],
+        &["run", "split-args", "-y"],
+        &["run", "split-args", "y=4,5", "x=a", "-y"],
+        &["run", "split-args", "y=6", "-y"],
+    ] {
+        let out = pair.both(args);
+        assert_eq!(out.0, Some(0), "{args:?}: {}", out.2);
+    }
+    // The command, as Guild prints it (its Python is its own).
+    let (ours, theirs) = (
+        pair.ours(&["run", "split-args", "--print-cmd"]),
+        pair.theirs(&["run", "split-args", "--print-cmd"]),
+    );
+    let args = |o: &Outcome| o.1.split_once(" -um ").map(|(_, a)| a.to_string());
+    assert_eq!(args(&ours), args(&theirs));
+    assert!(
+        ours.1.ends_with("args3 -- --x 1 2 'a b' --y 1 2 3"),
+        "{}",
+        ours.1
+    );
+    let out = pair.ours(&["run", "split-args", "x=1 2 'hello there'", "-y"]);
+    assert!(
+        out.1.contains("['1', '2', 'hello there']") && out.1.contains("[1, 2, 3]"),
+        "{}",
+        out.1
+    );
+    // A part that is not of the flag's type is refused before any run.
+    let out = pair.ours(&["run", "split-args", "y=1,x", "-y"]);
+    assert_eq!(out.0, Some(1), "{out:?}");
+    let theirs = pair.theirs(&["run", "split-args", "y=1,x", "-y"]);
+    assert_eq!(theirs.0, Some(1), "{theirs:?}");
+}
+
+/// A local HTTP server (`python3 -m http.server`) on a free port, serving
+/// `dir`; stopped when dropped.
+struct HttpServer(std::process::Child, u16);
+
+impl HttpServer {
+    fn new(dir: &Path) -> HttpServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_until("the HTTP server", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        HttpServer(child, port)
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `download` as Guild 0.9.0: the same cache path (under each home) and
+/// digest, nothing downloaded twice; a guild.yml `url:` source with the
+/// same URL then uses the cached file, with the server gone.
+#[test]
+fn download_fills_the_resource_cache_as_guild_090() {
+    let srv_dir = tempfile::tempdir().unwrap();
+    std::fs::write(srv_dir.path().join("hello.txt"), "hello\n").unwrap();
+    let srv = HttpServer::new(srv_dir.path());
+    let url = format!("http://127.0.0.1:{}/hello.txt", srv.1);
+    let e = Env::new();
+    let theirs_home = tempfile::tempdir().unwrap();
+    let theirs = |args: &[&str]| {
+        Command::new(guild_venv().join("bin/guild"))
+            .args(args)
+            .env("GUILD_HOME", theirs_home.path())
+            .current_dir(&e.proj)
+            .output()
+            .unwrap()
+    };
+    let norm = |o: &Output, home: &Path| {
+        let h = home.display().to_string();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).replace(&h, "HOME"),
+            String::from_utf8_lossy(&o.stderr).replace(&h, "HOME"),
+        )
+    };
+    for _ in 0..2 {
+        let ours = norm(&e.run(&["download", &url]), &e.home);
+        let want = norm(&theirs(&["download", &url]), theirs_home.path());
+        assert_eq!(ours, want);
+    }
+    let o = e.run(&["download", &url]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with("5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03  "),
+        "{out}"
+    );
+    // A missing file: one line, exit 1, nothing cached.
+    let missing = format!("http://127.0.0.1:{}/missing.txt", srv.1);
+    let o = e.run(&["download", &missing]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("error downloading {missing}: HTTP Error 404")),
+        "{err}"
+    );
+    let o = e.run(&["download", "http://127.0.0.1:1/dir/"]);
+    assert_eq!(o.status.code(), Some(1));
+    // The server gone: a url source of the same URL is the cached file.
+    drop(srv);
+    std::fs::write(
+        e.proj.join("guild.yml"),
+        format!("fetch:\n  main: train\n  requires:\n    - url: {url}\n"),
+    )
+    .unwrap();
+    let o = e.run(&["run", "fetch", "-y"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("Using cached file"), "{err}");
+    let run = e.run_dirs()[0].clone();
+    assert_eq!(
+        std::fs::read_to_string(run.join("hello.txt")).unwrap(),
+        "hello\n"
+    );
+}
+
+/// Guild's package and environment commands are left out, each with one
+/// line that says so and what to use instead.
+#[test]
+fn left_out_commands_say_what_to_use_instead() {
+    let e = Env::new();
+    for (cmd, hint) in [
+        ("init", "GUILD_HOME"),
+        ("shell", "guild api"),
+        ("install", "pip install"),
+        ("uninstall", "pip uninstall"),
+        ("package", "python3 -m build"),
+        ("packages", "pip list"),
+        ("search", "pypi.org"),
+        ("sys", "aws s3 sync"),
+        ("tensorflow", "guild tensorboard"),
+    ] {
+        let o = e.run(&[cmd, "some-arg", "--flag"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{cmd}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{cmd}: {err}");
+        assert!(
+            err.contains(&format!("`guild {cmd}`")) && err.contains(hint),
+            "{cmd}: {err}"
+        );
+    }
+}
+
 #[test]
 fn comments_as_guild_090() {
     let e = Env::new();

@@ -90,3 +90,21 @@ pub fn help(ctx: &Context) -> Result<Vec<ModelHelp>> {
     }
     Ok(out)
 }
+
+/// What `download` fetched: the file in the resource cache and its digest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Downloaded {
+    pub sha256: String,
+    pub path: std::path::PathBuf,
+}
+
+/// `download URL`: the file into the resource cache (skipped when it is
+/// there already: the reporter hears `Using cached file PATH`), and its
+/// SHA-256. A `url:` source of guild.yml with the same URL then uses it.
+pub fn download(ctx: &Context, url: &str) -> Result<Downloaded> {
+    let path = crate::op::fetch::fetch(&ctx.home, url, &|m| ctx.report.progress(m))?;
+    Ok(Downloaded {
+        sha256: crate::op::fetch::sha256_file(&path)?,
+        path,
+    })
+}

@@ -1204,7 +1204,11 @@ fn split_raw_args(
                         j += 1;
                     }
                 }
-                flag_args.push((d.name.clone(), vals.join(" ")));
+                let joined = match &d.arg_split_sep {
+                    Some(sep) if d.arg_split => vals.join(sep),
+                    _ => vals.join(" "),
+                };
+                flag_args.push((d.name.clone(), joined));
                 i = j;
             }
             _ => {

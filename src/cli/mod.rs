@@ -104,6 +104,52 @@ fn subcommand_of(args: &[OsString]) -> Option<&str> {
     None
 }
 
+/// The arguments of a command left out, whatever they are.
+#[derive(clap::Args, Debug)]
+pub struct LeftOut {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<String>,
+}
+
+/// What a Guild 0.9 command left out did, and what to use instead.
+fn left_out(name: &str) -> Result<i32> {
+    let (what, instead) = match name {
+        "init" => (
+            "made a project-local Guild home or a virtualenv",
+            "set GUILD_HOME (or -H DIR) to choose a home, and make virtualenvs with `python3 -m venv`",
+        ),
+        "shell" => (
+            "started a Python shell with Guild's API",
+            "use `guild api` for runs as JSON, or read the run directories",
+        ),
+        "install" => ("installed Guild packages with pip", "use `pip install`"),
+        "uninstall" => ("uninstalled Guild packages with pip", "use `pip uninstall`"),
+        "package" => (
+            "built a Python package from guild.yml",
+            "use `python3 -m build` (and `twine upload`)",
+        ),
+        "packages" => (
+            "listed and removed Guild packages",
+            "use `pip list`, `pip show` and `pip uninstall`",
+        ),
+        "search" => (
+            "searched PyPI (disabled in Guild 0.9 too)",
+            "search https://pypi.org",
+        ),
+        "sys" => (
+            "ran cloud instance services (S3 sync, a shutdown timer)",
+            "use `aws s3 sync` and `shutdown -h +MINUTES`",
+        ),
+        _ => (
+            "inspected TensorFlow checkpoints",
+            "use TensorFlow's own tools (`saved_model_cli`, `tf.train.list_variables`), or `guild tensorboard` for scalars",
+        ),
+    };
+    Err(Error::user(format!(
+        "`guild {name}` {what}; it is Guild's package and environment plumbing, which this tracker leaves out: {instead}"
+    )))
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a script or operation as a tracked run
@@ -180,6 +226,14 @@ pub enum Command {
     Remotes(cmd_project::RemotesArgs),
     /// Check a remote: reachable, its guild home, guild and Python there
     Remote(cmd_project::RemoteArgs),
+    /// Download a file resource into the resource cache
+    #[command(
+        long_about = "Download a file resource into the resource cache.\n\nURL (http, https or file) is downloaded into the guild home's resource cache and printed with its SHA-256 digest. A `url:` source in guild.yml with exactly the same URL then uses the cached file instead of downloading it.\n\nA file already in the cache is not downloaded again: delete it to download it anew. Verify the digest independently for anything you will execute."
+    )]
+    Download {
+        /// The URL of the file
+        url: String,
+    },
     /// Copy runs of a remote into this home (complete, as local runs)
     Pull(cmd_project::PullArgs),
     /// Copy runs of this home to a remote
@@ -192,6 +246,26 @@ pub enum Command {
         #[arg(value_name = "RUN")]
         runs: Vec<String>,
     },
+    /// Guild 0.9's package and environment commands, left out: each
+    /// says so in one line, with what to use instead.
+    #[command(hide = true, disable_help_flag = true)]
+    Init(LeftOut),
+    #[command(hide = true, disable_help_flag = true)]
+    Shell(LeftOut),
+    #[command(hide = true, disable_help_flag = true)]
+    Install(LeftOut),
+    #[command(hide = true, disable_help_flag = true)]
+    Uninstall(LeftOut),
+    #[command(hide = true, disable_help_flag = true)]
+    Package(LeftOut),
+    #[command(hide = true, disable_help_flag = true)]
+    Packages(LeftOut),
+    #[command(hide = true, disable_help_flag = true)]
+    Search(LeftOut),
+    #[command(hide = true, disable_help_flag = true)]
+    Sys(LeftOut),
+    #[command(hide = true, disable_help_flag = true)]
+    Tensorflow(LeftOut),
     /// Run the trials of a batch run (the process of a sweep)
     #[command(name = "__batch", hide = true)]
     Batch,
@@ -656,6 +730,11 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Remotes(_) => cmd_project::remotes(&ctx),
         Command::Remote(a) => cmd_project::remote(&ctx, a),
         Command::Pull(a) => cmd_project::pull(&ctx, a),
+        Command::Download { url } => {
+            let d = crate::api::project::download(&ctx, &url)?;
+            println!("{}  {}", d.sha256, d.path.display());
+            Ok(0)
+        }
         Command::Push(a) => cmd_project::push(&ctx, a),
         Command::Sync(a) => cmd_project::sync(&ctx, a),
         Command::RemoteStatus { runs } => cmd_project::here_status(&ctx, &runs),
@@ -665,6 +744,15 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         }
         Command::Unmark(a) => cmd_runs::mark(&ctx, a, true),
         Command::Steps => crate::api::run::pipeline_process(ctx.report.as_ref()),
+        Command::Init(_) => left_out("init"),
+        Command::Shell(_) => left_out("shell"),
+        Command::Install(_) => left_out("install"),
+        Command::Uninstall(_) => left_out("uninstall"),
+        Command::Package(_) => left_out("package"),
+        Command::Packages(_) => left_out("packages"),
+        Command::Search(_) => left_out("search"),
+        Command::Sys(_) => left_out("sys"),
+        Command::Tensorflow(_) => left_out("tensorflow"),
         Command::Batch => crate::api::run::sweep_process(ctx.report.clone()),
         Command::Status(a) => cmd_views::status(&ctx, a),
         Command::History(a) => cmd_views::history(&ctx, a),

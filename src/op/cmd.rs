@@ -243,26 +243,28 @@ fn flag_args(
             }
             continue;
         }
-        let split =
-            attr("arg-split").is_some_and(|s| !matches!(s, Value::Bool(false) | Value::Null));
+        let spec = attr("arg-split");
+        let split = spec.is_some_and(|s| !matches!(s, Value::Bool(false) | Value::Null));
+        let sep = flags::split_sep(spec);
+        // A value that is not a list is split: a string as it is, another
+        // value as it is encoded (Guild's `_encode_split_args`).
+        let parts = |v: &Value| match v {
+            Value::String(s) => flags::split_arg(s, sep.as_deref()),
+            other => flags::split_arg(&flags::encode_arg(other), sep.as_deref()),
+        };
         if globals {
             let val = match (*v, split) {
-                (Value::String(s), true) => Value::Sequence(
-                    shlex::split(s)
-                        .unwrap_or_default()
-                        .iter()
-                        .map(|p| flags::decode(p))
-                        .collect(),
-                ),
-                (other, _) => other.clone(),
+                (Value::Sequence(_), _) | (_, false) => (*v).clone(),
+                (other, true) => {
+                    Value::Sequence(parts(other).iter().map(|p| flags::decode(p)).collect())
+                }
             };
             push_opt_value(&mut out, opt, flags::encode_global_arg(&val));
         } else if split {
             out.push(opt);
             match v {
-                Value::String(s) => out.extend(shlex::split(s).unwrap_or_default()),
                 Value::Sequence(items) => out.extend(items.iter().map(flags::encode_arg)),
-                other => out.push(flags::encode_arg(other)),
+                other => out.extend(parts(other)),
             }
         } else {
             push_opt_value(&mut out, opt, flags::encode_arg(v));

@@ -150,14 +150,10 @@ pub(crate) fn generate(
             continue;
         }
         let def = defs.iter().find(|d| d.name == name);
-        let v = match (v, def.is_some_and(|d| d.arg_split)) {
-            (Value::String(s), true) => Value::Sequence(
-                shlex::split(s)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|p| super::flags::decode(p))
-                    .collect(),
-            ),
+        let v = match (v, def.filter(|d| d.arg_split)) {
+            (Value::String(s), Some(d)) => {
+                Value::Sequence(d.split(s).iter().map(|p| super::flags::decode(p)).collect())
+            }
             (other, _) => other.clone(),
         };
         let key = def

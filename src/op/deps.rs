@@ -81,6 +81,7 @@ impl SourceDef {
             Value::String(s) => {
                 let (k, p) = match s.split_once(':') {
                     Some((k @ ("file" | "operation" | "config"), p)) => (k, p),
+                    Some(("http" | "https", _)) => ("url", s.as_str()),
                     _ => ("file", s.as_str()),
                 };
                 let mut m = Mapping::new();
@@ -90,7 +91,7 @@ impl SourceDef {
             Value::Mapping(m) => m.clone(),
             _ => return None,
         };
-        let (scheme, path) = ["file", "operation", "config"]
+        let (scheme, path) = ["file", "operation", "config", "url"]
             .iter()
             .find_map(|k| Some((k.to_string(), def.get(*k)?.as_str()?.to_string())))?;
         let flag_name = match def.get("flag-name") {
@@ -101,7 +102,12 @@ impl SourceDef {
             Some(other) => FlagName::Name(crate::op::flags::encode_display(other)),
         };
         Some(SourceDef {
-            uri: format!("{scheme}:{path}"),
+            // A URL is its own uri (as Guild records it).
+            uri: if scheme == "url" {
+                path.clone()
+            } else {
+                format!("{scheme}:{path}")
+            },
             name: def.get("name").and_then(Value::as_str).map(String::from),
             scheme,
             path,
@@ -258,7 +264,9 @@ pub fn generated_flags(op: &OpDef) -> Vec<crate::op::flags::FlagDef> {
         for s in &r.sources {
             let (name, alias, default) = match (s.scheme.as_str(), &s.flag_name) {
                 ("file", FlagName::Name(f)) => (f.clone(), None, Some(Value::from(s.path.clone()))),
-                ("operation", FlagName::Disabled) | ("file", _) | ("config", _) => continue,
+                ("operation", FlagName::Disabled) | ("file", _) | ("config", _) | ("url", _) => {
+                    continue
+                }
                 ("operation", FlagName::Name(f)) => (f.clone(), None, None),
                 _ => match &s.name {
                     Some(n) => (n.clone(), None, None),
@@ -874,6 +882,37 @@ fn resolve_source(
             src.generated = Some(text);
             // The run gets its own copy, not the project's as source code.
             out.project_files.push(p.clone());
+            src.files.push((p, t));
+        }
+        "url" => {
+            // The cache is keyed by the URL as written (as Guild keys it),
+            // so `guild download URL` fills it for this source.
+            let url = flag_refs(&s.path, flags)
+                .map_err(|name| fail(undefined_ref(&s.path, Some("url"), &name)))?;
+            say(format!("Resolving {}", s.path));
+            let home = crate::home::Home {
+                path: runs_dir.parent().unwrap_or(runs_dir).to_path_buf(),
+            };
+            let p = super::fetch::fetch_as(&home, &s.path, &url, &|m| say(m.to_string())).map_err(
+                |e| {
+                    fail(
+                        e.message()
+                            .trim_start_matches("error downloading ")
+                            .to_string(),
+                    )
+                },
+            )?;
+            if let Some(want) = s.def.get("sha256").and_then(Value::as_str) {
+                let got = super::fetch::sha256_file(&p)?;
+                if got != want {
+                    return Err(fail(format!(
+                        "bad sha256 for '{}' (expected {want} but got {got})",
+                        p.display()
+                    )));
+                }
+            }
+            let t = file_target(&p, s, tp, rename, flags)?;
+            src.root = p.parent().map(Path::to_path_buf);
             src.files.push((p, t));
         }
         other => {

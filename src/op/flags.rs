@@ -65,6 +65,10 @@ pub struct FlagDef {
     pub arg_switch: Option<Value>,
     #[serde(default)]
     pub arg_split: bool,
+    /// `arg-split: ','`: the separator its value is split on (None: split
+    /// as a shell splits words, `arg-split: yes` or `shlex`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arg_split_sep: Option<String>,
     #[serde(default)]
     pub min: Option<Value>,
     #[serde(default)]
@@ -89,6 +93,11 @@ pub struct FlagDef {
 }
 
 impl FlagDef {
+    /// The parts of an `arg-split` value (see [`split_arg`]).
+    pub fn split(&self, s: &str) -> Vec<String> {
+        split_arg(s, self.arg_split_sep.as_deref())
+    }
+
     pub fn new(name: &str) -> FlagDef {
         FlagDef {
             name: name.into(),
@@ -164,7 +173,9 @@ impl FlagDef {
             self.arg_skip = boolean("arg-skip")?;
         }
         if has("arg-split") {
-            self.arg_split = !matches!(get("arg-split"), None | Some(Value::Bool(false)));
+            let spec = get("arg-split");
+            self.arg_split = !matches!(spec, None | Some(Value::Null) | Some(Value::Bool(false)));
+            self.arg_split_sep = split_sep(spec);
         }
         if has("arg-name") {
             self.arg_name = string("arg-name")?;
@@ -256,7 +267,12 @@ impl FlagDef {
             m.insert("arg-skip".into(), true.into());
         }
         if self.arg_split {
-            m.insert("arg-split".into(), true.into());
+            // As Guild records it: `true`, or the separator.
+            let spec = match &self.arg_split_sep {
+                Some(sep) => Value::from(sep.clone()),
+                None => Value::Bool(true),
+            };
+            m.insert("arg-split".into(), spec);
         }
         if let Some(s) = &self.arg_switch {
             m.insert("arg-switch".into(), s.clone());
@@ -310,6 +326,29 @@ pub(crate) fn py_float(s: &str) -> Option<f64> {
 
 /// Decode a command-line flag value without a declared type (Guild's
 /// `decode_flag_val`): int, float, sequence function, `[..]*N`, YAML, string.
+/// The separator of an `arg-split` spec: None for `yes`/`true`/`shlex`
+/// (a shell's word splitting), else the text given (`','`).
+pub fn split_sep(spec: Option<&Value>) -> Option<String> {
+    match spec {
+        Some(Value::String(s)) if s != "shlex" => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// An `arg-split` value as its parts, as Guild splits it: on `sep` (empty
+/// parts dropped), or without one as a shell splits words.
+pub fn split_arg(s: &str, sep: Option<&str>) -> Vec<String> {
+    match sep {
+        Some(sep) if !sep.is_empty() => s
+            .split(sep)
+            .filter(|p| !p.is_empty())
+            .map(String::from)
+            .collect(),
+        _ => shlex::split(s).unwrap_or_else(|| s.split_whitespace().map(String::from).collect()),
+    }
+}
+
 pub fn decode(s: &str) -> Value {
     if s.is_empty() {
         return Value::String(String::new());
@@ -685,6 +724,26 @@ mod tests {
 
     fn yv(s: &str) -> Value {
         serde_yaml_ng::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn arg_split_specs_split_as_guild() {
+        let spec = |y: &str| split_sep(Some(&serde_yaml_ng::from_str::<Value>(y).unwrap()));
+        assert_eq!(spec("yes"), None);
+        assert_eq!(spec("shlex"), None);
+        assert_eq!(spec("','"), Some(",".into()));
+        assert_eq!(split_arg("1 2 'a b'", None), ["1", "2", "a b"]);
+        assert_eq!(split_arg("1,2,,3", Some(",")), ["1", "2", "3"]);
+        assert_eq!(split_arg("a b", Some(",")), ["a b"]);
+        let mut d = FlagDef::new("y");
+        let v: Value = serde_yaml_ng::from_str("{arg-split: ',', default: 1,2,3}").unwrap();
+        d.apply_config(&v).unwrap();
+        assert!(d.arg_split);
+        assert_eq!(d.split("1,2,3"), ["1", "2", "3"]);
+        assert_eq!(
+            d.cmd_flag_attrs(),
+            serde_yaml_ng::from_str::<Value>("{arg-split: ','}").unwrap()
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod cmd;
 pub mod config;
 pub mod deps;
 pub mod detect;
+pub mod fetch;
 pub mod flagfn;
 pub mod flags;
 pub mod gf;
@@ -314,7 +315,14 @@ pub fn resolve_flags(
                 let v = flags::decode_typed(raw, d.ftype);
                 let check = |v: &Value| flags::check(d, v, cwd).map_err(Error::user);
                 match &v {
-                    Value::String(_) if d.arg_split => v,
+                    // Each part is checked (type, choices, range), the
+                    // value kept as given (Guild's `_check_splittable_flag_val`).
+                    Value::String(s) if d.arg_split => {
+                        for part in d.split(s) {
+                            check(&flags::decode_typed(&part, d.ftype))?;
+                        }
+                        v
+                    }
                     // A sweep: each value is checked; search functions are
                     // checked when the batch is planned.
                     Value::Sequence(items) if !d.arg_split => {

@@ -646,6 +646,16 @@ fn watch_cat_and_ls() {
     assert!(out.contains("step: 3"));
     let ls = e.ok(&["ls"]);
     assert!(ls.contains("  train.py") && !ls.contains(".guild"), "{ls}");
+    // The tracker's own files are not listed, even with --all (Guild's
+    // runs have none of them).
+    let all = e.ok(&["ls", "-a"]);
+    assert!(all.contains(".guild/attrs/exit_status"), "{all}");
+    for private in ["ENV", "LOCK.start", "LOCK.proc", "LOCK.end-"] {
+        assert!(
+            !all.contains(&format!(".guild/{private}")),
+            "{private}: {all}"
+        );
+    }
     let o = e.run(&["watch"]);
     assert_eq!(o.status.code(), Some(1), "nothing running to watch");
 }

@@ -232,6 +232,9 @@ pub fn list(
             } else {
                 format!("{rel_dir}/{name}")
             };
+            if crate::run::is_private_file(&rel) {
+                continue;
+            }
             let ft = e.file_type().ok();
             let is_link = ft.is_some_and(|t| t.is_symlink());
             let is_dir = e.path().is_dir();

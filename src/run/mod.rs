@@ -83,6 +83,19 @@ pub fn now_us() -> i64 {
     }
 }
 
+/// Whether `rel` (a path in a run directory) is one of this tracker's own
+/// files, which Guild's runs do not have: the staging environment
+/// (`.guild/ENV`), the start claim, the process stamp, the room kept for
+/// the end and a placement record. Listings (`ls`, the view) leave them
+/// out, as Guild's listings do not have them.
+pub fn is_private_file(rel: &str) -> bool {
+    let Some(name) = rel.strip_prefix(".guild/") else {
+        return false;
+    };
+    matches!(name, "ENV" | "LOCK.start" | "LOCK.proc" | "placement")
+        || name.starts_with("LOCK.end-")
+}
+
 /// The attrs a run's end writes, for which its start keeps room.
 const END_ATTRS: [&str; 2] = ["exit_status", "stopped"];
 
@@ -404,6 +417,9 @@ impl Run {
             .flatten()
             .filter_map(|e| {
                 let rel = e.path().strip_prefix(&self.dir).ok()?.display().to_string();
+                if is_private_file(&rel) {
+                    return None;
+                }
                 let hidden = rel == ".guild" || rel.starts_with(".guild/");
                 (all || !hidden).then(|| (rel, e.file_type().is_dir()))
             })

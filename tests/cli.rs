@@ -650,7 +650,7 @@ fn watch_cat_and_ls() {
     // runs have none of them).
     let all = e.ok(&["ls", "-a"]);
     assert!(all.contains(".guild/attrs/exit_status"), "{all}");
-    for private in ["ENV", "LOCK.start", "LOCK.proc", "LOCK.end-"] {
+    for private in ["LOCK.start", "LOCK.proc", "LOCK.end-"] {
         assert!(
             !all.contains(&format!(".guild/{private}")),
             "{private}: {all}"

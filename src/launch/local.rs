@@ -115,7 +115,8 @@ pub fn start(
     // A run started again shows running, not how it ended last time.
     run.del_attr("exit_status")?;
     run.del_attr("stopped")?;
-    // Room for the end's attrs: kept at staging, again for a restart.
+    // Room for the end's attrs, kept when it starts (a staged run has
+    // only Guild's files).
     if !run.has_room_for_end() {
         run.keep_room_for_end();
     }

@@ -431,7 +431,6 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     } else {
         fsutil::write_atomic_many(&files)?;
     }
-    run.keep_room_for_end();
     fsutil::touch(&run.guild_path("STAGED"))?;
     fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
     cleanup.0 = None;

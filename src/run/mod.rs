@@ -84,16 +84,14 @@ pub fn now_us() -> i64 {
 }
 
 /// Whether `rel` (a path in a run directory) is one of this tracker's own
-/// files, which Guild's runs do not have: the staging environment
-/// (`.guild/ENV`), the start claim, the process stamp, the room kept for
-/// the end and a placement record. Listings (`ls`, the view) leave them
-/// out, as Guild's listings do not have them.
+/// files, which Guild's runs do not have: the start claim, the process
+/// stamp, the room kept for the end and a placement record (`.guild/ENV`
+/// is Guild's too). Listings (`ls`, the view) leave them out.
 pub fn is_private_file(rel: &str) -> bool {
     let Some(name) = rel.strip_prefix(".guild/") else {
         return false;
     };
-    matches!(name, "ENV" | "LOCK.start" | "LOCK.proc" | "placement")
-        || name.starts_with("LOCK.end-")
+    matches!(name, "LOCK.start" | "LOCK.proc" | "placement") || name.starts_with("LOCK.end-")
 }
 
 /// The attrs a run's end writes, for which its start keeps room.

@@ -330,7 +330,15 @@ pub(crate) fn py_float(s: &str) -> Option<f64> {
 /// (a shell's word splitting), else the text given (`','`).
 pub fn split_sep(spec: Option<&Value>) -> Option<String> {
     match spec {
-        Some(Value::String(s)) if s != "shlex" => Some(s.clone()),
+        // YAML 1.1 booleans read as text by a YAML 1.2 parser are `yes`.
+        Some(Value::String(s))
+            if !matches!(
+                s.to_ascii_lowercase().as_str(),
+                "shlex" | "yes" | "true" | "on" | "y"
+            ) =>
+        {
+            Some(s.clone())
+        }
         Some(Value::Number(n)) => Some(n.to_string()),
         _ => None,
     }

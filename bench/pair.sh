@@ -11,27 +11,18 @@
 # Run it on a fresh filesystem: bench/freshfs.sh bench/pair.sh OLD NEW
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 OLD_GUILD NEW_GUILD" >&2; exit 2; }
-OLD=$(realpath "$1"); NEW=$(realpath "$2")
+OLD=$(realpath "$1"); NEW=$(realpath "$2"); HERE=$(cd "$(dirname "$0")" && pwd)
 COUNT="${COUNT:-10000}"; N="${N:-21}"
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/proj" "$W/old" "$W/new"
 printf '#!/bin/sh\necho "loss: 0.5"\n' > "$W/proj/t.sh"; chmod +x "$W/proj/t.sh"
 cd "$W/proj"
 export NO_PIP_FREEZE=1
-# COUNT runs: one real run, copied with fresh ids and earlier start times.
-(GUILD_HOME="$W/old" "$OLD" run t.sh -y -q >/dev/null)
-python3 - "$W/old/runs" "$COUNT" <<'PY'
-import os, shutil, sys, uuid
-runs, count = sys.argv[1], int(sys.argv[2])
-tpl = os.path.join(runs, os.listdir(runs)[0])
-started = int(open(os.path.join(tpl, ".guild/attrs/started")).read())
-for i in range(count - 1):
-    rid = uuid.uuid4().hex
-    d = os.path.join(runs, rid)
-    shutil.copytree(tpl, d, symlinks=True)
-    open(os.path.join(d, ".guild/attrs/id"), "w").write(rid + "\n")
-    open(os.path.join(d, ".guild/attrs/started"), "w").write("%d\n" % (started - 1000 * (i + 1)))
-PY
+# COUNT runs: one real run, copied with fresh ids and earlier start
+# times (common.sh's fill_runs, made with the old build).
+GUILD_RS="$OLD"; GUILD_PY="${GUILD_PY:-/bin/true}"
+source "$HERE/common.sh"
+fill_runs "$W/proj" t.sh "$W/old" "$COUNT"
 cp -a "$W/old/runs" "$W/new/"
 sync
 python3 - "$N" "$OLD" "$NEW" "$W" <<'PY'

@@ -85,6 +85,13 @@ pub fn pull(ctx: &Ctx, a: PullArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `download URL`: the digest and the cached path, as Guild prints them.
+pub fn download(ctx: &Ctx, url: &str) -> Result<i32> {
+    let d = api::project::download(ctx, url)?;
+    println!("{}  {}", d.sha256, d.path.display());
+    Ok(0)
+}
+
 /// One line per run copied, or that there was nothing to copy.
 fn copied(ids: &[String], place: &str) {
     for id in ids {

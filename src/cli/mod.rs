@@ -730,11 +730,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Remotes(_) => cmd_project::remotes(&ctx),
         Command::Remote(a) => cmd_project::remote(&ctx, a),
         Command::Pull(a) => cmd_project::pull(&ctx, a),
-        Command::Download { url } => {
-            let d = crate::api::project::download(&ctx, &url)?;
-            println!("{}  {}", d.sha256, d.path.display());
-            Ok(0)
-        }
+        Command::Download { url } => cmd_project::download(&ctx, &url),
         Command::Push(a) => cmd_project::push(&ctx, a),
         Command::Sync(a) => cmd_project::sync(&ctx, a),
         Command::RemoteStatus { runs } => cmd_project::here_status(&ctx, &runs),

@@ -104,7 +104,7 @@ impl fmt::Display for Error {
             }
             Error::NoRun { spec } => write!(
                 f,
-                "could not find a run matching '{spec}'; try `guild runs list -a` for a list"
+                "could not find a run matching '{spec}'\nTry 'guild runs list' for a list."
             ),
             Error::Running {
                 run,

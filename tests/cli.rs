@@ -1991,6 +1991,8 @@ fn remote_status_checks_a_real_slurm_here_and_through_a_login_node() {
 mod api;
 #[path = "cli/index.rs"]
 mod index;
+#[path = "cli/merge_publish.rs"]
+mod merge_publish;
 #[path = "cli/remote.rs"]
 mod remote;
 #[path = "cli/safety.rs"]

@@ -33,6 +33,10 @@ pub enum RunsCmd {
     Purge(BulkArgs),
     /// Stop running runs
     Stop(StopArgs),
+    /// Copy run files to a project directory (as `guild merge`)
+    Merge(super::cmd_merge::MergeArgs),
+    /// Publish runs as a browsable directory (as `guild publish`)
+    Publish(super::cmd_publish::PublishArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -299,6 +303,8 @@ pub fn runs(ctx: &Ctx, a: RunsArgs) -> Result<i32> {
             api::runs::purge(ctx, &change(&b.runs, &b.filters, b.yes)).map(|_| 0)
         }
         Some(RunsCmd::Stop(s)) => stop(ctx, s),
+        Some(RunsCmd::Merge(m)) => super::cmd_merge::merge(ctx, m),
+        Some(RunsCmd::Publish(p)) => super::cmd_publish::publish(ctx, p),
     }
 }
 

@@ -7,7 +7,9 @@ mod cmd_check;
 mod cmd_comment;
 mod cmd_completion;
 mod cmd_diff;
+mod cmd_merge;
 mod cmd_project;
+mod cmd_publish;
 mod cmd_run;
 mod cmd_runs;
 mod cmd_views;
@@ -234,6 +236,10 @@ pub enum Command {
         /// The URL of the file
         url: String,
     },
+    /// Copy run files to a project directory (source code, dependencies, with -a generated files)
+    Merge(cmd_merge::MergeArgs),
+    /// Publish runs as a browsable directory (Markdown README per run, CSVs, files)
+    Publish(cmd_publish::PublishArgs),
     /// Copy runs of a remote into this home (complete, as local runs)
     Pull(cmd_project::PullArgs),
     /// Copy runs of this home to a remote
@@ -730,6 +736,8 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Remotes(_) => cmd_project::remotes(&ctx),
         Command::Remote(a) => cmd_project::remote(&ctx, a),
         Command::Pull(a) => cmd_project::pull(&ctx, a),
+        Command::Merge(a) => cmd_merge::merge(&ctx, a),
+        Command::Publish(a) => cmd_publish::publish(&ctx, a),
         Command::Download { url } => cmd_project::download(&ctx, &url),
         Command::Push(a) => cmd_project::push(&ctx, a),
         Command::Sync(a) => cmd_project::sync(&ctx, a),

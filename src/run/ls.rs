@@ -99,7 +99,7 @@ fn is_subpath(sub: &[String], path: &[&str]) -> bool {
 }
 
 /// Shell-style `*`, `?` and `[...]` as Python's fnmatch.
-fn glob_match(pat: &str, s: &str) -> bool {
+pub fn glob_match(pat: &str, s: &str) -> bool {
     let mut re = String::from("^");
     let mut chars = pat.chars().peekable();
     while let Some(c) = chars.next() {

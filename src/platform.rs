@@ -132,6 +132,17 @@ fn py_info(cache_dir: &Path, python: &Path) -> Option<PyInfo> {
     Some(info)
 }
 
+/// The site directory of `python` that holds a `guild` Python package
+/// (this tool's, or Guild AI's), which a run's `PYTHONPATH` names right
+/// after its source code, as Guild's does, so that `import guild` in a
+/// script finds it whatever the caller's environment.
+pub fn guild_pkgdir(cache_dir: &Path, python: &Path) -> Option<PathBuf> {
+    py_info(cache_dir, python)?
+        .site_dirs
+        .into_iter()
+        .find(|d| d.join("guild").join("__init__.py").is_file())
+}
+
 pub fn python_version(cache_dir: &Path, python: &Path) -> Option<String> {
     py_info(cache_dir, python).map(|i| i.version)
 }

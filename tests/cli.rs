@@ -1812,7 +1812,18 @@ fn compare_csv_matches_guild_090() {
 #[test]
 fn guildfile_flags_dest_none_sourcecode_off_file_select_and_scalar_mapping() {
     let e = Env::with_project("gf");
-    let out = e.ok(&["run", "selected", "n=9", "-y"]);
+    // Without a source copy the module is not in the run: as with Guild, it
+    // is found only through the caller's PYTHONPATH.
+    let o = e.run(&["run", "selected", "n=9", "-y"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("No module named prepare"));
+    let o = e
+        .cmd(&["run", "selected", "n=9", "-y"])
+        .env("PYTHONPATH", &e.proj)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         out.contains("prepare done n=1"),
         "flags-dest none: the script keeps its own value: {out}"

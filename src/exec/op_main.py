@@ -111,11 +111,33 @@ def _parse_flags(args):
     return flags
 
 
+def _init_sys_path(mod):
+    """sys.path as Guild's op_main leaves it: the launcher's directory out,
+    PYTHONPATH (the source code root first) in charge, and for
+    `SUBDIR/MODULE` the subdirectory second."""
+    if os.environ.get("SCRIPT_DIR") is not None:
+        sys.path[0] = os.environ["SCRIPT_DIR"]
+    elif os.environ.get("NO_SYS_PATH_MODIFY") != "1":
+        del sys.path[0]
+    if not sys.path or not os.environ.get("PYTHONPATH"):
+        # Started without the run's PYTHONPATH: the source root first.
+        sys.path.insert(0, os.path.abspath(os.environ.get("GUILD_SOURCECODE") or "."))
+    if "/" in mod:
+        sub = mod.rsplit("/", 1)[0]
+        for p in sys.path:
+            if os.path.exists(os.path.join(p, sub)):
+                sub = os.path.join(p, sub)
+                break
+        sys.path.insert(1, sub)
+
+
 def _find(mod):
     base = os.environ.get("GUILD_SOURCECODE") or "."
-    if "/" in mod or mod.endswith(".py"):
-        path = mod if mod.endswith(".py") else mod + ".py"
-        return os.path.abspath(os.path.join(base, path)), None
+    if mod.endswith(".py"):
+        return os.path.abspath(os.path.join(base, mod)), None
+    if "/" in mod:
+        sub, mod = mod.rsplit("/", 1)
+        base = os.path.join(base, sub)
     # A plain module file in the source dir needs no import machinery.
     direct = os.path.join(base, mod.replace(".", "/") + ".py")
     if os.path.isfile(direct):
@@ -124,7 +146,7 @@ def _find(mod):
 
     spec = importlib.util.find_spec(mod)
     if spec is None or not spec.origin:
-        sys.stderr.write("guild: cannot find module %s\n" % mod)
+        sys.stderr.write("guild: No module named %s\n" % mod)
         sys.exit(1)
     return spec.origin, mod
 
@@ -307,7 +329,7 @@ def _main():
         base, flag_args = rest[:i], rest[i + 1 :]
     else:
         base, flag_args = [], rest
-    sys.path[0] = os.path.abspath(os.environ.get("GUILD_SOURCECODE") or ".")
+    _init_sys_path(mod)
     if mod == "guild.pass":
         # Guild's no-op module (operations that only resolve dependencies):
         # it prints the arguments it is given.
@@ -322,12 +344,10 @@ def _main():
     dest = os.environ.get("FLAGS_DEST", "args")
     if dest == "globals":
         sys.argv = [path] + base
-        sys.path[0] = os.path.dirname(path)
         _run_globals(path, _parse_flags(flag_args))
         return
     if dest.startswith(("global:", "dict:", "namespace:")):
         sys.argv = [path] + base
-        sys.path[0] = os.path.dirname(path)
         _run_dict_global(
             path,
             dest.split(":", 1)[1],
@@ -346,7 +366,6 @@ def _main():
     if modname:
         runpy.run_module(modname, run_name="__main__", alter_sys=True)
     else:
-        sys.path[0] = os.path.dirname(path)
         runpy.run_path(path, run_name="__main__")
 
 

@@ -172,10 +172,12 @@ pub fn build(
     let mut env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k != "_").collect();
     if python {
         let existing = env.get("PYTHONPATH").cloned().unwrap_or_default();
-        let mut parts = vec![dest_dir.clone()];
+        // Guild's order: the operation's own `env: PYTHONPATH`, the source
+        // code paths, the guild package, then the caller's PYTHONPATH.
+        let mut src = vec![dest_dir.clone()];
         if let Some(extra) = get(op, "python-path").and_then(Value::as_sequence) {
             // Project paths: inside the run they live under the source dest.
-            parts.extend(extra.iter().filter_map(|p| {
+            src.extend(extra.iter().filter_map(|p| {
                 let p = p.as_str()?;
                 Some(if p.starts_with('/') || dest_dir == "." {
                     p.to_string()
@@ -184,12 +186,25 @@ pub fn build(
                 })
             }));
         }
-        parts.extend(
-            existing
-                .split(':')
-                .filter(|p| !p.is_empty() && *p != dest_dir)
-                .map(String::from),
-        );
+        // cmd-env records the source paths when the operation sets none.
+        let own = op_env.get("PYTHONPATH").cloned().unwrap_or_default();
+        let pkgdir = python_exe
+            .as_deref()
+            .and_then(|py| crate::platform::guild_pkgdir(&home.cache_dir("python"), py))
+            .map(|d| d.display().to_string());
+        let mut parts: Vec<String> = Vec::new();
+        let all = own
+            .split(':')
+            .filter(|p| !src.iter().any(|s| s == p))
+            .map(String::from)
+            .chain(src.iter().cloned())
+            .chain(pkgdir)
+            .chain(existing.split(':').map(String::from));
+        for p in all {
+            if !p.is_empty() && !parts.contains(&p) {
+                parts.push(p);
+            }
+        }
         op_env.insert("PYTHONPATH".into(), parts.join(":"));
     }
     env.extend(op_env.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -1067,6 +1067,9 @@ pub fn apply(
                         .map_err(|e| Error::io("linking", &dest, e))?;
                     if src.is_file() {
                         entries.push(dep_entry(target, &sha1_file(src)?, &uri));
+                    } else if src.is_dir() {
+                        // A linked directory: one entry, no digest (Guild's `-`).
+                        entries.push(dep_entry(target, "-", &uri));
                     }
                 } else if src.is_dir() {
                     for rel in rel_files(src) {

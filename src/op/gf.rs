@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 
 /// The Python file for module spec `module` (`train`, `pkg.mod`, `dir/mod`).
 fn module_file(root: &Path, module: &str) -> Option<PathBuf> {
-    let rel = if module.contains('/') {
-        module.to_string()
-    } else {
-        module.replace('.', "/")
+    // `SUBDIR/PKG.MODULE`: a module of the subdirectory, dotted as any.
+    let rel = match module.rsplit_once('/') {
+        Some((sub, m)) => format!("{sub}/{}", m.replace('.', "/")),
+        None => module.replace('.', "/"),
     };
     let f = root.join(format!("{rel}.py"));
     if f.is_file() {
@@ -301,10 +301,6 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
         if !op.flags_dest.is_empty() {
             op.cmd_env
                 .insert("FLAGS_DEST".into(), op.flags_dest.clone().into());
-        }
-        // Without a source copy the module runs from the project itself.
-        if disabled {
-            op.python_path.push(root.display().to_string());
         }
     }
     // Imported flags first, declared ones override (attributes merge).

@@ -413,10 +413,14 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
         run.guild_path("manifest"),
         manifest::text(&entries).into_bytes(),
     ));
-    files.push((
-        run.guild_path("ENV"),
-        env_file_text(&built.env, &redact).into_bytes(),
-    ));
+    if !req.start_now {
+        // Guild writes a staged run's process environment for whoever
+        // starts it; a run started at once has its `env` attr.
+        files.push((
+            run.guild_path("ENV"),
+            env_file_text(&built.env, &redact).into_bytes(),
+        ));
+    }
     // The opref last: it is what makes the directory a run (for a run in
     // staging, at its waiting place until published).
     let opref_name = if staging.is_some() {

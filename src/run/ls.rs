@@ -242,9 +242,12 @@ pub fn list(
             let matched = match &index {
                 None => filter.matches(&rel, false),
                 Some(idx) => {
+                    // A directory is listed only for an entry of its own
+                    // (a linked directory dependency), not its parent's.
                     let t = match entry_type(idx, &rel) {
+                        _ if is_dir => idx.get(&rel).cloned(),
                         Some(t) => Some(t),
-                        None if is_dir || rel == ".guild" || rel.starts_with(".guild/") => None,
+                        None if rel == ".guild" || rel.starts_with(".guild/") => None,
                         None => Some("g".to_string()),
                     };
                     t.is_some_and(|t| types.contains(&t.as_str())) && filter.matches(&rel, true)

@@ -673,7 +673,21 @@ fn secrets_in_the_environment_are_redacted_in_what_a_run_records() {
         "{out}"
     );
     let run = e.run_dirs()[0].clone();
-    for f in [".guild/ENV", ".guild/attrs/env"] {
+    // A run started at once has no ENV (as Guild); a staged one has.
+    assert!(!run.join(".guild/ENV").exists());
+    let o = e
+        .cmd(&["run", "env.py", "--stage", "-y"])
+        .env("GUILD_CONFIG", &config)
+        .env("WANDB_API_KEY", "wandb-s3cret")
+        .env("OPENAI_API_KEY", "sk-s3cret")
+        .env("DATABASE_URL", "postgres://bob:pa55word@db:5432/x")
+        .env("MY_TEAM", "team-s3cret")
+        .env("MY_AUTH_MODE", "plain")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let staged = e.run_dirs().into_iter().find(|d| d != &run).unwrap();
+    for (run, f) in [(&staged, ".guild/ENV"), (&run, ".guild/attrs/env")] {
         let text = std::fs::read_to_string(run.join(f)).unwrap();
         for secret in ["wandb-s3cret", "sk-s3cret", "pa55word", "team-s3cret"] {
             assert!(!text.contains(secret), "{f} keeps {secret}: {text}");

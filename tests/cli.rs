@@ -954,7 +954,10 @@ fn guildfile_requires_file_and_operation_sources() {
     let o = e.run(&["run", "train", "-y"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no suitable run for prepare"));
-    assert!(e.run_dirs().is_empty(), "a failed dependency leaves no run");
+    // As Guild: the attempt is an error run that never started.
+    assert_eq!(e.runs_json().len(), 1, "one error run");
+    assert_eq!(e.runs_json()[0]["status"], "error");
+    assert!(e.runs_json()[0]["started"].is_null());
     e.ok(&["run", "prepare", "-y"]);
     let first = run_of(&e, "prepare");
     e.ok(&["run", "prepare", "n=2", "-y"]);
@@ -1150,7 +1153,15 @@ fn malformed_guildfiles_name_file_line_and_fix() {
         if !want1.contains("nope") {
             assert!(err.contains("guild.yml"), "names the file: {err}");
         }
-        assert!(e.run_dirs().is_empty(), "{yml}: no run left");
+        if want1.contains("nope") {
+            // An unmet dependency: an error run that never started, as Guild.
+            let runs = e.runs_json();
+            assert_eq!(runs.len(), 1, "{yml}");
+            assert_eq!(runs[0]["status"], "error");
+            assert!(!e.run_dirs()[0].join(".guild/output").exists());
+        } else {
+            assert!(e.run_dirs().is_empty(), "{yml}: no run left");
+        }
     }
 }
 

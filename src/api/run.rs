@@ -440,7 +440,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
     if !a.yes && !confirm_run(ctx, &op, &resolved.flags, a.stage, &suffix)? {
         return Ok(Outcome::Declined);
     }
-    let deps = op::deps::resolve(
+    let deps = match op::deps::resolve(
         &op,
         &ctx.home.runs_dir(),
         &resolved.flags,
@@ -451,7 +451,16 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
             force: a.force_deps,
         },
         ctx.report.as_ref(),
-    )?;
+    ) {
+        Ok(deps) => deps,
+        Err(e) => {
+            if sweep.is_none() && custom_opt.is_none() && a.remote.is_none() && a.run_dir.is_none()
+            {
+                record_unmet_deps(ctx, a, &op, &resolved, proto);
+            }
+            return Err(e);
+        }
+    };
     if a.needed {
         let matching: Vec<query::RunInfo> = query::same_op_and_flags(
             query::list_dir(&ctx.home.runs_dir()),
@@ -851,6 +860,49 @@ fn send(
 
 /// The `run` command's options under Guild 0.9's names, as Guild records
 /// them in the `run_params` attr.
+/// A run whose dependencies cannot be resolved is recorded as Guild
+/// records it: a complete run directory (flags, command, source code)
+/// that ended in error before it started, so that `runs` shows the
+/// attempt. It appears whole, with no output and no dependencies.
+fn record_unmet_deps(
+    ctx: &Context,
+    a: &RunRequest,
+    op: &op::OpDef,
+    resolved: &op::ResolvedFlags,
+    proto: Option<Run>,
+) {
+    let quiet = super::Collect::default();
+    let staged = plan::stage_unpublished(
+        &ctx.home,
+        StageRequest {
+            op,
+            flags: op::ResolvedFlags {
+                flags: resolved.flags.clone(),
+                user_flags: resolved.user_flags.clone(),
+            },
+            label: a.label.clone(),
+            tags: a.tags.clone(),
+            cwd: ctx.cwd.clone(),
+            quiet: true,
+            deps: op::deps::Resolved::default(),
+            run_id: a.run_id.clone(),
+            proto,
+            dir: None,
+            name: a.run_name.clone(),
+            run_params: Some(run_params(a)),
+            report: &quiet,
+            start_now: false,
+        },
+    );
+    if let Ok(plan::Staged::Staging(s)) = staged {
+        // Neither staged nor started: an error run, as Guild's.
+        for marker in ["STAGED", "ENV", "attrs/started"] {
+            let _ = std::fs::remove_file(s.run.guild_path(marker));
+        }
+        let _ = s.publish();
+    }
+}
+
 fn run_params(a: &RunRequest) -> Value {
     use serde_yaml_ng::Mapping;
     let s = |v: &Option<String>| v.clone().map(Value::from).unwrap_or(Value::Null);
@@ -1109,7 +1161,15 @@ fn start_existing(
     // restart resolves again what is not resolved yet or must always be
     // (a config file written with the new flags).
     if a.claim_fd.is_none() {
-        op::deps::resolve_at_start(&ctx.home, &run, &ctx.cwd, a.quiet, ctx.report.as_ref())?;
+        let resolved =
+            op::deps::resolve_at_start(&ctx.home, &run, &ctx.cwd, a.quiet, ctx.report.as_ref());
+        if let Err(e) = resolved {
+            // A staged run that cannot start ends in error, as Guild's.
+            if run.has_marker("STAGED") {
+                let _ = std::fs::remove_file(run.guild_path("STAGED"));
+            }
+            return Err(e);
+        }
     }
     if a.background && a.pidfile.is_none() {
         start_background(ctx, a, &run, claim)?;

@@ -229,10 +229,17 @@ pub struct ViewArgs {
     /// Allow labelling, tagging, deleting and restoring runs from the page
     #[arg(long)]
     pub allow_edit: bool,
+    /// Print the runs the view shows, with their files, as JSON, and exit
+    /// (Guild 0.9's test hook)
+    #[arg(long, hide = true)]
+    pub test_runs_data: bool,
 }
 
 /// `view`: serve until interrupted.
 pub fn view(ctx: Ctx, a: ViewArgs) -> Result<i32> {
+    if a.test_runs_data {
+        return runs_data(&ctx);
+    }
     let server = crate::view::Server::bind(&crate::view::Options {
         host: a.host,
         port: a.port,
@@ -319,4 +326,33 @@ pub fn tensorboard(ctx: &Ctx, a: TensorboardArgs) -> Result<i32> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(status.code().unwrap_or(1))
+}
+
+/// The runs as the view lists them, each with its files (as `ls`: not
+/// hidden ones, natural order): `view --test-runs-data`.
+fn runs_data(ctx: &Ctx) -> Result<i32> {
+    let all = api::runs::list(ctx, &api::Selection::default())?;
+    let mut out = Vec::new();
+    for i in all {
+        let listing = api::runs::ls(
+            ctx,
+            &api::runs::LsRequest {
+                select: api::Selection {
+                    runs: vec![i.run.run.id.clone()],
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )?;
+        let mut v = serde_json::to_value(&i.run).unwrap_or_default();
+        v["files"] = listing
+            .files
+            .iter()
+            .filter(|(_, dir)| !dir)
+            .map(|(p, _)| serde_json::json!({ "path": p }))
+            .collect();
+        out.push(v);
+    }
+    render::json(&serde_json::Value::Array(out));
+    Ok(0)
 }

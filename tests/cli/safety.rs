@@ -713,7 +713,7 @@ fn secrets_in_the_environment_are_redacted_in_what_a_run_records() {
         err.contains("config.yml: redact-env.names must be a list"),
         "{err}"
     );
-    assert_eq!(e.run_dirs().len(), 1);
+    assert_eq!(e.run_dirs().len(), 2, "no new run");
 }
 
 #[test]

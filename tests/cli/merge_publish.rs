@@ -317,3 +317,28 @@ fn publish_writes_what_guild_090_writes() {
         same_tree(&t, &g, opts);
     }
 }
+
+/// `view --test-runs-data`, Guild's hook: every run with its files (not
+/// hidden ones), in natural order, as JSON.
+#[test]
+fn view_runs_data_lists_files_in_natural_order() {
+    let e = Env::new();
+    std::fs::write(
+        e.proj.join("imgs.py"),
+        "for i in (10, 2, 1):\n    open('img%d' % i, 'w').write('x')\n",
+    )
+    .unwrap();
+    e.ok(&["run", "imgs.py", "-y"]);
+    let data: serde_json::Value =
+        serde_json::from_str(&e.ok(&["view", "--test-runs-data"])).unwrap();
+    let runs = data.as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    let paths: Vec<&str> = runs[0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .filter(|p| p.starts_with("img"))
+        .collect();
+    assert_eq!(paths, ["img1", "img2", "img10", "imgs.py"]);
+}

@@ -261,7 +261,10 @@ pub fn resolve(home: &Home, cwd: &Path, spec: Option<&str>) -> Result<OpDef> {
         if let Some((m, o)) = g.find_op(spec) {
             return gf::resolve(home, g, m, o);
         }
-        if !looks_like_file || !cwd.join(spec).exists() {
+        // Not an operation: a script file of the project, as Guild (an
+        // executable without an extension included).
+        let file = cwd.join(spec);
+        if !(looks_like_file && file.exists() || file.is_file()) {
             gf::find(g, spec)?;
         }
     }

@@ -35,6 +35,9 @@ pub struct Source {
     /// A config source: the run's copy of the file, written under
     /// `.guild/generated/` and copied to the target.
     pub generated: Option<String>,
+    /// Files unpacked from an archive (`root` is the unpack directory):
+    /// the manifest names the archive and the member.
+    pub archive: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -772,6 +775,7 @@ fn resolve_source(
         config: attr_config,
         replace: s.bool("replace-existing") == Some(true),
         generated: None,
+        archive: false,
     };
     let selected = |dir: &Path| -> Result<Vec<String>> {
         let mut v = Vec::new();
@@ -816,7 +820,28 @@ fn resolve_source(
                 }
             };
             src.root = Some(p.clone());
-            if p.is_dir() && !select.is_empty() {
+            let archive = if p.is_file() && s.bool("unpack") != Some(false) {
+                super::unpack::kind(&p, s.def.get("type").and_then(Value::as_str))
+            } else {
+                None
+            };
+            if let Some(kind) = archive {
+                // Unpacked once into the resource cache.
+                let cache = runs_dir
+                    .parent()
+                    .unwrap_or(runs_dir)
+                    .join("cache/resources");
+                let dir = super::unpack::file_unpack_dir(&cache, &p);
+                src.files = archive_files(&p, kind, &dir, &select, tp, rename, flags, &|m| {
+                    say(m.to_string())
+                })
+                .map_err(|e| fail(e.to_string()))?;
+                if source_config.is_none() {
+                    out.project_files.push(p.clone());
+                }
+                src.root = Some(dir);
+                src.archive = true;
+            } else if p.is_dir() && !select.is_empty() {
                 for rel in selected(&p)? {
                     let t = join_target(tp, &rel);
                     src.files.push((p.join(&rel), t));
@@ -911,9 +936,24 @@ fn resolve_source(
                     )));
                 }
             }
-            let t = file_target(&p, s, tp, rename, flags)?;
+            let archive = (s.bool("unpack") != Some(false))
+                .then(|| super::unpack::kind(&p, s.def.get("type").and_then(Value::as_str)))
+                .flatten();
             src.root = p.parent().map(Path::to_path_buf);
-            src.files.push((p, t));
+            match (archive, p.parent()) {
+                (Some(kind), Some(dir)) => {
+                    // Unpacked beside the download, as Guild.
+                    src.files = archive_files(&p, kind, dir, &select, tp, rename, flags, &|m| {
+                        say(m.to_string())
+                    })
+                    .map_err(|e| fail(e.to_string()))?;
+                    src.archive = true;
+                }
+                _ => {
+                    let t = file_target(&p, s, tp, rename, flags)?;
+                    src.files.push((p, t));
+                }
+            }
         }
         other => {
             return Err(fail(format!("{other} sources are not supported")));
@@ -1032,11 +1072,29 @@ pub fn apply(
             }
             for (src, target) in &s.files {
                 let src = generated_at.as_ref().unwrap_or(src);
+                // An archive member is named beside the archive's URI.
+                let member = s
+                    .root
+                    .as_ref()
+                    .filter(|_| s.archive)
+                    .and_then(|r| src.strip_prefix(r).ok())
+                    .map(|rel| rel.display().to_string());
                 let uri = match s.root.as_ref().and_then(|r| src.strip_prefix(r).ok()) {
+                    _ if s.archive => s.uri.clone(),
                     Some(rel) if !rel.as_os_str().is_empty() => {
                         format!("{}/{}", s.uri, rel.display())
                     }
                     _ => s.uri.clone(),
+                };
+                let entry = |target: &str, sha: &str, sub: Option<&str>| {
+                    let mut e = dep_entry(target, sha, &uri);
+                    let inner = match (member.as_deref(), sub) {
+                        (Some(m), Some(sub)) => Some(format!("{m}/{sub}")),
+                        (Some(m), None) => Some(m.to_string()),
+                        _ => None,
+                    };
+                    e.fields.extend(inner);
+                    e
                 };
                 paths.push(Value::from(
                     crate::fsutil::relative_path(src, &run.dir)
@@ -1066,10 +1124,10 @@ pub fn apply(
                     std::os::unix::fs::symlink(&rel, &dest)
                         .map_err(|e| Error::io("linking", &dest, e))?;
                     if src.is_file() {
-                        entries.push(dep_entry(target, &sha1_file(src)?, &uri));
+                        entries.push(entry(target, &sha1_file(src)?, None));
                     } else if src.is_dir() {
                         // A linked directory: one entry, no digest (Guild's `-`).
-                        entries.push(dep_entry(target, "-", &uri));
+                        entries.push(entry(target, "-", None));
                     }
                 } else if src.is_dir() {
                     for rel in rel_files(src) {
@@ -1079,15 +1137,21 @@ pub fn apply(
                             crate::fsutil::create_dir_all(p)?;
                         }
                         std::fs::copy(&from, &to).map_err(|e| Error::io("copying", &from, e))?;
-                        entries.push(dep_entry(
-                            &format!("{target}/{rel}"),
-                            &sha1_file(&to)?,
-                            &uri,
-                        ));
+                        if !s.archive {
+                            entries.push(entry(
+                                &format!("{target}/{rel}"),
+                                &sha1_file(&to)?,
+                                Some(&rel),
+                            ));
+                        }
+                    }
+                    if s.archive {
+                        // A directory of an archive: one entry, as Guild.
+                        entries.push(entry(target, "-", None));
                     }
                 } else {
                     std::fs::copy(src, &dest).map_err(|e| Error::io("copying", src, e))?;
-                    entries.push(dep_entry(target, &sha1_file(&dest)?, &uri));
+                    entries.push(entry(target, &sha1_file(&dest)?, None));
                 }
             }
             let mut sm = Mapping::new();
@@ -1113,6 +1177,45 @@ pub fn apply(
 /// A fresh directory name under `.guild/generated/` (Guild uses mkdtemp).
 fn generated_dir_name() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
+}
+
+/// The files an archive source resolves to: its members unpacked in `dir`
+/// (the top-level ones, or those `select` matches), with their targets.
+#[allow(clippy::too_many_arguments)]
+fn archive_files(
+    archive: &Path,
+    kind: super::unpack::Kind,
+    dir: &Path,
+    select: &[String],
+    tp: Option<&str>,
+    rename: Option<&Value>,
+    flags: &Mapping,
+    say: &dyn Fn(&str),
+) -> Result<Vec<(PathBuf, String)>> {
+    let members = super::unpack::ensure_unpacked(archive, kind, dir, say)?;
+    let chosen: Vec<String> = if select.is_empty() {
+        super::unpack::root_paths(&members)
+    } else {
+        let mut v = Vec::new();
+        for m in &members {
+            for re in select {
+                if full_match(re, m)? {
+                    v.push(m.clone());
+                    break;
+                }
+            }
+        }
+        v
+    };
+    chosen
+        .into_iter()
+        .map(|rel| {
+            // Each resolved path lands under its own name, as Guild.
+            let base = rel.rsplit('/').next().unwrap_or(&rel);
+            let t = join_target(tp, &renamed_with(base, rename, flags).map_err(Error::user)?);
+            Ok((dir.join(&rel), t))
+        })
+        .collect()
 }
 
 fn dep_entry(target: &str, sha: &str, uri: &str) -> Entry {

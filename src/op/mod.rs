@@ -15,6 +15,7 @@ pub mod optimizer;
 pub mod requirements;
 pub mod source;
 pub mod steps;
+pub mod unpack;
 
 use crate::error::{Error, Result};
 use crate::home::Home;

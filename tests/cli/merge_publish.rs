@@ -342,3 +342,93 @@ fn view_runs_data_lists_files_in_natural_order() {
         .collect();
     assert_eq!(paths, ["img1", "img2", "img10", "imgs.py"]);
 }
+
+/// Archive sources (zip, tar.gz, gzip), unpacked once into the resource
+/// cache and copied into the run as Guild 0.9.0 copies them: the same run
+/// files and the same manifest entries (archive and member named).
+#[test]
+fn archive_sources_unpack_as_guild_090() {
+    let setup = || {
+        let e = Env::new();
+        for f in std::fs::read_dir(&e.proj).unwrap().flatten() {
+            std::fs::remove_file(f.path()).unwrap();
+        }
+        copy_tree(&guild_sample("run-manifest"), &e.proj);
+        let data = e.proj.join("data");
+        std::fs::create_dir_all(data.join("sub")).unwrap();
+        std::fs::write(data.join("a.csv"), "1,2\n").unwrap();
+        std::fs::write(data.join("sub/b.csv"), "3,4\n").unwrap();
+        let tar = Command::new("tar")
+            .args(["czf", "data.tar.gz", "data"])
+            .current_dir(&e.proj)
+            .status()
+            .unwrap();
+        assert!(tar.success());
+        std::fs::remove_dir_all(&data).unwrap();
+        let gz = Command::new("sh")
+            .args(["-c", "printf 'x,y\\n' > t.csv && gzip t.csv"])
+            .current_dir(&e.proj)
+            .status()
+            .unwrap();
+        assert!(gz.success());
+        let yml = std::fs::read_to_string(e.proj.join("guild.yml")).unwrap();
+        std::fs::write(
+            e.proj.join("guild.yml"),
+            format!(
+                "{yml}\ntar-dep:\n  main: guild.pass\n  sourcecode: no\n  requires:\n    - file: data.tar.gz\n      target-path: d\ngz-dep:\n  main: guild.pass\n  sourcecode: no\n  requires:\n    - file: t.csv.gz\n"
+            ),
+        )
+        .unwrap();
+        e
+    };
+    let (ours, theirs) = (setup(), setup());
+    let files = |e: &Env| -> (BTreeMap<String, Vec<u8>>, Vec<String>) {
+        let run = e.run_dirs()[0].clone();
+        let mut t = tree(&run);
+        t.retain(|k, _| !k.starts_with(".guild"));
+        let manifest = std::fs::read_to_string(run.join(".guild/manifest")).unwrap();
+        let deps = manifest
+            .lines()
+            .filter(|l| l.starts_with("d "))
+            .map(String::from)
+            .collect();
+        (t, deps)
+    };
+    for op in ["file-deps", "zip-dep", "zip-dep-2", "tar-dep"] {
+        for e in [&ours, &theirs] {
+            for d in e.run_dirs() {
+                std::fs::remove_dir_all(d).unwrap();
+            }
+        }
+        let o = ours.run(&["run", op, "-y"]);
+        assert!(
+            o.status.success(),
+            "{op}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        let g = theirs.guild090(&["run", op, "-y"]);
+        assert!(
+            g.status.success(),
+            "{op}: {}",
+            String::from_utf8_lossy(&g.stderr)
+        );
+        assert_eq!(files(&ours), files(&theirs), "{op}");
+        if op == "file-deps" {
+            assert!(
+                err.contains("Unpacking") && err.contains("files.zip"),
+                "{err}"
+            );
+        }
+    }
+    // Unpacked once: the second run reads the cached member list.
+    let o = ours.run(&["run", "tar-dep", "-y"]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("Unpacking"));
+    // A gzip file (Guild 0.9.0 fails on these: it does not make the unpack
+    // directory): its one member.
+    ours.ok(&["run", "gz-dep", "-y"]);
+    let run = run_of(&ours, "gz-dep");
+    assert_eq!(std::fs::read_to_string(run.join("t.csv")).unwrap(), "x,y\n");
+    let manifest = std::fs::read_to_string(run.join(".guild/manifest")).unwrap();
+    assert!(manifest.contains(" file:t.csv.gz t.csv"), "{manifest}");
+}

@@ -655,16 +655,19 @@ fn secrets_in_the_environment_are_redacted_in_what_a_run_records() {
         "redact-env:\n  names: [TEAM]\n  keep: [MY_AUTH_MODE]\n",
     )
     .unwrap();
-    let o = e
-        .cmd(&["run", "env.py", "-y"])
-        .env("GUILD_CONFIG", &config)
-        .env("WANDB_API_KEY", "wandb-s3cret")
-        .env("OPENAI_API_KEY", "sk-s3cret")
-        .env("DATABASE_URL", "postgres://bob:pa55word@db:5432/x")
-        .env("MY_TEAM", "team-s3cret")
-        .env("MY_AUTH_MODE", "plain")
-        .output()
-        .unwrap();
+    // The caller's environment, with secrets in it.
+    let run_with_secrets = |args: &[&str]| {
+        e.cmd(args)
+            .env("GUILD_CONFIG", &config)
+            .env("WANDB_API_KEY", "wandb-s3cret")
+            .env("OPENAI_API_KEY", "sk-s3cret")
+            .env("DATABASE_URL", "postgres://bob:pa55word@db:5432/x")
+            .env("MY_TEAM", "team-s3cret")
+            .env("MY_AUTH_MODE", "plain")
+            .output()
+            .unwrap()
+    };
+    let o = run_with_secrets(&["run", "env.py", "-y"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // The script gets the real values.
     let out = String::from_utf8_lossy(&o.stdout);
@@ -675,16 +678,7 @@ fn secrets_in_the_environment_are_redacted_in_what_a_run_records() {
     let run = e.run_dirs()[0].clone();
     // A run started at once has no ENV (as Guild); a staged one has.
     assert!(!run.join(".guild/ENV").exists());
-    let o = e
-        .cmd(&["run", "env.py", "--stage", "-y"])
-        .env("GUILD_CONFIG", &config)
-        .env("WANDB_API_KEY", "wandb-s3cret")
-        .env("OPENAI_API_KEY", "sk-s3cret")
-        .env("DATABASE_URL", "postgres://bob:pa55word@db:5432/x")
-        .env("MY_TEAM", "team-s3cret")
-        .env("MY_AUTH_MODE", "plain")
-        .output()
-        .unwrap();
+    let o = run_with_secrets(&["run", "env.py", "--stage", "-y"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let staged = e.run_dirs().into_iter().find(|d| d != &run).unwrap();
     for (run, f) in [(&staged, ".guild/ENV"), (&run, ".guild/attrs/env")] {

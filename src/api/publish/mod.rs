@@ -175,7 +175,9 @@ pub fn refresh_index(ctx: &Context, dest: &Path, index_template: Option<&str>) -
         };
         runs.push((started, e.file_name().to_string_lossy().into_owned(), v));
     }
-    runs.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    // Newest first; runs started in the same second keep the directory's
+    // order, as Guild's stable sort over `os.listdir` does.
+    runs.sort_by(|a, b| b.0.cmp(&a.0));
     let runs: Vec<Value> = runs.into_iter().map(|(_, _, v)| v).collect();
     let ctx_vars = minijinja::context! { runs => minijinja::Value::from_serialize(&runs) };
     let name = tpl

@@ -155,30 +155,23 @@ pub fn space(home: &Home) -> Vec<(String, String)> {
             .sum()
     };
     vec![
-        ("runs".into(), human(size(&home.runs_dir()))),
-        ("deleted".into(), human(size(&home.trash_dir()))),
+        (
+            "runs".into(),
+            crate::text::format_bytes(size(&home.runs_dir())),
+        ),
+        (
+            "deleted".into(),
+            crate::text::format_bytes(size(&home.trash_dir())),
+        ),
         (
             "remote_state".into(),
-            human(size(&home.path.join("remotes"))),
+            crate::text::format_bytes(size(&home.path.join("remotes"))),
         ),
-        ("cache".into(), human(size(&home.path.join("cache")))),
+        (
+            "cache".into(),
+            crate::text::format_bytes(size(&home.path.join("cache"))),
+        ),
     ]
-}
-
-/// Bytes as Guild's `format_bytes` shows them (`1.2M`).
-fn human(n: u64) -> String {
-    let units = ["B", "K", "M", "G", "T"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i + 1 < units.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n}")
-    } else {
-        format!("{v:.1}{}", units[i])
-    }
 }
 
 /// Whether `version` satisfies a requirement like `>=0.7.0` or `==0.1.*`
@@ -249,7 +242,7 @@ mod tests {
         assert_eq!(satisfies("0.9.1", ">=0.8,<1"), Ok(true));
         assert_eq!(satisfies("1.2.3", "~=1.2"), Ok(true));
         assert!(satisfies("1.0", ">=abc").is_err());
-        assert_eq!(human(512), "512");
-        assert_eq!(human(1536), "1.5K");
+        assert_eq!(crate::text::format_bytes(512), "512");
+        assert_eq!(crate::text::format_bytes(1536), "1.5K");
     }
 }

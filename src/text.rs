@@ -51,6 +51,22 @@ pub fn escape_keep_newlines(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Bytes as Guild's `format_bytes` shows them: plain below 1024, else one
+/// decimal and a unit (`495`, `21.3K`, `1.5M`).
+pub fn format_bytes(n: u64) -> String {
+    if n < 1024 {
+        return n.to_string();
+    }
+    let mut v = n as f64;
+    for unit in ["K", "M", "G", "T", "P", "E", "Z"] {
+        v /= 1024.0;
+        if v < 1024.0 || unit == "Z" {
+            return format!("{v:.1}{unit}");
+        }
+    }
+    String::new()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +77,14 @@ mod tests {
         assert_eq!(escape("a\x1b[31mred\x07\n"), "a\\x1b[31mred\\x07\\n");
         assert_eq!(escape("\u{9b}2J"), "\\x9b2J");
         assert_eq!(escape_keep_newlines("a\x1b\nb\r"), "a\\x1b\nb\\r");
+    }
+
+    #[test]
+    fn format_bytes_as_guild() {
+        assert_eq!(format_bytes(495), "495");
+        assert_eq!(format_bytes(1024), "1.0K");
+        assert_eq!(format_bytes(1536), "1.5K");
+        assert_eq!(format_bytes(21811), "21.3K");
+        assert_eq!(format_bytes(5 * 1024 * 1024), "5.0M");
     }
 }

@@ -170,17 +170,7 @@ fn one_run(ctx: &Context, sel: &Selection) -> Result<RunInfo> {
     if ctx.listing(&sel.filters, sel.deleted)?.is_empty() {
         return Err(Error::user("no matching runs"));
     }
-    let mut sel = sel.clone();
-    if sel.runs.is_empty() {
-        sel.runs.push("1".into());
-    }
-    let all = ctx.runs(&sel.filters, sel.deleted)?;
-    crate::query::select(&all, &sel.runs, false)?
-        .into_iter()
-        .next()
-        .ok_or(Error::NoRun {
-            spec: sel.runs.join(" "),
-        })
+    super::runs::one(ctx, sel)
 }
 
 /// Without `--target-dir`, the run must come from the project in the

@@ -872,7 +872,9 @@ fn record_unmet_deps(
     proto: Option<Run>,
 ) {
     let quiet = super::Collect::default();
-    let staged = plan::stage_unpublished(
+    // Recording the attempt is best effort: the dependency error is what
+    // the caller hears.
+    let _ = plan::stage_unstartable(
         &ctx.home,
         StageRequest {
             op,
@@ -894,13 +896,6 @@ fn record_unmet_deps(
             start_now: false,
         },
     );
-    if let Ok(plan::Staged::Staging(s)) = staged {
-        // Neither staged nor started: an error run, as Guild's.
-        for marker in ["STAGED", "ENV", "attrs/started"] {
-            let _ = std::fs::remove_file(s.run.guild_path(marker));
-        }
-        let _ = s.publish();
-    }
 }
 
 fn run_params(a: &RunRequest) -> Value {
@@ -1166,7 +1161,7 @@ fn start_existing(
         if let Err(e) = resolved {
             // A staged run that cannot start ends in error, as Guild's.
             if run.has_marker("STAGED") {
-                let _ = std::fs::remove_file(run.guild_path("STAGED"));
+                let _ = plan::unstage(&run);
             }
             return Err(e);
         }

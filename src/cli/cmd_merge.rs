@@ -2,7 +2,7 @@
 //! options, checks, preview and messages; everything on stderr).
 
 use super::{Ctx, FilterArgs};
-use crate::api::merge::{self, MergePlan, MergeRequest, Replace};
+use crate::api::merge::{self, MergeRequest, Replace};
 use crate::error::{Error, Result};
 use crate::render;
 use clap::Args;
@@ -84,7 +84,7 @@ pub fn merge(ctx: &Ctx, a: MergeArgs) -> Result<i32> {
         return Ok(0);
     }
     if !a.yes || a.preview {
-        eprint!("{}", preview(&plan, &row, a.preview));
+        eprint!("{}", render::merge_preview(&plan, &row, a.preview));
         if a.preview {
             return Ok(0);
         }
@@ -94,47 +94,4 @@ pub fn merge(ctx: &Ctx, a: MergeArgs) -> Result<i32> {
     }
     merge::apply(ctx, &plan, &mut |path| eprintln!("Copying {path}"))?;
     Ok(0)
-}
-
-/// What a merge will copy, and (with --preview) what it skips and why.
-fn preview(plan: &MergePlan, row: &str, full: bool) -> String {
-    let mut out = if full {
-        format!(
-            "Merge will copy files from the following run to {}:\n",
-            plan.target_desc
-        )
-    } else {
-        format!(
-            "You are about to copy files from the following run to {}:\n",
-            plan.target_desc
-        )
-    };
-    out.push_str(row);
-    out.push_str("Files:\n");
-    if plan.to_copy.is_empty() {
-        out.push_str("  nothing to copy\n");
-    }
-    for f in &plan.to_copy {
-        out.push_str(&format!("  {}\n", f.target_path));
-    }
-    match plan.skipped.len() {
-        0 => {}
-        n if !full => out.push_str(&format!(
-            "{n} file{} will not be copied (use --preview to show the full list)\n",
-            if n == 1 { "" } else { "s" }
-        )),
-        _ => {
-            out.push_str("Skipped:\n");
-            let width = plan
-                .skipped
-                .iter()
-                .map(|s| s.path.chars().count())
-                .max()
-                .unwrap_or(0);
-            for s in &plan.skipped {
-                out.push_str(&format!("  {:width$}  {}\n", s.path, s.reason));
-            }
-        }
-    }
-    out
 }

@@ -67,7 +67,7 @@ pub fn publish(ctx: &Ctx, a: PublishArgs) -> Result<i32> {
         publish::refresh_index(ctx, &dest, a.index_template.as_deref())?;
         println!(
             "Published runs using {}",
-            publish::format_bytes(publish::dir_size(&dest))
+            crate::text::format_bytes(publish::dir_size(&dest))
         );
         return Ok(0);
     }
@@ -106,13 +106,13 @@ pub fn publish(ctx: &Ctx, a: PublishArgs) -> Result<i32> {
         print!("Publishing [{}] {}... ", run.run.short_id(), run.op_desc());
         let _ = std::io::stdout().flush();
         let size = publish::publish_run(ctx, &req, run).inspect_err(|_| println!())?;
-        println!("using {}", publish::format_bytes(size));
+        println!("using {}", crate::text::format_bytes(size));
     }
     println!("Refreshing runs index");
     publish::refresh_index(ctx, &dest, a.index_template.as_deref())?;
     println!(
         "Published runs using {}",
-        publish::format_bytes(publish::dir_size(&dest))
+        crate::text::format_bytes(publish::dir_size(&dest))
     );
     Ok(0)
 }

@@ -777,18 +777,7 @@ fn resolve_source(
         generated: None,
         archive: false,
     };
-    let selected = |dir: &Path| -> Result<Vec<String>> {
-        let mut v = Vec::new();
-        for rel in rel_files(dir) {
-            for re in &select {
-                if full_match(re, &rel)? {
-                    v.push(rel.clone());
-                    break;
-                }
-            }
-        }
-        Ok(v)
-    };
+    let selected = |dir: &Path| select_paths(rel_files(dir), &select);
     match s.scheme.as_str() {
         "file" => {
             let source_config = first_config(&[fname, s.name.clone(), Some(s.uri.clone())])
@@ -1179,6 +1168,20 @@ fn generated_dir_name() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
 }
 
+/// The `paths` that one of the `select` regexes matches whole.
+fn select_paths(paths: Vec<String>, select: &[String]) -> Result<Vec<String>> {
+    let mut v = Vec::new();
+    for p in paths {
+        for re in select {
+            if full_match(re, &p)? {
+                v.push(p);
+                break;
+            }
+        }
+    }
+    Ok(v)
+}
+
 /// The files an archive source resolves to: its members unpacked in `dir`
 /// (the top-level ones, or those `select` matches), with their targets.
 #[allow(clippy::too_many_arguments)]
@@ -1193,19 +1196,10 @@ fn archive_files(
     say: &dyn Fn(&str),
 ) -> Result<Vec<(PathBuf, String)>> {
     let members = super::unpack::ensure_unpacked(archive, kind, dir, say)?;
-    let chosen: Vec<String> = if select.is_empty() {
+    let chosen = if select.is_empty() {
         super::unpack::root_paths(&members)
     } else {
-        let mut v = Vec::new();
-        for m in &members {
-            for re in select {
-                if full_match(re, m)? {
-                    v.push(m.clone());
-                    break;
-                }
-            }
-        }
-        v
+        select_paths(members, select)?
     };
     chosen
         .into_iter()

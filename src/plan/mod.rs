@@ -196,6 +196,32 @@ pub fn stage(home: &Home, req: StageRequest) -> Result<Run> {
     }
 }
 
+/// As [`stage`], for a run that cannot start (its dependencies cannot be
+/// resolved): it appears whole but neither staged nor started, an error
+/// run as Guild records one.
+pub fn stage_unstartable(home: &Home, req: StageRequest) -> Result<Run> {
+    let run = match stage_unpublished(home, req)? {
+        Staged::Staging(s) => {
+            strip_start(&s.run)?;
+            return s.publish();
+        }
+        Staged::InPlace(run) => run,
+    };
+    strip_start(&run)?;
+    Ok(run)
+}
+
+fn strip_start(run: &Run) -> Result<()> {
+    unstage(run)?;
+    fsutil::remove_if_exists(&run.guild_path("ENV"))?;
+    fsutil::remove_if_exists(&run.attr_path("started"))
+}
+
+/// A staged run that will not start: no longer staged, so an error run.
+pub fn unstage(run: &Run) -> Result<()> {
+    fsutil::remove_if_exists(&run.guild_path("STAGED"))
+}
+
 pub enum Staged {
     /// A new run in `runs/`, not visible until published.
     Staging(Staging),

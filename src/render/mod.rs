@@ -818,6 +818,49 @@ pub fn remote_status(st: &crate::api::remotes::RemoteStatus) -> String {
     crate::text::escape_keep_newlines(&text).into_owned()
 }
 
+/// What a merge will copy, and (with --preview) what it skips and why.
+pub fn merge_preview(plan: &crate::api::merge::MergePlan, row: &str, full: bool) -> String {
+    let mut out = if full {
+        format!(
+            "Merge will copy files from the following run to {}:\n",
+            plan.target_desc
+        )
+    } else {
+        format!(
+            "You are about to copy files from the following run to {}:\n",
+            plan.target_desc
+        )
+    };
+    out.push_str(row);
+    out.push_str("Files:\n");
+    if plan.to_copy.is_empty() {
+        out.push_str("  nothing to copy\n");
+    }
+    for f in &plan.to_copy {
+        out.push_str(&format!("  {}\n", f.target_path));
+    }
+    match plan.skipped.len() {
+        0 => {}
+        n if !full => out.push_str(&format!(
+            "{n} file{} will not be copied (use --preview to show the full list)\n",
+            if n == 1 { "" } else { "s" }
+        )),
+        _ => {
+            out.push_str("Skipped:\n");
+            let width = plan
+                .skipped
+                .iter()
+                .map(|s| s.path.chars().count())
+                .max()
+                .unwrap_or(0);
+            for s in &plan.skipped {
+                out.push_str(&format!("  {:width$}  {}\n", s.path, s.reason));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,6 @@ use crate::run::manifest;
 use serde_yaml_ng::{Mapping, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-pub use template::format_bytes;
 use template::{Source, Template};
 
 /// The directory runs are published to when none is given.

@@ -373,24 +373,9 @@ fn as_int(v: &Value) -> Option<i64> {
 fn file_size(v: Value) -> Value {
     Value::from(
         as_int(&v)
-            .map(|n| format_bytes(n.max(0) as u64))
+            .map(|n| crate::text::format_bytes(n.max(0) as u64))
             .unwrap_or_default(),
     )
-}
-
-/// Guild's `format_bytes`: plain below 1024, else one decimal and a unit.
-pub fn format_bytes(n: u64) -> String {
-    if n < 1024 {
-        return n.to_string();
-    }
-    let mut v = n as f64;
-    for unit in ["K", "M", "G", "T", "P", "E", "Z"] {
-        v /= 1024.0;
-        if v < 1024.0 || unit == "Z" {
-            return format!("{v:.1}{unit}");
-        }
-    }
-    String::new()
 }
 
 fn flag_val(v: Value) -> Value {
@@ -457,14 +442,6 @@ fn utc_date_in(v: Value, unit: &str) -> Result<Value, JError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn format_bytes_as_guild() {
-        assert_eq!(format_bytes(495), "495");
-        assert_eq!(format_bytes(1024), "1.0K");
-        assert_eq!(format_bytes(21811), "21.3K");
-        assert_eq!(format_bytes(5 * 1024 * 1024), "5.0M");
-    }
 
     #[test]
     fn safe_rel_refuses_escapes() {

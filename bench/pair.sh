@@ -5,6 +5,7 @@
 # format may differ between them). Prints each path's median per build
 # and the median of the per-pair ratios NEW/OLD.
 #   run        `guild run` of a trivial shell script (staging, start, end)
+#   run .py    `guild run` of a trivial Python script (op_main, PYTHONPATH)
 #   runs       `guild runs` with COUNT runs (default 10,000), warm
 #   runs info  `guild runs info` with COUNT runs, warm
 #   runs -a    `guild runs -a` with COUNT runs, warm
@@ -16,6 +17,7 @@ COUNT="${COUNT:-10000}"; N="${N:-21}"
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/proj" "$W/old" "$W/new"
 printf '#!/bin/sh\necho "loss: 0.5"\n' > "$W/proj/t.sh"; chmod +x "$W/proj/t.sh"
+printf 'lr = 0.1\nprint("loss: %%s" %% lr)\n' > "$W/proj/t.py"
 cd "$W/proj"
 export NO_PIP_FREEZE=1
 # COUNT runs: one real run, copied with fresh ids and earlier start
@@ -52,4 +54,6 @@ pair("runs info", ["runs", "info"])
 pair("runs", ["runs"])
 pair("runs -a", ["runs", "-a"], k=max(5, n // 3))
 pair("run", ["run", "t.sh", "-y", "-q"], warm=False)
+# A Python run: flag detection, PYTHONPATH, op_main (caches warmed once).
+pair("run .py", ["run", "t.py", "-y", "-q"])
 PY

@@ -246,6 +246,32 @@ impl Site {
         dest: &Path,
         excludes: &[&str],
     ) -> Result<()> {
+        // A live run changes while it is copied: a file renamed into place
+        // or removed there after rsync listed it is "vanished" (exit 24).
+        // Nothing is wrong with what was copied; copy again, which picks
+        // up the new names, and after that take the copy as it is (the
+        // next sync brings the rest).
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let out = self.copy_from_once(base, rel, dest, excludes)?;
+            if out.status.code() == Some(RSYNC_VANISHED) {
+                if tries < 3 {
+                    continue;
+                }
+                return Ok(());
+            }
+            return self.rsync_result(&out, "copying from");
+        }
+    }
+
+    fn copy_from_once(
+        &self,
+        base: &str,
+        rel: &[String],
+        dest: &Path,
+        excludes: &[&str],
+    ) -> Result<std::process::Output> {
         let mut c = self.rsync()?;
         c.arg("-r").arg("--files-from=-").arg("--delete");
         for e in excludes {
@@ -263,10 +289,9 @@ impl Site {
             // A failed write shows as rsync's own error below.
             let _ = stdin.write_all((rel.join("\n") + "\n").as_bytes());
         }
-        let out = child
+        child
             .wait_with_output()
-            .map_err(|e| Error::process("cannot wait for rsync", e))?;
-        self.rsync_result(&out, "copying from")
+            .map_err(|e| Error::process("cannot wait for rsync", e))
     }
 
     fn run_rsync(&self, mut c: Command, what: &str) -> Result<()> {
@@ -499,3 +524,6 @@ impl Ssh {
         ))
     }
 }
+
+/// rsync's exit status for "partial transfer due to vanished source files".
+const RSYNC_VANISHED: i32 = 24;

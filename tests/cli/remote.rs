@@ -573,6 +573,62 @@ fn slurm_cancel_pending_and_running_and_the_time_limit() {
     assert!(info.contains("status: terminated"), "{info}");
 }
 
+/// A file that vanishes while a live run is copied back (rsync exits 24)
+/// is not a failed sync: the copy is made again and the run comes home.
+#[test]
+fn a_file_vanishing_while_a_run_is_copied_back_is_copied_again() {
+    let r = Remote::new("  hpc: {type: slurm, partition: debug, guild-home: '{here}'}\n");
+    let real = String::from_utf8_lossy(
+        &Command::new("sh")
+            .args(["-c", "command -v rsync"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .trim()
+    .to_string();
+    let bin = r.e.home.parent().unwrap().join("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let mark = bin.join("vanished-once");
+    let wrapper = bin.join("rsync");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\ncase \" $* \" in *--files-from=-*) if [ ! -e '{m}' ]; then : > '{m}'; '{real}' \"$@\"; exit 24; fi;; esac\nexec '{real}' \"$@\"\n",
+            m = mark.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = r
+        .cmd(&["run", "echo.py", "x=3", "-y", "--remote", "hpc"])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let id = r.ids()[0].clone();
+    let t0 = Instant::now();
+    while r.status(&id) != "completed" {
+        let o = r.cmd(&["sync", &id]).env("PATH", &path).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "{id} never completed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(mark.exists(), "the wrapper never stood in for rsync");
+    let out =
+        std::fs::read_to_string(r.e.home.join("runs").join(&id).join(".guild/output")).unwrap();
+    assert!(out.contains("loss: 3"), "{out}");
+}
+
 #[test]
 fn slurm_through_a_login_node_over_ssh() {
     let r = Remote::new("  hpc: {type: slurm, {ssh}, partition: debug, guild-home: '{home}'}\n");

@@ -19,6 +19,33 @@ pub fn runs(ctx: &Context, sel: &Selection) -> Result<serde_json::Value> {
     ))
 }
 
+/// `api list`: the selected runs in brief (id, name, operation, started,
+/// status, label, marked), newest first, read through the runs index.
+pub fn list(ctx: &Context, sel: &Selection) -> Result<serde_json::Value> {
+    let (page, _) = super::runs::page(ctx, sel, None)?;
+    Ok(serde_json::Value::Array(
+        page.iter().map(|i| query::api::brief(&i.run)).collect(),
+    ))
+}
+
+/// `api scalars`: each selected run's scalar summaries, or with `detail`
+/// every value, as rows.
+pub fn scalars(ctx: &Context, sel: &Selection, detail: bool) -> Result<serde_json::Value> {
+    let all = ctx.runs(&sel.filters, sel.deleted)?;
+    let runs = query::select(&all, &sel.runs, true)?;
+    Ok(serde_json::Value::Array(
+        runs.iter()
+            .flat_map(|r| {
+                if detail {
+                    query::api::scalar_detail_rows(&r.run)
+                } else {
+                    query::api::scalar_rows(&r.run)
+                }
+            })
+            .collect(),
+    ))
+}
+
 /// `api ops`: the public operations of the guild.yml here.
 pub fn ops(ctx: &Context) -> Result<serde_json::Value> {
     let ops = match crate::guildfile::Guildfile::find(&ctx.cwd)? {

@@ -109,6 +109,8 @@ pub struct RunRequest {
     /// Run it on this remote (`remotes::list`): staged here, copied there
     /// and started there (SSH), or submitted (Slurm)
     pub remote: Option<String>,
+    /// Environment variables for the run, `NAME=VALUE` (recorded with it)
+    pub env: Vec<String>,
 }
 
 /// The flags a Python script declares (its argparse/click options and
@@ -153,6 +155,40 @@ pub enum Outcome {
     AlreadyRun(Vec<RunInfo>),
     /// `--needed` on a restart whose flags did not change.
     Unchanged,
+    /// Staged, started in the background or sent to a remote: the run (a
+    /// sweep's batch run) that was made.
+    Launched(Launched),
+}
+
+/// A run made by `run` that goes on without the caller.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Launched {
+    pub id: String,
+    pub name: Option<String>,
+    pub operation: String,
+    /// `staged`, `background`, `remote` (an SSH run in the background) or
+    /// `submitted` (Slurm).
+    pub how: &'static str,
+    /// The trials sent with a sweep (a local sweep makes its own later).
+    pub trials: Vec<String>,
+    pub remote: Option<String>,
+    pub job: Option<String>,
+    pub pid: Option<u32>,
+}
+
+impl Launched {
+    fn of(run: &Run, operation: &str, how: &'static str) -> Launched {
+        Launched {
+            id: run.id.clone(),
+            name: run.attr_str("name"),
+            operation: operation.to_string(),
+            how,
+            trials: Vec::new(),
+            remote: None,
+            job: None,
+            pid: None,
+        }
+    }
 }
 
 pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
@@ -231,6 +267,10 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
     }
     if a.keep_run {
         op.delete_on_success = false;
+    }
+    for kv in &a.env {
+        let (k, v) = parse_env(kv)?;
+        op.cmd_env.insert(k.into(), v.into());
     }
     if a.no_gpus {
         op.cmd_env
@@ -559,7 +599,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
         return Ok(Outcome::Done(0));
     }
     if let Some(s) = sender.as_mut() {
-        return send(ctx, a, s, &[run], &op.name);
+        return send(ctx, a, s, &run, std::slice::from_ref(&run), &op.name);
     }
     if a.stage {
         ctx.report
@@ -568,7 +608,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
             "To start the operation, use 'guild run --start {}'",
             run.id
         ));
-        return Ok(Outcome::Done(0));
+        return Ok(Outcome::Launched(Launched::of(&run, &op.name, "staged")));
     }
     let claim = crate::exec::Claim::take(&run)?;
     if a.background || a.pidfile.is_some() {
@@ -588,7 +628,10 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
                 pf
             }
         ));
-        return Ok(Outcome::Done(0));
+        return Ok(Outcome::Launched(Launched {
+            pid: Some(pid),
+            ..Launched::of(&run, &op.name, "background")
+        }));
     }
     start_foreground(ctx, a, &run, claim)
 }
@@ -764,7 +807,7 @@ fn run_batch(
             .map(|r| r.run)
             .rev()
             .collect();
-        return send(ctx, a, s, &trials, &format!("{}+", op.name));
+        return send(ctx, a, s, &batch, &trials, &format!("{}+", op.name));
     }
     if a.background || a.pidfile.is_some() {
         let pid = start_background(ctx, a, &batch, claim)?;
@@ -779,7 +822,10 @@ fn run_batch(
             batch.id,
             sweep.trials.len()
         ));
-        return Ok(Outcome::Done(0));
+        return Ok(Outcome::Launched(Launched {
+            pid: Some(pid),
+            ..Launched::of(&batch, &format!("{}+", op.name), "background")
+        }));
     }
     start_foreground(ctx, a, &batch, claim)
 }
@@ -802,11 +848,13 @@ fn connect<'a>(
 
 /// Send staged `runs` (one run, or a sweep's trials) to the remote and
 /// start them there; say what was done (a Slurm submission's summary)
-/// and what the project does not declare.
+/// and what the project does not declare. `head` is the run, or the
+/// sweep's batch run.
 fn send(
     ctx: &Context,
     a: &RunRequest,
     s: &mut crate::launch::remote::Sender,
+    head: &Run,
     runs: &[Run],
     name: &str,
 ) -> Result<Outcome> {
@@ -837,6 +885,12 @@ fn send(
             format!("{} trials", r.len())
         }
     };
+    let launched = |how, job| Launched {
+        trials: runs.iter().map(|r| r.id.clone()).collect(),
+        remote: Some(remote.name.clone()),
+        job,
+        ..Launched::of(head, name, how)
+    };
     Ok(match s.start(runs, follow, name)? {
         Sent::Ended(code) => Outcome::Done(code),
         Sent::Background => {
@@ -847,13 +901,13 @@ fn send(
                 runs[0].id,
                 remote.name
             ));
-            Outcome::Done(0)
+            Outcome::Launched(launched("remote", None))
         }
         Sent::Submitted { job } => {
             for line in crate::launch::remote::slurm_summary(&remote, &job, name, runs.len()) {
                 ctx.report.progress(&line);
             }
-            Outcome::Done(0)
+            Outcome::Launched(launched("submitted", Some(job)))
         }
     })
 }
@@ -1097,7 +1151,7 @@ fn start_existing(
             )));
         }
         let name = run.opref()?.op_name;
-        let out = send(ctx, a, &mut s, std::slice::from_ref(&run), &name);
+        let out = send(ctx, a, &mut s, &run, std::slice::from_ref(&run), &name);
         drop(claim);
         return out;
     }
@@ -1306,4 +1360,20 @@ fn command(
         &ctx.cwd,
         &op.name,
     )
+}
+
+/// `NAME=VALUE` of `--env`: a name a shell could export.
+fn parse_env(kv: &str) -> Result<(&str, &str)> {
+    let (k, v) = kv
+        .split_once('=')
+        .ok_or_else(|| Error::user(format!("--env {kv:?} has no '='; give it as NAME=VALUE")))?;
+    let valid = !k.is_empty()
+        && !k.starts_with(|c: char| c.is_ascii_digit())
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid || v.contains('\0') {
+        return Err(Error::user(format!(
+            "--env {kv:?}: the name must be letters, digits and '_' (not first a digit), and the value without NUL; give it as NAME=VALUE"
+        )));
+    }
+    Ok((k, v))
 }

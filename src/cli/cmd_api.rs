@@ -16,6 +16,12 @@ pub struct ApiArgs {
 pub enum ApiCmd {
     /// Runs as JSON (flags, attributes, files, scalars, ...)
     Runs(ApiRunsArgs),
+    /// Runs in brief as JSON (id, name, operation, started, status, label, marked), fast
+    List(ApiRunsArgs),
+    /// Scalars of runs as JSON rows: summaries (first, last, min, max, avg, count, total per tag), or every value with --detail
+    Scalars(ApiScalarsArgs),
+    /// The guild home this command uses, as JSON (`{"home": PATH}`)
+    Home(ApiFormat),
     /// The operations of the guild.yml in the current directory as JSON
     Ops(ApiFormat),
     /// The compare table (header row, then one row per run) as JSON
@@ -41,6 +47,23 @@ pub struct ApiRunsArgs {
     /// API version (2 is the default and the only one)
     #[arg(short = 'v', long, value_name = "N", default_value = "2")]
     pub api_version: u8,
+    /// Deleted runs instead
+    #[arg(short = 'd', long)]
+    pub deleted: bool,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ApiScalarsArgs {
+    /// Runs (default: all matching the filters)
+    #[arg(value_name = "RUN")]
+    pub runs: Vec<String>,
+    #[command(flatten)]
+    pub out: ApiFormat,
+    /// Every value (run, path, tag, val, step) instead of summaries
+    #[arg(long)]
+    pub detail: bool,
     /// Deleted runs instead
     #[arg(short = 'd', long)]
     pub deleted: bool,
@@ -93,6 +116,18 @@ pub fn api(ctx: &Ctx, a: ApiArgs) -> Result<i32> {
             let sel = super::cmd_runs::selection(&r.runs, &r.filters, r.deleted);
             out(&api::programs::runs(ctx, &sel)?, &r.out)
         }
+        ApiCmd::List(r) => {
+            let sel = super::cmd_runs::selection(&r.runs, &r.filters, r.deleted);
+            out(&api::programs::list(ctx, &sel)?, &r.out)
+        }
+        ApiCmd::Scalars(r) => {
+            let sel = super::cmd_runs::selection(&r.runs, &r.filters, r.deleted);
+            out(&api::programs::scalars(ctx, &sel, r.detail)?, &r.out)
+        }
+        ApiCmd::Home(f) => out(
+            &serde_json::json!({"home": ctx.home.path.display().to_string()}),
+            &f,
+        ),
         ApiCmd::Ops(f) => out(&api::programs::ops(ctx)?, &f),
         ApiCmd::HelpOp(h) => out(&api::programs::help_op(ctx, &h.opspec)?, &h.out),
         ApiCmd::Compare(c) => {

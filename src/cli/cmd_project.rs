@@ -25,12 +25,22 @@ pub struct ModelsArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct RemotesArgs {}
+pub struct RemotesArgs {
+    /// Print JSON instead of text: name, type, description and, for Slurm,
+    /// partition, array-parallelism and hourly-cost
+    #[arg(long)]
+    pub json: bool,
+}
 
 /// `guild remotes`: name, type and description of each remote, as Guild
 /// prints them.
-pub fn remotes(ctx: &Ctx) -> Result<i32> {
-    print!("{}", render::remotes_table(&api::remotes::list(ctx)?));
+pub fn remotes(ctx: &Ctx, a: RemotesArgs) -> Result<i32> {
+    let list = api::remotes::list(ctx)?;
+    if a.json {
+        render::json(&render::remotes_json(&list));
+        return Ok(0);
+    }
+    print!("{}", render::remotes_table(&list));
     Ok(0)
 }
 

@@ -149,6 +149,14 @@ pub struct RunArgs {
     /// sweep as one job array)
     #[arg(short = 'r', long, value_name = "REMOTE")]
     pub remote: Option<String>,
+    /// Set an environment variable for the run, NAME=VALUE (repeatable; recorded in the run's env)
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Print what was made as JSON on stdout (id, name, trials, job) when
+    /// the run is staged, started in the background or sent to a remote;
+    /// with --print-trials, the trials
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl From<RunArgs> for api::run::RunRequest {
@@ -197,13 +205,25 @@ impl From<RunArgs> for api::run::RunRequest {
             claim_fd: a.claim_fd,
             run_name: a.run_name,
             remote: a.remote,
+            env: a.env,
         }
     }
 }
 
 pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
+    let json = a.json;
     Ok(match api::run::run(ctx, &a.into())? {
         Outcome::Done(code) => code,
+        Outcome::Launched(l) => {
+            if json {
+                render::json(&serde_json::to_value(&l).unwrap_or_default());
+            }
+            0
+        }
+        Outcome::Trials(trials) if json => {
+            render::json(&serde_json::to_value(&trials).unwrap_or_default());
+            0
+        }
         Outcome::Declined => 0,
         Outcome::Unchanged => {
             render::out("Skipping run because flags have not changed (--needed specified)");

@@ -34,6 +34,10 @@ pub struct LogsArgs {
     /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
     #[arg(short = 'r', long, value_name = "REMOTE")]
     pub remote: Option<String>,
+    /// One JSON object per line: {"stream", "time", "line"} (a line longer
+    /// than 1 MiB is cut there, with "truncated": true)
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<i32> {
@@ -67,6 +71,9 @@ pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<i32> {
 pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32> {
     use std::io::Write;
     let out = std::io::stdout();
+    if a.json {
+        return logs_json(ctx, &a);
+    }
     api::views::logs(ctx, a.run.as_deref(), a.follow, &mut |pieces| {
         let mut o = std::io::BufWriter::new(out.lock());
         for p in pieces {
@@ -79,6 +86,46 @@ pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32> {
             let end: &[u8] = if p.ends { b"\n" } else { b"" };
             if written.and_then(|_| o.write_all(end)).is_err() {
                 return false;
+            }
+        }
+        o.flush().is_ok()
+    })?;
+    Ok(0)
+}
+
+/// `logs --json`: JSON Lines, each line whole (up to 1 MiB).
+fn logs_json(ctx: &Ctx, a: &LogsArgs) -> Result<i32> {
+    use std::io::Write;
+    const MAX: usize = 1 << 20;
+    let out = std::io::stdout();
+    let mut line = String::new();
+    let mut first: Option<(u64, u8)> = None;
+    let mut truncated = false;
+    api::views::logs(ctx, a.run.as_deref(), a.follow, &mut |pieces| {
+        let mut o = std::io::BufWriter::new(out.lock());
+        for p in pieces {
+            if p.starts {
+                line.clear();
+                truncated = false;
+                first = Some((p.ms, p.stream));
+            }
+            let room = MAX.saturating_sub(line.len());
+            if p.text.len() > room {
+                let mut cut = room;
+                while !p.text.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                line.push_str(&p.text[..cut]);
+                truncated = true;
+            } else {
+                line.push_str(&p.text);
+            }
+            if p.ends {
+                let (ms, stream) = first.unwrap_or((p.ms, p.stream));
+                let v = render::log_json(ms, stream, &line, truncated);
+                if writeln!(o, "{v}").is_err() {
+                    return false;
+                }
             }
         }
         o.flush().is_ok()

@@ -311,6 +311,9 @@ pub struct FilterArgs {
     /// Filter by source code digest prefix; also -Fd
     #[arg(long, value_name = "VAL")]
     pub digest: Option<String>,
+    /// Filter by comment: a case-insensitive substring of a comment (`-`: runs without comments); also -Fc
+    #[arg(long = "comment", value_name = "VAL")]
+    pub comments: Vec<String>,
     /// Running runs; also -Sr
     #[arg(long)]
     pub running: bool,
@@ -357,6 +360,7 @@ impl FilterArgs {
             unmarked: self.unmarked,
             started: self.started.clone(),
             digest: self.digest.clone(),
+            comments: self.comments.clone(),
             expr: self.filter.clone(),
             status: pick([
                 (self.running, Status::Running),
@@ -391,6 +395,7 @@ fn expand_guild_shorts(args: Vec<OsString>) -> Vec<OsString> {
             "-Fn" => vec!["--unmarked"],
             "-Fs" => vec!["--started"],
             "-Fd" => vec!["--digest"],
+            "-Fc" => vec!["--comment"],
             "-rm" => vec!["--remove"],
             "-cc" => vec!["--strict-cols"],
             "-min" => vec!["--min"],
@@ -733,7 +738,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Tag(a) => cmd_runs::tag(&ctx, a),
         Command::Select(a) => cmd_runs::select(&ctx, a),
         Command::Completion(a) => cmd_completion::completion(&ctx, a),
-        Command::Remotes(_) => cmd_project::remotes(&ctx),
+        Command::Remotes(a) => cmd_project::remotes(&ctx, a),
         Command::Remote(a) => cmd_project::remote(&ctx, a),
         Command::Pull(a) => cmd_project::pull(&ctx, a),
         Command::Merge(a) => cmd_merge::merge(&ctx, a),

@@ -132,6 +132,85 @@ fn scalars_json(run: &Run) -> J {
     J::Array(out.into_iter().map(|(_, _, v)| v).collect())
 }
 
+/// A run's scalar summaries as rows in Guild's `ipy` shape (`run`,
+/// `prefix`, `tag`, `first_val`... `count`, `total`).
+pub fn scalar_rows(run: &Run) -> Vec<J> {
+    let scalars = crate::output::scalars::run_scalars(&run.dir);
+    let mut rows: Vec<(String, String, J)> = scalars
+        .iter()
+        .map(|(k, s)| {
+            let (prefix, tag) = match k.rsplit_once('#') {
+                Some((p, t)) => (p.to_string(), t.to_string()),
+                None => (".guild".to_string(), k.clone()),
+            };
+            let v = json!({
+                "run": run.id, "prefix": prefix, "tag": tag,
+                "first_val": s.first, "first_step": s.first_step,
+                "last_val": s.last, "last_step": s.last_step,
+                "min_val": s.min, "min_step": s.min_step,
+                "max_val": s.max, "max_step": s.max_step,
+                "avg_val": s.avg(), "count": s.count, "total": s.total,
+            });
+            (prefix, tag, v)
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    rows.into_iter().map(|(_, _, v)| v).collect()
+}
+
+/// Every scalar value of a run: `run`, `path` (the events file in the run
+/// directory), `tag`, `val`, `step`, file by file in path order. Links are
+/// followed only into other runs (a batch's trials), as for the summaries.
+pub fn scalar_detail_rows(run: &Run) -> Vec<J> {
+    let mut files = Vec::new();
+    let mut stack = vec![(run.dir.clone(), String::new())];
+    while let Some((dir, rel)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let path = e.path();
+            let r = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_symlink() {
+                if path.join(".guild").join("opref").exists() {
+                    stack.push((path, r));
+                }
+            } else if ft.is_dir() {
+                stack.push((path, r));
+            } else if name.contains(".tfevents.") {
+                files.push((r, path));
+            }
+        }
+    }
+    files.sort();
+    let mut rows = Vec::new();
+    for (rel, path) in files {
+        for (tag, val, step) in crate::output::tfevents::read_scalars(&path) {
+            rows.push(json!({"run": run.id, "path": rel, "tag": tag, "val": val, "step": step}));
+        }
+    }
+    rows
+}
+
+/// A run in brief, for listings read by programs: what `runs` shows.
+pub fn brief(r: &RunInfo) -> J {
+    json!({
+        "id": r.run.id,
+        "name": r.name,
+        "operation": r.op_desc(),
+        "started": r.started,
+        "status": r.status.display(),
+        "label": r.label,
+        "marked": r.marked,
+    })
+}
+
 /// One run as `guild api runs` (API version 2) shows it.
 pub fn run_data(r: &RunInfo, runs_dir: &Path) -> J {
     let run = &r.run;

@@ -401,6 +401,9 @@ pub struct Filters {
     pub unmarked: bool,
     pub started: Option<String>,
     pub digest: Option<String>,
+    /// Comment filters (`-Fc`): a case-insensitive substring of a
+    /// comment's user, host or body; `-` for runs without comments.
+    pub comments: Vec<String>,
     pub status: Vec<Status>,
     pub not_status: Vec<Status>,
     /// A `--filter` expression.
@@ -419,6 +422,7 @@ impl Filters {
             unmarked,
             started,
             digest,
+            comments,
             status,
             not_status,
             expr,
@@ -431,6 +435,7 @@ impl Filters {
             && !unmarked
             && started.is_none()
             && digest.is_none()
+            && comments.is_empty()
             && status.is_empty()
             && not_status.is_empty()
             && expr.is_none()
@@ -483,6 +488,9 @@ impl Filters {
                 _ => return false,
             }
         }
+        if !self.comments.is_empty() && !comments_match(&self.comments, &r.run) {
+            return false;
+        }
         if let Some(range) = range {
             match r.started {
                 Some(s) if range.contains(s) => {}
@@ -497,6 +505,24 @@ impl Filters {
         }
         true
     }
+}
+
+/// Guild's comment filter: any of `filters` is a case-insensitive
+/// substring of the run's comments (user, host and body), or `-` and the
+/// run has none.
+fn comments_match(filters: &[String], run: &crate::run::Run) -> bool {
+    let text = crate::run::comments::read(run)
+        .iter()
+        .map(|c| format!("{}\n{}\n{}", c.user, c.host, c.body).to_lowercase())
+        .collect::<Vec<_>>()
+        .join("\n");
+    filters.iter().any(|f| {
+        if f == "-" {
+            text.is_empty()
+        } else {
+            text.contains(&f.to_lowercase())
+        }
+    })
 }
 
 /// Guild's operation filter: regex when anchored with `^`/`$`, else a match

@@ -483,6 +483,26 @@ pub fn log_line(ms: u64, stream: u8, line: &str) -> String {
     format!("[{s}] [{t}] {line}")
 }
 
+/// A line of `logs --json`: its stream, UTC time (as the text form) and
+/// text.
+pub fn log_json(ms: u64, stream: u8, line: &str, truncated: bool) -> serde_json::Value {
+    use chrono::TimeZone;
+    let t = chrono::Utc
+        .timestamp_millis_opt(ms as i64)
+        .single()
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string())
+        .unwrap_or_default();
+    let mut v = serde_json::json!({
+        "stream": if stream == 1 { "stderr" } else { "stdout" },
+        "time": t,
+        "line": line,
+    });
+    if truncated {
+        v["truncated"] = true.into();
+    }
+    v
+}
+
 /// Each line of `text` with `prefix` before it.
 pub fn indented(text: &str, prefix: &str) -> String {
     text.lines().map(|l| format!("{prefix}{l}\n")).collect()
@@ -748,6 +768,30 @@ pub fn remotes_table(remotes: &[crate::api::remotes::Remote]) -> String {
         })
         .collect();
     crate::text::escape_keep_newlines(&text).into_owned()
+}
+
+/// `guild remotes --json`: each remote's name, type and description, and
+/// what a program needs to plan a Slurm submission.
+pub fn remotes_json(remotes: &[crate::api::remotes::Remote]) -> serde_json::Value {
+    use crate::api::remotes::Kind;
+    serde_json::Value::Array(
+        remotes
+            .iter()
+            .map(|r| {
+                let mut v = serde_json::json!({
+                    "name": r.name,
+                    "type": r.type_name(),
+                    "description": r.description,
+                });
+                if let Kind::Slurm(c) = &r.kind {
+                    v["partition"] = c.partition.clone().into();
+                    v["array_parallelism"] = c.array_parallelism.into();
+                    v["hourly_cost"] = c.hourly_cost.into();
+                }
+                v
+            })
+            .collect(),
+    )
 }
 
 /// `guild remote status`: what the remote has, a `key: value` line each,

@@ -10,3 +10,4 @@ scripts/check-layers.sh
 cargo clippy --all-targets -- -D warnings
 cargo build --release
 cargo test --release
+scripts/test-python.sh

@@ -38,7 +38,10 @@ pub fn guild_exe() -> Result<PathBuf> {
 }
 
 /// The interpreter for Python ops: `GUILD_PYTHON_EXE`, the active venv or
-/// conda env, else `python3` (or `python`) on PATH.
+/// conda env, the virtual environment this binary is installed in (as
+/// Guild runs ops with the Python it is installed in: `pip install` of
+/// the wheel puts the binary in the venv's `bin`), else `python3` (or
+/// `python`) on PATH.
 pub fn python_exe() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("GUILD_PYTHON_EXE").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
@@ -53,6 +56,9 @@ pub fn python_exe() -> Result<PathBuf> {
             }
         }
     }
+    if let Some(p) = own_venv_python() {
+        return Ok(p);
+    }
     for name in ["python3", "python"] {
         if let Some(p) = which(name) {
             return Ok(pyenv_resolved(&p).unwrap_or(p));
@@ -61,6 +67,20 @@ pub fn python_exe() -> Result<PathBuf> {
     Err(crate::error::Error::user(
         "cannot find a Python interpreter (python3) on PATH; install Python or set GUILD_PYTHON_EXE",
     ))
+}
+
+/// The Python of the virtual environment whose `bin` holds this binary
+/// (its parent has a `pyvenv.cfg`).
+fn own_venv_python() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?;
+    if !bin.parent()?.join("pyvenv.cfg").is_file() {
+        return None;
+    }
+    ["python", "python3"]
+        .iter()
+        .map(|n| bin.join(n))
+        .find(|p| p.exists())
 }
 
 pub fn which(name: &str) -> Option<PathBuf> {

@@ -121,6 +121,9 @@ class Run:
         self._trial_ids = []
         self._started = False
         self._dry_trials = None
+        # The scheduler's job id, for a run submitted to Slurm.
+        self.job = None
+        self._head_status = None
         if run_command is None:
             if name is None:
                 raise ValueError("Run() needs a run_command for a new run, or the name of one to load")
@@ -202,6 +205,8 @@ class Run:
             raise ValueError("a run named %r already exists; choose another name" % self._name)
         if self.dependency_file and not os.path.exists(self.dependency_file):
             raise ValueError("dependency_file %s does not exist" % self.dependency_file)
+        if self.cluster_id:
+            _remote(self.cluster_id)
         args, script_args = self._run_args()
         if self.dry_run:
             self._planned_trials()
@@ -211,6 +216,7 @@ class Run:
         self._id = launched["id"]
         self._name = launched.get("name") or self._id[:8]
         self._trial_ids = list(launched.get("trials") or [])
+        self.job = launched.get("job")
         self._refresh()
         return None
 
@@ -246,6 +252,7 @@ class Run:
             for e in _experiment_groups():
                 if e["id"] == self._id:
                     self._trial_ids = list(e["trials"])
+                    self._head_status = e.get("status")
                     break
         ids = self._trial_ids or [self._id]
         if self.cluster_id or any(e.status not in TERMINAL for e in self._experiments.values()):
@@ -257,6 +264,10 @@ class Run:
                 sys.stderr.write("WARNING: cannot refresh from the remote: %s\n" % e)
         data = {r["id"]: r for r in _cli.json(["api", "runs"] + ids)}
         found = [Experiment._of(data[i], self.cluster_id) for i in ids if i in data]
+        if self._is_local_sweep() and self._head_status in ("terminated", "error"):
+            # Trials a stopped local sweep had queued never start.
+            for e in found:
+                e._orphaned = True
         found.sort(key=lambda e: _name_key(e.name))
         exps = collections.OrderedDict((e.name, e) for e in found)
         self._experiments = exps
@@ -347,6 +358,7 @@ class Experiment:
 
     def __init__(self, name, cluster_id=None):
         self.cluster_id = cluster_id
+        self._orphaned = False
         self._id = None
         self._data = {}
         if name is not None:
@@ -381,7 +393,10 @@ class Experiment:
 
     @property
     def status(self):
-        return GRID_STATE.get(self._data.get("status"), str(self._data.get("status", "")).upper())
+        st = self._data.get("status")
+        if self._orphaned and st in ("staged", "pending"):
+            return "CANCELLED"
+        return GRID_STATE.get(st, str(st or "").upper())
 
     @property
     def parameters(self):

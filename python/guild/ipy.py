@@ -389,7 +389,7 @@ def _frame_class(pd):
         def _constructor_expanddim(self):
             return RunsDataFrame
 
-    class RunsDataFrame(pd.DataFrame, _RunsMethods):
+    class RunsDataFrame(_RunsMethods, pd.DataFrame):
         _metadata = ["_guild_origin"]
 
         @property
@@ -489,15 +489,21 @@ def run(op, *args, **kw):
     except KeyboardInterrupt:
         _cli.run(["stop", "-y", run_id], check=False)
         raise
-    info = _cli.json(["runs", "info", "--json", run_id])
-    status = info.get("status")
-    if status == "error":
-        raise RunError(run_id, "run %s failed (exit status %s)" % (run_id[:8], info.get("exit_status")))
-    if status == "terminated":
-        raise RunTerminated(run_id, "run %s was terminated" % run_id[:8])
     if started.get("operation", "").endswith("+"):
-        return _sweep_trials(run_id)
-    return _one(run_id)
+        table = _sweep_trials(run_id)
+        statuses = [r["status"] for r in _rows(table)]
+    else:
+        table = _one(run_id)
+        statuses = [r["status"] for r in _rows(table)]
+    if "error" in statuses:
+        raise RunError(run_id, "run %s failed (see its output above)" % run_id[:8])
+    if "terminated" in statuses:
+        raise RunTerminated(run_id, "run %s was terminated" % run_id[:8])
+    return table
+
+
+def _rows(t):
+    return t if isinstance(t, list) else t.to_dict("records")
 
 
 def _follow(run_id):
@@ -526,9 +532,18 @@ def _one(run_id):
 
 
 def _sweep_trials(batch_id):
-    data = _cli.json(["api", "list", "-F", "sweep = %s" % batch_id])
-    if not data:
+    """The trials of a sweep (whose batch run may be in the trash)."""
+    trials = []
+    for args in (["status", "--json"], ["history", "--json", "--limit", "1000000"]):
+        for e in _cli.json(args):
+            if e["id"] == batch_id:
+                trials = e["trials"]
+                break
+        if trials:
+            break
+    if not trials:
         return _one(batch_id)
+    data = _cli.json(["api", "list"] + list(trials))
     rows = [
         (RunIndex(r["id"]), r.get("operation"), _from_us(r.get("started")), r.get("status"), r.get("label") or "")
         for r in data
@@ -555,7 +570,11 @@ def guild_home():
 
 
 def set_guild_home(path):
-    """Use the guild home at ``path`` from now on (created if missing)."""
+    """Use the guild home at ``path`` from now on (created if missing);
+    ``None`` goes back to the default (``GUILD_HOME``, ``~/.guild``...)."""
+    if path is None:
+        _cli.set_home(None)
+        return
     path = os.path.abspath(os.path.expanduser(path))
     os.makedirs(path, exist_ok=True)
     _cli.set_home(path)

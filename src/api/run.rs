@@ -599,7 +599,8 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
         return Ok(Outcome::Done(0));
     }
     if let Some(s) = sender.as_mut() {
-        return send(ctx, a, s, &run, std::slice::from_ref(&run), &op.name);
+        let head = Launched::of(&run, &op.name, "remote");
+        return send(ctx, a, s, head, std::slice::from_ref(&run), &op.name);
     }
     if a.stage {
         ctx.report
@@ -784,6 +785,9 @@ fn run_batch(
     )?;
     let claim = crate::exec::Claim::take(&batch)?;
     if let Some(s) = sender.as_mut() {
+        // Read before the batch process runs: a batch that ends well goes
+        // to the trash.
+        let head = Launched::of(&batch, &format!("{}+", op.name), "remote");
         // The batch process stages every trial here; then they go.
         let staged = start_with(
             ctx,
@@ -807,7 +811,7 @@ fn run_batch(
             .map(|r| r.run)
             .rev()
             .collect();
-        return send(ctx, a, s, &batch, &trials, &format!("{}+", op.name));
+        return send(ctx, a, s, head, &trials, &format!("{}+", op.name));
     }
     if a.background || a.pidfile.is_some() {
         let pid = start_background(ctx, a, &batch, claim)?;
@@ -848,13 +852,13 @@ fn connect<'a>(
 
 /// Send staged `runs` (one run, or a sweep's trials) to the remote and
 /// start them there; say what was done (a Slurm submission's summary)
-/// and what the project does not declare. `head` is the run, or the
+/// and what the project does not declare. `head` names the run, or the
 /// sweep's batch run.
 fn send(
     ctx: &Context,
     a: &RunRequest,
     s: &mut crate::launch::remote::Sender,
-    head: &Run,
+    head: Launched,
     runs: &[Run],
     name: &str,
 ) -> Result<Outcome> {
@@ -886,10 +890,11 @@ fn send(
         }
     };
     let launched = |how, job| Launched {
+        how,
         trials: runs.iter().map(|r| r.id.clone()).collect(),
         remote: Some(remote.name.clone()),
         job,
-        ..Launched::of(head, name, how)
+        ..head.clone()
     };
     Ok(match s.start(runs, follow, name)? {
         Sent::Ended(code) => Outcome::Done(code),
@@ -1151,7 +1156,8 @@ fn start_existing(
             )));
         }
         let name = run.opref()?.op_name;
-        let out = send(ctx, a, &mut s, &run, std::slice::from_ref(&run), &name);
+        let head = Launched::of(&run, &name, "remote");
+        let out = send(ctx, a, &mut s, head, std::slice::from_ref(&run), &name);
         drop(claim);
         return out;
     }

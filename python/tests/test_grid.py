@@ -1,0 +1,137 @@
+"""Grid.ai's Run / Experiment SDK on local runs and on the test Slurm."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from guild import Experiment, Run, list_runs
+from conftest import guild_json, wait_for
+
+SWEEP = "python train.py --lr '[0.1, 0.01]' --epochs '[1, 2]' --sleep 0.3"
+
+
+def test_a_local_sweep_starts_at_once_and_is_followed(project):
+    r = Run(name="local-sweep", run_command=SWEEP, description="two by two")
+    assert r.estimated_hourly_cost == 0.0
+    assert r.start() is None
+    # Returned before the sweep ended.
+    st = r.status()
+    assert set(st) <= {"QUEUED", "PENDING", "RUNNING", "SUCCEEDED"}, dict(st)
+    assert "SUCCEEDED" not in st or len(st["SUCCEEDED"]) < 4
+    wait_for(lambda: r.status().get("SUCCEEDED", []) == [
+        "local-sweep-exp0", "local-sweep-exp1", "local-sweep-exp2", "local-sweep-exp3"
+    ], 120, "the sweep to succeed")
+    assert len(r) == 4 and "local-sweep-exp3" in r and "local-sweep-exp9" not in r
+    e = r.experiments["local-sweep-exp1"]
+    assert isinstance(e, Experiment)
+    assert e.parameters == {"Script": "train.py", "epochs": "1", "lr": "0.01", "sleep": "0.3"}
+    assert e.invocation_command == "python train.py --epochs 1 --lr 0.01 --sleep 0.3"
+    assert e.finished_at > e.started_running_at >= e.created_at
+    lines = e.logs()
+    assert lines[0]["stream"] == "stdout" and lines[0]["line"] == "step: 1"
+    assert e.scalars()["loss"]["last"] == pytest.approx(0.01)
+    text = repr(r)
+    assert text.startswith("Run(\n    name=local-sweep,\n    description=\"two by two\",")
+    assert "num_experiments=4,\n    status={'SUCCEEDED': 4}," in text
+    assert repr(e).startswith("Experiment(,\n    name=local-sweep-exp1,\n    status=SUCCEEDED,")
+    assert "local-sweep" in list_runs()
+
+
+def test_run_by_name_after_a_restart(project):
+    r = Run(run_command="python train.py --lr '[0.3, 0.4]'")
+    r.start()
+    name = r.name
+    assert name and name != "local-sweep"
+    wait_for(lambda: len(r.status().get("SUCCEEDED", [])) == 2, 60, "the sweep")
+    code = (
+        "from guild import Run\n"
+        "r = Run(%r)\n"
+        "print(dict(r.status()), len(r), sorted(e.parameters['lr'] for e in r))\n" % name
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == (
+        "{'SUCCEEDED': ['%s-exp0', '%s-exp1']} 2 ['0.3', '0.4']" % (name, name)
+    ), p.stdout
+    with pytest.raises(ValueError, match="no run named"):
+        Run("no-such-run-1")
+
+
+def test_random_search_env_vars_and_cancel(project):
+    (project / "env.py").write_text(
+        "import os, time\nx = 0.5\nprint('FOO=' + os.environ.get('FOO', ''))\ntime.sleep(60)\n"
+    )
+    r = Run(
+        run_command="python env.py --x 'uniform(0, 1, 10)'",
+        strategy="random_search",
+        num_trials=3,
+        strategy_options={"seed": 7},
+        env_vars={"FOO": "bar"},
+    )
+    r.start()
+    wait_for(lambda: r.status().get("RUNNING"), 60, "a running experiment")
+    wait_for(lambda: any(l["line"] == "FOO=bar" for e in r for l in e.logs()), 30, "output")
+    done = r.cancel()
+    assert len(done) == 3, dict(r.status())
+    st = r.status()
+    assert set(st) == {"CANCELLED"} or set(st) <= {"CANCELLED", "FAILED"}, dict(st)
+    xs = [float(e.parameters["x"]) for e in r]
+    assert len(set(xs)) == 3 and all(0 <= x <= 1 for x in xs)
+
+
+def test_bad_definitions_are_refused_before_anything_runs(project):
+    with pytest.raises(ValueError, match="does not exist"):
+        Run(run_command="python nope.py").start()
+    with pytest.raises(ValueError, match="strategy"):
+        Run(run_command=SWEEP, strategy="bayes")
+    with pytest.raises(NotImplementedError, match="datastores"):
+        Run(run_command=SWEEP, datastore="mnist")
+    with pytest.raises(ValueError, match="no remote named"):
+        Run(run_command=SWEEP, cluster_id="nowhere").start()
+    assert list_runs() == []
+
+
+def test_dry_run_works_out_the_trials_and_runs_nothing(project):
+    r = Run(run_command=SWEEP, dry_run=True)
+    r.start()
+    assert r._planned_trials() == 4
+    assert list_runs() == []
+
+
+@pytest.fixture
+def slurm(project, tmp_path, monkeypatch):
+    cluster = tmp_path / "cluster-home"
+    cfg = tmp_path / "guild-config.yml"
+    cfg.write_text(
+        "remotes:\n"
+        "  hpc: {type: slurm, partition: debug, guild-home: '%s', hourly-cost: 1.5, array-parallelism: 2}\n"
+        "  later: {type: slurm, partition: debug, guild-home: '%s', sbatch: ['--begin=now+1hour']}\n"
+        % (cluster, cluster)
+    )
+    monkeypatch.setenv("GUILD_CONFIG", str(cfg))
+    return cluster
+
+
+def test_a_sweep_on_slurm_by_cluster_id(slurm):
+    r = Run(run_command="python train.py --lr '[0.1, 0.2, 0.3]'", cluster_id="hpc")
+    # Three trials, two at a time, 1.5 per job-hour.
+    assert r.estimated_hourly_cost == 3.0
+    r.start()
+    wait_for(lambda: len(r.status().get("SUCCEEDED", [])) == 3, 180, "the Slurm sweep")
+    e = r.experiments["%s-exp2" % r.name]
+    assert e.parameters["lr"] == "0.3"
+    assert e.scalars()["loss"]["last"] == pytest.approx(0.15)
+    assert "cluster=hpc" in repr(r)
+
+
+def test_cancel_of_a_pending_slurm_job(slurm):
+    r = Run(run_command="python train.py --lr 0.1", cluster_id="later")
+    r.start()
+    assert dict(r.status()) in ({"PENDING": [r.name]}, {"QUEUED": [r.name]}), dict(r.status())
+    assert r.cancel() == [r.name]
+    assert dict(r.status()) == {"CANCELLED": [r.name]}
+    assert r.job
+    jobs = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
+    assert r.job not in jobs, jobs

@@ -83,6 +83,9 @@ def test_run_shows_the_output_and_returns_the_runs(project, capsys):
     assert len(r) == 1 and r[0]["label"] == "from a notebook" and r[0]["status"] == "completed"
     sweep = ipy.run("train.py", lr=[0.1, 0.2], epochs=1)
     assert sorted(x["status"] for x in rows(sweep)) == ["completed", "completed"]
+    # The sweep's batch run goes to the trash as it ends: followed there.
+    out = capsys.readouterr()
+    assert "status of 'completed'" in out.out + out.err, out
     (project / "fail.py").write_text("raise SystemExit(3)\n")
     with pytest.raises(ipy.RunError):
         ipy.run("fail.py")

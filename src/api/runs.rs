@@ -651,7 +651,8 @@ pub fn watch(ctx: &Context, run: &RunInfo, out: &mut dyn std::io::Write) -> Resu
     if std::env::var("NO_WATCHING_MSG").as_deref() != Ok("1") {
         ctx.report.progress(&format!("Watching run {}", run.run.id));
     }
-    let status = crate::output::watch::follow_to(&run.run, out)?;
+    let moved_to = ctx.home.trash_dir().join(&run.run.id);
+    let status = crate::output::watch::follow_to(&run.run, &moved_to, out)?;
     ctx.report.progress(&format!(
         "Run {} stopped with a status of '{}'",
         run.run.id,

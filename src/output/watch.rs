@@ -8,9 +8,10 @@ use std::time::Duration;
 
 /// Copy `output` to `out` from the start, then follow it until the run
 /// stops being running. Returns the final status.
-pub fn follow_to(run: &Run, out: &mut dyn Write) -> Result<Status> {
+pub fn follow_to(run: &Run, moved_to: &std::path::Path, out: &mut dyn Write) -> Result<Status> {
     use notify::Watcher;
-    let path = run.guild_path("output");
+    let mut run = run.clone();
+    let mut path = run.guild_path("output");
     let (tx, rx) = std::sync::mpsc::channel();
     let mut watcher = notify::recommended_watcher(move |_res| {
         let _ = tx.send(());
@@ -26,6 +27,12 @@ pub fn follow_to(run: &Run, out: &mut dyn Write) -> Result<Status> {
     let mut pos: u64 = 0;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
+        // A sweep that ends well moves its batch run to the trash
+        // (`moved_to`): it is followed there.
+        if !run.dir.exists() && moved_to.join(".guild").is_dir() {
+            run = Run::at(moved_to.to_path_buf());
+            path = run.guild_path("output");
+        }
         let running = run.status().status == Status::Running;
         pos = copy_from(&path, pos, &mut buf, out)?;
         if !running {
@@ -45,6 +52,9 @@ pub fn follow_to(run: &Run, out: &mut dyn Write) -> Result<Status> {
     }
     // The supervisor writes exit_status right after the process ends.
     for _ in 0..50 {
+        if !run.dir.exists() && moved_to.join(".guild").is_dir() {
+            run = Run::at(moved_to.to_path_buf());
+        }
         if run.attr("exit_status").is_some() || run.status().status != Status::Error {
             break;
         }

@@ -315,6 +315,11 @@ fn bad_input_fails_before_any_run_dir_exists() {
             "expected NAME=VAL",
         ),
         (vec!["run", "run.sh", "x=1", "-y"], "unsupported flag 'x'"),
+        // As Guild 0.9.0; the script is not run.
+        (
+            vec!["run", "train.py", "lr=0.2", "--print-trials", "-y"],
+            "cannot print trials for a non-batch operation",
+        ),
     ] {
         let o = e.run(&args);
         let err = String::from_utf8_lossy(&o.stderr);

@@ -13,15 +13,27 @@ byte (tables built once per tag and step width).
 """
 
 import os
+import signal
 import socket
 import struct
 import threading
 import time
+import weakref
 
 _POLY = 0x82F63B78
 _TABLE = None
 _pack_d = struct.Struct("<d").pack
-_pack_f = struct.Struct("<f").pack
+_pack_f32 = struct.Struct("<f").pack
+_F32_MAX = 3.4028234663852886e38
+
+
+def _pack_f(v):
+    """A float32, values past its range as +-inf (a loss that blew up)."""
+    try:
+        return _pack_f32(v)
+    except OverflowError:
+        return _pack_f32(float("inf") if v > 0 else float("-inf"))
+
 _pack_q = struct.Struct("<Q").pack
 _pack_i = struct.Struct("<I").pack
 
@@ -54,6 +66,14 @@ def masked_crc32c(data):
 
 def _mask(crc):
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def clamp_step(n):
+    """A step as an int64, as the Event proto holds it."""
+    return _I64_MIN if n < _I64_MIN else _I64_MAX if n > _I64_MAX else n
 
 
 def varint(n):
@@ -98,9 +118,17 @@ def event(wall_time, step=None, summary=None, file_version=None):
     return out
 
 
+def tag_bytes(tag):
+    """A tag as UTF-8 (anything else is made a string; unencodable
+    characters replaced)."""
+    if tag.__class__ is not str:
+        tag = str(tag)
+    return tag.encode("utf-8", "replace")
+
+
 def scalar_value(tag, value):
     """A ``Summary.Value`` with ``simple_value``."""
-    return _field_bytes(1, tag.encode()) + b"\x15" + _pack_f(value)
+    return _field_bytes(1, tag_bytes(tag)) + b"\x15" + _pack_f(value)
 
 
 def text_value(tag, text):
@@ -110,7 +138,7 @@ def text_value(tag, text):
     shape = _field_bytes(2, _field_bytes(2, b"\x08\x01"))
     tensor = b"\x08\x07" + shape + _field_bytes(8, text.encode())
     return (
-        _field_bytes(1, tag.encode()) + _field_bytes(9, plugin) + _field_bytes(8, tensor)
+        _field_bytes(1, tag_bytes(tag)) + _field_bytes(9, plugin) + _field_bytes(8, tensor)
     )
 
 
@@ -126,7 +154,7 @@ class _ScalarShape:
     __slots__ = ("mid", "base", "tabs", "head")
 
     def __init__(self, tag, step_len):
-        value = _field_bytes(1, tag.encode()) + b"\x15"
+        value = _field_bytes(1, tag_bytes(tag)) + b"\x15"
         # Everything between the step and the 4 value bytes.
         self.mid = (
             b"\x2a"
@@ -174,8 +202,10 @@ class EventWriter:
     """Appends records to one new event file in ``logdir``.
 
     Records are buffered in memory and written by :meth:`flush`; the
-    module's flusher thread flushes every writer about once a second, and
-    at interpreter exit.
+    module's flusher thread flushes every writer about once a second, at
+    interpreter exit and on SIGTERM (``guild stop``). A write that fails
+    part way (a full disk) is cut back to the last whole record, so the
+    file stays readable; the events of that flush are dropped.
     """
 
     def __init__(self, logdir, filename_base=None, filename_suffix=""):
@@ -191,10 +221,12 @@ class EventWriter:
             logdir, "events.out.tfevents." + filename_base + filename_suffix
         )
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._pending = []
         self._shapes = {}
         self._closed = False
-        self._file = open(self.path, "ab")
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._size = os.fstat(self._fd).st_size
         self._pending.append(record(event(time.time(), file_version="brain.Event:2")))
         self.flush()
         _register(self)
@@ -233,55 +265,98 @@ class EventWriter:
             self._pending.append(rec)
 
     def flush(self):
-        with self._lock:
-            if not self._pending or self._closed:
+        with self._write_lock:
+            with self._lock:
+                if not self._pending:
+                    return
+                data = b"".join(self._pending)
+                self._pending = []
+            if self._closed:
                 return
-            data = b"".join(self._pending)
-            self._pending = []
+            self._write(data)
+
+    def _write(self, data):
+        view = memoryview(data)
+        try:
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+            self._size += len(data)
+        except OSError:
+            # A full disk or a removed directory must not end the training
+            # script: these events are dropped, the file cut back to its
+            # last whole record.
             try:
-                self._file.write(data)
-                self._file.flush()
+                os.ftruncate(self._fd, self._size)
             except OSError:
-                # A full disk or a removed directory must not end the
-                # training script: the events are dropped.
                 pass
 
     def close(self):
-        self.flush()
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._file.close()
+        """Write what is buffered and close the file; later events to this
+        writer are dropped."""
+        with self._write_lock:
+            with self._lock:
+                data = b"".join(self._pending)
+                self._pending = []
+                was_closed, self._closed = self._closed, True
+            if was_closed:
+                return
+            if data:
+                self._write(data)
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
         _unregister(self)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _after_fork_in_child(self):
+        # The parent writes what it had buffered; this process's events go
+        # to a file of its own (a new writer).
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._pending = []
+        self._closed = True
 
 
 _SEQ = [0]
-_WRITERS = []
+_WRITERS = weakref.WeakSet()
 _WRITERS_LOCK = threading.Lock()
 _FLUSHER = []
 
 
 def _next_seq():
-    _SEQ[0] += 1
-    return _SEQ[0]
+    with _WRITERS_LOCK:
+        _SEQ[0] += 1
+        return _SEQ[0]
 
 
 def _register(writer):
     with _WRITERS_LOCK:
-        _WRITERS.append(writer)
-        if not _FLUSHER:
-            import atexit
+        _WRITERS.add(writer)
+        start = not _FLUSHER
+        if start:
+            _FLUSHER.append(True)
+    if start:
+        import atexit
 
-            atexit.register(flush_all)
-            t = threading.Thread(target=_flush_loop, name="guild-events", daemon=True)
-            _FLUSHER.append(t)
-            t.start()
+        atexit.register(flush_all)
+        _flush_on_sigterm()
+        try:
+            threading.Thread(target=_flush_loop, name="guild-events", daemon=True).start()
+        except RuntimeError:
+            # Interpreter shutting down: no thread; atexit writes the rest.
+            pass
 
 
 def _unregister(writer):
     with _WRITERS_LOCK:
-        if writer in _WRITERS:
-            _WRITERS.remove(writer)
+        _WRITERS.discard(writer)
 
 
 def flush_all():
@@ -289,7 +364,10 @@ def flush_all():
     with _WRITERS_LOCK:
         writers = list(_WRITERS)
     for w in writers:
-        w.flush()
+        try:
+            w.flush()
+        except Exception:
+            pass
 
 
 FLUSH_SECS = 1.0
@@ -299,3 +377,39 @@ def _flush_loop():
     while True:
         time.sleep(FLUSH_SECS)
         flush_all()
+
+
+def _flush_on_sigterm():
+    """SIGTERM (``guild stop``) ends Python without ``atexit``: when the
+    script has no handler of its own, flush first, then end as SIGTERM
+    would have."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError, AttributeError):
+        pass
+
+
+def _on_sigterm(signum, _frame):
+    flush_all()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _after_fork_in_child():
+    global _WRITERS_LOCK
+    _WRITERS_LOCK = threading.Lock()
+    for w in list(_WRITERS):
+        w._after_fork_in_child()
+    _WRITERS.clear()
+    del _FLUSHER[:]
+    for hook in _FORK_HOOKS:
+        hook()
+
+
+_FORK_HOOKS = []
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=flush_all, after_in_child=_after_fork_in_child)

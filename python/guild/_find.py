@@ -33,13 +33,23 @@ def find_guild_bin():
             continue
         seen.append(target)
         path = os.path.join(target, exe)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
+        if os.path.isfile(path) and os.access(path, os.X_OK) and not _is_script(path):
             return path
     raise GuildNotFound(
         "the guild binary was not found in %s; reinstall the package "
         "(pip install guild-tracker) or set GUILD_BIN to the binary"
         % ", ".join(seen)
     )
+
+
+def _is_script(path):
+    """A ``#!`` script is another tool's entry point (Guild AI installs a
+    Python ``guild`` script); the wheel's binary is native."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(2) == b"#!"
+    except OSError:
+        return True
 
 
 def _targets():

@@ -21,6 +21,7 @@ config, as for the ``guild`` command.
 import collections
 import datetime
 import os
+import re
 import shlex
 import sys
 
@@ -82,7 +83,32 @@ class Run:
         cluster_id=None,
         config_file=None,
         dry_run=False,
+        framework="lightning",
+        localdir=False,
+        url=None,
+        path=None,
+        dockerfile=None,
+        auto_resume=False,
+        actions=None,
+        scratch=None,
     ):
+        # Grid's arguments for its cloud builds: the run uses the project
+        # directory and environment it is started from, as they are.
+        for arg, val, default in (
+            ("url", url, None),
+            ("path", path, None),
+            ("dockerfile", dockerfile, None),
+            ("auto_resume", auto_resume, False),
+            ("actions", actions, None),
+            ("scratch", scratch, None),
+        ):
+            if val != default:
+                raise NotImplementedError(
+                    "Run(%s=...): runs start from the current directory and its "
+                    "environment; there is no %s here" % (arg, arg)
+                )
+        self.framework = framework
+        self.localdir = localdir
         if strategy not in _STRATEGIES:
             raise ValueError("strategy must be one of %s, not %r" % (", ".join(_STRATEGIES), strategy))
         for arg, val in (
@@ -146,8 +172,18 @@ class Run:
             words = shlex.split(self.run_command)
         except ValueError as e:
             raise ValueError("run_command cannot be split into words: %s" % e)
-        if words and os.path.basename(words[0]).startswith("python"):
+        if words and re.fullmatch(r"python[\d.]*(\.exe)?", os.path.basename(words[0])):
             words = words[1:]
+            # The interpreter's own options (-u, -O, -X dev...).
+            while words and words[0].startswith("-"):
+                opt = words.pop(0)
+                if opt == "-m":
+                    raise ValueError(
+                        "run_command: 'python -m MODULE' is not taken; name the script "
+                        "(python path/to/script.py ...)"
+                    )
+                if opt in ("-X", "-W") and words:
+                    words.pop(0)
         if not words:
             raise ValueError("run_command names no script (e.g. 'python train.py --lr 0.1')")
         script, script_args = words[0], words[1:]
@@ -156,23 +192,25 @@ class Run:
                 "run_command: %s does not exist in %s; run from the project directory"
                 % (script, os.getcwd())
             )
-        args = ["run", script, "-y"]
+        # Every option before the script: after it, `--NAME` is the
+        # script's own flag when it declares one (`--seed`, say).
+        args = ["run", "-y"]
         if self.strategy == "random_search":
-            args += ["--strategy", "random_search"]
+            args.append("--strategy=random_search")
             if self.num_trials:
-                args += ["--num-trials", str(int(self.num_trials))]
+                args.append("--num-trials=%d" % int(self.num_trials))
         seed = self.strategy_options.get("seed")
         if seed is not None:
-            args += ["--seed", str(int(seed))]
+            args.append("--seed=%d" % int(seed))
         if self._name:
-            args += ["--run-name", self._name]
+            args.append("--run-name=%s" % self._name)
         if self.description:
-            args += ["--label", self.description]
+            args.append("--label=%s" % self.description)
         for k, v in self.env_vars.items():
-            args += ["--env", "%s=%s" % (k, v)]
+            args.append("--env=%s=%s" % (k, v))
         if self.cluster_id:
-            args += ["--remote", self.cluster_id]
-        return args, script_args
+            args.append("--remote=%s" % self.cluster_id)
+        return args, [script] + script_args
 
     @property
     def estimated_hourly_cost(self):
@@ -191,7 +229,12 @@ class Run:
     def _planned_trials(self):
         if self._dry_trials is None and self.run_command:
             args, script_args = self._run_args()
-            self._dry_trials = _cli.json(args + ["--print-trials", "--json", "--"] + script_args)
+            try:
+                self._dry_trials = _cli.json(args + ["--print-trials", "--json"] + script_args)
+            except GuildError as e:
+                if "non-batch" not in str(e):
+                    raise
+                self._dry_trials = [{}]  # one run, not a sweep
         return len(self._dry_trials or []) or 1
 
     def start(self):
@@ -211,7 +254,7 @@ class Run:
         if self.dry_run:
             self._planned_trials()
             return None
-        launched = _cli.json(args + ["--background", "--json", "--"] + script_args)
+        launched = _cli.json(args + ["--background", "--json"] + script_args)
         self._started = True
         self._id = launched["id"]
         self._name = launched.get("name") or self._id[:8]
@@ -232,14 +275,14 @@ class Run:
         else:
             raise ValueError("no run named %r (list_runs() lists them)" % name)
         try:
-            head = _cli.json(["api", "runs", self._id])
+            head = _cli.json(["api", "runs", "--", self._id])
         except GuildError:
             # A sweep that ended well has its batch run in the trash.
-            head = _cli.json(["api", "runs", "-d", self._id])
+            head = _cli.json(["api", "runs", "-d", "--", self._id])
         if head:
             h = head[0]
             self.created_at = _utc(h.get("started"))
-            if h.get("operation", "").endswith("+"):
+            if (h.get("operation") or "").endswith("+"):
                 self.description = h.get("label") or None
             self.run_command = None
         self._started = True
@@ -259,10 +302,10 @@ class Run:
             # Runs sent to a remote are followed through `guild sync`
             # (which leaves runs of this machine alone).
             try:
-                _cli.run(["sync"] + ids)
+                _cli.run(["sync", "--"] + ids)
             except GuildError as e:
                 sys.stderr.write("WARNING: cannot refresh from the remote: %s\n" % e)
-        data = {r["id"]: r for r in _cli.json(["api", "runs"] + ids)}
+        data = {r["id"]: r for r in _cli.json(["api", "runs", "--"] + ids)}
         found = [Experiment._of(data[i], self.cluster_id) for i in ids if i in data]
         if self._is_local_sweep() and self._head_status in ("terminated", "error"):
             # Trials a stopped local sweep had queued never start.
@@ -272,7 +315,10 @@ class Run:
         exps = collections.OrderedDict((e.name, e) for e in found)
         self._experiments = exps
         if self.created_at is None and exps:
-            self.created_at = min((e.created_at for e in exps.values() if e.created_at), default=None)
+            self.created_at = min(
+                (_utc(e._data.get("started")) for e in exps.values() if e._data.get("started")),
+                default=None,
+            )
 
     def _is_local_sweep(self):
         # A local sweep makes its trials as it goes; a remote one sent
@@ -301,9 +347,10 @@ class Run:
         going = [e for e in self._experiments.values() if e.status not in TERMINAL]
         ids = [e._id for e in going]
         if self._id and self._trial_ids:
-            ids.append(self._id)
+            # The sweep first, so that it starts no further trial.
+            _cli.run(["stop", "-y", "--", self._id], check=False)
         if ids:
-            _cli.run(["stop", "-y"] + ids, check=False)
+            _cli.run(["stop", "-y", "--"] + ids, check=False)
         self._refresh()
         return [n for n, e in self._experiments.items() if e.status in TERMINAL]
 
@@ -312,7 +359,10 @@ class Run:
         self.cancel()
         ids = [e._id for e in self._experiments.values()]
         if ids:
-            _cli.run(["runs", "delete", "-y"] + ids)
+            _cli.run(["runs", "delete", "-y", "--"] + ids)
+        if self._id and self._id not in ids:
+            # The sweep's batch run (it may be in the trash already).
+            _cli.run(["runs", "delete", "-y", "--", self._id], check=False)
 
     def __len__(self):
         self._refresh()
@@ -366,7 +416,7 @@ class Experiment:
             hit = [r for r in data if r.get("name") == name or r["id"] == name]
             if not hit:
                 raise ValueError("no experiment named %r" % name)
-            self._set(_cli.json(["api", "runs", hit[0]["id"]])[0])
+            self._set(_cli.json(["api", "runs", "--", hit[0]["id"]])[0])
 
     @classmethod
     def _of(cls, data, cluster_id):
@@ -379,7 +429,7 @@ class Experiment:
         self._data = d
 
     def _reload(self):
-        data = _cli.json(["api", "runs", self._id])
+        data = _cli.json(["api", "runs", "--", self._id])
         if data:
             self._data = data[0]
 
@@ -454,13 +504,13 @@ class Experiment:
     def cancel(self):
         """Stop the experiment (a queued one never starts); its name."""
         if self.status not in TERMINAL:
-            _cli.run(["stop", "-y", self._id], check=False)
+            _cli.run(["stop", "-y", "--", self._id], check=False)
             self._reload()
         return self.name
 
     def delete(self):
         self.cancel()
-        _cli.run(["runs", "delete", "-y", self._id])
+        _cli.run(["runs", "delete", "-y", "--", self._id])
 
     def logs(self):
         """The output so far: a list of ``{'stream', 'time', 'line'}``
@@ -468,7 +518,7 @@ class Experiment:
         import json
 
         out = []
-        for text in _cli.run(["logs", "--json", self._id]).splitlines():
+        for text in _cli.run(["logs", "--json", "--", self._id]).splitlines():
             l = json.loads(text)
             out.append(
                 {
@@ -482,7 +532,7 @@ class Experiment:
     def scalars(self):
         """Scalar summaries of the experiment: tag -> last value, step and
         more (first, min, max, avg, count)."""
-        rows = _cli.json(["api", "scalars", self._id])
+        rows = _cli.json(["api", "scalars", "--", self._id])
         return {
             r["tag"]: {
                 "last": r["last_val"],

@@ -9,8 +9,10 @@ a warning.
 """
 
 
+import operator
 import os
 import sys
+import threading
 import time
 
 from guild import _events
@@ -45,8 +47,12 @@ class CurrentRun:
         if self._flags is None:
             from guild import _cli
 
-            info = _cli.json(["runs", "info", "--json", self.id])
-            self._flags = info.get("flags") or {}
+            try:
+                info = _cli.json(["runs", "info", "--json", "--", self.id])
+                self._flags = info.get("flags") or {}
+            except Exception as e:
+                _warn_once("flags", "guild.current_run(): cannot read the run's flags (%s)" % e)
+                return {}
         return self._flags
 
     @property
@@ -60,27 +66,41 @@ class CurrentRun:
 def set_log_dir(path):
     """Write what ``guild.log`` logs into ``path`` (outside a run; inside one,
     logs go into the run directory unless this is called)."""
-    w = _state["writer"]
+    with _LOCK:
+        w = _state["writer"]
+        _state["writer"] = None
+        _state["dir"] = os.path.abspath(path) if path is not None else None
     if w is not None:
         w.close()
-    _state["writer"] = None
-    _state["dir"] = os.path.abspath(path) if path is not None else None
+
+
+_LOCK = threading.Lock()
 
 
 def _writer():
-    w = _state["writer"]
-    if w is not None:
+    with _LOCK:
+        w = _state["writer"]
+        if w is not None:
+            return w
+        logdir = _state["dir"] or os.environ.get("RUN_DIR")
+        if not logdir:
+            return None
+        try:
+            w = _state["writer"] = _events.EventWriter(logdir)
+        except OSError as e:
+            _warn_once("dir", "guild.log: cannot write to %s (%s); nothing is recorded" % (logdir, e))
+            _state["dir"] = None
+            return None
         return w
-    logdir = _state["dir"] or os.environ.get("RUN_DIR")
-    if not logdir:
-        return None
-    try:
-        w = _state["writer"] = _events.EventWriter(logdir)
-    except OSError as e:
-        _warn_once("dir", "guild.log: cannot write to %s (%s); nothing is recorded" % (logdir, e))
-        _state["dir"] = None
-        return None
-    return w
+
+
+def _reset_after_fork():
+    global _LOCK
+    _LOCK = threading.Lock()
+    _state["writer"] = None
+
+
+_events._FORK_HOOKS.append(_reset_after_fork)
 
 
 def log(*args, step=None, **scalars):
@@ -92,11 +112,18 @@ def log(*args, step=None, **scalars):
     Values are anything ``float()`` takes (numbers, numpy and torch
     scalars); others are skipped with a warning. Never raises.
     """
+    try:
+        _log(args, step, scalars)
+    except Exception as e:
+        _warn_once(("error", type(e)), "guild.log: %s: %s; not recorded" % (type(e).__name__, e))
+
+
+def _log(args, step, scalars):
     for a in args:
         if isinstance(a, dict):
-            scalars = dict(a, **scalars) if scalars else a
-        elif step is None and isinstance(a, int):
-            step = a
+            scalars = dict(a, **{str(k): v for k, v in scalars.items()}) if scalars else a
+        elif step is None and not isinstance(a, bool) and _is_index(a):
+            step = operator.index(a)
         else:
             _warn_once("arg", "guild.log: ignored argument %r (pass a dict or name=value)" % (a,))
     w = _state["writer"] or _writer()
@@ -104,8 +131,8 @@ def log(*args, step=None, **scalars):
         step = _state["step"]
     else:
         try:
-            step = int(step)
-        except (TypeError, ValueError):
+            step = _events.clamp_step(int(step))
+        except (TypeError, ValueError, OverflowError):
             _warn_once("step", "guild.log: step %r is not an integer; logged at 0" % (step,))
             step = 0
     _state["step"] = step + 1
@@ -121,7 +148,7 @@ def log(*args, step=None, **scalars):
         for tag, value in scalars.items():
             v = _float(tag, value)
             if v is not _NOTHING:
-                w.add_scalar(tag, v, step, now)
+                w.add_scalar(tag if tag.__class__ is str else str(tag), v, step, now)
         return
     values = []
     for tag, value in scalars.items():
@@ -132,13 +159,21 @@ def log(*args, step=None, **scalars):
         w.add_values(values, step, now)
 
 
+def _is_index(a):
+    try:
+        operator.index(a)
+        return True
+    except TypeError:
+        return False
+
+
 def _float(tag, value):
     if value.__class__ is float:
         return value
     try:
         return float(value)
-    except (TypeError, ValueError, OverflowError):
-        _warn_once(("value", tag), "guild.log: %s=%r is not a number; skipped" % (tag, value))
+    except Exception:
+        _warn_once(("value", str(tag)), "guild.log: %s=%r is not a number; skipped" % (tag, value))
         return _NOTHING
 
 
@@ -158,4 +193,3 @@ def flush():
 
 
 __all__ = ["log", "current_run", "set_log_dir", "flush", "CurrentRun"]
-

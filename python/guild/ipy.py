@@ -82,7 +82,7 @@ class RunRef:
 
     @property
     def dir(self):
-        return _cli.json(["runs", "info", "--json", self.id]).get("run_dir")
+        return _cli.json(["runs", "info", "--json", "--", self.id]).get("run_dir")
 
     path = dir
 
@@ -156,15 +156,15 @@ def runs(
     ``run, operation, started, status, label``; Guild AI's filters."""
     args = []
     for op in _seq(operations):
-        args += ["--operation", op]
+        args.append("--operation=%s" % op)
     if filter_expr:
-        args += ["-F", filter_expr]
+        args.append("--filter=%s" % filter_expr)
     for l in _seq(labels):
-        args += ["--label", l]
+        args.append("--label=%s" % l)
     for t in _seq(tags):
-        args += ["--tag", t]
+        args.append("--tag=%s" % t)
     for c in _seq(comments):
-        args += ["--comment", c]
+        args.append("--comment=%s" % c)
     for on, opt in (
         (running, "--running"),
         (completed, "--completed"),
@@ -179,12 +179,12 @@ def runs(
         if on:
             args.append(opt)
     if started:
-        args += ["--started", started]
+        args.append("--started=%s" % started)
     if digest:
-        args += ["--digest", digest]
+        args.append("--digest=%s" % digest)
     origin = _Origin(args, bool(deleted), remote)
     if remote:
-        data = _cli.json(["runs", "--json", "--remote", remote] + args + (["-d"] if deleted else []))
+        data = _cli.json(["runs", "--json", "--remote=%s" % remote] + args + (["-d"] if deleted else []))
     else:
         data = _cli.json(["api", "list"] + args + (["-d"] if deleted else []))
     rows = [
@@ -222,7 +222,7 @@ class _Origin:
         """Arguments that select at least ``ids``."""
         extra = ["-d"] if self.deleted else []
         if len(ids) <= _IDS_LIMIT:
-            return list(ids) + extra
+            return extra + ["--"] + list(ids)
         return list(self.args) + extra
 
 
@@ -267,8 +267,10 @@ class _RunsMethods:
         o = self._origin()
         if o.remote:
             raise GuildError("compare() of remote runs: pull them first (guild pull %s)" % o.remote)
+        if o.deleted:
+            raise GuildError("compare() of deleted runs: restore them first (guild runs restore)")
         data = _cli.json(["api", "compare", "--include-batch"] + o.select(ids))
-        header = ["run" if h == "id" else h for h in data[0]]
+        header = ["run"] + list(data[0][1:])
         by_id = {}
         ix = {h: i for i, h in enumerate(header)}
         i_started, i_time = ix.get("started"), ix.get("time")
@@ -281,7 +283,8 @@ class _RunsMethods:
                 row[i_time] = _parse_duration(row[i_time])
             by_id[row[0].value.id] = row
         rows = [by_id[i] for i in ids if i in by_id]
-        return _table(rows, header)
+        order = _guild_compare_order(header)
+        return _table([[row[i] for i in order] for row in rows], [header[i] for i in order])
 
     def scalars(self):
         """One row per run and tag: first, last, min, max (with their
@@ -335,10 +338,12 @@ class _RunsMethods:
         if not ids:
             print("no runs")
             return
-        sys.stdout.write(_cli.run(["runs", "info", ids[0]] + (["--all-scalars"] if scalars else [])))
+        o = self._origin()
+        d = ["-d"] if o.deleted else []
+        sys.stdout.write(_cli.run(["runs", "info"] + d + (["--all-scalars"] if scalars else []) + ["--", ids[0]]))
         if output:
             print("output:")
-            for line in _cli.run(["cat", "--output", ids[0]]).splitlines():
+            for line in _cli.run(["cat", "--output"] + d + ["--", ids[0]]).splitlines():
                 print("  " + line)
 
     def delete(self, permanent=False):
@@ -346,8 +351,23 @@ class _RunsMethods:
         returns their ids."""
         ids = self._ids()
         if ids:
-            _cli.run(["runs", "delete", "-y"] + (["-p"] if permanent else []) + ids)
+            _cli.run(["runs", "delete", "-y"] + (["-p"] if permanent else []) + ["--"] + ids)
         return ids
+
+
+def _guild_compare_order(header):
+    """Guild's ipy column order: the core columns, the flags sorted, then
+    ``step`` and the scalars sorted (a scalar named as a flag left out).
+    The binary's header has the flags, then ``step``, then the scalars."""
+    n = len(CORE_COMPARE_COLS)
+    core = list(range(min(n, len(header))))
+    rest = list(range(len(core), len(header)))
+    step = [i for i in rest if header[i] == "step"][:1]
+    split = step[0] if step else len(header)
+    flags = sorted((i for i in rest if i < split), key=lambda i: header[i])
+    names = {header[i] for i in flags}
+    scalars = sorted((i for i in rest if i > split and header[i] not in names), key=lambda i: header[i])
+    return core + flags + step + scalars
 
 
 class RunsList(list, _RunsMethods):
@@ -380,10 +400,18 @@ def _frame_class(pd):
     if _FRAME:
         return _FRAME[0]
 
-    class RunsSeries(pd.Series):
+    class RunsSeries(_RunsMethods, pd.Series):
+        """One row of a runs table: the table methods on its run."""
+
         @property
         def _constructor(self):
             return RunsSeries
+
+        def _ids(self):
+            try:
+                return [_run_id(self["run"])]
+            except KeyError:
+                return []
 
         @property
         def _constructor_expanddim(self):
@@ -466,11 +494,9 @@ def run(op, *args, **kw):
             "Python functions are not run in-process: put the code in a script"
         )
     opts = {k[1:]: kw.pop(k) for k in list(kw) if k.startswith("_")}
-    cmd = ["run", str(op), "-y", "--background", "--json"]
-    for a in args:
-        cmd.append(str(a))
-    for name, val in kw.items():
-        cmd.append("%s=%s" % (name, _flag_arg(val)))
+    # Every option before the operation: after it, `--NAME` may be a
+    # script's own flag.
+    cmd = ["run", "-y", "--background", "--json"]
     for name, val in opts.items():
         opt = "--" + name.replace("_", "-")
         if val is True:
@@ -478,18 +504,22 @@ def run(op, *args, **kw):
         elif val is False or val is None:
             continue
         elif isinstance(val, (list, tuple)):
-            for v in val:
-                cmd += [opt, str(v)]
+            cmd += ["%s=%s" % (opt, v) for v in val]
         else:
-            cmd += [opt, str(val)]
+            cmd.append("%s=%s" % (opt, val))
+    cmd.append(str(op))
+    for a in args:
+        cmd.append(str(a))
+    for name, val in kw.items():
+        cmd.append("%s=%s" % (name, _flag_arg(val)))
     started = _cli.json(cmd, cwd=os.getcwd())
     run_id = started["id"]
     try:
         _follow(run_id)
     except KeyboardInterrupt:
-        _cli.run(["stop", "-y", run_id], check=False)
+        _cli.run(["stop", "-y", "--", run_id], check=False)
         raise
-    if started.get("operation", "").endswith("+"):
+    if (started.get("operation") or "").endswith("+"):
         table = _sweep_trials(run_id)
         statuses = [r["status"] for r in _rows(table)]
     else:
@@ -508,7 +538,7 @@ def _rows(t):
 
 def _follow(run_id):
     p = subprocess.Popen(
-        _cli.command(["watch", run_id]),
+        _cli.command(["watch", "--", run_id]),
         env=_cli.env(),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -518,12 +548,18 @@ def _follow(run_id):
         for line in p.stdout:
             sys.stdout.write(line.decode("utf-8", "replace"))
             sys.stdout.flush()
+    except BaseException:
+        p.terminate()
+        raise
     finally:
-        p.wait()
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def _one(run_id):
-    data = _cli.json(["api", "list", run_id])
+    data = _cli.json(["api", "list", "--", run_id])
     rows = [
         (RunIndex(r["id"]), r.get("operation"), _from_us(r.get("started")), r.get("status"), r.get("label") or "")
         for r in data
@@ -543,7 +579,7 @@ def _sweep_trials(batch_id):
             break
     if not trials:
         return _one(batch_id)
-    data = _cli.json(["api", "list"] + list(trials))
+    data = _cli.json(["api", "list", "--"] + list(trials))
     rows = [
         (RunIndex(r["id"]), r.get("operation"), _from_us(r.get("started")), r.get("status"), r.get("label") or "")
         for r in data
@@ -551,13 +587,17 @@ def _sweep_trials(batch_id):
     return _runs_table(rows, _Origin([], False, None))
 
 
-def _flag_arg(val):
+def _flag_arg(val, in_list=False):
     if isinstance(val, bool):
         return "yes" if val else "no"
     if isinstance(val, (list, tuple)):
-        return "[" + ",".join(_flag_arg(v) for v in val) + "]"
+        return "[" + ",".join(_flag_arg(v, True) for v in val) + "]"
     if val is None:
         return "null"
+    if in_list and isinstance(val, str) and any(c in val for c in ",[]{}:'\" #"):
+        import json
+
+        return json.dumps(val)
     return str(val)
 
 

@@ -111,11 +111,14 @@ def test_set_log_dir_writes_outside_a_run(tmp_path, monkeypatch):
     assert n == 3  # file version, then one event per log call
 
 
-def test_a_stopped_script_keeps_what_it_logged_up_to_its_last_second(project):
+def test_a_stopped_script_keeps_everything_it_logged(project):
+    # Each step is printed after it is logged: what the output shows was
+    # logged, and `guild stop` (SIGTERM) must not lose it.
     (project / "slow.py").write_text(
         "import guild, time\n"
         "for step in range(100000):\n"
         "    guild.log(step=step, loss=float(step))\n"
+        "    print('logged %d' % step, flush=True)\n"
         "    time.sleep(0.01)\n"
     )
     run_guild("run", "slow.py", "-y", "--background")
@@ -126,10 +129,72 @@ def test_a_stopped_script_keeps_what_it_logged_up_to_its_last_second(project):
         return rows and rows[0]["last_step"] >= 100 and rows[0]["last_step"]
 
     # Written while it runs: flushed without the script ending.
-    seen = wait_for(logged, 60, "the running script's scalars")
+    wait_for(logged, 60, "the running script's scalars")
     assert guild_json("runs", "info", "--json", run_id)["status"] == "running"
     run_guild("stop", "-y", run_id)
     wait_for(lambda: guild_json("runs", "info", "--json", run_id)["status"] == "terminated", 60, "stop")
+    printed = [l for l in run_guild("cat", "--output", run_id).stdout.splitlines() if l.startswith("logged ")]
+    last_printed = int(printed[-1].split()[1])
     rows = guild_json("api", "scalars", run_id)
-    assert rows[0]["last_step"] >= seen
+    assert rows[0]["last_step"] >= last_printed, (rows[0], last_printed)
     assert rows[0]["count"] == rows[0]["last_step"] + 1  # no gap, no torn record
+
+
+def test_log_never_raises_and_a_forked_child_writes_its_own_file(tmp_path):
+    out = tmp_path / "logs"
+    code = (
+        "import os, guild\n"
+        "class Tensor:\n"
+        "    def __float__(self): raise RuntimeError('only one element tensors can be converted')\n"
+        "guild.set_log_dir(%r)\n"
+        "guild.log(step=0, loss=1e300)\n"          # past float32: inf
+        "guild.log({0: 1.0, 'ok': 2.0}, step=1)\n"  # a key that is not a string
+        "guild.log(step=2, loss=Tensor())\n"
+        "guild.log(step=float('inf'), loss=1.0)\n"
+        "guild.log(step=2 ** 70, a=1.0, b=2.0)\n"
+        "guild.log('\\ud800', loss=3.0)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    guild.log(step=100, child=1.0)\n"
+        "    os._exit(0) if False else None\n"
+        "    raise SystemExit(0)\n"
+        "os.waitpid(pid, 0)\n"
+        "guild.log(step=200, parent=1.0)\n"
+        "print('done')\n" % str(out)
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0 and "done" in p.stdout, p.stderr
+    assert "Traceback" not in p.stderr, p.stderr
+    import struct
+
+    from guild import _events
+
+    tags = {}
+    files = sorted(out.iterdir())
+    assert len(files) == 2, files  # the parent's and the child's
+    for f in files:
+        data = f.read_bytes()
+        i = 0
+        seen = []
+        while i < len(data):
+            (ln,) = struct.unpack("<Q", data[i : i + 8])
+            (hcrc,) = struct.unpack("<I", data[i + 8 : i + 12])
+            assert hcrc == _events.masked_crc32c(data[i : i + 8])
+            body = data[i + 12 : i + 12 + ln]
+            (crc,) = struct.unpack("<I", data[i + 12 + ln : i + 16 + ln])
+            assert crc == _events.masked_crc32c(body)
+            seen.append(body)
+            i += 16 + ln
+        tags[f.name] = b"".join(seen)
+    parent, child = (tags[f.name] for f in files)
+    assert b"child" in child and b"child" not in parent
+    assert b"parent" in parent and parent.count(b"loss") >= 1 and child.count(b"loss") == 0
+
+
+def test_crc32c_known_answers():
+    from guild import _events
+
+    # RFC 3720's check value, and TensorBoard's masking of a record header.
+    assert _events.crc32c(b"123456789") == 0xE3069283
+    assert _events.crc32c(b"") == 0
+    assert _events.masked_crc32c(b"") == 0xA282EAD8

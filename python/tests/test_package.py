@@ -12,7 +12,8 @@ from guild import _find
 from conftest import guild as run_guild
 
 
-def test_the_binary_is_the_wheels_script():
+def test_the_binary_is_the_wheels_script(monkeypatch):
+    monkeypatch.delenv("GUILD_BIN", raising=False)
     path = guild.find_guild_bin()
     assert path == os.path.join(sysconfig.get_path("scripts"), "guild")
     out = subprocess.run([path, "--version"], capture_output=True, text=True)
@@ -28,6 +29,26 @@ def test_guild_bin_overrides_and_a_bad_one_is_named(monkeypatch, tmp_path):
     monkeypatch.setenv("GUILD_BIN", str(tmp_path / "missing"))
     with pytest.raises(_find.GuildNotFound, match="GUILD_BIN"):
         guild.find_guild_bin()
+
+
+def test_a_guild_script_of_another_tool_is_passed_over(tmp_path):
+    # Guild AI installs `guild` as a Python entry-point script; a finder
+    # run beside such a script (a --target install) does not take it.
+    import shutil
+
+    pkg = tmp_path / "t" / "guild"
+    pkg.mkdir(parents=True)
+    (tmp_path / "t" / "bin").mkdir()
+    (tmp_path / "t" / "bin" / "guild").write_text("#!/usr/bin/python3\nimport guild.main\n")
+    (tmp_path / "t" / "bin" / "guild").chmod(0o755)
+    shutil.copy(_find.__file__, pkg / "_find.py")
+    code = "import sys; sys.path.insert(0, %r); import _find; print(_find._is_script(%r))" % (
+        str(pkg),
+        str(tmp_path / "t" / "bin" / "guild"),
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "True", out.stderr
+    assert not _find._is_script(guild.find_guild_bin())
 
 
 def test_another_guild_on_path_is_never_used(monkeypatch, tmp_path):

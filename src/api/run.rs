@@ -443,6 +443,9 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
         if a.print_trials {
             return Ok(Outcome::Trials(plan.trials.clone()));
         }
+    } else if a.print_trials {
+        // As Guild; nothing is run.
+        return Err(Error::user("cannot print trials for a non-batch operation"));
     }
     if let (true, Some(plan)) = (a.print_cmd, &sweep) {
         // As Guild: the batch's command, then each trial's.
@@ -1382,4 +1385,19 @@ fn parse_env(kv: &str) -> Result<(&str, &str)> {
         )));
     }
     Ok((k, v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_env;
+
+    #[test]
+    fn env_values_must_be_name_equals_value() {
+        assert_eq!(parse_env("FOO=bar=baz").unwrap(), ("FOO", "bar=baz"));
+        assert_eq!(parse_env("_X1=").unwrap(), ("_X1", ""));
+        for bad in ["FOO", "=x", "1X=2", "A-B=1", "A B=1", "A=\0"] {
+            let e = parse_env(bad).unwrap_err().to_string();
+            assert!(e.contains("NAME=VALUE"), "{bad}: {e}");
+        }
+    }
 }

@@ -667,6 +667,26 @@ mod tests {
     }
 
     #[test]
+    fn comment_filter_matches_user_host_and_body_case_blind_or_none() {
+        let d = tempfile::tempdir().unwrap();
+        let run = crate::run::Run::at(d.path().join("r1"));
+        std::fs::create_dir_all(run.guild_path("attrs")).unwrap();
+        let f = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(comments_match(&f(&["-"]), &run));
+        assert!(!comments_match(&f(&["keep"]), &run));
+        std::fs::write(
+            run.guild_path("attrs/comments"),
+            "- body: Keep THIS one\n  host: gpu7\n  time: 1\n  user: ada\n",
+        )
+        .unwrap();
+        assert!(comments_match(&f(&["keep this"]), &run));
+        assert!(comments_match(&f(&["GPU7"]), &run));
+        assert!(comments_match(&f(&["nope", "ada"]), &run));
+        assert!(!comments_match(&f(&["-"]), &run));
+        assert!(!comments_match(&f(&["bob"]), &run));
+    }
+
+    #[test]
     fn lists_newest_first_with_indexes_and_skips_non_runs() {
         let d = tempfile::tempdir().unwrap();
         for (id, started) in [("a1", 100), ("b2", 300), ("c3", 200)] {

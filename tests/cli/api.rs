@@ -170,7 +170,7 @@ fn child_starts_and_stops_100() {
             ..Default::default()
         };
         match api::run::run(&ctx, &req).unwrap() {
-            api::run::Outcome::Done(0) => {}
+            api::run::Outcome::Launched(l) if l.how == "background" && l.pid.is_some() => {}
             other => panic!("{other:?}"),
         }
         let latest = Change {

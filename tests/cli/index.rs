@@ -291,7 +291,8 @@ fn a_cut_or_crafted_index_never_hides_or_invents_runs() {
     std::fs::write(&index, format!("{head}\n{body}")).unwrap();
     let listed = ids(&e);
     assert_eq!(listed, all, "a crafted line listed another home's run");
-    let o = e.run(&["runs", "delete", "5", "-y"]);
+    // `+5` is index 5 and cannot be an id prefix (`5` could: ids are random).
+    let o = e.run(&["runs", "delete", "+5", "-y"]);
     assert!(!o.status.success());
     assert!(
         victim_dir.join(".guild/opref").is_file(),

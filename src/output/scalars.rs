@@ -315,6 +315,32 @@ pub fn summarize(events: impl Iterator<Item = (String, f64, i64)>) -> BTreeMap<S
 /// only when it points at another run (batch trials).
 pub fn run_scalars(run_dir: &Path) -> BTreeMap<String, Summary> {
     let mut out: BTreeMap<String, Summary> = BTreeMap::new();
+    for (rel, path) in events_files(run_dir) {
+        let prefix = rel.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        let key_prefix = if prefix == ".guild" || prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}#")
+        };
+        for (tag, v, s) in crate::output::tfevents::read_scalars(&path) {
+            let key = format!("{key_prefix}{tag}");
+            match out.get_mut(&key) {
+                Some(sum) => sum.add(v, s),
+                None => {
+                    out.insert(key, Summary::new(v, s));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The `*.tfevents.*` files of a run directory and its subdirectories
+/// (a symlink followed only into another run: a batch's trials), as
+/// (path in the run directory, path), in the order scalars are read:
+/// each directory's files by name, then its subdirectories.
+pub fn events_files(run_dir: &Path) -> Vec<(String, std::path::PathBuf)> {
+    let mut files = Vec::new();
     let mut stack = vec![(run_dir.to_path_buf(), String::new())];
     while let Some((dir, prefix)) = stack.pop() {
         let Ok(rd) = std::fs::read_dir(&dir) else {
@@ -338,24 +364,11 @@ pub fn run_scalars(run_dir: &Path) -> BTreeMap<String, Summary> {
             } else if ft.is_dir() {
                 stack.push((path, rel));
             } else if name.contains(".tfevents.") {
-                let key_prefix = if prefix == ".guild" || prefix.is_empty() {
-                    String::new()
-                } else {
-                    format!("{prefix}#")
-                };
-                for (tag, v, s) in crate::output::tfevents::read_scalars(&path) {
-                    let key = format!("{key_prefix}{tag}");
-                    match out.get_mut(&key) {
-                        Some(sum) => sum.add(v, s),
-                        None => {
-                            out.insert(key, Summary::new(v, s));
-                        }
-                    }
-                }
+                files.push((rel, path));
             }
         }
     }
-    out
+    files
 }
 
 /// Scalars of a run's own events files (`.guild/` and the run root), no

@@ -107,34 +107,42 @@ fn deps_json(run: &Run, runs_dir: &Path) -> J {
 }
 
 fn scalars_json(run: &Run) -> J {
-    let scalars = crate::output::scalars::run_scalars(&run.dir);
-    let mut out: Vec<(String, String, J)> = scalars
-        .iter()
-        .map(|(k, s)| {
-            let (prefix, tag) = match k.rsplit_once('#') {
-                Some((p, t)) => (p.to_string(), t.to_string()),
-                None => (".guild".to_string(), k.clone()),
-            };
-            let v = json!({
-                "run": run.id,
-                "prefix": prefix,
-                "tag": tag,
-                "firstVal": s.first, "firstStep": s.first_step,
-                "lastVal": s.last, "lastStep": s.last_step,
-                "minVal": s.min, "minStep": s.min_step,
-                "maxVal": s.max, "maxStep": s.max_step,
-                "avgVal": s.avg(), "total": s.total, "count": s.count,
-            });
-            (prefix, tag, v)
-        })
-        .collect();
-    out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-    J::Array(out.into_iter().map(|(_, _, v)| v).collect())
+    J::Array(scalar_summaries(run, &GUILD_API_KEYS))
 }
 
-/// A run's scalar summaries as rows in Guild's `ipy` shape (`run`,
-/// `prefix`, `tag`, `first_val`... `count`, `total`).
-pub fn scalar_rows(run: &Run) -> Vec<J> {
+/// Keys of a scalar summary: first, first step, last, last step, min, min
+/// step, max, max step, average, total, count.
+type SummaryKeys = [&'static str; 11];
+const GUILD_API_KEYS: SummaryKeys = [
+    "firstVal",
+    "firstStep",
+    "lastVal",
+    "lastStep",
+    "minVal",
+    "minStep",
+    "maxVal",
+    "maxStep",
+    "avgVal",
+    "total",
+    "count",
+];
+const IPY_KEYS: SummaryKeys = [
+    "first_val",
+    "first_step",
+    "last_val",
+    "last_step",
+    "min_val",
+    "min_step",
+    "max_val",
+    "max_step",
+    "avg_val",
+    "total",
+    "count",
+];
+
+/// A run's scalar summaries, one object per prefix and tag in that order,
+/// with `keys` for the values (Guild's `api runs`, or its `ipy` names).
+fn scalar_summaries(run: &Run, keys: &SummaryKeys) -> Vec<J> {
     let scalars = crate::output::scalars::run_scalars(&run.dir);
     let mut rows: Vec<(String, String, J)> = scalars
         .iter()
@@ -143,14 +151,23 @@ pub fn scalar_rows(run: &Run) -> Vec<J> {
                 Some((p, t)) => (p.to_string(), t.to_string()),
                 None => (".guild".to_string(), k.clone()),
             };
-            let v = json!({
-                "run": run.id, "prefix": prefix, "tag": tag,
-                "first_val": s.first, "first_step": s.first_step,
-                "last_val": s.last, "last_step": s.last_step,
-                "min_val": s.min, "min_step": s.min_step,
-                "max_val": s.max, "max_step": s.max_step,
-                "avg_val": s.avg(), "count": s.count, "total": s.total,
-            });
+            let mut v = json!({"run": run.id, "prefix": prefix, "tag": tag});
+            let vals = [
+                json!(s.first),
+                json!(s.first_step),
+                json!(s.last),
+                json!(s.last_step),
+                json!(s.min),
+                json!(s.min_step),
+                json!(s.max),
+                json!(s.max_step),
+                json!(s.avg()),
+                json!(s.total),
+                json!(s.count),
+            ];
+            for (k, x) in keys.iter().zip(vals) {
+                v[*k] = x;
+            }
             (prefix, tag, v)
         })
         .collect();
@@ -158,36 +175,17 @@ pub fn scalar_rows(run: &Run) -> Vec<J> {
     rows.into_iter().map(|(_, _, v)| v).collect()
 }
 
+/// A run's scalar summaries as rows in Guild's `ipy` shape (`run`,
+/// `prefix`, `tag`, `first_val`... `total`, `count`).
+pub fn scalar_rows(run: &Run) -> Vec<J> {
+    scalar_summaries(run, &IPY_KEYS)
+}
+
 /// Every scalar value of a run: `run`, `path` (the events file in the run
 /// directory), `tag`, `val`, `step`, file by file in path order. Links are
 /// followed only into other runs (a batch's trials), as for the summaries.
 pub fn scalar_detail_rows(run: &Run) -> Vec<J> {
-    let mut files = Vec::new();
-    let mut stack = vec![(run.dir.clone(), String::new())];
-    while let Some((dir, rel)) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let path = e.path();
-            let r = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
-            let Ok(ft) = e.file_type() else { continue };
-            if ft.is_symlink() {
-                if path.join(".guild").join("opref").exists() {
-                    stack.push((path, r));
-                }
-            } else if ft.is_dir() {
-                stack.push((path, r));
-            } else if name.contains(".tfevents.") {
-                files.push((r, path));
-            }
-        }
-    }
+    let mut files = crate::output::scalars::events_files(&run.dir);
     files.sort();
     let mut rows = Vec::new();
     for (rel, path) in files {

@@ -66,3 +66,11 @@ def _error(args, code, stderr):
     if msg.startswith("guild: "):
         msg = msg[len("guild: ") :]
     return GuildError(msg, args, code)
+
+
+def listed(args, cwd=None):
+    """Rows of ``guild api list ARGS`` (a header row, then one row per run)
+    as dicts."""
+    data = json(args, cwd=cwd) or [[]]
+    header = data[0]
+    return [dict(zip(header, r)) for r in data[1:]]

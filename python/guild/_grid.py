@@ -412,7 +412,7 @@ class Experiment:
         self._id = None
         self._data = {}
         if name is not None:
-            data = _cli.json(["api", "list"])
+            data = _cli.listed(["api", "list"])
             hit = [r for r in data if r.get("name") == name or r["id"] == name]
             if not hit:
                 raise ValueError("no experiment named %r" % name)

@@ -94,33 +94,35 @@ class RunIndex:
     """The ``run`` cell of a table: shows the short id, ``.value`` is the
     run (as Guild's ``RunIndex``)."""
 
-    __slots__ = ("value",)
+    __slots__ = ("id",)
 
     def __init__(self, run_id):
-        self.value = RunRef(run_id)
+        self.id = run_id
 
     @property
-    def run(self):
-        return self.value
+    def value(self):
+        return RunRef(self.id)
+
+    run = value
 
     def __str__(self):
-        return self.value.id[:8]
+        return self.id[:8]
 
     __repr__ = __str__
 
     def __eq__(self, x):
-        return _run_id(x) == self.value.id
+        return _run_id(x) == self.id
 
     def __lt__(self, x):
-        return self.value.id < (_run_id(x) or "")
+        return self.id < (_run_id(x) or "")
 
     def __hash__(self):
-        return hash(self.value.id)
+        return hash(self.id)
 
 
 def _run_id(x):
     if isinstance(x, RunIndex):
-        return x.value.id
+        return x.id
     if isinstance(x, RunRef):
         return x.id
     if isinstance(x, str):
@@ -185,19 +187,33 @@ def runs(
     origin = _Origin(args, bool(deleted), remote)
     if remote:
         data = _cli.json(["runs", "--json", "--remote=%s" % remote] + args + (["-d"] if deleted else []))
+        rows = [
+            (
+                RunIndex(r["id"]),
+                r.get("operation"),
+                _from_us(r.get("started")),
+                r.get("status"),
+                r.get("label") or "",
+            )
+            for r in data
+        ]
     else:
-        data = _cli.json(["api", "list"] + args + (["-d"] if deleted else []))
-    rows = [
-        (
-            RunIndex(r["id"]),
-            r.get("operation"),
-            _from_us(r.get("started")),
-            r.get("status"),
-            r.get("label") or "",
-        )
-        for r in data
-    ]
+        rows = _brief_rows(_cli.json(["api", "list"] + args + (["-d"] if deleted else [])))
     return _runs_table(rows, origin)
+
+
+def _brief_rows(data):
+    """Table rows from ``api list`` (a header row, then arrays)."""
+    if not data:
+        return []
+    ix = {h: i for i, h in enumerate(data[0])}
+    i_id, i_op, i_st = ix["id"], ix["operation"], ix["started"]
+    i_status, i_label = ix["status"], ix["label"]
+    from_us = _from_us
+    return [
+        (RunIndex(r[i_id]), r[i_op], from_us(r[i_st]), r[i_status], r[i_label] or "")
+        for r in data[1:]
+    ]
 
 
 def _seq(v):
@@ -281,7 +297,7 @@ class _RunsMethods:
                 row[i_started] = _parse_dt(row[i_started])
             if i_time is not None:
                 row[i_time] = _parse_duration(row[i_time])
-            by_id[row[0].value.id] = row
+            by_id[row[0].id] = row
         rows = [by_id[i] for i in ids if i in by_id]
         order = _guild_compare_order(header)
         return _table([[row[i] for i in order] for row in rows], [header[i] for i in order])
@@ -381,7 +397,7 @@ class RunsList(list, _RunsMethods):
         return v
 
     def _ids(self):
-        return [r["run"].value.id for r in self]
+        return [r["run"].id for r in self]
 
 
 def _table(rows, cols):
@@ -559,11 +575,7 @@ def _follow(run_id):
 
 
 def _one(run_id):
-    data = _cli.json(["api", "list", "--", run_id])
-    rows = [
-        (RunIndex(r["id"]), r.get("operation"), _from_us(r.get("started")), r.get("status"), r.get("label") or "")
-        for r in data
-    ]
+    rows = _brief_rows(_cli.json(["api", "list", "--", run_id]))
     return _runs_table(rows, _Origin([], False, None))
 
 
@@ -579,11 +591,7 @@ def _sweep_trials(batch_id):
             break
     if not trials:
         return _one(batch_id)
-    data = _cli.json(["api", "list", "--"] + list(trials))
-    rows = [
-        (RunIndex(r["id"]), r.get("operation"), _from_us(r.get("started")), r.get("status"), r.get("label") or "")
-        for r in data
-    ]
+    rows = _brief_rows(_cli.json(["api", "list", "--"] + list(trials)))
     return _runs_table(rows, _Origin([], False, None))
 
 

@@ -19,12 +19,16 @@ pub fn runs(ctx: &Context, sel: &Selection) -> Result<serde_json::Value> {
     ))
 }
 
-/// `api list`: the selected runs in brief (id, name, operation, started,
-/// status, label, marked), newest first, read through the runs index.
+/// `api list`: the selected runs in brief, newest first, read through the
+/// runs index: a header row (id, name, operation, started, status, label,
+/// marked), then one row per run.
 pub fn list(ctx: &Context, sel: &Selection) -> Result<serde_json::Value> {
     let (page, _) = super::runs::page(ctx, sel, None)?;
+    let header = serde_json::json!(query::api::BRIEF_COLUMNS);
     Ok(serde_json::Value::Array(
-        page.iter().map(|i| query::api::brief(&i.run)).collect(),
+        std::iter::once(header)
+            .chain(page.iter().map(|i| query::api::brief(&i.run)))
+            .collect(),
     ))
 }
 

@@ -16,7 +16,7 @@ pub struct ApiArgs {
 pub enum ApiCmd {
     /// Runs as JSON (flags, attributes, files, scalars, ...)
     Runs(ApiRunsArgs),
-    /// Runs in brief as JSON (id, name, operation, started, status, label, marked), fast
+    /// Runs in brief as JSON, fast: a header row (id, name, operation, started, status, label, marked), then one row per run
     List(ApiRunsArgs),
     /// Scalars of runs as JSON rows: summaries (first, last, min, max, avg, count, total per tag), or every value with --detail
     Scalars(ApiScalarsArgs),

@@ -196,17 +196,30 @@ pub fn scalar_detail_rows(run: &Run) -> Vec<J> {
     rows
 }
 
-/// A run in brief, for listings read by programs: what `runs` shows.
+/// The columns of [`brief`].
+pub const BRIEF_COLUMNS: [&str; 7] = [
+    "id",
+    "name",
+    "operation",
+    "started",
+    "status",
+    "label",
+    "marked",
+];
+
+/// A run in brief, for listings read by programs (what `runs` shows), as
+/// one row of [`BRIEF_COLUMNS`]: arrays, not objects, so that 10,000 runs
+/// are quick to read.
 pub fn brief(r: &RunInfo) -> J {
-    json!({
-        "id": r.run.id,
-        "name": r.name,
-        "operation": r.op_desc(),
-        "started": r.started,
-        "status": r.status.display(),
-        "label": r.label,
-        "marked": r.marked,
-    })
+    json!([
+        r.run.id,
+        r.name,
+        r.op_desc(),
+        r.started,
+        r.status.display(),
+        r.label,
+        r.marked
+    ])
 }
 
 /// One run as `guild api runs` (API version 2) shows it.

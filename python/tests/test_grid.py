@@ -149,3 +149,34 @@ def test_cancel_of_a_pending_slurm_job(slurm):
     assert r.job
     jobs = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout.split()
     assert r.job not in jobs, jobs
+
+
+@pytest.fixture
+def ssh_remote(project, tmp_path, monkeypatch):
+    state = os.environ.get("GUILD_TEST_SSHD_STATE", "/tmp/guild-test-sshd")
+    ssh_config = os.path.join(state, "client", "ssh_config")
+    assert os.path.isfile(ssh_config), "no test sshd at %s: run scripts/setup-test-env.sh" % state
+    there = "~/gt-py-%s" % os.urandom(4).hex()
+    cfg = tmp_path / "guild-config.yml"
+    cfg.write_text(
+        "remotes:\n"
+        "  gpu: {type: ssh, host: sshd-local, ssh-config: '%s', guild-home: '%s'}\n"
+        % (ssh_config, there)
+    )
+    monkeypatch.setenv("GUILD_CONFIG", str(cfg))
+    yield
+    subprocess.run(["ssh", "-F", ssh_config, "sshd-local", "rm -rf %s" % there], capture_output=True)
+
+
+def test_a_sweep_on_an_ssh_host_and_its_runs_listed_there(ssh_remote):
+    from guild import ipy
+
+    r = Run(run_command="python train.py --lr '[0.1, 0.2]'", cluster_id="gpu")
+    assert r.estimated_hourly_cost == 0.0
+    r.start()
+    wait_for(lambda: len(r.status().get("SUCCEEDED", [])) == 2, 120, "the SSH sweep")
+    assert sorted(e.parameters["lr"] for e in r) == ["0.1", "0.2"]
+    there = ipy.runs(remote="gpu")
+    listed = there if isinstance(there, list) else there.to_dict("records")
+    assert sorted(str(x["run"]) for x in listed) == sorted(e.id[:8] for e in r)
+    assert {x["status"] for x in listed} == {"completed"}

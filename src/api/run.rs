@@ -678,21 +678,14 @@ fn optimizer_op(
 /// `custom`, the batch run is that optimizer operation (and its flags),
 /// which runs in place of the built-in batch.
 #[allow(clippy::too_many_arguments)]
-fn run_batch(
+/// The operation of a sweep's batch run and its flags: the optimizer
+/// operation the user chose, or the built-in one.
+fn batch_op(
     ctx: &Context,
     a: &RunRequest,
-    op: &OpDef,
-    resolved: op::ResolvedFlags,
-    deps: op::deps::Resolved,
-    sweep: crate::plan::sweep::Plan,
-    proto: Option<Run>,
+    sweep: &crate::plan::sweep::Plan,
     custom: Option<(OpDef, op::ResolvedFlags)>,
-) -> Result<Outcome> {
-    if a.stage {
-        return Err(Error::user(
-            "--stage cannot be used with a sweep; use --stage-trials to stage every trial (then `guild run --start ID` each)",
-        ));
-    }
+) -> (OpDef, op::ResolvedFlags) {
     let (mut batch_op, batch_flags) = match custom {
         // An optimizer operation keeps its own `delete-on-success`.
         Some((o, f)) => (o, f),
@@ -714,6 +707,25 @@ fn run_batch(
     if a.keep_batch {
         batch_op.delete_on_success = false;
     }
+    (batch_op, batch_flags)
+}
+
+fn run_batch(
+    ctx: &Context,
+    a: &RunRequest,
+    op: &OpDef,
+    resolved: op::ResolvedFlags,
+    deps: op::deps::Resolved,
+    sweep: crate::plan::sweep::Plan,
+    proto: Option<Run>,
+    custom: Option<(OpDef, op::ResolvedFlags)>,
+) -> Result<Outcome> {
+    if a.stage {
+        return Err(Error::user(
+            "--stage cannot be used with a sweep; use --stage-trials to stage every trial (then `guild run --start ID` each)",
+        ));
+    }
+    let (batch_op, batch_flags) = batch_op(ctx, a, &sweep, custom);
     let needs_python =
         a.remote.is_some() && command(ctx, op, &resolved.flags).is_ok_and(|b| b.python);
     let mut sender = connect(ctx, a, needs_python)?;

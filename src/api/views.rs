@@ -287,6 +287,76 @@ fn read_line_capped(
     }
 }
 
+/// The byte offset of line `first` (of `total`) in the output file `out`
+/// of `size` bytes: counted from the end when that is nearer.
+fn line_offset(
+    out: &mut std::fs::File,
+    out_path: &std::path::Path,
+    chunk: &mut [u8],
+    size: u64,
+    first: u64,
+    total: u64,
+) -> Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut offset = 0u64;
+    if first > 0 && first < total {
+        if first > total / 2 {
+            // Going back from the end: past the newline that ends the
+            // last line, the newline that ends line `first - 1` is the
+            // (total - first)th.
+            let mut to_skip = total - first - 1;
+            let mut pos = size;
+            let mut found = None;
+            // The last byte is the newline of the last line.
+            let mut skip_last = true;
+            while pos > 0 && found.is_none() {
+                let len = chunk.len().min(pos as usize);
+                pos -= len as u64;
+                out.seek(SeekFrom::Start(pos))
+                    .map_err(|e| Error::io("reading", out_path, e))?;
+                out.read_exact(&mut chunk[..len])
+                    .map_err(|e| Error::io("reading", out_path, e))?;
+                for i in memchr::memrchr_iter(b'\n', &chunk[..len]) {
+                    if skip_last {
+                        skip_last = false;
+                        if pos + i as u64 + 1 == size {
+                            continue;
+                        }
+                    }
+                    if to_skip == 0 {
+                        found = Some(pos + i as u64 + 1);
+                        break;
+                    }
+                    to_skip -= 1;
+                }
+            }
+            offset = found.unwrap_or(0);
+        } else {
+            let mut seen = 0u64;
+            let mut pos = 0u64;
+            out.seek(SeekFrom::Start(0))
+                .map_err(|e| Error::io("reading", out_path, e))?;
+            'scan: loop {
+                let k = out
+                    .read(chunk)
+                    .map_err(|e| Error::io("reading", out_path, e))?;
+                if k == 0 {
+                    break;
+                }
+                for i in memchr::memchr_iter(b'\n', &chunk[..k]) {
+                    seen += 1;
+                    if seen == first {
+                        offset = pos + i as u64 + 1;
+                        break 'scan;
+                    }
+                }
+                pos += k as u64;
+            }
+        }
+    }
+    Ok(offset)
+}
+
 /// `keep_last`: when the lines asked for hold more text than a page
 /// does, keep the last ones (as a tail, `start` < 0, always does) rather
 /// than the first; the page's `start` says where it begins.
@@ -337,63 +407,7 @@ pub fn output_page(
         (start as u64).min(total)
     };
     let last = (first + count as u64).min(total);
-    // The byte offset of line `first`: from the end when it is nearer.
-    let mut offset = 0u64;
-    if first > 0 && first < total {
-        if first > total / 2 {
-            // Going back from the end: past the newline that ends the
-            // last line, the newline that ends line `first - 1` is the
-            // (total - first)th.
-            let mut to_skip = total - first - 1;
-            let mut pos = size;
-            let mut found = None;
-            // The last byte is the newline of the last line.
-            let mut skip_last = true;
-            while pos > 0 && found.is_none() {
-                let len = chunk.len().min(pos as usize);
-                pos -= len as u64;
-                out.seek(SeekFrom::Start(pos))
-                    .map_err(|e| Error::io("reading", &out_path, e))?;
-                out.read_exact(&mut chunk[..len])
-                    .map_err(|e| Error::io("reading", &out_path, e))?;
-                for i in memchr::memrchr_iter(b'\n', &chunk[..len]) {
-                    if skip_last {
-                        skip_last = false;
-                        if pos + i as u64 + 1 == size {
-                            continue;
-                        }
-                    }
-                    if to_skip == 0 {
-                        found = Some(pos + i as u64 + 1);
-                        break;
-                    }
-                    to_skip -= 1;
-                }
-            }
-            offset = found.unwrap_or(0);
-        } else {
-            let mut seen = 0u64;
-            let mut pos = 0u64;
-            out.seek(SeekFrom::Start(0))
-                .map_err(|e| Error::io("reading", &out_path, e))?;
-            'scan: loop {
-                let k = out
-                    .read(&mut chunk)
-                    .map_err(|e| Error::io("reading", &out_path, e))?;
-                if k == 0 {
-                    break;
-                }
-                for i in memchr::memchr_iter(b'\n', &chunk[..k]) {
-                    seen += 1;
-                    if seen == first {
-                        offset = pos + i as u64 + 1;
-                        break 'scan;
-                    }
-                }
-                pos += k as u64;
-            }
-        }
-    }
+    let offset = line_offset(&mut out, &out_path, &mut chunk, size, first, total)?;
     out.seek(SeekFrom::Start(offset))
         .map_err(|e| Error::io("reading", &out_path, e))?;
     let mut reader = std::io::BufReader::new(out);

@@ -677,7 +677,6 @@ fn optimizer_op(
 /// then start the batch, whose process stages and starts each trial. With
 /// `custom`, the batch run is that optimizer operation (and its flags),
 /// which runs in place of the built-in batch.
-#[allow(clippy::too_many_arguments)]
 /// The operation of a sweep's batch run and its flags: the optimizer
 /// operation the user chose, or the built-in one.
 fn batch_op(
@@ -710,6 +709,7 @@ fn batch_op(
     (batch_op, batch_flags)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_batch(
     ctx: &Context,
     a: &RunRequest,

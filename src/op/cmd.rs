@@ -152,60 +152,11 @@ pub fn build(
         .and_then(Value::as_str)
         .unwrap_or(".")
         .to_string();
-    // A script started elsewhere than where it was staged (on a remote):
-    // the project's file is not there, the run's copy of it is.
-    if let Some(first) = argv.first_mut() {
-        let p = Path::new(first.as_str());
-        let runnable =
-            nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok() && p.is_file();
-        if p.is_absolute() && !runnable {
-            if let Ok(opref) = run.opref() {
-                if let Ok(rel) = p.strip_prefix(&opref.pkg_name) {
-                    let copy = run.dir.join(&dest_dir).join(rel);
-                    if copy.is_file() {
-                        *first = copy.display().to_string();
-                    }
-                }
-            }
-        }
-    }
+    relocate_script(run, &mut argv, &dest_dir);
     let mut env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| k != "_").collect();
     if python {
-        let existing = env.get("PYTHONPATH").cloned().unwrap_or_default();
-        // Guild's order: the operation's own `env: PYTHONPATH`, the source
-        // code paths, the guild package, then the caller's PYTHONPATH.
-        let mut src = vec![dest_dir.clone()];
-        if let Some(extra) = get(op, "python-path").and_then(Value::as_sequence) {
-            // Project paths: inside the run they live under the source dest.
-            src.extend(extra.iter().filter_map(|p| {
-                let p = p.as_str()?;
-                Some(if p.starts_with('/') || dest_dir == "." {
-                    p.to_string()
-                } else {
-                    format!("{}/{p}", dest_dir.trim_end_matches('/'))
-                })
-            }));
-        }
-        // cmd-env records the source paths when the operation sets none.
-        let own = op_env.get("PYTHONPATH").cloned().unwrap_or_default();
-        let pkgdir = python_exe
-            .as_deref()
-            .and_then(|py| crate::platform::guild_pkgdir(&home.cache_dir("python"), py))
-            .map(|d| d.display().to_string());
-        let mut parts: Vec<String> = Vec::new();
-        let all = own
-            .split(':')
-            .filter(|p| !src.iter().any(|s| s == p))
-            .map(String::from)
-            .chain(src.iter().cloned())
-            .chain(pkgdir)
-            .chain(existing.split(':').map(String::from));
-        for p in all {
-            if !p.is_empty() && !parts.contains(&p) {
-                parts.push(p);
-            }
-        }
-        op_env.insert("PYTHONPATH".into(), parts.join(":"));
+        let path = python_path(home, op, &op_env, &env, &dest_dir, python_exe.as_deref());
+        op_env.insert("PYTHONPATH".into(), path);
     }
     env.extend(op_env.iter().map(|(k, v)| (k.clone(), v.clone())));
     env.insert("GUILD_HOME".into(), home.path.display().to_string());
@@ -222,6 +173,73 @@ pub fn build(
         op_env,
         python,
     })
+}
+
+/// A script started elsewhere than where it was staged (on a remote): the
+/// project's file is not there, the run's copy of it is.
+fn relocate_script(run: &Run, argv: &mut [String], dest_dir: &str) {
+    let Some(first) = argv.first_mut() else {
+        return;
+    };
+    let p = Path::new(first.as_str());
+    let runnable = nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok() && p.is_file();
+    if p.is_absolute() && !runnable {
+        if let Ok(opref) = run.opref() {
+            if let Ok(rel) = p.strip_prefix(&opref.pkg_name) {
+                let copy = run.dir.join(dest_dir).join(rel);
+                if copy.is_file() {
+                    *first = copy.display().to_string();
+                }
+            }
+        }
+    }
+}
+
+/// The PYTHONPATH of a Python operation, in Guild's order: the
+/// operation's own `env: PYTHONPATH`, the source code paths, the guild
+/// package, then the caller's PYTHONPATH (`env`).
+fn python_path(
+    home: &crate::home::Home,
+    op: &Value,
+    op_env: &BTreeMap<String, String>,
+    env: &BTreeMap<String, String>,
+    dest_dir: &str,
+    python_exe: Option<&Path>,
+) -> String {
+    let existing = env.get("PYTHONPATH").cloned().unwrap_or_default();
+    // Guild's order: the operation's own `env: PYTHONPATH`, the source
+    // code paths, the guild package, then the caller's PYTHONPATH.
+    let mut src = vec![dest_dir.to_string()];
+    if let Some(extra) = get(op, "python-path").and_then(Value::as_sequence) {
+        // Project paths: inside the run they live under the source dest.
+        src.extend(extra.iter().filter_map(|p| {
+            let p = p.as_str()?;
+            Some(if p.starts_with('/') || dest_dir == "." {
+                p.to_string()
+            } else {
+                format!("{}/{p}", dest_dir.trim_end_matches('/'))
+            })
+        }));
+    }
+    // cmd-env records the source paths when the operation sets none.
+    let own = op_env.get("PYTHONPATH").cloned().unwrap_or_default();
+    let pkgdir = python_exe
+        .and_then(|py| crate::platform::guild_pkgdir(&home.cache_dir("python"), py))
+        .map(|d| d.display().to_string());
+    let mut parts: Vec<String> = Vec::new();
+    let all = own
+        .split(':')
+        .filter(|p| !src.iter().any(|s| s == p))
+        .map(String::from)
+        .chain(src.iter().cloned())
+        .chain(pkgdir)
+        .chain(existing.split(':').map(String::from));
+    for p in all {
+        if !p.is_empty() && !parts.contains(&p) {
+            parts.push(p);
+        }
+    }
+    parts.join(":")
 }
 
 fn flag_args(

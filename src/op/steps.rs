@@ -94,6 +94,96 @@ const IGNORED_WITH_VALUE: &[&str] = &[
     "--parallel",
 ];
 
+/// The parts of a step's `run` spec: the operation, the run options it
+/// passes on, its `FLAG=VAL`s, and the options it names that are ignored.
+struct RunSpec {
+    opspec: Option<String>,
+    label: Option<String>,
+    tags: Vec<String>,
+    used: Vec<(&'static str, Option<String>)>,
+    inline: Vec<(String, Value)>,
+    ignored: Vec<String>,
+}
+
+fn parse_run_spec(args: Vec<String>) -> Result<RunSpec> {
+    let mut opspec: Option<String> = None;
+    let mut label: Option<String> = None;
+    let mut tags: Vec<String> = Vec::new();
+    let mut used: Vec<(&str, Option<String>)> = Vec::new();
+    let mut inline: Vec<(String, Value)> = Vec::new();
+    let mut ignored: Vec<String> = Vec::new();
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        if let Some(&(long, _, param, takes)) = STEP_OPTIONS
+            .iter()
+            .find(|(l, sh, _, _)| a == *l || (!sh.is_empty() && a == *sh))
+        {
+            let val = if takes { it.next() } else { None };
+            match param {
+                "label" => label = val,
+                "tags" => tags.extend(val),
+                _ => used.push((long, val)),
+            }
+        } else if let Some(rest) = a.strip_prefix("--").filter(|r| r.contains('=')) {
+            // `--label=x` style: split and look up again.
+            let (k, v) = rest.split_once('=').unwrap_or((rest, ""));
+            ignored.push(k.replace('-', "_"));
+            let _ = v;
+        } else if a.starts_with('-') && a.len() > 1 {
+            if IGNORED_WITH_VALUE.contains(&a.as_str()) {
+                it.next();
+            }
+            ignored.push(a.trim_start_matches('-').replace('-', "_"));
+        } else if opspec.is_none() {
+            opspec = Some(a);
+        } else {
+            let (k, v) = a.split_once('=').ok_or_else(|| {
+                Error::user(format!("invalid argument(s):\n{a}\nexpected NAME=VAL"))
+            })?;
+            inline.push((k.to_string(), flags::decode(v)));
+        }
+    }
+    Ok(RunSpec {
+        opspec,
+        label,
+        tags,
+        used,
+        inline,
+        ignored,
+    })
+}
+
+/// A step's `flags:` (a mapping, or `NAME=VAL` strings), else the
+/// `FLAG=VAL`s of its run spec.
+fn step_flag_vals(data: &Mapping, inline: Vec<(String, Value)>) -> Mapping {
+    match data.get("flags") {
+        Some(Value::Mapping(m)) => m.clone(),
+        Some(Value::Sequence(assigns)) => assigns
+            .iter()
+            .filter_map(Value::as_str)
+            .filter_map(|a| a.split_once('='))
+            .map(|(k, v)| (Value::from(k), flags::decode(v)))
+            .collect(),
+        _ => inline
+            .into_iter()
+            .map(|(k, v)| (Value::from(k), v))
+            .collect(),
+    }
+}
+
+/// A step's own `tags:` (a list, or one string), if it has any.
+fn step_tags(data: &Mapping) -> Option<Vec<String>> {
+    match data.get("tags") {
+        Some(Value::Sequence(t)) => Some(
+            t.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
+        ),
+        Some(Value::String(t)) => Some(vec![t.clone()]),
+        _ => None,
+    }
+}
+
 /// Parse the `steps` attr. `parent` holds the pipeline's flags, `model`
 /// its model, `inherited` its `--label` and `--tag`s (given to steps that
 /// set none). Warnings (ignored run options) are returned with the steps.
@@ -141,43 +231,14 @@ pub fn parse(
         let args = shlex::split(&run_spec).ok_or_else(|| {
             Error::user(format!("invalid run spec '{run_spec}': unbalanced quotes"))
         })?;
-        let mut opspec_param: Option<String> = None;
-        let mut label: Option<String> = None;
-        let mut tags: Vec<String> = Vec::new();
-        let mut used: Vec<(&str, Option<String>)> = Vec::new();
-        let mut inline: Vec<(String, Value)> = Vec::new();
-        let mut ignored: Vec<String> = Vec::new();
-        let mut it = args.into_iter();
-        while let Some(a) = it.next() {
-            if let Some(&(long, _, param, takes)) = STEP_OPTIONS
-                .iter()
-                .find(|(l, sh, _, _)| a == *l || (!sh.is_empty() && a == *sh))
-            {
-                let val = if takes { it.next() } else { None };
-                match param {
-                    "label" => label = val,
-                    "tags" => tags.extend(val),
-                    _ => used.push((long, val)),
-                }
-            } else if let Some(rest) = a.strip_prefix("--").filter(|r| r.contains('=')) {
-                // `--label=x` style: split and look up again.
-                let (k, v) = rest.split_once('=').unwrap_or((rest, ""));
-                ignored.push(k.replace('-', "_"));
-                let _ = v;
-            } else if a.starts_with('-') && a.len() > 1 {
-                if IGNORED_WITH_VALUE.contains(&a.as_str()) {
-                    it.next();
-                }
-                ignored.push(a.trim_start_matches('-').replace('-', "_"));
-            } else if opspec_param.is_none() {
-                opspec_param = Some(a);
-            } else {
-                let (k, v) = a.split_once('=').ok_or_else(|| {
-                    Error::user(format!("invalid argument(s):\n{a}\nexpected NAME=VAL"))
-                })?;
-                inline.push((k.to_string(), flags::decode(v)));
-            }
-        }
+        let RunSpec {
+            opspec: opspec_param,
+            mut label,
+            mut tags,
+            used,
+            inline,
+            mut ignored,
+        } = parse_run_spec(args)?;
         let Some(opspec_param) = opspec_param else {
             return Err(Error::user(format!(
                 "invalid step {}: must define run",
@@ -195,29 +256,10 @@ pub fn parse(
         if let Some(l) = data.get("label").and_then(Value::as_str) {
             label = Some(l.to_string());
         }
-        match data.get("tags") {
-            Some(Value::Sequence(t)) => {
-                tags = t
-                    .iter()
-                    .filter_map(|v| v.as_str().map(String::from))
-                    .collect()
-            }
-            Some(Value::String(t)) => tags = vec![t.clone()],
-            _ => {}
+        if let Some(t) = step_tags(&data) {
+            tags = t;
         }
-        let mut flag_vals: Mapping = match data.get("flags") {
-            Some(Value::Mapping(m)) => m.clone(),
-            Some(Value::Sequence(assigns)) => assigns
-                .iter()
-                .filter_map(Value::as_str)
-                .filter_map(|a| a.split_once('='))
-                .map(|(k, v)| (Value::from(k), flags::decode(v)))
-                .collect(),
-            _ => inline
-                .into_iter()
-                .map(|(k, v)| (Value::from(k), v))
-                .collect(),
-        };
+        let mut flag_vals = step_flag_vals(&data, inline);
         if label.is_none() {
             label = inherited.0.clone();
         }

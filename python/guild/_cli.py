@@ -74,3 +74,16 @@ def listed(args, cwd=None):
     data = json(args, cwd=cwd) or [[]]
     header = data[0]
     return [dict(zip(header, r)) for r in data[1:]]
+
+
+def experiment_groups():
+    """Sweeps and single runs, active ones first (``status --json`` then
+    ``history --json``), each once: id, name, status, trials..."""
+    seen = set()
+    out = []
+    for args in (["status", "--json"], ["history", "--json", "--limit", "1000000"]):
+        for e in json(args):
+            if e["id"] not in seen:
+                seen.add(e["id"])
+                out.append(e)
+    return out

@@ -45,19 +45,7 @@ _STRATEGIES = ("grid_search", "random_search")
 def list_runs():
     """The names of the runs of the guild home (sweeps and single runs),
     newest first."""
-    return [e["name"] or e["id"][:8] for e in _experiment_groups()]
-
-
-def _experiment_groups():
-    active = _cli.json(["status", "--json"])
-    done = _cli.json(["history", "--json", "--limit", "1000000"])
-    seen = set()
-    out = []
-    for e in active + done:
-        if e["id"] not in seen:
-            seen.add(e["id"])
-            out.append(e)
-    return out
+    return [e["name"] or e["id"][:8] for e in _cli.experiment_groups()]
 
 
 class Run:
@@ -266,7 +254,7 @@ class Run:
     # -- reading -------------------------------------------------------------
 
     def _load(self, name):
-        for e in _experiment_groups():
+        for e in _cli.experiment_groups():
             if e["name"] == name or e["id"] == name:
                 self._id = e["id"]
                 self._name = e["name"] or name
@@ -292,7 +280,7 @@ class Run:
         if not self._id:
             return
         if not self._trial_ids or self._is_local_sweep():
-            for e in _experiment_groups():
+            for e in _cli.experiment_groups():
                 if e["id"] == self._id:
                     self._trial_ids = list(e["trials"])
                     self._head_status = e.get("status")

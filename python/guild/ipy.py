@@ -453,40 +453,42 @@ def _frame_class(pd):
     return RunsDataFrame
 
 
-def _parse_dt(s, _cache={}):
-    if not s:
-        return None
-    v = _cache.get(s)
-    if v is None:
-        try:
-            v = datetime.datetime(
-                int(s[0:4]), int(s[5:7]), int(s[8:10]), int(s[11:13]), int(s[14:16]), int(s[17:19])
-            )
-        except (ValueError, IndexError):
-            return s
-        if len(_cache) < 100000:
-            _cache[s] = v
-    return v
+def _memo(parse):
+    """``parse`` of a cell's text, remembered per text (a column repeats
+    the same few values); text it cannot parse is kept as it is."""
+    cache = {}
+
+    def f(s):
+        if not s:
+            return None
+        v = cache.get(s)
+        if v is None:
+            try:
+                v = parse(s)
+            except (ValueError, IndexError):
+                return s
+            if len(cache) < 100000:
+                cache[s] = v
+        return v
+
+    return f
 
 
-def _parse_duration(s, _cache={}):
-    if not s:
-        return None
-    v = _cache.get(s)
-    if v is None:
-        try:
-            days = 0
-            rest = s
-            if " day" in s:
-                d, _, rest = s.partition(", ")
-                days = int(d.split()[0])
-            h, m, sec = rest.split(":")
-            v = datetime.timedelta(days=days, hours=int(h), minutes=int(m), seconds=float(sec))
-        except ValueError:
-            return s
-        if len(_cache) < 100000:
-            _cache[s] = v
-    return v
+@_memo
+def _parse_dt(s):
+    return datetime.datetime(
+        int(s[0:4]), int(s[5:7]), int(s[8:10]), int(s[11:13]), int(s[14:16]), int(s[17:19])
+    )
+
+
+@_memo
+def _parse_duration(s):
+    days, rest = 0, s
+    if " day" in s:
+        d, _, rest = s.partition(", ")
+        days = int(d.split()[0])
+    h, m, sec = rest.split(":")
+    return datetime.timedelta(days=days, hours=int(h), minutes=int(m), seconds=float(sec))
 
 
 # ---------------------------------------------------------------------------
@@ -535,12 +537,9 @@ def run(op, *args, **kw):
     except KeyboardInterrupt:
         _cli.run(["stop", "-y", "--", run_id], check=False)
         raise
-    if (started.get("operation") or "").endswith("+"):
-        table = _sweep_trials(run_id)
-        statuses = [r["status"] for r in _rows(table)]
-    else:
-        table = _one(run_id)
-        statuses = [r["status"] for r in _rows(table)]
+    sweep = (started.get("operation") or "").endswith("+")
+    table = _sweep_trials(run_id) if sweep else _one(run_id)
+    statuses = [r["status"] for r in _rows(table)]
     if "error" in statuses:
         raise RunError(run_id, "run %s failed (see its output above)" % run_id[:8])
     if "terminated" in statuses:
@@ -581,14 +580,7 @@ def _one(run_id):
 
 def _sweep_trials(batch_id):
     """The trials of a sweep (whose batch run may be in the trash)."""
-    trials = []
-    for args in (["status", "--json"], ["history", "--json", "--limit", "1000000"]):
-        for e in _cli.json(args):
-            if e["id"] == batch_id:
-                trials = e["trials"]
-                break
-        if trials:
-            break
+    trials = next((e["trials"] for e in _cli.experiment_groups() if e["id"] == batch_id), [])
     if not trials:
         return _one(batch_id)
     rows = _brief_rows(_cli.json(["api", "list", "--"] + list(trials)))

@@ -473,28 +473,33 @@ pub fn trials_table(trials: &[serde_yaml_ng::Mapping]) -> String {
 
 /// A `guild logs` line: stream, UTC time with milliseconds, text.
 pub fn log_line(ms: u64, stream: u8, line: &str) -> String {
+    format!("[{}] [{}] {line}", stream_name(stream), log_time(ms))
+}
+
+/// A log line's time: UTC, to the millisecond.
+fn log_time(ms: u64) -> String {
     use chrono::TimeZone;
-    let t = chrono::Utc
+    chrono::Utc
         .timestamp_millis_opt(ms as i64)
         .single()
         .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string())
-        .unwrap_or_default();
-    let s = if stream == 1 { "stderr" } else { "stdout" };
-    format!("[{s}] [{t}] {line}")
+        .unwrap_or_default()
+}
+
+fn stream_name(stream: u8) -> &'static str {
+    if stream == 1 {
+        "stderr"
+    } else {
+        "stdout"
+    }
 }
 
 /// A line of `logs --json`: its stream, UTC time (as the text form) and
 /// text.
 pub fn log_json(ms: u64, stream: u8, line: &str, truncated: bool) -> serde_json::Value {
-    use chrono::TimeZone;
-    let t = chrono::Utc
-        .timestamp_millis_opt(ms as i64)
-        .single()
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string())
-        .unwrap_or_default();
     let mut v = serde_json::json!({
-        "stream": if stream == 1 { "stderr" } else { "stdout" },
-        "time": t,
+        "stream": stream_name(stream),
+        "time": log_time(ms),
         "line": line,
     });
     if truncated {

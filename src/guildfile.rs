@@ -123,7 +123,7 @@ impl OpConfig {
     pub fn str(&self, key: &str) -> Option<String> {
         match self.get(key)? {
             Value::String(s) => Some(s.clone()),
-            other => Some(crate::op::flags::encode_display(other)),
+            other => Some(crate::run::yaml::encode_display(other)),
         }
     }
 
@@ -972,7 +972,7 @@ fn scalar(v: Option<&Value>) -> String {
     match v {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => String::new(),
-        Some(other) => crate::op::flags::encode_display(other),
+        Some(other) => crate::run::yaml::encode_display(other),
     }
 }
 

@@ -15,6 +15,7 @@ pub(crate) mod plan;
 pub(crate) mod platform;
 pub(crate) mod query;
 pub(crate) mod redact;
+pub(crate) mod report;
 pub(crate) mod remote;
 pub(crate) mod render;
 pub(crate) mod run;

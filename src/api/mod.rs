@@ -14,18 +14,18 @@ pub mod programs;
 pub mod project;
 pub mod publish;
 pub mod remotes;
-pub mod report;
+
 pub mod run;
 pub mod runs;
 pub mod tensorboard;
 pub mod views;
 
-pub use report::{Collect, Question, Reporter};
+pub use crate::report::{Collect, Question, Reporter};
 
 // The data types requests and results are made of.
 pub use crate::error::{Error, Result};
 pub use crate::home::Home;
-pub use crate::query::{Filters, RunInfo};
+pub use crate::query::{Filters, Indexed, RunInfo};
 pub use crate::run::edit::{LabelEdit, TagEdit};
 pub use crate::run::Status;
 
@@ -46,6 +46,15 @@ pub struct Context {
 impl Context {
     pub fn new(home: Home, cwd: PathBuf, report: Arc<dyn Reporter>) -> Context {
         Context { home, cwd, report }
+    }
+
+    /// Who starts and stops runs, for the launch layer.
+    pub fn caller(&self) -> crate::launch::Caller<'_> {
+        crate::launch::Caller {
+            home: &self.home,
+            cwd: &self.cwd,
+            report: self.report.clone(),
+        }
     }
 
     /// The runs directory of the home (or its trash) and its index.
@@ -107,12 +116,6 @@ pub struct Selection {
     pub deleted: bool,
 }
 
-/// Runs chosen from a listing, each with its index in it (`[N:ID]`).
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Indexed {
-    pub index: usize,
-    pub run: RunInfo,
-}
 
 fn indexed(sel: &[RunInfo], all: &[RunInfo]) -> Vec<Indexed> {
     query::with_index(sel.iter(), all)

@@ -9,25 +9,12 @@ pub use crate::remote::{Kind, Probe, Remote, Slurm, Ssh};
 
 /// `remotes`: every remote of the user config, sorted by name.
 pub fn list(ctx: &Context) -> Result<Vec<Remote>> {
-    match crate::home::user_config_path(Some(&ctx.cwd)) {
-        Some(path) => crate::remote::load(&path),
-        None => Ok(Vec::new()),
-    }
+    crate::remote::declared(&ctx.cwd)
 }
 
 /// The remote `name` of the user config.
 pub fn find(ctx: &Context, name: &str) -> Result<Remote> {
-    let all = list(ctx)?;
-    let names: Vec<&str> = all.iter().map(|r| r.name.as_str()).collect();
-    let hint = if names.is_empty() {
-        "the user config declares none (see `guild remotes --help`)".to_string()
-    } else {
-        format!("declared: {}", names.join(", "))
-    };
-    all.iter()
-        .find(|r| r.name == name)
-        .cloned()
-        .ok_or_else(|| Error::user(format!("there is no remote '{name}'; {hint}")))
+    crate::remote::find(&ctx.cwd, name)
 }
 
 /// What `remote status` found.

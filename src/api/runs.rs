@@ -252,7 +252,8 @@ pub fn delete(ctx: &Context, c: &Change, permanent: bool) -> Result<Changed> {
                 r.run.id,
                 r.run.lock_pid().unwrap_or(0)
             ));
-            let target = target_of(ctx, &r.run)?;
+            let caller = ctx.caller();
+            let target = target_of(&caller, &r.run)?;
             if let Stopped::Foreign(pid) = target.stop(&r.run, Duration::from_secs(30))? {
                 ctx.report.progress(&format!(
                     "{}; not deleting it either: stop its process first",
@@ -357,7 +358,7 @@ pub fn stop(ctx: &Context, c: &Change, grace: Duration) -> Result<Changed> {
     let all = ctx.runs(&filters, false)?;
     let mut sel: Vec<RunInfo> = Vec::new();
     for r in query::select(&all, &c.select.runs, true)? {
-        if target_of(ctx, &r.run)?.stoppable(&r.run) {
+        if target_of(&ctx.caller(), &r.run)?.stoppable(&r.run) {
             sel.push(r);
         } else if r.status.status == Status::Error && r.run.attr("exit_status").is_none() {
             // A LOCK whose live pid is not proven to be the run's.
@@ -389,7 +390,7 @@ pub fn stop(ctx: &Context, c: &Change, grace: Duration) -> Result<Changed> {
     let stopped: Vec<Result<Stopped>> = std::thread::scope(|s| {
         let handles: Vec<_> = sel
             .iter()
-            .map(|r| s.spawn(move || target_of(ctx, &r.run)?.stop(&r.run, grace)))
+            .map(|r| s.spawn(move || target_of(&ctx.caller(), &r.run)?.stop(&r.run, grace)))
             .collect();
         handles
             .into_iter()

@@ -53,7 +53,7 @@ pub fn logdir(
                             Value::Bool(b) => HValue::Bool(*b),
                             Value::Number(n) => HValue::Number(n.as_f64()?),
                             Value::Null => return None,
-                            other => HValue::Text(crate::op::flags::encode_display(other)),
+                            other => HValue::Text(crate::run::yaml::encode_display(other)),
                         };
                         Some((k, h))
                     })

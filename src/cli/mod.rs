@@ -456,7 +456,7 @@ pub struct Terminal {
     pub cwd: PathBuf,
 }
 
-impl crate::api::Reporter for Terminal {
+impl crate::report::Reporter for Terminal {
     fn progress(&self, line: &str) {
         eprintln!("{line}");
     }

@@ -66,7 +66,7 @@ pub struct SpawnSpec<'a> {
     /// error stops the process.
     pub on_start: Option<Box<dyn FnOnce() -> Result<()> + 'a>>,
     /// Who hears the supervisor's own lines (`--stop-after`).
-    pub report: Option<std::sync::Arc<dyn crate::api::Reporter>>,
+    pub report: Option<std::sync::Arc<dyn crate::report::Reporter>>,
 }
 
 /// Spawn and supervise the operation of `run` until it exits; record LOCK,

@@ -26,7 +26,7 @@ pub struct StartOpts {
     pub fresh: bool,
     /// Who hears what the supervisor says (`--stop-after` stopping the
     /// run, an interim run deleted); nobody when None.
-    pub report: Option<std::sync::Arc<dyn crate::api::Reporter>>,
+    pub report: Option<std::sync::Arc<dyn crate::report::Reporter>>,
 }
 
 impl StartOpts {

@@ -121,14 +121,22 @@ impl Target for Local<'_> {
     }
 }
 
-/// The target a run was started on (or would be started on), for a
-/// caller in `ctx` (its home; its directory and reporter for a remote).
-pub fn target_of<'h>(ctx: &'h crate::api::Context, run: &Run) -> Result<Box<dyn Target + 'h>> {
-    let home = &ctx.home;
+/// Who starts and stops runs: the guild home, the directory the command
+/// runs in (where the user config of remotes is found from), and who
+/// hears about progress.
+pub struct Caller<'h> {
+    pub home: &'h Home,
+    pub cwd: &'h Path,
+    pub report: std::sync::Arc<dyn crate::report::Reporter>,
+}
+
+/// The target a run was started on (or would be started on), for `caller`.
+pub fn target_of<'h>(caller: &'h Caller<'h>, run: &Run) -> Result<Box<dyn Target + 'h>> {
+    let home = caller.home;
     match Placement::of(run)? {
         Placement::Local { .. } => Ok(Box::new(Local { home })),
         Placement::Slurm { job } => Ok(Box::new(remote::SlurmJob { home, job })),
-        Placement::Remote { remote, .. } => Ok(Box::new(remote::Record { ctx, remote })),
+        Placement::Remote { remote, .. } => Ok(Box::new(remote::Record { caller, remote })),
     }
 }
 

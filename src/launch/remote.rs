@@ -9,7 +9,7 @@
 //! runs there: `guild runs --remote` and the like run it ([`Sender::guild`]).
 
 use super::{Placement, StartRequest, Started, Target};
-use crate::api::Reporter;
+use crate::report::Reporter;
 use crate::error::{Error, Result};
 use crate::exec::{StopSignals, Stopped};
 use crate::fsutil;
@@ -728,19 +728,19 @@ pub fn slurm_summary(remote: &Remote, job: &str, name: &str, trials: usize) -> V
 
 /// The local record of a run on a remote: stopping it stops it there.
 pub struct Record<'h> {
-    pub ctx: &'h crate::api::Context,
+    pub caller: &'h super::Caller<'h>,
     pub remote: String,
 }
 
 impl Record<'_> {
     fn sender(&self) -> Result<Sender<'_>> {
-        let remote = crate::api::remotes::find(self.ctx, &self.remote).map_err(|_| {
+        let remote = crate::remote::find(self.caller.cwd, &self.remote).map_err(|_| {
             Error::user(format!(
                 "the run is on remote '{}', which the user config no longer declares; declare it again to reach the run",
                 self.remote
             ))
         })?;
-        Sender::new(&self.ctx.home, remote, self.ctx.report.clone())
+        Sender::new(self.caller.home, remote, self.caller.report.clone())
     }
 }
 

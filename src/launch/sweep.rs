@@ -62,7 +62,7 @@ impl Options {
 /// The process of a batch run (`guild __batch`): create and start each
 /// trial, at most `parallel` at once. Returns the batch's exit code.
 /// `report` hears the runner's lines (they are the run's output).
-pub fn main(report: std::sync::Arc<dyn crate::api::Reporter>) -> Result<i32> {
+pub fn main(report: std::sync::Arc<dyn crate::report::Reporter>) -> Result<i32> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let run_dir = env("RUN_DIR").ok_or_else(|| {
         Error::user("__batch runs inside a batch run (RUN_DIR is not set)".to_string())

@@ -102,7 +102,7 @@ impl SourceDef {
             Some(Value::Bool(false)) => FlagName::Disabled,
             Some(Value::String(s)) if s == "no" || s == "false" => FlagName::Disabled,
             Some(Value::String(s)) => FlagName::Name(s.clone()),
-            Some(other) => FlagName::Name(crate::op::flags::encode_display(other)),
+            Some(other) => FlagName::Name(crate::run::yaml::encode_display(other)),
         };
         Some(SourceDef {
             // A URL is its own uri (as Guild records it).
@@ -485,7 +485,7 @@ fn flag_values(v: &Value) -> Vec<String> {
         Value::Bool(false) => Vec::new(),
         Value::Sequence(items) => items.iter().flat_map(flag_values).collect(),
         Value::String(s) => vec![s.clone()],
-        other => vec![crate::op::flags::encode_display(other)],
+        other => vec![crate::run::yaml::encode_display(other)],
     }
 }
 
@@ -496,7 +496,7 @@ pub fn apply_default_runs(
     op: &OpDef,
     runs_dir: &Path,
     flags: &mut Mapping,
-    report: &dyn crate::api::Reporter,
+    report: &dyn crate::report::Reporter,
 ) -> Result<()> {
     let res = resources(op)?;
     if !res
@@ -591,7 +591,7 @@ pub fn resolve(
     flags: &Mapping,
     cwd: &Path,
     mode: Mode,
-    report: &dyn crate::api::Reporter,
+    report: &dyn crate::report::Reporter,
 ) -> Result<Resolved> {
     resolve_after(op, runs_dir, flags, cwd, mode, &Mapping::new(), report)
 }
@@ -605,7 +605,7 @@ fn resolve_after(
     cwd: &Path,
     mode: Mode,
     prior: &Mapping,
-    report: &dyn crate::api::Reporter,
+    report: &dyn crate::report::Reporter,
 ) -> Result<Resolved> {
     let mut out = Resolved::default();
     let res = resources(op)?;
@@ -720,7 +720,7 @@ fn resolve_source(
     runs: &mut Option<Vec<RunInfo>>,
     mode: Mode,
     out: &mut Resolved,
-    report: &dyn crate::api::Reporter,
+    report: &dyn crate::report::Reporter,
 ) -> Result<Source> {
     let dep_name = r.resolving_name();
     let sname = s.resolving_name();
@@ -959,7 +959,7 @@ pub fn resolve_at_start(
     run: &Run,
     cwd: &Path,
     quiet: bool,
-    report: &dyn crate::api::Reporter,
+    report: &dyn crate::report::Reporter,
 ) -> Result<()> {
     let Ok(opref) = run.opref() else {
         return Ok(());
@@ -1042,7 +1042,7 @@ pub fn apply(
     shown_dir: &Path,
     res: &Resolved,
     quiet: bool,
-    report: &dyn crate::api::Reporter,
+    report: &dyn crate::report::Reporter,
 ) -> Result<(Vec<Entry>, Value)> {
     let mut entries = Vec::new();
     let mut attr = Mapping::new();

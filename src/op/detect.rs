@@ -570,7 +570,7 @@ fn global_dicts(suite: &[Stmt]) -> Vec<(String, Vec<FlagDef>)> {
                         let k = literal(k.as_ref()?)?;
                         let k = match k {
                             Value::String(s) => s,
-                            other => crate::op::flags::encode_display(&other),
+                            other => crate::run::yaml::encode_display(&other),
                         };
                         Some((k, v))
                     })

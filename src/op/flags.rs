@@ -531,46 +531,7 @@ fn values_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
-/// Guild's `encode_flag_val`: yes/no, null, `[a, b]`, `{k: v}`, YAML flow.
-pub fn encode_display(v: &Value) -> String {
-    match v {
-        Value::Bool(true) => "yes".into(),
-        Value::Bool(false) => "no".into(),
-        Value::Null => "null".into(),
-        Value::Sequence(items) => {
-            let parts: Vec<String> = items
-                .iter()
-                .map(|i| {
-                    let s = encode_display(i);
-                    if s.contains(',') {
-                        format!("'{s}'")
-                    } else {
-                        s
-                    }
-                })
-                .collect();
-            format!("[{}]", parts.join(", "))
-        }
-        Value::Mapping(_) => yaml::flow(v),
-        Value::Number(n) => yaml::number(n),
-        // A top-level scalar: block rules (`1,2,3` stays plain).
-        Value::String(s) if yaml::plain_scalar(s) => s.clone(),
-        Value::String(_) => yaml::flow(v),
-        Value::Tagged(t) => encode_display(&t.value),
-    }
-}
-
-/// Guild's `format_flag`: [`encode_display`], and a string with a space
-/// quoted as Python's `repr` (`'flu flam'`).
-pub fn format_flag(v: &Value) -> String {
-    let encoded = encode_display(v);
-    match v {
-        Value::String(_) if encoded.contains(' ') && !encoded.starts_with(['\'', '"']) => {
-            yaml::py_repr(&Value::String(encoded))
-        }
-        _ => encoded,
-    }
-}
+pub use crate::run::yaml::{encode_display, format_flag};
 
 /// A value as a command-line argument for an `args` flags-dest.
 pub fn encode_arg(v: &Value) -> String {

@@ -338,7 +338,7 @@ pub const MAX_DEPTH: u32 = 8;
 /// Run the steps of the pipeline run in the current directory (its run
 /// dir, as set up by the supervisor); returns the exit code.
 /// `report` hears the runner's lines (they are the run's output).
-pub fn main(report: &dyn crate::api::Reporter) -> Result<i32> {
+pub fn main(report: &dyn crate::report::Reporter) -> Result<i32> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let run_dir = env("RUN_DIR").map(PathBuf::from).ok_or_else(|| {
         Error::user("__steps runs inside a pipeline run (RUN_DIR is not set)".to_string())

@@ -33,7 +33,7 @@ pub struct StageRequest<'a> {
     /// The `run` command's options as Guild records them (`run_params`).
     pub run_params: Option<Value>,
     /// Who hears the warnings staging has (source code, run-attrs).
-    pub report: &'a dyn crate::api::Reporter,
+    pub report: &'a dyn crate::report::Reporter,
     /// The run is started right after staging: what its start records
     /// (`env`, `pip_freeze`) is written now, in the same synced round,
     /// and the start writes only what differs.
@@ -609,7 +609,7 @@ pub fn refresh_sourcecode(
     run: &Run,
     op: &OpDef,
     quiet: bool,
-    report: &dyn crate::api::Reporter,
+    report: &dyn crate::report::Reporter,
 ) -> Result<()> {
     let Some(root) = &op.source_root else {
         return Ok(());

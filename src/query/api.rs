@@ -271,7 +271,7 @@ pub fn op_data(op: &OpDef, gf_path: &Path) -> J {
     let mut flags = Map::new();
     for f in &op.flags {
         let default = f.default.clone().unwrap_or(Value::Null);
-        let assign = format!("{}={}", f.name, crate::op::flags::format_flag(&default));
+        let assign = format!("{}={}", f.name, crate::run::yaml::format_flag(&default));
         flags.insert(
             f.name.clone(),
             json!({

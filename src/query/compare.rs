@@ -371,7 +371,7 @@ fn guildfile_compare(
                 .map(|v| {
                     v.as_str()
                         .map(String::from)
-                        .unwrap_or_else(|| crate::op::flags::encode_display(v))
+                        .unwrap_or_else(|| crate::run::yaml::encode_display(v))
                 })
                 .collect(),
             Value::String(s) => vec![s.clone()],

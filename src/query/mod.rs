@@ -63,6 +63,13 @@ impl serde::Serialize for RunInfo {
     }
 }
 
+/// Runs chosen from a listing, each with its index in it (`[N:ID]`).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Indexed {
+    pub index: usize,
+    pub run: RunInfo,
+}
+
 impl RunInfo {
     pub fn load(run: Run) -> RunInfo {
         let opref = run.opref().ok();
@@ -137,7 +144,7 @@ impl RunInfo {
     pub fn tags(&self) -> &[String] {
         self.tags.get_or_init(|| match self.run.attr("tags") {
             Some(serde_yaml_ng::Value::Sequence(t)) => {
-                t.iter().map(crate::op::flags::encode_display).collect()
+                t.iter().map(crate::run::yaml::encode_display).collect()
             }
             _ => Vec::new(),
         })

@@ -324,7 +324,7 @@ impl Fields<'_> {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(v @ (Value::Number(_) | Value::Bool(_))) => {
-                Ok(Some(crate::op::flags::encode_display(v)))
+                Ok(Some(crate::run::yaml::encode_display(v)))
             }
             Some(v) => Err((self.bad)(format!(
                 "`{key}` must be a string, not {}",
@@ -398,7 +398,7 @@ impl Fields<'_> {
                 .map(|(k, v)| {
                     (
                         crate::run::yaml::py_str(k),
-                        crate::op::flags::encode_display(v),
+                        crate::run::yaml::encode_display(v),
                     )
                 })
                 .collect(),
@@ -417,6 +417,30 @@ impl Fields<'_> {
             ssh_config: self.string("ssh-config")?,
         }))
     }
+}
+
+/// Every remote of the user config (found from `cwd`, as Guild finds
+/// it), sorted by name.
+pub fn declared(cwd: &Path) -> Result<Vec<Remote>> {
+    match crate::home::user_config_path(Some(cwd)) {
+        Some(path) => load(&path),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// The remote `name` of the user config (found from `cwd`).
+pub fn find(cwd: &Path, name: &str) -> Result<Remote> {
+    let all = declared(cwd)?;
+    let names: Vec<&str> = all.iter().map(|r| r.name.as_str()).collect();
+    let hint = if names.is_empty() {
+        "the user config declares none (see `guild remotes --help`)".to_string()
+    } else {
+        format!("declared: {}", names.join(", "))
+    };
+    all.iter()
+        .find(|r| r.name == name)
+        .cloned()
+        .ok_or_else(|| Error::user(format!("there is no remote '{name}'; {hint}")))
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `runs info` as Guild prints it: text and JSON.
 
 use crate::api::runs::RunDetail;
-use crate::op::flags::encode_display;
+use crate::run::yaml::encode_display;
 use serde_yaml_ng::Value;
 
 /// Guild shows a missing or null attr as an empty value.

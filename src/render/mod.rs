@@ -332,7 +332,7 @@ pub fn attr_text(v: &serde_yaml_ng::Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        Value::Bool(_) | Value::Number(_) => crate::op::flags::encode_display(v),
+        Value::Bool(_) | Value::Number(_) => crate::run::yaml::encode_display(v),
         Value::Sequence(items) => items
             .iter()
             .map(|i| format!("\n  {}", attr_text(i)))
@@ -399,7 +399,7 @@ pub fn flags_help(defs: &[crate::op::flags::FlagDef], indent: &str) -> String {
             .to_string();
         let note = match &f.default {
             Some(d) if !d.is_null() => {
-                format!("(default is {})", crate::op::flags::format_flag(d))
+                format!("(default is {})", crate::run::yaml::format_flag(d))
             }
             _ if f.required => "(required)".to_string(),
             _ => String::new(),
@@ -422,21 +422,21 @@ pub fn flags_help(defs: &[crate::op::flags::FlagDef], indent: &str) -> String {
                 let cw = f
                     .choices
                     .iter()
-                    .map(|c| crate::op::flags::encode_display(c).len())
+                    .map(|c| crate::run::yaml::encode_display(c).len())
                     .max()
                     .unwrap_or(0)
                     + 2;
                 for (c, d) in f.choices.iter().zip(f.choice_descriptions.iter()) {
                     s.push_str(&format!(
                         "{indent}{pad}  {:cw$}{d}\n",
-                        crate::op::flags::encode_display(c)
+                        crate::run::yaml::encode_display(c)
                     ));
                 }
             } else {
                 let c: Vec<String> = f
                     .choices
                     .iter()
-                    .map(crate::op::flags::encode_display)
+                    .map(crate::run::yaml::encode_display)
                     .collect();
                 s.push_str(&format!("{indent}{pad}Choices:  {}\n", c.join(", ")));
             }
@@ -462,7 +462,7 @@ pub fn trials_table(trials: &[serde_yaml_ng::Mapping]) -> String {
         for n in &names {
             row.push(
                 t.get(n.as_str())
-                    .map(crate::op::flags::encode_display)
+                    .map(crate::run::yaml::encode_display)
                     .unwrap_or_default(),
             );
         }

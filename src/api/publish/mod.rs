@@ -169,7 +169,7 @@ pub fn refresh_index(ctx: &Context, dest: &Path, index_template: Option<&str>) -
         let v: Value = serde_yaml_ng::from_str(&text).unwrap_or(Value::Null);
         let started = match v.get("started") {
             Some(Value::String(s)) => s.clone(),
-            Some(other) => crate::op::flags::encode_display(other),
+            Some(other) => crate::run::yaml::encode_display(other),
             None => String::new(),
         };
         runs.push((started, e.file_name().to_string_lossy().into_owned(), v));

@@ -388,15 +388,15 @@ fn flag_val(v: Value) -> Value {
         serde_yaml_ng::Value::String(s) => s.clone(),
         serde_yaml_ng::Value::Sequence(items) => items
             .iter()
-            .map(|i| format!("\n  {}", crate::op::flags::encode_display(i)))
+            .map(|i| format!("\n  {}", crate::run::yaml::encode_display(i)))
             .collect(),
         serde_yaml_ng::Value::Mapping(m) => {
             let mut kv: Vec<(String, String)> = m
                 .iter()
                 .map(|(k, v)| {
                     (
-                        crate::op::flags::encode_display(k),
-                        crate::op::flags::encode_display(v),
+                        crate::run::yaml::encode_display(k),
+                        crate::run::yaml::encode_display(v),
                     )
                 })
                 .collect();
@@ -405,7 +405,7 @@ fn flag_val(v: Value) -> Value {
                 .map(|(k, v)| format!("\n  {k}: {v}"))
                 .collect()
         }
-        other => crate::op::flags::encode_display(other),
+        other => crate::run::yaml::encode_display(other),
     };
     Value::from(text)
 }

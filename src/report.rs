@@ -11,7 +11,7 @@ pub enum Question<'a> {
     /// Go ahead and `verb` these runs (`delete`, `stop`, `mark`...)?
     Runs {
         verb: &'a str,
-        runs: &'a [super::Indexed],
+        runs: &'a [crate::query::Indexed],
         default_yes: bool,
     },
     /// Anything else, worded: what it is about, then the question.

@@ -6,10 +6,12 @@ use std::path::Path;
 use std::process::Command;
 
 /// What `check` reports on: everything, or (`env`) the environment only.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Options {
+#[derive(Debug, Clone, Copy)]
+pub struct Options<'a> {
     pub verbose: bool,
     pub env_only: bool,
+    /// The directory the command runs in (the Python of a pyenv there).
+    pub cwd: &'a std::path::Path,
 }
 
 /// The plugins this binary implements (Guild's names).
@@ -82,7 +84,7 @@ pub fn facts(home: &Home, opts: Options) -> Vec<(String, String)> {
     if opts.verbose {
         packages.extend(MORE_PACKAGES);
     }
-    match crate::platform::python_exe() {
+    match crate::platform::python_exe(opts.cwd) {
         Ok(py) => match python_facts(&py, &packages) {
             Some((version, path, versions)) => {
                 put("python_version", version);

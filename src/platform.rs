@@ -41,8 +41,9 @@ pub fn guild_exe() -> Result<PathBuf> {
 /// conda env, the virtual environment this binary is installed in (as
 /// Guild runs ops with the Python it is installed in: `pip install` of
 /// the wheel puts the binary in the venv's `bin`), else `python3` (or
-/// `python`) on PATH.
-pub fn python_exe() -> Result<PathBuf> {
+/// `python`) on PATH. `dir` is the directory the command runs in: a pyenv
+/// shim runs the version its `.python-version` names.
+pub fn python_exe(dir: &Path) -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("GUILD_PYTHON_EXE").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
@@ -61,7 +62,7 @@ pub fn python_exe() -> Result<PathBuf> {
     }
     for name in ["python3", "python"] {
         if let Some(p) = which(name) {
-            return Ok(pyenv_resolved(&p).unwrap_or(p));
+            return Ok(pyenv_resolved(&p, dir).unwrap_or(p));
         }
     }
     Err(crate::error::Error::user(
@@ -290,16 +291,20 @@ pub fn platform_attr(python_version: Option<String>) -> Value {
     Value::Mapping(m)
 }
 
-/// The interpreter a pyenv shim `shim` runs from the current directory,
+/// The interpreter a pyenv shim `shim` runs in `dir`,
 /// or None when `shim` is not one (or it cannot be resolved). A shim is a
 /// shell script that asks pyenv which version applies (tens of
 /// milliseconds per start): it is resolved once for what decides it
 /// (`PYENV_VERSION`, the nearest `.python-version`, the global version
 /// file) and the answer cached in `~/.cache/guild/pyenv-shims`.
-fn pyenv_resolved(shim: &Path) -> Option<PathBuf> {
-    static RESOLVED: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
-    RESOLVED
-        .get_or_init(|| resolve_shim(shim, &std::env::current_dir().ok()?))
+fn pyenv_resolved(shim: &Path, dir: &Path) -> Option<PathBuf> {
+    type Memo = std::collections::HashMap<(PathBuf, PathBuf), Option<PathBuf>>;
+    static RESOLVED: std::sync::Mutex<Option<Memo>> = std::sync::Mutex::new(None);
+    let key = (shim.to_path_buf(), dir.to_path_buf());
+    let mut memo = RESOLVED.lock().unwrap_or_else(|e| e.into_inner());
+    memo.get_or_insert_with(Memo::new)
+        .entry(key)
+        .or_insert_with(|| resolve_shim(shim, dir))
         .clone()
 }
 

@@ -23,7 +23,11 @@ pub fn space(ctx: &Context) -> Vec<(String, String)> {
 
 /// What `check` reports, as name/value pairs.
 pub fn facts(ctx: &Context, verbose: bool, env_only: bool) -> Vec<(String, String)> {
-    crate::check::facts(&ctx.home, crate::check::Options { verbose, env_only })
+    crate::check::facts(&ctx.home, crate::check::Options {
+            verbose,
+            env_only,
+            cwd: &ctx.cwd,
+        })
 }
 
 /// The desktop's program to open a path with (`xdg-open`, `open`).

@@ -49,8 +49,3 @@ pub fn clear(runs: &[RunInfo]) -> Result<()> {
     Ok(())
 }
 
-/// A comment typed in the user's editor (`$VISUAL`/`$EDITOR`), starting
-/// from `initial`, with the runs it is for shown as comments.
-pub fn edit(initial: &str, runs: &[String]) -> Result<String> {
-    comments::edit(initial, runs)
-}

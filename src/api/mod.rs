@@ -26,7 +26,7 @@ pub use crate::report::{Collect, Question, Reporter};
 pub use crate::error::{Error, Result};
 pub use crate::home::Home;
 pub use crate::query::{Filters, Indexed, RunInfo};
-pub use crate::run::edit::{LabelEdit, TagEdit};
+pub use crate::plan::edit::{LabelEdit, TagEdit};
 pub use crate::run::Status;
 
 use crate::query;
@@ -45,6 +45,8 @@ pub struct Context {
 
 impl Context {
     pub fn new(home: Home, cwd: PathBuf, report: Arc<dyn Reporter>) -> Context {
+        // Statuses of runs placed in Slurm jobs ask squeue.
+        crate::launch::install_scheduler();
         Context { home, cwd, report }
     }
 

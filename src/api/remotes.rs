@@ -54,7 +54,7 @@ pub fn status(ctx: &Context, name: &str) -> Result<RemoteStatus> {
 }
 
 use crate::launch::remote::Sender;
-use crate::launch::Placement;
+use crate::run::placement::Placement;
 use crate::run::Run;
 
 fn sender<'a>(ctx: &'a Context, name: &str) -> Result<Sender<'a>> {

@@ -125,11 +125,13 @@ pub fn script_flags(source: &str, name: &str) -> Vec<String> {
 
 /// The process of a pipeline run (`guild __steps`): run its steps.
 pub fn pipeline_process(report: &dyn super::Reporter) -> Result<i32> {
-    op::steps::main(report)
+    crate::launch::install_scheduler();
+    crate::launch::steps::main(report)
 }
 
 /// The process of a sweep's batch run (`guild __batch`): run its trials.
 pub fn sweep_process(report: std::sync::Arc<dyn super::Reporter>) -> Result<i32> {
+    crate::launch::install_scheduler();
     crate::launch::sweep::main(report)
 }
 
@@ -449,7 +451,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
     }
     if let (true, Some(plan)) = (a.print_cmd, &sweep) {
         // As Guild: the batch's command, then each trial's.
-        let py = crate::platform::python_exe()
+        let py = crate::platform::python_exe(&ctx.cwd)
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| "python3".into());
         let main = if plan.optimizer == "random" {
@@ -1162,7 +1164,7 @@ fn start_existing(
         Some(fd) => crate::exec::Claim::inherited(&run, fd)?,
         None => crate::exec::Claim::take(&run)?,
     };
-    let placed = crate::launch::Placement::of(&run)?;
+    let placed = crate::run::placement::Placement::of(&run)?;
     if let Some(mut s) = connect(ctx, a, false)? {
         if !flag_strs.is_empty() || !run.has_marker("STAGED") {
             return Err(Error::user(format!(
@@ -1176,7 +1178,7 @@ fn start_existing(
         drop(claim);
         return out;
     }
-    if let crate::launch::Placement::Remote { remote, .. } = placed {
+    if let crate::run::placement::Placement::Remote { remote, .. } = placed {
         return Err(Error::user(format!(
             "run {} was sent to remote '{remote}'; start it there with `guild run --start {} --remote {remote}`",
             run.short_id(),
@@ -1217,7 +1219,7 @@ fn start_existing(
             return Ok(Outcome::Declined);
         }
         if resolved.flags != base {
-            crate::run::edit::relabel_for_flags(&run, &base, &resolved.flags)?;
+            crate::plan::edit::relabel_for_flags(&run, &base, &resolved.flags)?;
             run.write_attr("flags", &Value::Mapping(resolved.flags))?;
         }
         run.write_attr("user_flags", &Value::Mapping(resolved.user_flags))?;
@@ -1225,7 +1227,7 @@ fn start_existing(
         return Ok(Outcome::Declined);
     }
     if a.keep_run || (a.keep_batch && run.is_batch()) {
-        crate::run::edit::keep_on_success(&run)?;
+        crate::plan::edit::keep_on_success(&run)?;
     }
     // A staged run resolves what staging left (its operation sources); a
     // restart resolves again what is not resolved yet or must always be

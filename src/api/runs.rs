@@ -375,10 +375,10 @@ pub fn stop(ctx: &Context, c: &Change, grace: Duration) -> Result<Changed> {
         confirm(ctx, "stop", &sel, &all, c.yes, false)?;
     }
     for r in &sel {
-        let whereabouts = match crate::launch::Placement::of(&r.run)? {
-            crate::launch::Placement::Remote { remote, .. } => format!("on {remote}"),
-            crate::launch::Placement::Slurm { job } => format!("Slurm job {job}"),
-            crate::launch::Placement::Local { .. } => {
+        let whereabouts = match crate::run::placement::Placement::of(&r.run)? {
+            crate::run::placement::Placement::Remote { remote, .. } => format!("on {remote}"),
+            crate::run::placement::Placement::Slurm { job } => format!("Slurm job {job}"),
+            crate::run::placement::Placement::Local { .. } => {
                 format!("pid {}", r.run.lock_pid().unwrap_or(0))
             }
         };
@@ -462,14 +462,14 @@ pub fn mark(ctx: &Context, c: &Change, clear: bool) -> Result<Changed> {
 pub fn label(
     ctx: &Context,
     sel: &Selection,
-    edit: &crate::run::edit::LabelEdit,
+    edit: &crate::plan::edit::LabelEdit,
 ) -> Result<Changed> {
     let all = ctx.runs(&sel.filters, false)?;
     let runs = query::select(&all, &sel.runs, false)?;
     for r in &runs {
-        crate::run::edit::edit_label(&r.run, edit)?;
+        crate::plan::edit::edit_label(&r.run, edit)?;
     }
-    let cleared = matches!(edit, crate::run::edit::LabelEdit::Clear);
+    let cleared = matches!(edit, crate::plan::edit::LabelEdit::Clear);
     ctx.report.progress(&format!(
         "{} {} run(s)",
         if cleared {
@@ -484,11 +484,11 @@ pub fn label(
 
 /// `tag`: add, delete or clear tags of the selected runs (default: the
 /// latest).
-pub fn tag(ctx: &Context, sel: &Selection, edit: &crate::run::edit::TagEdit) -> Result<Changed> {
+pub fn tag(ctx: &Context, sel: &Selection, edit: &crate::plan::edit::TagEdit) -> Result<Changed> {
     let all = ctx.runs(&sel.filters, false)?;
     let runs = query::select(&all, &sel.runs, false)?;
     for r in &runs {
-        crate::run::edit::edit_tags(&r.run, r.tags(), edit)?;
+        crate::plan::edit::edit_tags(&r.run, r.tags(), edit)?;
     }
     ctx.report
         .progress(&format!("Modified tags for {} run(s)", runs.len()));

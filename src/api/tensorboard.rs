@@ -90,8 +90,8 @@ pub fn logdir(
 
 /// The Python that has the `tensorboard` package, or a one-line error
 /// that says how to install it.
-pub fn python_with_tensorboard() -> Result<PathBuf> {
-    let py = crate::platform::python_exe()?;
+pub fn python_with_tensorboard(ctx: &super::Context) -> Result<PathBuf> {
+    let py = crate::platform::python_exe(&ctx.cwd)?;
     let ok = std::process::Command::new(&py)
         .args(["-c", "import tensorboard"])
         .stdout(std::process::Stdio::null())

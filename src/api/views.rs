@@ -56,8 +56,8 @@ pub fn costs(ctx: &Context, exps: &[Experiment]) -> Vec<Option<f64>> {
         .map(|e| {
             let mut total = None;
             for t in &e.trials {
-                let Ok(crate::launch::Placement::Remote { remote, .. }) =
-                    crate::launch::Placement::of(&t.run)
+                let Ok(crate::run::placement::Placement::Remote { remote, .. }) =
+                    crate::run::placement::Placement::of(&t.run)
                 else {
                     continue;
                 };

@@ -124,7 +124,7 @@ pub fn comment(ctx: &Ctx, a: CommentArgs) -> Result<i32> {
         (initial, _) => {
             let runs: Vec<String> = sel.iter().map(|r| run_line(r, &ctx.cwd)).collect();
             (
-                api::comments::edit(initial.as_deref().unwrap_or(""), &runs)?,
+                edit(initial.as_deref().unwrap_or(""), &runs)?,
                 true,
             )
         }
@@ -138,4 +138,55 @@ pub fn comment(ctx: &Ctx, a: CommentArgs) -> Result<i32> {
     api::comments::add(&sel, &body, a.user.as_deref())?;
     eprintln!("Added comment to {} run(s)", sel.len());
     Ok(0)
+}
+
+/// A comment typed in the user's editor (a user program: started by the
+/// front end, never below it) (`$VISUAL`, `$EDITOR`, else `vi`),
+/// starting from `initial`; `#` lines (the help and the runs) are left out.
+fn edit(initial: &str, runs: &[String]) -> Result<String> {
+    let mut text = format!(
+        "{initial}\n# Type a comment for the runs below. Lines starting with '#' are\n# ignored. An empty comment aborts the command.\n#\n# Runs:\n"
+    );
+    for r in runs {
+        text.push_str(&format!("#  {r}\n"));
+    }
+    let dir = tempfile_dir()?;
+    let path = dir.join("COMMENT.GUILD_COMMENT");
+    std::fs::write(&path, &text).map_err(|e| Error::io("writing", &path, e))?;
+    let editor = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".into());
+    let mut parts = shlex::split(&editor).unwrap_or_else(|| vec![editor.clone()]);
+    if parts.is_empty() {
+        parts.push("vi".into());
+    }
+    let status = std::process::Command::new(&parts[0])
+        .args(&parts[1..])
+        .arg(&path)
+        .status()
+        .map_err(|e| {
+            Error::user(format!(
+                "cannot start the editor '{editor}': {e}; set $EDITOR or use --add COMMENT"
+            ))
+        })?;
+    let typed = std::fs::read_to_string(&path).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    if !status.success() {
+        return Err(Error::user(format!(
+            "the editor '{editor}' failed ({status}); no comment added"
+        )));
+    }
+    Ok(typed
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string())
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("guild-comment-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, e))?;
+    Ok(dir)
 }

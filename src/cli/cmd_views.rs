@@ -347,7 +347,7 @@ pub fn tensorboard(ctx: &Ctx, a: TensorboardArgs) -> Result<i32> {
     let py = if a.test_logdir {
         None
     } else {
-        Some(api::tensorboard::python_with_tensorboard()?)
+        Some(api::tensorboard::python_with_tensorboard(ctx)?)
     };
     let dir = std::env::temp_dir().join(format!("guild-tensorboard-{}", std::process::id()));
     let written = api::tensorboard::logdir(ctx, &sel, &dir, a.skip_hparams)?;

@@ -13,7 +13,7 @@ use crate::run::{proc, Run};
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -23,22 +23,47 @@ pub const INTERRUPTED_STATUS: i64 = -16;
 /// Grace between forwarding a stop signal and SIGKILL of the group.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 
-/// Write the bundled Python bootstrap under the home's cache (once per
-/// content) and return the path of its launcher. The launcher imports the
-/// bootstrap so Python caches its bytecode instead of compiling it per run.
-pub fn op_main_path(home: &crate::home::Home) -> Result<PathBuf> {
-    const SRC: &str = include_str!("op_main.py");
-    const LAUNCHER: &str = include_str!("op_main_launcher.py");
-    use md5::{Digest, Md5};
-    let tag = format!("{:x}", Md5::digest(format!("{SRC}{LAUNCHER}").as_bytes()));
-    let dir = home.cache_dir("op-main").join(&tag[..12]);
-    let path = dir.join("guild_op_main.py");
-    if !path.exists() {
-        fsutil::create_dir_all(&dir)?;
-        fsutil::write_atomic(&dir.join("guild_op_main_impl.py"), SRC.as_bytes())?;
-        fsutil::write_atomic(&path, LAUNCHER.as_bytes())?;
+/// What [`wait_any_child`] saw.
+pub enum Waited {
+    /// Child `pid` ended: its exit code, or 128 + the signal that killed it.
+    Ended { pid: i32, code: i32 },
+    /// Nothing to report this time (interrupted, or a stop or continue).
+    Again,
+    /// This process has no children left to wait for.
+    NoChildren,
+}
+
+/// Wait for any child of this process to end (a parallel sweep's trial
+/// supervisors).
+pub fn wait_any_child() -> Waited {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    match waitpid(None, None) {
+        Ok(WaitStatus::Exited(pid, c)) => Waited::Ended {
+            pid: pid.as_raw(),
+            code: c,
+        },
+        Ok(WaitStatus::Signaled(pid, sig, _)) => Waited::Ended {
+            pid: pid.as_raw(),
+            code: 128 + sig as i32,
+        },
+        Ok(_) | Err(nix::errno::Errno::EINTR) => Waited::Again,
+        Err(_) => Waited::NoChildren,
     }
-    Ok(path)
+}
+
+/// End this process by signal `sig` itself (output flushed), so that its
+/// supervisor records how it was stopped (terminated, exit -15) as
+/// Guild's does. Returns only when the signal does not end the process.
+pub fn end_by_signal(sig: i32) {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: restoring the default action of a signal and raising it on
+    // this process; no memory is touched.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
 }
 
 /// Enlarge a capture pipe so a fast writer is not throttled by 64 KiB

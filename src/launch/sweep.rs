@@ -179,13 +179,10 @@ pub fn main(report: std::sync::Arc<dyn crate::report::Reporter>) -> Result<i32> 
             if running.is_empty() {
                 break;
             }
-            use nix::sys::wait::{waitpid, WaitStatus};
-            let (pid, code) = match waitpid(None, None) {
-                Ok(WaitStatus::Exited(pid, c)) => (pid.as_raw(), c),
-                Ok(WaitStatus::Signaled(pid, sig, _)) => (pid.as_raw(), 128 + sig as i32),
-                Ok(_) => continue,
-                Err(nix::errno::Errno::EINTR) => continue,
-                Err(_) => break,
+            let (pid, code) = match crate::exec::wait_any_child() {
+                crate::exec::Waited::Ended { pid, code } => (pid, code),
+                crate::exec::Waited::Again => continue,
+                crate::exec::Waited::NoChildren => break,
             };
             if let Some(pos) = running.iter().position(|(_, p)| *p == pid) {
                 let (id, _) = running.remove(pos);
@@ -331,17 +328,7 @@ pub fn main(report: std::sync::Arc<dyn crate::report::Reporter>) -> Result<i32> 
         report.progress("INFO: [guild] Stopping batch (pending trials can be started as needed)");
         // End by the signal itself, so the batch run records it
         // (terminated, exit -15), as Guild's does.
-        {
-            use std::io::Write;
-            let _ = std::io::stdout().flush();
-            let _ = std::io::stderr().flush();
-        }
-        // SAFETY: restoring the default action and raising a signal on
-        // this process (a `guild __batch` child of its supervisor).
-        unsafe {
-            libc::signal(sig, libc::SIG_DFL);
-            libc::raise(sig);
-        }
+        crate::exec::end_by_signal(sig);
         return Ok(128 + sig);
     }
     Ok(failed.unwrap_or(0))

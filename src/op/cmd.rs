@@ -20,6 +20,8 @@ pub struct Built {
     /// Only what the operation adds (for `--print-env`).
     pub op_env: BTreeMap<String, String>,
     pub python: bool,
+    /// The interpreter a Python operation runs with.
+    pub python_exe: Option<std::path::PathBuf>,
 }
 
 fn get<'a>(m: &'a Value, key: &str) -> Option<&'a Value> {
@@ -69,7 +71,7 @@ pub fn build(
         .to_string();
     let python = template.iter().any(|a| a.contains("${python_exe}"));
     let python_exe = if python {
-        Some(crate::platform::python_exe()?)
+        Some(crate::platform::python_exe(cmd_dir)?)
     } else {
         None
     };
@@ -91,7 +93,7 @@ pub fn build(
         if a == "__flag_args__" || a == "${flag_args}" {
             display.extend(flag_args(&sorted, cmd_flags, &dest, &template));
         } else if a.contains("${guild_python_exe}") && python_exe.is_none() {
-            let py = crate::platform::python_exe().ok();
+            let py = crate::platform::python_exe(cmd_dir).ok();
             display.push(resolve_refs(a, py.as_deref(), flag_vals, cmd_dir));
         } else {
             display.push(resolve_refs(a, python_exe.as_deref(), flag_vals, cmd_dir));
@@ -101,7 +103,7 @@ pub fn build(
             && template.get(i + 1).map(String::as_str) == Some("guild.op_main")
         {
             argv.push("-u".into());
-            argv.push(crate::exec::op_main_path(home)?.display().to_string());
+            argv.push(op_main_path(home)?.display().to_string());
             display.push(template[i + 1].clone());
             i += 2;
             continue;
@@ -172,6 +174,7 @@ pub fn build(
         env,
         op_env,
         python,
+        python_exe,
     })
 }
 
@@ -390,7 +393,7 @@ pub fn start_attrs(
 ) -> Vec<(&'static str, Value)> {
     let mut attrs = Vec::new();
     if built.python && std::env::var("NO_PIP_FREEZE").as_deref() != Ok("1") {
-        if let Ok(py) = crate::platform::python_exe() {
+        if let Some(py) = &built.python_exe {
             let pkgs = crate::platform::pip_freeze(&home.cache_dir("python"), &py);
             attrs.push((
                 "pip_freeze",
@@ -400,6 +403,24 @@ pub fn start_attrs(
     }
     attrs.push(("env", env_attr(&built.env, redact)));
     attrs
+}
+
+/// Write the bundled Python bootstrap under the home's cache (once per
+/// content) and return the path of its launcher. The launcher imports the
+/// bootstrap so Python caches its bytecode instead of compiling it per run.
+pub fn op_main_path(home: &crate::home::Home) -> crate::error::Result<std::path::PathBuf> {
+    const SRC: &str = include_str!("op_main.py");
+    const LAUNCHER: &str = include_str!("op_main_launcher.py");
+    use md5::{Digest, Md5};
+    let tag = format!("{:x}", Md5::digest(format!("{SRC}{LAUNCHER}").as_bytes()));
+    let dir = home.cache_dir("op-main").join(&tag[..12]);
+    let path = dir.join("guild_op_main.py");
+    if !path.exists() {
+        crate::fsutil::create_dir_all(&dir)?;
+        crate::fsutil::write_atomic(&dir.join("guild_op_main_impl.py"), SRC.as_bytes())?;
+        crate::fsutil::write_atomic(&path, LAUNCHER.as_bytes())?;
+    }
+    Ok(path)
 }
 
 #[cfg(test)]

@@ -377,7 +377,7 @@ pub fn check_main_module(op: &OpDef) -> Result<()> {
     let Some(module) = &op.main_missing else {
         return Ok(());
     };
-    let py = crate::platform::python_exe()?;
+    let py = crate::platform::python_exe(&op.project_dir)?;
     let found = std::process::Command::new(&py)
         .args([
             "-c",

@@ -3,6 +3,7 @@
 //! marked STAGED. Every run, foreground or not, is staged first and then
 //! started by a target.
 
+pub mod edit;
 pub mod sweep;
 
 use crate::error::{Error, Result};
@@ -360,7 +361,7 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     attrs.push(("host", crate::platform::hostname().into()));
     attrs.push(("user", crate::platform::user().into()));
     let pyver = if op.python {
-        crate::platform::python_exe()
+        crate::platform::python_exe(&req.cwd)
             .ok()
             .and_then(|p| crate::platform::python_version(&home.cache_dir("python"), &p))
     } else {
@@ -534,7 +535,7 @@ pub fn stage_trial(
         // again when the trial starts.
         ("started", now_us().into()),
     ];
-    let template = crate::run::edit::label_template(&proto);
+    let template = crate::plan::edit::label_template(&proto);
     let label = label_for(None, &[], template.as_deref(), flag_vals);
     if !label.is_empty() {
         attrs.push(("label", label.into()));

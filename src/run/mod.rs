@@ -6,8 +6,9 @@
 
 pub mod archive;
 pub mod comments;
-pub mod edit;
+
 pub mod ls;
+pub mod placement;
 pub mod manifest;
 pub mod names;
 pub mod opref;
@@ -660,7 +661,7 @@ pub fn derive_status_in(
 /// scheduler, or sent to a remote), when its files cannot.
 fn placed(files: &impl GuildFiles, staged: bool) -> Option<Status> {
     let text = files.read_guild("placement").ok()??;
-    crate::launch::placed_status(&text, staged)
+    placement::placed_status(&text, staged)
 }
 
 /// Parse the common one-line scalar attrs (ints, plain words) without YAML.

@@ -1,7 +1,7 @@
 //! Changing a run's label and tags (`guild label`, `guild tag`): compute the
 //! new value as Guild 0.9 does and write or delete the attr.
 
-use super::Run;
+use crate::run::Run;
 use crate::error::Result;
 use crate::op::flags;
 use serde_yaml_ng::Value;
@@ -90,7 +90,7 @@ pub fn relabel_for_flags(
     let label = run.attr_str("label").unwrap_or_default();
     if label == flags::default_label(old) {
         let template = label_template(run);
-        let label = crate::plan::label_for(None, &[], template.as_deref(), new);
+        let label = super::label_for(None, &[], template.as_deref(), new);
         run.write_attr("label", &label.into())?;
     }
     Ok(())

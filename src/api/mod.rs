@@ -17,6 +17,8 @@ pub mod remotes;
 
 pub mod run;
 pub mod runs;
+pub mod shapes;
+pub mod table;
 pub mod tensorboard;
 pub mod views;
 

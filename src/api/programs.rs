@@ -3,7 +3,8 @@
 
 use super::{Context, Selection};
 use crate::error::Result;
-use crate::query::{self, compare, RunInfo};
+use crate::api::table as compare;
+use crate::query::{self, RunInfo};
 
 /// `api runs`: each selected run as Guild's run data.
 pub fn runs(ctx: &Context, sel: &Selection) -> Result<serde_json::Value> {
@@ -15,7 +16,7 @@ pub fn runs(ctx: &Context, sel: &Selection) -> Result<serde_json::Value> {
     let all = ctx.runs(&sel.filters, sel.deleted)?;
     let runs = query::select(&all, &sel.runs, true)?;
     Ok(serde_json::Value::Array(
-        runs.iter().map(|x| query::api::run_data(x, &dir)).collect(),
+        runs.iter().map(|x| crate::api::shapes::run_data(x, &dir)).collect(),
     ))
 }
 
@@ -24,10 +25,10 @@ pub fn runs(ctx: &Context, sel: &Selection) -> Result<serde_json::Value> {
 /// marked), then one row per run.
 pub fn list(ctx: &Context, sel: &Selection) -> Result<serde_json::Value> {
     let (page, _) = super::runs::page(ctx, sel, None)?;
-    let header = serde_json::json!(query::api::BRIEF_COLUMNS);
+    let header = serde_json::json!(crate::api::shapes::BRIEF_COLUMNS);
     Ok(serde_json::Value::Array(
         std::iter::once(header)
-            .chain(page.iter().map(|i| query::api::brief(&i.run)))
+            .chain(page.iter().map(|i| crate::api::shapes::brief(&i.run)))
             .collect(),
     ))
 }
@@ -41,9 +42,9 @@ pub fn scalars(ctx: &Context, sel: &Selection, detail: bool) -> Result<serde_jso
         runs.iter()
             .flat_map(|r| {
                 if detail {
-                    query::api::scalar_detail_rows(&r.run)
+                    crate::api::shapes::scalar_detail_rows(&r.run)
                 } else {
-                    query::api::scalar_rows(&r.run)
+                    crate::api::shapes::scalar_rows(&r.run)
                 }
             })
             .collect(),
@@ -59,7 +60,7 @@ pub fn ops(ctx: &Context) -> Result<serde_json::Value> {
             .filter(|(_, o)| !o.is_private())
             .map(|(m, o)| {
                 crate::op::gf::resolve(&ctx.home, &gf, m, o)
-                    .map(|op| query::api::op_data(&op, &gf.path))
+                    .map(|op| crate::api::shapes::op_data(&op, &gf.path))
             })
             .collect::<Result<Vec<_>>>()?,
         None => Vec::new(),
@@ -73,7 +74,7 @@ pub fn help_op(ctx: &Context, opspec: &str) -> Result<serde_json::Value> {
     let gf = crate::guildfile::Guildfile::find(&ctx.cwd)?
         .map(|g| g.path)
         .unwrap_or_default();
-    Ok(query::api::op_data(&op, &gf))
+    Ok(crate::api::shapes::op_data(&op, &gf))
 }
 
 /// `api compare`: the default compare table of the selected runs

@@ -524,7 +524,7 @@ pub fn select(ctx: &Context, req: &SelectRequest) -> Result<Vec<RunInfo>> {
     let specs = &req.select.runs;
     if let Some((spec, desc)) = &req.best {
         let candidates = query::select(&all, specs, true)?;
-        return Ok(query::compare::best(&candidates, spec, *desc)?
+        return Ok(crate::api::table::best(&candidates, spec, *desc)?
             .into_iter()
             .cloned()
             .collect());

@@ -3,7 +3,7 @@
 
 use super::{Context, Selection};
 use crate::error::{Error, Result};
-use crate::query::compare::{self, Row};
+use crate::api::table::{self as compare, Row};
 use crate::query::experiments::Experiment;
 use crate::query::{self, RunInfo};
 use crate::run::Status;

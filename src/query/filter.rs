@@ -405,7 +405,7 @@ struct FilterRun<'a> {
 
 impl FilterRun<'_> {
     fn attr(&self, name: &str) -> Val {
-        Val::from_yaml(&super::compare::run_attr(self.r, name))
+        Val::from_yaml(&super::run_attr(self.r, name))
     }
 
     fn flag(&self, name: &str) -> Val {

@@ -54,7 +54,8 @@ pub(super) fn now_ns() -> i128 {
         .unwrap_or(0)
 }
 
-pub(super) fn sig_of(st: &nix::sys::stat::FileStat) -> (i128, u64) {
+/// A file's signature for the indexes: modification time (ns) and inode.
+pub fn sig_of(st: &nix::sys::stat::FileStat) -> (i128, u64) {
     (
         st.st_mtime as i128 * 1_000_000_000 + st.st_mtime_nsec as i128,
         st.st_ino,

@@ -2,12 +2,13 @@
 //! Guild 0.9's `runs` options do, sort newest first, and select by index,
 //! `A:B` range or id prefix.
 
-pub mod api;
-pub mod compare;
-mod events;
+
+
+pub mod events;
 pub mod experiments;
 pub mod filter;
 mod index;
+pub use index::sig_of;
 pub use index::Listing;
 pub mod started;
 
@@ -623,6 +624,34 @@ pub fn select(runs: &[RunInfo], specs: &[String], default_all: bool) -> Result<V
         }
     }
     Ok(out)
+}
+
+/// A run attribute as Guild's index reads it for `.ATTR` columns and
+/// filters: the computed ones (`run`, `operation`, `op`, `model`, `from`,
+/// `started`, `stopped`, `time`, `status`, `sourcecode`), else the attr
+/// file (`label`, `exit_status`, ...).
+pub fn run_attr(r: &RunInfo, name: &str) -> serde_yaml_ng::Value {
+    use serde_yaml_ng::Value;
+    let opref = r.opref.as_deref().cloned().unwrap_or_default();
+    let s = |x: String| Value::String(x);
+    match name {
+        "id" => s(r.run.id.clone()),
+        "run" | "short_id" => s(r.run.short_id().to_string()),
+        "model" => s(opref.model_name),
+        "operation" => s(r.op_desc()),
+        "from" => s(opref.origin_desc()),
+        "op" => s(opref.op_name),
+        "sourcecode" => match r.run.attr_str("sourcecode_digest") {
+            Some(d) => s(d.chars().take(8).collect()),
+            None => s(String::new()),
+        },
+        "started" => s(fmt_time(r.started)),
+        "stopped" => s(fmt_time(r.stopped())),
+        "status" => s(r.status.display()),
+        "time" => s(run_duration(r)),
+        "label" => r.label.clone().map(Value::String).unwrap_or(Value::Null),
+        _ => r.run.attr(name).unwrap_or(Value::Null),
+    }
 }
 
 /// Local time as Guild shows it.

@@ -2,7 +2,7 @@
 //! terminal, `runs info` text, times and durations, and JSON output.
 
 use crate::output::scalars::Summary;
-use crate::query::compare::{Cell, Row};
+use crate::api::table::{Cell, Row};
 use crate::query::experiments::Experiment;
 use crate::query::RunInfo;
 use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
@@ -513,7 +513,7 @@ pub fn indented(text: &str, prefix: &str) -> String {
     text.lines().map(|l| format!("{prefix}{l}\n")).collect()
 }
 
-pub use crate::query::compare::cell_csv;
+pub use crate::api::table::cell_csv;
 
 /// A compare cell as Guild's compare table shows it.
 pub fn cell_table(c: &Cell) -> String {

@@ -2,8 +2,8 @@
 //! value, or the `-c` column specs Guild supports), sorted and cut to the
 //! best `--top`. Rendering as table, CSV or JSON is in `render`.
 
-use super::events::{EventsIndex, Listed};
-use super::RunInfo;
+use crate::query::events::{EventsIndex, Listed};
+use crate::query::{run_attr, RunInfo};
 use crate::error::{Error, Result};
 use crate::fsutil::At;
 use crate::output::scalars::Summary;
@@ -273,33 +273,6 @@ impl Row {
     }
 }
 
-/// A run attribute as Guild's index reads it for `.ATTR` columns and
-/// filters: the computed ones (`run`, `operation`, `op`, `model`, `from`,
-/// `started`, `stopped`, `time`, `status`, `sourcecode`), else the attr
-/// file (`label`, `exit_status`, ...).
-pub fn run_attr(r: &RunInfo, name: &str) -> Value {
-    let opref = r.opref.as_deref().cloned().unwrap_or_default();
-    let s = |x: String| Value::String(x);
-    match name {
-        "id" => s(r.run.id.clone()),
-        "run" | "short_id" => s(r.run.short_id().to_string()),
-        "model" => s(opref.model_name),
-        "operation" => s(r.op_desc()),
-        "from" => s(opref.origin_desc()),
-        "op" => s(opref.op_name),
-        "sourcecode" => match r.run.attr_str("sourcecode_digest") {
-            Some(d) => s(d.chars().take(8).collect()),
-            None => s(String::new()),
-        },
-        "started" => s(super::fmt_time(r.started)),
-        "stopped" => s(super::fmt_time(r.stopped())),
-        "status" => s(r.status.display()),
-        "time" => s(super::run_duration(r)),
-        "label" => r.label.clone().map(Value::String).unwrap_or(Value::Null),
-        _ => r.run.attr(name).unwrap_or(Value::Null),
-    }
-}
-
 /// What decides a run's columns besides its own data.
 #[derive(Debug, Clone, Default)]
 pub struct Layout {
@@ -514,7 +487,7 @@ fn indexed_scalars(
     use crate::output::scalars::{own_events_files_at, scalars_of_files_at};
     // The directories' signatures are taken before they are listed: a
     // change while listing shows next time.
-    let sig = |st: Option<nix::sys::stat::FileStat>| st.map(|st| super::index::sig_of(&st));
+    let sig = |st: Option<nix::sys::stat::FileStat>| st.map(|st| crate::query::sig_of(&st));
     let (gs, rs) = (sig(guild.stat_self()), sig(runs.stat_of(id)));
     let cached = match (events, gs, rs) {
         (Some(ix), Some(gs), Some(rs)) => ix.files(id, gs, rs),
@@ -550,7 +523,7 @@ pub fn table(runs: &[RunInfo], l: &Layout) -> (Vec<String>, Vec<Row>) {
     let cache = std::sync::Mutex::new(HashMap::new());
     let events = l.events_index.as_deref().map(EventsIndex::read);
     let first_dir = runs.first().and_then(|r| r.run.dir.parent());
-    let threads = super::io_threads(runs.len());
+    let threads = crate::query::io_threads(runs.len());
     let chunk = runs.len().div_ceil(threads).max(1);
     let (sections, listed): (Vec<Sections>, Vec<Option<(String, Listed)>>) =
         std::thread::scope(|s| {

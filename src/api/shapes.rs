@@ -2,7 +2,7 @@
 //! programs (its R package reads runs through it), built from the run
 //! directories and guild.yml as the CLI's own views are.
 
-use super::RunInfo;
+use crate::query::RunInfo;
 use crate::op::OpDef;
 use crate::run::Run;
 use serde_json::{json, Map, Value as J};

@@ -7,8 +7,8 @@ export GUILD_COMPAT_VENV="${GUILD_COMPAT_VENV:-$PWD/.venv-guild}"
 export GUILD_TEST_SSHD_STATE="${GUILD_TEST_SSHD_STATE:-/tmp/guild-test-sshd}"
 cargo fmt --check
 scripts/check-layers.sh
-scripts/fn-lengths.py --allow scripts/fn-lengths.allow src > /dev/null
-cargo clippy --all-targets -- -D warnings
+scripts/fn-lengths.py --allow scripts/fn-lengths.allow src crates > /dev/null
+cargo clippy --workspace --all-targets -- -D warnings
 cargo build --release
-cargo test --release
+cargo test --workspace --release
 scripts/test-python.sh

@@ -1,7 +1,7 @@
 //! `guild check`: facts about this installation, the guild home, Python and
 //! the platform, in Guild 0.9's keys and order.
 
-use crate::home::Home;
+use guild_format::home::Home;
 use std::path::Path;
 use std::process::Command;
 
@@ -84,7 +84,7 @@ pub fn facts(home: &Home, opts: Options) -> Vec<(String, String)> {
     if opts.verbose {
         packages.extend(MORE_PACKAGES);
     }
-    match crate::platform::python_exe(opts.cwd) {
+    match guild_format::platform::python_exe(opts.cwd) {
         Ok(py) => match python_facts(&py, &packages) {
             Some((version, path, versions)) => {
                 put("python_version", version);
@@ -159,19 +159,19 @@ pub fn space(home: &Home) -> Vec<(String, String)> {
     vec![
         (
             "runs".into(),
-            crate::text::format_bytes(size(&home.runs_dir())),
+            guild_format::text::format_bytes(size(&home.runs_dir())),
         ),
         (
             "deleted".into(),
-            crate::text::format_bytes(size(&home.trash_dir())),
+            guild_format::text::format_bytes(size(&home.trash_dir())),
         ),
         (
             "remote_state".into(),
-            crate::text::format_bytes(size(&home.path.join("remotes"))),
+            guild_format::text::format_bytes(size(&home.path.join("remotes"))),
         ),
         (
             "cache".into(),
-            crate::text::format_bytes(size(&home.path.join("cache"))),
+            guild_format::text::format_bytes(size(&home.path.join("cache"))),
         ),
     ]
 }
@@ -244,7 +244,7 @@ mod tests {
         assert_eq!(satisfies("0.9.1", ">=0.8,<1"), Ok(true));
         assert_eq!(satisfies("1.2.3", "~=1.2"), Ok(true));
         assert!(satisfies("1.0", ">=abc").is_err());
-        assert_eq!(crate::text::format_bytes(512), "512");
-        assert_eq!(crate::text::format_bytes(1536), "1.5K");
+        assert_eq!(guild_format::text::format_bytes(512), "512");
+        assert_eq!(guild_format::text::format_bytes(1536), "1.5K");
     }
 }

@@ -3,23 +3,7 @@
 pub mod api;
 pub(crate) mod check;
 pub(crate) mod cli;
-pub(crate) mod error;
-pub(crate) mod exec;
-pub(crate) mod fsutil;
-pub(crate) mod guildfile;
-pub(crate) mod home;
-pub(crate) mod launch;
-pub(crate) mod op;
-pub(crate) mod output;
-pub(crate) mod plan;
-pub(crate) mod platform;
-pub(crate) mod query;
-pub(crate) mod redact;
-pub(crate) mod report;
-pub(crate) mod remote;
 pub(crate) mod render;
-pub(crate) mod run;
-pub(crate) mod text;
 pub(crate) mod view;
 
 use std::ffi::OsString;
@@ -32,5 +16,5 @@ pub fn main(args: Vec<OsString>) -> i32 {
 
 /// End the process with `code`: output flushed, no exit-time work.
 pub fn exit(code: i32) -> ! {
-    exec::exit_now(code)
+    guild_exec::exec::exit_now(code)
 }

@@ -1,9 +1,9 @@
 //! `export` and `import`: runs to and from a directory or a zip archive.
 
 use super::{Context, Selection};
-use crate::error::{Error, Result};
-use crate::query::{self, RunInfo};
-use crate::run::archive;
+use guild_format::error::{Error, Result};
+use guild_format::query::{self, RunInfo};
+use guild_format::run::archive;
 use std::path::{Path, PathBuf};
 
 /// The runs `export` would write.
@@ -21,7 +21,7 @@ pub fn export(
     mv: bool,
     copy_resources: bool,
 ) -> Result<Vec<String>> {
-    let runs: Vec<crate::run::Run> = runs.iter().map(|r| r.run.clone()).collect();
+    let runs: Vec<guild_format::run::Run> = runs.iter().map(|r| r.run.clone()).collect();
     archive::export(&runs, dest, mv, copy_resources, &|m| {
         ctx.report.progress(&m)
     })
@@ -51,7 +51,7 @@ impl Archive {
                 "invalid archive {shown} - expected a directory or a zip file"
             )));
         }
-        crate::fsutil::create_dir_all(&ctx.home.runs_dir())?;
+        guild_format::fsutil::create_dir_all(&ctx.home.runs_dir())?;
         let unpacked = if zip {
             Some(archive::unpack(path, &ctx.home.path)?)
         } else {
@@ -82,7 +82,7 @@ impl Archive {
         mv: bool,
         copy_resources: bool,
     ) -> Result<Vec<String>> {
-        let runs: Vec<crate::run::Run> = runs.iter().map(|r| r.run.clone()).collect();
+        let runs: Vec<guild_format::run::Run> = runs.iter().map(|r| r.run.clone()).collect();
         let zip = self.zip;
         // From a zip, the unpacked copy is moved into place.
         archive::import(

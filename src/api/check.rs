@@ -1,7 +1,7 @@
 //! `check`: the installation, home, Python and platform, as facts.
 
 use super::Context;
-use crate::error::{Error, Result};
+use guild_format::error::{Error, Result};
 
 /// Whether this version satisfies Guild's version requirement `req`
 /// (`>=0.9`, `0.9.*`...): an error that says which when it does not.
@@ -23,14 +23,17 @@ pub fn space(ctx: &Context) -> Vec<(String, String)> {
 
 /// What `check` reports, as name/value pairs.
 pub fn facts(ctx: &Context, verbose: bool, env_only: bool) -> Vec<(String, String)> {
-    crate::check::facts(&ctx.home, crate::check::Options {
+    crate::check::facts(
+        &ctx.home,
+        crate::check::Options {
             verbose,
             env_only,
             cwd: &ctx.cwd,
-        })
+        },
+    )
 }
 
 /// The desktop's program to open a path with (`xdg-open`, `open`).
 pub fn opener() -> Option<std::path::PathBuf> {
-    crate::platform::which("xdg-open").or_else(|| crate::platform::which("open"))
+    guild_format::platform::which("xdg-open").or_else(|| guild_format::platform::which("open"))
 }

@@ -1,11 +1,11 @@
 //! Run comments (`comment`): list, add, delete, clear.
 
 use super::{Context, Selection};
-use crate::error::Result;
-use crate::query::{self, RunInfo};
-use crate::run::comments;
+use guild_format::error::Result;
+use guild_format::query::{self, RunInfo};
+use guild_format::run::comments;
 
-pub use crate::run::comments::Comment;
+pub use guild_format::run::comments::Comment;
 
 /// The runs a comment command acts on: the selection, default the
 /// latest; none when nothing matches.
@@ -48,4 +48,3 @@ pub fn clear(runs: &[RunInfo]) -> Result<()> {
     }
     Ok(())
 }
-

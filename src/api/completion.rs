@@ -1,8 +1,8 @@
 //! Installing a shell completion script (the script itself is generated
 //! by the CLI from its own definitions).
 
-use crate::error::Result;
-use crate::fsutil;
+use guild_format::error::Result;
+use guild_format::fsutil;
 use std::path::{Path, PathBuf};
 
 /// Install fish's `script` where fish loads it by itself; returns the path.
@@ -23,7 +23,7 @@ pub fn install_sourced(home: &Path, shell: &str, script: &[u8], init: &Path) -> 
     fsutil::write_atomic(&path, script)?;
     let line = format!(
         "[ -f {0} ] && . {0}",
-        crate::run::opref::quote(&path.display().to_string())
+        guild_format::run::opref::quote(&path.display().to_string())
     );
     let current = fsutil::read_opt(init)?.unwrap_or_default();
     if !current.lines().any(|l| l.trim() == line) {

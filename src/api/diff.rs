@@ -2,9 +2,9 @@
 //! code) to compare, and with which program.
 
 use super::{Context, Selection};
-use crate::error::{Error, Result};
-use crate::query::{self, RunInfo};
-use crate::run::Run;
+use guild_format::error::{Error, Result};
+use guild_format::query::{self, RunInfo};
+use guild_format::run::Run;
 use serde_yaml_ng::Value;
 use std::path::{Path, PathBuf};
 
@@ -12,8 +12,8 @@ const DEFAULT_DIFF_CMD: &str = "diff -ru";
 
 /// The user config's `diff.command`: one command, or by file extension.
 fn config_cmd(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(crate::home::user_config_path(None)?).ok()?;
-    let cfg = crate::run::yaml::parse_11(&text).ok()?;
+    let text = std::fs::read_to_string(guild_format::home::user_config_path(None)?).ok()?;
+    let cfg = guild_format::run::yaml::parse_11(&text).ok()?;
     match cfg.get("diff")?.get("command")? {
         Value::String(s) => Some(s.clone()),
         Value::Mapping(m) => {
@@ -52,7 +52,7 @@ pub fn command(cmd: Option<&str>, a: &Path, b: &Path) -> Result<Vec<String>> {
 
 /// A run's source code directory in the run.
 fn sourcecode_dir(run: &Run) -> PathBuf {
-    let rel = crate::run::sourcecode_path(run, ".");
+    let rel = guild_format::run::sourcecode_path(run, ".");
     if rel == "." {
         run.dir.clone()
     } else {
@@ -173,7 +173,7 @@ pub fn pairs(ctx: &Context, a: &DiffRequest) -> Result<Vec<(PathBuf, PathBuf)>> 
 /// (guild.yml directory and `sourcecode.root`), or a script's directory.
 fn working_dir(ctx: &Context, run: &Run) -> Option<PathBuf> {
     let opref = run.opref().ok()?;
-    if let Some(op) = crate::op::for_run(&ctx.home, &opref) {
+    if let Some(op) = guild_project::op::for_run(&ctx.home, &opref) {
         if let Some(root) = op.source_root {
             return Some(root);
         }

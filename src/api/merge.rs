@@ -4,8 +4,8 @@
 //! files (see [`Replace`]); [`apply`] copies.
 
 use super::{Context, RunInfo, Selection};
-use crate::error::{Error, IoContext, Result};
-use crate::run::manifest;
+use guild_format::error::{Error, IoContext, Result};
+use guild_format::run::manifest;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -101,11 +101,12 @@ pub fn plan(ctx: &Context, req: &MergeRequest) -> Result<MergePlan> {
             (PathBuf::from("."), ctx.cwd.clone())
         }
     };
-    let target_desc = if crate::fsutil::normalize(&target) == crate::fsutil::normalize(&ctx.cwd) {
-        "the current directory".to_string()
-    } else {
-        format!("'{}'", target_dir.display())
-    };
+    let target_desc =
+        if guild_format::fsutil::normalize(&target) == guild_format::fsutil::normalize(&ctx.cwd) {
+            "the current directory".to_string()
+        } else {
+            format!("'{}'", target_dir.display())
+        };
     let rules = Rules {
         skip_sourcecode: req.skip_sourcecode,
         skip_deps: req.skip_deps || req.sourcecode,
@@ -135,11 +136,11 @@ pub fn apply(ctx: &Context, plan: &MergePlan, each: &mut dyn FnMut(&str)) -> Res
         each(&f.target_path);
         let src = plan.run.run.dir.join(&f.run_path);
         let dest = target.join(&f.target_path);
-        if crate::fsutil::same_file(&src, &dest) {
+        if guild_format::fsutil::same_file(&src, &dest) {
             continue;
         }
         if let Some(parent) = dest.parent() {
-            crate::fsutil::create_dir_all(parent)?;
+            guild_format::fsutil::create_dir_all(parent)?;
         }
         copy_file(&src, &dest)?;
     }
@@ -198,11 +199,12 @@ fn check_project(ctx: &Context, run: &RunInfo) -> Result<()> {
             opref.format()
         )));
     };
-    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| crate::fsutil::normalize(p));
+    let real =
+        |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| guild_format::fsutil::normalize(p));
     if real(&ctx.cwd) != real(&project) {
         return Err(Error::user(format!(
             "run {id} was created from a different project ({}) - cannot merge to the current directory by default\nUse '--target-dir .' to override this check or try 'guild merge --help' for more information.",
-            crate::fsutil::tilde(&crate::fsutil::normalize(&project))
+            guild_format::fsutil::tilde(&guild_format::fsutil::normalize(&project))
         )));
     }
     Ok(())
@@ -219,7 +221,7 @@ impl Rules<'_> {
     fn excluded(&self, path: &str) -> bool {
         self.exclude
             .iter()
-            .any(|p| crate::run::ls::glob_match(p, path))
+            .any(|p| guild_format::run::ls::glob_match(p, path))
     }
 }
 

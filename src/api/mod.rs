@@ -22,16 +22,16 @@ pub mod table;
 pub mod tensorboard;
 pub mod views;
 
-pub use crate::report::{Collect, Question, Reporter};
+pub use guild_format::report::{Collect, Question, Reporter};
 
 // The data types requests and results are made of.
-pub use crate::error::{Error, Result};
-pub use crate::home::Home;
-pub use crate::query::{Filters, Indexed, RunInfo};
-pub use crate::plan::edit::{LabelEdit, TagEdit};
-pub use crate::run::Status;
+pub use guild_format::error::{Error, Result};
+pub use guild_format::home::Home;
+pub use guild_format::query::{Filters, Indexed, RunInfo};
+pub use guild_format::run::Status;
+pub use guild_project::plan::edit::{LabelEdit, TagEdit};
 
-use crate::query;
+use guild_format::query;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -48,13 +48,13 @@ pub struct Context {
 impl Context {
     pub fn new(home: Home, cwd: PathBuf, report: Arc<dyn Reporter>) -> Context {
         // Statuses of runs placed in Slurm jobs ask squeue.
-        crate::launch::install_scheduler();
+        guild_exec::launch::install_scheduler();
         Context { home, cwd, report }
     }
 
     /// Who starts and stops runs, for the launch layer.
-    pub fn caller(&self) -> crate::launch::Caller<'_> {
-        crate::launch::Caller {
+    pub fn caller(&self) -> guild_exec::launch::Caller<'_> {
+        guild_exec::launch::Caller {
             home: &self.home,
             cwd: &self.cwd,
             report: self.report.clone(),
@@ -119,7 +119,6 @@ pub struct Selection {
     pub filters: Filters,
     pub deleted: bool,
 }
-
 
 fn indexed(sel: &[RunInfo], all: &[RunInfo]) -> Vec<Indexed> {
     query::with_index(sel.iter(), all)

@@ -2,9 +2,9 @@
 //! programs (the guildai R package reads runs through it).
 
 use super::{Context, Selection};
-use crate::error::Result;
 use crate::api::table as compare;
-use crate::query::{self, RunInfo};
+use guild_format::error::Result;
+use guild_format::query::{self, RunInfo};
 
 /// `api runs`: each selected run as Guild's run data.
 pub fn runs(ctx: &Context, sel: &Selection) -> Result<serde_json::Value> {
@@ -16,7 +16,9 @@ pub fn runs(ctx: &Context, sel: &Selection) -> Result<serde_json::Value> {
     let all = ctx.runs(&sel.filters, sel.deleted)?;
     let runs = query::select(&all, &sel.runs, true)?;
     Ok(serde_json::Value::Array(
-        runs.iter().map(|x| crate::api::shapes::run_data(x, &dir)).collect(),
+        runs.iter()
+            .map(|x| crate::api::shapes::run_data(x, &dir))
+            .collect(),
     ))
 }
 
@@ -53,13 +55,13 @@ pub fn scalars(ctx: &Context, sel: &Selection, detail: bool) -> Result<serde_jso
 
 /// `api ops`: the public operations of the guild.yml here.
 pub fn ops(ctx: &Context) -> Result<serde_json::Value> {
-    let ops = match crate::guildfile::Guildfile::find(&ctx.cwd)? {
+    let ops = match guild_project::guildfile::Guildfile::find(&ctx.cwd)? {
         Some(gf) => gf
             .all_ops()
             .into_iter()
             .filter(|(_, o)| !o.is_private())
             .map(|(m, o)| {
-                crate::op::gf::resolve(&ctx.home, &gf, m, o)
+                guild_project::op::gf::resolve(&ctx.home, &gf, m, o)
                     .map(|op| crate::api::shapes::op_data(&op, &gf.path))
             })
             .collect::<Result<Vec<_>>>()?,
@@ -70,8 +72,8 @@ pub fn ops(ctx: &Context) -> Result<serde_json::Value> {
 
 /// `api help-op`: one operation.
 pub fn help_op(ctx: &Context, opspec: &str) -> Result<serde_json::Value> {
-    let op = crate::op::resolve(&ctx.home, &ctx.cwd, Some(opspec))?;
-    let gf = crate::guildfile::Guildfile::find(&ctx.cwd)?
+    let op = guild_project::op::resolve(&ctx.home, &ctx.cwd, Some(opspec))?;
+    let gf = guild_project::guildfile::Guildfile::find(&ctx.cwd)?
         .map(|g| g.path)
         .unwrap_or_default();
     Ok(crate::api::shapes::op_data(&op, &gf))

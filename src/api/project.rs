@@ -1,9 +1,9 @@
 //! The project in a directory: its guild.yml models and operations.
 
 use super::Context;
-use crate::error::{Error, Result};
-use crate::guildfile::{op_display, Guildfile};
-use crate::op::flags::FlagDef;
+use guild_format::error::{Error, Result};
+use guild_project::guildfile::{op_display, Guildfile};
+use guild_project::op::flags::FlagDef;
 
 fn load(ctx: &Context) -> Result<Guildfile> {
     Guildfile::find(&ctx.cwd)?.ok_or_else(|| {
@@ -66,16 +66,16 @@ pub struct ModelHelp {
 /// flags (imported from the scripts as a run would).
 pub fn help(ctx: &Context) -> Result<Vec<ModelHelp>> {
     let gf = load(ctx)?;
-    let mut models: Vec<&crate::guildfile::Model> = gf.models.iter().collect();
+    let mut models: Vec<&guild_project::guildfile::Model> = gf.models.iter().collect();
     models.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = Vec::new();
     for m in models {
-        let mut ops: Vec<&crate::guildfile::OpConfig> =
+        let mut ops: Vec<&guild_project::guildfile::OpConfig> =
             m.ops.iter().filter(|o| !o.is_private()).collect();
         ops.sort_by(|a, b| a.name.cmp(&b.name));
         let mut helps = Vec::new();
         for o in ops {
-            let op = crate::op::gf::resolve(&ctx.home, &gf, m, o)?;
+            let op = guild_project::op::gf::resolve(&ctx.home, &gf, m, o)?;
             helps.push(OpHelp {
                 name: o.name.clone(),
                 description: o.description(),
@@ -102,9 +102,9 @@ pub struct Downloaded {
 /// there already: the reporter hears `Using cached file PATH`), and its
 /// SHA-256. A `url:` source of guild.yml with the same URL then uses it.
 pub fn download(ctx: &Context, url: &str) -> Result<Downloaded> {
-    let path = crate::op::fetch::fetch(&ctx.home, url, &|m| ctx.report.progress(m))?;
+    let path = guild_project::op::fetch::fetch(&ctx.home, url, &|m| ctx.report.progress(m))?;
     Ok(Downloaded {
-        sha256: crate::op::fetch::sha256_file(&path)?,
+        sha256: guild_project::op::fetch::sha256_file(&path)?,
         path,
     })
 }

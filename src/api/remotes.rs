@@ -2,19 +2,19 @@
 //! clusters), as the user config declares them.
 
 use super::Context;
-use crate::error::Result;
+use guild_format::error::Result;
 
-use crate::error::Error;
-pub use crate::remote::{Kind, Probe, Remote, Slurm, Ssh};
+pub use guild_exec::remote::{Kind, Probe, Remote, Slurm, Ssh};
+use guild_format::error::Error;
 
 /// `remotes`: every remote of the user config, sorted by name.
 pub fn list(ctx: &Context) -> Result<Vec<Remote>> {
-    crate::remote::declared(&ctx.cwd)
+    guild_exec::remote::declared(&ctx.cwd)
 }
 
 /// The remote `name` of the user config.
 pub fn find(ctx: &Context, name: &str) -> Result<Remote> {
-    crate::remote::find(&ctx.cwd, name)
+    guild_exec::remote::find(&ctx.cwd, name)
 }
 
 /// What `remote status` found.
@@ -53,9 +53,9 @@ pub fn status(ctx: &Context, name: &str) -> Result<RemoteStatus> {
     Ok(RemoteStatus { remote, probe, ok })
 }
 
-use crate::launch::remote::Sender;
-use crate::run::placement::Placement;
-use crate::run::Run;
+use guild_exec::launch::remote::Sender;
+use guild_format::run::placement::Placement;
+use guild_format::run::Run;
 
 fn sender<'a>(ctx: &'a Context, name: &str) -> Result<Sender<'a>> {
     Sender::new(&ctx.home, find(ctx, name)?, ctx.report.clone())
@@ -90,12 +90,12 @@ pub fn forward(ctx: &Context, name: &str, args: &[String]) -> Result<i32> {
 /// The records here of runs on remote `name` that have not finished.
 fn records_on(ctx: &Context, name: &str) -> Result<Vec<Run>> {
     Ok(ctx
-        .runs(&crate::query::Filters::default(), false)?
+        .runs(&guild_format::query::Filters::default(), false)?
         .into_iter()
         .filter(|r| {
             matches!(
                 r.status.status,
-                crate::run::Status::Running | crate::run::Status::Pending
+                guild_format::run::Status::Running | guild_format::run::Status::Pending
             )
         })
         .filter(|r| {
@@ -131,11 +131,11 @@ pub fn here_status(ctx: &Context, specs: &[String]) -> Result<(String, Vec<(Stri
         }
     }
     if specs.is_empty() || !lookup.is_empty() {
-        let all = ctx.runs(&crate::query::Filters::default(), false)?;
+        let all = ctx.runs(&guild_format::query::Filters::default(), false)?;
         let sel = if specs.is_empty() {
             all
         } else {
-            crate::query::select(&all, &lookup, false)?
+            guild_format::query::select(&all, &lookup, false)?
         };
         for r in sel {
             out.push((r.run.id.clone(), r.status.status.as_str().to_string()));
@@ -164,14 +164,14 @@ pub fn sync(ctx: &Context, sel: &super::Selection) -> Result<Vec<Synced>> {
             .filter(|r| {
                 !matches!(
                     r.status.status,
-                    crate::run::Status::Completed
-                        | crate::run::Status::Error
-                        | crate::run::Status::Terminated
+                    guild_format::run::Status::Completed
+                        | guild_format::run::Status::Error
+                        | guild_format::run::Status::Terminated
                 ) || r.status.remote.is_some()
             })
             .collect()
     } else {
-        crate::query::select(&all, &sel.runs, false)?
+        guild_format::query::select(&all, &sel.runs, false)?
     };
     let mut by_remote: std::collections::BTreeMap<String, Vec<Run>> = Default::default();
     for r in chosen {
@@ -206,7 +206,7 @@ pub fn push(ctx: &Context, name: &str, sel: &super::Selection) -> Result<Vec<Str
     let runs: Vec<Run> = if sel.runs.is_empty() {
         all.into_iter().map(|r| r.run).collect()
     } else {
-        crate::query::select(&all, &sel.runs, false)?
+        guild_format::query::select(&all, &sel.runs, false)?
             .into_iter()
             .map(|r| r.run)
             .collect()

@@ -4,12 +4,12 @@
 //! [`Outcome`]; progress and questions go through the reporter.
 
 use super::{Context, Question};
-use crate::error::{Error, Result};
-use crate::launch::{Attach, Local, StartOpts, StartRequest, Started, Target};
-use crate::op::{self, flags, OpDef};
-use crate::plan::{self, StageRequest};
-use crate::query::{self, RunInfo};
-use crate::run::Run;
+use guild_exec::launch::{Attach, Local, StartOpts, StartRequest, Started, Target};
+use guild_format::error::{Error, Result};
+use guild_format::query::{self, RunInfo};
+use guild_format::run::Run;
+use guild_project::op::{self, flags, OpDef};
+use guild_project::plan::{self, StageRequest};
 use serde_yaml_ng::{Mapping, Value};
 use std::path::PathBuf;
 
@@ -125,14 +125,14 @@ pub fn script_flags(source: &str, name: &str) -> Vec<String> {
 
 /// The process of a pipeline run (`guild __steps`): run its steps.
 pub fn pipeline_process(report: &dyn super::Reporter) -> Result<i32> {
-    crate::launch::install_scheduler();
-    crate::launch::steps::main(report)
+    guild_exec::launch::install_scheduler();
+    guild_exec::launch::steps::main(report)
 }
 
 /// The process of a sweep's batch run (`guild __batch`): run its trials.
 pub fn sweep_process(report: std::sync::Arc<dyn super::Reporter>) -> Result<i32> {
-    crate::launch::install_scheduler();
-    crate::launch::sweep::main(report)
+    guild_exec::launch::install_scheduler();
+    guild_exec::launch::sweep::main(report)
 }
 
 /// How a `run` ended, and what the caller has to show.
@@ -320,7 +320,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
     // Grid.ai syntax: `--name VALUES` flags (before or after `--`) expand
     // to lists with the sweep's seed; Guild's NAME=VALUE must not use it.
     for (k, v) in &flag_args {
-        if crate::plan::sweep::grid::is_grid_call(v) {
+        if guild_project::plan::sweep::grid::is_grid_call(v) {
             return Err(Error::user(format!(
                 "flag '{k}' mixes Grid syntax ({v}) with Guild syntax ({k}=VALUE); write --{k} \"{v}\" after the script, or {k}=uniform[a:b] / {k}=range[a:b]"
             )));
@@ -345,10 +345,10 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
                     "flag '{k}' is given twice, as {k}=VALUE and as --{k} VALUE; give it once"
                 )));
             }
-            let v = crate::plan::sweep::grid::expand(&k, &raw, &mut rng)?;
+            let v = guild_project::plan::sweep::grid::expand(&k, &raw, &mut rng)?;
             let text = match &v {
                 Value::String(s) => s.clone(),
-                other => crate::run::yaml::flow(other),
+                other => guild_format::run::yaml::flow(other),
             };
             flag_args.push((k, text));
         }
@@ -400,7 +400,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
     let sweep = if !batch_files.is_empty() {
         let mut trials = Vec::new();
         for f in &batch_files {
-            for row in crate::plan::sweep::read_batch_file(&ctx.cwd.join(f))? {
+            for row in guild_project::plan::sweep::read_batch_file(&ctx.cwd.join(f))? {
                 let mut t = resolved.flags.clone();
                 for (k, v) in row {
                     t.insert(k, v);
@@ -411,7 +411,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
                 trials.push(t);
             }
         }
-        Some(crate::plan::sweep::Plan {
+        Some(guild_project::plan::sweep::Plan {
             optimizer: "+".into(),
             trials,
             seed: a.random_seed.unwrap_or(0),
@@ -428,8 +428,13 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
                 a.max_trials.or(a.num_trials).map(|n| n as usize),
             ),
         };
-        let plan =
-            crate::plan::sweep::plan(&resolved.flags, &fixed, optimizer, max_trials, Some(seed))?;
+        let plan = guild_project::plan::sweep::plan(
+            &resolved.flags,
+            &fixed,
+            optimizer,
+            max_trials,
+            Some(seed),
+        )?;
         if a.strategy.as_deref() == Some("none") && plan.is_some() {
             return Err(Error::user(
                 "--strategy none runs a single experiment, but some flags have several values; give one value each or use --strategy grid_search",
@@ -451,7 +456,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
     }
     if let (true, Some(plan)) = (a.print_cmd, &sweep) {
         // As Guild: the batch's command, then each trial's.
-        let py = crate::platform::python_exe(&ctx.cwd)
+        let py = guild_format::platform::python_exe(&ctx.cwd)
             .map(|p| p.display().to_string())
             .unwrap_or_else(|_| "python3".into());
         let main = if plan.optimizer == "random" {
@@ -515,7 +520,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
         .filter(|r| {
             !matches!(
                 r.status.status,
-                crate::run::Status::Pending | crate::run::Status::Error
+                guild_format::run::Status::Pending | guild_format::run::Status::Error
             )
         })
         .collect();
@@ -525,7 +530,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
     }
     if let Some((spec, opt_flags)) = custom_opt {
         let (batch_op, batch_flags) = optimizer_op(ctx, a, &spec, &opt_flags)?;
-        let sweep = crate::plan::sweep::Plan {
+        let sweep = guild_project::plan::sweep::Plan {
             optimizer: spec,
             trials: vec![resolved.flags.clone()],
             seed,
@@ -557,7 +562,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
             let d = ctx.cwd.join(d);
             let in_runs = d
                 .parent()
-                .is_some_and(|p| crate::fsutil::same_file(p, &runs_dir));
+                .is_some_and(|p| guild_format::fsutil::same_file(p, &runs_dir));
             match d.file_name().and_then(|n| n.to_str()) {
                 Some(n) if in_runs => (None, Some(n.to_string())),
                 _ => (Some(d), a.run_id.clone()),
@@ -616,7 +621,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
         ));
         return Ok(Outcome::Launched(Launched::of(&run, &op.name, "staged")));
     }
-    let claim = crate::exec::Claim::take(&run)?;
+    let claim = guild_exec::exec::Claim::take(&run)?;
     if a.background || a.pidfile.is_some() {
         let pid = start_background(ctx, a, &run, claim)?;
         let pf = a
@@ -684,7 +689,7 @@ fn optimizer_op(
 fn batch_op(
     ctx: &Context,
     a: &RunRequest,
-    sweep: &crate::plan::sweep::Plan,
+    sweep: &guild_project::plan::sweep::Plan,
     custom: Option<(OpDef, op::ResolvedFlags)>,
 ) -> (OpDef, op::ResolvedFlags) {
     let (mut batch_op, batch_flags) = match custom {
@@ -718,7 +723,7 @@ fn run_batch(
     op: &OpDef,
     resolved: op::ResolvedFlags,
     deps: op::deps::Resolved,
-    sweep: crate::plan::sweep::Plan,
+    sweep: guild_project::plan::sweep::Plan,
     proto: Option<Run>,
     custom: Option<(OpDef, op::ResolvedFlags)>,
 ) -> Result<Outcome> {
@@ -748,7 +753,7 @@ fn run_batch(
             name: Some(
                 a.run_name
                     .clone()
-                    .unwrap_or_else(crate::run::names::generate),
+                    .unwrap_or_else(guild_format::run::names::generate),
             ),
             run_params: Some(run_params(a)),
             report: ctx.report.as_ref(),
@@ -758,7 +763,7 @@ fn run_batch(
     let plan::Staged::Staging(batch) = batch else {
         return Err(Error::user("a batch run is staged in runs/"));
     };
-    let opts = crate::launch::sweep::Options {
+    let opts = guild_exec::launch::sweep::Options {
         stage_trials: a.stage_trials || sender.is_some(),
         parallel: a.parallel as usize,
         fail_on_trial_error: a.fail_on_trial_error,
@@ -800,7 +805,7 @@ fn run_batch(
             start_now: false,
         },
     )?;
-    let claim = crate::exec::Claim::take(&batch)?;
+    let claim = guild_exec::exec::Claim::take(&batch)?;
     if let Some(s) = sender.as_mut() {
         // Read before the batch process runs: a batch that ends well goes
         // to the trash.
@@ -823,7 +828,7 @@ fn run_batch(
             .into_iter()
             .filter(|r| {
                 r.run.attr_str("sweep").as_deref() == Some(batch.id.as_str())
-                    && r.status.status == crate::run::Status::Staged
+                    && r.status.status == guild_format::run::Status::Staged
             })
             .map(|r| r.run)
             .rev()
@@ -856,12 +861,12 @@ fn connect<'a>(
     ctx: &'a Context,
     a: &RunRequest,
     needs_python: bool,
-) -> Result<Option<crate::launch::remote::Sender<'a>>> {
+) -> Result<Option<guild_exec::launch::remote::Sender<'a>>> {
     let Some(name) = &a.remote else {
         return Ok(None);
     };
     let remote = super::remotes::find(ctx, name)?;
-    let mut s = crate::launch::remote::Sender::new(&ctx.home, remote, ctx.report.clone())?;
+    let mut s = guild_exec::launch::remote::Sender::new(&ctx.home, remote, ctx.report.clone())?;
     s.needs_python = needs_python;
     s.connect()?;
     Ok(Some(s))
@@ -874,12 +879,12 @@ fn connect<'a>(
 fn send(
     ctx: &Context,
     a: &RunRequest,
-    s: &mut crate::launch::remote::Sender,
+    s: &mut guild_exec::launch::remote::Sender,
     head: Launched,
     runs: &[Run],
     name: &str,
 ) -> Result<Outcome> {
-    use crate::launch::remote::{Follow, Sent};
+    use guild_exec::launch::remote::{Follow, Sent};
     if runs.is_empty() {
         return Err(Error::user("the sweep has no trials to send"));
     }
@@ -926,7 +931,7 @@ fn send(
             Outcome::Launched(launched("remote", None))
         }
         Sent::Submitted { job } => {
-            for line in crate::launch::remote::slurm_summary(&remote, &job, name, runs.len()) {
+            for line in guild_exec::launch::remote::slurm_summary(&remote, &job, name, runs.len()) {
                 ctx.report.progress(&line);
             }
             Outcome::Launched(launched("submitted", Some(job)))
@@ -1073,11 +1078,11 @@ fn start_opts(ctx: &Context, a: &RunRequest) -> StartOpts {
 /// How the supervisor of a run attached to this process is detached: a
 /// session of its own, but for a pipeline step a process group of its own
 /// (stopping the pipeline reaches it once, through this process).
-fn attached_detach() -> crate::exec::Detach {
+fn attached_detach() -> guild_exec::exec::Detach {
     if std::env::var_os("GUILD_RUNS_PARENT").is_some() {
-        crate::exec::Detach::Group
+        guild_exec::exec::Detach::Group
     } else {
-        crate::exec::Detach::Session
+        guild_exec::exec::Detach::Session
     }
 }
 
@@ -1086,7 +1091,7 @@ fn start_foreground(
     ctx: &Context,
     a: &RunRequest,
     run: &Run,
-    claim: crate::exec::Claim,
+    claim: guild_exec::exec::Claim,
 ) -> Result<Outcome> {
     let opts = StartOpts {
         pidfile: None,
@@ -1107,7 +1112,7 @@ fn start_background(
     ctx: &Context,
     a: &RunRequest,
     run: &Run,
-    claim: crate::exec::Claim,
+    claim: guild_exec::exec::Claim,
 ) -> Result<u32> {
     let target = Local { home: &ctx.home };
     let req = StartRequest {
@@ -1128,7 +1133,7 @@ fn start_with(
     run: &Run,
     opts: &StartOpts,
     attach: Attach,
-    claim: crate::exec::Claim,
+    claim: guild_exec::exec::Claim,
 ) -> Result<Outcome> {
     let target = Local { home: &ctx.home };
     let req = StartRequest {
@@ -1161,10 +1166,10 @@ fn start_existing(
     // Claimed before anything of the run is touched: of two starts of one
     // run, the loser changes nothing.
     let claim = match a.claim_fd {
-        Some(fd) => crate::exec::Claim::inherited(&run, fd)?,
-        None => crate::exec::Claim::take(&run)?,
+        Some(fd) => guild_exec::exec::Claim::inherited(&run, fd)?,
+        None => guild_exec::exec::Claim::take(&run)?,
     };
-    let placed = crate::run::placement::Placement::of(&run)?;
+    let placed = guild_format::run::placement::Placement::of(&run)?;
     if let Some(mut s) = connect(ctx, a, false)? {
         if !flag_strs.is_empty() || !run.has_marker("STAGED") {
             return Err(Error::user(format!(
@@ -1178,7 +1183,7 @@ fn start_existing(
         drop(claim);
         return out;
     }
-    if let crate::run::placement::Placement::Remote { remote, .. } = placed {
+    if let guild_format::run::placement::Placement::Remote { remote, .. } = placed {
         return Err(Error::user(format!(
             "run {} was sent to remote '{remote}'; start it there with `guild run --start {} --remote {remote}`",
             run.short_id(),
@@ -1206,7 +1211,13 @@ fn start_existing(
     }
     if a.force_sourcecode {
         if let Some(op) = &op_def {
-            crate::plan::refresh_sourcecode(&ctx.home, &run, op, a.quiet, ctx.report.as_ref())?;
+            guild_project::plan::refresh_sourcecode(
+                &ctx.home,
+                &run,
+                op,
+                a.quiet,
+                ctx.report.as_ref(),
+            )?;
         }
     }
     if !overrides.is_empty() || a.needed {
@@ -1219,7 +1230,7 @@ fn start_existing(
             return Ok(Outcome::Declined);
         }
         if resolved.flags != base {
-            crate::plan::edit::relabel_for_flags(&run, &base, &resolved.flags)?;
+            guild_project::plan::edit::relabel_for_flags(&run, &base, &resolved.flags)?;
             run.write_attr("flags", &Value::Mapping(resolved.flags))?;
         }
         run.write_attr("user_flags", &Value::Mapping(resolved.user_flags))?;
@@ -1227,7 +1238,7 @@ fn start_existing(
         return Ok(Outcome::Declined);
     }
     if a.keep_run || (a.keep_batch && run.is_batch()) {
-        crate::plan::edit::keep_on_success(&run)?;
+        guild_project::plan::edit::keep_on_success(&run)?;
     }
     // A staged run resolves what staging left (its operation sources); a
     // restart resolves again what is not resolved yet or must always be

@@ -2,12 +2,12 @@
 //! purge, stop, and the files of a run (cat, ls, watch).
 
 use super::{indexed, Context, Indexed, Question, Selection};
-use crate::error::{Error, Result};
-use crate::exec::Stopped;
-use crate::launch::target_of;
-use crate::output::scalars::Summary;
-use crate::query::{self, RunInfo};
-use crate::run::{trash, Status};
+use guild_exec::exec::Stopped;
+use guild_exec::launch::target_of;
+use guild_format::error::{Error, Result};
+use guild_format::output::scalars::Summary;
+use guild_format::query::{self, RunInfo};
+use guild_format::run::{trash, Status};
 use serde::Serialize;
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
@@ -109,8 +109,8 @@ pub struct RunDetail {
     pub proto_flags: Option<Value>,
     pub scalars: BTreeMap<String, Summary>,
     pub env: Option<Value>,
-    pub comments: Option<Vec<crate::run::comments::Comment>>,
-    pub manifest: Option<Vec<crate::run::manifest::Entry>>,
+    pub comments: Option<Vec<guild_format::run::comments::Comment>>,
+    pub manifest: Option<Vec<guild_format::run::manifest::Entry>>,
     pub deps: Option<Value>,
     pub plugins: Option<Value>,
 }
@@ -136,21 +136,23 @@ pub fn info(ctx: &Context, sel: &Selection, parts: InfoParts) -> Result<RunDetai
     let env = if parts.env { attr("env") } else { None };
     let _ = attr("label"); // shown from the listing; a broken one is reported
     let proto_flags = if run.is_batch() {
-        crate::run::Run::at(run.guild_path("proto")).attr("flags")
+        guild_format::run::Run::at(run.guild_path("proto")).attr("flags")
     } else {
         None
     };
     let other_attrs = run
         .attr_names()
         .into_iter()
-        .filter(|n| !n.starts_with('_') && !crate::run::CORE_ATTRS.contains(&n.as_str()))
+        .filter(|n| !n.starts_with('_') && !guild_format::run::CORE_ATTRS.contains(&n.as_str()))
         .map(|n| {
             let v = run.attr(&n).unwrap_or(Value::Null);
             (n, v)
         })
         .collect();
     let manifest = if parts.manifest {
-        Some(crate::run::manifest::read(&run.guild_path("manifest"))?)
+        Some(guild_format::run::manifest::read(
+            &run.guild_path("manifest"),
+        )?)
     } else {
         None
     };
@@ -162,9 +164,11 @@ pub fn info(ctx: &Context, sel: &Selection, parts: InfoParts) -> Result<RunDetai
         pid: run.lock_pid(),
         other_attrs,
         proto_flags,
-        scalars: crate::output::scalars::run_scalars(&run.dir),
+        scalars: guild_format::output::scalars::run_scalars(&run.dir),
         env,
-        comments: parts.comments.then(|| crate::run::comments::read(run)),
+        comments: parts
+            .comments
+            .then(|| guild_format::run::comments::read(run)),
         manifest,
         deps: parts.deps.then(|| run.attr("deps").unwrap_or(Value::Null)),
         plugins: parts
@@ -362,7 +366,7 @@ pub fn stop(ctx: &Context, c: &Change, grace: Duration) -> Result<Changed> {
             sel.push(r);
         } else if r.status.status == Status::Error && r.run.attr("exit_status").is_none() {
             // A LOCK whose live pid is not proven to be the run's.
-            if let Some((pid, crate::run::proc::Owner::Foreign)) = r.run.lock_owner(true) {
+            if let Some((pid, guild_format::run::proc::Owner::Foreign)) = r.run.lock_owner(true) {
                 ctx.report.progress(&foreign_pid_msg(&r.run, pid));
             }
         }
@@ -375,10 +379,12 @@ pub fn stop(ctx: &Context, c: &Change, grace: Duration) -> Result<Changed> {
         confirm(ctx, "stop", &sel, &all, c.yes, false)?;
     }
     for r in &sel {
-        let whereabouts = match crate::run::placement::Placement::of(&r.run)? {
-            crate::run::placement::Placement::Remote { remote, .. } => format!("on {remote}"),
-            crate::run::placement::Placement::Slurm { job } => format!("Slurm job {job}"),
-            crate::run::placement::Placement::Local { .. } => {
+        let whereabouts = match guild_format::run::placement::Placement::of(&r.run)? {
+            guild_format::run::placement::Placement::Remote { remote, .. } => {
+                format!("on {remote}")
+            }
+            guild_format::run::placement::Placement::Slurm { job } => format!("Slurm job {job}"),
+            guild_format::run::placement::Placement::Local { .. } => {
                 format!("pid {}", r.run.lock_pid().unwrap_or(0))
             }
         };
@@ -417,7 +423,7 @@ pub fn stop(ctx: &Context, c: &Change, grace: Duration) -> Result<Changed> {
     }
 }
 
-fn foreign_pid_msg(run: &crate::run::Run, pid: i32) -> String {
+fn foreign_pid_msg(run: &guild_format::run::Run, pid: i32) -> String {
     format!(
         "run {} looks running but its pid {pid} belongs to another process; not stopping it",
         run.short_id()
@@ -462,14 +468,14 @@ pub fn mark(ctx: &Context, c: &Change, clear: bool) -> Result<Changed> {
 pub fn label(
     ctx: &Context,
     sel: &Selection,
-    edit: &crate::plan::edit::LabelEdit,
+    edit: &guild_project::plan::edit::LabelEdit,
 ) -> Result<Changed> {
     let all = ctx.runs(&sel.filters, false)?;
     let runs = query::select(&all, &sel.runs, false)?;
     for r in &runs {
-        crate::plan::edit::edit_label(&r.run, edit)?;
+        guild_project::plan::edit::edit_label(&r.run, edit)?;
     }
-    let cleared = matches!(edit, crate::plan::edit::LabelEdit::Clear);
+    let cleared = matches!(edit, guild_project::plan::edit::LabelEdit::Clear);
     ctx.report.progress(&format!(
         "{} {} run(s)",
         if cleared {
@@ -484,11 +490,15 @@ pub fn label(
 
 /// `tag`: add, delete or clear tags of the selected runs (default: the
 /// latest).
-pub fn tag(ctx: &Context, sel: &Selection, edit: &crate::plan::edit::TagEdit) -> Result<Changed> {
+pub fn tag(
+    ctx: &Context,
+    sel: &Selection,
+    edit: &guild_project::plan::edit::TagEdit,
+) -> Result<Changed> {
     let all = ctx.runs(&sel.filters, false)?;
     let runs = query::select(&all, &sel.runs, false)?;
     for r in &runs {
-        crate::plan::edit::edit_tags(&r.run, r.tags(), edit)?;
+        guild_project::plan::edit::edit_tags(&r.run, r.tags(), edit)?;
     }
     ctx.report
         .progress(&format!("Modified tags for {} run(s)", runs.len()));
@@ -547,7 +557,7 @@ pub fn open_file(
     let r = one(ctx, sel)?;
     let rel = match path {
         None => ".guild/output".to_string(),
-        Some(p) if sourcecode => crate::run::sourcecode_path(&r.run, p),
+        Some(p) if sourcecode => guild_format::run::sourcecode_path(&r.run, p),
         Some(p) => p.to_string(),
     };
     r.run.open_file(&rel)
@@ -569,7 +579,7 @@ pub fn path_in(
     } else {
         let p = path.unwrap_or(".");
         if sourcecode {
-            crate::run::sourcecode_path(&r.run, p)
+            guild_format::run::sourcecode_path(&r.run, p)
         } else {
             p.to_string()
         }
@@ -621,8 +631,8 @@ pub fn ls(ctx: &Context, req: &LsRequest) -> Result<Listing> {
     .filter(|(on, _)| *on)
     .map(|(_, t)| *t)
     .collect();
-    let filter = crate::run::ls::Filter::new(req.path.as_deref(), req.all);
-    let files = crate::run::ls::list(&r.run.dir, &filter, &types, req.follow_links)?;
+    let filter = guild_format::run::ls::Filter::new(req.path.as_deref(), req.all);
+    let files = guild_format::run::ls::list(&r.run.dir, &filter, &types, req.follow_links)?;
     Ok(Listing {
         dir: r.run.dir.clone(),
         files,
@@ -653,7 +663,7 @@ pub fn watch(ctx: &Context, run: &RunInfo, out: &mut dyn std::io::Write) -> Resu
         ctx.report.progress(&format!("Watching run {}", run.run.id));
     }
     let moved_to = ctx.home.trash_dir().join(&run.run.id);
-    let status = crate::output::watch::follow_to(&run.run, &moved_to, out)?;
+    let status = guild_format::output::watch::follow_to(&run.run, &moved_to, out)?;
     ctx.report.progress(&format!(
         "Run {} stopped with a status of '{}'",
         run.run.id,

@@ -2,16 +2,16 @@
 //! programs (its R package reads runs through it), built from the run
 //! directories and guild.yml as the CLI's own views are.
 
-use crate::query::RunInfo;
-use crate::op::OpDef;
-use crate::run::Run;
+use guild_format::query::RunInfo;
+use guild_format::run::Run;
+use guild_project::op::OpDef;
 use serde_json::{json, Map, Value as J};
 use serde_yaml_ng::Value;
 use std::path::Path;
 
 fn to_json(v: Option<Value>) -> J {
     v.as_ref()
-        .map(crate::query::yaml_to_json)
+        .map(guild_format::query::yaml_to_json)
         .unwrap_or(J::Null)
 }
 
@@ -78,7 +78,7 @@ fn deps_json(run: &Run, runs_dir: &Path) -> J {
                     continue;
                 };
                 for p in paths.iter().filter_map(Value::as_str) {
-                    let abs = crate::fsutil::normalize(&run.dir.join(p));
+                    let abs = guild_format::fsutil::normalize(&run.dir.join(p));
                     let Ok(sub) = abs.strip_prefix(runs_dir) else {
                         continue;
                     };
@@ -143,7 +143,7 @@ const IPY_KEYS: SummaryKeys = [
 /// A run's scalar summaries, one object per prefix and tag in that order,
 /// with `keys` for the values (Guild's `api runs`, or its `ipy` names).
 fn scalar_summaries(run: &Run, keys: &SummaryKeys) -> Vec<J> {
-    let scalars = crate::output::scalars::run_scalars(&run.dir);
+    let scalars = guild_format::output::scalars::run_scalars(&run.dir);
     let mut rows: Vec<(String, String, J)> = scalars
         .iter()
         .map(|(k, s)| {
@@ -185,11 +185,11 @@ pub fn scalar_rows(run: &Run) -> Vec<J> {
 /// directory), `tag`, `val`, `step`, file by file in path order. Links are
 /// followed only into other runs (a batch's trials), as for the summaries.
 pub fn scalar_detail_rows(run: &Run) -> Vec<J> {
-    let mut files = crate::output::scalars::events_files(&run.dir);
+    let mut files = guild_format::output::scalars::events_files(&run.dir);
     files.sort();
     let mut rows = Vec::new();
     for (rel, path) in files {
-        for (tag, val, step) in crate::output::tfevents::read_scalars(&path) {
+        for (tag, val, step) in guild_format::output::tfevents::read_scalars(&path) {
             rows.push(json!({"run": run.id, "path": rel, "tag": tag, "val": val, "step": step}));
         }
     }
@@ -227,18 +227,19 @@ pub fn run_data(r: &RunInfo, runs_dir: &Path) -> J {
     let run = &r.run;
     let mut other = Map::new();
     for name in run.attr_names() {
-        if !name.starts_with('_') && !crate::run::CORE_ATTRS.contains(&name.as_str()) {
+        if !name.starts_with('_') && !guild_format::run::CORE_ATTRS.contains(&name.as_str()) {
             other.insert(name.clone(), to_json(run.attr(&name)));
         }
     }
-    let manifest = crate::run::manifest::read(&run.guild_path("manifest")).unwrap_or_default();
+    let manifest =
+        guild_format::run::manifest::read(&run.guild_path("manifest")).unwrap_or_default();
     let mut source_files: Vec<String> = manifest
         .iter()
         .filter(|e| e.kind == "s")
         .filter_map(|e| e.fields.get(2).cloned())
         .collect();
     source_files.sort();
-    let dest = crate::run::sourcecode_path(run, ".");
+    let dest = guild_format::run::sourcecode_path(run, ".");
     let root = dest.trim_end_matches("/.").to_string();
     json!({
         "id": run.id,
@@ -252,7 +253,7 @@ pub fn run_data(r: &RunInfo, runs_dir: &Path) -> J {
         "comments": to_json(run.attr("comments")).as_array().cloned().unwrap_or_default(),
         "status": r.status.display(),
         "exitStatus": r.exit_status,
-        "command": run.attr("cmd").as_ref().map(crate::op::cmd::command_line).unwrap_or_default(),
+        "command": run.attr("cmd").as_ref().map(guild_project::op::cmd::command_line).unwrap_or_default(),
         "otherAttrs": other,
         "flags": match to_json(run.attr("flags")) { J::Null => json!({}), v => v },
         "env": match to_json(run.attr("env")) { J::Null => json!({}), v => v },
@@ -271,15 +272,19 @@ pub fn op_data(op: &OpDef, gf_path: &Path) -> J {
     let mut flags = Map::new();
     for f in &op.flags {
         let default = f.default.clone().unwrap_or(Value::Null);
-        let assign = format!("{}={}", f.name, crate::run::yaml::format_flag(&default));
+        let assign = format!(
+            "{}={}",
+            f.name,
+            guild_format::run::yaml::format_flag(&default)
+        );
         flags.insert(
             f.name.clone(),
             json!({
-                "default": crate::query::yaml_to_json(&default),
+                "default": guild_format::query::yaml_to_json(&default),
                 "defaultAssign": assign,
                 "description": f.description,
                 "choices": f.choices.iter().enumerate().map(|(i, c)| json!({
-                    "value": crate::query::yaml_to_json(c),
+                    "value": guild_format::query::yaml_to_json(c),
                     "alias": J::Null,
                     "description": f.choice_descriptions.get(i).cloned().unwrap_or_default(),
                 })).collect::<Vec<_>>(),

@@ -2,11 +2,11 @@
 //! value, or the `-c` column specs Guild supports), sorted and cut to the
 //! best `--top`. Rendering as table, CSV or JSON is in `render`.
 
-use crate::query::events::{EventsIndex, Listed};
-use crate::query::{run_attr, RunInfo};
-use crate::error::{Error, Result};
-use crate::fsutil::At;
-use crate::output::scalars::Summary;
+use guild_format::error::{Error, Result};
+use guild_format::fsutil::At;
+use guild_format::output::scalars::Summary;
+use guild_format::query::events::{EventsIndex, Listed};
+use guild_format::query::{run_attr, RunInfo};
 use serde_yaml_ng::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
@@ -31,7 +31,7 @@ impl Cell {
                 None => Cell::Num(n.as_f64().unwrap_or(0.0)),
             },
             Value::String(s) => Cell::Str(s.clone()),
-            other => Cell::Str(crate::run::yaml::flow(other)),
+            other => Cell::Str(guild_format::run::yaml::flow(other)),
         }
     }
 
@@ -317,7 +317,7 @@ fn core_cols(l: &Layout) -> Vec<Col> {
 /// The `compare` columns the operation declares in its guild.yml, read
 /// once per guild.yml and operation.
 fn guildfile_compare(
-    opref: &crate::run::Opref,
+    opref: &guild_format::run::Opref,
     cache: &std::sync::Mutex<HashMap<String, Option<Vec<Col>>>>,
 ) -> Option<Vec<Col>> {
     if opref.pkg_type != "guildfile" {
@@ -331,7 +331,8 @@ fn guildfile_compare(
         return v.clone();
     }
     let found = (|| {
-        let gf = crate::guildfile::Guildfile::load(std::path::Path::new(&opref.pkg_name)).ok()?;
+        let gf = guild_project::guildfile::Guildfile::load(std::path::Path::new(&opref.pkg_name))
+            .ok()?;
         let spec = if opref.model_name.is_empty() {
             opref.op_name.clone()
         } else {
@@ -344,7 +345,7 @@ fn guildfile_compare(
                 .map(|v| {
                     v.as_str()
                         .map(String::from)
-                        .unwrap_or_else(|| crate::run::yaml::encode_display(v))
+                        .unwrap_or_else(|| guild_format::run::yaml::encode_display(v))
                 })
                 .collect(),
             Value::String(s) => vec![s.clone()],
@@ -389,7 +390,7 @@ fn run_sections(
         (Some(at), Some(g)) if !r.batch && !g.exists("attrs/steps") => {
             indexed_scalars(&r.run.id, at, g, events)
         }
-        _ => (crate::output::scalars::own_scalars(&r.run), None),
+        _ => (guild_format::output::scalars::own_scalars(&r.run), None),
     };
     let find_scalar = |key: &str| -> Option<&Summary> {
         if key.contains('#') {
@@ -484,10 +485,10 @@ fn indexed_scalars(
     guild: &At,
     events: Option<&EventsIndex>,
 ) -> (BTreeMap<String, Summary>, Option<(String, Listed)>) {
-    use crate::output::scalars::{own_events_files_at, scalars_of_files_at};
+    use guild_format::output::scalars::{own_events_files_at, scalars_of_files_at};
     // The directories' signatures are taken before they are listed: a
     // change while listing shows next time.
-    let sig = |st: Option<nix::sys::stat::FileStat>| st.map(|st| crate::query::sig_of(&st));
+    let sig = |st: Option<nix::sys::stat::FileStat>| st.map(|st| guild_format::query::sig_of(&st));
     let (gs, rs) = (sig(guild.stat_self()), sig(runs.stat_of(id)));
     let cached = match (events, gs, rs) {
         (Some(ix), Some(gs), Some(rs)) => ix.files(id, gs, rs),
@@ -523,7 +524,7 @@ pub fn table(runs: &[RunInfo], l: &Layout) -> (Vec<String>, Vec<Row>) {
     let cache = std::sync::Mutex::new(HashMap::new());
     let events = l.events_index.as_deref().map(EventsIndex::read);
     let first_dir = runs.first().and_then(|r| r.run.dir.parent());
-    let threads = crate::query::io_threads(runs.len());
+    let threads = guild_format::query::io_threads(runs.len());
     let chunk = runs.len().div_ceil(threads).max(1);
     let (sections, listed): (Vec<Sections>, Vec<Option<(String, Listed)>>) =
         std::thread::scope(|s| {
@@ -689,7 +690,7 @@ pub fn cell_csv(c: &Cell) -> String {
     match c {
         Cell::Empty => String::new(),
         Cell::Str(s) => s.clone(),
-        Cell::Num(f) => crate::run::yaml::python_float_repr(*f),
+        Cell::Num(f) => guild_format::run::yaml::python_float_repr(*f),
         Cell::Int(i) => i.to_string(),
         Cell::Bool(b) => if *b { "True" } else { "False" }.into(),
     }

@@ -4,9 +4,9 @@
 //! hparams, its status; its scalars as metrics).
 
 use super::{Context, Selection};
-use crate::error::{Error, Result};
-use crate::output::hparams::{self, HValue, SessionStatus};
-use crate::run::Status;
+use guild_format::error::{Error, Result};
+use guild_format::output::hparams::{self, HValue, SessionStatus};
+use guild_format::run::Status;
 use serde_yaml_ng::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +32,7 @@ pub fn logdir(
         let name = format!("{} {}", r.run.short_id(), r.op_desc().replace('/', "_"));
         let rdir = dir.join(&name);
         std::fs::create_dir_all(&rdir).map_err(|e| Error::io("creating", &rdir, e))?;
-        for f in crate::output::scalars::own_events_files(&r.run) {
+        for f in guild_format::output::scalars::own_events_files(&r.run) {
             let Some(fname) = f.file_name() else { continue };
             let link = rdir.join(fname);
             if !link.exists() {
@@ -40,7 +40,7 @@ pub fn logdir(
                     .map_err(|e| Error::io("linking", &link, e))?;
             }
         }
-        for tag in crate::output::scalars::own_scalars(&r.run).keys() {
+        for tag in guild_format::output::scalars::own_scalars(&r.run).keys() {
             metrics.insert(tag.clone());
         }
         if !skip_hparams {
@@ -53,7 +53,7 @@ pub fn logdir(
                             Value::Bool(b) => HValue::Bool(*b),
                             Value::Number(n) => HValue::Number(n.as_f64()?),
                             Value::Null => return None,
-                            other => HValue::Text(crate::run::yaml::encode_display(other)),
+                            other => HValue::Text(guild_format::run::yaml::encode_display(other)),
                         };
                         Some((k, h))
                     })
@@ -74,16 +74,16 @@ pub fn logdir(
             };
             let data = hparams::session_file(&flags, &r.run.id, secs(r.started), ended);
             let path = rdir.join("events.out.tfevents.0.guild-hparams");
-            crate::fsutil::write_atomic(&path, &data)?;
+            guild_format::fsutil::write_atomic(&path, &data)?;
         }
         written.push(rdir);
     }
     if !skip_hparams {
         let hp: Vec<(String, HValue)> = all_hparams.into_iter().collect();
         let m: Vec<String> = metrics.into_iter().collect();
-        let now = crate::run::now_us() as f64 / 1e6;
+        let now = guild_format::run::now_us() as f64 / 1e6;
         let path = dir.join("events.out.tfevents.0.guild-hparams-experiment");
-        crate::fsutil::write_atomic(&path, &hparams::experiment_file(&hp, &m, now))?;
+        guild_format::fsutil::write_atomic(&path, &hparams::experiment_file(&hp, &m, now))?;
     }
     Ok(written)
 }
@@ -91,7 +91,7 @@ pub fn logdir(
 /// The Python that has the `tensorboard` package, or a one-line error
 /// that says how to install it.
 pub fn python_with_tensorboard(ctx: &super::Context) -> Result<PathBuf> {
-    let py = crate::platform::python_exe(&ctx.cwd)?;
+    let py = guild_format::platform::python_exe(&ctx.cwd)?;
     let ok = std::process::Command::new(&py)
         .args(["-c", "import tensorboard"])
         .stdout(std::process::Stdio::null())

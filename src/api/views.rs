@@ -2,11 +2,11 @@
 //! output lines (`logs`), and `compare`.
 
 use super::{Context, Selection};
-use crate::error::{Error, Result};
 use crate::api::table::{self as compare, Row};
-use crate::query::experiments::Experiment;
-use crate::query::{self, RunInfo};
-use crate::run::Status;
+use guild_format::error::{Error, Result};
+use guild_format::query::experiments::Experiment;
+use guild_format::query::{self, RunInfo};
+use guild_format::run::Status;
 use std::time::{Duration, Instant};
 
 /// Runs with the batch runs of their finished sweeps (in the trash).
@@ -44,20 +44,20 @@ pub fn costs(ctx: &Context, exps: &[Experiment]) -> Vec<Option<f64>> {
         .unwrap_or_default()
         .into_iter()
         .filter_map(|r| match r.kind {
-            crate::remote::Kind::Slurm(c) => c.hourly_cost.map(|h| (r.name, h)),
+            guild_exec::remote::Kind::Slurm(c) => c.hourly_cost.map(|h| (r.name, h)),
             _ => None,
         })
         .collect();
     if rates.is_empty() {
         return vec![None; exps.len()];
     }
-    let now = crate::run::now_us();
+    let now = guild_format::run::now_us();
     exps.iter()
         .map(|e| {
             let mut total = None;
             for t in &e.trials {
-                let Ok(crate::run::placement::Placement::Remote { remote, .. }) =
-                    crate::run::placement::Placement::of(&t.run)
+                let Ok(guild_format::run::placement::Placement::Remote { remote, .. }) =
+                    guild_format::run::placement::Placement::of(&t.run)
                 else {
                     continue;
                 };
@@ -110,7 +110,7 @@ pub fn logs(
     ctx: &Context,
     spec: Option<&str>,
     follow: bool,
-    sink: &mut dyn FnMut(&[crate::output::Piece]) -> bool,
+    sink: &mut dyn FnMut(&[guild_format::output::Piece]) -> bool,
 ) -> Result<()> {
     let runs = query::list_dir(&ctx.home.runs_dir());
     let specs: Vec<String> = spec.map(String::from).into_iter().collect();
@@ -129,7 +129,7 @@ pub fn logs(
                 || (r.run.attr("exit_status").is_none() && t0.elapsed() < Duration::from_secs(5)))
     };
     let mut lines = loop {
-        match crate::output::IndexedLines::open(&gdir) {
+        match guild_format::output::IndexedLines::open(&gdir) {
             Ok(l) => break l,
             Err(_) if going() => std::thread::sleep(Duration::from_millis(100)),
             Err(_) => return Ok(()), // no output
@@ -183,8 +183,8 @@ pub struct CompareRequest {
 /// A run's scalars: each key's summary (last, min, max... with steps).
 pub fn scalars(
     run: &RunInfo,
-) -> std::collections::BTreeMap<String, crate::output::scalars::Summary> {
-    crate::output::scalars::run_scalars(&run.run.dir)
+) -> std::collections::BTreeMap<String, guild_format::output::scalars::Summary> {
+    guild_format::output::scalars::run_scalars(&run.run.dir)
 }
 
 /// The compare table: its header and one row per run.
@@ -237,7 +237,7 @@ pub fn compare(ctx: &Context, req: &CompareRequest) -> Result<Compared> {
 
 /// Write a file the user asked for (`compare --csv PATH`), atomically.
 pub fn write_text(path: &std::path::Path, text: &str) -> Result<()> {
-    crate::fsutil::write_atomic(path, text.as_bytes())
+    guild_format::fsutil::write_atomic(path, text.as_bytes())
 }
 
 /// Lines `start..start+count` of a run's output (a negative `start`
@@ -361,7 +361,7 @@ fn line_offset(
 /// does, keep the last ones (as a tail, `start` < 0, always does) rather
 /// than the first; the page's `start` says where it begins.
 pub fn output_page(
-    run: &crate::run::Run,
+    run: &guild_format::run::Run,
     start: i64,
     count: usize,
     keep_last: bool,
@@ -486,12 +486,12 @@ pub struct Series {
 /// order. A series longer than `max_points` is downsampled to the min and
 /// max of each of `max_points / 2` buckets, so a spike is never lost.
 /// `with_times` fills [`Series::times`] (else zeros).
-pub fn series(run: &crate::run::Run, max_points: usize, with_times: bool) -> Vec<Series> {
-    let files = crate::output::scalars::own_events_files(run);
+pub fn series(run: &guild_format::run::Run, max_points: usize, with_times: bool) -> Vec<Series> {
+    let files = guild_format::output::scalars::own_events_files(run);
     let mut by_tag: std::collections::BTreeMap<String, Vec<(i64, f64, f64)>> = Default::default();
     let mut line_times = None;
     for f in &files {
-        let mut events = crate::output::tfevents::read_scalars_timed(f);
+        let mut events = guild_format::output::tfevents::read_scalars_timed(f);
         // Output scalars carry no wall time (Guild's bytes): each takes the
         // time of the output line it was read from.
         if with_times
@@ -545,13 +545,13 @@ pub fn series(run: &crate::run::Run, max_points: usize, with_times: bool) -> Vec
 /// was read from, in order: the output read again with the run's own
 /// output-scalars config.
 fn output_scalar_times(
-    run: &crate::run::Run,
+    run: &guild_format::run::Run,
 ) -> std::collections::HashMap<String, std::collections::VecDeque<f64>> {
     let mut times: std::collections::HashMap<String, std::collections::VecDeque<f64>> =
         Default::default();
     let (Ok(mut parser), Ok(mut lines)) = (
-        crate::output::scalars::ScalarParser::for_run(run),
-        crate::output::IndexedLines::open(&run.guild_dir()),
+        guild_format::output::scalars::ScalarParser::for_run(run),
+        guild_format::output::IndexedLines::open(&run.guild_dir()),
     ) else {
         return times;
     };
@@ -609,7 +609,7 @@ mod view_tests {
     #[test]
     fn output_pages_are_read_from_either_end() {
         let tmp = tempfile::tempdir().unwrap();
-        let run = crate::run::Run::at(tmp.path().join("r"));
+        let run = guild_format::run::Run::at(tmp.path().join("r"));
         std::fs::create_dir_all(run.guild_dir()).unwrap();
         let mut out = String::new();
         let mut idx = Vec::new();

@@ -3,8 +3,8 @@
 
 use super::{Ctx, FilterArgs};
 use crate::api;
-use crate::error::{Error, Result};
 use clap::{Args, Subcommand};
+use guild_format::error::{Error, Result};
 
 #[derive(Args, Debug)]
 pub struct ApiArgs {

@@ -3,9 +3,9 @@
 
 use super::{Ctx, FilterArgs};
 use crate::api;
-use crate::error::Result;
 use crate::render;
 use clap::Args;
+use guild_format::error::Result;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]

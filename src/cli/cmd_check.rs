@@ -3,9 +3,9 @@
 
 use super::{Ctx, FilterArgs};
 use crate::api;
-use crate::error::{Error, Result};
 use crate::render;
 use clap::Args;
+use guild_format::error::{Error, Result};
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {

@@ -3,9 +3,9 @@
 
 use super::{Ctx, FilterArgs};
 use crate::api::{self, RunInfo};
-use crate::error::{Error, Result};
 use crate::render;
 use clap::Args;
+use guild_format::error::{Error, Result};
 
 #[derive(Args, Debug)]
 #[command(
@@ -123,10 +123,7 @@ pub fn comment(ctx: &Ctx, a: CommentArgs) -> Result<i32> {
         (Some(c), false) => (c.trim().to_string(), false),
         (initial, _) => {
             let runs: Vec<String> = sel.iter().map(|r| run_line(r, &ctx.cwd)).collect();
-            (
-                edit(initial.as_deref().unwrap_or(""), &runs)?,
-                true,
-            )
+            (edit(initial.as_deref().unwrap_or(""), &runs)?, true)
         }
     };
     if body.is_empty() {

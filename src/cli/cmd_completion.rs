@@ -3,9 +3,9 @@
 
 use super::{Cli, Ctx};
 use crate::api;
-use crate::error::{Error, Result};
 use clap::{Args, CommandFactory};
 use clap_complete::Shell;
+use guild_format::error::{Error, Result};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]

@@ -5,8 +5,8 @@
 
 use super::{Ctx, FilterArgs};
 use crate::api;
-use crate::error::{Error, Result};
 use clap::Args;
+use guild_format::error::{Error, Result};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]

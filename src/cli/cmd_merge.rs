@@ -3,9 +3,9 @@
 
 use super::{Ctx, FilterArgs};
 use crate::api::merge::{self, MergeRequest, Replace};
-use crate::error::{Error, Result};
 use crate::render;
 use clap::Args;
+use guild_format::error::{Error, Result};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]

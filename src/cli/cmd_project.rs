@@ -3,9 +3,9 @@
 
 use super::Ctx;
 use crate::api;
-use crate::error::Result;
 use crate::render;
 use clap::Args;
+use guild_format::error::Result;
 
 #[derive(Args, Debug)]
 pub struct OpsArgs {

@@ -3,9 +3,9 @@
 
 use super::{Ctx, FilterArgs};
 use crate::api::publish::{self, CopyFiles, PublishRequest};
-use crate::error::{Error, Result};
 use crate::render;
 use clap::Args;
+use guild_format::error::{Error, Result};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -67,7 +67,7 @@ pub fn publish(ctx: &Ctx, a: PublishArgs) -> Result<i32> {
         publish::refresh_index(ctx, &dest, a.index_template.as_deref())?;
         println!(
             "Published runs using {}",
-            crate::text::format_bytes(publish::dir_size(&dest))
+            guild_format::text::format_bytes(publish::dir_size(&dest))
         );
         return Ok(0);
     }
@@ -106,13 +106,13 @@ pub fn publish(ctx: &Ctx, a: PublishArgs) -> Result<i32> {
         print!("Publishing [{}] {}... ", run.run.short_id(), run.op_desc());
         let _ = std::io::stdout().flush();
         let size = publish::publish_run(ctx, &req, run).inspect_err(|_| println!())?;
-        println!("using {}", crate::text::format_bytes(size));
+        println!("using {}", guild_format::text::format_bytes(size));
     }
     println!("Refreshing runs index");
     publish::refresh_index(ctx, &dest, a.index_template.as_deref())?;
     println!(
         "Published runs using {}",
-        crate::text::format_bytes(publish::dir_size(&dest))
+        guild_format::text::format_bytes(publish::dir_size(&dest))
     );
     Ok(0)
 }

@@ -2,9 +2,9 @@
 
 use super::Ctx;
 use crate::api::{self, run::Outcome};
-use crate::error::Result;
 use crate::render;
 use clap::Args;
+use guild_format::error::Result;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]

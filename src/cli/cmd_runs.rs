@@ -3,9 +3,9 @@
 
 use super::{Ctx, FilterArgs};
 use crate::api::{self, runs::Change, Selection};
-use crate::error::{Error, Result};
 use crate::render;
 use clap::{Args, Subcommand};
+use guild_format::error::{Error, Result};
 use std::time::Duration;
 
 #[derive(Args, Debug)]
@@ -431,7 +431,7 @@ pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
             o.push_str(&format!("  {name}{slash}\n"));
         }
     }
-    render::out(&crate::text::escape_keep_newlines(&o));
+    render::out(&guild_format::text::escape_keep_newlines(&o));
     Ok(0)
 }
 
@@ -544,7 +544,7 @@ pub fn select(ctx: &Ctx, a: SelectArgs) -> Result<i32> {
         } else {
             r.run.id.clone()
         };
-        out.push_str(&crate::text::escape_keep_newlines(&line));
+        out.push_str(&guild_format::text::escape_keep_newlines(&line));
         out.push('\n');
     }
     render::out(&out);

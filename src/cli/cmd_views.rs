@@ -3,9 +3,9 @@
 
 use super::{Ctx, FilterArgs};
 use crate::api;
-use crate::error::Result;
 use crate::render;
 use clap::Args;
+use guild_format::error::Result;
 
 #[derive(Args, Debug)]
 pub struct StatusArgs {
@@ -368,7 +368,7 @@ pub fn tensorboard(ctx: &Ctx, a: TensorboardArgs) -> Result<i32> {
         .arg("--port")
         .arg(a.port.to_string())
         .status()
-        .map_err(|e| crate::error::Error::process("cannot start TensorBoard", e))?;
+        .map_err(|e| guild_format::error::Error::process("cannot start TensorBoard", e))?;
     if !a.keep_logdir {
         let _ = std::fs::remove_dir_all(&dir);
     }

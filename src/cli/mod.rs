@@ -15,8 +15,8 @@ mod cmd_runs;
 mod cmd_views;
 
 use crate::api::{Filters, Home, Status};
-use crate::error::{Error, Result};
 use clap::{Args, Parser, Subcommand};
+use guild_format::error::{Error, Result};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -456,7 +456,7 @@ pub struct Terminal {
     pub cwd: PathBuf,
 }
 
-impl crate::report::Reporter for Terminal {
+impl crate::api::Reporter for Terminal {
     fn progress(&self, line: &str) {
         eprintln!("{line}");
     }

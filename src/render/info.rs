@@ -1,7 +1,7 @@
 //! `runs info` as Guild prints it: text and JSON.
 
 use crate::api::runs::RunDetail;
-use crate::run::yaml::encode_display;
+use guild_format::run::yaml::encode_display;
 use serde_yaml_ng::Value;
 
 /// Guild shows a missing or null attr as an empty value.
@@ -85,7 +85,8 @@ pub fn run_info_text(d: &RunDetail, all_scalars: bool) -> String {
     let r = &d.run;
     let run = &r.run;
     let mut o = String::new();
-    let mut kv = |k: &str, v: String| o.push_str(&format!("{k}: {}\n", crate::text::escape(&v)));
+    let mut kv =
+        |k: &str, v: String| o.push_str(&format!("{k}: {}\n", guild_format::text::escape(&v)));
     kv("id", run.id.clone());
     kv("operation", r.op_desc());
     kv(
@@ -116,19 +117,19 @@ pub fn run_info_text(d: &RunDetail, all_scalars: bool) -> String {
     for (name, v) in &d.other_attrs {
         o.push_str(&format!(
             "{name}: {}\n",
-            crate::text::escape_keep_newlines(&super::attr_text(v))
+            guild_format::text::escape_keep_newlines(&super::attr_text(v))
         ));
     }
     o.push_str("tags:\n");
     for t in r.tags() {
-        o.push_str(&format!("  - {}\n", crate::text::escape(t)));
+        o.push_str(&format!("  - {}\n", guild_format::text::escape(t)));
     }
     push_flags(&mut o, "flags", d.flags.as_ref());
     if d.proto_flags.is_some() {
         push_flags(&mut o, "proto-flags", d.proto_flags.as_ref());
     }
     o.push_str("scalars:\n");
-    for (k, v) in crate::output::scalars::in_guild_order(&d.scalars) {
+    for (k, v) in guild_format::output::scalars::in_guild_order(&d.scalars) {
         if all_scalars {
             // Guild's layout: summaries sorted by name; avg and total carry
             // the count where the others carry a step.
@@ -177,14 +178,14 @@ pub fn run_info_text(d: &RunDetail, all_scalars: bool) -> String {
         if let Value::Mapping(m) = deps {
             let mut items: Vec<(String, &Value)> = m
                 .iter()
-                .map(|(k, v)| (crate::run::yaml::py_str(k), v))
+                .map(|(k, v)| (guild_format::run::yaml::py_str(k), v))
                 .collect();
             items.sort_by(|x, y| x.0.cmp(&y.0));
             for (k, v) in items {
                 match v {
                     Value::Mapping(_) => {
                         o.push_str(&format!("  {k}:\n"));
-                        for line in crate::run::yaml::dump(v).lines() {
+                        for line in guild_format::run::yaml::dump(v).lines() {
                             o.push_str(&format!("    {line}\n"));
                         }
                     }
@@ -201,7 +202,7 @@ pub fn run_info_text(d: &RunDetail, all_scalars: bool) -> String {
             }
         }
     }
-    crate::text::escape_keep_newlines(&o).into_owned()
+    guild_format::text::escape_keep_newlines(&o).into_owned()
 }
 
 fn push_flags(o: &mut String, title: &str, flags: Option<&Value>) {

@@ -1,11 +1,11 @@
 //! The one place that formats for humans: run tables fitted to the
 //! terminal, `runs info` text, times and durations, and JSON output.
 
-use crate::output::scalars::Summary;
 use crate::api::table::{Cell, Row};
-use crate::query::experiments::Experiment;
-use crate::query::RunInfo;
 use comfy_table::{presets, CellAlignment, ColumnConstraint, ContentArrangement, Table, Width};
+use guild_format::output::scalars::Summary;
+use guild_format::query::experiments::Experiment;
+use guild_format::query::RunInfo;
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -14,7 +14,7 @@ mod info;
 
 pub use info::{run_info_json, run_info_text};
 
-pub use crate::query::{fmt_duration, fmt_time, run_duration};
+pub use guild_format::query::{fmt_duration, fmt_time, run_duration};
 
 pub fn term_width() -> Option<u16> {
     if !std::io::stdout().is_terminal() {
@@ -59,7 +59,7 @@ pub fn op_dir_suffix(op_dir: &str, cwd: &str) -> String {
     } else if let Some(s) = sub(&dir, &parent) {
         format!("../{s}")
     } else {
-        crate::fsutil::tilde(Path::new(&dir))
+        guild_format::fsutil::tilde(Path::new(&dir))
     };
     format!(" ({})", shorten_path(&formatted, 28))
 }
@@ -140,7 +140,7 @@ pub fn table(rows: Vec<Vec<String>>) -> String {
     for r in rows {
         t.add_row(
             r.into_iter()
-                .map(|c| crate::text::escape(&c).into_owned())
+                .map(|c| guild_format::text::escape(&c).into_owned())
                 .collect::<Vec<_>>(),
         );
     }
@@ -226,7 +226,7 @@ pub fn id_preview(runs: &[RunInfo], cwd: &Path) -> String {
 pub fn cmd_line(args: &[String]) -> String {
     args.iter()
         .map(|a| {
-            let q = crate::run::opref::quote(a);
+            let q = guild_format::run::opref::quote(a);
             match q
                 .strip_prefix("''\"'\"'")
                 .and_then(|r| r.strip_suffix("'\"'\"''"))
@@ -243,7 +243,7 @@ pub fn cmd_line(args: &[String]) -> String {
 /// characters escaped on a terminal.
 pub fn out_data(text: &str) {
     let text = if std::io::stdout().is_terminal() {
-        crate::text::escape_keep_newlines(text)
+        guild_format::text::escape_keep_newlines(text)
     } else {
         std::borrow::Cow::Borrowed(text)
     };
@@ -264,12 +264,12 @@ pub fn json(v: &serde_json::Value) {
     out(&serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-pub use crate::query::yaml_to_json;
+pub use guild_format::query::yaml_to_json;
 
 /// `compare --print-scalars`: a run and its scalars' last values.
 pub fn scalars_listing(r: &RunInfo, scalars: &BTreeMap<String, Summary>) -> String {
     let mut o = format!("[{}] {}\n", r.run.short_id(), r.op_desc());
-    for (k, s) in crate::output::scalars::in_guild_order(scalars) {
+    for (k, s) in guild_format::output::scalars::in_guild_order(scalars) {
         o.push_str(&format!("  {k}: {:.6} (step {})\n", s.last, s.last_step));
     }
     o
@@ -303,13 +303,13 @@ pub fn scalars_json(s: &BTreeMap<String, Summary>, all: bool) -> serde_json::Val
     )
 }
 
-pub use crate::fsutil::tilde;
-pub use crate::op::cmd::command_line;
-pub use crate::run::opref::quote as shell_quote;
+pub use guild_format::fsutil::tilde;
+pub use guild_format::run::opref::quote as shell_quote;
+pub use guild_project::op::cmd::command_line;
 
 /// `--help-op` as Guild prints it: usage, description, flags with their
 /// defaults and choices.
-pub fn help_op(op: &crate::op::OpDef) -> String {
+pub fn help_op(op: &guild_project::op::OpDef) -> String {
     let mut s = format!("Usage: guild run [OPTIONS] {} [FLAG]...\n\n", op.name);
     let desc = op.description.trim();
     if !desc.is_empty() {
@@ -332,7 +332,7 @@ pub fn attr_text(v: &serde_yaml_ng::Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        Value::Bool(_) | Value::Number(_) => crate::run::yaml::encode_display(v),
+        Value::Bool(_) | Value::Number(_) => guild_format::run::yaml::encode_display(v),
         Value::Sequence(items) => items
             .iter()
             .map(|i| format!("\n  {}", attr_text(i)))
@@ -340,7 +340,7 @@ pub fn attr_text(v: &serde_yaml_ng::Value) -> String {
         Value::Mapping(m) => {
             let mut items: Vec<(String, &Value)> = m
                 .iter()
-                .map(|(k, v)| (crate::run::yaml::py_str(k), v))
+                .map(|(k, v)| (guild_format::run::yaml::py_str(k), v))
                 .collect();
             items.sort_by(|a, b| a.0.cmp(&b.0));
             items
@@ -354,8 +354,8 @@ pub fn attr_text(v: &serde_yaml_ng::Value) -> String {
 
 /// `run --test-sourcecode`, as Guild prints it: paths relative to the
 /// directory the command was started in (`cwd`), directories with `/`.
-pub fn sourcecode_test(t: &crate::op::source::Test, cwd: &std::path::Path) -> String {
-    let rel = |p: &std::path::Path| crate::fsutil::relative_path(p, cwd);
+pub fn sourcecode_test(t: &guild_project::op::source::Test, cwd: &std::path::Path) -> String {
+    let rel = |p: &std::path::Path| guild_format::fsutil::relative_path(p, cwd);
     let from = rel(&t.from);
     let mut s = if from.as_os_str().is_empty() || from == std::path::Path::new(".") {
         "Copying from the current directory\n".to_string()
@@ -383,8 +383,8 @@ pub fn sourcecode_test(t: &crate::op::source::Test, cwd: &std::path::Path) -> St
 }
 
 /// The flag list of `--help-op` and `guild help`, each line indented.
-pub fn flags_help(defs: &[crate::op::flags::FlagDef], indent: &str) -> String {
-    let mut defs: Vec<&crate::op::flags::FlagDef> = defs.iter().collect();
+pub fn flags_help(defs: &[guild_project::op::flags::FlagDef], indent: &str) -> String {
+    let mut defs: Vec<&guild_project::op::flags::FlagDef> = defs.iter().collect();
     // By name; flags made for dependencies last, as Guild lists them.
     defs.sort_by(|a, b| (a.generated, &a.name).cmp(&(b.generated, &b.name)));
     let w = defs.iter().map(|f| f.name.len()).max().unwrap_or(0) + 2;
@@ -399,7 +399,7 @@ pub fn flags_help(defs: &[crate::op::flags::FlagDef], indent: &str) -> String {
             .to_string();
         let note = match &f.default {
             Some(d) if !d.is_null() => {
-                format!("(default is {})", crate::run::yaml::format_flag(d))
+                format!("(default is {})", guild_format::run::yaml::format_flag(d))
             }
             _ if f.required => "(required)".to_string(),
             _ => String::new(),
@@ -422,21 +422,21 @@ pub fn flags_help(defs: &[crate::op::flags::FlagDef], indent: &str) -> String {
                 let cw = f
                     .choices
                     .iter()
-                    .map(|c| crate::run::yaml::encode_display(c).len())
+                    .map(|c| guild_format::run::yaml::encode_display(c).len())
                     .max()
                     .unwrap_or(0)
                     + 2;
                 for (c, d) in f.choices.iter().zip(f.choice_descriptions.iter()) {
                     s.push_str(&format!(
                         "{indent}{pad}  {:cw$}{d}\n",
-                        crate::run::yaml::encode_display(c)
+                        guild_format::run::yaml::encode_display(c)
                     ));
                 }
             } else {
                 let c: Vec<String> = f
                     .choices
                     .iter()
-                    .map(crate::run::yaml::encode_display)
+                    .map(guild_format::run::yaml::encode_display)
                     .collect();
                 s.push_str(&format!("{indent}{pad}Choices:  {}\n", c.join(", ")));
             }
@@ -462,7 +462,7 @@ pub fn trials_table(trials: &[serde_yaml_ng::Mapping]) -> String {
         for n in &names {
             row.push(
                 t.get(n.as_str())
-                    .map(crate::run::yaml::encode_display)
+                    .map(guild_format::run::yaml::encode_display)
                     .unwrap_or_default(),
             );
         }
@@ -520,7 +520,7 @@ pub fn cell_table(c: &Cell) -> String {
     match c {
         // Guild's `format_flag(v, truncate_floats=6)`: the YAML form with
         // at most 6 decimals, cut, not rounded (`1.0e-07`, `0.699999`).
-        Cell::Num(f) => truncate_decimals(&crate::run::yaml::float_repr_yaml(*f), 6),
+        Cell::Num(f) => truncate_decimals(&guild_format::run::yaml::float_repr_yaml(*f), 6),
         Cell::Bool(b) => if *b { "yes" } else { "no" }.into(),
         other => cell_csv(other),
     }
@@ -685,7 +685,7 @@ pub fn experiments(
 
 /// A run attribute as `guild select --attr` prints it: Guild's formatted
 /// run fields first, else the raw attr as YAML.
-pub fn select_attr(r: &RunInfo, name: &str) -> crate::error::Result<String> {
+pub fn select_attr(r: &RunInfo, name: &str) -> guild_format::error::Result<String> {
     let opref = r.opref.as_deref();
     let formatted = match name {
         "id" => Some(r.run.id.clone()),
@@ -711,8 +711,8 @@ pub fn select_attr(r: &RunInfo, name: &str) -> crate::error::Result<String> {
         return Ok(v);
     }
     match r.run.read_attr(name)? {
-        Some(v) => Ok(crate::run::yaml::dump(&v).trim_end().to_string()),
-        None => Err(crate::error::Error::user(format!(
+        Some(v) => Ok(guild_format::run::yaml::dump(&v).trim_end().to_string()),
+        None => Err(guild_format::error::Error::user(format!(
             "no such run attribute '{name}'"
         ))),
     }
@@ -772,7 +772,7 @@ pub fn remotes_table(remotes: &[crate::api::remotes::Remote]) -> String {
             )
         })
         .collect();
-    crate::text::escape_keep_newlines(&text).into_owned()
+    guild_format::text::escape_keep_newlines(&text).into_owned()
 }
 
 /// `guild remotes --json`: each remote's name, type and description, and
@@ -864,7 +864,7 @@ pub fn remote_status(st: &crate::api::remotes::RemoteStatus) -> String {
         }
     }
     let text: String = rows.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
-    crate::text::escape_keep_newlines(&text).into_owned()
+    guild_format::text::escape_keep_newlines(&text).into_owned()
 }
 
 /// What a merge will copy, and (with --preview) what it skips and why.

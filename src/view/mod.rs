@@ -4,8 +4,8 @@
 //! from the same functions, and its JSON is the CLI's `--json`.
 
 use crate::api::{self, Context, Selection};
-use crate::error::{Error, Result};
 use crate::render;
+use guild_format::error::{Error, Result};
 use std::io::Read;
 use std::sync::Arc;
 

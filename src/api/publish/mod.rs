@@ -7,9 +7,9 @@
 pub mod template;
 
 use super::{Context, RunInfo, Selection};
-use crate::error::{Error, IoContext, Result};
-use crate::guildfile::Guildfile;
-use crate::run::manifest;
+use guild_format::error::{Error, IoContext, Result};
+use guild_format::run::manifest;
+use guild_project::guildfile::Guildfile;
 use serde_yaml_ng::{Mapping, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -77,8 +77,8 @@ pub fn publish_run(ctx: &Context, req: &PublishRequest, run: &RunInfo) -> Result
     let run_dest = req.dest.join(&run.run.id);
     let tpl = find_template(req, opdef.as_ref()).map_err(fail)?;
     let tpl = Template::load(tpl, Some(run_dest.clone())).map_err(fail)?;
-    crate::fsutil::create_dir_all(&req.dest)?;
-    crate::fsutil::touch(&req.dest.join(".guild-nocopy"))?;
+    guild_format::fsutil::create_dir_all(&req.dest)?;
+    guild_format::fsutil::touch(&req.dest.join(".guild-nocopy"))?;
     if run_dest.symlink_metadata().is_ok() {
         std::fs::remove_dir_all(&run_dest).ctx("removing the earlier publication", &run_dest)?;
     }
@@ -92,7 +92,7 @@ pub fn publish_run(ctx: &Context, req: &PublishRequest, run: &RunInfo) -> Result
         std::fs::copy(&output, run_dest.join("output.txt")).ctx("copying", &output)?;
     }
     let mut src_rows = source.iter().cloned().collect::<Vec<_>>();
-    src_rows.sort_by(|a, b| crate::run::ls::natural_cmp(a, b));
+    src_rows.sort_by(|a, b| guild_format::run::ls::natural_cmp(a, b));
     write(
         &run_dest.join("sourcecode.csv"),
         &files_csv(&run.run.dir, &src_rows, req.md5),
@@ -102,7 +102,7 @@ pub fn publish_run(ctx: &Context, req: &PublishRequest, run: &RunInfo) -> Result
         .map(|(rel, _)| rel)
         .filter(|rel| !source.contains(rel))
         .collect();
-    run_files.sort_by(|a, b| crate::run::ls::natural_cmp(a, b));
+    run_files.sort_by(|a, b| guild_format::run::ls::natural_cmp(a, b));
     write(
         &run_dest.join("runfiles.csv"),
         &files_csv(&run.run.dir, &run_files, req.md5),
@@ -163,13 +163,13 @@ pub fn refresh_index(ctx: &Context, dest: &Path, index_template: Option<&str>) -
     let entries = std::fs::read_dir(dest).ctx("listing", dest)?;
     for e in entries.flatten() {
         let yml = e.path().join("run.yml");
-        let Some(text) = crate::fsutil::read_opt(&yml).ok().flatten() else {
+        let Some(text) = guild_format::fsutil::read_opt(&yml).ok().flatten() else {
             continue;
         };
         let v: Value = serde_yaml_ng::from_str(&text).unwrap_or(Value::Null);
         let started = match v.get("started") {
             Some(Value::String(s)) => s.clone(),
-            Some(other) => crate::run::yaml::encode_display(other),
+            Some(other) => guild_format::run::yaml::encode_display(other),
             None => String::new(),
         };
         runs.push((started, e.file_name().to_string_lossy().into_owned(), v));
@@ -185,7 +185,7 @@ pub fn refresh_index(ctx: &Context, dest: &Path, index_template: Option<&str>) -
         .map(|(n, _)| n.clone())
         .unwrap_or_default();
     let text = tpl.render(&name, &ctx_vars).map_err(fail)?;
-    crate::fsutil::write_atomic(&dest.join("README.md"), text.as_bytes())
+    guild_format::fsutil::write_atomic(&dest.join("README.md"), text.as_bytes())
 }
 
 /// What `du --apparent-size` would say less the top directory: every
@@ -270,7 +270,11 @@ fn source_paths(run: &RunInfo) -> BTreeSet<String> {
 
 /// The 10 lines of `run.yml`, as Guild writes them.
 fn write_run_yml(run: &RunInfo, dest: &Path) -> Result<()> {
-    let y = |v: Value| crate::run::yaml::dump_plain(&v).trim_end().to_string();
+    let y = |v: Value| {
+        guild_format::run::yaml::dump_plain(&v)
+            .trim_end()
+            .to_string()
+    };
     let utc = |us: Option<i64>| {
         us.filter(|u| *u != 0)
             .and_then(chrono::DateTime::from_timestamp_micros)
@@ -285,7 +289,7 @@ fn write_run_yml(run: &RunInfo, dest: &Path) -> Result<()> {
         Some(Value::Sequence(args)) => args
             .iter()
             .map(|a| {
-                let s = crate::run::yaml::py_str(a);
+                let s = guild_format::run::yaml::py_str(a);
                 if s.is_empty() || s.contains(' ') {
                     format!("\"{s}\"")
                 } else {
@@ -309,7 +313,7 @@ fn write_run_yml(run: &RunInfo, dest: &Path) -> Result<()> {
         utc(started),
         utc(stopped),
         if started.is_some() && stopped.is_some() {
-            crate::query::fmt_duration(started, stopped)
+            guild_format::query::fmt_duration(started, stopped)
         } else {
             String::new()
         },
@@ -324,7 +328,7 @@ fn write_run_yml(run: &RunInfo, dest: &Path) -> Result<()> {
 fn flags_yml(run: &RunInfo) -> String {
     match run.run.attr("flags") {
         Some(Value::Mapping(m)) if !m.is_empty() => {
-            crate::run::yaml::dump_plain(&Value::Mapping(m))
+            guild_format::run::yaml::dump_plain(&Value::Mapping(m))
         }
         _ => "{}\n".into(),
     }
@@ -351,14 +355,14 @@ fn scalars_csv(run_dir: &Path) -> String {
         events
             .entry(prefix)
             .or_default()
-            .extend(crate::output::tfevents::read_scalars(f.path()));
+            .extend(guild_format::output::tfevents::read_scalars(f.path()));
     }
     let per = events.into_iter().flat_map(|(prefix, ev)| {
-        crate::output::scalars::summarize(ev.into_iter())
+        guild_format::output::scalars::summarize(ev.into_iter())
             .into_iter()
             .map(move |(tag, s)| ((prefix.clone(), tag), s))
     });
-    let f = crate::run::yaml::python_float_repr;
+    let f = guild_format::run::yaml::python_float_repr;
     let mut out = String::from(
         "prefix,tag,count,total,avg_val,first_val,first_step,last_val,last_step,min_val,min_step,max_val,max_step\n",
     );
@@ -542,7 +546,7 @@ fn copy_sourcecode(ctx: &Context, run: &RunInfo, source: &BTreeSet<String>, dest
             .map(str::to_string)
     });
     let root = match dest_attr {
-        Some(d) => crate::fsutil::normalize(&run.run.dir.join(d)),
+        Some(d) => guild_format::fsutil::normalize(&run.run.dir.join(d)),
         None => run.run.dir.clone(),
     };
     for rel in source {
@@ -629,7 +633,10 @@ fn selected(rules: &[Rule], rel: &str) -> Option<bool> {
     rules
         .iter()
         .rev()
-        .find(|(_, pats)| pats.iter().any(|p| crate::run::ls::glob_match(p, rel)))
+        .find(|(_, pats)| {
+            pats.iter()
+                .any(|p| guild_format::run::ls::glob_match(p, rel))
+        })
         .map(|(inc, _)| *inc)
 }
 
@@ -652,7 +659,7 @@ fn copy_runfiles(
         if copy {
             let out = dest.join(&rel);
             if let Some(parent) = out.parent() {
-                crate::fsutil::create_dir_all(parent)?;
+                guild_format::fsutil::create_dir_all(parent)?;
             }
             std::fs::copy(&path, &out).ctx("copying run file", &path)?;
         }

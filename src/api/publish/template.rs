@@ -373,7 +373,7 @@ fn as_int(v: &Value) -> Option<i64> {
 fn file_size(v: Value) -> Value {
     Value::from(
         as_int(&v)
-            .map(|n| crate::text::format_bytes(n.max(0) as u64))
+            .map(|n| guild_format::text::format_bytes(n.max(0) as u64))
             .unwrap_or_default(),
     )
 }
@@ -388,15 +388,15 @@ fn flag_val(v: Value) -> Value {
         serde_yaml_ng::Value::String(s) => s.clone(),
         serde_yaml_ng::Value::Sequence(items) => items
             .iter()
-            .map(|i| format!("\n  {}", crate::run::yaml::encode_display(i)))
+            .map(|i| format!("\n  {}", guild_format::run::yaml::encode_display(i)))
             .collect(),
         serde_yaml_ng::Value::Mapping(m) => {
             let mut kv: Vec<(String, String)> = m
                 .iter()
                 .map(|(k, v)| {
                     (
-                        crate::run::yaml::encode_display(k),
-                        crate::run::yaml::encode_display(v),
+                        guild_format::run::yaml::encode_display(k),
+                        guild_format::run::yaml::encode_display(v),
                     )
                 })
                 .collect();
@@ -405,7 +405,7 @@ fn flag_val(v: Value) -> Value {
                 .map(|(k, v)| format!("\n  {k}: {v}"))
                 .collect()
         }
-        other => crate::run::yaml::encode_display(other),
+        other => guild_format::run::yaml::encode_display(other),
     };
     Value::from(text)
 }

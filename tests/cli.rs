@@ -799,7 +799,7 @@ fn guild_venv() -> PathBuf {
 #[test]
 fn op_main_fast_decode_agrees_with_pyyaml() {
     let venv = guild_venv();
-    let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/exec/op_main.py");
+    let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/guild-project/src/op/op_main.py");
     let check = r#"
 import importlib.util, sys, yaml
 spec = importlib.util.spec_from_file_location("om", sys.argv[1])

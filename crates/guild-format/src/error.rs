@@ -49,10 +49,6 @@ impl Error {
     pub fn usage(msg: impl Into<String>) -> Self {
         Error::Usage(msg.into())
     }
-    /// Exit with `code` without printing anything (e.g. a failed run's own code).
-    pub fn exit(code: i32) -> Self {
-        Error::Exit(code)
-    }
     /// An I/O failure, always naming what was being done and the path.
     pub fn io(action: &str, path: &Path, err: std::io::Error) -> Self {
         Error::Io {

@@ -47,7 +47,7 @@ fn create_tmp(tmp: &Path, private: bool) -> std::io::Result<File> {
 /// Whether files are synced to disk before they are put in place (yes,
 /// unless `GUILD_NO_FSYNC=1`: for scratch homes, tests and tmpfs, where a
 /// power loss does not matter; files are still replaced atomically).
-pub fn syncing() -> bool {
+pub(crate) fn syncing() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ON.get_or_init(|| std::env::var("GUILD_NO_FSYNC").as_deref() != Ok("1"))
 }
@@ -84,7 +84,7 @@ pub fn replace_nosync(path: &Path, data: &[u8]) -> Result<()> {
 /// Write a cache file whole (temp file + rename, its directory made if
 /// needed), not synced: a cache is rebuilt from what it caches, so losing
 /// it in a crash, or failing to write it, is no error.
-pub fn write_cache(path: &Path, data: &[u8]) {
+pub(crate) fn write_cache(path: &Path, data: &[u8]) {
     if let Some(parent) = path.parent() {
         let _ = fs::create_dir_all(parent);
     }
@@ -151,7 +151,7 @@ fn write_many(files: &[(PathBuf, Vec<u8>)], atomic: bool) -> Result<()> {
 /// them at once, so the filesystem's journal commits them in one or two
 /// commits instead of one per file (each file is still synced by its own
 /// fsync, as durability needs on any filesystem).
-pub fn sync_all_batch(files: &[&File]) -> std::io::Result<()> {
+pub(crate) fn sync_all_batch(files: &[&File]) -> std::io::Result<()> {
     if !syncing() {
         return Ok(());
     }
@@ -236,13 +236,13 @@ pub fn read_opt(path: &Path) -> Result<Option<String>> {
 /// Read a whole file that is usually small (attrs, markers) in one read
 /// call: `fs::read` also stats the file and reads again to see EOF, which
 /// doubles the syscalls of listing thousands of runs.
-pub fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
+pub(crate) fn read_small(path: &Path) -> std::io::Result<Vec<u8>> {
     read_all_small(fs::File::open(path)?)
 }
 
 /// The largest run metadata file read (an attr, a marker, the opref):
 /// reading a run never loads unbounded data.
-pub const MAX_SMALL_FILE: u64 = 4 << 20;
+pub(crate) const MAX_SMALL_FILE: u64 = 4 << 20;
 
 fn read_all_small(mut f: File) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
@@ -324,7 +324,7 @@ impl At {
 
     /// The names in the directory `rel` (`.` for this one), without `.`
     /// and `..`; names that are not UTF-8 are left out.
-    pub fn names(&self, rel: &str) -> std::io::Result<Vec<String>> {
+    pub(crate) fn names(&self, rel: &str) -> std::io::Result<Vec<String>> {
         use std::os::fd::AsRawFd;
         let mut dir = nix::dir::Dir::openat(
             Some(self.0.as_raw_fd()),
@@ -351,7 +351,7 @@ impl At {
     }
 
     /// Whether `rel` is a directory (following symlinks, as `Path::is_dir`).
-    pub fn is_dir(&self, rel: &str) -> bool {
+    pub(crate) fn is_dir(&self, rel: &str) -> bool {
         self.stat(rel)
             .is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
     }

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use serde_yaml_ng::Value;
 use std::borrow::Cow;
 
-pub const REDACTED: &str = "<redacted>";
+pub(crate) const REDACTED: &str = "<redacted>";
 
 const NAME_PARTS: &[&str] = &[
     "KEY",
@@ -81,7 +81,7 @@ impl Rules {
         })
     }
 
-    pub fn secret_name(&self, name: &str) -> bool {
+    pub(crate) fn secret_name(&self, name: &str) -> bool {
         if self.keep.iter().any(|k| k == name) {
             return false;
         }

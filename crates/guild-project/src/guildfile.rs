@@ -9,7 +9,7 @@ use guild_format::run::yaml;
 use serde_yaml_ng::{Mapping, Value};
 use std::path::{Path, PathBuf};
 
-pub const NAME: &str = "guild.yml";
+pub(crate) const NAME: &str = "guild.yml";
 
 /// Operation keys Guild 0.9 accepts.
 const OP_KEYS: &[&str] = &[
@@ -91,7 +91,7 @@ pub struct Guildfile {
     pub path: PathBuf,
     pub dir: PathBuf,
     /// MD5 of the file's bytes: the opref version of its operations.
-    pub md5: String,
+    pub(crate) md5: String,
     pub models: Vec<Model>,
 }
 
@@ -100,11 +100,11 @@ pub struct Model {
     /// Empty for the anonymous model of an operations-only file.
     pub name: String,
     pub description: String,
-    pub default: bool,
-    pub sourcecode: Option<Value>,
+    pub(crate) default: bool,
+    pub(crate) sourcecode: Option<Value>,
     pub ops: Vec<OpConfig>,
     /// `resources`: named lists of sources operations may require by name.
-    pub resources: Mapping,
+    pub(crate) resources: Mapping,
 }
 
 /// One operation's configuration after extends, includes, params and
@@ -120,14 +120,14 @@ impl OpConfig {
         self.cfg.get(key).filter(|v| !v.is_null())
     }
 
-    pub fn str(&self, key: &str) -> Option<String> {
+    pub(crate) fn str(&self, key: &str) -> Option<String> {
         match self.get(key)? {
             Value::String(s) => Some(s.clone()),
             other => Some(guild_format::run::yaml::encode_display(other)),
         }
     }
 
-    pub fn bool(&self, key: &str) -> Option<bool> {
+    pub(crate) fn bool(&self, key: &str) -> Option<bool> {
         self.get(key).and_then(Value::as_bool)
     }
 
@@ -175,7 +175,7 @@ impl Guildfile {
         })
     }
 
-    pub fn default_model(&self) -> Option<&Model> {
+    pub(crate) fn default_model(&self) -> Option<&Model> {
         if self.models.len() == 1 {
             return self.models.first();
         }
@@ -223,7 +223,7 @@ impl Guildfile {
 
 /// The largest guild.yml read: real ones are a few KiB; a huge one would
 /// take the YAML parser seconds and hundreds of MB.
-pub const MAX_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_BYTES: u64 = 1 << 20;
 /// The deepest flow (`[`/`{`) nesting and block indentation accepted.
 const MAX_FLOW_DEPTH: usize = 64;
 const MAX_INDENT: usize = 512;
@@ -1060,14 +1060,14 @@ fn substitute_params(v: Value, params: &Mapping) -> Value {
 }
 
 #[derive(Debug, Clone)]
-pub enum PathSeg {
+pub(crate) enum PathSeg {
     Key(String),
     Index(usize),
 }
 
 /// Best-effort 1-based (line, column) of a node in block-style YAML, found
 /// by following `path` through indentation. None when it cannot be found.
-pub fn locate(text: &str, path: &[PathSeg]) -> Option<(usize, usize)> {
+pub(crate) fn locate(text: &str, path: &[PathSeg]) -> Option<(usize, usize)> {
     let lines: Vec<&str> = text.lines().collect();
     let mut start = 0usize;
     let mut min_indent: isize = -1;

@@ -2,9 +2,9 @@
 //! own process group, supervise it (forwarding SIGINT/SIGTERM/SIGHUP to the
 //! group, SIGKILL after a grace period), and stop runs from another process.
 
-pub mod signals;
+pub(crate) mod signals;
 
-pub use signals::{Forward, StopSignals};
+pub(crate) use signals::{Forward, StopSignals};
 
 use guild_format::error::{Error, IoContext, Result};
 use guild_format::fsutil;
@@ -19,12 +19,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Exit status Guild records for a foreground run interrupted with Ctrl-C.
-pub const INTERRUPTED_STATUS: i64 = -16;
+pub(crate) const INTERRUPTED_STATUS: i64 = -16;
 /// Grace between forwarding a stop signal and SIGKILL of the group.
-pub const DEFAULT_GRACE: Duration = Duration::from_secs(30);
+pub(crate) const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 
 /// What [`wait_any_child`] saw.
-pub enum Waited {
+pub(crate) enum Waited {
     /// Child `pid` ended: its exit code, or 128 + the signal that killed it.
     Ended { pid: i32, code: i32 },
     /// Nothing to report this time (interrupted, or a stop or continue).
@@ -35,7 +35,7 @@ pub enum Waited {
 
 /// Wait for any child of this process to end (a parallel sweep's trial
 /// supervisors).
-pub fn wait_any_child() -> Waited {
+pub(crate) fn wait_any_child() -> Waited {
     use nix::sys::wait::{waitpid, WaitStatus};
     match waitpid(None, None) {
         Ok(WaitStatus::Exited(pid, c)) => Waited::Ended {
@@ -54,7 +54,7 @@ pub fn wait_any_child() -> Waited {
 /// End this process by signal `sig` itself (output flushed), so that its
 /// supervisor records how it was stopped (terminated, exit -15) as
 /// Guild's does. Returns only when the signal does not end the process.
-pub fn end_by_signal(sig: i32) {
+pub(crate) fn end_by_signal(sig: i32) {
     use std::io::Write;
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
@@ -75,28 +75,28 @@ fn grow_pipe<F: std::os::fd::AsFd>(f: &F) {
     );
 }
 
-pub struct SpawnSpec<'a> {
-    pub argv: &'a [String],
-    pub env: &'a BTreeMap<String, String>,
-    pub cwd: &'a Path,
-    pub echo: bool,
-    pub parser: guild_format::output::scalars::ScalarParser,
-    pub stdin_null: bool,
+pub(crate) struct SpawnSpec<'a> {
+    pub(crate) argv: &'a [String],
+    pub(crate) env: &'a BTreeMap<String, String>,
+    pub(crate) cwd: &'a Path,
+    pub(crate) echo: bool,
+    pub(crate) parser: guild_format::output::scalars::ScalarParser,
+    pub(crate) stdin_null: bool,
     /// A run stopped by a signal counts as completed (op `stoppable`).
-    pub stoppable: bool,
+    pub(crate) stoppable: bool,
     /// `--stop-after`: SIGTERM to the run's group at this time.
-    pub deadline: Option<Instant>,
+    pub(crate) deadline: Option<Instant>,
     /// Called once the process is started (LOCK written), or failed to
     /// start: the start's metadata is written while the process boots. An
     /// error stops the process.
-    pub on_start: Option<Box<dyn FnOnce() -> Result<()> + 'a>>,
+    pub(crate) on_start: Option<Box<dyn FnOnce() -> Result<()> + 'a>>,
     /// Who hears the supervisor's own lines (`--stop-after`).
-    pub report: Option<std::sync::Arc<dyn guild_format::report::Reporter>>,
+    pub(crate) report: Option<std::sync::Arc<dyn guild_format::report::Reporter>>,
 }
 
 /// Spawn and supervise the operation of `run` until it exits; record LOCK,
 /// `exit_status`, `stopped`. Returns the recorded exit status.
-pub fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
+pub(crate) fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
     let mut on_start = spec.on_start.take();
     let mut started = move || on_start.take().map_or(Ok(()), |f| f());
     let lock = run.guild_path("LOCK");
@@ -350,7 +350,7 @@ fn group_alive(pgid: i32) -> bool {
 }
 
 /// Record the end of a run: `exit_status`, `stopped`, then remove LOCK.
-pub fn finish(run: &Run, exit_status: i64) -> Result<()> {
+pub(crate) fn finish(run: &Run, exit_status: i64) -> Result<()> {
     if !run.guild_dir().exists() {
         return Ok(()); // deleted while running
     }
@@ -387,7 +387,7 @@ pub enum Stopped {
 /// the start recorded in `LOCK.proc` or `started`, and the kernel's word
 /// that it works in the run dir); never pid <= 1, this process or its group.
 /// If no supervisor records the end, record it here.
-pub fn stop(run: &Run, timeout: Duration) -> Result<Stopped> {
+pub(crate) fn stop(run: &Run, timeout: Duration) -> Result<Stopped> {
     let Some((pid, owner)) = run.lock_owner(true) else {
         return Ok(Stopped::NotRunning);
     };
@@ -480,7 +480,7 @@ impl Claim {
     }
 
     /// Whether some process holds the claim on `run` (its supervisor).
-    pub fn is_held(run: &Run) -> bool {
+    pub(crate) fn is_held(run: &Run) -> bool {
         let Ok(file) = std::fs::File::open(run.guild_path("LOCK.start")) else {
             return false;
         };
@@ -530,12 +530,12 @@ impl Claim {
         Ok(Claim { file })
     }
 
-    pub fn raw_fd(&self) -> i32 {
+    pub(crate) fn raw_fd(&self) -> i32 {
         self.file.as_raw_fd()
     }
 
     /// Another handle on the same claim (a dup of its fd).
-    pub fn try_clone(&self) -> Result<Claim> {
+    pub(crate) fn try_clone(&self) -> Result<Claim> {
         Ok(Claim {
             file: self
                 .file
@@ -582,7 +582,7 @@ impl Detach {
     }
 }
 
-pub fn spawn_supervisor(
+pub(crate) fn spawn_supervisor(
     mut cmd: Command,
     claim: &Claim,
     detach: Detach,
@@ -634,7 +634,7 @@ pub fn exit_now(code: i32) -> ! {
 /// so nothing is read or built twice), detached as `detach` says. The
 /// child exits with `f`'s code, or `fail`'s for its error. None when this process has other threads
 /// (the caller then starts a supervisor with [`spawn_supervisor`]).
-pub fn fork_supervisor(
+pub(crate) fn fork_supervisor(
     detach: Detach,
     f: impl FnOnce() -> Result<i32>,
     fail: impl FnOnce(Error) -> i32,
@@ -675,7 +675,7 @@ pub fn fork_supervisor(
 /// Ctrl-C and SIGTERM on to it (it stops the run and records how it
 /// ended). A hangup ends only this process: the run goes on. Returns the
 /// supervisor's exit code, which is the run's.
-pub fn attach(child: i32) -> Result<i32> {
+pub(crate) fn attach(child: i32) -> Result<i32> {
     let signals = StopSignals::catch(&[libc::SIGINT, libc::SIGTERM], Forward::Process)?;
     signals.forward_to_process(child);
     use nix::sys::wait::{waitpid, WaitStatus};

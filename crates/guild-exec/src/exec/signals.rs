@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 /// What a guard does with a signal besides recording it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Forward {
+pub(crate) enum Forward {
     /// Only record it (the caller checks [`StopSignals::received`]).
     Nothing,
     /// To the process group set with [`StopSignals::forward_to`]: SIGINT as
@@ -58,14 +58,14 @@ impl State {
 
 /// The stop signals of this process while the guard lives.
 #[derive(Debug)]
-pub struct StopSignals {
+pub(crate) struct StopSignals {
     state: Arc<State>,
     ids: Vec<signal_hook::SigId>,
 }
 
 impl StopSignals {
     /// Catch `signals`, doing `forward` with each.
-    pub fn catch(signals: &[i32], forward: Forward) -> Result<StopSignals> {
+    pub(crate) fn catch(signals: &[i32], forward: Forward) -> Result<StopSignals> {
         let state = Arc::new(State::default());
         let mut guard = StopSignals {
             state: state.clone(),
@@ -85,13 +85,13 @@ impl StopSignals {
     }
 
     /// SIGINT, SIGTERM and SIGHUP, passed on to the run's process group.
-    pub fn for_supervisor() -> Result<StopSignals> {
+    pub(crate) fn for_supervisor() -> Result<StopSignals> {
         Self::catch(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP], Forward::Group)
     }
 
     /// Where signals go from now on (a pid or group leader; 0: nowhere).
     /// A signal that arrived before the child existed is passed on now.
-    pub fn forward_to(&self, pid: i32) {
+    pub(crate) fn forward_to(&self, pid: i32) {
         self.state.target.store(pid, Ordering::SeqCst);
         let first = self.received();
         if pid > 1 && first != 0 {
@@ -104,7 +104,7 @@ impl StopSignals {
 
     /// Where [`Forward::Process`] signals go from now on; one that arrived
     /// before is passed on at once.
-    pub fn forward_to_process(&self, pid: i32) {
+    pub(crate) fn forward_to_process(&self, pid: i32) {
         self.state.target.store(pid, Ordering::SeqCst);
         let first = self.received();
         if pid > 1 && first != 0 {
@@ -116,12 +116,12 @@ impl StopSignals {
     }
 
     /// The first signal received, 0 if none.
-    pub fn received(&self) -> i32 {
+    pub(crate) fn received(&self) -> i32 {
         self.state.first.load(Ordering::SeqCst)
     }
 
     /// A handle on what arrived, for a watchdog thread.
-    pub fn watch(&self) -> Received {
+    pub(crate) fn watch(&self) -> Received {
         Received(self.state.clone())
     }
 }
@@ -137,11 +137,11 @@ impl Drop for StopSignals {
 
 /// What a [`StopSignals`] guard has received, readable from another thread.
 #[derive(Debug, Clone)]
-pub struct Received(Arc<State>);
+pub(crate) struct Received(Arc<State>);
 
 impl Received {
     /// The first signal received, 0 if none.
-    pub fn first(&self) -> i32 {
+    pub(crate) fn first(&self) -> i32 {
         self.0.first.load(Ordering::SeqCst)
     }
 }

@@ -206,7 +206,7 @@ fn supervisor_cmd(home: &Home, run: &Run, cwd: &Path) -> Result<std::process::Co
 
 /// Start `run` in a detached `guild run --start` process and wait until it
 /// runs (or has ended). Returns the supervising process's pid.
-pub fn start_background(
+pub(crate) fn start_background(
     home: &Home,
     run: &Run,
     cwd: &Path,
@@ -250,7 +250,7 @@ pub fn start_background(
 /// Start `run` in a `guild run --start` supervisor that stays in this
 /// process's group (stopping the group stops it) and return it to the
 /// caller to wait on; its output goes to pipes when `piped`.
-pub fn start_child(
+pub(crate) fn start_child(
     home: &Home,
     run: &Run,
     cwd: &Path,
@@ -279,7 +279,7 @@ pub fn start_child(
 /// with `guild watch`). Inside a pipeline or sweep (`detach` false) the
 /// supervisor stays in the caller's process group, so stopping the caller's
 /// group stops it. Returns the run's exit code.
-pub fn start_attached(
+pub(crate) fn start_attached(
     home: &Home,
     run: &Run,
     cwd: &Path,

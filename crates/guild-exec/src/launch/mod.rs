@@ -16,7 +16,7 @@ use guild_format::run::{Run, Status};
 use std::path::Path;
 use std::time::Duration;
 
-pub use guild_format::run::placement::Placement;
+pub(crate) use guild_format::run::placement::Placement;
 pub use local::StartOpts;
 
 /// How the caller of [`Target::start`] follows the run.

@@ -52,10 +52,10 @@ pub enum Sent {
 /// One remote, reached and ready: its guild home exists and holds this
 /// binary.
 pub struct Sender<'a> {
-    pub home: &'a Home,
+    pub(crate) home: &'a Home,
     pub remote: Remote,
-    pub site: Site,
-    pub report: Arc<dyn Reporter>,
+    pub(crate) site: Site,
+    pub(crate) report: Arc<dyn Reporter>,
     digest: String,
     prep: Option<Prepared>,
     /// The runs to send need Python there (checked when connecting).
@@ -505,7 +505,7 @@ impl<'a> Sender<'a> {
     }
 
     /// As [`Sender::guild`], capturing stdout.
-    pub fn guild_output(&mut self, args: &[String]) -> Result<String> {
+    pub(crate) fn guild_output(&mut self, args: &[String]) -> Result<String> {
         for attempt in 0..2 {
             let script = self.site.guild_script(&self.digest, args);
             let out = self
@@ -527,7 +527,10 @@ impl<'a> Sender<'a> {
 
     /// The remote's guild home and the status of its runs (`specs`, or
     /// all), as its guild sees them: run dir plus scheduler.
-    pub fn remote_statuses(&mut self, specs: &[String]) -> Result<(String, Vec<(String, String)>)> {
+    pub(crate) fn remote_statuses(
+        &mut self,
+        specs: &[String],
+    ) -> Result<(String, Vec<(String, String)>)> {
         let mut args = vec!["__status".to_string()];
         args.extend(specs.iter().cloned());
         let text = self.guild_output(&args)?;
@@ -700,9 +703,9 @@ pub fn slurm_summary(remote: &Remote, job: &str, name: &str, trials: usize) -> V
 }
 
 /// The local record of a run on a remote: stopping it stops it there.
-pub struct Record<'h> {
-    pub caller: &'h super::Caller<'h>,
-    pub remote: String,
+pub(crate) struct Record<'h> {
+    pub(crate) caller: &'h super::Caller<'h>,
+    pub(crate) remote: String,
 }
 
 impl Record<'_> {
@@ -746,9 +749,9 @@ impl Target for Record<'_> {
 }
 
 /// A run started by a Slurm job on this cluster.
-pub struct SlurmJob<'h> {
-    pub home: &'h Home,
-    pub job: String,
+pub(crate) struct SlurmJob<'h> {
+    pub(crate) home: &'h Home,
+    pub(crate) job: String,
 }
 
 impl Target for SlurmJob<'_> {

@@ -42,7 +42,7 @@ impl Options {
         Value::Mapping(m)
     }
 
-    pub fn from_value(v: Option<&Value>) -> Options {
+    pub(crate) fn from_value(v: Option<&Value>) -> Options {
         let get = |k: &str| v.and_then(|v| v.get(k));
         Options {
             parallel: get("parallel").and_then(Value::as_u64).unwrap_or(1).max(1) as usize,
@@ -386,7 +386,7 @@ fn trial_desc(t: &Mapping) -> String {
 }
 
 /// A deadline for `--stop-after MINUTES`.
-pub fn deadline(minutes: Option<f64>) -> Option<Instant> {
+pub(crate) fn deadline(minutes: Option<f64>) -> Option<Instant> {
     minutes
         .filter(|m| *m > 0.0)
         .map(|m| Instant::now() + Duration::from_secs_f64(m * 60.0))

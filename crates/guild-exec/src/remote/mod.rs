@@ -7,27 +7,27 @@ use guild_format::error::{Error, Result};
 use serde_yaml_ng::{Mapping, Value};
 use std::path::Path;
 
-pub mod site;
-pub mod slurm;
+pub(crate) mod site;
+pub(crate) mod slurm;
 
 /// How to reach a host over SSH (the system `ssh`, so `~/.ssh/config`,
 /// agents and ProxyJump apply).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Ssh {
-    pub host: String,
-    pub port: Option<u16>,
-    pub user: Option<String>,
-    pub private_key: Option<String>,
-    pub connect_timeout: Option<u64>,
+    pub(crate) host: String,
+    pub(crate) port: Option<u16>,
+    pub(crate) user: Option<String>,
+    pub(crate) private_key: Option<String>,
+    pub(crate) connect_timeout: Option<u64>,
     /// The guild home on the host (default: `~/.guild`).
-    pub guild_home: Option<String>,
+    pub(crate) guild_home: Option<String>,
     /// A venv to activate before running (`venv-path`).
-    pub venv_path: Option<String>,
+    pub(crate) venv_path: Option<String>,
     /// Shell lines run before the command (`init`).
-    pub init: Vec<String>,
-    pub env: Vec<(String, String)>,
+    pub(crate) init: Vec<String>,
+    pub(crate) env: Vec<(String, String)>,
     /// An ssh client config file to use (`ssh -F`), instead of the user's.
-    pub ssh_config: Option<String>,
+    pub(crate) ssh_config: Option<String>,
 }
 
 /// What a probe of a host found (`remote status`).
@@ -158,7 +158,7 @@ impl Slurm {
 impl Ssh {
     /// `ssh` with this host's options, ready for a remote command. Batch
     /// mode: never a password prompt.
-    pub fn command(&self) -> std::process::Command {
+    pub(crate) fn command(&self) -> std::process::Command {
         let mut c = self.command_base();
         c.arg(&self.host);
         c
@@ -200,19 +200,19 @@ pub struct Slurm {
     /// The login node; None: `sbatch` runs on this machine.
     pub login: Option<Ssh>,
     pub partition: Option<String>,
-    pub account: Option<String>,
-    pub qos: Option<String>,
+    pub(crate) account: Option<String>,
+    pub(crate) qos: Option<String>,
     /// `--time` (`HH:MM:SS`, `D-HH:MM`...).
-    pub time: Option<String>,
-    pub cpus_per_task: Option<u64>,
-    pub mem: Option<String>,
-    pub gres: Option<String>,
+    pub(crate) time: Option<String>,
+    pub(crate) cpus_per_task: Option<u64>,
+    pub(crate) mem: Option<String>,
+    pub(crate) gres: Option<String>,
     /// At most this many tasks of a sweep's job array at once.
     pub array_parallelism: Option<u64>,
     /// Extra `#SBATCH` lines, as given.
-    pub sbatch: Vec<String>,
+    pub(crate) sbatch: Vec<String>,
     /// The guild home on the cluster's shared filesystem.
-    pub guild_home: Option<String>,
+    pub(crate) guild_home: Option<String>,
     /// Cost of one job-hour, for the submission summary.
     pub hourly_cost: Option<f64>,
 }
@@ -246,7 +246,7 @@ impl Remote {
 
 /// The remotes of the config at `path` (none when it does not exist),
 /// sorted by name.
-pub fn load(path: &Path) -> Result<Vec<Remote>> {
+pub(crate) fn load(path: &Path) -> Result<Vec<Remote>> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

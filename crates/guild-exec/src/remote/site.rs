@@ -15,40 +15,40 @@ const NO_BINARY: i32 = 97;
 
 /// One remote's commands and files.
 #[derive(Debug, Clone)]
-pub struct Site {
+pub(crate) struct Site {
     /// The remote's name.
-    pub name: String,
+    pub(crate) name: String,
     /// The host; None: this machine.
-    pub ssh: Option<Ssh>,
+    pub(crate) ssh: Option<Ssh>,
     /// The guild home there, as configured (`~/.guild` by default).
-    pub home: String,
+    pub(crate) home: String,
     /// Shell lines run before any guild command there: `init`, the
     /// venv's activation, `env`.
-    pub setup: Vec<String>,
+    pub(crate) setup: Vec<String>,
 }
 
 /// What [`Site::prepare`] found.
 #[derive(Debug, Clone, Default)]
 pub struct Prepared {
     /// The guild home there, absolute.
-    pub home: String,
+    pub(crate) home: String,
     /// This binary's copy is there.
-    pub has_binary: bool,
+    pub(crate) has_binary: bool,
     /// `python3 --version` there.
-    pub python: Option<String>,
+    pub(crate) python: Option<String>,
     /// `sbatch` is on the PATH there.
-    pub sbatch: bool,
+    pub(crate) sbatch: bool,
 }
 
 impl Prepared {
     /// This binary's copy there.
-    pub fn binary(&self, digest: &str) -> String {
+    pub(crate) fn binary(&self, digest: &str) -> String {
         format!("{}/bin/guild-{digest}", self.home)
     }
 }
 
 impl Site {
-    pub fn of(remote: &Remote) -> Result<Site> {
+    pub(crate) fn of(remote: &Remote) -> Result<Site> {
         let (ssh, home) = match &remote.kind {
             Kind::Ssh(s) => (Some(s.clone()), s.guild_home.clone()),
             Kind::Slurm(c) => (c.login.clone(), c.guild_home.clone()),
@@ -79,7 +79,7 @@ impl Site {
 
     /// Forget a shared connection that no longer works (its master was
     /// killed): the next command makes a new one.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         if let Some(s) = &self.ssh {
             let sock = control_dir().join(socket_name(s));
             let alive = s
@@ -100,7 +100,7 @@ impl Site {
     }
 
     /// Where it is, as people write it.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.ssh {
             Some(s) => s.address(),
             None => "this machine".into(),
@@ -108,7 +108,7 @@ impl Site {
     }
 
     /// `sh -c SCRIPT` there (stdin null unless the caller sets it).
-    pub fn shell(&self, script: &str) -> Result<Command> {
+    pub(crate) fn shell(&self, script: &str) -> Result<Command> {
         let mut c = match &self.ssh {
             Some(s) => {
                 let master = ensure_master(s)?;
@@ -128,7 +128,7 @@ impl Site {
 
     /// `rsync -a` with this site's ssh options; paths there are given by
     /// [`Site::path`].
-    pub fn rsync(&self) -> Result<Command> {
+    pub(crate) fn rsync(&self) -> Result<Command> {
         let mut c = Command::new("rsync");
         c.arg("-a");
         if let Some(s) = &self.ssh {
@@ -145,7 +145,7 @@ impl Site {
     }
 
     /// A path there, as rsync takes it.
-    pub fn path(&self, p: &str) -> String {
+    pub(crate) fn path(&self, p: &str) -> String {
         match &self.ssh {
             Some(s) => format!("{}:{p}", s.host),
             None => p.to_string(),
@@ -155,7 +155,7 @@ impl Site {
     /// One round trip: make the guild home's `runs` and `bin` there (so an
     /// unwritable home fails before anything is copied), and say whether
     /// this binary, Python, rsync and sbatch are there.
-    pub fn prepare(&self, digest: &str) -> Result<Prepared> {
+    pub(crate) fn prepare(&self, digest: &str) -> Result<Prepared> {
         let script = format!(
             "h={home}; mkdir -p \"$h/runs\" \"$h/bin\" 2>&1 | tail -1 | sed 's/^/mkdir=/'; \
              [ -w \"$h/runs\" ] || {{ echo \"unwritable=$h\"; exit 0; }}; \
@@ -217,7 +217,7 @@ impl Site {
     }
 
     /// Copy this binary there unless it already is (by digest).
-    pub fn ensure_binary(&self, prep: &Prepared, exe: &Path, digest: &str) -> Result<()> {
+    pub(crate) fn ensure_binary(&self, prep: &Prepared, exe: &Path, digest: &str) -> Result<()> {
         if prep.has_binary {
             return Ok(());
         }
@@ -227,7 +227,7 @@ impl Site {
     /// `rsync -a SOURCES... DEST` to this site (files are written to a
     /// temporary name and renamed: an interrupted copy leaves no half
     /// file, and copying again resumes).
-    pub fn copy_to(&self, sources: &[PathBuf], dest: &str, excludes: &[&str]) -> Result<()> {
+    pub(crate) fn copy_to(&self, sources: &[PathBuf], dest: &str, excludes: &[&str]) -> Result<()> {
         let mut c = self.rsync()?;
         for e in excludes {
             c.arg(format!("--exclude={e}"));
@@ -239,7 +239,7 @@ impl Site {
     /// `rsync -a -r --files-from` the given paths (relative to `base`
     /// there) into `dest` here; what was removed there is removed here,
     /// except the `excludes` (this side's own files).
-    pub fn copy_from(
+    pub(crate) fn copy_from(
         &self,
         base: &str,
         rel: &[String],
@@ -313,7 +313,7 @@ impl Site {
     }
 
     /// `script` after the site's setup lines.
-    pub fn with_setup(&self, script: &str) -> String {
+    pub(crate) fn with_setup(&self, script: &str) -> String {
         let mut s = self.setup.join("\n");
         if !s.is_empty() {
             s.push('\n');
@@ -324,7 +324,7 @@ impl Site {
 
     /// Shell lines that set `h` to the guild home there and `b` to this
     /// binary's copy in it, and exit with [`NO_BINARY`] when it is missing.
-    pub fn guild_prelude(&self, digest: &str) -> String {
+    pub(crate) fn guild_prelude(&self, digest: &str) -> String {
         format!(
             "h={home}; b=\"$h/bin/guild-{digest}\"; [ -x \"$b\" ] || exit {NO_BINARY}; ",
             home = home_expr(&self.home)
@@ -334,7 +334,7 @@ impl Site {
     /// A script that runs this binary's copy there with `args` (each
     /// quoted; never a flag value) in the guild home (see
     /// [`Site::guild_prelude`]).
-    pub fn guild_script(&self, digest: &str, args: &[String]) -> String {
+    pub(crate) fn guild_script(&self, digest: &str, args: &[String]) -> String {
         let args: Vec<String> = args.iter().map(|a| quote(a)).collect();
         self.with_setup(&format!(
             "{}GUILD_HOME=\"$h\" exec \"$b\" {}",
@@ -344,7 +344,7 @@ impl Site {
     }
 
     /// An error for a command there that failed to connect.
-    pub fn unreachable(&self, stderr: &[u8]) -> Error {
+    pub(crate) fn unreachable(&self, stderr: &[u8]) -> Error {
         match &self.ssh {
             Some(s) => s.unreachable(stderr),
             None => Error::user(format!(
@@ -356,7 +356,7 @@ impl Site {
 }
 
 /// `path` for a POSIX shell, `~/` as `"$HOME"/`.
-pub fn home_expr(path: &str) -> String {
+pub(crate) fn home_expr(path: &str) -> String {
     match path.strip_prefix("~/") {
         Some(rest) => format!("\"$HOME\"/{}", quote(rest)),
         None if path == "~" => "\"$HOME\"".into(),
@@ -365,7 +365,7 @@ pub fn home_expr(path: &str) -> String {
 }
 
 /// Whether a remote command's exit says the binary is missing there.
-pub fn is_missing_binary(code: Option<i32>) -> bool {
+pub(crate) fn is_missing_binary(code: Option<i32>) -> bool {
     code == Some(NO_BINARY)
 }
 
@@ -428,7 +428,7 @@ fn socket_name(s: &Ssh) -> String {
 
 /// This binary's digest (SHA-1 of its bytes), cached in `cache` by its
 /// size and modification time.
-pub fn exe_digest(exe: &Path, cache: &Path) -> Result<String> {
+pub(crate) fn exe_digest(exe: &Path, cache: &Path) -> Result<String> {
     use sha1::{Digest, Sha1};
     use std::os::unix::fs::MetadataExt;
     let md = std::fs::metadata(exe).map_err(|e| Error::io("reading", exe, e))?;
@@ -506,7 +506,7 @@ impl Ssh {
     }
 
     /// One line for a failed connection, naming what to check.
-    pub fn unreachable(&self, stderr: &[u8]) -> Error {
+    pub(crate) fn unreachable(&self, stderr: &[u8]) -> Error {
         let why = last_line(stderr, "ssh failed");
         let fix = if why.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
             || why.contains("Host key verification failed")

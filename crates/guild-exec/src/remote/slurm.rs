@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 /// N starts `ids[N]`) with `bin` in the guild home `home` (absolute paths
 /// on the cluster's shared filesystem). Run ids are the only per-run
 /// values in it: flag values stay in the run directories.
-pub fn job_script(
+pub(crate) fn job_script(
     c: &Slurm,
     setup: &[String],
     home: &str,
@@ -74,7 +74,7 @@ pub fn job_script(
 }
 
 /// What was asked of the scheduler, for the submission summary.
-pub fn resources(c: &Slurm) -> String {
+pub(crate) fn resources(c: &Slurm) -> String {
     let mut r = Vec::new();
     if let Some(p) = &c.partition {
         r.push(format!("partition {p}"));
@@ -106,7 +106,7 @@ pub fn resources(c: &Slurm) -> String {
 
 /// A run's status from the scheduler's state of its job, for a run whose
 /// directory cannot say (it never started, or its process was killed).
-pub fn status_of_state(state: &str) -> Option<Status> {
+pub(crate) fn status_of_state(state: &str) -> Option<Status> {
     Some(match state {
         "PENDING" | "REQUEUED" | "REQUEUE_HOLD" | "REQUEUE_FED" | "SUSPENDED" | "RESV_DEL_HOLD" => {
             Status::Pending
@@ -125,7 +125,7 @@ pub fn status_of_state(state: &str) -> Option<Status> {
 /// array task), None when squeue is not here or no longer knows it. One
 /// `squeue` answers every run that asks within a second (a listing of
 /// many runs costs one call; a long-lived process still sees changes).
-pub fn job_state(job: &str) -> Option<(String, String)> {
+pub(crate) fn job_state(job: &str) -> Option<(String, String)> {
     type Snapshot = (Instant, HashMap<String, (String, String)>);
     static SNAPSHOT: Mutex<Option<Snapshot>> = Mutex::new(None);
     let mut guard = SNAPSHOT.lock().unwrap_or_else(|e| e.into_inner());

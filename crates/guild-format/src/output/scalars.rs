@@ -28,7 +28,7 @@ pub struct ScalarParser {
 
 impl ScalarParser {
     /// Guild's default patterns; keys equal to a flag name are ignored.
-    pub fn defaults(flag_names: Vec<String>) -> ScalarParser {
+    pub(crate) fn defaults(flag_names: Vec<String>) -> ScalarParser {
         let pats = [
             r"\key: +\value\s+\((?:step\s+)?(?P<step>\step)\)$",
             r"^(\key):\s+(\value)(?:\s+\(.*\))?$",
@@ -127,7 +127,7 @@ impl ScalarParser {
     /// What a line needs to be tried at all: None when no line can match
     /// (no patterns), Some(true) when it needs a `:` (the default
     /// patterns), Some(false) when every line is tried.
-    pub fn needs_colon(&self) -> Option<bool> {
+    pub(crate) fn needs_colon(&self) -> Option<bool> {
         (!self.patterns.is_empty()).then_some(self.defaults)
     }
 

@@ -8,43 +8,43 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, PartialEq, Message)]
-pub struct Event {
+pub(crate) struct Event {
     #[prost(double, optional, tag = "1")]
-    pub wall_time: Option<f64>,
+    pub(crate) wall_time: Option<f64>,
     #[prost(int64, tag = "2")]
-    pub step: i64,
+    pub(crate) step: i64,
     #[prost(string, optional, tag = "3")]
-    pub file_version: Option<String>,
+    pub(crate) file_version: Option<String>,
     #[prost(message, optional, tag = "5")]
-    pub summary: Option<Summary>,
+    pub(crate) summary: Option<Summary>,
 }
 
 #[derive(Clone, PartialEq, Message)]
 pub struct Summary {
     #[prost(message, repeated, tag = "1")]
-    pub value: Vec<SummaryValue>,
+    pub(crate) value: Vec<SummaryValue>,
 }
 
 #[derive(Clone, PartialEq, Message)]
-pub struct SummaryValue {
+pub(crate) struct SummaryValue {
     #[prost(string, tag = "1")]
-    pub tag: String,
+    pub(crate) tag: String,
     #[prost(float, optional, tag = "2")]
-    pub simple_value: Option<f32>,
+    pub(crate) simple_value: Option<f32>,
     #[prost(message, optional, tag = "8")]
-    pub tensor: Option<Tensor>,
+    pub(crate) tensor: Option<Tensor>,
 }
 
 #[derive(Clone, PartialEq, Message)]
-pub struct Tensor {
+pub(crate) struct Tensor {
     #[prost(int32, tag = "1")]
-    pub dtype: i32,
+    pub(crate) dtype: i32,
     #[prost(bytes = "vec", tag = "4")]
-    pub tensor_content: Vec<u8>,
+    pub(crate) tensor_content: Vec<u8>,
     #[prost(float, repeated, tag = "5")]
-    pub float_val: Vec<f32>,
+    pub(crate) float_val: Vec<f32>,
     #[prost(double, repeated, tag = "6")]
-    pub double_val: Vec<f64>,
+    pub(crate) double_val: Vec<f64>,
 }
 
 fn masked_crc(data: &[u8]) -> u32 {
@@ -53,7 +53,7 @@ fn masked_crc(data: &[u8]) -> u32 {
 }
 
 /// One TFRecord: length, masked CRC of length, data, masked CRC of data.
-pub fn record(data: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn record(data: &[u8], out: &mut Vec<u8>) {
     let len = (data.len() as u64).to_le_bytes();
     out.extend_from_slice(&len);
     out.extend_from_slice(&masked_crc(&len).to_le_bytes());
@@ -63,7 +63,7 @@ pub fn record(data: &[u8], out: &mut Vec<u8>) {
 
 /// A scalar event as Guild 0.9 writes it for an output scalar: step and
 /// value, no wall time (the bytes are Guild's).
-pub fn scalar_event(tag: &str, value: f64, step: i64) -> Vec<u8> {
+pub(crate) fn scalar_event(tag: &str, value: f64, step: i64) -> Vec<u8> {
     Event {
         wall_time: None,
         step,
@@ -82,7 +82,7 @@ pub fn scalar_event(tag: &str, value: f64, step: i64) -> Vec<u8> {
 /// Appends scalars to `.guild/events.out.tfevents.<ts>.<host>.<pid>.0`,
 /// created on the first scalar; every batch is written straight through so
 /// a killed run keeps what it logged.
-pub struct EventWriter {
+pub(crate) struct EventWriter {
     dir: PathBuf,
     file: Option<std::fs::File>,
     buf: Vec<u8>,
@@ -101,7 +101,7 @@ impl EventWriter {
         record(&scalar_event(tag, value, step), &mut self.buf);
     }
 
-    pub fn flush(&mut self) -> Result<()> {
+    pub(crate) fn flush(&mut self) -> Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
@@ -156,7 +156,7 @@ pub fn read_scalars_timed(path: &Path) -> Vec<(String, f64, i64, f64)> {
 
 /// The scalar events in `data` (an events file's bytes), with their wall
 /// times.
-pub fn scalars_timed_in(data: &[u8]) -> Vec<(String, f64, i64, f64)> {
+pub(crate) fn scalars_timed_in(data: &[u8]) -> Vec<(String, f64, i64, f64)> {
     let mut out = Vec::new();
     let mut pos = 0usize;
     while pos + 12 <= data.len() {

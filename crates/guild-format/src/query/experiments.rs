@@ -11,7 +11,7 @@ pub struct Experiment<'a> {
     pub run: &'a RunInfo,
     pub trials: Vec<&'a RunInfo>,
     /// Planned trials not staged yet (of a sweep still going).
-    pub queued: usize,
+    pub(crate) queued: usize,
 }
 
 /// The batch runs in `trash` of sweeps whose trials are in `runs`: a

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 
 /// A value in a filter: a term or what a run has.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Val {
+pub(crate) enum Val {
     None,
     Bool(bool),
     Int(i64),
@@ -386,7 +386,7 @@ impl Filter {
         Ok(Filter(e))
     }
 
-    pub fn matches(&self, r: &RunInfo) -> bool {
+    pub(crate) fn matches(&self, r: &RunInfo) -> bool {
         let run = FilterRun {
             r,
             flags: OnceCell::new(),

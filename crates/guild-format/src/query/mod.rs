@@ -4,11 +4,11 @@
 
 pub mod events;
 pub mod experiments;
-pub mod filter;
+pub(crate) mod filter;
 mod index;
 pub use index::sig_of;
 pub use index::Listing;
-pub mod started;
+pub(crate) mod started;
 
 use crate::error::{Error, Result};
 use crate::fsutil::At;
@@ -76,16 +76,6 @@ impl RunInfo {
         RunInfo::read(run, &r, opref)
     }
 
-    /// Load the run `id` in the runs directory `runs`, or None when it is
-    /// not a run (no opref). Files are opened relative to the run's
-    /// `.guild`, held open while reading.
-    pub fn load_in(runs: &At, runs_path: &Path, id: &str) -> Option<RunInfo> {
-        match Self::try_load_in(runs, runs_path, id) {
-            Loaded::Run(r) => Some(r),
-            _ => None,
-        }
-    }
-
     /// As [`RunInfo::load_in`], telling why an entry is not listed (no
     /// `.guild`), or listing a run whose opref cannot be read with a note.
     fn try_load_in(runs: &At, runs_path: &Path, id: &str) -> Loaded {
@@ -130,7 +120,7 @@ impl RunInfo {
         }
     }
 
-    pub fn initialized(&self) -> Option<i64> {
+    pub(crate) fn initialized(&self) -> Option<i64> {
         *self
             .initialized
             .get_or_init(|| self.run.attr_i64("initialized"))
@@ -149,7 +139,7 @@ impl RunInfo {
         })
     }
 
-    pub fn timestamp(&self) -> Option<i64> {
+    pub(crate) fn timestamp(&self) -> Option<i64> {
         self.started.or_else(|| self.initialized())
     }
 
@@ -214,7 +204,7 @@ pub fn list_dir(dir: &Path) -> Vec<RunInfo> {
 
 /// [`list_dir`], with warnings about entries that are not runs (skipped)
 /// and runs whose opref cannot be read (listed without it).
-pub fn list_dir_checked(dir: &Path) -> (Vec<RunInfo>, Vec<String>) {
+pub(crate) fn list_dir_checked(dir: &Path) -> (Vec<RunInfo>, Vec<String>) {
     let (Ok(rd), Ok(at)) = (std::fs::read_dir(dir), At::open(dir)) else {
         return (Vec::new(), Vec::new());
     };
@@ -382,7 +372,7 @@ pub fn with_index<'a>(
         .collect()
 }
 
-pub fn sort(runs: &mut [RunInfo]) {
+pub(crate) fn sort(runs: &mut [RunInfo]) {
     runs.sort_by(|a, b| newest_first((a.timestamp(), &a.run.id), (b.timestamp(), &b.run.id)));
 }
 

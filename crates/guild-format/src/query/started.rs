@@ -5,13 +5,13 @@ use crate::error::{Error, Result};
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Range {
-    pub start: Option<NaiveDateTime>,
-    pub end: Option<NaiveDateTime>,
+pub(crate) struct Range {
+    pub(crate) start: Option<NaiveDateTime>,
+    pub(crate) end: Option<NaiveDateTime>,
 }
 
 impl Range {
-    pub fn contains(&self, started_us: i64) -> bool {
+    pub(crate) fn contains(&self, started_us: i64) -> bool {
         let Some(t) = chrono::Local
             .timestamp_micros(started_us)
             .single()
@@ -71,7 +71,7 @@ fn parse_dt(s: &str, now: NaiveDateTime) -> Option<(NaiveDateTime, NaiveDateTime
 
 use chrono::Datelike;
 
-pub fn parse_range(s: &str, now: NaiveDateTime) -> Result<Range> {
+pub(crate) fn parse_range(s: &str, now: NaiveDateTime) -> Result<Range> {
     let t = s.trim().to_ascii_lowercase();
     let today = now.date().and_hms_opt(0, 0, 0).ok_or_else(|| bad(s))?;
     if t == "today" {

@@ -19,7 +19,7 @@ impl Entry {
         }
     }
 
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let mut parts = vec![self.kind.clone()];
         parts.extend(self.fields.iter().map(|f| super::opref::quote(f)));
         let mut s = parts.join(" ");

@@ -88,7 +88,7 @@ pub fn now_us() -> i64 {
 /// files, which Guild's runs do not have: the start claim, the process
 /// stamp, the room kept for the end and a placement record (`.guild/ENV`
 /// is Guild's too). Listings (`ls`, the view) leave them out.
-pub fn is_private_file(rel: &str) -> bool {
+pub(crate) fn is_private_file(rel: &str) -> bool {
     let Some(name) = rel.strip_prefix(".guild/") else {
         return false;
     };
@@ -104,7 +104,7 @@ const END_ATTRS: [&str; 2] = ["exit_status", "stopped"];
 /// entry of that directory and nothing else. Every id that comes from
 /// outside (a remote, an archive, the runs index) is checked with this
 /// before it becomes a path.
-pub fn is_plain_id(id: &str) -> bool {
+pub(crate) fn is_plain_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
         && !id.starts_with('.')
         && id
@@ -165,7 +165,11 @@ impl Run {
     }
 
     /// As [`Run::read_attr`], reading through `files`.
-    pub fn read_attr_in(&self, files: &impl GuildFiles, name: &str) -> Result<Option<Value>> {
+    pub(crate) fn read_attr_in(
+        &self,
+        files: &impl GuildFiles,
+        name: &str,
+    ) -> Result<Option<Value>> {
         let path = || self.attr_path(name);
         let Some(bytes) = files
             .read_guild(&format!("attrs/{name}"))
@@ -209,7 +213,7 @@ impl Run {
     }
 
     /// As [`Run::attr_str`], reading through `files`.
-    pub fn attr_str_in(&self, files: &impl GuildFiles, name: &str) -> Option<String> {
+    pub(crate) fn attr_str_in(&self, files: &impl GuildFiles, name: &str) -> Option<String> {
         self.attr_in(files, name).and_then(|v| match v {
             Value::String(s) => Some(s),
             Value::Null => None,
@@ -253,7 +257,7 @@ impl Run {
 
     /// `e`, or when the run directory is gone, an error that says the run
     /// was deleted while it was being changed.
-    pub fn deleted_or(&self, e: Error) -> Error {
+    pub(crate) fn deleted_or(&self, e: Error) -> Error {
         if std::fs::symlink_metadata(&self.dir).is_err() {
             return Error::user(format!(
                 "run {} was deleted (moved to the trash or purged) while being changed; nothing was written to it",
@@ -363,7 +367,7 @@ impl Run {
     }
 
     /// As [`Run::opref`], reading through `files`.
-    pub fn opref_in(&self, files: &impl GuildFiles) -> Result<Opref> {
+    pub(crate) fn opref_in(&self, files: &impl GuildFiles) -> Result<Opref> {
         let path = || self.guild_path("opref");
         let bytes = files
             .read_guild("opref")
@@ -377,17 +381,6 @@ impl Run {
             })?;
         Opref::parse(&String::from_utf8_lossy(&bytes))
             .map_err(|e| Error::user(format!("run {}: {e}", self.short_id())))
-    }
-
-    pub fn write_opref(&self, opref: &Opref) -> Result<()> {
-        self.writable()?;
-        fsutil::write_atomic(&self.guild_path("opref"), opref.format().as_bytes())
-    }
-
-    /// `started`, else `initialized` (Guild's sort key).
-    pub fn timestamp(&self) -> Option<i64> {
-        self.attr_i64("started")
-            .or_else(|| self.attr_i64("initialized"))
     }
 
     /// The pid in `.guild/LOCK` (the operation's process), if any.
@@ -485,7 +478,7 @@ impl Run {
     }
 
     /// A pipeline run (its steps are runs linked into its directory).
-    pub fn is_pipeline(&self) -> bool {
+    pub(crate) fn is_pipeline(&self) -> bool {
         self.guild_path("attrs/steps").is_file()
     }
 }
@@ -615,13 +608,13 @@ fn lock_owner_in(
 
 /// Guild's status order: LOCK.remote > PENDING > STAGED > exit_status >
 /// live LOCK pid > error.
-pub fn derive_status(run: &Run, exit_status: impl FnOnce() -> Option<i64>) -> RunStatus {
+pub(crate) fn derive_status(run: &Run, exit_status: impl FnOnce() -> Option<i64>) -> RunStatus {
     derive_status_in(run, run, exit_status, None)
 }
 
 /// As [`derive_status`], reading through `files`, with the `started` attr
 /// when the caller has it.
-pub fn derive_status_in(
+pub(crate) fn derive_status_in(
     run: &Run,
     files: &impl GuildFiles,
     exit_status: impl FnOnce() -> Option<i64>,

@@ -34,7 +34,7 @@ pub fn set_scheduler(s: &'static dyn Scheduler) {
 /// Slurm job's state from the installed [`Scheduler`]; the state a remote last
 /// reported for the local record of a remote run. `staged`: the run dir
 /// is still staged (a queued job's, or one cancelled before it started).
-pub fn placed_status(text: &[u8], staged: bool) -> Option<Status> {
+pub(crate) fn placed_status(text: &[u8], staged: bool) -> Option<Status> {
     let p: Placement = serde_yaml_ng::from_slice(text).ok()?;
     match p {
         Placement::Local { .. } => None,

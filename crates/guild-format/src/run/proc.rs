@@ -10,9 +10,9 @@ use std::sync::OnceLock;
 pub struct ProcInfo {
     pub state: char,
     /// Process start time, µs since the epoch.
-    pub start_us: i64,
+    pub(crate) start_us: i64,
     /// Process start time, clock ticks since boot (as in /proc/PID/stat).
-    pub start_ticks: u64,
+    pub(crate) start_ticks: u64,
     pub pgid: i32,
 }
 
@@ -83,9 +83,9 @@ fn pid_alive(pid: i32, started_us: Option<i64>) -> bool {
 /// `LOCK` in `LOCK.proc` (a file Guild ignores) when a run's process starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcStamp {
-    pub pid: i32,
-    pub start_ticks: u64,
-    pub boot_id: String,
+    pub(crate) pid: i32,
+    pub(crate) start_ticks: u64,
+    pub(crate) boot_id: String,
 }
 
 impl ProcStamp {
@@ -155,7 +155,7 @@ pub enum Owner {
 /// stamp). `strict` (stop) also requires the kernel to confirm the process
 /// names the run dir; listings accept an exact stamp when /proc hides that
 /// (another user's process).
-pub fn owner(
+pub(crate) fn owner(
     run_dir: &Path,
     pid: i32,
     stamp: Option<&ProcStamp>,

@@ -41,7 +41,7 @@ pub fn parse_11(text: &str) -> Result<Value, serde_yaml_ng::Error> {
 }
 
 /// Apply PyYAML's YAML 1.1 readings of plain scalars that YAML 1.2 keeps as strings.
-pub fn coerce_11(v: Value) -> Value {
+pub(crate) fn coerce_11(v: Value) -> Value {
     match v {
         Value::String(s) => match s.as_str() {
             "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Value::Bool(true),
@@ -171,7 +171,7 @@ fn emit_scalar_inline(out: &mut String, v: &Value, indent: usize, col: usize, st
 
 /// A number as PyYAML writes it: ints plain, floats as Python's repr with
 /// `.0` forced before an exponent, `.nan`, `.inf`.
-pub fn number(n: &Number) -> String {
+pub(crate) fn number(n: &Number) -> String {
     if let Some(i) = n.as_i64() {
         return i.to_string();
     }
@@ -283,7 +283,7 @@ fn resolvers() -> &'static [Regex; 2] {
 }
 
 /// True when YAML 1.1 would read the plain text `s` as something other than a string.
-pub fn resolves_to_non_string(s: &str) -> bool {
+pub(crate) fn resolves_to_non_string(s: &str) -> bool {
     // Both patterns use only these characters: text with any other
     // (most paths, names and words) is a string without compiling them.
     const CAN_MATCH: &[u8] = b"0123456789_+-.:~<= \tabcdefilnorstuxyzABCDEFILNORSTUXYZ";
@@ -295,7 +295,7 @@ pub fn resolves_to_non_string(s: &str) -> bool {
 }
 
 /// Whether PyYAML writes `s` plain (unquoted) as a top-level scalar.
-pub fn plain_scalar(s: &str) -> bool {
+pub(crate) fn plain_scalar(s: &str) -> bool {
     matches!(choose_style(s), Style::Plain)
 }
 
@@ -485,7 +485,7 @@ pub fn py_repr(v: &Value) -> String {
 }
 
 /// The YAML `!!set` tag (`tag:yaml.org,2002:set`).
-pub fn is_set_tag(tag: &serde_yaml_ng::value::Tag) -> bool {
+pub(crate) fn is_set_tag(tag: &serde_yaml_ng::value::Tag) -> bool {
     let t = tag.to_string();
     t == SET_TAG || t == "!!set" || t.ends_with(":set")
 }

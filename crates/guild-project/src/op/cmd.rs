@@ -21,7 +21,7 @@ pub struct Built {
     pub op_env: BTreeMap<String, String>,
     pub python: bool,
     /// The interpreter a Python operation runs with.
-    pub python_exe: Option<std::path::PathBuf>,
+    pub(crate) python_exe: Option<std::path::PathBuf>,
 }
 
 fn get<'a>(m: &'a Value, key: &str) -> Option<&'a Value> {
@@ -351,7 +351,10 @@ fn resolve_refs(arg: &str, python: Option<&Path>, flag_vals: &Mapping, cmd_dir: 
 
 /// The `env` attr: the process env minus names that look like secrets.
 /// `attrs/env`: the run's environment with secrets redacted.
-pub fn env_attr(env: &BTreeMap<String, String>, rules: &guild_format::redact::Rules) -> Value {
+pub(crate) fn env_attr(
+    env: &BTreeMap<String, String>,
+    rules: &guild_format::redact::Rules,
+) -> Value {
     let mut m = Mapping::new();
     for (k, v) in env {
         if k == "_" {
@@ -408,7 +411,7 @@ pub fn start_attrs(
 /// Write the bundled Python bootstrap under the home's cache (once per
 /// content) and return the path of its launcher. The launcher imports the
 /// bootstrap so Python caches its bytecode instead of compiling it per run.
-pub fn op_main_path(
+pub(crate) fn op_main_path(
     home: &guild_format::home::Home,
 ) -> guild_format::error::Result<std::path::PathBuf> {
     const SRC: &str = include_str!("op_main.py");

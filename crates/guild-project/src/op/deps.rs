@@ -16,44 +16,44 @@ use std::path::{Path, PathBuf};
 
 /// One source of a dependency, resolved to concrete files.
 #[derive(Debug, Clone)]
-pub struct Source {
+pub(crate) struct Source {
     /// Key in `attrs/deps`: the source's resolving name.
-    pub name: String,
-    pub uri: String,
+    pub(crate) name: String,
+    pub(crate) uri: String,
     /// Run id of an operation source.
-    pub run_id: Option<String>,
+    pub(crate) run_id: Option<String>,
     /// (absolute source path, run-relative target path)
-    pub files: Vec<(PathBuf, String)>,
-    pub link: bool,
+    pub(crate) files: Vec<(PathBuf, String)>,
+    pub(crate) link: bool,
     /// A file source's resolved path (files selected inside it are recorded
     /// in the manifest as `file:<source>/<path>`).
-    pub root: Option<PathBuf>,
+    pub(crate) root: Option<PathBuf>,
     /// The flag value that configured the source (`config` in `attrs/deps`).
-    pub config: Option<Value>,
+    pub(crate) config: Option<Value>,
     /// Replace a file already at the target (`replace-existing`).
-    pub replace: bool,
+    pub(crate) replace: bool,
     /// A config source: the run's copy of the file, written under
     /// `.guild/generated/` and copied to the target.
-    pub generated: Option<String>,
+    pub(crate) generated: Option<String>,
     /// Files unpacked from an archive (`root` is the unpack directory):
     /// the manifest names the archive and the member.
-    pub archive: bool,
+    pub(crate) archive: bool,
 }
 
 #[derive(Debug, Clone)]
-pub struct Dep {
+pub(crate) struct Dep {
     /// The resource's resolving name (key in `attrs/deps`).
-    pub name: String,
-    pub sources: Vec<Source>,
+    pub(crate) name: String,
+    pub(crate) sources: Vec<Source>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Resolved {
-    pub deps: Vec<Dep>,
+    pub(crate) deps: Vec<Dep>,
     /// Project files that are dependencies (left out of the source copy).
-    pub project_files: Vec<PathBuf>,
+    pub(crate) project_files: Vec<PathBuf>,
     /// `op.deps` as Guild records it.
-    pub op_deps: Vec<Value>,
+    pub(crate) op_deps: Vec<Value>,
 }
 
 /// A source's `flag-name`.
@@ -66,13 +66,13 @@ enum FlagName {
 
 /// One source of a `requires` resource, as written.
 #[derive(Debug, Clone)]
-pub struct SourceDef {
-    pub def: Mapping,
-    pub uri: String,
+pub(crate) struct SourceDef {
+    pub(crate) def: Mapping,
+    pub(crate) uri: String,
     /// `file` or `operation`.
-    pub scheme: String,
+    pub(crate) scheme: String,
     /// The part of the uri after `scheme:`.
-    pub path: String,
+    pub(crate) path: String,
     name: Option<String>,
     flag_name: FlagName,
 }
@@ -120,7 +120,7 @@ impl SourceDef {
     }
 
     /// How Guild names the source in messages and `attrs/deps`.
-    pub fn resolving_name(&self) -> String {
+    pub(crate) fn resolving_name(&self) -> String {
         if let Some(n) = &self.name {
             return n.clone();
         }
@@ -153,15 +153,15 @@ impl SourceDef {
 /// One `requires` entry: a named resource with its sources, or a single
 /// inline source (whose `name` belongs to the source).
 #[derive(Debug, Clone)]
-pub struct ResourceDef {
+pub(crate) struct ResourceDef {
     name: Option<String>,
-    pub sources: Vec<SourceDef>,
+    pub(crate) sources: Vec<SourceDef>,
     /// The entry as written (an inline source as `{sources: [item]}`).
     raw: Mapping,
 }
 
 impl ResourceDef {
-    pub fn resolving_name(&self) -> String {
+    pub(crate) fn resolving_name(&self) -> String {
         self.name.clone().unwrap_or_else(|| {
             self.sources
                 .iter()
@@ -195,7 +195,7 @@ impl ResourceDef {
 }
 
 /// The `requires` entries of `op` as resources.
-pub fn resources(op: &OpDef) -> Result<Vec<ResourceDef>> {
+pub(crate) fn resources(op: &OpDef) -> Result<Vec<ResourceDef>> {
     let mut out = Vec::new();
     for (i, d) in op.requires.iter().enumerate() {
         let bad = || {
@@ -258,7 +258,7 @@ pub fn project_files(op: &OpDef) -> Vec<PathBuf> {
 /// them: a file source with `flag-name` (its path the default), every
 /// operation source unless `flag-name: no` (named `flag-name`, `name`, or
 /// its uri with the operation as alias). None is passed to the process.
-pub fn generated_flags(op: &OpDef) -> Vec<crate::op::flags::FlagDef> {
+pub(crate) fn generated_flags(op: &OpDef) -> Vec<crate::op::flags::FlagDef> {
     let Ok(res) = resources(op) else {
         return Vec::new();
     };
@@ -1040,7 +1040,7 @@ fn sha1_file(p: &Path) -> Result<String> {
 
 /// Copy or link the resolved files into `run`; returns the manifest `d`
 /// entries and the `attrs/deps` value.
-pub fn apply(
+pub(crate) fn apply(
     run: &Run,
     shown_dir: &Path,
     res: &Resolved,

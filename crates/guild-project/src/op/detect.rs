@@ -15,14 +15,14 @@ use std::path::Path;
 const DETECT_VERSION: &str = "5";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FlagsDest {
+pub(crate) enum FlagsDest {
     Args,
     Click,
     Globals,
 }
 
 impl FlagsDest {
-    pub fn as_str(&self) -> &'static str {
+    pub(crate) fn as_str(&self) -> &'static str {
         match self {
             FlagsDest::Args => "args",
             FlagsDest::Click => "args:click",
@@ -33,25 +33,25 @@ impl FlagsDest {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detected {
-    pub dest: FlagsDest,
+    pub(crate) dest: FlagsDest,
     /// The flags of the script's main parser or command.
     pub flags: Vec<FlagDef>,
     /// The flags of each sub-command (argparse subparsers, click groups'
     /// commands), by command path (`["b", "b-sub"]`).
     #[serde(default)]
-    pub sub: Vec<(Vec<String>, Vec<FlagDef>)>,
+    pub(crate) sub: Vec<(Vec<String>, Vec<FlagDef>)>,
     /// The flags of module-level dicts and `SimpleNamespace`s, by global
     /// name (for `flags-dest: global:NAME`, `dict:NAME`, `namespace:NAME`):
     /// nested keys as dotted names.
     #[serde(default)]
-    pub dicts: Vec<(String, Vec<FlagDef>)>,
+    pub(crate) dicts: Vec<(String, Vec<FlagDef>)>,
 }
 
 impl Detected {
     /// The flags for a script run with `base_args`: those of the deepest
     /// sub-command the arguments name, as Guild imports them, else the
     /// main parser's.
-    pub fn flags_for(&self, base_args: &[String]) -> Vec<FlagDef> {
+    pub(crate) fn flags_for(&self, base_args: &[String]) -> Vec<FlagDef> {
         let words: Vec<&String> = base_args.iter().filter(|a| !a.starts_with('-')).collect();
         self.sub
             .iter()
@@ -66,7 +66,7 @@ impl Detected {
 
 /// Detect flags of `script`, using the cache in `cache_dir` when the script
 /// content is unchanged.
-pub fn detect_cached(cache_dir: &Path, script: &Path) -> Result<Detected> {
+pub(crate) fn detect_cached(cache_dir: &Path, script: &Path) -> Result<Detected> {
     use guild_format::error::IoContext;
     let source = std::fs::read(script).ctx("reading script", script)?;
     let mut h = Md5::new();
@@ -94,7 +94,7 @@ pub fn detect_cached(cache_dir: &Path, script: &Path) -> Result<Detected> {
 
 /// The top-level names of the modules `source` imports absolutely
 /// (`import a.b` and `from a.b import c` give `a`), anywhere in it.
-pub fn imports(source: &str) -> Vec<String> {
+pub(crate) fn imports(source: &str) -> Vec<String> {
     #[derive(Default)]
     struct Names(Vec<String>);
     impl Visitor for Names {

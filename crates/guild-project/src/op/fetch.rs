@@ -87,7 +87,7 @@ fn unquote(s: &str) -> String {
 }
 
 /// The cache directory of `url`.
-pub fn cache_dir(home: &Home, url: &str) -> PathBuf {
+pub(crate) fn cache_dir(home: &Home, url: &str) -> PathBuf {
     use sha2::Digest;
     let p = urlparse(url);
     let key = [p.scheme, p.netloc, p.path, p.params, p.query, p.fragment].join("\n");
@@ -103,7 +103,7 @@ fn file_name(url: &str) -> Option<String> {
 }
 
 /// Where `url` is (or would be) cached.
-pub fn cached_path(home: &Home, url: &str) -> Result<PathBuf> {
+pub(crate) fn cached_path(home: &Home, url: &str) -> Result<PathBuf> {
     let name = file_name(url).ok_or_else(|| {
         Error::user(format!(
             "error downloading {url}: cannot tell a file name from the URL (it must end with one, as in http://host/data.csv)"
@@ -122,7 +122,7 @@ pub fn fetch(home: &Home, url: &str, say: &dyn Fn(&str)) -> Result<PathBuf> {
 
 /// [`fetch`] of `url`, cached as `key` says (a guild.yml source is cached
 /// by its URL as written, before flag references are filled in).
-pub fn fetch_as(home: &Home, key: &str, url: &str, say: &dyn Fn(&str)) -> Result<PathBuf> {
+pub(crate) fn fetch_as(home: &Home, key: &str, url: &str, say: &dyn Fn(&str)) -> Result<PathBuf> {
     let target = cached_path(home, key)?;
     if std::fs::symlink_metadata(&target).is_ok() {
         say(&format!("Using cached file {}", target.display()));

@@ -4,10 +4,10 @@
 use serde_yaml_ng::Value;
 
 /// Largest number of values a sequence function may produce.
-pub const MAX_SEQUENCE: usize = 100_000;
+pub(crate) const MAX_SEQUENCE: usize = 100_000;
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum SweepError {
+pub(crate) enum SweepError {
     ZeroStep(String),
     EmptyRange(String),
     TooLarge(String, usize),
@@ -31,7 +31,7 @@ impl std::fmt::Display for SweepError {
 }
 
 /// Split `name[a:b:c]` into its name (empty for `[a:b]`) and args.
-pub fn parse_fn(s: &str) -> Option<(String, Vec<String>)> {
+pub(crate) fn parse_fn(s: &str) -> Option<(String, Vec<String>)> {
     let re = regex::Regex::new(r"^([a-zA-Z0-9_\-\.]*)\[([^\[\]]*:[^\[\]]*)\]$").ok()?;
     let c = re.captures(s.trim())?;
     let args = c[2].split(':').map(|a| a.trim().to_string()).collect();
@@ -46,7 +46,7 @@ fn num(s: &str) -> Option<Value> {
 }
 
 /// Expand `range`, `linspace`, `logspace`; `None` if `s` is not one of them.
-pub fn expand_sequence_fn(s: &str) -> Option<Result<Vec<Value>, SweepError>> {
+pub(crate) fn expand_sequence_fn(s: &str) -> Option<Result<Vec<Value>, SweepError>> {
     let (name, args) = parse_fn(s)?;
     let vals: Option<Vec<Value>> = args.iter().map(|a| num(a)).collect();
     let vals = match vals {

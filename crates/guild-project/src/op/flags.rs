@@ -60,7 +60,7 @@ pub struct FlagDef {
     #[serde(default)]
     pub arg_name: Option<String>,
     #[serde(default)]
-    pub arg_skip: bool,
+    pub(crate) arg_skip: bool,
     #[serde(default)]
     pub arg_switch: Option<Value>,
     #[serde(default)]
@@ -70,23 +70,23 @@ pub struct FlagDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arg_split_sep: Option<String>,
     #[serde(default)]
-    pub min: Option<Value>,
+    pub(crate) min: Option<Value>,
     #[serde(default)]
-    pub max: Option<Value>,
+    pub(crate) max: Option<Value>,
     #[serde(default)]
-    pub env_name: Option<String>,
+    pub(crate) env_name: Option<String>,
     #[serde(default)]
-    pub null_label: Option<String>,
+    pub(crate) null_label: Option<String>,
     /// Descriptions of `choices` (same order; empty when none given).
     #[serde(default)]
     pub choice_descriptions: Vec<String>,
     /// Values outside `choices` are accepted.
     #[serde(default)]
-    pub allow_other: bool,
+    pub(crate) allow_other: bool,
     /// Another name the flag may be assigned by (`upstream` for
     /// `operation:upstream`).
     #[serde(default)]
-    pub alias: Option<String>,
+    pub(crate) alias: Option<String>,
     /// Made for a dependency (not declared or imported).
     #[serde(default)]
     pub generated: bool,
@@ -94,11 +94,11 @@ pub struct FlagDef {
 
 impl FlagDef {
     /// The parts of an `arg-split` value (see [`split_arg`]).
-    pub fn split(&self, s: &str) -> Vec<String> {
+    pub(crate) fn split(&self, s: &str) -> Vec<String> {
         split_arg(s, self.arg_split_sep.as_deref())
     }
 
-    pub fn new(name: &str) -> FlagDef {
+    pub(crate) fn new(name: &str) -> FlagDef {
         FlagDef {
             name: name.into(),
             ..Default::default()
@@ -107,7 +107,7 @@ impl FlagDef {
 
     /// A flag definition from guild.yml: a bare value is the default, else a
     /// mapping of flag attributes. Errors say what is wrong and expected.
-    pub fn from_config(name: &str, v: &Value) -> Result<FlagDef, String> {
+    pub(crate) fn from_config(name: &str, v: &Value) -> Result<FlagDef, String> {
         let mut d = FlagDef::new(name);
         d.apply_config(v)?;
         Ok(d)
@@ -115,7 +115,7 @@ impl FlagDef {
 
     /// Set the attributes `v` gives (a bare value sets the default); the
     /// others keep their values, so a declaration can refine an imported flag.
-    pub fn apply_config(&mut self, v: &Value) -> Result<(), String> {
+    pub(crate) fn apply_config(&mut self, v: &Value) -> Result<(), String> {
         let name = self.name.clone();
         let m = match v {
             Value::Mapping(m) => m,
@@ -246,7 +246,7 @@ impl FlagDef {
     }
 
     /// A default must satisfy the flag's own type, choices and range.
-    pub fn check_default(&self, cwd: &std::path::Path) -> Result<(), String> {
+    pub(crate) fn check_default(&self, cwd: &std::path::Path) -> Result<(), String> {
         match &self.default {
             // An existing-path default may be made by a dependency at run time.
             Some(_) if self.ftype == Some(FlagType::ExistingPath) => Ok(()),
@@ -258,7 +258,7 @@ impl FlagDef {
     }
 
     /// Per-flag command options as Guild stores them in `op.op-cmd.cmd-flags`.
-    pub fn cmd_flag_attrs(&self) -> Value {
+    pub(crate) fn cmd_flag_attrs(&self) -> Value {
         let mut m = Mapping::new();
         if let Some(a) = &self.arg_name {
             m.insert("arg-name".into(), a.clone().into());
@@ -328,7 +328,7 @@ pub(crate) fn py_float(s: &str) -> Option<f64> {
 /// `decode_flag_val`): int, float, sequence function, `[..]*N`, YAML, string.
 /// The separator of an `arg-split` spec: None for `yes`/`true`/`shlex`
 /// (a shell's word splitting), else the text given (`','`).
-pub fn split_sep(spec: Option<&Value>) -> Option<String> {
+pub(crate) fn split_sep(spec: Option<&Value>) -> Option<String> {
     match spec {
         // YAML 1.1 booleans read as text by a YAML 1.2 parser are `yes`.
         Some(Value::String(s))
@@ -346,7 +346,7 @@ pub fn split_sep(spec: Option<&Value>) -> Option<String> {
 
 /// An `arg-split` value as its parts, as Guild splits it: on `sep` (empty
 /// parts dropped), or without one as a shell splits words.
-pub fn split_arg(s: &str, sep: Option<&str>) -> Vec<String> {
+pub(crate) fn split_arg(s: &str, sep: Option<&str>) -> Vec<String> {
     match sep {
         Some(sep) if !sep.is_empty() => s
             .split(sep)
@@ -357,7 +357,7 @@ pub fn split_arg(s: &str, sep: Option<&str>) -> Vec<String> {
     }
 }
 
-pub fn decode(s: &str) -> Value {
+pub(crate) fn decode(s: &str) -> Value {
     if s.is_empty() {
         return Value::String(String::new());
     }
@@ -399,7 +399,7 @@ fn decode_repeat(s: &str) -> Option<Value> {
 
 /// Decode with a declared type: strings stay strings unless they look like
 /// a list/quoted/mapping value.
-pub fn decode_typed(s: &str, t: Option<FlagType>) -> Value {
+pub(crate) fn decode_typed(s: &str, t: Option<FlagType>) -> Value {
     match t {
         Some(FlagType::String | FlagType::Path | FlagType::ExistingPath) => {
             if s.starts_with(['[', '\'', '"', '{']) {
@@ -413,7 +413,7 @@ pub fn decode_typed(s: &str, t: Option<FlagType>) -> Value {
 }
 
 /// Coerce a decoded value to a flag's type; `Err` names the expected type.
-pub fn coerce(v: &Value, t: FlagType, cwd: &std::path::Path) -> Result<Value, String> {
+pub(crate) fn coerce(v: &Value, t: FlagType, cwd: &std::path::Path) -> Result<Value, String> {
     let bad = || format!("invalid value for type '{}'", t.name());
     if v.is_null() {
         return Ok(Value::Null);
@@ -480,7 +480,7 @@ pub fn coerce(v: &Value, t: FlagType, cwd: &std::path::Path) -> Result<Value, St
 }
 
 /// Check a value against a definition: type, choices, min/max.
-pub fn check(def: &FlagDef, v: &Value, cwd: &std::path::Path) -> Result<Value, String> {
+pub(crate) fn check(def: &FlagDef, v: &Value, cwd: &std::path::Path) -> Result<Value, String> {
     let v = match def.ftype {
         Some(t) => coerce(v, t, cwd)
             .map_err(|e| format!("invalid value {} for {}: {e}", encode_display(v), def.name))?,
@@ -534,7 +534,7 @@ fn values_equal(a: &Value, b: &Value) -> bool {
 pub use guild_format::run::yaml::{encode_display, format_flag};
 
 /// A value as a command-line argument for an `args` flags-dest.
-pub fn encode_arg(v: &Value) -> String {
+pub(crate) fn encode_arg(v: &Value) -> String {
     match v {
         Value::Bool(true) => "1".into(),
         Value::Bool(false) | Value::Null => String::new(),
@@ -555,12 +555,12 @@ pub fn encode_arg(v: &Value) -> String {
 
 /// A value as an argument for a `globals` flags-dest (YAML flow, decoded
 /// back by the op's bootstrap).
-pub fn encode_global_arg(v: &Value) -> String {
+pub(crate) fn encode_global_arg(v: &Value) -> String {
     yaml::flow(v)
 }
 
 /// `FLAG_<NAME>`: upper-cased, characters outside `[A-Z0-9_]` become `_`.
-pub fn env_name(def_env: Option<&str>, name: &str) -> String {
+pub(crate) fn env_name(def_env: Option<&str>, name: &str) -> String {
     if let Some(e) = def_env {
         return e.to_string();
     }
@@ -579,7 +579,7 @@ pub fn env_name(def_env: Option<&str>, name: &str) -> String {
 }
 
 /// A value as it appears in a default label.
-pub fn label_val(v: &Value) -> String {
+pub(crate) fn label_val(v: &Value) -> String {
     match v {
         Value::Number(n) if !(n.is_i64() || n.is_u64()) => {
             let s = yaml::float_repr_yaml(n.as_f64().unwrap_or(f64::NAN));
@@ -603,7 +603,7 @@ fn truncate_decimals(s: &str, n: usize) -> String {
 }
 
 /// Guild's default label: `name=value` for every non-null flag, sorted.
-pub fn default_label(flags: &Mapping) -> String {
+pub(crate) fn default_label(flags: &Mapping) -> String {
     let mut items: Vec<(String, &Value)> = flags
         .iter()
         .filter(|(_, v)| !v.is_null())
@@ -619,7 +619,7 @@ pub fn default_label(flags: &Mapping) -> String {
 
 /// Expand a label template: `${flag}`, `${default_label}`, `${label}`, with
 /// `|%.3f`, `|default:X`, `|basename`, `|unquote` filters.
-pub fn render_label(template: &str, flags: &Mapping, extra: &[(&str, String)]) -> String {
+pub(crate) fn render_label(template: &str, flags: &Mapping, extra: &[(&str, String)]) -> String {
     let re = regex::Regex::new(r"\$\{([^}|]+)(?:\|([^}]*))?\}").expect("static regex");
     re.replace_all(template, |c: &regex::Captures| {
         let name = c[1].trim();

@@ -15,7 +15,7 @@ pub mod optimizer;
 pub mod requirements;
 pub mod source;
 pub mod steps;
-pub mod unpack;
+pub(crate) mod unpack;
 
 use flags::FlagDef;
 use guild_format::error::{Error, Result};
@@ -34,38 +34,38 @@ pub struct OpDef {
     pub cmd_env: Mapping,
     pub flags: Vec<FlagDef>,
     /// `args`, `args:click`, `globals`, `none`, or empty for executables.
-    pub flags_dest: String,
+    pub(crate) flags_dest: String,
     /// A Python op (run through the bootstrap; records pip_freeze).
-    pub python: bool,
-    pub project_dir: PathBuf,
+    pub(crate) python: bool,
+    pub(crate) project_dir: PathBuf,
     pub source_root: Option<PathBuf>,
-    pub sourcecode_dest: String,
+    pub(crate) sourcecode_dest: String,
     /// `sourcecode.root` as written in guild.yml (recorded in the op attr).
-    pub sourcecode_root_spec: Option<String>,
-    pub output_scalars: Value,
-    pub label_template: Option<String>,
+    pub(crate) sourcecode_root_spec: Option<String>,
+    pub(crate) output_scalars: Value,
+    pub(crate) label_template: Option<String>,
     /// `sourcecode` select rules applied on top of the defaults.
-    pub sourcecode_rules: Vec<source::Rule>,
+    pub(crate) sourcecode_rules: Vec<source::Rule>,
     pub description: String,
     /// Tags every run of the operation gets.
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
     /// A stop by signal counts as success.
-    pub stoppable: bool,
+    pub(crate) stoppable: bool,
     /// A successful run is moved to the trash.
     pub delete_on_success: bool,
     /// Extra PYTHONPATH entries (relative to the source dest).
-    pub python_path: Vec<String>,
+    pub(crate) python_path: Vec<String>,
     /// `requires` entries as written in guild.yml.
-    pub requires: Vec<Value>,
+    pub(crate) requires: Vec<Value>,
     /// `steps` of a pipeline operation.
-    pub steps: Option<Value>,
+    pub(crate) steps: Option<Value>,
     /// The `main` module, when neither the source code nor the project has
     /// it (it may still be installed: checked before a run starts).
-    pub main_missing: Option<String>,
+    pub(crate) main_missing: Option<String>,
     /// Optimizers declared for the operation (`optimizer`/`optimizers`).
-    pub optimizers: Vec<optimizer::OptimizerDef>,
+    pub(crate) optimizers: Vec<optimizer::OptimizerDef>,
     /// `run-attrs`: custom attrs every run of the operation gets.
-    pub run_attrs: Mapping,
+    pub(crate) run_attrs: Mapping,
     /// What resolving the operation warned about (flags that could not be
     /// imported), for the caller to report.
     pub warnings: Vec<String>,
@@ -73,7 +73,7 @@ pub struct OpDef {
 
 impl OpDef {
     /// An operation with no command, flags or options yet.
-    pub fn new(name: &str, opref: Opref, project_dir: &Path) -> OpDef {
+    pub(crate) fn new(name: &str, opref: Opref, project_dir: &Path) -> OpDef {
         OpDef {
             name: name.into(),
             opref,
@@ -166,7 +166,7 @@ fn script_root(script: &Path, cwd: &Path) -> PathBuf {
 }
 
 /// Resolve `guild run SPEC` for a script path.
-pub fn resolve_script(home: &Home, cwd: &Path, spec: &str) -> Result<OpDef> {
+pub(crate) fn resolve_script(home: &Home, cwd: &Path, spec: &str) -> Result<OpDef> {
     let given = cwd.join(spec);
     if !given.exists() {
         return Err(Error::user(format!(

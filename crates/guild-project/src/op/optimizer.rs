@@ -9,13 +9,13 @@ use serde_yaml_ng::{Mapping, Value};
 
 /// One optimizer an operation declares.
 #[derive(Debug, Clone, PartialEq)]
-pub struct OptimizerDef {
-    pub name: String,
+pub(crate) struct OptimizerDef {
+    pub(crate) name: String,
     /// What runs it: a built-in (`+`, `random`, `gp`...) or an operation.
-    pub opspec: String,
-    pub default: bool,
+    pub(crate) opspec: String,
+    pub(crate) default: bool,
     /// Flags for the optimizer (every other key of its definition).
-    pub flags: Mapping,
+    pub(crate) flags: Mapping,
 }
 
 /// The optimizers Guild ships: ours run `+` and `random`.
@@ -36,7 +36,10 @@ const DEFAULT_OPTIMIZER: &str = "gp";
 
 /// `optimizer: ALG | {algorithm: ALG, FLAG: VAL...}` or `optimizers:` (a
 /// mapping of names to the same, or a list of names), sorted by name.
-pub fn parse(op_name: &str, cfg: &Mapping) -> std::result::Result<Vec<OptimizerDef>, String> {
+pub(crate) fn parse(
+    op_name: &str,
+    cfg: &Mapping,
+) -> std::result::Result<Vec<OptimizerDef>, String> {
     let item = |v: &Value| -> Mapping {
         match v {
             Value::String(s) => {

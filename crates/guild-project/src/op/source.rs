@@ -12,28 +12,28 @@ const DEFAULT_MAX_SIZE: u64 = 1_048_576;
 const DEFAULT_MAX_COUNT: usize = 100;
 
 #[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub root: PathBuf,
-    pub files: Vec<PathBuf>, // relative to root, in copy order
-    pub warnings: Vec<String>,
+pub(crate) struct Snapshot {
+    pub(crate) root: PathBuf,
+    pub(crate) files: Vec<PathBuf>, // relative to root, in copy order
+    pub(crate) warnings: Vec<String>,
     /// With [`Options::trace`]: what was not selected (path relative to
     /// root, is a directory), in Guild's listing order.
-    pub skipped: Vec<(PathBuf, bool)>,
+    pub(crate) skipped: Vec<(PathBuf, bool)>,
     /// Selected with a Git tree's rules.
-    pub git: bool,
+    pub(crate) git: bool,
     /// With [`Options::trace`] in a Git tree: the directories Git ignores
     /// as a whole.
-    pub ignored_dirs: Vec<String>,
+    pub(crate) ignored_dirs: Vec<String>,
 }
 
 /// How to select: the operation's rules, whether Python's default
 /// directory rules apply, and whether to record what is skipped (for
 /// `--test-sourcecode`).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Options<'a> {
-    pub rules: &'a [Rule],
-    pub python: bool,
-    pub trace: bool,
+pub(crate) struct Options<'a> {
+    pub(crate) rules: &'a [Rule],
+    pub(crate) python: bool,
+    pub(crate) trace: bool,
 }
 
 impl std::fmt::Display for Rule {
@@ -63,7 +63,7 @@ impl std::fmt::Display for Rule {
 }
 
 /// The rules a selection applied, as `--test-sourcecode` lists them.
-pub fn rule_lines(snap: &Snapshot, opts: &Options) -> Vec<String> {
+pub(crate) fn rule_lines(snap: &Snapshot, opts: &Options) -> Vec<String> {
     let mut out: Vec<String> = if snap.git {
         let mut dirs = vec![".git".to_string()];
         dirs.extend(snap.ignored_dirs.iter().cloned());
@@ -129,7 +129,7 @@ const BINARY_EXTS: &[&str] = &[
 ];
 
 /// Guild's text test: known extensions, else a sniff of the first 1024 bytes.
-pub fn is_text_file(path: &Path) -> bool {
+pub(crate) fn is_text_file(path: &Path) -> bool {
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
@@ -165,7 +165,7 @@ pub fn is_text_file(path: &Path) -> bool {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum RuleType {
+pub(crate) enum RuleType {
     Text,
     Binary,
     Dir,
@@ -173,25 +173,25 @@ pub enum RuleType {
 
 /// One `sourcecode` select rule: the last rule matching a file decides.
 #[derive(Debug, Clone)]
-pub struct Rule {
-    pub include: bool,
-    pub patterns: Vec<String>,
-    pub kind: Option<RuleType>,
+pub(crate) struct Rule {
+    pub(crate) include: bool,
+    pub(crate) patterns: Vec<String>,
+    pub(crate) kind: Option<RuleType>,
 }
 
 /// Parsed `sourcecode` config of a model or operation.
 #[derive(Debug, Clone, Default)]
-pub struct SourceSpec {
-    pub root: Option<String>,
-    pub dest: Option<String>,
-    pub disabled: bool,
-    pub rules: Vec<Rule>,
+pub(crate) struct SourceSpec {
+    pub(crate) root: Option<String>,
+    pub(crate) dest: Option<String>,
+    pub(crate) disabled: bool,
+    pub(crate) rules: Vec<Rule>,
 }
 
 impl SourceSpec {
     /// `no`/`[]` (disabled), a pattern, a list of patterns or rule maps, or
     /// a mapping with `root`, `dest` and `select`.
-    pub fn from_config(v: &serde_yaml_ng::Value) -> std::result::Result<SourceSpec, String> {
+    pub(crate) fn from_config(v: &serde_yaml_ng::Value) -> std::result::Result<SourceSpec, String> {
         use serde_yaml_ng::Value;
         let mut spec = SourceSpec::default();
         match v {
@@ -418,7 +418,7 @@ pub fn test(op: &super::OpDef, exclude: &[PathBuf]) -> Test {
 /// The files to copy from `root`, skipping `exclude` (the guild home,
 /// dependency sources) wherever they appear under it; `sourcecode` rules
 /// are evaluated after the default rules.
-pub fn select_with(root: &Path, exclude: &[PathBuf], opts: &Options) -> Snapshot {
+pub(crate) fn select_with(root: &Path, exclude: &[PathBuf], opts: &Options) -> Snapshot {
     let rules = opts.rules;
     let python = opts.python;
     let trace = opts.trace;
@@ -726,7 +726,11 @@ const GIT_WARN_BYTES: u64 = 10_000_000;
 
 /// Copy the selected files under `run_dir/dest`, returning manifest entries
 /// and a warning for each file that could not be read (skipped).
-pub fn copy(snap: &Snapshot, run_dir: &Path, dest: &str) -> Result<(Vec<Entry>, Vec<String>)> {
+pub(crate) fn copy(
+    snap: &Snapshot,
+    run_dir: &Path,
+    dest: &str,
+) -> Result<(Vec<Entry>, Vec<String>)> {
     let mut entries = Vec::with_capacity(snap.files.len());
     let mut warnings = Vec::new();
     for rel in &snap.files {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// What kind of archive a source is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Zip,
     Tar,
     Gzip,
@@ -18,7 +18,7 @@ pub enum Kind {
 
 /// The archive kind of `path` by its `type:` or its name, as Guild decides
 /// it (`.zip`; `.tar`, `.tgz`, `.tar.*`; `.gz`).
-pub fn kind(path: &Path, declared: Option<&str>) -> Option<Kind> {
+pub(crate) fn kind(path: &Path, declared: Option<&str>) -> Option<Kind> {
     match declared {
         Some("zip") => return Some(Kind::Zip),
         Some("tar") => return Some(Kind::Tar),
@@ -43,7 +43,7 @@ pub fn kind(path: &Path, declared: Option<&str>) -> Option<Kind> {
 
 /// Where a local archive is unpacked: `<cache>/<SHA-224 of "file\n" +
 /// its absolute path>`, as Guild keys it.
-pub fn file_unpack_dir(resources_cache: &Path, archive: &Path) -> PathBuf {
+pub(crate) fn file_unpack_dir(resources_cache: &Path, archive: &Path) -> PathBuf {
     use sha2::{Digest, Sha224};
     let key = format!("file\n{}", archive.display());
     resources_cache.join(format!("{:x}", Sha224::digest(key.as_bytes())))
@@ -52,7 +52,7 @@ pub fn file_unpack_dir(resources_cache: &Path, archive: &Path) -> PathBuf {
 /// The archive's members (and the directories they imply) as unpacked in
 /// `dir`: from the cached list when it is newer than the archive, else
 /// unpacked now (`say` hears `Unpacking <archive>`).
-pub fn ensure_unpacked(
+pub(crate) fn ensure_unpacked(
     archive: &Path,
     kind: Kind,
     dir: &Path,
@@ -94,7 +94,7 @@ pub fn ensure_unpacked(
 
 /// The top-level names of the members (what a source without `select`
 /// resolves to), `.guild*` left out.
-pub fn root_paths(members: &[String]) -> Vec<String> {
+pub(crate) fn root_paths(members: &[String]) -> Vec<String> {
     let set: std::collections::BTreeSet<&str> = members
         .iter()
         .filter_map(|m| m.split('/').next())

@@ -17,7 +17,11 @@ pub enum LabelEdit {
 }
 
 /// The label `edit` makes of `current` for a run with `run_flags`.
-pub fn new_label(current: &str, run_flags: &serde_yaml_ng::Mapping, edit: &LabelEdit) -> String {
+pub(crate) fn new_label(
+    current: &str,
+    run_flags: &serde_yaml_ng::Mapping,
+    edit: &LabelEdit,
+) -> String {
     let render = |t: &str| {
         flags::render_label(
             t,
@@ -73,7 +77,7 @@ pub fn keep_on_success(run: &Run) -> Result<()> {
 }
 
 /// The op's label template (`op` attr), if it has one.
-pub fn label_template(run: &Run) -> Option<String> {
+pub(crate) fn label_template(run: &Run) -> Option<String> {
     run.attr("op").and_then(|o| {
         o.get("label-template")
             .and_then(|t| t.as_str().map(String::from))
@@ -103,7 +107,7 @@ pub struct TagEdit {
 }
 
 /// The sorted, distinct tags `edit` makes of `current`.
-pub fn new_tags(current: &[String], edit: &TagEdit) -> Vec<String> {
+pub(crate) fn new_tags(current: &[String], edit: &TagEdit) -> Vec<String> {
     let mut tags: Vec<String> = if edit.clear {
         Vec::new()
     } else {

@@ -47,7 +47,7 @@ struct Cleanup(Option<PathBuf>);
 /// Prefix of the directory a run is built in, beside its final place in
 /// `runs/` (so relative links resolve the same from both): listings (ours
 /// and Guild's, which needs `.guild/opref`) do not show it.
-pub const STAGING_PREFIX: &str = ".stage-";
+pub(crate) const STAGING_PREFIX: &str = ".stage-";
 
 /// A run being built in `runs/.stage-ID`, moved to `runs/ID` with one
 /// rename by [`Staging::publish`]. While it is built, a marker
@@ -70,7 +70,7 @@ pub struct Staging {
 /// Where the opref of a run being staged waits: moved to `opref` just
 /// before the run is published, so not even Guild (which lists any dir
 /// with `.guild/opref`) sees a half-made run.
-pub const STAGED_OPREF: &str = "opref.staged";
+pub(crate) const STAGED_OPREF: &str = "opref.staged";
 
 fn lock_nb(f: &std::fs::File) -> bool {
     use std::os::fd::AsRawFd;
@@ -113,7 +113,7 @@ impl Staging {
     }
 
     /// Move the finished run into `runs/` (one rename) and return it.
-    pub fn publish(mut self) -> Result<Run> {
+    pub(crate) fn publish(mut self) -> Result<Run> {
         // rename(2) onto an existing empty dir would succeed: refuse to
         // replace anything.
         if self.final_dir.symlink_metadata().is_ok() {
@@ -150,7 +150,7 @@ impl Drop for Staging {
 
 /// Remove the stagings of processes that died while building a run: their
 /// markers' locks are free.
-pub fn remove_dead_stagings(home: &Home) {
+pub(crate) fn remove_dead_stagings(home: &Home) {
     let markers = home.path.join("staging");
     let Ok(rd) = std::fs::read_dir(&markers) else {
         return;
@@ -170,7 +170,7 @@ pub fn remove_dead_stagings(home: &Home) {
     }
 }
 
-pub fn label_for(
+pub(crate) fn label_for(
     req_label: Option<&str>,
     tags: &[String],
     template: Option<&str>,

@@ -15,11 +15,11 @@ use serde_yaml_ng::{Mapping, Value};
 use std::path::Path;
 
 /// More trials than this need an explicit `--max-trials`.
-pub const MAX_TRIALS: usize = 10_000;
+pub(crate) const MAX_TRIALS: usize = 10_000;
 
 /// One searched flag.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Dim {
+pub(crate) enum Dim {
     Values(Vec<Value>),
     Uniform { lo: f64, hi: f64, int: bool },
     LogUniform { lo: f64, hi: f64 },
@@ -34,7 +34,7 @@ pub struct Plan {
 }
 
 /// A search function in Guild syntax, or None when `s` is not one.
-pub fn search_dim(name: &str, s: &str) -> Option<Result<Dim>> {
+pub(crate) fn search_dim(name: &str, s: &str) -> Option<Result<Dim>> {
     let (fname, args) = crate::op::flagfn::parse_fn(s)?;
     let nums: Vec<Option<Value>> = args
         .iter()

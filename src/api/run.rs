@@ -13,104 +13,298 @@ use guild_project::plan::{self, StageRequest};
 use serde_yaml_ng::{Mapping, Value};
 use std::path::PathBuf;
 
-/// What `run` was asked to do: Guild 0.9's `run` options.
-#[derive(Debug, Clone, Default)]
-pub struct RunRequest {
-    /// Script to run (Python script or executable file)
-    pub opspec: Option<String>,
-    /// Flag values as NAME=VALUE
-    pub flags: Vec<String>,
-    /// Arguments for the script after `--` (`--name value` for a known flag sets it)
-    pub raw: Vec<String>,
+/// What `run` runs.
+#[derive(Debug, Clone)]
+pub enum What {
+    /// An operation: a script, an operation of the project's guild.yml, or
+    /// (None) the project's default operation.
+    Operation(Option<String>),
+    /// `--start`/`--restart RUN`: a staged run, or a finished one again in
+    /// place with its flags (FLAG=VAL overrides).
+    Start(String),
+    /// `--proto RUN`: a new run with the operation, flags and source code
+    /// of RUN (FLAG=VAL overrides).
+    Proto(String),
+}
+
+impl Default for What {
+    fn default() -> What {
+        What::Operation(None)
+    }
+}
+
+/// What `run` does with what it resolved: run it, or stop at a step and
+/// show something.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// Stage the run and start it.
+    #[default]
+    Run,
+    /// `--stage`: write the run directory without running it.
+    Stage,
+    /// `--print-cmd`: the command that would run.
+    PrintCmd,
+    /// `--print-env`: the environment the operation adds.
+    PrintEnv,
+    /// `--print-trials`: the trials of a sweep.
+    PrintTrials,
+    /// `--help-op`: the operation's flags.
+    HelpOp,
+    /// `--test-sourcecode`: which project files would be copied, and why.
+    TestSourcecode,
+}
+
+impl Mode {
+    /// The mode of the options given, as Guild reads them when several are:
+    /// help, then the source code test, trials, command, environment, stage.
+    pub fn of(
+        stage: bool,
+        print_cmd: bool,
+        print_env: bool,
+        print_trials: bool,
+        help_op: bool,
+        test_sourcecode: bool,
+    ) -> Mode {
+        [
+            (help_op, Mode::HelpOp),
+            (test_sourcecode, Mode::TestSourcecode),
+            (print_trials, Mode::PrintTrials),
+            (print_cmd, Mode::PrintCmd),
+            (print_env, Mode::PrintEnv),
+            (stage, Mode::Stage),
+        ]
+        .into_iter()
+        .find_map(|(given, m)| given.then_some(m))
+        .unwrap_or(Mode::Run)
+    }
+}
+
+/// Which GPUs the run sees.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Gpus {
+    /// Those the environment gives it.
+    #[default]
+    Inherited,
+    /// `--gpus DEVICES`: only these (CUDA_VISIBLE_DEVICES), e.g. `0,1`.
+    Only(String),
+    /// `--no-gpus`: none.
+    Hidden,
+}
+
+impl Gpus {
+    /// The CUDA_VISIBLE_DEVICES value to set, if any.
+    fn visible(&self) -> Option<String> {
+        match self {
+            Gpus::Inherited => None,
+            Gpus::Only(d) => Some(d.clone()),
+            Gpus::Hidden => Some(String::new()),
+        }
+    }
+}
+
+/// Where the run goes and how the caller follows it.
+#[derive(Debug, Clone)]
+pub enum Place {
+    /// On this machine.
+    Here {
+        /// Return once it has started (`--background`).
+        background: bool,
+        /// Write the supervising process's pid to this file (removed when
+        /// done); a new run is then in the background.
+        pidfile: Option<PathBuf>,
+        /// Create the run in this directory instead of the home's runs
+        /// directory (it is then not listed, unless the directory is in it).
+        run_dir: Option<PathBuf>,
+    },
+    /// On a remote of the user config (`remotes::list`): staged here,
+    /// copied there and started (SSH), or submitted (Slurm).
+    Remote {
+        /// The remote's name.
+        name: String,
+        /// Return once it has started there (SSH) instead of following it.
+        background: bool,
+    },
+}
+
+impl Default for Place {
+    fn default() -> Place {
+        Place::Here {
+            background: false,
+            pidfile: None,
+            run_dir: None,
+        }
+    }
+}
+
+impl Place {
+    fn background(&self) -> bool {
+        match self {
+            Place::Here { background, .. } | Place::Remote { background, .. } => *background,
+        }
+    }
+    fn pidfile(&self) -> Option<&PathBuf> {
+        match self {
+            Place::Here { pidfile, .. } => pidfile.as_ref(),
+            Place::Remote { .. } => None,
+        }
+    }
+    fn run_dir(&self) -> Option<&PathBuf> {
+        match self {
+            Place::Here { run_dir, .. } => run_dir.as_ref(),
+            Place::Remote { .. } => None,
+        }
+    }
+    fn remote(&self) -> Option<&str> {
+        match self {
+            Place::Remote { name, .. } => Some(name),
+            Place::Here { .. } => None,
+        }
+    }
+    /// A new run returns once started: `--background`, or a pidfile.
+    fn detached(&self) -> bool {
+        self.background() || self.pidfile().is_some()
+    }
+}
+
+/// Options of a run, as `guild run` parses them (its arguments flatten
+/// this struct: one definition for the CLI and the API).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RunOptions {
     /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
     pub yes: bool,
     /// Run label (a template: `${flag}`, `${default_label}`)
+    #[arg(short = 'l', long, value_name = "LABEL")]
     pub label: Option<String>,
     /// Tag the run (repeatable)
+    #[arg(short = 't', long = "tag", value_name = "TAG")]
     pub tags: Vec<String>,
-    /// Write the run directory without running it
-    pub stage: bool,
-    /// Start a staged run, or re-run a finished run in place with its flags (FLAG=VAL overrides)
-    pub start: Option<String>,
-    /// Start a new run with the operation, flags and source code of RUN (FLAG=VAL overrides)
-    pub proto: Option<String>,
     /// Skip the run when a run of the same operation with the same flags exists
+    #[arg(long)]
     pub needed: bool,
+    /// Stop the run (each trial of a sweep) after MINUTES
+    #[arg(long, value_name = "MINUTES")]
+    pub stop_after: Option<f64>,
+    /// Continue even when a required resource cannot be resolved
+    #[arg(long)]
+    pub force_deps: bool,
+    /// Keep the run even when its operation has `delete-on-success: yes`
+    #[arg(long)]
+    pub keep_run: bool,
+    /// Do not echo the run's output
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Accept flags the operation does not define
+    #[arg(short = 'f', long)]
+    pub force_flags: bool,
+    /// With --restart: copy the operation's source code into the run again
+    /// (its current version) before starting
+    #[arg(long)]
+    pub force_sourcecode: bool,
+    /// Create the run with this id (used for pipeline steps)
+    #[arg(long, hide = true, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// The start claim passed down by the guild process that took it
+    #[arg(long, hide = true, value_name = "FD")]
+    pub claim_fd: Option<i32>,
+    /// Give the run this name (default: a new one like `spiffy-sunfish-821`)
+    #[arg(long = "run-name", value_name = "NAME")]
+    pub run_name: Option<String>,
+    /// Set an environment variable for the run, NAME=VALUE (repeatable; recorded in the run's env)
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+}
+
+/// How a sweep runs, as `guild run` parses it (flattened into its
+/// arguments, as [`RunOptions`]).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SweepOptions {
     /// Sweep optimizer: + (grid, the default for lists) or random (the default for uniform[a:b])
+    #[arg(short = 'o', long, value_name = "ALG")]
     pub optimizer: Option<String>,
     /// Run with the operation's default optimizer (its `optimizer`, or the
     /// one marked `default` in `optimizers`)
+    #[arg(short = 'O', long)]
     pub optimize: bool,
     /// A flag for the optimizer, FLAG=VAL (repeatable; also -Fo)
+    #[arg(long = "opt-flag", alias = "operation", value_name = "FLAG=VAL")]
     pub opt_flags: Vec<String>,
     /// Number of trials (random search: default 20; grid: a random sample)
+    #[arg(short = 'm', long, visible_alias = "trials", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub max_trials: Option<u64>,
     /// Seed for sampling trials (reproducible sweeps)
+    #[arg(long, value_name = "N")]
     pub random_seed: Option<u64>,
     /// Run up to N trials of a sweep at once
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     pub parallel: u64,
     /// Stop a sweep at the first failed trial (default: run the others)
+    #[arg(long)]
     pub fail_on_trial_error: bool,
-    /// Stop the run (each trial of a sweep) after MINUTES
-    pub stop_after: Option<f64>,
-    /// Print the trials of a sweep and exit
-    pub print_trials: bool,
     /// Grid-style sweep strategy for `--flag VALUES` script flags
+    #[arg(long, value_name = "STRATEGY", value_parser = ["grid_search", "random_search", "none"])]
     pub strategy: Option<String>,
     /// Grid-style: number of trials for random_search (default 20)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub num_trials: Option<u64>,
     /// Grid-style: seed for sampled values and trials (same as --random-seed)
+    #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
     /// A script flag given Grid-style (`--lr "[1, 2]"` after the script)
+    #[arg(long = "grid-flag", hide = true, value_name = "NAME=VALUE")]
     pub grid_flags: Vec<String>,
-    /// Run in the background and return at once
-    pub background: bool,
-    /// Write the supervising process's pid to FILE (removed when done); implies --background unless used with --start
-    pub pidfile: Option<PathBuf>,
-    /// Create the run in DIR instead of the guild home's runs directory
-    /// (it is then not listed, unless DIR is in it)
-    pub run_dir: Option<PathBuf>,
-    /// Continue even when a required resource cannot be resolved
-    pub force_deps: bool,
-    /// Make only these GPUs visible to the run (CUDA_VISIBLE_DEVICES), e.g. `0,1`
-    pub gpus: Option<String>,
-    /// Hide all GPUs from the run (CUDA_VISIBLE_DEVICES empty)
-    pub no_gpus: bool,
-    /// Keep a sweep's batch run when the sweep ends (by default it goes to
-    /// the trash and only the trials are listed)
-    pub keep_batch: bool,
-    /// Keep the run even when its operation has `delete-on-success: yes`
-    pub keep_run: bool,
-    /// Do not echo the run's output
-    pub quiet: bool,
-    /// Accept flags the operation does not define
-    pub force_flags: bool,
-    /// Print the command that would run and exit
-    pub print_cmd: bool,
-    /// Print the environment the operation adds and exit
-    pub print_env: bool,
     /// For a sweep: stage every trial and start none (each can be started
     /// with `guild run --start ID`)
+    #[arg(long)]
     pub stage_trials: bool,
-    /// Show the operation's flags and exit
-    pub help_op: bool,
-    /// With --restart: copy the operation's source code into the run again
-    /// (its current version) before starting
-    pub force_sourcecode: bool,
-    /// Show which project files would be copied as source code (and the
-    /// rules that decide) and exit
-    pub test_sourcecode: bool,
-    /// Create the run with this id (used for pipeline steps)
-    pub run_id: Option<String>,
-    /// The start claim passed down by the guild process that took it
-    pub claim_fd: Option<i32>,
-    /// Give the run this name (default: a new one like `spiffy-sunfish-821`)
-    pub run_name: Option<String>,
-    /// Run it on this remote (`remotes::list`): staged here, copied there
-    /// and started there (SSH), or submitted (Slurm)
-    pub remote: Option<String>,
-    /// Environment variables for the run, `NAME=VALUE` (recorded with it)
-    pub env: Vec<String>,
+    /// Keep a sweep's batch run when the sweep ends (by default it goes to
+    /// the trash and only the trials are listed)
+    #[arg(long)]
+    pub keep_batch: bool,
+}
+
+impl Default for SweepOptions {
+    fn default() -> SweepOptions {
+        SweepOptions {
+            optimizer: None,
+            optimize: false,
+            opt_flags: Vec::new(),
+            max_trials: None,
+            random_seed: None,
+            parallel: 1,
+            fail_on_trial_error: false,
+            strategy: None,
+            num_trials: None,
+            seed: None,
+            grid_flags: Vec::new(),
+            stage_trials: false,
+            keep_batch: false,
+        }
+    }
+}
+
+/// What `run` was asked to do: Guild 0.9's `run` options, typed. Options
+/// that cannot go together cannot be written together here (a remote has
+/// no pidfile or run directory; GPUs are given or hidden, not both); the
+/// CLI turns its arguments into one and says what does not combine.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    /// What to run.
+    pub what: What,
+    /// Run, stage, or stop at a step and show it.
+    pub mode: Mode,
+    /// Flag values as NAME=VALUE (`@FILE` for a batch file of trials)
+    pub flags: Vec<String>,
+    /// Arguments for the script after `--` (`--name value` for a known flag sets it)
+    pub raw: Vec<String>,
+    /// The run's options.
+    pub run: RunOptions,
+    /// How a sweep runs.
+    pub sweep: SweepOptions,
+    /// Which GPUs the run sees.
+    pub gpus: Gpus,
+    /// Where it runs.
+    pub place: Place,
 }
 
 /// The flags a Python script declares (its argparse/click options and
@@ -193,124 +387,111 @@ impl Launched {
     }
 }
 
+/// `guild run`: resolve the operation and flags, stage the run (or a
+/// sweep's batch run) and start it through its target, or stop at the
+/// step `a.mode` asks for and return what to show.
 pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
-    if a.gpus.is_some() && a.no_gpus {
-        return Err(Error::user(
-            "--no-gpus and --gpus cannot both be used Try 'guild run --help' for more information.",
-        ));
+    match &a.what {
+        What::Start(spec) => start_existing(ctx, a, spec, &a.flags),
+        What::Operation(_) | What::Proto(_) => new_run(ctx, a),
     }
-    if a.stage && (a.background || a.pidfile.is_some()) {
-        return Err(Error::user(
-            "--stage and --background/--pidfile cannot both be used",
-        ));
+}
+
+/// A new run: the phases one after another, each a function.
+fn new_run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
+    let mut p = prepare(ctx, a)?;
+    if a.mode == Mode::HelpOp {
+        return Ok(Outcome::HelpOp(Box::new(p.op)));
     }
-    if a.remote.is_some() {
-        let bad = [
-            (a.stage, "--stage"),
-            (a.stage_trials, "--stage-trials"),
-            (a.pidfile.is_some(), "--pidfile"),
-            (a.run_dir.is_some(), "--run-dir"),
-            (a.needed, "--needed"),
-            (a.proto.is_some(), "--proto"),
-        ];
-        if let Some((_, opt)) = bad.iter().find(|(b, _)| *b) {
-            return Err(Error::user(format!(
-                "--remote cannot be used with {opt}; stage the run here (guild run --stage), then start it there with `guild run --start ID --remote NAME`"
-            )));
+    let resolved = resolve_flags(ctx, a, &p)?;
+    if a.mode == Mode::TestSourcecode {
+        let mut exclude = vec![ctx.home.path.clone()];
+        exclude.extend(op::deps::project_files(&p.op));
+        return Ok(Outcome::SourcecodeTest(op::source::test(&p.op, &exclude)));
+    }
+    let sweep = plan_sweep(ctx, a, &p, &resolved)?;
+    if let Some(shown) = show(ctx, a, &p.op, &resolved, sweep.as_ref())? {
+        return Ok(shown);
+    }
+    let suffix = match &sweep {
+        Some(s) if s.optimizer == "random" => {
+            format!(" with random search ({} trials)", s.trials.len())
         }
-    }
-    if a.print_cmd && a.print_env {
-        return Err(Error::user(
-            "--print-cmd and --print-env cannot both be used",
-        ));
-    }
-    // `guild run lr=0.1` runs the default operation with a flag.
-    let mut flag_strs = a.flags.clone();
-    let spec = match a.opspec.clone() {
-        Some(s) if s.contains('=') && !s.starts_with('=') => {
-            flag_strs.insert(0, s);
-            None
-        }
-        other => other,
+        Some(s) => format!(" as a batch ({} trials)", s.trials.len()),
+        None => String::new(),
     };
-    if let Some(run_spec) = &a.start {
-        if spec.is_some() {
-            return Err(Error::user(
-                "OPERATION cannot be used with --start/--restart (the run's own operation is used)",
-            ));
-        }
-        return start_existing(ctx, a, run_spec, &flag_strs);
+    op::check_main_module(&p.op)?;
+    let staging = a.mode == Mode::Stage;
+    if !a.run.yes && !confirm_run(ctx, &p.op, &resolved.flags, staging, &suffix)? {
+        return Ok(Outcome::Declined);
     }
-    let mut proto: Option<Run> = None;
-    let mut op = match &a.proto {
-        Some(p) => {
-            if spec.is_some() {
-                return Err(Error::user(
-                    "OPERATION cannot be used with --proto (the proto run's operation is used)",
-                ));
+    let deps = match resolve_deps(ctx, a, &p.op, &resolved) {
+        Ok(deps) => deps,
+        Err(e) => {
+            if sweep.is_none()
+                && p.custom_opt.is_none()
+                && matches!(a.place, Place::Here { run_dir: None, .. })
+            {
+                record_unmet_deps(ctx, a, &p.op, &resolved, p.proto.take());
             }
-            let run = query::find(&ctx.home.runs_dir(), p)?;
-            let opref = run.opref()?;
-            let op = op::for_run(&ctx.home, &opref).ok_or_else(|| {
-                Error::user(format!(
-                    "cannot use run {} as a prototype: its operation {} is no longer defined at {}",
-                    run.short_id(),
-                    opref.op_desc(),
-                    opref.pkg_name
-                ))
-            })?;
-            proto = Some(run);
-            op
+            return Err(e);
         }
-        None => op::resolve(&ctx.home, &ctx.cwd, spec.as_deref())?,
     };
+    if a.run.needed {
+        let matching = already_run(ctx, &p.op, &resolved);
+        if !matching.is_empty() {
+            return Ok(Outcome::AlreadyRun(matching));
+        }
+    }
+    if let Some((spec, opt_flags)) = p.custom_opt.take() {
+        let custom = optimizer_op(ctx, a, &spec, &opt_flags)?;
+        let sweep = guild_project::plan::sweep::Plan {
+            optimizer: spec,
+            trials: vec![resolved.flags.clone()],
+            seed: p.seed,
+        };
+        return run_batch(ctx, a, &p.op, resolved, deps, sweep, p.proto, Some(custom));
+    }
+    match sweep {
+        Some(sweep) => run_batch(ctx, a, &p.op, resolved, deps, sweep, p.proto, None),
+        None => run_single(ctx, a, &p.op, resolved, deps, p.proto),
+    }
+}
+
+/// What a new run is made of before its flags are resolved: the
+/// operation (with the request's environment and GPUs), the proto run,
+/// the flag arguments (Grid's `--name VALUES` expanded with the sweep's
+/// seed, known `--name value` script args taken as flags), batch files and
+/// the optimizer chosen.
+struct Prepared {
+    op: OpDef,
+    proto: Option<Run>,
+    flag_args: Vec<(String, String)>,
+    batch_files: Vec<String>,
+    builtin_opt: Option<String>,
+    custom_opt: Option<(String, Mapping)>,
+    seed: u64,
+}
+
+/// Phase 1: the operation and the flag arguments.
+fn prepare(ctx: &Context, a: &RunRequest) -> Result<Prepared> {
+    let (mut op, proto) = operation(ctx, a)?;
     for w in op.warnings.drain(..) {
         ctx.report.warning(&w);
     }
-    if a.keep_run {
+    if a.run.keep_run {
         op.delete_on_success = false;
     }
-    for kv in &a.env {
+    for kv in &a.run.env {
         let (k, v) = parse_env(kv)?;
         op.cmd_env.insert(k.into(), v.into());
     }
-    if a.no_gpus {
+    if let Some(devices) = a.gpus.visible() {
         op.cmd_env
-            .insert("CUDA_VISIBLE_DEVICES".into(), String::new().into());
-    } else if let Some(g) = &a.gpus {
-        op.cmd_env
-            .insert("CUDA_VISIBLE_DEVICES".into(), g.clone().into());
+            .insert("CUDA_VISIBLE_DEVICES".into(), devices.into());
     }
-    // `--optimizer NAME` (a name the operation declares, a built-in, or
-    // any operation of the project) or `--optimize`.
-    let choice = op::optimizer::choose(&op, a.optimizer.as_deref(), a.optimize)?;
-    let builtin_opt = match &choice {
-        Some(op::optimizer::Choice::Builtin(n)) => Some(n.clone()),
-        _ => None,
-    };
-    let custom_opt = match &choice {
-        Some(op::optimizer::Choice::Op { spec, flags }) => Some((spec.clone(), flags.clone())),
-        _ => None,
-    };
-    // The built-in optimizers (+ and random) take no flags.
-    if let (Some(f), None) = (a.opt_flags.first(), &custom_opt) {
-        match builtin_opt.as_deref() {
-            None => {
-                return Err(Error::user(format!(
-                    "invalid optimizer flag {f}: no optimizer specified"
-                )))
-            }
-            Some(o @ ("+" | "random")) => {
-                let name = f.split_once('=').map(|(n, _)| n).unwrap_or(f);
-                let opt = if o == "random" { "skopt:random" } else { o };
-                return Err(Error::user(format!(
-                    "unsupported flag '{name}' Try 'guild run {opt} --help-op' for a list of flags or use --force-flags to skip this check."
-                )));
-            }
-            // Other optimizers are reported as unknown below.
-            Some(_) => {}
-        }
-    }
+    let (builtin_opt, custom_opt) = choose_optimizer(&op, &a.sweep)?;
+    let mut flag_strs = a.flags.clone();
     let batch_files: Vec<String> = flag_strs
         .iter()
         .filter_map(|f| f.strip_prefix('@').map(String::from))
@@ -326,33 +507,21 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
             )));
         }
     }
-    let mut grid_pairs: Vec<(String, String)> = Vec::new();
-    for g in &a.grid_flags {
-        let (k, v) = g.split_once('=').unwrap_or((g.as_str(), "yes"));
-        grid_pairs.push((k.to_string(), v.to_string()));
-    }
+    let mut grid_pairs: Vec<(String, String)> = a
+        .sweep
+        .grid_flags
+        .iter()
+        .map(|g| {
+            let (k, v) = g.split_once('=').unwrap_or((g.as_str(), "yes"));
+            (k.to_string(), v.to_string())
+        })
+        .collect();
     let extra = split_raw_args(&op, &a.raw, &mut grid_pairs);
-    let seed = a.seed.or(a.random_seed).unwrap_or_else(|| {
+    let seed = a.sweep.seed.or(a.sweep.random_seed).unwrap_or_else(|| {
         use rand::Rng;
         rand::thread_rng().gen_range(0..(1u64 << 32))
     });
-    {
-        use rand::SeedableRng;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-        for (k, raw) in grid_pairs {
-            if flag_args.iter().any(|(n, _)| *n == k) {
-                return Err(Error::user(format!(
-                    "flag '{k}' is given twice, as {k}=VALUE and as --{k} VALUE; give it once"
-                )));
-            }
-            let v = guild_project::plan::sweep::grid::expand(&k, &raw, &mut rng)?;
-            let text = match &v {
-                Value::String(s) => s.clone(),
-                other => guild_format::run::yaml::flow(other),
-            };
-            flag_args.push((k, text));
-        }
-    }
+    expand_grid_flags(grid_pairs, seed, &mut flag_args)?;
     if !extra.is_empty() {
         let pos = op
             .cmd_args
@@ -364,42 +533,140 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
             op.cmd_args.insert(pos + i, x);
         }
     }
-    if a.help_op {
-        return Ok(Outcome::HelpOp(Box::new(op)));
-    }
-    let mut resolved = match &proto {
-        Some(p) => {
-            let base = match p.attr("flags") {
-                Some(Value::Mapping(m)) => m,
-                _ => serde_yaml_ng::Mapping::new(),
-            };
-            op::override_flags(Some(&op), &base, &flag_args, a.force_flags, &ctx.cwd)?
+    Ok(Prepared {
+        op,
+        proto,
+        flag_args,
+        batch_files,
+        builtin_opt,
+        custom_opt,
+        seed,
+    })
+}
+
+/// The operation to run: the one named (or the default), or the proto
+/// run's.
+fn operation(ctx: &Context, a: &RunRequest) -> Result<(OpDef, Option<Run>)> {
+    match &a.what {
+        What::Proto(p) => {
+            let run = query::find(&ctx.home.runs_dir(), p)?;
+            let opref = run.opref()?;
+            let op = op::for_run(&ctx.home, &opref).ok_or_else(|| {
+                Error::user(format!(
+                    "cannot use run {} as a prototype: its operation {} is no longer defined at {}",
+                    run.short_id(),
+                    opref.op_desc(),
+                    opref.pkg_name
+                ))
+            })?;
+            Ok((op, Some(run)))
         }
-        None => op::resolve_flags(&op, &flag_args, a.force_flags, &ctx.cwd)?,
+        What::Operation(spec) => Ok((op::resolve(&ctx.home, &ctx.cwd, spec.as_deref())?, None)),
+        What::Start(_) => Err(Error::user("a started run has its own operation")),
+    }
+}
+
+/// `--optimizer NAME` (a name the operation declares, a built-in, or any
+/// operation of the project) or `--optimize`: a built-in one's name, or an
+/// optimizer operation's spec and flags.
+#[allow(clippy::type_complexity)]
+fn choose_optimizer(
+    op: &OpDef,
+    s: &SweepOptions,
+) -> Result<(Option<String>, Option<(String, Mapping)>)> {
+    let choice = op::optimizer::choose(op, s.optimizer.as_deref(), s.optimize)?;
+    let (builtin, custom) = match choice {
+        Some(op::optimizer::Choice::Builtin(n)) => (Some(n), None),
+        Some(op::optimizer::Choice::Op { spec, flags }) => (None, Some((spec, flags))),
+        None => (None, None),
     };
-    // Operation dependencies: their flags get the full id of the run
-    // each will use (shown in the prompt).
+    // The built-in optimizers (+ and random) take no flags.
+    if let (Some(f), None) = (s.opt_flags.first(), &custom) {
+        match builtin.as_deref() {
+            None => {
+                return Err(Error::user(format!(
+                    "invalid optimizer flag {f}: no optimizer specified"
+                )))
+            }
+            Some(o @ ("+" | "random")) => {
+                let name = f.split_once('=').map(|(n, _)| n).unwrap_or(f);
+                let opt = if o == "random" { "skopt:random" } else { o };
+                return Err(Error::user(format!(
+                    "unsupported flag '{name}' Try 'guild run {opt} --help-op' for a list of flags or use --force-flags to skip this check."
+                )));
+            }
+            // Other optimizers are reported as unknown later.
+            Some(_) => {}
+        }
+    }
+    Ok((builtin, custom))
+}
+
+/// Grid.ai's `--name VALUES`: each expanded with the sweep's seed and
+/// added to the flag arguments (given twice is an error).
+fn expand_grid_flags(
+    grid_pairs: Vec<(String, String)>,
+    seed: u64,
+    flag_args: &mut Vec<(String, String)>,
+) -> Result<()> {
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    for (k, raw) in grid_pairs {
+        if flag_args.iter().any(|(n, _)| *n == k) {
+            return Err(Error::user(format!(
+                "flag '{k}' is given twice, as {k}=VALUE and as --{k} VALUE; give it once"
+            )));
+        }
+        let v = guild_project::plan::sweep::grid::expand(&k, &raw, &mut rng)?;
+        let text = match &v {
+            Value::String(s) => s.clone(),
+            other => guild_format::run::yaml::flow(other),
+        };
+        flag_args.push((k, text));
+    }
+    Ok(())
+}
+
+/// Phase 2: the flag values (the proto run's, overridden), with the full
+/// id of the run each operation dependency will use.
+fn resolve_flags(ctx: &Context, a: &RunRequest, p: &Prepared) -> Result<op::ResolvedFlags> {
+    let mut resolved = match &p.proto {
+        Some(proto) => {
+            let base = match proto.attr("flags") {
+                Some(Value::Mapping(m)) => m,
+                _ => Mapping::new(),
+            };
+            op::override_flags(
+                Some(&p.op),
+                &base,
+                &p.flag_args,
+                a.run.force_flags,
+                &ctx.cwd,
+            )?
+        }
+        None => op::resolve_flags(&p.op, &p.flag_args, a.run.force_flags, &ctx.cwd)?,
+    };
     op::deps::apply_default_runs(
-        &op,
+        &p.op,
         &ctx.home.runs_dir(),
         &mut resolved.flags,
         ctx.report.as_ref(),
     )?;
-    if a.test_sourcecode {
-        let mut exclude = vec![ctx.home.path.clone()];
-        exclude.extend(op::deps::project_files(&op));
-        return Ok(Outcome::SourcecodeTest(op::source::test(&op, &exclude)));
-    }
-    // Sweeps: list values, search functions or @batch files.
-    let fixed: Vec<String> = op
-        .flags
-        .iter()
-        .filter(|d| d.arg_split)
-        .map(|d| d.name.clone())
-        .collect();
-    let sweep = if !batch_files.is_empty() {
+    Ok(resolved)
+}
+
+/// Phase 3: the sweep, if the flags make one: batch files, list values
+/// or search functions.
+fn plan_sweep(
+    ctx: &Context,
+    a: &RunRequest,
+    p: &Prepared,
+    resolved: &op::ResolvedFlags,
+) -> Result<Option<guild_project::plan::sweep::Plan>> {
+    let s = &a.sweep;
+    if !p.batch_files.is_empty() {
         let mut trials = Vec::new();
-        for f in &batch_files {
+        for f in &p.batch_files {
             for row in guild_project::plan::sweep::read_batch_file(&ctx.cwd.join(f))? {
                 let mut t = resolved.flags.clone();
                 for (k, v) in row {
@@ -411,153 +678,143 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
                 trials.push(t);
             }
         }
-        Some(guild_project::plan::sweep::Plan {
+        return Ok(Some(guild_project::plan::sweep::Plan {
             optimizer: "+".into(),
             trials,
-            seed: a.random_seed.unwrap_or(0),
-        })
-    } else {
-        let (optimizer, max_trials) = match a.strategy.as_deref() {
-            Some("random_search") => (
-                Some("+"),
-                Some(a.num_trials.or(a.max_trials).unwrap_or(20) as usize),
-            ),
-            Some("grid_search") => (Some("+"), a.max_trials.map(|n| n as usize)),
-            _ => (
-                builtin_opt.as_deref(),
-                a.max_trials.or(a.num_trials).map(|n| n as usize),
-            ),
-        };
-        let plan = guild_project::plan::sweep::plan(
-            &resolved.flags,
-            &fixed,
-            optimizer,
-            max_trials,
-            Some(seed),
-        )?;
-        if a.strategy.as_deref() == Some("none") && plan.is_some() {
-            return Err(Error::user(
-                "--strategy none runs a single experiment, but some flags have several values; give one value each or use --strategy grid_search",
-            ));
-        }
-        plan
+            seed: s.random_seed.unwrap_or(0),
+        }));
+    }
+    let fixed: Vec<String> =
+        p.op.flags
+            .iter()
+            .filter(|d| d.arg_split)
+            .map(|d| d.name.clone())
+            .collect();
+    let (optimizer, max_trials) = match s.strategy.as_deref() {
+        Some("random_search") => (
+            Some("+"),
+            Some(s.num_trials.or(s.max_trials).unwrap_or(20) as usize),
+        ),
+        Some("grid_search") => (Some("+"), s.max_trials.map(|n| n as usize)),
+        _ => (
+            p.builtin_opt.as_deref(),
+            s.max_trials.or(s.num_trials).map(|n| n as usize),
+        ),
     };
-    if sweep.is_none() && a.max_trials.is_some() {
+    let plan = guild_project::plan::sweep::plan(
+        &resolved.flags,
+        &fixed,
+        optimizer,
+        max_trials,
+        Some(p.seed),
+    )?;
+    if s.strategy.as_deref() == Some("none") && plan.is_some() {
+        return Err(Error::user(
+            "--strategy none runs a single experiment, but some flags have several values; give one value each or use --strategy grid_search",
+        ));
+    }
+    if plan.is_none() && s.max_trials.is_some() {
         ctx.report
             .warning("WARNING: not a batch run - ignoring --max-trials");
     }
-    if let Some(plan) = &sweep {
-        if a.print_trials {
-            return Ok(Outcome::Trials(plan.trials.clone()));
-        }
-    } else if a.print_trials {
+    Ok(plan)
+}
+
+/// Phase 4: the modes that show instead of running (trials, command,
+/// environment); None in the others.
+fn show(
+    ctx: &Context,
+    a: &RunRequest,
+    op: &OpDef,
+    resolved: &op::ResolvedFlags,
+    sweep: Option<&guild_project::plan::sweep::Plan>,
+) -> Result<Option<Outcome>> {
+    Ok(Some(match (a.mode, sweep) {
+        (Mode::PrintTrials, Some(plan)) => Outcome::Trials(plan.trials.clone()),
         // As Guild; nothing is run.
-        return Err(Error::user("cannot print trials for a non-batch operation"));
-    }
-    if let (true, Some(plan)) = (a.print_cmd, &sweep) {
-        // As Guild: the batch's command, then each trial's.
-        let py = guild_format::platform::python_exe(&ctx.cwd)
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| "python3".into());
-        let main = if plan.optimizer == "random" {
-            "guild.plugins.random_main"
-        } else {
-            "guild.batch_main"
-        };
-        let mut cmds = vec![vec![py, "-um".into(), main.into()]];
-        for t in &plan.trials {
-            cmds.push(command(ctx, &op, t)?.display);
+        (Mode::PrintTrials, None) => {
+            return Err(Error::user("cannot print trials for a non-batch operation"))
         }
-        return Ok(Outcome::Commands(cmds));
-    }
-    if a.print_cmd || a.print_env {
-        let first = sweep.as_ref().and_then(|p| p.trials.first().cloned());
-        let built = command(ctx, &op, first.as_ref().unwrap_or(&resolved.flags))?;
-        return Ok(if a.print_cmd {
-            Outcome::Commands(vec![built.display])
-        } else {
+        (Mode::PrintCmd, Some(plan)) => {
+            // As Guild: the batch's command, then each trial's.
+            let py = guild_format::platform::python_exe(&ctx.cwd)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "python3".into());
+            let main = if plan.optimizer == "random" {
+                "guild.plugins.random_main"
+            } else {
+                "guild.batch_main"
+            };
+            let mut cmds = vec![vec![py, "-um".into(), main.into()]];
+            for t in &plan.trials {
+                cmds.push(command(ctx, op, t)?.display);
+            }
+            Outcome::Commands(cmds)
+        }
+        (Mode::PrintCmd, None) => {
+            Outcome::Commands(vec![command(ctx, op, &resolved.flags)?.display])
+        }
+        (Mode::PrintEnv, _) => {
+            let first = sweep.and_then(|p| p.trials.first());
+            let built = command(ctx, op, first.unwrap_or(&resolved.flags))?;
             Outcome::Env(built.op_env.into_iter().collect())
-        });
-    }
-    let suffix = match &sweep {
-        Some(p) if p.optimizer == "random" => {
-            format!(" with random search ({} trials)", p.trials.len())
         }
-        Some(p) => format!(" as a batch ({} trials)", p.trials.len()),
-        None => String::new(),
-    };
-    op::check_main_module(&op)?;
-    if !a.yes && !confirm_run(ctx, &op, &resolved.flags, a.stage, &suffix)? {
-        return Ok(Outcome::Declined);
-    }
-    let deps = match op::deps::resolve(
-        &op,
+        _ => return Ok(None),
+    }))
+}
+
+/// Phase 5: the run's dependencies (resources fetched, runs chosen).
+fn resolve_deps(
+    ctx: &Context,
+    a: &RunRequest,
+    op: &OpDef,
+    resolved: &op::ResolvedFlags,
+) -> Result<op::deps::Resolved> {
+    op::deps::resolve(
+        op,
         &ctx.home.runs_dir(),
         &resolved.flags,
         &ctx.cwd,
         op::deps::Mode {
-            quiet: a.quiet,
-            for_stage: a.stage,
-            force: a.force_deps,
+            quiet: a.run.quiet,
+            for_stage: a.mode == Mode::Stage,
+            force: a.run.force_deps,
         },
         ctx.report.as_ref(),
-    ) {
-        Ok(deps) => deps,
-        Err(e) => {
-            if sweep.is_none() && custom_opt.is_none() && a.remote.is_none() && a.run_dir.is_none()
-            {
-                record_unmet_deps(ctx, a, &op, &resolved, proto);
-            }
-            return Err(e);
-        }
-    };
-    if a.needed {
-        let matching: Vec<query::RunInfo> = query::same_op_and_flags(
-            query::list_dir(&ctx.home.runs_dir()),
-            &op.opref,
-            &resolved.flags,
+    )
+}
+
+/// `--needed`: the runs that already ran the operation with these flags
+/// (and did not fail or wait).
+fn already_run(ctx: &Context, op: &OpDef, resolved: &op::ResolvedFlags) -> Vec<RunInfo> {
+    query::same_op_and_flags(
+        query::list_dir(&ctx.home.runs_dir()),
+        &op.opref,
+        &resolved.flags,
+    )
+    .filter(|r| {
+        !matches!(
+            r.status.status,
+            guild_format::run::Status::Pending | guild_format::run::Status::Error
         )
-        .filter(|r| {
-            !matches!(
-                r.status.status,
-                guild_format::run::Status::Pending | guild_format::run::Status::Error
-            )
-        })
-        .collect();
-        if !matching.is_empty() {
-            return Ok(Outcome::AlreadyRun(matching));
-        }
-    }
-    if let Some((spec, opt_flags)) = custom_opt {
-        let (batch_op, batch_flags) = optimizer_op(ctx, a, &spec, &opt_flags)?;
-        let sweep = guild_project::plan::sweep::Plan {
-            optimizer: spec,
-            trials: vec![resolved.flags.clone()],
-            seed,
-        };
-        return run_batch(
-            ctx,
-            a,
-            &op,
-            resolved,
-            deps,
-            sweep,
-            proto,
-            Some((batch_op, batch_flags)),
-        );
-    }
-    if let Some(sweep) = sweep {
-        if a.run_dir.is_some() {
-            return Err(Error::user(
-                "--run-dir cannot be used with a sweep (each trial is a run of its own)",
-            ));
-        }
-        return run_batch(ctx, a, &op, resolved, deps, sweep, proto, None);
-    }
+    })
+    .collect()
+}
+
+/// Phase 6 for one run: stage it (here, in `--run-dir`, or for a remote)
+/// and start it as the request says.
+fn run_single(
+    ctx: &Context,
+    a: &RunRequest,
+    op: &OpDef,
+    resolved: op::ResolvedFlags,
+    deps: op::deps::Resolved,
+    proto: Option<Run>,
+) -> Result<Outcome> {
     // `--run-dir DIR`: a run in the runs directory is an ordinary run with
     // the id DIR's name; elsewhere the run lives in DIR, unlisted.
     let runs_dir = ctx.home.runs_dir();
-    let (run_dir, run_id) = match &a.run_dir {
+    let (run_dir, run_id) = match a.place.run_dir() {
         Some(d) => {
             let d = ctx.cwd.join(d);
             let in_runs = d
@@ -565,36 +822,37 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
                 .is_some_and(|p| guild_format::fsutil::same_file(p, &runs_dir));
             match d.file_name().and_then(|n| n.to_str()) {
                 Some(n) if in_runs => (None, Some(n.to_string())),
-                _ => (Some(d), a.run_id.clone()),
+                _ => (Some(d), a.run.run_id.clone()),
             }
         }
-        None => (None, a.run_id.clone()),
+        None => (None, a.run.run_id.clone()),
     };
     // A remote is reached (and checked) before anything is staged: an
     // unreachable one leaves no run behind.
     let needs_python =
-        a.remote.is_some() && command(ctx, &op, &resolved.flags).is_ok_and(|b| b.python);
+        a.place.remote().is_some() && command(ctx, op, &resolved.flags).is_ok_and(|b| b.python);
     let mut sender = connect(ctx, a, needs_python)?;
+    let staging = a.mode == Mode::Stage;
     let run = plan::stage(
         &ctx.home,
         StageRequest {
-            op: &op,
+            op,
             flags: resolved,
-            label: a.label.clone(),
-            tags: a.tags.clone(),
+            label: a.run.label.clone(),
+            tags: a.run.tags.clone(),
             cwd: ctx.cwd.clone(),
-            quiet: a.quiet,
+            quiet: a.run.quiet,
             deps,
             run_id,
             proto,
             dir: run_dir.clone(),
-            name: a.run_name.clone(),
+            name: a.run.run_name.clone(),
             run_params: Some(run_params(a)),
             report: ctx.report.as_ref(),
-            start_now: !a.stage && sender.is_none(),
+            start_now: !staging && sender.is_none(),
         },
     )?;
-    if a.stage && run_dir.is_some() {
+    if staging && run_dir.is_some() {
         let dir = run.dir.display().to_string();
         let cmd = run
             .attr("cmd")
@@ -612,7 +870,7 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
         let head = Launched::of(&run, &op.name, "remote");
         return send(ctx, a, s, head, std::slice::from_ref(&run), &op.name);
     }
-    if a.stage {
+    if staging {
         ctx.report
             .progress(&format!("{} staged as {}", op.name, run.id));
         ctx.report.progress(&format!(
@@ -622,22 +880,15 @@ pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
         return Ok(Outcome::Launched(Launched::of(&run, &op.name, "staged")));
     }
     let claim = guild_exec::exec::Claim::take(&run)?;
-    if a.background || a.pidfile.is_some() {
+    if a.place.detached() {
         let pid = start_background(ctx, a, &run, claim)?;
-        let pf = a
-            .pidfile
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| format!("pid {pid}"));
+        let pf = match a.place.pidfile() {
+            Some(p) => format!("pidfile {}", p.display()),
+            None => format!("pid {pid}"),
+        };
         ctx.report.progress(&format!(
-            "{} started in background as {} ({})",
-            op.name,
-            run.id,
-            if a.pidfile.is_some() {
-                format!("pidfile {pf}")
-            } else {
-                pf
-            }
+            "{} started in background as {} ({pf})",
+            op.name, run.id
         ));
         return Ok(Outcome::Launched(Launched {
             pid: Some(pid),
@@ -664,12 +915,12 @@ fn optimizer_op(
     for (k, v) in opt_flags {
         flags.flags.insert(k.clone(), v.clone());
     }
-    let overrides = op::parse_flag_args(&a.opt_flags)?;
+    let overrides = op::parse_flag_args(&a.sweep.opt_flags)?;
     let mut resolved = op::override_flags(
         Some(&opt_op),
         &flags.flags,
         &overrides,
-        a.force_flags,
+        a.run.force_flags,
         &ctx.cwd,
     )?;
     for (k, v) in opt_flags {
@@ -710,7 +961,7 @@ fn batch_op(
             )
         }
     };
-    if a.keep_batch {
+    if a.sweep.keep_batch {
         batch_op.delete_on_success = false;
     }
     (batch_op, batch_flags)
@@ -727,22 +978,22 @@ fn run_batch(
     proto: Option<Run>,
     custom: Option<(OpDef, op::ResolvedFlags)>,
 ) -> Result<Outcome> {
-    if a.stage {
+    if a.mode == Mode::Stage {
         return Err(Error::user(
             "--stage cannot be used with a sweep; use --stage-trials to stage every trial (then `guild run --start ID` each)",
         ));
     }
     let (batch_op, batch_flags) = batch_op(ctx, a, &sweep, custom);
     let needs_python =
-        a.remote.is_some() && command(ctx, op, &resolved.flags).is_ok_and(|b| b.python);
+        a.place.remote().is_some() && command(ctx, op, &resolved.flags).is_ok_and(|b| b.python);
     let mut sender = connect(ctx, a, needs_python)?;
     let batch = plan::stage_unpublished(
         &ctx.home,
         StageRequest {
             op: &batch_op,
             flags: batch_flags,
-            label: a.label.clone(),
-            tags: a.tags.clone(),
+            label: a.run.label.clone(),
+            tags: a.run.tags.clone(),
             cwd: ctx.cwd.clone(),
             quiet: true,
             deps: op::deps::Resolved::default(),
@@ -751,7 +1002,8 @@ fn run_batch(
             dir: None,
             // A sweep's name is recorded: its trials are named after it.
             name: Some(
-                a.run_name
+                a.run
+                    .run_name
                     .clone()
                     .unwrap_or_else(guild_format::run::names::generate),
             ),
@@ -764,12 +1016,12 @@ fn run_batch(
         return Err(Error::user("a batch run is staged in runs/"));
     };
     let opts = guild_exec::launch::sweep::Options {
-        stage_trials: a.stage_trials || sender.is_some(),
-        parallel: a.parallel as usize,
-        fail_on_trial_error: a.fail_on_trial_error,
-        stop_after: a.stop_after,
-        needed: a.needed,
-        quiet: a.quiet,
+        stage_trials: a.sweep.stage_trials || sender.is_some(),
+        parallel: a.sweep.parallel as usize,
+        fail_on_trial_error: a.sweep.fail_on_trial_error,
+        stop_after: a.run.stop_after,
+        needed: a.run.needed,
+        quiet: a.run.quiet,
     };
     let mut attrs: Vec<(&str, Value)> = vec![
         ("random_seed", Value::from(sweep.seed)),
@@ -778,7 +1030,7 @@ fn run_batch(
             Value::Sequence(sweep.trials.iter().cloned().map(Value::Mapping).collect()),
         ),
     ];
-    if let Some(n) = a.max_trials {
+    if let Some(n) = a.sweep.max_trials {
         attrs.push(("max_trials", Value::from(n)));
     }
     attrs.push(("batch", opts.to_value()));
@@ -792,9 +1044,9 @@ fn run_batch(
             op,
             flags: resolved,
             label: None,
-            tags: a.tags.clone(),
+            tags: a.run.tags.clone(),
             cwd: ctx.cwd.clone(),
-            quiet: a.quiet,
+            quiet: a.run.quiet,
             deps,
             run_id: None,
             proto,
@@ -835,10 +1087,10 @@ fn run_batch(
             .collect();
         return send(ctx, a, s, head, &trials, &format!("{}+", op.name));
     }
-    if a.background || a.pidfile.is_some() {
+    if a.place.detached() {
         let pid = start_background(ctx, a, &batch, claim)?;
         // As a single run's line, then the sweep's size.
-        let how = match &a.pidfile {
+        let how = match a.place.pidfile() {
             Some(p) => format!("pidfile {}", p.display()),
             None => format!("pid {pid}"),
         };
@@ -862,7 +1114,7 @@ fn connect<'a>(
     a: &RunRequest,
     needs_python: bool,
 ) -> Result<Option<guild_exec::launch::remote::Sender<'a>>> {
-    let Some(name) = &a.remote else {
+    let Some(name) = a.place.remote() else {
         return Ok(None);
     };
     let remote = super::remotes::find(ctx, name)?;
@@ -898,10 +1150,10 @@ fn send(
             ));
         }
     }
-    let follow = if a.background {
+    let follow = if a.place.background() {
         Follow::Background
     } else {
-        Follow::Foreground { quiet: a.quiet }
+        Follow::Foreground { quiet: a.run.quiet }
     };
     let remote = s.remote.clone();
     let ids = |r: &[Run]| {
@@ -963,15 +1215,15 @@ fn record_unmet_deps(
                 flags: resolved.flags.clone(),
                 user_flags: resolved.user_flags.clone(),
             },
-            label: a.label.clone(),
-            tags: a.tags.clone(),
+            label: a.run.label.clone(),
+            tags: a.run.tags.clone(),
             cwd: ctx.cwd.clone(),
             quiet: true,
             deps: op::deps::Resolved::default(),
-            run_id: a.run_id.clone(),
+            run_id: a.run.run_id.clone(),
             proto,
             dir: None,
-            name: a.run_name.clone(),
+            name: a.run.run_name.clone(),
             run_params: Some(run_params(a)),
             report: &quiet,
             start_now: false,
@@ -993,7 +1245,7 @@ fn run_params(a: &RunRequest) -> Value {
         m.insert(k.into(), v);
     };
     put("additional_deps", list(&[]));
-    put("background", a.background.into());
+    put("background", a.place.background().into());
     put("batch_comment", Value::Null);
     put("batch_label", Value::Null);
     put("batch_tags", list(&[]));
@@ -1004,56 +1256,74 @@ fn run_params(a: &RunRequest) -> Value {
     put("edit_batch_comment", false.into());
     put("edit_comment", false.into());
     put("edit_flags", false.into());
-    put("fail_on_trial_error", a.fail_on_trial_error.into());
+    put("fail_on_trial_error", a.sweep.fail_on_trial_error.into());
     put("flags", list(&a.flags));
-    put("force_deps", a.force_deps.into());
-    put("force_flags", a.force_flags.into());
-    put("force_sourcecode", a.force_sourcecode.into());
-    put("gpus", s(&a.gpus));
+    put("force_deps", a.run.force_deps.into());
+    put("force_flags", a.run.force_flags.into());
+    put("force_sourcecode", a.run.force_sourcecode.into());
+    put(
+        "gpus",
+        match &a.gpus {
+            Gpus::Only(d) => Value::from(d.clone()),
+            _ => Value::Null,
+        },
+    );
     put("help_model", false.into());
     put("help_op", false.into());
-    put("keep_batch", a.keep_batch.into());
-    put("keep_run", a.keep_run.into());
-    put("label", s(&a.label));
+    put("keep_batch", a.sweep.keep_batch.into());
+    put("keep_run", a.run.keep_run.into());
+    put("label", s(&a.run.label));
     put(
         "max_trials",
-        a.max_trials.map(Value::from).unwrap_or(Value::Null),
+        a.sweep.max_trials.map(Value::from).unwrap_or(Value::Null),
     );
     put("maximize", Value::Null);
     put("minimize", Value::Null);
-    put("needed", a.needed.into());
-    put("no_gpus", a.no_gpus.into());
+    put("needed", a.run.needed.into());
+    put("no_gpus", (a.gpus == Gpus::Hidden).into());
     put("no_wait", false.into());
-    put("opspec", s(&a.opspec));
+    put(
+        "opspec",
+        match &a.what {
+            What::Operation(spec) => s(spec),
+            _ => Value::Null,
+        },
+    );
     put("opt_flags", list(&[]));
     put("optimize", false.into());
-    put("optimizer", s(&a.optimizer));
-    put("pidfile", path(&a.pidfile));
+    put("optimizer", s(&a.sweep.optimizer));
+    put("pidfile", path(&a.place.pidfile().cloned()));
     put("print_cmd", false.into());
     put("print_env", false.into());
     put("print_trials", false.into());
-    put("proto", s(&a.proto));
-    put("quiet", a.quiet.into());
+    put(
+        "proto",
+        match &a.what {
+            What::Proto(p) => Value::from(p.clone()),
+            _ => Value::Null,
+        },
+    );
+    put("quiet", a.run.quiet.into());
     put(
         "random_seed",
-        a.random_seed.map(Value::from).unwrap_or(Value::Null),
+        a.sweep.random_seed.map(Value::from).unwrap_or(Value::Null),
     );
     put("remote", Value::Null);
     put("restart", Value::Null);
-    put("run_dir", path(&a.run_dir));
-    put("run_id", s(&a.run_id));
+    put("run_dir", path(&a.place.run_dir().cloned()));
+    put("run_id", s(&a.run.run_id));
     put("save_trials", Value::Null);
-    put("stage", a.stage.into());
-    put("stage_trials", a.stage_trials.into());
+    put("stage", (a.mode == Mode::Stage).into());
+    put("stage_trials", a.sweep.stage_trials.into());
     put(
         "stop_after",
-        a.stop_after.map(Value::from).unwrap_or(Value::Null),
+        a.run.stop_after.map(Value::from).unwrap_or(Value::Null),
     );
-    put("tags", list(&a.tags));
+    put("tags", list(&a.run.tags));
     put("test_flags", false.into());
     put("test_output_scalars", Value::Null);
     put("test_sourcecode", false.into());
-    put("yes", a.yes.into());
+    put("yes", a.run.yes.into());
     Value::Mapping(m)
 }
 
@@ -1062,15 +1332,11 @@ fn run_params(a: &RunRequest) -> Value {
 fn start_opts(ctx: &Context, a: &RunRequest) -> StartOpts {
     StartOpts {
         report: Some(ctx.report.clone()),
-        quiet: a.quiet,
+        quiet: a.run.quiet,
         stdin_null: false,
-        pidfile: a.pidfile.clone(),
-        stop_after: a.stop_after,
-        gpus: if a.no_gpus {
-            Some(String::new())
-        } else {
-            a.gpus.clone()
-        },
+        pidfile: a.place.pidfile().cloned(),
+        stop_after: a.run.stop_after,
+        gpus: a.gpus.visible(),
         fresh: false,
     }
 }
@@ -1165,7 +1431,7 @@ fn start_existing(
     };
     // Claimed before anything of the run is touched: of two starts of one
     // run, the loser changes nothing.
-    let claim = match a.claim_fd {
+    let claim = match a.run.claim_fd {
         Some(fd) => guild_exec::exec::Claim::inherited(&run, fd)?,
         None => guild_exec::exec::Claim::take(&run)?,
     };
@@ -1203,30 +1469,35 @@ fn start_existing(
     for w in op_def.iter_mut().flat_map(|o| o.warnings.drain(..)) {
         ctx.report.warning(&w);
     }
-    if op_def.is_none() && (!overrides.is_empty() || a.force_sourcecode) {
+    if op_def.is_none() && (!overrides.is_empty() || a.run.force_sourcecode) {
         return Err(Error::user(format!(
             "cannot find definition for operation '{}' in run {} This is required when setting flags or using '--force-sourcecode' for restart or a new run.",
             opref.op_name, run.id
         )));
     }
-    if a.force_sourcecode {
+    if a.run.force_sourcecode {
         if let Some(op) = &op_def {
             guild_project::plan::refresh_sourcecode(
                 &ctx.home,
                 &run,
                 op,
-                a.quiet,
+                a.run.quiet,
                 ctx.report.as_ref(),
             )?;
         }
     }
-    if !overrides.is_empty() || a.needed {
-        let resolved =
-            op::override_flags(op_def.as_ref(), &base, &overrides, a.force_flags, &ctx.cwd)?;
-        if a.needed && resolved.flags == base && !staged {
+    if !overrides.is_empty() || a.run.needed {
+        let resolved = op::override_flags(
+            op_def.as_ref(),
+            &base,
+            &overrides,
+            a.run.force_flags,
+            &ctx.cwd,
+        )?;
+        if a.run.needed && resolved.flags == base && !staged {
             return Ok(Outcome::Unchanged);
         }
-        if !a.yes && !confirm_start(ctx, &run, &opref.op_desc(), &resolved.flags)? {
+        if !a.run.yes && !confirm_start(ctx, &run, &opref.op_desc(), &resolved.flags)? {
             return Ok(Outcome::Declined);
         }
         if resolved.flags != base {
@@ -1234,18 +1505,18 @@ fn start_existing(
             run.write_attr("flags", &Value::Mapping(resolved.flags))?;
         }
         run.write_attr("user_flags", &Value::Mapping(resolved.user_flags))?;
-    } else if !a.yes && !confirm_start(ctx, &run, &opref.op_desc(), &base)? {
+    } else if !a.run.yes && !confirm_start(ctx, &run, &opref.op_desc(), &base)? {
         return Ok(Outcome::Declined);
     }
-    if a.keep_run || (a.keep_batch && run.is_batch()) {
+    if a.run.keep_run || (a.sweep.keep_batch && run.is_batch()) {
         guild_project::plan::edit::keep_on_success(&run)?;
     }
     // A staged run resolves what staging left (its operation sources); a
     // restart resolves again what is not resolved yet or must always be
     // (a config file written with the new flags).
-    if a.claim_fd.is_none() {
+    if a.run.claim_fd.is_none() {
         let resolved =
-            op::deps::resolve_at_start(&ctx.home, &run, &ctx.cwd, a.quiet, ctx.report.as_ref());
+            op::deps::resolve_at_start(&ctx.home, &run, &ctx.cwd, a.run.quiet, ctx.report.as_ref());
         if let Err(e) = resolved {
             // A staged run that cannot start ends in error, as Guild's.
             if run.has_marker("STAGED") {
@@ -1254,7 +1525,7 @@ fn start_existing(
             return Err(e);
         }
     }
-    if a.background && a.pidfile.is_none() {
+    if a.place.background() && a.place.pidfile().is_none() {
         start_background(ctx, a, &run, claim)?;
         ctx.report
             .progress(&format!("{} started in background", run.id));
@@ -1263,11 +1534,11 @@ fn start_existing(
     let opts = StartOpts {
         // A supervisor passes on the stdin it was given (the terminal of a
         // foreground run); a quiet `--start` typed by a user reads nothing.
-        stdin_null: a.quiet && a.claim_fd.is_none(),
+        stdin_null: a.run.quiet && a.run.claim_fd.is_none(),
         ..start_opts(ctx, a)
     };
     // With a claim handed down, this process is the supervisor.
-    let attach = if a.claim_fd.is_some() {
+    let attach = if a.run.claim_fd.is_some() {
         Attach::InProcess
     } else {
         Attach::Foreground(attached_detach())

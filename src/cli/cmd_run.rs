@@ -4,7 +4,7 @@ use super::Ctx;
 use crate::api::{self, run::Outcome};
 use crate::render;
 use clap::Args;
-use guild_format::error::Result;
+use guild_format::error::{Error, Result};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -21,15 +21,8 @@ pub struct RunArgs {
     /// Arguments for the script after `--` (`--name value` for a known flag sets it)
     #[arg(last = true, value_name = "ARGS")]
     pub raw: Vec<String>,
-    /// Do not ask for confirmation
-    #[arg(short = 'y', long)]
-    pub yes: bool,
-    /// Run label (a template: `${flag}`, `${default_label}`)
-    #[arg(short = 'l', long, value_name = "LABEL")]
-    pub label: Option<String>,
-    /// Tag the run (repeatable)
-    #[arg(short = 't', long = "tag", value_name = "TAG")]
-    pub tags: Vec<String>,
+    #[command(flatten)]
+    pub run: api::run::RunOptions,
     /// Write the run directory without running it
     #[arg(long)]
     pub stage: bool,
@@ -37,51 +30,13 @@ pub struct RunArgs {
     #[arg(long, visible_alias = "restart", value_name = "RUN")]
     pub start: Option<String>,
     /// Start a new run with the operation, flags and source code of RUN (FLAG=VAL overrides)
-    #[arg(long, value_name = "RUN")]
+    #[arg(long, value_name = "RUN", conflicts_with = "start")]
     pub proto: Option<String>,
-    /// Skip the run when a run of the same operation with the same flags exists
-    #[arg(long)]
-    pub needed: bool,
-    /// Sweep optimizer: + (grid, the default for lists) or random (the default for uniform[a:b])
-    #[arg(short = 'o', long, value_name = "ALG")]
-    pub optimizer: Option<String>,
-    /// Run with the operation's default optimizer (its `optimizer`, or the
-    /// one marked `default` in `optimizers`)
-    #[arg(short = 'O', long)]
-    pub optimize: bool,
-    /// A flag for the optimizer, FLAG=VAL (repeatable; also -Fo)
-    #[arg(long = "opt-flag", alias = "operation", value_name = "FLAG=VAL")]
-    pub opt_flags: Vec<String>,
-    /// Number of trials (random search: default 20; grid: a random sample)
-    #[arg(short = 'm', long, visible_alias = "trials", value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub max_trials: Option<u64>,
-    /// Seed for sampling trials (reproducible sweeps)
-    #[arg(long, value_name = "N")]
-    pub random_seed: Option<u64>,
-    /// Run up to N trials of a sweep at once
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
-    pub parallel: u64,
-    /// Stop a sweep at the first failed trial (default: run the others)
-    #[arg(long)]
-    pub fail_on_trial_error: bool,
-    /// Stop the run (each trial of a sweep) after MINUTES
-    #[arg(long, value_name = "MINUTES")]
-    pub stop_after: Option<f64>,
+    #[command(flatten)]
+    pub sweep: api::run::SweepOptions,
     /// Print the trials of a sweep and exit
     #[arg(long)]
     pub print_trials: bool,
-    /// Grid-style sweep strategy for `--flag VALUES` script flags
-    #[arg(long, value_name = "STRATEGY", value_parser = ["grid_search", "random_search", "none"])]
-    pub strategy: Option<String>,
-    /// Grid-style: number of trials for random_search (default 20)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub num_trials: Option<u64>,
-    /// Grid-style: seed for sampled values and trials (same as --random-seed)
-    #[arg(long, value_name = "S")]
-    pub seed: Option<u64>,
-    /// A script flag given Grid-style (`--lr "[1, 2]"` after the script)
-    #[arg(long = "grid-flag", hide = true, value_name = "NAME=VALUE")]
-    pub grid_flags: Vec<String>,
     /// Run in the background and return at once
     #[arg(short = 'b', long)]
     pub background: bool,
@@ -92,66 +47,30 @@ pub struct RunArgs {
     /// (it is then not listed, unless DIR is in it)
     #[arg(short = 'd', long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
-    /// Continue even when a required resource cannot be resolved
-    #[arg(long)]
-    pub force_deps: bool,
     /// Make only these GPUs visible to the run (CUDA_VISIBLE_DEVICES), e.g. `0,1`
     #[arg(long, value_name = "DEVICES")]
     pub gpus: Option<String>,
     /// Hide all GPUs from the run (CUDA_VISIBLE_DEVICES empty)
     #[arg(long)]
     pub no_gpus: bool,
-    /// Keep a sweep's batch run when the sweep ends (by default it goes to
-    /// the trash and only the trials are listed)
-    #[arg(long)]
-    pub keep_batch: bool,
-    /// Keep the run even when its operation has `delete-on-success: yes`
-    #[arg(long)]
-    pub keep_run: bool,
-    /// Do not echo the run's output
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-    /// Accept flags the operation does not define
-    #[arg(short = 'f', long)]
-    pub force_flags: bool,
     /// Print the command that would run and exit
     #[arg(long)]
     pub print_cmd: bool,
     /// Print the environment the operation adds and exit
     #[arg(long)]
     pub print_env: bool,
-    /// For a sweep: stage every trial and start none (each can be started
-    /// with `guild run --start ID`)
-    #[arg(long)]
-    pub stage_trials: bool,
     /// Show the operation's flags and exit
     #[arg(long)]
     pub help_op: bool,
-    /// With --restart: copy the operation's source code into the run again
-    /// (its current version) before starting
-    #[arg(long)]
-    pub force_sourcecode: bool,
     /// Show which project files would be copied as source code (and the
     /// rules that decide) and exit
     #[arg(long)]
     pub test_sourcecode: bool,
-    /// Create the run with this id (used for pipeline steps)
-    #[arg(long, hide = true, value_name = "ID")]
-    pub run_id: Option<String>,
-    /// The start claim passed down by the guild process that took it
-    #[arg(long, hide = true, value_name = "FD")]
-    pub claim_fd: Option<i32>,
-    /// Give the run this name (default: a new one like `spiffy-sunfish-821`)
-    #[arg(long = "run-name", value_name = "NAME")]
-    pub run_name: Option<String>,
     /// Run it on REMOTE (`guild remotes`): staged here, copied there and
     /// started (SSH: followed here, or --background; Slurm: submitted, a
     /// sweep as one job array)
     #[arg(short = 'r', long, value_name = "REMOTE")]
     pub remote: Option<String>,
-    /// Set an environment variable for the run, NAME=VALUE (repeatable; recorded in the run's env)
-    #[arg(long = "env", value_name = "NAME=VALUE")]
-    pub env: Vec<String>,
     /// Print what was made as JSON on stdout (id, name, trials, job) when
     /// the run is staged, started in the background or sent to a remote;
     /// with --print-trials, the trials
@@ -159,60 +78,106 @@ pub struct RunArgs {
     pub json: bool,
 }
 
-impl From<RunArgs> for api::run::RunRequest {
-    fn from(a: RunArgs) -> Self {
-        api::run::RunRequest {
-            opspec: a.opspec,
-            flags: a.flags,
-            raw: a.raw,
-            yes: a.yes,
-            label: a.label,
-            tags: a.tags,
-            stage: a.stage,
-            start: a.start,
-            proto: a.proto,
-            needed: a.needed,
-            optimizer: a.optimizer,
-            optimize: a.optimize,
-            opt_flags: a.opt_flags,
-            max_trials: a.max_trials,
-            random_seed: a.random_seed,
-            parallel: a.parallel,
-            fail_on_trial_error: a.fail_on_trial_error,
-            stop_after: a.stop_after,
-            print_trials: a.print_trials,
-            strategy: a.strategy,
-            num_trials: a.num_trials,
-            seed: a.seed,
-            grid_flags: a.grid_flags,
-            background: a.background,
-            pidfile: a.pidfile,
-            run_dir: a.run_dir,
-            force_deps: a.force_deps,
-            gpus: a.gpus,
-            no_gpus: a.no_gpus,
-            keep_batch: a.keep_batch,
-            keep_run: a.keep_run,
-            quiet: a.quiet,
-            force_flags: a.force_flags,
-            print_cmd: a.print_cmd,
-            print_env: a.print_env,
-            stage_trials: a.stage_trials,
-            help_op: a.help_op,
-            force_sourcecode: a.force_sourcecode,
-            test_sourcecode: a.test_sourcecode,
-            run_id: a.run_id,
-            claim_fd: a.claim_fd,
-            run_name: a.run_name,
-            remote: a.remote,
-            env: a.env,
+impl TryFrom<RunArgs> for api::run::RunRequest {
+    type Error = Error;
+
+    /// The typed request: what to run, the mode, the GPUs and the place,
+    /// with Guild's words for options that do not go together. The
+    /// options shared with the API move over whole.
+    fn try_from(a: RunArgs) -> Result<Self> {
+        use api::run::{Gpus, Mode, Place, What};
+        let gpus = match (a.gpus, a.no_gpus) {
+            (Some(_), true) => {
+                return Err(Error::user(
+                    "--no-gpus and --gpus cannot both be used Try 'guild run --help' for more information.",
+                ))
+            }
+            (Some(d), false) => Gpus::Only(d),
+            (None, true) => Gpus::Hidden,
+            (None, false) => Gpus::Inherited,
+        };
+        if a.stage && (a.background || a.pidfile.is_some()) {
+            return Err(Error::user(
+                "--stage and --background/--pidfile cannot both be used",
+            ));
         }
+        if a.print_cmd && a.print_env {
+            return Err(Error::user(
+                "--print-cmd and --print-env cannot both be used",
+            ));
+        }
+        // `guild run lr=0.1` runs the default operation with a flag (as
+        // Guild, which records it so).
+        let mut flags = a.flags;
+        let opspec = match a.opspec {
+            Some(s) if s.contains('=') && !s.starts_with('=') => {
+                flags.insert(0, s);
+                None
+            }
+            other => other,
+        };
+        let what = match (a.start, a.proto, opspec) {
+            (Some(_), _, Some(_)) => return Err(Error::user(
+                "OPERATION cannot be used with --start/--restart (the run's own operation is used)",
+            )),
+            (None, Some(_), Some(_)) => {
+                return Err(Error::user(
+                    "OPERATION cannot be used with --proto (the proto run's operation is used)",
+                ))
+            }
+            (Some(run), _, None) => What::Start(run),
+            (None, Some(run), None) => What::Proto(run),
+            (None, None, spec) => What::Operation(spec),
+        };
+        let place = match a.remote {
+            Some(name) => {
+                let bad = [
+                    (a.stage, "--stage"),
+                    (a.sweep.stage_trials, "--stage-trials"),
+                    (a.pidfile.is_some(), "--pidfile"),
+                    (a.run_dir.is_some(), "--run-dir"),
+                    (a.run.needed, "--needed"),
+                    (matches!(what, What::Proto(_)), "--proto"),
+                ];
+                if let Some((_, opt)) = bad.iter().find(|(b, _)| *b) {
+                    return Err(Error::user(format!(
+                        "--remote cannot be used with {opt}; stage the run here (guild run --stage), then start it there with `guild run --start ID --remote NAME`"
+                    )));
+                }
+                Place::Remote {
+                    name,
+                    background: a.background,
+                }
+            }
+            None => Place::Here {
+                background: a.background,
+                pidfile: a.pidfile,
+                run_dir: a.run_dir,
+            },
+        };
+        Ok(api::run::RunRequest {
+            what,
+            mode: Mode::of(
+                a.stage,
+                a.print_cmd,
+                a.print_env,
+                a.print_trials,
+                a.help_op,
+                a.test_sourcecode,
+            ),
+            flags,
+            raw: a.raw,
+            run: a.run,
+            sweep: a.sweep,
+            gpus,
+            place,
+        })
     }
 }
 
 pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     let json = a.json;
-    Ok(match api::run::run(ctx, &a.into())? {
+    Ok(match api::run::run(ctx, &a.try_into()?)? {
         Outcome::Done(code) => code,
         Outcome::Launched(l) => {
             if json {

@@ -65,11 +65,13 @@ fn child_ctx() -> (Context, Arc<Collect>) {
 
 fn train(flags: &[&str]) -> RunRequest {
     RunRequest {
-        opspec: Some("train.py".into()),
+        what: api::run::What::Operation(Some("train.py".into())),
         flags: flags.iter().map(|f| f.to_string()).collect(),
-        yes: true,
-        quiet: true,
-        parallel: 1,
+        run: api::run::RunOptions {
+            yes: true,
+            quiet: true,
+            ..Default::default()
+        },
         ..Default::default()
     }
 }
@@ -162,11 +164,17 @@ fn child_starts_and_stops_100() {
     let threads = live_threads();
     for _ in 0..100 {
         let req = RunRequest {
-            opspec: Some("wait.sh".into()),
-            yes: true,
-            quiet: true,
-            background: true,
-            parallel: 1,
+            what: api::run::What::Operation(Some("wait.sh".into())),
+            run: api::run::RunOptions {
+                yes: true,
+                quiet: true,
+                ..Default::default()
+            },
+            place: api::run::Place::Here {
+                background: true,
+                pidfile: None,
+                run_dir: None,
+            },
             ..Default::default()
         };
         match api::run::run(&ctx, &req).unwrap() {

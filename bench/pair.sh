@@ -9,6 +9,8 @@
 #   runs       `guild runs` with COUNT runs (default 10,000), warm
 #   runs info  `guild runs info` with COUNT runs, warm
 #   runs -a    `guild runs -a` with COUNT runs, warm
+#   capture    `guild run` of a Python script that writes CAPTURE_MB
+#              (default 50) megabytes of 100-byte lines, 1% of them scalars
 # Run it on a fresh filesystem: bench/freshfs.sh bench/pair.sh OLD NEW
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 OLD_GUILD NEW_GUILD" >&2; exit 2; }
@@ -18,6 +20,21 @@ W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/proj" "$W/old" "$W/new"
 printf '#!/bin/sh\necho "loss: 0.5"\n' > "$W/proj/t.sh"; chmod +x "$W/proj/t.sh"
 printf 'lr = 0.1\nprint("loss: %%s" %% lr)\n' > "$W/proj/t.py"
+cat > "$W/proj/gen.py" <<'GEN'
+import os, sys
+mb = int(os.environ.get("CAPTURE_MB", "50"))
+lines = []
+for i in range(10486):  # ~1 MiB of 100-byte lines
+    if i % 100 == 0:
+        s = "loss: 0.%s" % ("%d" % (i + 1)).rjust(89, "1")
+    else:
+        s = ("epoch 1 batch %d " % i).ljust(99, "x")
+    lines.append(s + "\n")
+block = "".join(lines).encode()
+for _ in range(mb * 1024 * 1024 // len(block)):
+    sys.stdout.buffer.write(block)
+    sys.stdout.buffer.flush()
+GEN
 cd "$W/proj"
 export NO_PIP_FREEZE=1
 # COUNT runs: one real run, copied with fresh ids and earlier start
@@ -56,4 +73,6 @@ pair("runs -a", ["runs", "-a"], k=max(5, n // 3))
 pair("run", ["run", "t.sh", "-y", "-q"], warm=False)
 # A Python run: flag detection, PYTHONPATH, op_main (caches warmed once).
 pair("run .py", ["run", "t.py", "-y", "-q"])
+# Output capture: the supervisor's pipe, output, output.index, scalars.
+pair("capture", ["run", "gen.py", "-y", "-q"], k=max(5, n // 2))
 PY

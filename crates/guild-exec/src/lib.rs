@@ -9,6 +9,8 @@
 //!   processes, remote senders and records;
 //! - [`remote`]: remotes of the user config, their sites and Slurm.
 
+#![warn(missing_docs)]
+
 pub mod exec;
 pub mod launch;
 pub mod remote;

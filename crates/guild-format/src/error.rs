@@ -16,21 +16,37 @@ pub enum Error {
     Usage(String),
     /// An I/O failure: what was being done, on which path, and why.
     Io {
+        /// What was being done ("reading", "writing"...).
         action: String,
+        /// The path it was done on.
         path: PathBuf,
+        /// The OS error.
         source: std::io::Error,
     },
     /// A process could not be started or waited for: what, and why.
     Process {
+        /// What was being done ("cannot start run 3f2a...").
         action: String,
+        /// The OS error.
         source: std::io::Error,
     },
     /// No run matches the user's run spec.
-    NoRun { spec: String },
+    NoRun {
+        /// The run spec as the user gave it (empty for no spec).
+        spec: String,
+    },
     /// The run is running and must be stopped first.
-    Running { run: String, pid: Option<i32> },
+    Running {
+        /// The run, as named in the message.
+        run: String,
+        /// The pid of its process, when known.
+        pid: Option<i32>,
+    },
     /// Another process is starting (and will supervise) the run.
-    BeingStarted { run: String },
+    BeingStarted {
+        /// The run, as named in the message.
+        run: String,
+    },
     /// The user answered no at a confirmation prompt (Guild's exit 4).
     Declined(String),
     /// End with this code and print nothing (a failed run's own code, a
@@ -38,6 +54,7 @@ pub enum Error {
     Exit(i32),
 }
 
+/// A result whose error is the library's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
@@ -133,6 +150,7 @@ impl std::error::Error for Error {
 
 /// Attach path and action context to an `io::Result`.
 pub trait IoContext<T> {
+    /// Turns an I/O error into an [`Error::Io`] naming `action` and `path`.
     fn ctx(self, action: &str, path: &Path) -> Result<T>;
 }
 

@@ -420,6 +420,7 @@ pub fn relative_path(to: &Path, from_dir: &Path) -> PathBuf {
     p
 }
 
+/// Creates `path` and its missing parents, failing with the path named.
 pub fn create_dir_all(path: &Path) -> Result<()> {
     fs::create_dir_all(path).ctx("creating directory", path)
 }

@@ -5,8 +5,10 @@
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
+/// A guild home: the directory holding runs, trash and caches.
 #[derive(Debug, Clone)]
 pub struct Home {
+    /// The home directory (`.guild` or the `-H`/`GUILD_HOME` directory).
     pub path: PathBuf,
 }
 
@@ -59,14 +61,17 @@ impl Home {
         })
     }
 
+    /// The runs directory of the home (`runs`).
     pub fn runs_dir(&self) -> PathBuf {
         self.path.join("runs")
     }
 
+    /// Where deleted runs go (`trash/runs`).
     pub fn trash_dir(&self) -> PathBuf {
         self.path.join("trash").join("runs")
     }
 
+    /// The cache directory `name` under the home's `cache`.
     pub fn cache_dir(&self, name: &str) -> PathBuf {
         self.path.join("cache").join(name)
     }

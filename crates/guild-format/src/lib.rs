@@ -12,6 +12,8 @@
 //!   made safe for terminals;
 //! - [`error`] and [`report`]: how every layer fails and speaks.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod fsutil;
 pub mod home;

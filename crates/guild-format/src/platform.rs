@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_yaml_ng::{Mapping, Value};
 use std::path::{Path, PathBuf};
 
+/// This machine's host name: `$HOST` when set, else the system's, else
+/// `localhost`.
 pub fn hostname() -> String {
     if let Ok(h) = std::env::var("HOST") {
         if !h.is_empty() {
@@ -19,6 +21,7 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+/// The user name from `$USER` (empty when unset).
 pub fn user() -> String {
     std::env::var("USER").unwrap_or_default()
 }
@@ -84,6 +87,7 @@ fn own_venv_python() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
+/// The first executable file named `name` in the directories of `$PATH`.
 pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -164,6 +168,8 @@ pub fn guild_pkgdir(cache_dir: &Path, python: &Path) -> Option<PathBuf> {
         .find(|d| d.join("guild").join("__init__.py").is_file())
 }
 
+/// The version of `python` (`platform.python_version()`), cached under
+/// `cache_dir`.
 pub fn python_version(cache_dir: &Path, python: &Path) -> Option<String> {
     py_info(cache_dir, python).map(|i| i.version)
 }

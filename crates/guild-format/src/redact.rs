@@ -30,6 +30,8 @@ const NAME_PARTS: &[&str] = &[
     "SESSION",
 ];
 
+/// Which environment variables are secrets: the default name parts plus
+/// the user config's `redact-env` names, less its `keep` names.
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
     extra: Vec<String>,

@@ -10,14 +10,20 @@ use std::sync::Mutex;
 pub enum Question<'a> {
     /// Go ahead and `verb` these runs (`delete`, `stop`, `mark`...)?
     Runs {
+        /// What is to be done to the runs (`delete`, `stop`...).
         verb: &'a str,
+        /// The runs, with their listing index.
         runs: &'a [crate::query::Indexed],
+        /// The answer when the user just presses Enter.
         default_yes: bool,
     },
     /// Anything else, worded: what it is about, then the question.
     Text {
+        /// What the question is about, shown before it (may be several lines).
         details: String,
+        /// The question (`Continue?`).
         question: String,
+        /// The answer when the user just presses Enter.
         default_yes: bool,
     },
 }

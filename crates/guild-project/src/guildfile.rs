@@ -86,22 +86,29 @@ const FLAG_KEYS: &[&str] = &[
     "alias",
 ];
 
+/// A loaded guild.yml: its models and their operations.
 #[derive(Debug, Clone)]
 pub struct Guildfile {
+    /// The file's path (canonical when it could be resolved).
     pub path: PathBuf,
+    /// The directory holding the file: the project directory.
     pub dir: PathBuf,
     /// MD5 of the file's bytes: the opref version of its operations.
     pub(crate) md5: String,
+    /// The models it defines.
     pub models: Vec<Model>,
 }
 
+/// A model of a guild.yml and its operations.
 #[derive(Debug, Clone)]
 pub struct Model {
     /// Empty for the anonymous model of an operations-only file.
     pub name: String,
+    /// The model's `description` (empty without one).
     pub description: String,
     pub(crate) default: bool,
     pub(crate) sourcecode: Option<Value>,
+    /// The model's operations.
     pub ops: Vec<OpConfig>,
     /// `resources`: named lists of sources operations may require by name.
     pub(crate) resources: Mapping,
@@ -111,11 +118,14 @@ pub struct Model {
 /// operation-defaults are applied; keys and value types are validated.
 #[derive(Debug, Clone)]
 pub struct OpConfig {
+    /// The operation's name.
     pub name: String,
+    /// The operation's keys and values.
     pub cfg: Mapping,
 }
 
 impl OpConfig {
+    /// The value of key `key`; None when missing or null.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.cfg.get(key).filter(|v| !v.is_null())
     }
@@ -131,10 +141,12 @@ impl OpConfig {
         self.get(key).and_then(Value::as_bool)
     }
 
+    /// The operation's `description` (empty without one).
     pub fn description(&self) -> String {
         self.str("description").unwrap_or_default()
     }
 
+    /// Whether the operation is private (its name starts with `_`).
     pub fn is_private(&self) -> bool {
         self.name.starts_with('_')
     }
@@ -150,6 +162,7 @@ impl Guildfile {
         Guildfile::load(&path).map(Some)
     }
 
+    /// Load and validate the guild.yml at `path` and what it includes.
     pub fn load(path: &Path) -> Result<Guildfile> {
         let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
         let bytes = read_limited(&path)?;
@@ -376,6 +389,8 @@ fn check_pipeline_cycles(path: &Path, models: &[Model]) -> Result<()> {
     Ok(())
 }
 
+/// The operation as Guild names it: `model:op`, or `op` for the anonymous
+/// model.
 pub fn op_display(m: &Model, o: &OpConfig) -> String {
     if m.name.is_empty() {
         o.name.clone()

@@ -9,6 +9,8 @@
 //!   dependencies, commands, optimizers, pipeline steps;
 //! - [`plan`]: staging runs and expanding sweeps.
 
+#![warn(missing_docs)]
+
 pub mod guildfile;
 pub mod op;
 pub mod plan;

@@ -11,10 +11,15 @@ use serde_yaml_ng::{Mapping, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// How a run is started (the options of `guild run` that apply to a start).
 #[derive(Default)]
 pub struct StartOpts {
+    /// `--quiet`: the run's output is not echoed here.
     pub quiet: bool,
+    /// The run's process gets no stdin (`/dev/null`).
     pub stdin_null: bool,
+    /// `--pidfile`: the file that holds the supervisor's pid while the run
+    /// runs.
     pub pidfile: Option<PathBuf>,
     /// `--stop-after MINUTES`.
     pub stop_after: Option<f64>,

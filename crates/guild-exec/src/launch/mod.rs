@@ -32,15 +32,22 @@ pub enum Attach {
     Background,
     /// A supervisor in the caller's process group, returned to the caller
     /// (parallel sweep trials); output to pipes when `piped`.
-    Child { piped: bool },
+    Child {
+        /// The supervisor's stdout and stderr are pipes (else inherited).
+        piped: bool,
+    },
 }
 
 /// A start: where the operation's relative paths are from, the options,
 /// how to follow it, and the start claim if the caller already took it.
 pub struct StartRequest<'a> {
+    /// The directory the operation's relative paths are from.
     pub cwd: &'a Path,
+    /// The start options.
     pub opts: &'a StartOpts,
+    /// How the caller follows the run.
     pub attach: Attach,
+    /// The start claim, when the caller already took it.
     pub claim: Option<Claim>,
 }
 
@@ -49,9 +56,17 @@ pub struct StartRequest<'a> {
 pub enum Started {
     /// The run ended: the process exit code for it (a signal N: 256-N)
     /// and the exit status recorded in the run.
-    Ended { code: i32, exit_status: i64 },
+    Ended {
+        /// The process exit code for the run.
+        code: i32,
+        /// The exit status recorded in the run.
+        exit_status: i64,
+    },
     /// The run goes on in the background, supervised by `pid`.
-    Background { pid: u32 },
+    Background {
+        /// The supervisor's pid.
+        pid: u32,
+    },
     /// The run's supervisor, for the caller to wait on.
     Child(std::process::Child),
 }
@@ -76,6 +91,7 @@ pub trait Target {
 
 /// This machine.
 pub struct Local<'h> {
+    /// The guild home of the runs.
     pub home: &'h Home,
 }
 
@@ -126,8 +142,11 @@ impl Target for Local<'_> {
 /// runs in (where the user config of remotes is found from), and who
 /// hears about progress.
 pub struct Caller<'h> {
+    /// The guild home.
     pub home: &'h Home,
+    /// The directory the command runs in.
     pub cwd: &'h Path,
+    /// Who hears about progress.
     pub report: std::sync::Arc<dyn guild_format::report::Reporter>,
 }
 

@@ -33,7 +33,10 @@ const NOT_COPIED: &[&str] = &[".guild/placement", ".guild/LOCK*", ".guild/ENV"];
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Follow {
     /// Stream its output here until it ends; Ctrl-C stops it there.
-    Foreground { quiet: bool },
+    Foreground {
+        /// Start it there with `--quiet` (its output is not echoed).
+        quiet: bool,
+    },
     /// Return once it has started there.
     Background,
 }
@@ -46,13 +49,17 @@ pub enum Sent {
     /// Over SSH, in the background.
     Background,
     /// Submitted to Slurm as `job`.
-    Submitted { job: String },
+    Submitted {
+        /// The Slurm job id.
+        job: String,
+    },
 }
 
 /// One remote, reached and ready: its guild home exists and holds this
 /// binary.
 pub struct Sender<'a> {
     pub(crate) home: &'a Home,
+    /// The remote, as the user config defines it.
     pub remote: Remote,
     pub(crate) site: Site,
     pub(crate) report: Arc<dyn Reporter>,

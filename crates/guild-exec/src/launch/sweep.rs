@@ -15,16 +15,23 @@ use std::time::{Duration, Instant};
 /// Options of a batch, stored in its `batch` attr.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    /// How many trials run at a time (`--parallel`, at least 1).
     pub parallel: usize,
+    /// The first failing trial ends the sweep with its error
+    /// (`--fail-on-trial-error`).
     pub fail_on_trial_error: bool,
+    /// `--stop-after MINUTES` for each trial.
     pub stop_after: Option<f64>,
+    /// Skip a trial whose operation and flags already ran (`--needed`).
     pub needed: bool,
+    /// Trials start quietly (`--quiet`).
     pub quiet: bool,
     /// Stage every trial and start none (`--stage-trials`).
     pub stage_trials: bool,
 }
 
 impl Options {
+    /// The options as the `batch` attr records them.
     pub fn to_value(&self) -> Value {
         let mut m = Mapping::new();
         m.insert("parallel".into(), (self.parallel as u64).into());

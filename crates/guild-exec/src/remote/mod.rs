@@ -35,7 +35,10 @@ pub struct Ssh {
 pub struct Probe {
     /// The guild home there, as the shell expands it.
     pub guild_home: String,
+    /// The guild home exists.
     pub home_exists: bool,
+    /// The guild home, or the nearest directory above it that exists, is
+    /// writable.
     pub home_writable: bool,
     /// `guild --version` there, when a guild is on its PATH.
     pub guild: Option<String>,
@@ -199,6 +202,7 @@ impl Ssh {
 pub struct Slurm {
     /// The login node; None: `sbatch` runs on this machine.
     pub login: Option<Ssh>,
+    /// The partition jobs are submitted to (`--partition`).
     pub partition: Option<String>,
     pub(crate) account: Option<String>,
     pub(crate) qos: Option<String>,
@@ -217,9 +221,12 @@ pub struct Slurm {
     pub hourly_cost: Option<f64>,
 }
 
+/// What a remote is, by its `type`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
+    /// An SSH host (`type: ssh`).
     Ssh(Ssh),
+    /// A Slurm cluster (`type: slurm`).
     Slurm(Box<Slurm>),
     /// A type Guild knows that this tracker does not run (`ec2`, `s3`...).
     Other(String),
@@ -228,8 +235,11 @@ pub enum Kind {
 /// One entry of `remotes:`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Remote {
+    /// The remote's name (its key under `remotes:`).
     pub name: String,
+    /// Its type and definition.
     pub kind: Kind,
+    /// Its `description` (may be empty).
     pub description: String,
 }
 

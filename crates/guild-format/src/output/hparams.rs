@@ -150,16 +150,22 @@ enum Kind {
 /// A flag value as an hparam.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HValue {
+    /// A number.
     Number(f64),
+    /// A string.
     Text(String),
+    /// A boolean.
     Bool(bool),
 }
 
 /// How a run ended, for its session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionStatus {
+    /// It completed.
     Success,
+    /// It failed or was terminated.
     Failure,
+    /// It is still running.
     Running,
 }
 

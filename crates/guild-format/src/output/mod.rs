@@ -36,6 +36,8 @@ struct Sink {
     error: Option<crate::error::Error>,
 }
 
+/// The output capture of a run: the pipes' reader threads write to its
+/// `output`, `output.index` and events file.
 pub struct Capture {
     sink: Arc<Mutex<Sink>>,
 }
@@ -278,16 +280,14 @@ impl Sink {
     }
 }
 
-/// The lines of a run's `output` with their time (ms) and stream from
-/// `output.index`, read as a stream (bounded memory whatever the output's
-/// size). `only_indexed`: stop at the first line without both its newline
-/// and its index record (the run is still writing it); call
-/// [`IndexedLines::next_line`] again later to go on from there.
 /// A piece of a run's output line (see [`IndexedLines::next_piece`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Piece {
+    /// When its line was written, in ms since the epoch (0 if unindexed).
     pub ms: u64,
+    /// The stream it was written to: 0 = stdout, 1 = stderr.
     pub stream: u8,
+    /// Its text, without the line's newline.
     pub text: String,
     /// The first piece of its line.
     pub starts: bool,
@@ -295,6 +295,11 @@ pub struct Piece {
     pub ends: bool,
 }
 
+/// The lines of a run's `output` with their time (ms) and stream from
+/// `output.index`, read as a stream (bounded memory whatever the output's
+/// size). `only_indexed`: stop at the first line without both its newline
+/// and its index record (the run is still writing it); call
+/// [`IndexedLines::next_line`] again later to go on from there.
 pub struct IndexedLines {
     /// The last piece returned did not end its line.
     mid: bool,
@@ -307,6 +312,7 @@ pub struct IndexedLines {
 }
 
 impl IndexedLines {
+    /// Opens the `output` and (if there is one) `output.index` in `guild_dir`.
     pub fn open(guild_dir: &Path) -> Result<IndexedLines> {
         let out_path = guild_dir.join("output");
         let out = File::open(&out_path).ctx("reading", &out_path)?;

@@ -19,6 +19,8 @@ struct Pattern {
     key: Option<String>,
 }
 
+/// Finds scalars in output lines with Guild's default patterns or an
+/// operation's `output-scalars`.
 pub struct ScalarParser {
     patterns: Vec<Pattern>,
     defaults: bool,
@@ -238,21 +240,33 @@ fn compile(p: &str) -> Result<Regex, String> {
     Regex::new(&expand_aliases(p)).map_err(|e| format!("invalid output-scalars pattern {p:?}: {e}"))
 }
 
+/// The summary of one scalar's values in a run.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Summary {
+    /// The value at the lowest step.
     pub first: f64,
+    /// The lowest step.
     pub first_step: i64,
+    /// The value at the highest step.
     pub last: f64,
+    /// The highest step.
     pub last_step: i64,
+    /// The smallest value.
     pub min: f64,
+    /// The step of the smallest value.
     pub min_step: i64,
+    /// The largest value.
     pub max: f64,
+    /// The step of the largest value.
     pub max_step: i64,
+    /// The sum of the values.
     pub total: f64,
+    /// How many values there are.
     pub count: i64,
 }
 
 impl Summary {
+    /// The mean of the values (0 when there are none).
     pub fn avg(&self) -> f64 {
         if self.count == 0 {
             0.0

@@ -19,6 +19,7 @@ pub(crate) struct Event {
     pub(crate) summary: Option<Summary>,
 }
 
+/// A TensorFlow `Summary` protobuf message: the tagged values of an event.
 #[derive(Clone, PartialEq, Message)]
 pub struct Summary {
     #[prost(message, repeated, tag = "1")]

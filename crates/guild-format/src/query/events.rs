@@ -25,8 +25,11 @@ type Sig = (i128, u64);
 /// from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listed {
+    /// The signature (mtime ns, inode) of the run's `.guild` directory.
     pub guild: Sig,
+    /// The signature (mtime ns, inode) of the run directory.
     pub root: Sig,
+    /// The events files, relative to the run directory.
     pub files: Vec<String>,
 }
 

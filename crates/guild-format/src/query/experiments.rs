@@ -8,7 +8,9 @@ use std::collections::{HashMap, HashSet};
 
 /// A sweep (batch run) or a standalone run, with its trials by state.
 pub struct Experiment<'a> {
+    /// The batch run of the sweep, or the standalone run.
     pub run: &'a RunInfo,
+    /// The sweep's trials among the runs (a standalone run: the run itself).
     pub trials: Vec<&'a RunInfo>,
     /// Planned trials not staged yet (of a sweep still going).
     pub(crate) queued: usize,
@@ -90,6 +92,8 @@ fn interrupted(r: &RunInfo) -> bool {
 }
 
 impl Experiment<'_> {
+    /// Whether it is a sweep whose batch process was killed (see
+    /// `guild run --restart`).
     pub fn interrupted(&self) -> bool {
         interrupted(self.run)
     }

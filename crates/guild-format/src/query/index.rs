@@ -675,10 +675,12 @@ impl Listing {
         }
     }
 
+    /// How many runs the listing has.
     pub fn len(&self) -> usize {
         self.items.len()
     }
 
+    /// Whether the listing has no runs.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

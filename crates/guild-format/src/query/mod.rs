@@ -21,13 +21,20 @@ use std::sync::OnceLock;
 /// runs costs a handful of small reads per run.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
+    /// The run.
     pub run: Run,
+    /// The run's opref, if it could be read.
     /// Shared: runs listed from the index share one per operation.
     pub opref: Option<std::sync::Arc<Opref>>,
+    /// When the run started (`started` attr, µs since the epoch).
     pub started: Option<i64>,
+    /// The run's exit status (`exit_status` attr), once it has ended.
     pub exit_status: Option<i64>,
+    /// The run's status.
     pub status: RunStatus,
+    /// The run's label (`label` attr).
     pub label: Option<String>,
+    /// Whether the run is marked (`marked` attr).
     pub marked: bool,
     /// The run's human name (`name` attr), when it has one.
     pub name: Option<String>,
@@ -65,11 +72,14 @@ impl serde::Serialize for RunInfo {
 /// Runs chosen from a listing, each with its index in it (`[N:ID]`).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Indexed {
+    /// The run's index in the listing (1 is the newest).
     pub index: usize,
+    /// The run.
     pub run: RunInfo,
 }
 
 impl RunInfo {
+    /// Read what a listing knows of `run` from its files.
     pub fn load(run: Run) -> RunInfo {
         let opref = run.opref().ok();
         let r = run.clone();
@@ -126,10 +136,12 @@ impl RunInfo {
             .get_or_init(|| self.run.attr_i64("initialized"))
     }
 
+    /// When the run stopped (`stopped` attr, µs since the epoch).
     pub fn stopped(&self) -> Option<i64> {
         *self.stopped.get_or_init(|| self.run.attr_i64("stopped"))
     }
 
+    /// The run's tags (`tags` attr).
     pub fn tags(&self) -> &[String] {
         self.tags.get_or_init(|| match self.run.attr("tags") {
             Some(serde_yaml_ng::Value::Sequence(t)) => {
@@ -160,6 +172,8 @@ impl RunInfo {
         }
     }
 
+    /// The operation as listings show it (`model:op`; a batch's with its
+    /// proto's operation, `op+optimizer`).
     pub fn op_desc(&self) -> String {
         let base = self
             .opref
@@ -387,20 +401,33 @@ fn newest_first(a: (Option<i64>, &str), b: (Option<i64>, &str)) -> std::cmp::Ord
     }
 }
 
+/// The run filters of Guild 0.9's `runs` options: a run passes when it
+/// passes every filter given.
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
+    /// Operation filters (`-Fo`): any may match the run's operation.
     pub ops: Vec<String>,
+    /// Label filters (`-Fl`): any may be a substring of the run's label
+    /// (`-`: runs without a label).
     pub labels: Vec<String>,
+    /// Only runs without a label (`-Fu`).
     pub unlabeled: bool,
+    /// Tag filters (`-Ft`): the run has any of these tags.
     pub tags: Vec<String>,
+    /// Only marked runs (`-Fm`).
     pub marked: bool,
+    /// Only unmarked runs (`-Fn`).
     pub unmarked: bool,
+    /// The range the run's start must be in (`-Fs`: `last 2 hours`...).
     pub started: Option<String>,
+    /// A prefix of the run's source code digest (`-Fd`).
     pub digest: Option<String>,
     /// Comment filters (`-Fc`): a case-insensitive substring of a
     /// comment's user, host or body; `-` for runs without comments.
     pub comments: Vec<String>,
+    /// Only runs with any of these statuses (`-Sr`, `-Sc`...; none: any).
     pub status: Vec<Status>,
+    /// Runs with any of these statuses are left out.
     pub not_status: Vec<Status>,
     /// A `--filter` expression.
     pub expr: Option<String>,
@@ -437,6 +464,8 @@ impl Filters {
             && expr.is_none()
     }
 
+    /// The runs that pass the filters, in their order; an error for a bad
+    /// `started` range or filter expression.
     pub fn apply(&self, runs: Vec<RunInfo>) -> Result<Vec<RunInfo>> {
         let range = match &self.started {
             Some(s) => Some(started::parse_range(s, chrono::Local::now().naive_local())?),
@@ -650,6 +679,7 @@ pub fn fmt_time(us: Option<i64>) -> String {
         .unwrap_or_default()
 }
 
+/// The time from `start` to `stop` (µs) as `H:MM:SS`; empty without both.
 pub fn fmt_duration(start: Option<i64>, stop: Option<i64>) -> String {
     match (start, stop) {
         (Some(a), Some(b)) if b >= a => {

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+/// Whether `p` names a zip archive (it ends with `.zip`, any case).
 pub fn is_zip(p: &Path) -> bool {
     p.to_string_lossy().to_lowercase().ends_with(".zip")
 }
@@ -215,6 +216,8 @@ impl Drop for Unpacked {
     }
 }
 
+/// Unpack zip archive `zip_path` into a new temporary directory under
+/// `under`, refusing entries that lead outside it or are links.
 pub fn unpack(zip_path: &Path, under: &Path) -> Result<Unpacked> {
     let f = std::fs::File::open(zip_path).map_err(|e| Error::io("reading", zip_path, e))?;
     let mut za = zip::ZipArchive::new(f).map_err(|e| {

@@ -5,11 +5,16 @@ use super::Run;
 use crate::error::Result;
 use serde_yaml_ng::{Mapping, Value};
 
+/// A comment on a run.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Comment {
+    /// The comment's text.
     pub body: String,
+    /// Who wrote it.
     pub user: String,
+    /// The host it was written on (may be empty).
     pub host: String,
+    /// When it was written, in µs since the epoch.
     pub time: i64,
 }
 
@@ -74,6 +79,7 @@ pub fn read(run: &Run) -> Vec<Comment> {
         .collect()
 }
 
+/// Append comment `c` to the run's comments.
 pub fn add(run: &Run, c: &Comment) -> Result<()> {
     let mut all = raw(run);
     all.push(c.to_value());
@@ -90,6 +96,7 @@ pub fn delete(run: &Run, index: usize) -> Result<()> {
     Ok(())
 }
 
+/// Delete all the run's comments.
 pub fn clear(run: &Run) -> Result<()> {
     run.del_attr("comments")
 }

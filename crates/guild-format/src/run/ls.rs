@@ -18,15 +18,29 @@ fn split(path: &str) -> Vec<&str> {
 /// Which paths are listed (before the manifest types).
 pub enum Filter {
     /// Everything but hidden names (unless `all`).
-    Default { all: bool },
+    Default {
+        /// List hidden names too (`-a`).
+        all: bool,
+    },
     /// `-p` with `*` or `?`: each part of the path matches a part of the
     /// pattern.
-    Pattern { parts: Vec<String>, all: bool },
+    Pattern {
+        /// The pattern's parts, split at `/`.
+        parts: Vec<String>,
+        /// List hidden names too (`-a`).
+        all: bool,
+    },
     /// `-p PATH`: PATH and what is under it.
-    Path { parts: Vec<String>, all: bool },
+    Path {
+        /// The path's parts, split at `/`.
+        parts: Vec<String>,
+        /// List hidden names too (`-a`).
+        all: bool,
+    },
 }
 
 impl Filter {
+    /// The filter for `-p PATH` (None: no `-p`) and `-a` (`all`).
     pub fn new(path: Option<&str>, all: bool) -> Filter {
         match path {
             Some(p) if p.contains(['*', '?']) => Filter::Pattern {

@@ -5,13 +5,18 @@ use crate::error::{IoContext, Result};
 use md5::{Digest, Md5};
 use std::path::Path;
 
+/// One line of a manifest.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Entry {
+    /// The entry's type: `s` (source), `d` (dependency) or `i` (internal).
     pub kind: String,
+    /// The entry's fields, the path in the run directory first.
     pub fields: Vec<String>,
 }
 
 impl Entry {
+    /// A source file entry: its path in the run directory, its SHA-1 and
+    /// its path in the source directory.
     pub fn source(run_rel: &str, sha1: &str, src_rel: &str) -> Entry {
         Entry {
             kind: "s".into(),
@@ -27,11 +32,13 @@ impl Entry {
         s
     }
 
+    /// The entry's path in the run directory.
     pub fn run_rel(&self) -> Option<&str> {
         self.fields.first().map(String::as_str)
     }
 }
 
+/// The entries of the manifest at `path` (none when there is no file).
 pub fn read(path: &Path) -> Result<Vec<Entry>> {
     let Some(text) = crate::fsutil::read_opt(path)? else {
         return Ok(Vec::new());

@@ -23,23 +23,34 @@ use serde_yaml_ng::Value;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 
+/// A run: its directory and the id it is named by.
 #[derive(Debug, Clone)]
 pub struct Run {
+    /// The run's id (32 hex digits): the name of its directory.
     pub id: String,
+    /// The run directory.
     pub dir: PathBuf,
 }
 
+/// The state of a run, derived from its files and the process table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
+    /// Its process is alive, or it runs on a remote.
     Running,
+    /// It exited with status 0.
     Completed,
+    /// It exited with a non-zero status, or ended without recording it.
     Error,
+    /// It was stopped (a negative exit status).
     Terminated,
+    /// It waits to be started (`.guild/PENDING`).
     Pending,
+    /// It is staged, to be started later (`.guild/STAGED`).
     Staged,
 }
 
 impl Status {
+    /// The status as Guild names it (`running`, `completed`...).
     pub fn as_str(&self) -> &'static str {
         match self {
             Status::Running => "running",
@@ -55,11 +66,14 @@ impl Status {
 /// Full status: the state plus, for a run pulled from a remote, its name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunStatus {
+    /// The run's state.
     pub status: Status,
+    /// The remote the run was sent to, while it runs there.
     pub remote: Option<String>,
 }
 
 impl RunStatus {
+    /// The status as listings show it (`running (REMOTE)` for a remote run).
     pub fn display(&self) -> String {
         match &self.remote {
             Some(r) => format!("running ({r})"),
@@ -124,6 +138,7 @@ pub fn check_id<'a>(id: &'a str, from: &str) -> Result<&'a str> {
 }
 
 impl Run {
+    /// The run in directory `dir`, its id the directory's name.
     pub fn at(dir: PathBuf) -> Run {
         let id = dir
             .file_name()
@@ -132,6 +147,7 @@ impl Run {
         Run { id, dir }
     }
 
+    /// The first 8 characters of the id.
     pub fn short_id(&self) -> &str {
         // Ids are 32 hex digits, but a run dir may be named anything.
         let end = self
@@ -142,18 +158,22 @@ impl Run {
         &self.id[..end]
     }
 
+    /// The run's `.guild` directory.
     pub fn guild_dir(&self) -> PathBuf {
         self.dir.join(".guild")
     }
 
+    /// The path of `name` in the run's `.guild` directory.
     pub fn guild_path(&self, name: &str) -> PathBuf {
         self.dir.join(".guild").join(name)
     }
 
+    /// The file of attr `name` (`.guild/attrs/NAME`).
     pub fn attr_path(&self, name: &str) -> PathBuf {
         self.dir.join(".guild").join("attrs").join(name)
     }
 
+    /// Whether `.guild/NAME` exists (markers such as `STAGED`, `PENDING`).
     pub fn has_marker(&self, name: &str) -> bool {
         self.guild_path(name).exists()
     }
@@ -204,10 +224,13 @@ impl Run {
             .filter(|v| !v.is_null())
     }
 
+    /// An attr as an integer (see [`Run::attr`]).
     pub fn attr_i64(&self, name: &str) -> Option<i64> {
         self.attr(name).and_then(|v| v.as_i64())
     }
 
+    /// An attr as a string: a string as is, another value in YAML flow
+    /// style (see [`Run::attr`]).
     pub fn attr_str(&self, name: &str) -> Option<String> {
         self.attr_str_in(self, name)
     }
@@ -221,6 +244,7 @@ impl Run {
         })
     }
 
+    /// Write attr `name` as YAML, atomically.
     pub fn write_attr(&self, name: &str, value: &Value) -> Result<()> {
         self.writable()?;
         fsutil::write_atomic(&self.attr_path(name), yaml::dump(value).as_bytes())
@@ -357,11 +381,14 @@ impl Run {
             .collect()
     }
 
+    /// Delete attr `name` (nothing when it is missing).
     pub fn del_attr(&self, name: &str) -> Result<()> {
         self.writable()?;
         fsutil::remove_if_exists(&self.attr_path(name)).map_err(|e| self.deleted_or(e))
     }
 
+    /// The run's operation reference (`.guild/opref`); an error when it is
+    /// missing or malformed.
     pub fn opref(&self) -> Result<Opref> {
         self.opref_in(self)
     }
@@ -395,6 +422,7 @@ impl Run {
         lock_owner_in(self, self, None, strict)
     }
 
+    /// The run's status, derived from its files and the process table.
     pub fn status(&self) -> RunStatus {
         let exit_status = || self.attr("exit_status").and_then(|v| v.as_i64());
         derive_status(self, exit_status)
@@ -459,6 +487,7 @@ impl Run {
             .unwrap_or_default()
     }
 
+    /// Whether it is a batch run (it has a `.guild/proto`).
     pub fn is_batch(&self) -> bool {
         self.guild_is_dir("proto")
     }

@@ -2,16 +2,23 @@
 
 use crate::error::{Error, Result};
 
+/// A run's operation reference: the package, model and operation it ran.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Opref {
+    /// The package type (`guildfile`, `script`, `package`, `builtin`...).
     pub pkg_type: String,
+    /// The package name (a guild.yml's path, a script's directory).
     pub pkg_name: String,
+    /// The package version.
     pub pkg_version: String,
+    /// The model name (may be empty).
     pub model_name: String,
+    /// The operation name.
     pub op_name: String,
 }
 
 impl Opref {
+    /// Parse the text of an opref file; an error when it is malformed.
     pub fn parse(text: &str) -> Result<Opref> {
         let parts = shlex::split(text.trim())
             .filter(|p| p.len() == 4)

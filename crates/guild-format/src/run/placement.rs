@@ -72,7 +72,9 @@ pub(crate) fn placed_status(text: &[u8], staged: bool) -> Option<Status> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Placement {
+    /// Started directly on a machine (without a record: its `host` attr).
     Local {
+        /// The machine's host name.
         host: String,
     },
     /// The local record of a run sent to a remote: the remote's name, its
@@ -81,11 +83,16 @@ pub enum Placement {
     /// state the remote last reported when the run itself cannot say
     /// (`pending`, or how the scheduler ended it).
     Remote {
+        /// The remote's name in the user config.
         remote: String,
+        /// The remote's host, as it is shown (`user@host`, or `this machine`).
         host: String,
+        /// The run directory on the remote.
         dir: String,
+        /// The Slurm job that runs it there, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         job: Option<String>,
+        /// The state the remote last reported, when not running.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         state: Option<String>,
     },
@@ -93,6 +100,7 @@ pub enum Placement {
     /// scheduler says what the run directory cannot (queued, cancelled
     /// before it started, killed at its time limit).
     Slurm {
+        /// The Slurm job id (`123`, or `123_4` for an array task).
         job: String,
     },
 }

@@ -6,13 +6,16 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::OnceLock;
 
+/// What `/proc/PID/stat` says of a process.
 #[derive(Debug, Clone, Copy)]
 pub struct ProcInfo {
+    /// The process state (`R`, `S`, `Z` for a zombie...).
     pub state: char,
     /// Process start time, µs since the epoch.
     pub(crate) start_us: i64,
     /// Process start time, clock ticks since boot (as in /proc/PID/stat).
     pub(crate) start_ticks: u64,
+    /// The process group id.
     pub pgid: i32,
 }
 
@@ -36,6 +39,7 @@ fn clock_ticks() -> i64 {
     }
 }
 
+/// The process `pid` as `/proc` shows it; None when there is none.
 pub fn proc_info(pid: i32) -> Option<ProcInfo> {
     if pid <= 0 {
         return None;
@@ -99,6 +103,7 @@ impl ProcStamp {
         })
     }
 
+    /// The stamp as `LOCK.proc` holds it (`pid:`, `start:` and `boot:` lines).
     pub fn format(&self) -> String {
         format!(
             "pid: {}\nstart: {}\nboot: {}\n",
@@ -106,6 +111,7 @@ impl ProcStamp {
         )
     }
 
+    /// Parse the text of a `LOCK.proc`; None without a pid and start.
     pub fn parse(text: &str) -> Option<ProcStamp> {
         let mut pid = None;
         let mut start = None;

@@ -11,6 +11,7 @@ use std::path::Path;
 /// What became of a run asked to move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Moved {
+    /// It was moved.
     Moved,
     /// It was no longer there: another process moved or purged it.
     AlreadyGone,

@@ -181,6 +181,7 @@ pub(crate) fn number(n: &Number) -> String {
     float_repr_yaml(n.as_f64().unwrap_or(f64::NAN))
 }
 
+/// A float as PyYAML writes it: Python's repr (`.nan`, `.inf`, `1.0e+20`).
 pub fn float_repr_yaml(f: f64) -> String {
     if f.is_nan() {
         return ".nan".into();
@@ -490,6 +491,7 @@ pub(crate) fn is_set_tag(tag: &serde_yaml_ng::value::Tag) -> bool {
     t == SET_TAG || t == "!!set" || t.ends_with(":set")
 }
 
+/// A value in YAML flow style on one line (`[a, b]`, `{k: v}`), keys sorted.
 pub fn flow(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),

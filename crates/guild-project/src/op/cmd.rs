@@ -9,7 +9,9 @@ use serde_yaml_ng::{Mapping, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// A run's command and environment, ready to start.
 pub struct Built {
+    /// The program and arguments the run's process is started with.
     pub argv: Vec<String>,
     /// The command as Guild shows and records it: `-um guild.op_main`
     /// (the bundled bootstrap runs in its place), `guild.steps_main`,
@@ -19,6 +21,7 @@ pub struct Built {
     pub env: BTreeMap<String, String>,
     /// Only what the operation adds (for `--print-env`).
     pub op_env: BTreeMap<String, String>,
+    /// Whether it is a Python operation (its command runs `${python_exe}`).
     pub python: bool,
     /// The interpreter a Python operation runs with.
     pub(crate) python_exe: Option<std::path::PathBuf>,

@@ -47,6 +47,7 @@ pub(crate) struct Dep {
     pub(crate) sources: Vec<Source>,
 }
 
+/// An operation's dependencies once resolved, ready to be put in a run.
 #[derive(Debug, Clone, Default)]
 pub struct Resolved {
     pub(crate) deps: Vec<Dep>,
@@ -578,8 +579,11 @@ fn info_enabled() -> bool {
 /// the start; with `force` an unmet dependency is a warning.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Mode {
+    /// No `Resolving ...` progress lines.
     pub quiet: bool,
+    /// The run is being staged: operation sources are left for its start.
     pub for_stage: bool,
+    /// An unmet dependency is a warning, not an error.
     pub force: bool,
 }
 

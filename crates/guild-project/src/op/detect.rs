@@ -31,6 +31,7 @@ impl FlagsDest {
     }
 }
 
+/// The flags found in a Python script and how it takes them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detected {
     pub(crate) dest: FlagsDest,

@@ -6,19 +6,29 @@ use guild_format::run::yaml;
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::{Mapping, Value};
 
+/// A flag's declared `type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FlagType {
+    /// `string`: any value, as a string.
     String,
+    /// `int`: an integer.
     Int,
+    /// `float`: a floating-point number.
     Float,
+    /// `number`: an integer or a float.
     Number,
+    /// `boolean`: true or false.
     Boolean,
+    /// `path`: a path, made absolute.
     Path,
+    /// `existing-path`: a path that must exist, made absolute.
     ExistingPath,
 }
 
 impl FlagType {
+    /// The type a guild.yml `type` names (`str` and `bool` too); None for
+    /// an unknown one.
     pub fn parse(s: &str) -> Option<FlagType> {
         Some(match s {
             "string" | "str" => FlagType::String,
@@ -31,6 +41,7 @@ impl FlagType {
             _ => return None,
         })
     }
+    /// The type's name as guild.yml spells it.
     pub fn name(&self) -> &'static str {
         match self {
             FlagType::String => "string",
@@ -44,25 +55,36 @@ impl FlagType {
     }
 }
 
+/// A flag's definition: declared in guild.yml or detected in a script.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FlagDef {
+    /// The flag's name.
     pub name: String,
+    /// The default value (None: no default).
     #[serde(default)]
     pub default: Option<Value>,
+    /// The declared type (None: values are decoded as YAML).
     #[serde(default)]
     pub ftype: Option<FlagType>,
+    /// The values allowed (empty: any).
     #[serde(default)]
     pub choices: Vec<Value>,
+    /// A value must be given (`required`).
     #[serde(default)]
     pub required: bool,
+    /// The flag's description (may be empty).
     #[serde(default)]
     pub description: String,
+    /// The command-line option name, when not the flag's name (`arg-name`).
     #[serde(default)]
     pub arg_name: Option<String>,
     #[serde(default)]
     pub(crate) arg_skip: bool,
+    /// `arg-switch`: the value for which the bare `--NAME` option is given
+    /// (and no option for any other value).
     #[serde(default)]
     pub arg_switch: Option<Value>,
+    /// `arg-split`: the value is split into several arguments.
     #[serde(default)]
     pub arg_split: bool,
     /// `arg-split: ','`: the separator its value is split on (None: split

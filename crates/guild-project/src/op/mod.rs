@@ -24,20 +24,25 @@ use guild_format::run::Opref;
 use serde_yaml_ng::{Mapping, Value};
 use std::path::{Path, PathBuf};
 
+/// An operation resolved for running: a guild.yml operation or a script.
 #[derive(Debug, Clone)]
 pub struct OpDef {
     /// Name shown for the operation (`train.py`).
     pub name: String,
+    /// The opref its runs record.
     pub opref: Opref,
     /// Argv template with `${python_exe}` and `__flag_args__`.
     pub cmd_args: Vec<String>,
+    /// Environment variables the operation sets (`env`, `PROJECT_DIR`...).
     pub cmd_env: Mapping,
+    /// The operation's flag definitions.
     pub flags: Vec<FlagDef>,
     /// `args`, `args:click`, `globals`, `none`, or empty for executables.
     pub(crate) flags_dest: String,
     /// A Python op (run through the bootstrap; records pip_freeze).
     pub(crate) python: bool,
     pub(crate) project_dir: PathBuf,
+    /// The directory source code is copied from (None: no source code).
     pub source_root: Option<PathBuf>,
     pub(crate) sourcecode_dest: String,
     /// `sourcecode.root` as written in guild.yml (recorded in the op attr).
@@ -46,6 +51,7 @@ pub struct OpDef {
     pub(crate) label_template: Option<String>,
     /// `sourcecode` select rules applied on top of the defaults.
     pub(crate) sourcecode_rules: Vec<source::Rule>,
+    /// The operation's description (may be empty).
     pub description: String,
     /// Tags every run of the operation gets.
     pub(crate) tags: Vec<String>,
@@ -275,10 +281,14 @@ pub fn resolve(home: &Home, cwd: &Path, spec: Option<&str>) -> Result<OpDef> {
 /// Final flag values: defaults, then command-line values decoded and checked
 /// against their definitions. `Err` before anything is written.
 pub struct ResolvedFlags {
+    /// Every flag's value: its default, or the value given.
     pub flags: Mapping,
+    /// The flags given, as typed (an alias stays an alias).
     pub user_flags: Mapping,
 }
 
+/// Resolve `args` (`NAME`, `VALUE` pairs) against `op`'s flags; `force`
+/// (`--force-flags`) accepts flags the operation does not define.
 pub fn resolve_flags(
     op: &OpDef,
     args: &[(String, String)],

@@ -115,7 +115,12 @@ pub enum Choice {
     /// A built-in optimizer.
     Builtin(String),
     /// An operation of the project, with the optimizer's flags.
-    Op { spec: String, flags: Mapping },
+    Op {
+        /// The operation spec (`model:op`, `op`).
+        spec: String,
+        /// The optimizer's flag values.
+        flags: Mapping,
+    },
 }
 
 impl Choice {

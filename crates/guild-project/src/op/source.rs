@@ -378,10 +378,15 @@ fn python_excluded_dir(path: &Path) -> bool {
 /// rules, and each file and directory selected or skipped (absolute).
 #[derive(Debug, Clone)]
 pub struct Test {
+    /// The directory source code is copied from.
     pub from: PathBuf,
+    /// The select rules, one line each, as shown.
     pub rules: Vec<String>,
+    /// Source code copy is disabled for the operation.
     pub disabled: bool,
+    /// The files selected for copy.
     pub selected: Vec<PathBuf>,
+    /// What is skipped: each path and whether it is a directory.
     pub skipped: Vec<(PathBuf, bool)>,
 }
 

@@ -7,6 +7,7 @@ use crate::op::flags;
 use guild_format::error::{Error, Result};
 use serde_yaml_ng::{Mapping, Value};
 
+/// One step of a pipeline, resolved with the pipeline's flags.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
     /// Unique among the steps: the name of its link in the pipeline run.

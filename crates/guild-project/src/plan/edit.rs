@@ -6,13 +6,17 @@ use guild_format::error::Result;
 use guild_format::run::Run;
 use serde_yaml_ng::Value;
 
+/// A change to a run's label.
 pub enum LabelEdit {
     /// A template with `${flag}`, `${label}` and `${default_label}`.
     Set(String),
+    /// Put a template (as for `Set`) before the label, with a space.
     Prepend(String),
+    /// Put a template (as for `Set`) after the label, with a space.
     Append(String),
     /// Remove each string; whitespace is collapsed afterwards.
     Remove(Vec<String>),
+    /// Remove the label.
     Clear,
 }
 
@@ -100,9 +104,13 @@ pub fn relabel_for_flags(
     Ok(())
 }
 
+/// A change to a run's tags: clear, then delete, then add.
 pub struct TagEdit {
+    /// Tags to add (a tag already there is not added twice).
     pub add: Vec<String>,
+    /// Tags to delete.
     pub delete: Vec<String>,
+    /// Delete every tag first.
     pub clear: bool,
 }
 

@@ -14,12 +14,20 @@ use guild_format::run::{manifest, now_us, Run};
 use serde_yaml_ng::{Mapping, Value};
 use std::path::{Path, PathBuf};
 
+/// What to stage: an operation, its flags, and how the run is made.
 pub struct StageRequest<'a> {
+    /// The operation the run runs.
     pub op: &'a OpDef,
+    /// The run's flag values.
     pub flags: ResolvedFlags,
+    /// The label (`--label`), a template with `${flag}` references; None:
+    /// the operation's label template, else a default label.
     pub label: Option<String>,
+    /// Tags (`--tag`) added to the operation's.
     pub tags: Vec<String>,
+    /// The working directory of the command that stages the run.
     pub cwd: PathBuf,
+    /// Leave out the warnings of source code and dependency copies.
     pub quiet: bool,
     /// Dependencies resolved beforehand (see `op::deps::resolve`).
     pub deps: op::deps::Resolved,
@@ -223,6 +231,7 @@ pub fn unstage(run: &Run) -> Result<()> {
     fsutil::remove_if_exists(&run.guild_path("STAGED"))
 }
 
+/// A staged run: not yet published, or written in place.
 pub enum Staged {
     /// A new run in `runs/`, not visible until published.
     Staging(Staging),

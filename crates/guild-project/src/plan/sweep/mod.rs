@@ -2,7 +2,7 @@
 //! a search function (`uniform[a:b]`, `loguniform[a:b]`, `[a:b]`) a random
 //! search (`random`), Grid.ai's syntax ([`grid`]) concrete lists. The trials
 //! it plans are staged by [`crate::plan::stage_trial`] and run by
-//! [`crate::launch::sweep`].
+//! `guild_exec::launch::sweep`.
 
 pub mod grid;
 
@@ -25,11 +25,14 @@ pub(crate) enum Dim {
     LogUniform { lo: f64, hi: f64 },
 }
 
+/// A sweep: the flag values of each of its trials.
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// `+` (grid) or `random`.
     pub optimizer: String,
+    /// Each trial's flag values, in run order.
     pub trials: Vec<Mapping>,
+    /// The random seed the trials were drawn with (given, or chosen).
     pub seed: u64,
 }
 

@@ -70,28 +70,9 @@ impl Options {
 /// trial, at most `parallel` at once. Returns the batch's exit code.
 /// `report` hears the runner's lines (they are the run's output).
 pub fn main(report: std::sync::Arc<dyn guild_format::report::Reporter>) -> Result<i32> {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let run_dir = env("RUN_DIR").ok_or_else(|| {
-        Error::user("__batch runs inside a batch run (RUN_DIR is not set)".to_string())
-    })?;
-    let home_path = env("GUILD_HOME").ok_or_else(|| {
-        Error::user("__batch runs inside a batch run (GUILD_HOME is not set)".to_string())
-    })?;
-    let home = guild_format::home::Home {
-        path: home_path.clone().into(),
-    };
-    let batch = Run::at(run_dir.into());
+    let (home, batch) = batch_from_env()?;
     let opts = Options::from_value(batch.attr("batch").as_ref());
-    let trials: Vec<Mapping> = match batch.attr("trials") {
-        Some(Value::Sequence(t)) => t
-            .into_iter()
-            .filter_map(|v| match v {
-                Value::Mapping(m) => Some(m),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let trials = trials_of(&batch);
     // A stop ends the sweep: no trial starts after it. A trial supervised
     // here gets the signal from its supervisor; parallel trials share this
     // process group.
@@ -107,21 +88,10 @@ pub fn main(report: std::sync::Arc<dyn guild_format::report::Reporter>) -> Resul
     } else {
         Vec::new()
     };
-    // A batch started again (after its process was killed, or by
-    // `--restart`) resumes: a trial that completed or runs is kept, one
-    // left staged or that failed runs again in place, the rest are new.
-    let mut resume: Vec<Option<Run>> = vec![None; trials.len()];
-    let mut used = std::collections::HashSet::new();
-    for id in batch.linked_ids() {
-        let run = Run::at(home.runs_dir().join(&id));
-        let Some(Value::Mapping(f)) = run.attr("flags") else {
-            continue;
-        };
-        if let Some(i) = (0..trials.len()).find(|i| resume[*i].is_none() && trials[*i] == f) {
-            used.insert(i);
-            resume[i] = Some(run);
-        }
-    }
+    // A batch started again resumes: a trial that completed or runs is
+    // kept, one left staged or that failed runs again in place, the rest
+    // are new.
+    let mut resume = resumed(&home, &batch, &trials);
     // A trial --needed skips: a run of the operation with its flags ran.
     let needed_done = |t: &Mapping| {
         opts.needed
@@ -145,22 +115,7 @@ pub fn main(report: std::sync::Arc<dyn guild_format::report::Reporter>) -> Resul
         }
     }
     if opts.stage_trials {
-        // Staged, not pending: each starts with `guild run --start ID`.
-        for run in resume.iter().flatten().filter(|r| r.has_marker("PENDING")) {
-            guild_format::fsutil::touch(&run.guild_path("STAGED"))?;
-            guild_format::fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
-            let flags = match run.attr("flags") {
-                Some(Value::Mapping(m)) => m,
-                _ => Mapping::new(),
-            };
-            report.progress(&format!(
-                "INFO: [guild] Staging trial {}: {} ({})",
-                run.id,
-                opref.op_desc(),
-                trial_desc(&flags)
-            ));
-        }
-        return Ok(0);
+        return stage_only(report.as_ref(), &opref, &resume);
     }
     // Trials staged up front and never started do not count as started.
     let started = resume
@@ -256,35 +211,7 @@ pub fn main(report: std::sync::Arc<dyn guild_format::report::Reporter>) -> Resul
             continue;
         }
         if opts.parallel == 1 {
-            // One at a time: the trial runs under this process's supervision
-            // (no extra process start per trial); a stop signal received
-            // meanwhile is forwarded to the trial and ends the sweep.
-            let start = crate::launch::local::StartOpts {
-                quiet: opts.quiet,
-                stdin_null: true,
-                pidfile: None,
-                stop_after: opts.stop_after,
-                gpus: None,
-                report: Some(report.clone()),
-                fresh: false,
-            };
-            let started = target.start(
-                &run,
-                crate::launch::StartRequest {
-                    cwd: &cwd,
-                    opts: &start,
-                    attach: crate::launch::Attach::InProcess,
-                    claim: None,
-                },
-            );
-            let code = match started {
-                Ok(crate::launch::Started::Ended { exit_status, .. }) => exit_status,
-                Ok(_) => 0,
-                Err(e) => {
-                    report.progress(&format!("guild: trial {}: {}", run.id, e.message()));
-                    1
-                }
-            };
+            let code = run_in_process(&target, &run, &cwd, &opts, &report);
             if signals.received() != 0 {
                 report.progress(&format!("INFO: [guild] Stopping trial {}", run.id));
             }
@@ -299,39 +226,9 @@ pub fn main(report: std::sync::Arc<dyn guild_format::report::Reporter>) -> Resul
             }
             continue;
         }
-        let start = crate::launch::StartOpts {
-            quiet: opts.quiet,
-            stdin_null: true,
-            pidfile: None,
-            stop_after: opts.stop_after,
-            gpus: None,
-            report: None,
-            fresh: false,
-        };
-        let started = target.start(
-            &run,
-            crate::launch::StartRequest {
-                cwd: &cwd,
-                opts: &start,
-                attach: crate::launch::Attach::Child { piped: !opts.quiet },
-                claim: None,
-            },
-        );
-        let mut child = match started {
-            Ok(crate::launch::Started::Child(c)) => c,
-            Ok(_) => continue,
-            Err(e) => return Err(e),
-        };
-        let name = run
-            .attr_str("name")
-            .unwrap_or_else(|| run.short_id().to_string());
-        if let Some(out) = child.stdout.take() {
-            relays.push(relay_lines(out, format!("[{name}] "), false));
+        if let Some(pid) = start_child(&target, &run, &cwd, &opts, &mut relays)? {
+            running.push((run.id.clone(), pid));
         }
-        if let Some(err) = child.stderr.take() {
-            relays.push(relay_lines(err, format!("[{name}] "), true));
-        }
-        running.push((run.id.clone(), child.id() as i32));
     }
     for r in relays {
         let _ = r.join();
@@ -345,6 +242,156 @@ pub fn main(report: std::sync::Arc<dyn guild_format::report::Reporter>) -> Resul
         return Ok(128 + sig);
     }
     Ok(failed.unwrap_or(0))
+}
+
+/// The home and the batch run of this process, from its environment.
+fn batch_from_env() -> Result<(guild_format::home::Home, Run)> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let run_dir = env("RUN_DIR").ok_or_else(|| {
+        Error::user("__batch runs inside a batch run (RUN_DIR is not set)".to_string())
+    })?;
+    let home_path = env("GUILD_HOME").ok_or_else(|| {
+        Error::user("__batch runs inside a batch run (GUILD_HOME is not set)".to_string())
+    })?;
+    let home = guild_format::home::Home {
+        path: home_path.into(),
+    };
+    Ok((home, Run::at(run_dir.into())))
+}
+
+/// The trials the batch records (each a mapping of flag values).
+fn trials_of(batch: &Run) -> Vec<Mapping> {
+    match batch.attr("trials") {
+        Some(Value::Sequence(t)) => t
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::Mapping(m) => Some(m),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A batch started again (after its process was killed, or by
+/// `--restart`) resumes: each trial's run from before, by its flags.
+fn resumed(home: &guild_format::home::Home, batch: &Run, trials: &[Mapping]) -> Vec<Option<Run>> {
+    let mut resume: Vec<Option<Run>> = vec![None; trials.len()];
+    for id in batch.linked_ids() {
+        let run = Run::at(home.runs_dir().join(&id));
+        let Some(Value::Mapping(f)) = run.attr("flags") else {
+            continue;
+        };
+        if let Some(i) = (0..trials.len()).find(|i| resume[*i].is_none() && trials[*i] == f) {
+            resume[i] = Some(run);
+        }
+    }
+    resume
+}
+
+/// `--stage-trials`: the trials staged, not pending; each starts with
+/// `guild run --start ID`.
+fn stage_only(
+    report: &dyn guild_format::report::Reporter,
+    opref: &guild_format::run::Opref,
+    resume: &[Option<Run>],
+) -> Result<i32> {
+    for run in resume.iter().flatten().filter(|r| r.has_marker("PENDING")) {
+        guild_format::fsutil::touch(&run.guild_path("STAGED"))?;
+        guild_format::fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
+        let flags = match run.attr("flags") {
+            Some(Value::Mapping(m)) => m,
+            _ => Mapping::new(),
+        };
+        report.progress(&format!(
+            "INFO: [guild] Staging trial {}: {} ({})",
+            run.id,
+            opref.op_desc(),
+            trial_desc(&flags)
+        ));
+    }
+    Ok(0)
+}
+
+/// One trial at a time: run it under this process's supervision (no
+/// extra process start per trial); a stop signal received meanwhile is
+/// forwarded to the trial and ends the sweep. Returns the trial's exit
+/// status.
+fn run_in_process(
+    target: &crate::launch::Local,
+    run: &Run,
+    cwd: &std::path::Path,
+    opts: &Options,
+    report: &std::sync::Arc<dyn guild_format::report::Reporter>,
+) -> i64 {
+    let start = crate::launch::local::StartOpts {
+        quiet: opts.quiet,
+        stdin_null: true,
+        pidfile: None,
+        stop_after: opts.stop_after,
+        gpus: None,
+        report: Some(report.clone()),
+        fresh: false,
+    };
+    let started = target.start(
+        run,
+        crate::launch::StartRequest {
+            cwd,
+            opts: &start,
+            attach: crate::launch::Attach::InProcess,
+            claim: None,
+        },
+    );
+    match started {
+        Ok(crate::launch::Started::Ended { exit_status, .. }) => exit_status,
+        Ok(_) => 0,
+        Err(e) => {
+            report.progress(&format!("guild: trial {}: {}", run.id, e.message()));
+            1
+        }
+    }
+}
+
+/// Trials in parallel: start the trial's supervisor as a child of this
+/// process, its output relayed with the trial's name. Returns its pid.
+fn start_child(
+    target: &crate::launch::Local,
+    run: &Run,
+    cwd: &std::path::Path,
+    opts: &Options,
+    relays: &mut Vec<std::thread::JoinHandle<()>>,
+) -> Result<Option<i32>> {
+    let start = crate::launch::StartOpts {
+        quiet: opts.quiet,
+        stdin_null: true,
+        pidfile: None,
+        stop_after: opts.stop_after,
+        gpus: None,
+        report: None,
+        fresh: false,
+    };
+    let started = target.start(
+        run,
+        crate::launch::StartRequest {
+            cwd,
+            opts: &start,
+            attach: crate::launch::Attach::Child { piped: !opts.quiet },
+            claim: None,
+        },
+    )?;
+    let crate::launch::Started::Child(mut child) = started else {
+        return Ok(None);
+    };
+    let name = run
+        .attr_str("name")
+        .unwrap_or_else(|| run.short_id().to_string());
+    if let Some(out) = child.stdout.take() {
+        relays.push(relay_lines(out, format!("[{name}] "), false));
+    }
+    if let Some(err) = child.stderr.take() {
+        relays.push(relay_lines(err, format!("[{name}] "), true));
+    }
+    Ok(Some(child.id() as i32))
 }
 
 /// Copy `from` line by line to this process's stdout (stderr with `err`),

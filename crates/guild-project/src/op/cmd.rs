@@ -335,21 +335,15 @@ fn switch_matches(sw: &Value, v: &Value) -> bool {
 }
 
 fn resolve_refs(arg: &str, python: Option<&Path>, flag_vals: &Mapping, cmd_dir: &Path) -> String {
-    if !arg.contains("${") {
-        return arg.to_string();
-    }
-    let re = regex::Regex::new(r"\$\{([^}]+)\}").expect("static regex");
-    re.replace_all(arg, |c: &regex::Captures| match &c[1] {
-        "python_exe" | "guild_python_exe" => python
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "python3".into()),
-        "project_dir" => cmd_dir.display().to_string(),
-        name => flag_vals
-            .get(name)
-            .map(flags::encode_arg)
-            .unwrap_or_default(),
+    super::template::expand_lossy(arg, |r| match r.text {
+        "python_exe" | "guild_python_exe" => Some(
+            python
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "python3".into()),
+        ),
+        "project_dir" => Some(cmd_dir.display().to_string()),
+        name => flag_vals.get(name).map(flags::encode_arg),
     })
-    .into_owned()
 }
 
 /// The `env` attr: the process env minus names that look like secrets.

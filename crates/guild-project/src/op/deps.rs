@@ -323,21 +323,9 @@ fn rel_files(dir: &Path) -> Vec<String> {
 /// `${FLAG}` references in a dependency spec, with the run's flag values;
 /// the error is the undefined name.
 fn flag_refs(s: &str, flags: &Mapping) -> std::result::Result<String, String> {
-    if !s.contains("${") {
-        return Ok(s.to_string());
-    }
-    let re = regex::Regex::new(r"\$\{([^}]+)\}").expect("static regex");
-    let mut undefined = None;
-    let out = re.replace_all(s, |c: &regex::Captures| match flags.get(&c[1]) {
-        Some(v) => crate::op::flags::encode_arg(v),
-        None => {
-            undefined.get_or_insert_with(|| c[1].to_string());
-            String::new()
-        }
-    });
-    match undefined {
-        Some(name) => Err(name),
-        None => Ok(out.into_owned()),
+    match super::template::expand(s, |r| flags.get(r.text).map(crate::op::flags::encode_arg)) {
+        (_, Some(name)) => Err(name.to_string()),
+        (out, None) => Ok(out),
     }
 }
 
@@ -726,51 +714,40 @@ fn resolve_source(
     out: &mut Resolved,
     report: &dyn guild_format::report::Reporter,
 ) -> Result<Source> {
-    let dep_name = r.resolving_name();
-    let sname = s.resolving_name();
-    let fail = |why: String| {
-        let mut msg = format!("could not resolve '{sname}' in {dep_name} resource: {why}");
-        if let Some(h) = s.def.get("help").and_then(Value::as_str) {
-            msg.push('\n');
-            msg.push_str(h);
-        }
-        Error::user(msg)
-    };
-    let say = |msg: String| {
-        if !mode.quiet && info_enabled() {
-            report.progress(&msg);
-        }
-    };
-    // The flag value that configures the source, by Guild's key order.
-    let first_config = |keys: &[Option<String>]| -> Option<Value> {
-        keys.iter()
-            .flatten()
-            .find_map(|k| config.get(k.as_str()).cloned())
+    let c = Resolving {
+        s,
+        flags,
+        config,
+        location,
+        cwd,
+        runs_dir,
+        mode,
+        report,
+        dep_name: r.resolving_name(),
+        sname: s.resolving_name(),
+        select: match s.def.get("select") {
+            Some(Value::String(x)) => vec![x.clone()],
+            Some(Value::Sequence(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect(),
+            _ => Vec::new(),
+        },
+        target_path: r.target_path(s),
     };
     let fname = match &s.flag_name {
         FlagName::Name(f) => Some(f.clone()),
         _ => None,
     };
-    let attr_config = first_config(&[
+    let attr_config = c.first_config(&[
         s.name.clone(),
         fname.clone(),
         Some(s.uri.clone()),
         Some(s.path.clone()),
     ]);
-    let select: Vec<String> = match s.def.get("select") {
-        Some(Value::String(x)) => vec![x.clone()],
-        Some(Value::Sequence(items)) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .map(String::from)
-            .collect(),
-        _ => Vec::new(),
-    };
-    let tp = r.target_path(s);
-    let tp = tp.as_deref();
-    let rename = s.def.get("rename");
     let mut src = Source {
-        name: sname.clone(),
+        name: c.sname.clone(),
         uri: s.uri.clone(),
         run_id: None,
         files: Vec::new(),
@@ -781,178 +758,282 @@ fn resolve_source(
         generated: None,
         archive: false,
     };
-    let selected = |dir: &Path| select_paths(rel_files(dir), &select);
     match s.scheme.as_str() {
-        "file" => {
-            let source_config = first_config(&[fname, s.name.clone(), Some(s.uri.clone())])
-                .filter(|v| !flag_values(v).is_empty());
-            let p = match &source_config {
-                Some(v) => {
-                    let given = flag_values(v).join(" ");
-                    let p = cwd.join(&given);
-                    if !p.exists() {
-                        return Err(fail(format!("{} does not exist", p.display())));
-                    }
-                    let shown = guild_format::fsutil::relative_path(&p, cwd);
-                    say(format!("Using {} for {sname}", shown.display()));
-                    p
-                }
-                None => {
-                    let path = flag_refs(&s.path, flags)
-                        .map_err(|name| fail(undefined_ref(&s.path, Some(&s.scheme), &name)))?;
-                    let p = location.join(&path);
-                    if !p.exists() {
-                        // Guild's reason, and where to fix it.
-                        return Err(fail(format!(
-                            "cannot find source file '{}' (looked in {}); create it or fix `requires` in guild.yml",
-                            path,
-                            location.display()
-                        )));
-                    }
-                    p
-                }
-            };
-            src.root = Some(p.clone());
-            let archive = if p.is_file() && s.bool("unpack") != Some(false) {
-                super::unpack::kind(&p, s.def.get("type").and_then(Value::as_str))
-            } else {
-                None
-            };
-            if let Some(kind) = archive {
-                // Unpacked once into the resource cache.
-                let cache = runs_dir
-                    .parent()
-                    .unwrap_or(runs_dir)
-                    .join("cache/resources");
-                let dir = super::unpack::file_unpack_dir(&cache, &p);
-                src.files = archive_files(&p, kind, &dir, &select, tp, rename, flags, &|m| {
-                    say(m.to_string())
-                })
-                .map_err(|e| fail(e.to_string()))?;
-                if source_config.is_none() {
-                    out.project_files.push(p.clone());
-                }
-                src.root = Some(dir);
-                src.archive = true;
-            } else if p.is_dir() && !select.is_empty() {
-                for rel in selected(&p)? {
-                    let t = join_target(tp, &rel);
-                    src.files.push((p.join(&rel), t));
-                }
-            } else {
-                let t = file_target(&p, s, tp, rename, flags)?;
-                // The declared file is not source code (a file given by a
-                // flag instead is, as in Guild).
-                if p.is_file() && source_config.is_none() {
-                    out.project_files.push(p.clone());
-                }
-                src.files.push((p, t));
-            }
-        }
-        "operation" => {
-            let all = runs.get_or_insert_with(|| candidate_runs(runs_dir));
-            let spec = src
-                .config
-                .as_ref()
-                .map(|v| flag_values(v).join(""))
-                .filter(|v| !v.is_empty());
-            let up = match &spec {
-                Some(p) if cwd.join(p).join(".guild/opref").is_file() => {
-                    Some(RunInfo::load(Run::at(cwd.join(p))))
-                }
-                _ => find_op_run(all, &s.path, spec.as_deref(), false),
-            };
-            let Some(up) = up else {
-                return Err(fail(format!("no suitable run for {}", s.path)));
-            };
-            say(format!("Using run {} for {sname}", up.run.id));
-            let names: Vec<String> = if select.is_empty() {
-                generated_files(&up.run)
-            } else {
-                selected(&up.run.dir)?
-            };
-            if names.is_empty() {
-                if s.bool("fail-if-empty") == Some(true) {
-                    return Err(fail(format!("nothing resolved for {sname}")));
-                }
-                if s.bool("warn-if-empty") != Some(false) {
-                    say(format!("WARNING: nothing resolved for {sname}"));
-                }
-            }
-            for rel in names {
-                let t = join_target(tp, &renamed_with(&rel, rename, flags).map_err(Error::user)?);
-                src.files.push((up.run.dir.join(&rel), t));
-            }
-            src.run_id = Some(up.run.id.clone());
-        }
-        "config" => {
-            let p = location.join(&s.path);
-            if !p.is_file() {
-                return Err(fail(format!(
-                    "cannot find source file '{}' (looked in {}); create it or fix `flags-dest`/`requires` in guild.yml",
-                    s.path,
-                    location.display()
-                )));
-            }
-            let text = super::config::generate(&p, s.def.get("params"), flags, &op.flags)
-                .map_err(&fail)?;
-            let t = file_target(&p, s, tp, rename, flags)?;
-            src.generated = Some(text);
-            // The run gets its own copy, not the project's as source code.
-            out.project_files.push(p.clone());
-            src.files.push((p, t));
-        }
-        "url" => {
-            // The cache is keyed by the URL as written (as Guild keys it),
-            // so `guild download URL` fills it for this source.
-            let url = flag_refs(&s.path, flags)
-                .map_err(|name| fail(undefined_ref(&s.path, Some("url"), &name)))?;
-            say(format!("Resolving {}", s.path));
-            let home = guild_format::home::Home {
-                path: runs_dir.parent().unwrap_or(runs_dir).to_path_buf(),
-            };
-            let p = super::fetch::fetch_as(&home, &s.path, &url, &|m| say(m.to_string())).map_err(
-                |e| {
-                    fail(
-                        e.message()
-                            .trim_start_matches("error downloading ")
-                            .to_string(),
-                    )
-                },
-            )?;
-            if let Some(want) = s.def.get("sha256").and_then(Value::as_str) {
-                let got = super::fetch::sha256_file(&p)?;
-                if got != want {
-                    return Err(fail(format!(
-                        "bad sha256 for '{}' (expected {want} but got {got})",
-                        p.display()
-                    )));
-                }
-            }
-            let archive = (s.bool("unpack") != Some(false))
-                .then(|| super::unpack::kind(&p, s.def.get("type").and_then(Value::as_str)))
-                .flatten();
-            src.root = p.parent().map(Path::to_path_buf);
-            match (archive, p.parent()) {
-                (Some(kind), Some(dir)) => {
-                    // Unpacked beside the download, as Guild.
-                    src.files = archive_files(&p, kind, dir, &select, tp, rename, flags, &|m| {
-                        say(m.to_string())
-                    })
-                    .map_err(|e| fail(e.to_string()))?;
-                    src.archive = true;
-                }
-                _ => {
-                    let t = file_target(&p, s, tp, rename, flags)?;
-                    src.files.push((p, t));
-                }
-            }
-        }
+        "file" => file_source(&c, fname, &mut src, out)?,
+        "operation" => operation_source(&c, runs, &mut src)?,
+        "config" => config_source(&c, op, &mut src, out)?,
+        "url" => url_source(&c, &mut src)?,
         other => {
-            return Err(fail(format!("{other} sources are not supported")));
+            return Err(c.fail(format!("{other} sources are not supported")));
         }
     }
     Ok(src)
+}
+
+/// What resolving one source of a resource works with.
+struct Resolving<'a> {
+    s: &'a SourceDef,
+    flags: &'a Mapping,
+    config: &'a Mapping,
+    location: &'a Path,
+    cwd: &'a Path,
+    runs_dir: &'a Path,
+    mode: Mode,
+    report: &'a dyn guild_format::report::Reporter,
+    dep_name: String,
+    sname: String,
+    select: Vec<String>,
+    target_path: Option<String>,
+}
+
+impl Resolving<'_> {
+    /// Guild's error for this source, with its `help`.
+    fn fail(&self, why: String) -> Error {
+        let mut msg = format!(
+            "could not resolve '{}' in {} resource: {why}",
+            self.sname, self.dep_name
+        );
+        if let Some(h) = self.s.def.get("help").and_then(Value::as_str) {
+            msg.push('\n');
+            msg.push_str(h);
+        }
+        Error::user(msg)
+    }
+
+    /// A progress line, unless quiet.
+    fn say(&self, msg: String) {
+        if !self.mode.quiet && info_enabled() {
+            self.report.progress(&msg);
+        }
+    }
+
+    /// The flag value that configures the source, by Guild's key order.
+    fn first_config(&self, keys: &[Option<String>]) -> Option<Value> {
+        keys.iter()
+            .flatten()
+            .find_map(|k| self.config.get(k.as_str()).cloned())
+    }
+
+    /// The files of `dir` that the source's `select` picks.
+    fn selected(&self, dir: &Path) -> Result<Vec<String>> {
+        select_paths(rel_files(dir), &self.select)
+    }
+
+    fn tp(&self) -> Option<&str> {
+        self.target_path.as_deref()
+    }
+
+    fn rename(&self) -> Option<&Value> {
+        self.s.def.get("rename")
+    }
+}
+
+/// A `file:` source: a file or directory of the project (or one a flag
+/// names), an archive unpacked into the resource cache.
+fn file_source(
+    c: &Resolving,
+    fname: Option<String>,
+    src: &mut Source,
+    out: &mut Resolved,
+) -> Result<()> {
+    let source_config = c
+        .first_config(&[fname, c.s.name.clone(), Some(c.s.uri.clone())])
+        .filter(|v| !flag_values(v).is_empty());
+    let p = match &source_config {
+        Some(v) => {
+            let given = flag_values(v).join(" ");
+            let p = c.cwd.join(&given);
+            if !p.exists() {
+                return Err(c.fail(format!("{} does not exist", p.display())));
+            }
+            let shown = guild_format::fsutil::relative_path(&p, c.cwd);
+            c.say(format!("Using {} for {}", shown.display(), c.sname));
+            p
+        }
+        None => {
+            let path = flag_refs(&c.s.path, c.flags)
+                .map_err(|name| c.fail(undefined_ref(&c.s.path, Some(&c.s.scheme), &name)))?;
+            let p = c.location.join(&path);
+            if !p.exists() {
+                // Guild's reason, and where to fix it.
+                return Err(c.fail(format!(
+                    "cannot find source file '{}' (looked in {}); create it or fix `requires` in guild.yml",
+                    path,
+                    c.location.display()
+                )));
+            }
+            p
+        }
+    };
+    src.root = Some(p.clone());
+    let archive = if p.is_file() && c.s.bool("unpack") != Some(false) {
+        super::unpack::kind(&p, c.s.def.get("type").and_then(Value::as_str))
+    } else {
+        None
+    };
+    if let Some(kind) = archive {
+        // Unpacked once into the resource cache.
+        let cache = c
+            .runs_dir
+            .parent()
+            .unwrap_or(c.runs_dir)
+            .join("cache/resources");
+        let dir = super::unpack::file_unpack_dir(&cache, &p);
+        src.files = archive_files(
+            &p,
+            kind,
+            &dir,
+            &c.select,
+            c.tp(),
+            c.rename(),
+            c.flags,
+            &|m| c.say(m.to_string()),
+        )
+        .map_err(|e| c.fail(e.to_string()))?;
+        if source_config.is_none() {
+            out.project_files.push(p.clone());
+        }
+        src.root = Some(dir);
+        src.archive = true;
+    } else if p.is_dir() && !c.select.is_empty() {
+        for rel in c.selected(&p)? {
+            let t = join_target(c.tp(), &rel);
+            src.files.push((p.join(&rel), t));
+        }
+    } else {
+        let t = file_target(&p, c.s, c.tp(), c.rename(), c.flags)?;
+        // The declared file is not source code (a file given by a
+        // flag instead is, as in Guild).
+        if p.is_file() && source_config.is_none() {
+            out.project_files.push(p.clone());
+        }
+        src.files.push((p, t));
+    }
+    Ok(())
+}
+
+/// An `operation:` source: files of the run the flag names, or of the
+/// latest suitable run.
+fn operation_source(
+    c: &Resolving,
+    runs: &mut Option<Vec<RunInfo>>,
+    src: &mut Source,
+) -> Result<()> {
+    let all = runs.get_or_insert_with(|| candidate_runs(c.runs_dir));
+    let spec = src
+        .config
+        .as_ref()
+        .map(|v| flag_values(v).join(""))
+        .filter(|v| !v.is_empty());
+    let up = match &spec {
+        Some(p) if c.cwd.join(p).join(".guild/opref").is_file() => {
+            Some(RunInfo::load(Run::at(c.cwd.join(p))))
+        }
+        _ => find_op_run(all, &c.s.path, spec.as_deref(), false),
+    };
+    let Some(up) = up else {
+        return Err(c.fail(format!("no suitable run for {}", c.s.path)));
+    };
+    c.say(format!("Using run {} for {}", up.run.id, c.sname));
+    let names: Vec<String> = if c.select.is_empty() {
+        generated_files(&up.run)
+    } else {
+        c.selected(&up.run.dir)?
+    };
+    if names.is_empty() {
+        if c.s.bool("fail-if-empty") == Some(true) {
+            return Err(c.fail(format!("nothing resolved for {}", c.sname)));
+        }
+        if c.s.bool("warn-if-empty") != Some(false) {
+            c.say(format!("WARNING: nothing resolved for {}", c.sname));
+        }
+    }
+    for rel in names {
+        let t = join_target(
+            c.tp(),
+            &renamed_with(&rel, c.rename(), c.flags).map_err(Error::user)?,
+        );
+        src.files.push((up.run.dir.join(&rel), t));
+    }
+    src.run_id = Some(up.run.id.clone());
+    Ok(())
+}
+
+/// A `config:` source: the project's config file written with the run's
+/// flags.
+fn config_source(c: &Resolving, op: &OpDef, src: &mut Source, out: &mut Resolved) -> Result<()> {
+    let p = c.location.join(&c.s.path);
+    if !p.is_file() {
+        return Err(c.fail(format!(
+            "cannot find source file '{}' (looked in {}); create it or fix `c.flags-dest`/`requires` in guild.yml",
+            c.s.path,
+            c.location.display()
+        )));
+    }
+    let text = super::config::generate(&p, c.s.def.get("params"), c.flags, &op.flags)
+        .map_err(|e| c.fail(e))?;
+    let t = file_target(&p, c.s, c.tp(), c.rename(), c.flags)?;
+    src.generated = Some(text);
+    // The run gets its own copy, not the project's as source code.
+    out.project_files.push(p.clone());
+    src.files.push((p, t));
+    Ok(())
+}
+
+/// A `url:` source: downloaded into the resource cache (checked against
+/// its sha256), an archive unpacked beside it.
+fn url_source(c: &Resolving, src: &mut Source) -> Result<()> {
+    // The cache is keyed by the URL as written (as Guild keys it),
+    // so `guild download URL` fills it for this source.
+    let url = flag_refs(&c.s.path, c.flags)
+        .map_err(|name| c.fail(undefined_ref(&c.s.path, Some("url"), &name)))?;
+    c.say(format!("Resolving {}", c.s.path));
+    let home = guild_format::home::Home {
+        path: c.runs_dir.parent().unwrap_or(c.runs_dir).to_path_buf(),
+    };
+    let p =
+        super::fetch::fetch_as(&home, &c.s.path, &url, &|m| c.say(m.to_string())).map_err(|e| {
+            c.fail(
+                e.message()
+                    .trim_start_matches("error downloading ")
+                    .to_string(),
+            )
+        })?;
+    if let Some(want) = c.s.def.get("sha256").and_then(Value::as_str) {
+        let got = super::fetch::sha256_file(&p)?;
+        if got != want {
+            return Err(c.fail(format!(
+                "bad sha256 for '{}' (expected {want} but got {got})",
+                p.display()
+            )));
+        }
+    }
+    let archive = (c.s.bool("unpack") != Some(false))
+        .then(|| super::unpack::kind(&p, c.s.def.get("type").and_then(Value::as_str)))
+        .flatten();
+    src.root = p.parent().map(Path::to_path_buf);
+    match (archive, p.parent()) {
+        (Some(kind), Some(dir)) => {
+            // Unpacked beside the download, as Guild.
+            src.files = archive_files(
+                &p,
+                kind,
+                dir,
+                &c.select,
+                c.tp(),
+                c.rename(),
+                c.flags,
+                &|m| c.say(m.to_string()),
+            )
+            .map_err(|e| c.fail(e.to_string()))?;
+            src.archive = true;
+        }
+        _ => {
+            let t = file_target(&p, c.s, c.tp(), c.rename(), c.flags)?;
+            src.files.push((p, t));
+        }
+    }
+    Ok(())
 }
 
 /// When a staged run starts: resolve what staging left (operation

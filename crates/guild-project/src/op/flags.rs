@@ -642,18 +642,18 @@ pub(crate) fn default_label(flags: &Mapping) -> String {
 /// Expand a label template: `${flag}`, `${default_label}`, `${label}`, with
 /// `|%.3f`, `|default:X`, `|basename`, `|unquote` filters.
 pub(crate) fn render_label(template: &str, flags: &Mapping, extra: &[(&str, String)]) -> String {
-    let re = regex::Regex::new(r"\$\{([^}|]+)(?:\|([^}]*))?\}").expect("static regex");
-    re.replace_all(template, |c: &regex::Captures| {
-        let name = c[1].trim();
-        let filter = c.get(2).map(|m| m.as_str());
+    super::template::expand_lossy(template, |r| {
+        if r.name.is_empty() {
+            // Not a reference (`${|x}`): kept as written.
+            return Some(format!("${{{}}}", r.text));
+        }
         let val: Option<Value> = extra
             .iter()
-            .find(|(k, _)| *k == name)
+            .find(|(k, _)| *k == r.name)
             .map(|(_, v)| Value::String(v.clone()))
-            .or_else(|| flags.get(name).cloned());
-        apply_filter(val, filter)
+            .or_else(|| flags.get(r.name).cloned());
+        Some(apply_filter(val, r.filter))
     })
-    .into_owned()
 }
 
 fn apply_filter(val: Option<Value>, filter: Option<&str>) -> String {

@@ -51,94 +51,27 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
         model_name: model.name.clone(),
         op_name: cfg.name.clone(),
     };
-    // Source: model then op `sourcecode` (root, dest, select rules).
-    let mut rules = Vec::new();
-    let mut root = gf.dir.clone();
-    let mut dest = ".".to_string();
-    let mut disabled = false;
-    let mut root_spec = None;
-    for sc in [model.sourcecode.as_ref(), cfg.get("sourcecode")]
-        .into_iter()
-        .flatten()
-    {
-        let spec = super::source::SourceSpec::from_config(sc)
-            .map_err(|e| err(format!("invalid sourcecode for operation '{display}': {e}")))?;
-        if let Some(r) = spec.root {
-            root = gf.dir.join(&r);
-            root_spec = Some(r);
-        }
-        if let Some(d) = spec.dest {
-            dest = d;
-        }
-        disabled |= spec.disabled;
-        rules.extend(spec.rules);
-    }
+    let src = source_of(gf, model, cfg, &display)?;
+    let root = src.root.clone();
     let mut op = OpDef::new(&display, opref, &gf.dir);
-    op.source_root = (!disabled).then(|| root.clone());
-    op.sourcecode_dest = dest;
-    op.sourcecode_root_spec = root_spec;
+    op.source_root = (!src.disabled).then(|| root.clone());
+    op.sourcecode_dest = src.dest;
+    op.sourcecode_root_spec = src.root_spec;
     op.output_scalars = cfg.get("output-scalars").cloned().unwrap_or(Value::Null);
     op.label_template = cfg.str("label");
-    op.sourcecode_rules = rules;
+    op.sourcecode_rules = src.rules;
     op.description = cfg.description();
     op.tags = str_list(cfg.get("tags"));
     op.stoppable = cfg.bool("stoppable").unwrap_or(false);
     op.delete_on_success = cfg.bool("delete-on-success").unwrap_or(false);
     op.python_path = str_list(cfg.get("python-path"));
-    op.requires = match cfg.get("requires") {
-        Some(Value::Sequence(s)) => s.clone(),
-        Some(other) => vec![other.clone()],
-        None => Vec::new(),
-    };
-    // A name of the model's `resources` stands for that resource.
-    for r in op.requires.iter_mut() {
-        let Value::String(name) = r else { continue };
-        if name.contains(':') && !name.starts_with(':') {
-            let (scheme, _) = name.split_once(':').unwrap_or_default();
-            if matches!(scheme, "file" | "operation" | "config" | "url" | "module") {
-                continue;
-            }
-        }
-        let key = name.rsplit(':').next().unwrap_or(name).to_string();
-        if let Some(def) = model.resources.get(key.as_str()) {
-            let mut m = match def {
-                Value::Mapping(m) if m.contains_key("sources") => m.clone(),
-                Value::Sequence(srcs) => {
-                    let mut m = serde_yaml_ng::Mapping::new();
-                    m.insert("sources".into(), Value::Sequence(srcs.clone()));
-                    m
-                }
-                other => {
-                    let mut m = serde_yaml_ng::Mapping::new();
-                    m.insert("sources".into(), Value::Sequence(vec![other.clone()]));
-                    m
-                }
-            };
-            if !m.contains_key("name") {
-                m.insert("name".into(), key.clone().into());
-            }
-            *r = Value::Mapping(m);
-        }
-    }
+    op.requires = requires_of(model, cfg);
     op.steps = cfg.get("steps").cloned();
     op.optimizers = super::optimizer::parse(&display, &cfg.cfg).map_err(err)?;
     if let Some(Value::Mapping(m)) = cfg.get("run-attrs") {
         op.run_attrs = m.clone();
     }
-    // Declared flags (validated when the guildfile was loaded).
-    let declared: Vec<FlagDef> = match cfg.get("flags") {
-        Some(Value::Mapping(m)) => m
-            .iter()
-            .map(|(k, v)| {
-                let name = k
-                    .as_str()
-                    .map(String::from)
-                    .unwrap_or_else(|| super::flags::encode_display(k));
-                FlagDef::from_config(&name, v).map_err(|e| err(e.to_string()))
-            })
-            .collect::<Result<_>>()?,
-        _ => Vec::new(),
-    };
+    let declared = declared_flags(gf, cfg)?;
     op.cmd_env
         .insert("PROJECT_DIR".into(), gf.dir.display().to_string().into());
     if let Some(Value::Mapping(env)) = cfg.get("env") {
@@ -186,123 +119,260 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
         op.python = op.cmd_args.iter().any(|a| a.contains("${python_exe}"));
         op.flags_dest = cfg.str("flags-dest").unwrap_or_else(|| "args".into());
     } else if let Some(main) = main {
-        let parts = shlex::split(&main).ok_or_else(|| {
-            err(format!(
-                "invalid main for operation '{display}': unbalanced quotes in {main:?}"
-            ))
+        imported = main_op(home, gf, cfg, &mut op, &root, &main, &declared)?;
+    }
+    op.flags = merge_flags(gf, cfg, imported, declared)?;
+    merge_dep_flags(&mut op, cfg);
+    Ok(op)
+}
+
+/// Where an operation's source code comes from: the model's then the
+/// operation's `sourcecode` (root, dest, select rules).
+struct SourceOf {
+    rules: Vec<super::source::Rule>,
+    root: std::path::PathBuf,
+    dest: String,
+    disabled: bool,
+    root_spec: Option<String>,
+}
+
+fn source_of(gf: &Guildfile, model: &Model, cfg: &OpConfig, display: &str) -> Result<SourceOf> {
+    let mut out = SourceOf {
+        rules: Vec::new(),
+        root: gf.dir.clone(),
+        dest: ".".to_string(),
+        disabled: false,
+        root_spec: None,
+    };
+    for sc in [model.sourcecode.as_ref(), cfg.get("sourcecode")]
+        .into_iter()
+        .flatten()
+    {
+        let spec = super::source::SourceSpec::from_config(sc).map_err(|e| {
+            gf_error(
+                gf,
+                format!("invalid sourcecode for operation '{display}': {e}"),
+            )
         })?;
-        let Some((module, main_args)) = parts.split_first() else {
-            return Err(err(format!("operation '{display}' has an empty main")));
-        };
-        let script = module_file(&root, module).or_else(|| module_file(&gf.dir, module));
-        // Guild's own modules (`guild.pass`) take no flags.
-        let builtin = module.starts_with("guild.");
-        if script.is_none() && !builtin {
-            op.main_missing = Some(module.clone());
+        if let Some(r) = spec.root {
+            out.root = gf.dir.join(&r);
+            out.root_spec = Some(r);
         }
-        let import = cfg.get("flags-import");
-        // `flags-import: no` (or []): no import, and no flags-dest inferred.
-        let import_disabled = match import {
-            Some(Value::Bool(false)) => true,
-            Some(Value::String(s)) => matches!(s.as_str(), "no" | "false" | "off"),
-            Some(Value::Sequence(items)) => items.is_empty(),
-            _ => false,
-        };
-        let explicit_dest = cfg.str("flags-dest");
-        // Flags are read from the script only for a Python destination.
-        let python_dest = explicit_dest.as_deref().is_none_or(|d| {
-            matches!(d, "args" | "globals")
-                || ["args:", "global:", "dict:", "namespace:"]
-                    .iter()
-                    .any(|p| d.starts_with(p))
-        });
-        let detected = match &script {
-            Some(s) if !import_disabled && python_dest => {
-                Some(detect::detect_cached(&home.cache_dir("flags"), s)?)
+        if let Some(d) = spec.dest {
+            out.dest = d;
+        }
+        out.disabled |= spec.disabled;
+        out.rules.extend(spec.rules);
+    }
+    Ok(out)
+}
+
+/// An error in the guild.yml `gf`.
+fn gf_error(gf: &Guildfile, msg: String) -> Error {
+    Error::user(format!("error in {}: {msg}", gf.path.display()))
+}
+
+/// The operation's `requires`, a name of the model's `resources` standing
+/// for that resource.
+fn requires_of(model: &Model, cfg: &OpConfig) -> Vec<Value> {
+    let mut requires = match cfg.get("requires") {
+        Some(Value::Sequence(s)) => s.clone(),
+        Some(other) => vec![other.clone()],
+        None => Vec::new(),
+    };
+    // A name of the model's `resources` stands for that resource.
+    for r in requires.iter_mut() {
+        let Value::String(name) = r else { continue };
+        if name.contains(':') && !name.starts_with(':') {
+            let (scheme, _) = name.split_once(':').unwrap_or_default();
+            if matches!(scheme, "file" | "operation" | "config" | "url" | "module") {
+                continue;
             }
-            _ => None,
-        };
-        op.python = true;
-        op.flags_dest = explicit_dest
-            .clone()
-            .or_else(|| detected.as_ref().map(|d| d.dest.as_str().to_string()))
-            .or_else(|| (builtin && !import_disabled).then(|| "globals".to_string()))
-            .unwrap_or_default();
-        let skip = str_list(cfg.get("flags-import-skip"));
-        let declared_names: Vec<String> = declared.iter().map(|d| d.name.clone()).collect();
-        let wanted = |name: &str| -> bool {
-            if skip.iter().any(|s| s == name) {
-                return false;
-            }
-            match import {
-                Some(Value::Bool(true)) => true,
-                Some(Value::String(s)) if s == "all" || s == "yes" || s == "true" => true,
-                Some(Value::String(s)) => s == name,
-                Some(Value::Sequence(items)) => items.iter().any(|i| i.as_str() == Some(name)),
-                // Unset: the declared flags take what the script says
-                // about them (default, type, help).
-                None => declared_names.iter().any(|n| n == name),
-                _ => false,
-            }
-        };
-        let config_src = explicit_dest
-            .as_deref()
-            .and_then(|d| d.strip_prefix("config:"));
-        if let (Some(src), false) = (config_src, import_disabled) {
-            match super::config::import_flags(&gf.dir.join(src)) {
-                Ok(flags) => {
-                    imported = flags.into_iter().filter(|f| wanted(&f.name)).collect();
-                    ensure_config_dep(&mut op.requires, src);
+        }
+        let key = name.rsplit(':').next().unwrap_or(name).to_string();
+        if let Some(def) = model.resources.get(key.as_str()) {
+            let mut m = match def {
+                Value::Mapping(m) if m.contains_key("sources") => m.clone(),
+                Value::Sequence(srcs) => {
+                    let mut m = serde_yaml_ng::Mapping::new();
+                    m.insert("sources".into(), Value::Sequence(srcs.clone()));
+                    m
                 }
-                Err(e) => op.warnings.push(format!("WARNING: {e}")),
+                other => {
+                    let mut m = serde_yaml_ng::Mapping::new();
+                    m.insert("sources".into(), Value::Sequence(vec![other.clone()]));
+                    m
+                }
+            };
+            if !m.contains_key("name") {
+                m.insert("name".into(), key.clone().into());
             }
-        } else if let (Some(d), Some(global)) = (
-            &detected,
-            explicit_dest.as_deref().and_then(|d| {
-                ["global:", "dict:", "namespace:"]
-                    .iter()
-                    .find_map(|p| d.strip_prefix(p))
-            }),
-        ) {
-            // A dict or SimpleNamespace global of the script.
-            imported = d
-                .dicts
-                .iter()
-                .find(|(n, _)| n == global)
-                .map(|(_, f)| f.clone())
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|f| wanted(&f.name))
-                .collect();
-        } else if let Some(d) = detected {
-            imported = d
-                .flags_for(main_args)
-                .into_iter()
-                .filter(|f| wanted(&f.name))
-                .collect();
-        } else if script.is_none()
-            && !builtin
-            && !import_disabled
-            && std::env::var("NO_WARN_FLAGS_IMPORT").as_deref() != Ok("1")
-            && import.is_some()
-        {
-            op.warnings.push(format!(
-                "WARNING: cannot import flags from {module}: No module named {module}"
-            ));
-        }
-        let mut args: Vec<String> = ["${python_exe}", "-um", "guild.op_main", module.as_str()]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        args.extend(main_args.iter().cloned());
-        args.push("--".into());
-        args.push("__flag_args__".into());
-        op.cmd_args = args;
-        if !op.flags_dest.is_empty() {
-            op.cmd_env
-                .insert("FLAGS_DEST".into(), op.flags_dest.clone().into());
+            *r = Value::Mapping(m);
         }
     }
+    requires
+}
+
+/// The flags the operation declares (validated when the guildfile was
+/// loaded).
+fn declared_flags(gf: &Guildfile, cfg: &OpConfig) -> Result<Vec<FlagDef>> {
+    match cfg.get("flags") {
+        Some(Value::Mapping(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                let name = k
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| super::flags::encode_display(k));
+                FlagDef::from_config(&name, v).map_err(|e| gf_error(gf, e.to_string()))
+            })
+            .collect(),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// A `main` operation: its command (through `guild.op_main`), where its
+/// flags go, and the flags imported from the script or its config file.
+#[allow(clippy::too_many_arguments)]
+fn main_op(
+    home: &Home,
+    gf: &Guildfile,
+    cfg: &OpConfig,
+    op: &mut OpDef,
+    root: &std::path::Path,
+    main: &str,
+    declared: &[FlagDef],
+) -> Result<Vec<FlagDef>> {
+    let display = op.name.clone();
+    let err = |msg: String| gf_error(gf, msg);
+    let mut imported: Vec<FlagDef> = Vec::new();
+    let parts = shlex::split(main).ok_or_else(|| {
+        err(format!(
+            "invalid main for operation '{display}': unbalanced quotes in {main:?}"
+        ))
+    })?;
+    let Some((module, main_args)) = parts.split_first() else {
+        return Err(err(format!("operation '{display}' has an empty main")));
+    };
+    let script = module_file(root, module).or_else(|| module_file(&gf.dir, module));
+    // Guild's own modules (`guild.pass`) take no flags.
+    let builtin = module.starts_with("guild.");
+    if script.is_none() && !builtin {
+        op.main_missing = Some(module.clone());
+    }
+    let import = cfg.get("flags-import");
+    // `flags-import: no` (or []): no import, and no flags-dest inferred.
+    let import_disabled = match import {
+        Some(Value::Bool(false)) => true,
+        Some(Value::String(s)) => matches!(s.as_str(), "no" | "false" | "off"),
+        Some(Value::Sequence(items)) => items.is_empty(),
+        _ => false,
+    };
+    let explicit_dest = cfg.str("flags-dest");
+    // Flags are read from the script only for a Python destination.
+    let python_dest = explicit_dest.as_deref().is_none_or(|d| {
+        matches!(d, "args" | "globals")
+            || ["args:", "global:", "dict:", "namespace:"]
+                .iter()
+                .any(|p| d.starts_with(p))
+    });
+    let detected = match &script {
+        Some(s) if !import_disabled && python_dest => {
+            Some(detect::detect_cached(&home.cache_dir("flags"), s)?)
+        }
+        _ => None,
+    };
+    op.python = true;
+    op.flags_dest = explicit_dest
+        .clone()
+        .or_else(|| detected.as_ref().map(|d| d.dest.as_str().to_string()))
+        .or_else(|| (builtin && !import_disabled).then(|| "globals".to_string()))
+        .unwrap_or_default();
+    let skip = str_list(cfg.get("flags-import-skip"));
+    let declared_names: Vec<String> = declared.iter().map(|d| d.name.clone()).collect();
+    let wanted = |name: &str| -> bool {
+        if skip.iter().any(|s| s == name) {
+            return false;
+        }
+        match import {
+            Some(Value::Bool(true)) => true,
+            Some(Value::String(s)) if s == "all" || s == "yes" || s == "true" => true,
+            Some(Value::String(s)) => s == name,
+            Some(Value::Sequence(items)) => items.iter().any(|i| i.as_str() == Some(name)),
+            // Unset: the declared flags take what the script says
+            // about them (default, type, help).
+            None => declared_names.iter().any(|n| n == name),
+            _ => false,
+        }
+    };
+    let config_src = explicit_dest
+        .as_deref()
+        .and_then(|d| d.strip_prefix("config:"));
+    if let (Some(src), false) = (config_src, import_disabled) {
+        match super::config::import_flags(&gf.dir.join(src)) {
+            Ok(flags) => {
+                imported = flags.into_iter().filter(|f| wanted(&f.name)).collect();
+                ensure_config_dep(&mut op.requires, src);
+            }
+            Err(e) => op.warnings.push(format!("WARNING: {e}")),
+        }
+    } else if let (Some(d), Some(global)) = (
+        &detected,
+        explicit_dest.as_deref().and_then(|d| {
+            ["global:", "dict:", "namespace:"]
+                .iter()
+                .find_map(|p| d.strip_prefix(p))
+        }),
+    ) {
+        // A dict or SimpleNamespace global of the script.
+        imported = d
+            .dicts
+            .iter()
+            .find(|(n, _)| n == global)
+            .map(|(_, f)| f.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|f| wanted(&f.name))
+            .collect();
+    } else if let Some(d) = detected {
+        imported = d
+            .flags_for(main_args)
+            .into_iter()
+            .filter(|f| wanted(&f.name))
+            .collect();
+    } else if script.is_none()
+        && !builtin
+        && !import_disabled
+        && std::env::var("NO_WARN_FLAGS_IMPORT").as_deref() != Ok("1")
+        && import.is_some()
+    {
+        op.warnings.push(format!(
+            "WARNING: cannot import flags from {module}: No module named {module}"
+        ));
+    }
+    let mut args: Vec<String> = ["${python_exe}", "-um", "guild.op_main", module.as_str()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(main_args.iter().cloned());
+    args.push("--".into());
+    args.push("__flag_args__".into());
+    op.cmd_args = args;
+    if !op.flags_dest.is_empty() {
+        op.cmd_env
+            .insert("FLAGS_DEST".into(), op.flags_dest.clone().into());
+    }
+    Ok(imported)
+}
+
+/// Imported flags first, declared ones override (attributes merge);
+/// sorted by name.
+fn merge_flags(
+    gf: &Guildfile,
+    cfg: &OpConfig,
+    imported: Vec<FlagDef>,
+    declared: Vec<FlagDef>,
+) -> Result<Vec<FlagDef>> {
     // Imported flags first, declared ones override (attributes merge).
     let mut all: Vec<FlagDef> = Vec::new();
     for f in imported {
@@ -321,7 +391,7 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
             // Declared attributes refine the imported flag.
             Some(f) => match cfg.get("flags").and_then(|m| m.get(d.name.as_str())) {
                 Some(raw @ Value::Mapping(m)) if !m.is_empty() => {
-                    f.apply_config(raw).map_err(err)?;
+                    f.apply_config(raw).map_err(|e| gf_error(gf, e))?;
                 }
                 _ => f.default = d.default.clone(),
             },
@@ -329,9 +399,7 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
         }
     }
     all.sort_by(|a, b| a.name.cmp(&b.name));
-    op.flags = all;
-    merge_dep_flags(&mut op, cfg);
-    Ok(op)
+    Ok(all)
 }
 
 /// The dependency that writes a run's config file (`flags-dest:

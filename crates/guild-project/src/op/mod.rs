@@ -15,6 +15,7 @@ pub mod optimizer;
 pub mod requirements;
 pub mod source;
 pub mod steps;
+pub(crate) mod template;
 pub(crate) mod unpack;
 
 use flags::FlagDef;

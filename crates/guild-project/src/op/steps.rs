@@ -3,7 +3,7 @@
 //! the pipeline's run directory as `<step name>`; the first failing step
 //! stops the pipeline with its exit code. Matches Guild 0.9's steps_main.
 
-use crate::op::flags;
+use crate::op::{flags, template};
 use guild_format::error::{Error, Result};
 use serde_yaml_ng::{Mapping, Value};
 
@@ -29,23 +29,15 @@ fn resolve_value(v: &Value, parent: &Mapping) -> Value {
     let Value::String(s) = v else {
         return v.clone();
     };
-    if !s.contains("${") {
-        return v.clone();
+    if let Some(r) = template::whole_ref(s) {
+        return parent.get(r.text).cloned().unwrap_or(Value::Null);
     }
-    let re = regex::Regex::new(r"\$\{([^}]+)\}").expect("static regex");
-    if let Some(c) = re.captures(s) {
-        if c.get(0).is_some_and(|m| m.as_str() == s) {
-            return parent.get(&c[1]).cloned().unwrap_or(Value::Null);
-        }
-    }
-    Value::String(
-        re.replace_all(s, |c: &regex::Captures| match parent.get(&c[1]) {
-            Some(Value::String(x)) => x.clone(),
-            Some(other) => guild_format::run::yaml::dump(other).trim_end().to_string(),
-            None => String::new(),
+    Value::String(template::expand_lossy(s, |r| {
+        parent.get(r.text).map(|v| match v {
+            Value::String(x) => x.clone(),
+            other => guild_format::run::yaml::dump(other).trim_end().to_string(),
         })
-        .into_owned(),
-    )
+    }))
 }
 
 fn resolve_str(s: &str, parent: &Mapping) -> String {

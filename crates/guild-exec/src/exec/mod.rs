@@ -186,11 +186,50 @@ pub(crate) fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
         capture.reader(err, 1, Some(tx.clone()));
     }
     let watchdog_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let wd = watchdog_done.clone();
-    let deadline = spec.deadline;
+    watchdog(
+        pid,
+        spec.deadline,
+        signals.watch(),
+        spec.report.clone(),
+        watchdog_done.clone(),
+    );
+    let status = child.wait().ctx("waiting for", Path::new(prog))?;
+
+    watchdog_done.store(true, Ordering::SeqCst);
+    let sig = signals.received();
+    stop_leftovers(pid, sig, &capture);
+    wait_for_output(&rx, readers, &pipes, &capture);
+    // The group is gone: nothing to pass signals on to.
+    signals.forward_to(0);
+    let capture_result = capture.close();
+
+    let stopped_by_signal = sig != 0 || status.signal().is_some();
+    let exit_status: i64 = if spec.stoppable && stopped_by_signal {
+        0
+    } else if sig == libc::SIGINT {
+        INTERRUPTED_STATUS
+    } else {
+        match (status.code(), status.signal()) {
+            (Some(c), _) => c as i64,
+            (None, Some(s)) => -(s as i64),
+            _ => 1,
+        }
+    };
+    finish(run, exit_status)?;
+    capture_result?;
+    Ok(exit_status)
+}
+
+/// The run's watchdog: TERM at `--stop-after`'s deadline, KILL after the
+/// grace period then or after a stop signal; ends when `done` is set.
+fn watchdog(
+    pid: i32,
+    deadline: Option<Instant>,
+    received: signals::Received,
+    report: Option<std::sync::Arc<dyn guild_format::report::Reporter>>,
+    wd: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
     let spawned = Instant::now();
-    let received = signals.watch();
-    let report = spec.report.clone();
     std::thread::spawn(move || {
         let mut since: Option<Instant> = None;
         let mut timed_out = false;
@@ -230,10 +269,12 @@ pub(crate) fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
             std::thread::sleep(Duration::from_millis(100));
         }
     });
-    let status = child.wait().ctx("waiting for", Path::new(prog))?;
+}
 
-    watchdog_done.store(true, Ordering::SeqCst);
-    let sig = signals.received();
+/// After the run's main process exited: what it started and left behind
+/// in its group is stopped (TERM, 5 s, KILL), so the run's record of what
+/// ran is complete; after a stop signal, the group is killed.
+fn stop_leftovers(pid: i32, sig: i32, capture: &guild_format::output::Capture) {
     // The run is its main process: what it started and left behind in its
     // group is stopped, so the run's record of what ran is complete.
     if sig == 0 && group_alive(pid) {
@@ -263,13 +304,23 @@ pub(crate) fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
             libc::kill(-pid, libc::SIGKILL);
         }
     }
+}
+
+/// Wait (up to 5 s) for the run's output readers to reach the end of the
+/// pipes; if a process outside the group holds them open, say which.
+fn wait_for_output(
+    rx: &std::sync::mpsc::Receiver<()>,
+    readers: usize,
+    pipes: &[u64],
+    capture: &guild_format::output::Capture,
+) {
     let deadline = Instant::now() + Duration::from_secs(5);
     for _ in 0..readers {
         let left = deadline.saturating_duration_since(Instant::now());
         if rx.recv_timeout(left).is_err() {
             // The group is gone, yet the output is open: a process that
             // left it (setsid, a daemon) holds it. Say which.
-            let holders = pipe_holders(&pipes);
+            let holders = pipe_holders(pipes);
             if holders.is_empty() {
                 capture.note("WARNING: [guild] the run's output was still open 5 s after its processes ended; the run ended without waiting for the rest");
             }
@@ -281,25 +332,6 @@ pub(crate) fn supervise(run: &Run, mut spec: SpawnSpec) -> Result<i64> {
             break;
         }
     }
-    // The group is gone: nothing to pass signals on to.
-    signals.forward_to(0);
-    let capture_result = capture.close();
-
-    let stopped_by_signal = sig != 0 || status.signal().is_some();
-    let exit_status: i64 = if spec.stoppable && stopped_by_signal {
-        0
-    } else if sig == libc::SIGINT {
-        INTERRUPTED_STATUS
-    } else {
-        match (status.code(), status.signal()) {
-            (Some(c), _) => c as i64,
-            (None, Some(s)) => -(s as i64),
-            _ => 1,
-        }
-    };
-    finish(run, exit_status)?;
-    capture_result?;
-    Ok(exit_status)
 }
 
 /// The processes (pid, name) other than this one with a pipe of inode

@@ -143,21 +143,8 @@ pub fn main(report: std::sync::Arc<dyn guild_format::report::Reporter>) -> Resul
             if running.is_empty() {
                 break;
             }
-            let (pid, code) = match crate::exec::wait_any_child() {
-                crate::exec::Waited::Ended { pid, code } => (pid, code),
-                crate::exec::Waited::Again => continue,
-                crate::exec::Waited::NoChildren => break,
-            };
-            if let Some(pos) = running.iter().position(|(_, p)| *p == pid) {
-                let (id, _) = running.remove(pos);
-                if code != 0 {
-                    report.progress(&format!(
-                        "INFO: [guild] Trial {id} exited with an error ({code}) - see log for details"
-                    ));
-                    if opts.fail_on_trial_error && failed.is_none() {
-                        failed = Some(code);
-                    }
-                }
+            if !reap_one(&mut running, report.as_ref(), &opts, &mut failed) {
+                break;
             }
             continue;
         }
@@ -170,21 +157,16 @@ pub fn main(report: std::sync::Arc<dyn guild_format::report::Reporter>) -> Resul
             ));
             continue;
         }
-        let run = match resume[index].take() {
-            Some(run) => match run.status().status {
-                guild_format::run::Status::Completed | guild_format::run::Status::Running
-                    if !run.has_marker("PENDING") =>
-                {
-                    report.progress(&format!(
-                        "INFO: [guild] Keeping trial {} ({})",
-                        run.id,
-                        run.status().display()
-                    ));
-                    continue;
-                }
-                _ => run,
-            },
-            None => guild_project::plan::stage_trial(&home, &batch, index, t)?,
+        let Some(run) = trial_run(
+            report.as_ref(),
+            &home,
+            &batch,
+            resume[index].take(),
+            index,
+            t,
+        )?
+        else {
+            continue;
         };
         report.progress(&format!(
             "INFO: [guild] Running trial {}: {} ({})",
@@ -192,24 +174,12 @@ pub fn main(report: std::sync::Arc<dyn guild_format::report::Reporter>) -> Resul
             opref.op_desc(),
             trial_desc(t)
         ));
-        // Each trial resolves its own dependencies (a config file written
-        // with the trial's flags; operation sources staging left).
-        let cwd = std::env::var("CMD_DIR")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|_| run.dir.clone());
-        if let Err(e) = guild_project::op::deps::resolve_at_start(
-            &home,
-            &run,
-            &cwd,
-            opts.quiet,
-            report.as_ref(),
-        ) {
-            report.progress(&format!("guild: trial {}: {}", run.id, e.message()));
+        let Some(cwd) = trial_cwd(&home, &run, &opts, report.as_ref()) else {
             if opts.fail_on_trial_error && failed.is_none() {
                 failed = Some(1);
             }
             continue;
-        }
+        };
         if opts.parallel == 1 {
             let code = run_in_process(&target, &run, &cwd, &opts, &report);
             if signals.received() != 0 {
@@ -242,6 +212,82 @@ pub fn main(report: std::sync::Arc<dyn guild_format::report::Reporter>) -> Resul
         return Ok(128 + sig);
     }
     Ok(failed.unwrap_or(0))
+}
+
+/// Wait for one parallel trial to end and note its failure. False when
+/// there is nothing left to wait for.
+fn reap_one(
+    running: &mut Vec<(String, i32)>,
+    report: &dyn guild_format::report::Reporter,
+    opts: &Options,
+    failed: &mut Option<i32>,
+) -> bool {
+    let (pid, code) = match crate::exec::wait_any_child() {
+        crate::exec::Waited::Ended { pid, code } => (pid, code),
+        crate::exec::Waited::Again => return true,
+        crate::exec::Waited::NoChildren => return false,
+    };
+    if let Some(pos) = running.iter().position(|(_, p)| *p == pid) {
+        let (id, _) = running.remove(pos);
+        if code != 0 {
+            report.progress(&format!(
+                "INFO: [guild] Trial {id} exited with an error ({code}) - see log for details"
+            ));
+            if opts.fail_on_trial_error && failed.is_none() {
+                *failed = Some(code);
+            }
+        }
+    }
+    true
+}
+
+/// The run of trial `index`: the one from before (None when it completed
+/// or runs: it is kept), or a new one staged.
+fn trial_run(
+    report: &dyn guild_format::report::Reporter,
+    home: &guild_format::home::Home,
+    batch: &Run,
+    before: Option<Run>,
+    index: usize,
+    t: &Mapping,
+) -> Result<Option<Run>> {
+    match before {
+        Some(run) => match run.status().status {
+            guild_format::run::Status::Completed | guild_format::run::Status::Running
+                if !run.has_marker("PENDING") =>
+            {
+                report.progress(&format!(
+                    "INFO: [guild] Keeping trial {} ({})",
+                    run.id,
+                    run.status().display()
+                ));
+                Ok(None)
+            }
+            _ => Ok(Some(run)),
+        },
+        None => guild_project::plan::stage_trial(home, batch, index, t).map(Some),
+    }
+}
+
+/// Where trial `run` runs, once it resolved its own dependencies (a
+/// config file written with the trial's flags; operation sources staging
+/// left); None when they cannot be (said to `report`).
+fn trial_cwd(
+    home: &guild_format::home::Home,
+    run: &Run,
+    opts: &Options,
+    report: &dyn guild_format::report::Reporter,
+) -> Option<std::path::PathBuf> {
+    let cwd = std::env::var("CMD_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| run.dir.clone());
+    match guild_project::op::deps::resolve_at_start(home, run, &cwd, opts.quiet, report) {
+        Ok(_) => Some(cwd),
+        Err(e) => {
+            report.progress(&format!("guild: trial {}: {}", run.id, e.message()));
+            None
+        }
+    }
 }
 
 /// The home and the batch run of this process, from its environment.

@@ -420,20 +420,30 @@ pub fn test(op: &super::OpDef, exclude: &[PathBuf]) -> Test {
     }
 }
 
-/// The files to copy from `root`, skipping `exclude` (the guild home,
-/// dependency sources) wherever they appear under it; `sourcecode` rules
-/// are evaluated after the default rules.
-pub(crate) fn select_with(root: &Path, exclude: &[PathBuf], opts: &Options) -> Snapshot {
-    let rules = opts.rules;
-    let python = opts.python;
-    let trace = opts.trace;
-    let git = in_git_tree(root);
-    let max_size = env_num("MAX_DEFAULT_SOURCECODE_FILE_SIZE", DEFAULT_MAX_SIZE);
-    let max_count = env_num("MAX_DEFAULT_SOURCECODE_COUNT", DEFAULT_MAX_COUNT as u64) as usize;
-    let exclude: Vec<PathBuf> = exclude
-        .iter()
-        .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
-        .collect();
+type Shared<T> = std::sync::Arc<std::sync::Mutex<T>>;
+
+/// The walk of a source snapshot, and what its filter collects on the
+/// way: warnings about links leading outside the project, and (traced)
+/// the entries the rules skipped and the directories walked.
+struct Walk {
+    builder: ignore::WalkBuilder,
+    link_warnings: Shared<Vec<String>>,
+    skipped: Shared<Vec<(PathBuf, bool)>>,
+    visited: Shared<std::collections::HashSet<PathBuf>>,
+}
+
+/// The walk of `root` for a snapshot: Git's ignore files in a Git tree,
+/// `.gridignore` (and `.guildignore`), the directory rules of `rules`,
+/// hidden and Python-environment directories, `exclude`, and links only
+/// inside the project.
+fn walker(
+    root: &Path,
+    exclude: &[PathBuf],
+    rules: &[Rule],
+    python: bool,
+    trace: bool,
+    git: bool,
+) -> Walk {
     let mut wb = ignore::WalkBuilder::new(root);
     wb.hidden(false)
         .follow_links(true)
@@ -451,12 +461,11 @@ pub(crate) fn select_with(root: &Path, exclude: &[PathBuf], opts: &Options) -> S
     wb.sort_by_file_path(|a, b| a.is_dir().cmp(&b.is_dir()).then_with(|| a.cmp(b)));
     let root_owned = root.to_path_buf();
     let real_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    let excl = exclude.clone();
+    let excl = exclude.to_vec();
     let dir_rules: Vec<Rule> = rules.to_vec();
     let link_warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let lw = link_warnings.clone();
     // Traced: entries the rules skipped, and the directories walked.
-    type Shared<T> = std::sync::Arc<std::sync::Mutex<T>>;
     let skipped: Shared<Vec<(PathBuf, bool)>> = Default::default();
     let visited: Shared<std::collections::HashSet<PathBuf>> = Default::default();
     let (sk, vis) = (skipped.clone(), visited.clone());
@@ -527,6 +536,34 @@ pub(crate) fn select_with(root: &Path, exclude: &[PathBuf], opts: &Options) -> S
         }
         true
     });
+    Walk {
+        builder: wb,
+        link_warnings,
+        skipped,
+        visited,
+    }
+}
+
+/// The files to copy from `root`, skipping `exclude` (the guild home,
+/// dependency sources) wherever they appear under it; `sourcecode` rules
+/// are evaluated after the default rules.
+pub(crate) fn select_with(root: &Path, exclude: &[PathBuf], opts: &Options) -> Snapshot {
+    let rules = opts.rules;
+    let python = opts.python;
+    let trace = opts.trace;
+    let git = in_git_tree(root);
+    let max_size = env_num("MAX_DEFAULT_SOURCECODE_FILE_SIZE", DEFAULT_MAX_SIZE);
+    let max_count = env_num("MAX_DEFAULT_SOURCECODE_COUNT", DEFAULT_MAX_COUNT as u64) as usize;
+    let exclude: Vec<PathBuf> = exclude
+        .iter()
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.clone()))
+        .collect();
+    let Walk {
+        builder: wb,
+        link_warnings,
+        skipped,
+        visited,
+    } = walker(root, &exclude, rules, python, trace, git);
     let mut files = Vec::new();
     let mut warnings = Vec::new();
     let mut count = 0usize;

@@ -245,57 +245,9 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     let runs_dir = home.runs_dir();
     fsutil::create_dir_all(&runs_dir)?;
     let req_dir = req.dir.clone();
-    let id = match &req.run_id {
-        // As Guild: any name the runs directory can hold (`up1`, `1`).
-        Some(id)
-            if !id.is_empty()
-                && id.len() <= 200
-                && !id.starts_with('.')
-                && !id.contains(['/', '\0']) =>
-        {
-            id.clone()
-        }
-        Some(id) => {
-            return Err(Error::user(format!(
-                "invalid run id '{}': use a name of letters, digits, '-' or '_' (not starting with '.', no '/')",
-                guild_format::text::escape(id)
-            )))
-        }
-        None => uuid::Uuid::new_v4().simple().to_string(),
-    };
-    let mut staging = None;
+    let id = new_run_id(req.run_id.as_deref())?;
     let mut cleanup = Cleanup(None);
-    let run = match req_dir {
-        Some(dir) => {
-            if let Some(parent) = dir.parent() {
-                fsutil::create_dir_all(parent)?;
-            }
-            match std::fs::create_dir(&dir) {
-                Ok(()) => cleanup.0 = Some(dir.clone()),
-                // `--run-dir` may name a directory that exists (Guild's
-                // tests use a fresh temp dir), but not a run.
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {
-                    if dir.join(".guild").exists() {
-                        return Err(Error::user(format!(
-                            "{} already holds a run; give --run-dir a new or empty directory",
-                            dir.display()
-                        )));
-                    }
-                }
-                Err(e) => return Err(Error::io("creating run directory", &dir, e)),
-            }
-            Run::at(dir)
-        }
-        None => {
-            if runs_dir.join(&id).symlink_metadata().is_ok() {
-                return Err(Error::user(format!("a run {id} already exists")));
-            }
-            let s = Staging::new(home, &id)?;
-            let run = s.run.clone();
-            staging = Some(s);
-            run
-        }
-    };
+    let (run, staging) = new_run_dir(home, req_dir, &id, &mut cleanup)?;
     // Where the run will be: its command and environment name this path.
     let final_run = match &staging {
         Some(s) => Run {
@@ -321,6 +273,134 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
         attrs.push(("run_params", p.clone()));
     }
 
+    let op_attr = op_attrs(home, &req, &mut attrs);
+
+    // Command as it will run (rebuilt identically at start).
+    let built = op::cmd::build(
+        home,
+        &final_run,
+        &op_attr,
+        &req.flags.flags,
+        &req.cwd,
+        &op.name,
+    )?;
+    attrs.push((
+        "cmd",
+        Value::Sequence(built.display.iter().cloned().map(Value::from).collect()),
+    ));
+    let redact = guild_format::redact::Rules::load()?;
+    if req.start_now {
+        attrs.extend(op::cmd::start_attrs(home, &built, &redact));
+    }
+
+    let mut entries = sourcecode(home, &req, &run, &mut attrs)?;
+    let (dep_entries, deps_attr) =
+        op::deps::apply(&run, &final_run.dir, &req.deps, req.quiet, req.report)?;
+    entries.extend(dep_entries);
+    attrs.push(("deps", deps_attr));
+    attrs.push(("started", now_us().into()));
+    let mut files = run.attr_files(&attrs);
+    files.push((
+        run.guild_path("manifest"),
+        manifest::text(&entries).into_bytes(),
+    ));
+    if !req.start_now {
+        // Guild writes a staged run's process environment for whoever
+        // starts it; a run started at once has its `env` attr.
+        files.push((
+            run.guild_path("ENV"),
+            env_file_text(&built.env, &redact).into_bytes(),
+        ));
+    }
+    // The opref last: it is what makes the directory a run (for a run in
+    // staging, at its waiting place until published).
+    let opref_name = if staging.is_some() {
+        STAGED_OPREF
+    } else {
+        "opref"
+    };
+    files.push((run.guild_path(opref_name), op.opref.format().into_bytes()));
+    if staging.is_some() {
+        // Nobody reads `.stage-ID` until it is published whole.
+        fsutil::write_private_many(&files)?;
+    } else {
+        fsutil::write_atomic_many(&files)?;
+    }
+    fsutil::touch(&run.guild_path("STAGED"))?;
+    fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
+    cleanup.0 = None;
+    Ok(match staging {
+        Some(s) => Staged::Staging(s),
+        None => Staged::InPlace(run),
+    })
+}
+
+/// The id of a new run: the one asked for (as Guild: any name the runs
+/// directory can hold, `up1`, `1`), or a new uuid.
+fn new_run_id(asked: Option<&str>) -> Result<String> {
+    match asked {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= 200
+                && !id.starts_with('.')
+                && !id.contains(['/', '\0']) =>
+        {
+            Ok(id.to_string())
+        }
+        Some(id) => Err(Error::user(format!(
+            "invalid run id '{}': use a name of letters, digits, '-' or '_' (not starting with '.', no '/')",
+            guild_format::text::escape(id)
+        ))),
+        None => Ok(uuid::Uuid::new_v4().simple().to_string()),
+    }
+}
+
+/// The directory a new run is written in: `dir` (`--run-dir`, a batch's
+/// proto), or a private staging directory beside its place in `runs/`.
+/// A directory made here is removed by `cleanup` unless it is disarmed.
+fn new_run_dir(
+    home: &Home,
+    dir: Option<PathBuf>,
+    id: &str,
+    cleanup: &mut Cleanup,
+) -> Result<(Run, Option<Staging>)> {
+    match dir {
+        Some(dir) => {
+            if let Some(parent) = dir.parent() {
+                fsutil::create_dir_all(parent)?;
+            }
+            match std::fs::create_dir(&dir) {
+                Ok(()) => cleanup.0 = Some(dir.clone()),
+                // `--run-dir` may name a directory that exists (Guild's
+                // tests use a fresh temp dir), but not a run.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {
+                    if dir.join(".guild").exists() {
+                        return Err(Error::user(format!(
+                            "{} already holds a run; give --run-dir a new or empty directory",
+                            dir.display()
+                        )));
+                    }
+                }
+                Err(e) => return Err(Error::io("creating run directory", &dir, e)),
+            }
+            Ok((Run::at(dir), None))
+        }
+        None => {
+            if home.runs_dir().join(id).symlink_metadata().is_ok() {
+                return Err(Error::user(format!("a run {id} already exists")));
+            }
+            let s = Staging::new(home, id)?;
+            Ok((s.run.clone(), Some(s)))
+        }
+    }
+}
+
+/// The attrs of a new run that say what it runs: label, tags, flags,
+/// random seed, the `op` attr (returned too: the command is built from
+/// it), steps, host, user, platform, plugins and the operation's
+/// `run-attrs`.
+fn op_attrs<'a>(home: &Home, req: &StageRequest<'a>, attrs: &mut Vec<(&'a str, Value)>) -> Value {
+    let op = req.op;
     let flag_vals = Value::Mapping(req.flags.flags.clone());
     let mut tags = op.tags.clone();
     for t in &req.tags {
@@ -394,29 +474,22 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
             attrs.push((k, v.clone()));
         }
     }
+    op_attr
+}
 
-    // Command as it will run (rebuilt identically at start).
-    let built = op::cmd::build(
-        home,
-        &final_run,
-        &op_attr,
-        &req.flags.flags,
-        &req.cwd,
-        &op.name,
-    )?;
-    attrs.push((
-        "cmd",
-        Value::Sequence(built.display.iter().cloned().map(Value::from).collect()),
-    ));
-    let redact = guild_format::redact::Rules::load()?;
-    if req.start_now {
-        attrs.extend(op::cmd::start_attrs(home, &built, &redact));
-    }
-
+/// Copy the run's source code (the proto run's, or a snapshot of the
+/// project's); its manifest entries, its attrs added to `attrs`.
+fn sourcecode(
+    home: &Home,
+    req: &StageRequest,
+    run: &Run,
+    attrs: &mut Vec<(&str, Value)>,
+) -> Result<Vec<manifest::Entry>> {
     let mut entries = Vec::new();
+    let op = req.op;
     if let Some(proto) = &req.proto {
-        entries = copy_proto_source(proto, &run)?;
-        attrs.extend(source_attrs(&run, &entries, proto.attr("vcs_commit"))?);
+        entries = copy_proto_source(proto, run)?;
+        attrs.extend(source_attrs(run, &entries, proto.attr("vcs_commit"))?);
     } else if let Some(root) = &op.source_root {
         if std::env::var("NO_SOURCECODE").as_deref() != Ok("1") {
             let snap = snapshot(home, op, root, &req.deps.project_files);
@@ -433,51 +506,13 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
             }
             entries = copied;
             attrs.extend(source_attrs(
-                &run,
+                run,
                 &entries,
                 vcs_commit(root).map(Value::from),
             )?);
         }
     }
-    let (dep_entries, deps_attr) =
-        op::deps::apply(&run, &final_run.dir, &req.deps, req.quiet, req.report)?;
-    entries.extend(dep_entries);
-    attrs.push(("deps", deps_attr));
-    attrs.push(("started", now_us().into()));
-    let mut files = run.attr_files(&attrs);
-    files.push((
-        run.guild_path("manifest"),
-        manifest::text(&entries).into_bytes(),
-    ));
-    if !req.start_now {
-        // Guild writes a staged run's process environment for whoever
-        // starts it; a run started at once has its `env` attr.
-        files.push((
-            run.guild_path("ENV"),
-            env_file_text(&built.env, &redact).into_bytes(),
-        ));
-    }
-    // The opref last: it is what makes the directory a run (for a run in
-    // staging, at its waiting place until published).
-    let opref_name = if staging.is_some() {
-        STAGED_OPREF
-    } else {
-        "opref"
-    };
-    files.push((run.guild_path(opref_name), op.opref.format().into_bytes()));
-    if staging.is_some() {
-        // Nobody reads `.stage-ID` until it is published whole.
-        fsutil::write_private_many(&files)?;
-    } else {
-        fsutil::write_atomic_many(&files)?;
-    }
-    fsutil::touch(&run.guild_path("STAGED"))?;
-    fsutil::remove_if_exists(&run.guild_path("PENDING"))?;
-    cleanup.0 = None;
-    Ok(match staging {
-        Some(s) => Staged::Staging(s),
-        None => Staged::InPlace(run),
-    })
+    Ok(entries)
 }
 
 /// Complete a staged batch run: its sweep `attrs` and its proto (`proto`,

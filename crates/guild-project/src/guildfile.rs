@@ -319,17 +319,13 @@ fn check_pipeline_cycles(path: &Path, models: &[Model]) -> Result<()> {
     };
     let key = |m: &Model, o: &OpConfig| op_display(m, o);
     let step_ops = |o: &OpConfig| -> Vec<String> {
-        let Some(Value::Sequence(steps)) = o.get("steps") else {
+        let Some(Ok(steps)) = o.get("steps").map(crate::op::steps::specs_of) else {
             return Vec::new();
         };
         steps
             .iter()
-            .filter_map(|s| match s {
-                Value::String(r) => Some(r.clone()),
-                Value::Mapping(m) => m.get("run").and_then(Value::as_str).map(String::from),
-                _ => None,
-            })
-            .filter_map(|r| shlex::split(&r).and_then(|p| p.into_iter().next()))
+            .filter_map(crate::op::steps::run_spec)
+            .filter_map(|r| shlex::split(r).and_then(|p| p.into_iter().next()))
             .collect()
     };
     // Depth-first search from every op; `path` holds the current chain.

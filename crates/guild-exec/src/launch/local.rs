@@ -142,6 +142,8 @@ pub fn start(
         .and_then(|m| m.get("output-scalars"))
         .cloned()
         .unwrap_or(Value::Null);
+    let scalars_cfg = guild_format::output::scalars::OutputScalars::from_value(&scalars_cfg)
+        .map_err(Error::user)?;
     let parser = ScalarParser::from_config(&scalars_cfg, flag_names).map_err(Error::user)?;
     let op_flag = |k: &str| {
         op.as_mapping()

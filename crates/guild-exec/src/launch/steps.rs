@@ -6,7 +6,7 @@
 
 use guild_format::error::{Error, Result};
 use guild_format::run::Run;
-use guild_project::op::steps::{parse, MAX_DEPTH};
+use guild_project::op::steps::{parse, specs_of, MAX_DEPTH};
 use serde_yaml_ng::{Mapping, Value};
 use std::path::PathBuf;
 
@@ -67,7 +67,7 @@ pub fn main(report: &dyn guild_format::report::Reporter) -> Result<i32> {
             _ => Vec::new(),
         },
     );
-    let (steps, warnings) = parse(&steps, &parent, &model, inherited)?;
+    let (steps, warnings) = parse(&specs_of(&steps)?, &parent, &model, inherited)?;
     for w in warnings {
         report.progress(&w);
     }

@@ -19,6 +19,51 @@ struct Pattern {
     key: Option<String>,
 }
 
+/// An operation's `output-scalars`: how its run's output becomes scalars.
+/// Parsed from guild.yml by the project model and from a run's `op` attr
+/// when its output is read; written back as Guild writes it.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum OutputScalars {
+    /// Not given (null): the default `key: value` patterns.
+    #[default]
+    Defaults,
+    /// `no`/`false`: no scalars from the output (`yes` is not a config).
+    Switch(bool),
+    /// A list of patterns.
+    Patterns(Vec<ScalarPattern>),
+    /// One pattern.
+    One(ScalarPattern),
+}
+
+/// One `output-scalars` pattern.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum ScalarPattern {
+    /// A regex whose named groups (or `key`/`value` groups) give scalars.
+    Plain(String),
+    /// Scalar names to regexes whose first group is the value.
+    Keyed(std::collections::BTreeMap<String, String>),
+}
+
+impl OutputScalars {
+    /// The config in a run's `op` attr (or guild.yml): an error names what
+    /// is not one.
+    pub fn from_value(v: &serde_yaml_ng::Value) -> Result<OutputScalars, String> {
+        serde_yaml_ng::from_value(v.clone()).map_err(|_| {
+            format!(
+                "invalid output-scalars {}: expected a pattern, a list of patterns, a mapping of names to patterns, or no",
+                crate::run::yaml::flow(v)
+            )
+        })
+    }
+
+    /// As Guild writes it into the run's `op` attr.
+    pub fn to_value(&self) -> serde_yaml_ng::Value {
+        serde_yaml_ng::to_value(self).unwrap_or(serde_yaml_ng::Value::Null)
+    }
+}
+
 /// Finds scalars in output lines with Guild's default patterns or an
 /// operation's `output-scalars`.
 pub struct ScalarParser {
@@ -49,47 +94,38 @@ impl ScalarParser {
         }
     }
 
-    /// Custom `output-scalars` config (null = defaults, false/[] = none).
+    /// The parser of an `output-scalars` config (defaults, none, or the
+    /// patterns given).
     pub fn from_config(
-        cfg: &serde_yaml_ng::Value,
+        cfg: &OutputScalars,
         flag_names: Vec<String>,
     ) -> Result<ScalarParser, String> {
-        use serde_yaml_ng::Value;
+        let items: Vec<&ScalarPattern> = match cfg {
+            OutputScalars::Defaults => return Ok(ScalarParser::defaults(flag_names)),
+            OutputScalars::Switch(false) => Vec::new(),
+            OutputScalars::Switch(true) => {
+                return Err("invalid output-scalars yes: give patterns, or no for none".to_string())
+            }
+            OutputScalars::Patterns(items) => items.iter().collect(),
+            OutputScalars::One(item) => vec![item],
+        };
         let mut patterns = Vec::new();
-        let add_item = |item: &Value, patterns: &mut Vec<Pattern>| -> Result<(), String> {
+        for item in items {
             match item {
-                Value::String(s) => patterns.push(Pattern {
+                ScalarPattern::Plain(s) => patterns.push(Pattern {
                     re: compile(s)?,
                     key: None,
                 }),
-                Value::Mapping(m) => {
-                    let mut entries: Vec<(String, String)> = m
-                        .iter()
-                        .filter_map(|(k, v)| {
-                            Some((k.as_str()?.to_string(), v.as_str()?.to_string()))
-                        })
-                        .collect();
-                    entries.sort();
-                    for (k, p) in entries {
+                // Sorted by name (a BTreeMap), as Guild's dict order.
+                ScalarPattern::Keyed(m) => {
+                    for (k, p) in m {
                         patterns.push(Pattern {
-                            re: compile(&p)?,
-                            key: Some(k),
+                            re: compile(p)?,
+                            key: Some(k.clone()),
                         });
                     }
                 }
-                other => return Err(format!("invalid output-scalars item {other:?}")),
             }
-            Ok(())
-        };
-        match cfg {
-            Value::Null => return Ok(ScalarParser::defaults(flag_names)),
-            Value::Bool(false) => {}
-            Value::Sequence(items) => {
-                for i in items {
-                    add_item(i, &mut patterns)?;
-                }
-            }
-            other => add_item(other, &mut patterns)?,
         }
         Ok(ScalarParser {
             patterns,
@@ -117,7 +153,7 @@ impl ScalarParser {
                 )
             })
             .unwrap_or_default();
-        ScalarParser::from_config(&cfg, flags)
+        ScalarParser::from_config(&OutputScalars::from_value(&cfg)?, flags)
     }
 
     /// False when no pattern can match `line` (cheap byte test): the default
@@ -563,6 +599,8 @@ mod tests {
             "- step: 'Epoch (\\step)'\n- 'Loss=(?P<loss>\\value) Acc=(?P<acc>\\value)'\n- val_acc: 'val accuracy is (\\value)'\n",
         )
         .unwrap();
+        let cfg = OutputScalars::from_value(&cfg).unwrap();
+        assert_eq!(OutputScalars::from_value(&cfg.to_value()).unwrap(), cfg);
         let mut p = ScalarParser::from_config(&cfg, vec![]).unwrap();
         let got = parse(
             &mut p,

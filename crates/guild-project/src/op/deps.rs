@@ -151,6 +151,74 @@ impl SourceDef {
     }
 }
 
+/// One entry of an operation's `requires`, as guild.yml writes it (and
+/// a run's `op` attr records it, under `deps`). The keys of a source are
+/// read when the run is resolved ([`SourceDef`]).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Require {
+    /// One source as a string: `file:PATH`, `operation:NAME`,
+    /// `config:PATH`, a URL, a path, or the name of a model's resource.
+    Uri(String),
+    /// A resource: its sources, with a name and keys its sources share.
+    Resource(ResourceSpec),
+    /// One source as a mapping (`file: data.csv`, with `select`...).
+    Source(Mapping),
+    /// Anything else: refused when the run's dependencies are resolved.
+    Invalid(Value),
+}
+
+/// A `requires` entry with `sources`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ResourceSpec {
+    /// Its sources.
+    pub sources: Vec<SourceItem>,
+    /// `name`, `target-path` and the other keys, as written.
+    #[serde(flatten)]
+    pub rest: Mapping,
+}
+
+/// One of a resource's `sources`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum SourceItem {
+    /// A source as a string.
+    Uri(String),
+    /// A source as a mapping.
+    Source(Mapping),
+    /// Anything else: refused when resolved.
+    Invalid(Value),
+}
+
+impl Require {
+    /// The entries of a `requires` value (one entry, or a list).
+    pub fn list_of(v: &Value) -> Vec<Require> {
+        let one = |v: &Value| {
+            serde_yaml_ng::from_value(v.clone()).unwrap_or_else(|_| Require::Invalid(v.clone()))
+        };
+        match v {
+            Value::Sequence(items) => items.iter().map(one).collect(),
+            Value::Null => Vec::new(),
+            other => vec![one(other)],
+        }
+    }
+
+    /// The entry as written.
+    pub fn to_value(&self) -> Value {
+        serde_yaml_ng::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+impl SourceItem {
+    fn to_value(&self) -> Value {
+        match self {
+            SourceItem::Uri(s) => Value::String(s.clone()),
+            SourceItem::Source(m) => Value::Mapping(m.clone()),
+            SourceItem::Invalid(v) => v.clone(),
+        }
+    }
+}
+
 /// One `requires` entry: a named resource with its sources, or a single
 /// inline source (whose `name` belongs to the source).
 #[derive(Debug, Clone)]
@@ -204,26 +272,29 @@ pub(crate) fn resources(op: &OpDef) -> Result<Vec<ResourceDef>> {
                 "requires entry {} of operation '{}' ({}) is not supported: use `file: PATH` or `operation: NAME` sources",
                 i + 1,
                 op.name,
-                guild_format::run::yaml::flow(d)
+                guild_format::run::yaml::flow(&d.to_value())
             ))
         };
         match d {
-            Value::Mapping(m) if m.contains_key("sources") => {
-                let sources = match m.get("sources") {
-                    Some(Value::Sequence(s)) => s
-                        .iter()
-                        .map(|v| SourceDef::parse(v).ok_or_else(bad))
-                        .collect::<Result<Vec<_>>>()?,
-                    _ => return Err(bad()),
-                };
+            Require::Resource(r) => {
+                let sources = r
+                    .sources
+                    .iter()
+                    .map(|v| SourceDef::parse(&v.to_value()).ok_or_else(bad))
+                    .collect::<Result<Vec<_>>>()?;
+                let mut raw = r.rest.clone();
+                raw.insert(
+                    "sources".into(),
+                    Value::Sequence(r.sources.iter().map(SourceItem::to_value).collect()),
+                );
                 out.push(ResourceDef {
-                    name: m.get("name").and_then(Value::as_str).map(String::from),
+                    name: r.rest.get("name").and_then(Value::as_str).map(String::from),
                     sources,
-                    raw: m.clone(),
+                    raw,
                 });
             }
-            Value::Mapping(_) | Value::String(_) => {
-                let s = SourceDef::parse(d).ok_or_else(bad)?;
+            Require::Uri(_) | Require::Source(_) => {
+                let s = SourceDef::parse(&d.to_value()).ok_or_else(bad)?;
                 let mut raw = Mapping::new();
                 raw.insert(
                     "sources".into(),
@@ -235,7 +306,7 @@ pub(crate) fn resources(op: &OpDef) -> Result<Vec<ResourceDef>> {
                     raw,
                 });
             }
-            _ => return Err(bad()),
+            Require::Invalid(_) => return Err(bad()),
         }
     }
     Ok(out)
@@ -1311,6 +1382,27 @@ fn dep_entry(target: &str, sha: &str, uri: &str) -> Entry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requires_entries_are_typed_and_written_back_as_read() {
+        let v: Value = serde_yaml_ng::from_str(
+            "- file:data.csv\n- operation: prepare\n  select: out.*\n- name: data\n  target-path: d\n  sources:\n    - a.txt\n    - {url: 'https://x/y.zip', sha256: abc}\n- 3\n",
+        )
+        .unwrap();
+        let reqs = Require::list_of(&v);
+        assert!(matches!(&reqs[0], Require::Uri(u) if u == "file:data.csv"));
+        assert!(matches!(&reqs[1], Require::Source(m) if m.contains_key("select")));
+        match &reqs[2] {
+            Require::Resource(r) => {
+                assert_eq!(r.sources.len(), 2);
+                assert_eq!(r.rest.get("name").and_then(Value::as_str), Some("data"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(&reqs[3], Require::Invalid(_)));
+        let back = Value::Sequence(reqs.iter().map(Require::to_value).collect());
+        assert_eq!(back, v);
+    }
 
     #[test]
     fn relative_paths_and_rename() {

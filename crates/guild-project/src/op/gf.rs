@@ -3,10 +3,12 @@
 //! (declared and imported from the script), env, sourcecode rules and
 //! dependencies, turned into an [`OpDef`].
 
+use super::deps::{Require, SourceItem};
 use super::{detect, flags::FlagDef, OpDef};
 use crate::guildfile::{Guildfile, Model, OpConfig};
 use guild_format::error::{Error, Result};
 use guild_format::home::Home;
+use guild_format::output::scalars::OutputScalars;
 use guild_format::run::Opref;
 use serde_yaml_ng::Value;
 use std::path::{Path, PathBuf};
@@ -57,7 +59,11 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
     op.source_root = (!src.disabled).then(|| root.clone());
     op.sourcecode_dest = src.dest;
     op.sourcecode_root_spec = src.root_spec;
-    op.output_scalars = cfg.get("output-scalars").cloned().unwrap_or(Value::Null);
+    op.output_scalars = match cfg.get("output-scalars") {
+        Some(v) => OutputScalars::from_value(v)
+            .map_err(|e| gf_error(gf, format!("operation '{display}': {e}")))?,
+        None => OutputScalars::Defaults,
+    };
     op.label_template = cfg.str("label");
     op.sourcecode_rules = src.rules;
     op.description = cfg.description();
@@ -66,7 +72,13 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
     op.delete_on_success = cfg.bool("delete-on-success").unwrap_or(false);
     op.python_path = str_list(cfg.get("python-path"));
     op.requires = requires_of(model, cfg);
-    op.steps = cfg.get("steps").cloned();
+    op.steps = match cfg.get("steps") {
+        Some(v) => Some(
+            super::steps::specs_of(v)
+                .map_err(|e| gf_error(gf, format!("operation '{display}': {}", e.message())))?,
+        ),
+        None => None,
+    };
     op.optimizers = super::optimizer::parse(&display, &cfg.cfg).map_err(err)?;
     if let Some(Value::Mapping(m)) = cfg.get("run-attrs") {
         op.run_attrs = m.clone();
@@ -174,15 +186,14 @@ fn gf_error(gf: &Guildfile, msg: String) -> Error {
 
 /// The operation's `requires`, a name of the model's `resources` standing
 /// for that resource.
-fn requires_of(model: &Model, cfg: &OpConfig) -> Vec<Value> {
-    let mut requires = match cfg.get("requires") {
-        Some(Value::Sequence(s)) => s.clone(),
-        Some(other) => vec![other.clone()],
-        None => Vec::new(),
-    };
+fn requires_of(model: &Model, cfg: &OpConfig) -> Vec<Require> {
+    let mut requires = cfg
+        .get("requires")
+        .map(Require::list_of)
+        .unwrap_or_default();
     // A name of the model's `resources` stands for that resource.
     for r in requires.iter_mut() {
-        let Value::String(name) = r else { continue };
+        let Require::Uri(name) = r else { continue };
         if name.contains(':') && !name.starts_with(':') {
             let (scheme, _) = name.split_once(':').unwrap_or_default();
             if matches!(scheme, "file" | "operation" | "config" | "url" | "module") {
@@ -207,7 +218,9 @@ fn requires_of(model: &Model, cfg: &OpConfig) -> Vec<Value> {
             if !m.contains_key("name") {
                 m.insert("name".into(), key.clone().into());
             }
-            *r = Value::Mapping(m);
+            *r = Require::list_of(&Value::Mapping(m))
+                .pop()
+                .unwrap_or_else(|| r.clone());
         }
     }
     requires
@@ -405,32 +418,27 @@ fn merge_flags(
 /// The dependency that writes a run's config file (`flags-dest:
 /// config:SRC`): added, or an existing `config:SRC` source made to
 /// re-resolve and replace on restart, as Guild does.
-fn ensure_config_dep(requires: &mut Vec<Value>, src: &str) {
+fn ensure_config_dep(requires: &mut Vec<Require>, src: &str) {
     let uri = format!("config:{src}");
     let matches = |m: &serde_yaml_ng::Mapping| m.get("config").and_then(Value::as_str) == Some(src);
     let mut found = false;
     for r in requires.iter_mut() {
-        match r {
-            Value::String(s) if *s == uri => {
-                let mut m = serde_yaml_ng::Mapping::new();
-                m.insert("config".into(), src.into());
-                *r = Value::Mapping(m);
-            }
-            _ => {}
+        if matches!(r, Require::Uri(s) if *s == uri) {
+            let mut m = serde_yaml_ng::Mapping::new();
+            m.insert("config".into(), src.into());
+            *r = Require::Source(m);
         }
         let sources: Vec<&mut serde_yaml_ng::Mapping> = match r {
-            Value::Mapping(m) if m.contains_key("sources") => match m.get_mut("sources") {
-                Some(Value::Sequence(s)) => s
-                    .iter_mut()
-                    .filter_map(|x| match x {
-                        Value::Mapping(m) => Some(m),
-                        _ => None,
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            },
-            Value::Mapping(m) => vec![m],
-            _ => Vec::new(),
+            Require::Resource(res) => res
+                .sources
+                .iter_mut()
+                .filter_map(|x| match x {
+                    SourceItem::Source(m) => Some(m),
+                    _ => None,
+                })
+                .collect(),
+            Require::Source(m) => vec![m],
+            Require::Uri(_) | Require::Invalid(_) => Vec::new(),
         };
         for m in sources.into_iter().filter(|m| matches(m)) {
             found = true;
@@ -446,7 +454,7 @@ fn ensure_config_dep(requires: &mut Vec<Value>, src: &str) {
         m.insert("config".into(), src.into());
         m.insert("replace-existing".into(), true.into());
         m.insert("always-resolve".into(), true.into());
-        requires.push(Value::Mapping(m));
+        requires.push(Require::Source(m));
     }
 }
 

@@ -21,6 +21,7 @@ pub(crate) mod unpack;
 use flags::FlagDef;
 use guild_format::error::{Error, Result};
 use guild_format::home::Home;
+use guild_format::output::scalars::OutputScalars;
 use guild_format::run::Opref;
 use serde_yaml_ng::{Mapping, Value};
 use std::path::{Path, PathBuf};
@@ -48,7 +49,7 @@ pub struct OpDef {
     pub(crate) sourcecode_dest: String,
     /// `sourcecode.root` as written in guild.yml (recorded in the op attr).
     pub(crate) sourcecode_root_spec: Option<String>,
-    pub(crate) output_scalars: Value,
+    pub(crate) output_scalars: OutputScalars,
     pub(crate) label_template: Option<String>,
     /// `sourcecode` select rules applied on top of the defaults.
     pub(crate) sourcecode_rules: Vec<source::Rule>,
@@ -63,9 +64,9 @@ pub struct OpDef {
     /// Extra PYTHONPATH entries (relative to the source dest).
     pub(crate) python_path: Vec<String>,
     /// `requires` entries as written in guild.yml.
-    pub(crate) requires: Vec<Value>,
+    pub(crate) requires: Vec<deps::Require>,
     /// `steps` of a pipeline operation.
-    pub(crate) steps: Option<Value>,
+    pub(crate) steps: Option<Vec<steps::StepSpec>>,
     /// The `main` module, when neither the source code nor the project has
     /// it (it may still be installed: checked before a run starts).
     pub(crate) main_missing: Option<String>,
@@ -93,7 +94,7 @@ impl OpDef {
             source_root: None,
             sourcecode_dest: ".".into(),
             sourcecode_root_spec: None,
-            output_scalars: Value::Null,
+            output_scalars: OutputScalars::Defaults,
             label_template: None,
             sourcecode_rules: Vec::new(),
             description: String::new(),
@@ -135,7 +136,7 @@ impl OpDef {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        op.output_scalars = Value::Sequence(Vec::new());
+        op.output_scalars = OutputScalars::Patterns(Vec::new());
         op
     }
 }
@@ -524,7 +525,10 @@ pub fn op_attr(op: &OpDef) -> Value {
     }
     let mut m = Mapping::new();
     m.insert("delete-on-success".into(), op.delete_on_success.into());
-    m.insert("deps".into(), Value::Sequence(op.requires.clone()));
+    m.insert(
+        "deps".into(),
+        Value::Sequence(op.requires.iter().map(deps::Require::to_value).collect()),
+    );
     m.insert("flag-null-labels".into(), Value::Mapping(Mapping::new()));
     m.insert("flags-extra".into(), Value::Mapping(Mapping::new()));
     m.insert(
@@ -535,7 +539,7 @@ pub fn op_attr(op: &OpDef) -> Value {
             .unwrap_or(Value::Null),
     );
     m.insert("op-cmd".into(), Value::Mapping(op_cmd));
-    m.insert("output-scalars".into(), op.output_scalars.clone());
+    m.insert("output-scalars".into(), op.output_scalars.to_value());
     m.insert("python-requires".into(), Value::Null);
     if !op.python_path.is_empty() {
         m.insert(

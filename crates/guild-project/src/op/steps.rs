@@ -23,6 +23,132 @@ pub struct Step {
     pub flag_args: Vec<String>,
 }
 
+/// One entry of an operation's `steps`, as guild.yml writes it (and the
+/// pipeline run records it in its `steps` attr).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum StepSpec {
+    /// `- OPERATION [OPTIONS] [FLAG=VAL...]`: a run spec alone.
+    Run(String),
+    /// A mapping: the run spec with the step's own name, label, tags and
+    /// flags.
+    Def(StepDef),
+    /// Anything else: refused when the pipeline runs, in Guild's words.
+    Invalid(Value),
+}
+
+/// A step written as a mapping. Keys of the wrong type are left unset
+/// (and `run` missing is refused when the pipeline runs, as Guild does);
+/// keys Guild ignores are kept as written.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct StepDef {
+    /// The run spec: `OPERATION [OPTIONS] [FLAG=VAL...]`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::string"
+    )]
+    pub run: Option<String>,
+    /// The step's name (its link in the pipeline run), else its operation.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::string"
+    )]
+    pub name: Option<String>,
+    /// The step run's label, over the run spec's `--label`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::string"
+    )]
+    pub label: Option<String>,
+    /// The step run's tags (a list, or one), over the run spec's `--tag`s.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient::strings"
+    )]
+    pub tags: Option<Vec<String>>,
+    /// The step's flags, over the run spec's `FLAG=VAL`s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags: Option<StepFlags>,
+    /// Other keys, as written.
+    #[serde(flatten)]
+    pub other: Mapping,
+}
+
+/// A step's `flags`: values by name, or `NAME=VAL` strings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum StepFlags {
+    /// `flags: {lr: 0.1}`.
+    Values(Mapping),
+    /// `flags: [lr=0.1]`.
+    Assigns(Vec<String>),
+    /// Anything else: no flags.
+    Other(Value),
+}
+
+/// Deserializers that take what has the expected type and leave the
+/// rest unset, as Guild reads step data.
+mod lenient {
+    use serde::Deserialize;
+    use serde_yaml_ng::Value;
+
+    pub(super) fn string<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<String>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    pub(super) fn strings<'de, D: serde::Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<String>>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::String(s) => Some(vec![s]),
+            Value::Sequence(items) => Some(
+                items
+                    .into_iter()
+                    .filter_map(|v| match v {
+                        Value::String(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        })
+    }
+}
+
+/// The `steps` of an operation or a pipeline run's `steps` attr, typed;
+/// an error names what is not a list (Guild's words).
+pub fn specs_of(steps: &Value) -> Result<Vec<StepSpec>> {
+    let invalid = || {
+        Error::user(format!(
+            "invalid steps data {}: expected list",
+            guild_format::run::yaml::py_repr(steps)
+        ))
+    };
+    if !steps.is_sequence() {
+        return Err(invalid());
+    }
+    serde_yaml_ng::from_value(steps.clone()).map_err(|_| invalid())
+}
+
+/// The run spec of a step, if it has one (for the cycle check of
+/// guild.yml).
+pub(crate) fn run_spec(spec: &StepSpec) -> Option<&str> {
+    match spec {
+        StepSpec::Run(r) => Some(r),
+        StepSpec::Def(d) => d.run.as_deref(),
+        StepSpec::Invalid(_) => None,
+    }
+}
+
 /// Guild's `resolve_refs` on a step value: a lone `${flag}` is the flag's
 /// value; references inside text are replaced by their YAML encoding.
 fn resolve_value(v: &Value, parent: &Mapping) -> Value {
@@ -146,12 +272,11 @@ fn parse_run_spec(args: Vec<String>) -> Result<RunSpec> {
 
 /// A step's `flags:` (a mapping, or `NAME=VAL` strings), else the
 /// `FLAG=VAL`s of its run spec.
-fn step_flag_vals(data: &Mapping, inline: Vec<(String, Value)>) -> Mapping {
-    match data.get("flags") {
-        Some(Value::Mapping(m)) => m.clone(),
-        Some(Value::Sequence(assigns)) => assigns
+fn step_flag_vals(flags_def: Option<&StepFlags>, inline: Vec<(String, Value)>) -> Mapping {
+    match flags_def {
+        Some(StepFlags::Values(m)) => m.clone(),
+        Some(StepFlags::Assigns(assigns)) => assigns
             .iter()
-            .filter_map(Value::as_str)
             .filter_map(|a| a.split_once('='))
             .map(|(k, v)| (Value::from(k), flags::decode(v)))
             .collect(),
@@ -162,61 +287,39 @@ fn step_flag_vals(data: &Mapping, inline: Vec<(String, Value)>) -> Mapping {
     }
 }
 
-/// A step's own `tags:` (a list, or one string), if it has any.
-fn step_tags(data: &Mapping) -> Option<Vec<String>> {
-    match data.get("tags") {
-        Some(Value::Sequence(t)) => Some(
-            t.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect(),
-        ),
-        Some(Value::String(t)) => Some(vec![t.clone()]),
-        _ => None,
-    }
-}
-
 /// Parse the `steps` attr. `parent` holds the pipeline's flags, `model`
 /// its model, `inherited` its `--label` and `--tag`s (given to steps that
 /// set none). Warnings (ignored run options) are returned with the steps.
 pub fn parse(
-    steps: &Value,
+    steps: &[StepSpec],
     parent: &Mapping,
     model: &str,
     inherited: (Option<String>, Vec<String>),
 ) -> Result<(Vec<Step>, Vec<String>)> {
-    let Value::Sequence(items) = steps else {
-        return Err(Error::user(format!(
-            "invalid steps data {}: expected list",
-            guild_format::run::yaml::py_repr(steps)
-        )));
-    };
     let mut out: Vec<Step> = Vec::new();
     let mut warnings = Vec::new();
-    for item in items {
+    for item in steps {
         let data = match item {
-            Value::String(s) => {
-                let mut m = Mapping::new();
-                m.insert("run".into(), s.clone().into());
-                m
-            }
-            Value::Mapping(m) => m.clone(),
-            other => {
+            StepSpec::Run(s) => StepDef {
+                run: Some(s.clone()),
+                ..StepDef::default()
+            },
+            StepSpec::Def(d) => d.clone(),
+            StepSpec::Invalid(other) => {
                 return Err(Error::user(format!(
                     "invalid step data: {}",
                     guild_format::run::yaml::py_repr(other)
                 )))
             }
         };
-        let run_spec = data
-            .get("run")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .trim()
-            .to_string();
+        let shown_data = || {
+            guild_format::run::yaml::py_repr(&serde_yaml_ng::to_value(&data).unwrap_or(Value::Null))
+        };
+        let run_spec = data.run.as_deref().unwrap_or("").trim().to_string();
         if run_spec.is_empty() {
             return Err(Error::user(format!(
                 "invalid step {}: must define run",
-                guild_format::run::yaml::py_repr(&Value::Mapping(data.clone()))
+                shown_data()
             )));
         }
         let args = shlex::split(&run_spec).ok_or_else(|| {
@@ -233,7 +336,7 @@ pub fn parse(
         let Some(opspec_param) = opspec_param else {
             return Err(Error::user(format!(
                 "invalid step {}: must define run",
-                guild_format::run::yaml::py_repr(&Value::Mapping(data.clone()))
+                shown_data()
             )));
         };
         ignored.sort();
@@ -244,13 +347,13 @@ pub fn parse(
             ));
         }
         // Step data (`label:`, `tags:`, `flags:`) over the run spec.
-        if let Some(l) = data.get("label").and_then(Value::as_str) {
-            label = Some(l.to_string());
+        if let Some(l) = &data.label {
+            label = Some(l.clone());
         }
-        if let Some(t) = step_tags(&data) {
-            tags = t;
+        if let Some(t) = &data.tags {
+            tags = t.clone();
         }
-        let mut flag_vals = step_flag_vals(&data, inline);
+        let mut flag_vals = step_flag_vals(data.flags.as_ref(), inline);
         if label.is_none() {
             label = inherited.0.clone();
         }
@@ -262,11 +365,7 @@ pub fn parse(
         } else {
             format!("{model}:{opspec_param}")
         };
-        let shown = data
-            .get("name")
-            .and_then(Value::as_str)
-            .map(String::from)
-            .unwrap_or_else(|| opspec_param.clone());
+        let shown = data.name.clone().unwrap_or_else(|| opspec_param.clone());
         // Pipeline flags addressed to this step (`OP:NAME`, `STEP:NAME`;
         // the first prefix that has a name wins) override the step's own.
         let mut prefixed = Mapping::new();
@@ -338,6 +437,7 @@ mod tests {
         .unwrap();
         let parent: Mapping =
             serde_yaml_ng::from_str("lr: 0.3\ntrain:epochs: 4\nm:train:epochs: 5\n").unwrap();
+        let steps = specs_of(&steps).unwrap();
         let (s, warnings) = parse(&steps, &parent, "m", (None, vec!["t1".into()])).unwrap();
         assert_eq!(s[0].name, "prepare");
         assert_eq!(s[0].opspec, "m:prepare");
@@ -361,17 +461,38 @@ mod tests {
         );
         let bad: Value = serde_yaml_ng::from_str("- '   '\n").unwrap();
         assert_eq!(
-            parse(&bad, &parent, "", (None, vec![]))
+            parse(&specs_of(&bad).unwrap(), &parent, "", (None, vec![]))
                 .unwrap_err()
                 .message(),
             "invalid step {'run': '   '}: must define run"
         );
         let bad: Value = serde_yaml_ng::from_str("- null\n").unwrap();
         assert_eq!(
-            parse(&bad, &parent, "", (None, vec![]))
+            parse(&specs_of(&bad).unwrap(), &parent, "", (None, vec![]))
                 .unwrap_err()
                 .message(),
             "invalid step data: None"
         );
+        let bad: Value = serde_yaml_ng::from_str("- {}\n- [1, 2]\n").unwrap();
+        let specs = specs_of(&bad).unwrap();
+        assert_eq!(specs[0], StepSpec::Def(StepDef::default()));
+        assert_eq!(
+            parse(&specs, &parent, "", (None, vec![]))
+                .unwrap_err()
+                .message(),
+            "invalid step {}: must define run"
+        );
+        let not_list: Value = serde_yaml_ng::from_str("a: 1\n").unwrap();
+        assert_eq!(
+            specs_of(&not_list).unwrap_err().message(),
+            "invalid steps data {'a': 1}: expected list"
+        );
+        // Written back as read (the pipeline run's `steps` attr).
+        let round: Value = serde_yaml_ng::from_str(
+            "- prep\n- run: train\n  name: t\n  flags: {lr: 0.1}\n  isolate-runs: no\n",
+        )
+        .unwrap();
+        let specs = specs_of(&round).unwrap();
+        assert_eq!(serde_yaml_ng::to_value(&specs).unwrap(), round);
     }
 }

@@ -445,7 +445,10 @@ fn op_attrs<'a>(home: &Home, req: &StageRequest<'a>, attrs: &mut Vec<(&'a str, V
     }
     attrs.push(("op", op_attr.clone()));
     if let Some(steps) = &op.steps {
-        attrs.push(("steps", steps.clone()));
+        attrs.push((
+            "steps",
+            serde_yaml_ng::to_value(steps).unwrap_or(Value::Null),
+        ));
     }
     attrs.push(("host", guild_format::platform::hostname().into()));
     attrs.push(("user", guild_format::platform::user().into()));

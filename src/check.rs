@@ -7,11 +7,11 @@ use std::process::Command;
 
 /// What `check` reports on: everything, or (`env`) the environment only.
 #[derive(Debug, Clone, Copy)]
-pub struct Options<'a> {
-    pub verbose: bool,
-    pub env_only: bool,
+pub(crate) struct Options<'a> {
+    pub(crate) verbose: bool,
+    pub(crate) env_only: bool,
     /// The directory the command runs in (the Python of a pyenv there).
-    pub cwd: &'a std::path::Path,
+    pub(crate) cwd: &'a std::path::Path,
 }
 
 /// The plugins this binary implements (Guild's names).
@@ -62,7 +62,7 @@ fn python_facts(python: &Path, packages: &[&str]) -> Option<(String, String, Vec
 }
 
 /// `(key, value)` lines, as Guild prints them.
-pub fn facts(home: &Home, opts: Options) -> Vec<(String, String)> {
+pub(crate) fn facts(home: &Home, opts: Options) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut put = |k: &str, v: String| out.push((k.to_string(), v));
     if !opts.env_only {
@@ -146,7 +146,7 @@ pub fn facts(home: &Home, opts: Options) -> Vec<(String, String)> {
 }
 
 /// Disk space used under the guild home (`--space`), as Guild lists it.
-pub fn space(home: &Home) -> Vec<(String, String)> {
+pub(crate) fn space(home: &Home) -> Vec<(String, String)> {
     let size = |p: &Path| -> u64 {
         walkdir::WalkDir::new(p)
             .into_iter()
@@ -178,7 +178,7 @@ pub fn space(home: &Home) -> Vec<(String, String)> {
 
 /// Whether `version` satisfies a requirement like `>=0.7.0` or `==0.1.*`
 /// (comma-separated clauses all hold).
-pub fn satisfies(version: &str, req: &str) -> Result<bool, String> {
+pub(crate) fn satisfies(version: &str, req: &str) -> Result<bool, String> {
     let parse = |s: &str| -> Vec<u64> {
         s.split('.')
             .map(|p| p.trim().parse::<u64>().unwrap_or(0))

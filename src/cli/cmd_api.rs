@@ -7,13 +7,13 @@ use clap::{Args, Subcommand};
 use guild_format::error::{Error, Result};
 
 #[derive(Args, Debug)]
-pub struct ApiArgs {
+pub(crate) struct ApiArgs {
     #[command(subcommand)]
-    pub cmd: ApiCmd,
+    pub(crate) cmd: ApiCmd,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum ApiCmd {
+pub(crate) enum ApiCmd {
     /// Runs as JSON (flags, attributes, files, scalars, ...)
     Runs(ApiRunsArgs),
     /// Runs in brief as JSON, fast: a header row (id, name, operation, started, status, label, marked), then one row per run
@@ -31,67 +31,67 @@ pub enum ApiCmd {
 }
 
 #[derive(Args, Debug)]
-pub struct ApiFormat {
+pub(crate) struct ApiFormat {
     /// Indent the JSON (keys sorted)
     #[arg(short = 'f', long)]
-    pub format: bool,
+    pub(crate) format: bool,
 }
 
 #[derive(Args, Debug)]
-pub struct ApiRunsArgs {
+pub(crate) struct ApiRunsArgs {
     /// Runs (default: all matching the filters)
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     #[command(flatten)]
-    pub out: ApiFormat,
+    pub(crate) out: ApiFormat,
     /// API version (2 is the default and the only one)
     #[arg(short = 'v', long, value_name = "N", default_value = "2")]
-    pub api_version: u8,
+    pub(crate) api_version: u8,
     /// Deleted runs instead
     #[arg(short = 'd', long)]
-    pub deleted: bool,
+    pub(crate) deleted: bool,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 #[derive(Args, Debug)]
-pub struct ApiScalarsArgs {
+pub(crate) struct ApiScalarsArgs {
     /// Runs (default: all matching the filters)
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     #[command(flatten)]
-    pub out: ApiFormat,
+    pub(crate) out: ApiFormat,
     /// Every value (run, path, tag, val, step) instead of summaries
     #[arg(long)]
-    pub detail: bool,
+    pub(crate) detail: bool,
     /// Deleted runs instead
     #[arg(short = 'd', long)]
-    pub deleted: bool,
+    pub(crate) deleted: bool,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 #[derive(Args, Debug)]
-pub struct ApiCompareArgs {
+pub(crate) struct ApiCompareArgs {
     /// Runs (default: all matching the filters)
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     #[command(flatten)]
-    pub out: ApiFormat,
+    pub(crate) out: ApiFormat,
     /// Include batch runs
     #[arg(long)]
-    pub include_batch: bool,
+    pub(crate) include_batch: bool,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 #[derive(Args, Debug)]
-pub struct ApiHelpOpArgs {
+pub(crate) struct ApiHelpOpArgs {
     /// The operation (`train`, `model:train`)
     #[arg(value_name = "OPSPEC")]
-    pub opspec: String,
+    pub(crate) opspec: String,
     #[command(flatten)]
-    pub out: ApiFormat,
+    pub(crate) out: ApiFormat,
 }
 
 fn out(v: &serde_json::Value, f: &ApiFormat) -> Result<i32> {
@@ -105,7 +105,7 @@ fn out(v: &serde_json::Value, f: &ApiFormat) -> Result<i32> {
     Ok(0)
 }
 
-pub fn api(ctx: &Ctx, a: ApiArgs) -> Result<i32> {
+pub(crate) fn api(ctx: &Ctx, a: ApiArgs) -> Result<i32> {
     match a.cmd {
         ApiCmd::Runs(r) => {
             if r.api_version != 2 {

@@ -12,48 +12,48 @@ use std::path::PathBuf;
 #[command(
     after_help = "LOCATION is a directory (made when missing) or a file ending in .zip. A run already there is skipped. Without RUN, all runs matching the filters are exported.\n\nExamples:\n  guild export ~/runs-backup\n  guild export results.zip 1:3 --operation train\n  guild export /mnt/archive --move -y"
 )]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// Directory or .zip file to export to
     #[arg(value_name = "LOCATION")]
-    pub location: PathBuf,
+    pub(crate) location: PathBuf,
     /// Runs (default: all matching the filters)
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// Move the runs instead of copying them
     #[arg(short = 'm', long = "move")]
-    pub mv: bool,
+    pub(crate) mv: bool,
     /// Copy what the runs link to (dependencies) instead of the links
     #[arg(short = 'r', long)]
-    pub copy_resources: bool,
+    pub(crate) copy_resources: bool,
     /// Do not ask for confirmation
     #[arg(short = 'y', long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 #[derive(Args, Debug)]
 #[command(
     after_help = "ARCHIVE is a directory of runs (as `guild export` makes) or a .zip file. A run already in the home is skipped. Without RUN, all runs of the archive matching the filters are imported.\n\nExamples:\n  guild import ~/runs-backup\n  guild import results.zip --operation train -y"
 )]
-pub struct ImportArgs {
+pub(crate) struct ImportArgs {
     /// Directory or .zip file to import from
     #[arg(value_name = "ARCHIVE")]
-    pub archive: PathBuf,
+    pub(crate) archive: PathBuf,
     /// Runs of the archive (default: all matching the filters)
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// Move the runs instead of copying them (not from a zip archive)
     #[arg(short = 'm', long = "move")]
-    pub mv: bool,
+    pub(crate) mv: bool,
     /// Copy what the runs link to (dependencies) instead of the links
     #[arg(long)]
-    pub copy_resources: bool,
+    pub(crate) copy_resources: bool,
     /// Do not ask for confirmation
     #[arg(short = 'y', long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 fn confirm(yes: bool, what: String, preview: &str, copy_resources: bool) -> Result<bool> {
@@ -73,7 +73,7 @@ fn confirm(yes: bool, what: String, preview: &str, copy_resources: bool) -> Resu
     Ok(true)
 }
 
-pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<i32> {
+pub(crate) fn export(ctx: &Ctx, a: ExportArgs) -> Result<i32> {
     let sel = api::archive::export_selection(
         ctx,
         &super::cmd_runs::selection(&a.runs, &a.filters, false),
@@ -101,7 +101,7 @@ pub fn export(ctx: &Ctx, a: ExportArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn import(ctx: &Ctx, a: ImportArgs) -> Result<i32> {
+pub(crate) fn import(ctx: &Ctx, a: ImportArgs) -> Result<i32> {
     let path = ctx.cwd.join(&a.archive);
     let shown = a.archive.display().to_string();
     let archive = api::archive::Archive::open(ctx, &path, &shown, a.mv)?;

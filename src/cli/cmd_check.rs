@@ -8,25 +8,25 @@ use clap::Args;
 use guild_format::error::{Error, Result};
 
 #[derive(Args, Debug)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// Show more: the Python path and more package versions
     #[arg(short = 'v', long)]
-    pub verbose: bool,
+    pub(crate) verbose: bool,
     /// Only the environment (Python, platform, GPU), not the installation
     #[arg(long)]
-    pub env: bool,
+    pub(crate) env: bool,
     /// Show the disk space used by runs, deleted runs and caches
     #[arg(long)]
-    pub space: bool,
+    pub(crate) space: bool,
     /// Exit 1 unless this binary's version satisfies REQUIRED (`>=0.1`)
     #[arg(long = "version", value_name = "REQUIRED")]
-    pub required: Option<String>,
+    pub(crate) required: Option<String>,
     /// Do not print the information (with --version: only check)
     #[arg(short = 'n', long)]
-    pub no_info: bool,
+    pub(crate) no_info: bool,
     /// Run Guild's own test suite (not available in this implementation)
     #[arg(short = 'T', long)]
-    pub tests: bool,
+    pub(crate) tests: bool,
 }
 
 fn print_kv(items: &[(String, String)]) {
@@ -37,7 +37,7 @@ fn print_kv(items: &[(String, String)]) {
     render::out(out.trim_end());
 }
 
-pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<i32> {
+pub(crate) fn check(ctx: &Ctx, a: CheckArgs) -> Result<i32> {
     if a.tests {
         return Err(Error::user(
             "Guild's Python test suite is not part of this implementation; its CLI doctests run with ../shared/compat-doctests/run.sh (see the README)",
@@ -63,33 +63,33 @@ pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<i32> {
 #[command(
     after_help = "Without --cmd or --shell the path is opened with the desktop's opener (xdg-open); where there is none, it is printed.\n\nExamples:\n  guild open                  (the latest run's directory)\n  guild open -p model.ckpt -c 'ls -l'\n  guild open --shell 2"
 )]
-pub struct OpenArgs {
+pub(crate) struct OpenArgs {
     /// Run (default: the latest)
     #[arg(value_name = "RUN")]
-    pub run: Option<String>,
+    pub(crate) run: Option<String>,
     /// A path under the run directory (or under its source code with -s)
     #[arg(short = 'p', long, value_name = "PATH")]
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// The run's source code directory
     #[arg(short = 's', long)]
-    pub sourcecode: bool,
+    pub(crate) sourcecode: bool,
     /// The run's output file
     #[arg(short = 'O', long)]
-    pub output: bool,
+    pub(crate) output: bool,
     /// Open with CMD (the path is its last argument)
     #[arg(short = 'c', long, value_name = "CMD")]
-    pub cmd: Option<String>,
+    pub(crate) cmd: Option<String>,
     /// Start a shell ($SHELL) in the run directory (or PATH)
     #[arg(long)]
-    pub shell: bool,
+    pub(crate) shell: bool,
     /// Start a shell with CMD in the run directory (or PATH)
     #[arg(long, value_name = "CMD")]
-    pub shell_cmd: Option<String>,
+    pub(crate) shell_cmd: Option<String>,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
-pub fn open(ctx: &Ctx, a: OpenArgs) -> Result<i32> {
+pub(crate) fn open(ctx: &Ctx, a: OpenArgs) -> Result<i32> {
     if a.output && (a.path.is_some() || a.sourcecode) {
         return Err(Error::user(
             "--output cannot be used with other options Try 'guild open --help' for more information.",

@@ -11,33 +11,33 @@ use guild_format::error::{Error, Result};
 #[command(
     after_help = "Without --add, an editor ($VISUAL, $EDITOR, else vi) opens for the comment; lines starting with '#' are left out and an empty comment aborts.\n\nExamples:\n  guild comment -a 'baseline for the paper'\n  guild comment --list 1:3\n  guild comment --delete 2 1"
 )]
-pub struct CommentArgs {
+pub(crate) struct CommentArgs {
     /// Runs (default: the latest)
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// List the comments of the runs
     #[arg(short = 'l', long)]
-    pub list: bool,
+    pub(crate) list: bool,
     /// Add COMMENT to the runs
     #[arg(short = 'a', long, value_name = "COMMENT")]
-    pub add: Option<String>,
+    pub(crate) add: Option<String>,
     /// Type the comment in an editor (the default without --add)
     #[arg(short = 'e', long)]
-    pub edit: bool,
+    pub(crate) edit: bool,
     /// Delete the comment at INDEX (as --list shows it) from the runs
     #[arg(short = 'd', long, value_name = "INDEX")]
-    pub delete: Option<usize>,
+    pub(crate) delete: Option<usize>,
     /// Delete all comments of the runs
     #[arg(short = 'c', long)]
-    pub clear: bool,
+    pub(crate) clear: bool,
     /// User of new comments, USER or USER@HOST (default: you on this host)
     #[arg(short = 'u', long, value_name = "USER")]
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
     /// Do not ask for confirmation
     #[arg(short = 'y', long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 /// A run line as the comment listing shows it (Guild: short id, no index).
@@ -50,7 +50,7 @@ fn run_line(r: &RunInfo, cwd: &std::path::Path) -> String {
     row.join("  ").trim_end().to_string()
 }
 
-pub fn comment(ctx: &Ctx, a: CommentArgs) -> Result<i32> {
+pub(crate) fn comment(ctx: &Ctx, a: CommentArgs) -> Result<i32> {
     let modes = [
         a.list,
         a.add.is_some() || a.edit,

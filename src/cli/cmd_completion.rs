@@ -12,16 +12,16 @@ use std::path::PathBuf;
 #[command(
     after_help = "Examples:\n  guild completion -s bash > /etc/bash_completion.d/guild\n  eval \"$(guild completion -s bash)\"      (this shell only)\n  guild completion --install               (for the shell in $SHELL, every new terminal)"
 )]
-pub struct CompletionArgs {
+pub(crate) struct CompletionArgs {
     /// Shell to generate the script for: bash, zsh or fish (default: the one in $SHELL)
     #[arg(short = 's', long, value_name = "NAME", value_parser = ["bash", "zsh", "fish"])]
-    pub shell: Option<String>,
+    pub(crate) shell: Option<String>,
     /// Install the script and load it from the shell's init file, so every new terminal has it
     #[arg(short = 'i', long)]
-    pub install: bool,
+    pub(crate) install: bool,
     /// The shell init file to change with --install (default: ~/.bashrc, ~/.zshrc)
     #[arg(long, value_name = "PATH")]
-    pub shell_init: Option<PathBuf>,
+    pub(crate) shell_init: Option<PathBuf>,
 }
 
 fn shell_of(a: &CompletionArgs) -> Result<(String, Shell)> {
@@ -43,7 +43,7 @@ fn shell_of(a: &CompletionArgs) -> Result<(String, Shell)> {
     Ok((name, shell))
 }
 
-pub fn completion(_ctx: &Ctx, a: CompletionArgs) -> Result<i32> {
+pub(crate) fn completion(_ctx: &Ctx, a: CompletionArgs) -> Result<i32> {
     let (name, shell) = shell_of(&a)?;
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "guild", &mut script);

@@ -13,45 +13,45 @@ use std::path::PathBuf;
 #[command(
     after_help = "Without RUN arguments the latest two runs are compared (run 2, then run 1).\n\nThe program: --cmd, else the user config's `diff: {command: CMD}` (or a mapping of file extensions to commands, with `default`), else `diff -ru`.\n\nExamples:\n  guild diff --flags\n  guild diff 3 1 -p train.py\n  guild diff --working          (the latest run's source code vs the project now)"
 )]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     /// The runs to compare (default: 2 and 1; one with --working/--dir)
     #[arg(value_name = "RUN", num_args = 0..=2)]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// Compare the runs' output
     #[arg(short = 'O', long)]
-    pub output: bool,
+    pub(crate) output: bool,
     /// Compare the runs' source code
     #[arg(short = 's', long)]
-    pub sourcecode: bool,
+    pub(crate) sourcecode: bool,
     /// Compare the runs' environment
     #[arg(short = 'e', long)]
-    pub env: bool,
+    pub(crate) env: bool,
     /// Compare the runs' flags
     #[arg(short = 'f', long)]
-    pub flags: bool,
+    pub(crate) flags: bool,
     /// Compare all run attributes
     #[arg(short = 'a', long)]
-    pub attrs: bool,
+    pub(crate) attrs: bool,
     /// Compare the runs' dependencies
     #[arg(short = 'D', long)]
-    pub deps: bool,
+    pub(crate) deps: bool,
     /// Compare PATH (repeatable)
     #[arg(short = 'p', long = "path", value_name = "PATH")]
-    pub paths: Vec<String>,
+    pub(crate) paths: Vec<String>,
     /// Compare the run's source code with the project it was copied from
     #[arg(short = 'w', long)]
-    pub working: bool,
+    pub(crate) working: bool,
     /// Compare the run with directory PATH (relative to the current directory)
     #[arg(short = 'd', long = "dir", value_name = "PATH")]
-    pub dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
     /// Program to compare with (the two paths are its last arguments)
     #[arg(short = 'c', long, value_name = "CMD")]
-    pub cmd: Option<String>,
+    pub(crate) cmd: Option<String>,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
-pub fn diff_cmd(ctx: &Ctx, a: DiffArgs) -> Result<i32> {
+pub(crate) fn diff_cmd(ctx: &Ctx, a: DiffArgs) -> Result<i32> {
     // As given, unless `-C` moved the directory it is relative to.
     let dir = a.dir.as_ref().map(|d| {
         if ctx.cwd == super::process_cwd(ctx) {

@@ -8,33 +8,33 @@ use clap::Args;
 use guild_format::error::Result;
 
 #[derive(Args, Debug)]
-pub struct OpsArgs {
+pub(crate) struct OpsArgs {
     /// Include private operations (names starting with `_`)
     #[arg(short = 'a', long)]
-    pub all: bool,
+    pub(crate) all: bool,
 }
 
 #[derive(Args, Debug)]
-pub struct HelpArgs {}
+pub(crate) struct HelpArgs {}
 
 #[derive(Args, Debug)]
-pub struct ModelsArgs {
+pub(crate) struct ModelsArgs {
     /// Include private models (names starting with `_`)
     #[arg(short = 'a', long)]
-    pub all: bool,
+    pub(crate) all: bool,
 }
 
 #[derive(Args, Debug)]
-pub struct RemotesArgs {
+pub(crate) struct RemotesArgs {
     /// Print JSON instead of text: name, type, description and, for Slurm,
     /// partition, array-parallelism and hourly-cost
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 /// `guild remotes`: name, type and description of each remote, as Guild
 /// prints them.
-pub fn remotes(ctx: &Ctx, a: RemotesArgs) -> Result<i32> {
+pub(crate) fn remotes(ctx: &Ctx, a: RemotesArgs) -> Result<i32> {
     let list = api::remotes::list(ctx)?;
     if a.json {
         render::json(&render::remotes_json(&list));
@@ -45,13 +45,13 @@ pub fn remotes(ctx: &Ctx, a: RemotesArgs) -> Result<i32> {
 }
 
 #[derive(Args, Debug)]
-pub struct RemoteArgs {
+pub(crate) struct RemoteArgs {
     #[command(subcommand)]
-    pub cmd: RemoteCmd,
+    pub(crate) cmd: RemoteCmd,
 }
 
 #[derive(clap::Subcommand, Debug)]
-pub enum RemoteCmd {
+pub(crate) enum RemoteCmd {
     /// Reach the remote and show its guild home, guild and Python
     Status {
         /// A remote of `guild remotes`
@@ -61,7 +61,7 @@ pub enum RemoteCmd {
 }
 
 /// `guild remote status NAME`.
-pub fn remote(ctx: &Ctx, a: RemoteArgs) -> Result<i32> {
+pub(crate) fn remote(ctx: &Ctx, a: RemoteArgs) -> Result<i32> {
     let RemoteCmd::Status { name } = a.cmd;
     let status = api::remotes::status(ctx, &name)?;
     print!("{}", render::remote_status(&status));
@@ -71,32 +71,32 @@ pub fn remote(ctx: &Ctx, a: RemoteArgs) -> Result<i32> {
 }
 
 /// `CMD --remote NAME ...`: the remote's guild answers.
-pub fn forward(ctx: &Ctx, name: &str, args: &[String]) -> Result<i32> {
+pub(crate) fn forward(ctx: &Ctx, name: &str, args: &[String]) -> Result<i32> {
     api::remotes::forward(ctx, name, args)
 }
 
 #[derive(Args, Debug)]
-pub struct PullArgs {
+pub(crate) struct PullArgs {
     /// A remote of `guild remotes`
     #[arg(value_name = "REMOTE")]
-    pub remote: String,
+    pub(crate) remote: String,
     /// Runs there: index, id prefix or name, as `guild runs --remote REMOTE` shows them (default: all)
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// Accepted as Guild takes it; nothing is asked
     #[arg(short = 'y', long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
 }
 
 /// `pull REMOTE [RUN...]`.
-pub fn pull(ctx: &Ctx, a: PullArgs) -> Result<i32> {
+pub(crate) fn pull(ctx: &Ctx, a: PullArgs) -> Result<i32> {
     let ids = api::remotes::pull(ctx, &a.remote, &a.runs)?;
     copied(&ids, &format!("from {}", a.remote));
     Ok(0)
 }
 
 /// `download URL`: the digest and the cached path, as Guild prints them.
-pub fn download(ctx: &Ctx, url: &str) -> Result<i32> {
+pub(crate) fn download(ctx: &Ctx, url: &str) -> Result<i32> {
     let d = api::project::download(ctx, url)?;
     println!("{}  {}", d.sha256, d.path.display());
     Ok(0)
@@ -113,22 +113,22 @@ fn copied(ids: &[String], place: &str) {
 }
 
 #[derive(Args, Debug)]
-pub struct PushArgs {
+pub(crate) struct PushArgs {
     /// A remote of `guild remotes`
     #[arg(value_name = "REMOTE")]
-    pub remote: String,
+    pub(crate) remote: String,
     /// Runs here (default: all matching the filters)
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// Accepted as Guild takes it; nothing is asked
     #[arg(short = 'y', long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     #[command(flatten)]
-    pub filters: super::FilterArgs,
+    pub(crate) filters: super::FilterArgs,
 }
 
 /// `push REMOTE [RUN...]`.
-pub fn push(ctx: &Ctx, a: PushArgs) -> Result<i32> {
+pub(crate) fn push(ctx: &Ctx, a: PushArgs) -> Result<i32> {
     let sel = api::Selection {
         runs: a.runs.clone(),
         filters: a.filters.filters(),
@@ -140,16 +140,16 @@ pub fn push(ctx: &Ctx, a: PushArgs) -> Result<i32> {
 }
 
 #[derive(Args, Debug)]
-pub struct SyncArgs {
+pub(crate) struct SyncArgs {
     /// Runs (default: every run sent to a remote that has not finished)
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     #[command(flatten)]
-    pub filters: super::FilterArgs,
+    pub(crate) filters: super::FilterArgs,
 }
 
 /// `sync [RUN...]`.
-pub fn sync(ctx: &Ctx, a: SyncArgs) -> Result<i32> {
+pub(crate) fn sync(ctx: &Ctx, a: SyncArgs) -> Result<i32> {
     let sel = api::Selection {
         runs: a.runs.clone(),
         filters: a.filters.filters(),
@@ -166,7 +166,7 @@ pub fn sync(ctx: &Ctx, a: SyncArgs) -> Result<i32> {
 }
 
 /// `__status [RUN...]`.
-pub fn here_status(ctx: &Ctx, runs: &[String]) -> Result<i32> {
+pub(crate) fn here_status(ctx: &Ctx, runs: &[String]) -> Result<i32> {
     let (home, st) = api::remotes::here_status(ctx, runs)?;
     let mut out = format!("home={home}\n");
     for (id, s) in st {
@@ -183,12 +183,12 @@ fn two_columns(items: &[(String, String)]) -> String {
 }
 
 /// `guild models`: named models, sorted, with their descriptions.
-pub fn models(ctx: &Ctx, a: ModelsArgs) -> Result<i32> {
+pub(crate) fn models(ctx: &Ctx, a: ModelsArgs) -> Result<i32> {
     print!("{}", two_columns(&api::project::models(ctx, a.all)?));
     Ok(0)
 }
 
-pub fn operations(ctx: &Ctx, a: OpsArgs) -> Result<i32> {
+pub(crate) fn operations(ctx: &Ctx, a: OpsArgs) -> Result<i32> {
     print!("{}", two_columns(&api::project::operations(ctx, a.all)?));
     Ok(0)
 }
@@ -211,7 +211,7 @@ const OVERVIEW: &str = "OVERVIEW
     For general information, try 'guild --help'.
 ";
 
-pub fn help(ctx: &Ctx, _a: HelpArgs) -> Result<i32> {
+pub(crate) fn help(ctx: &Ctx, _a: HelpArgs) -> Result<i32> {
     let mut out = String::from(OVERVIEW);
     for m in api::project::help(ctx)? {
         if m.name.is_empty() {

@@ -13,45 +13,45 @@ use std::path::PathBuf;
     long_about = "Publish one or more runs.\n\nBy default, runs are published to the 'published-runs' subdirectory. To publish somewhere else, use --dest.\n\nA published run is a subdirectory of DEST named after the run ID. It contains:\n\n  run.yml         run information (ID, operation, status, times, label, command)\n  flags.yml       run flags\n  output.txt      run output (stdout and stderr)\n  scalars.csv     summary of the run's scalars\n  sourcecode.csv  the run's source code files\n  runfiles.csv    the other files of the run\n  sourcecode/     the source code as it was when the run started\n  runfiles/       run files (only with --files or --all-files)\n  README.md       the run, rendered by the template\n\nDEST/README.md lists the published runs, newest first.\n\nA template is a directory of Jinja templates: each file not starting with `_` is rendered into the run's directory. `default` is the built-in one; a template can extend it (`{% extends \"publish-default/README.md\" %}`). Without --template, an operation's `publish: template:` in guild.yml is used.",
     after_help = "Examples:\n  guild publish -y                         all runs, into published-runs/\n  guild publish 1 --all-files -d site -y   the latest run with its files, into site/\n  guild publish --refresh-index -d site    rewrite site/README.md only"
 )]
-pub struct PublishArgs {
+pub(crate) struct PublishArgs {
     /// Runs to publish (default: all matching the filters)
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// Destination to publish runs
     #[arg(short = 'd', long, value_name = "DIR")]
-    pub dest: Option<PathBuf>,
+    pub(crate) dest: Option<PathBuf>,
     /// Run template used to publish runs
     #[arg(short = 't', long, value_name = "VAL")]
-    pub template: Option<String>,
+    pub(crate) template: Option<String>,
     /// Index template used to publish runs
     #[arg(short = 'i', long, value_name = "VAL")]
-    pub index_template: Option<String>,
+    pub(crate) index_template: Option<String>,
     /// Copy run files as configured by the operation (`publish: files:`); by default, run files are not copied
     #[arg(short = 'f', long)]
-    pub files: bool,
+    pub(crate) files: bool,
     /// Copy all run files (except source code and links)
     #[arg(short = 'a', long)]
-    pub all_files: bool,
+    pub(crate) all_files: bool,
     /// Include links when publishing files. Implies --files
     #[arg(short = 'L', long)]
-    pub include_links: bool,
+    pub(crate) include_links: bool,
     /// Do not calculate MD5 digests for run files
     #[arg(long)]
-    pub no_md5: bool,
+    pub(crate) no_md5: bool,
     /// Include batch runs
     #[arg(long)]
-    pub include_batch: bool,
+    pub(crate) include_batch: bool,
     /// Refresh runs index without publishing anything
     #[arg(short = 'r', long)]
-    pub refresh_index: bool,
+    pub(crate) refresh_index: bool,
     /// Do not prompt before publishing
     #[arg(short = 'y', long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
-pub fn publish(ctx: &Ctx, a: PublishArgs) -> Result<i32> {
+pub(crate) fn publish(ctx: &Ctx, a: PublishArgs) -> Result<i32> {
     use std::io::Write;
     if a.files && a.all_files {
         return Err(Error::user("--files and --all-files cannot both be used"));

@@ -11,71 +11,71 @@ use std::path::PathBuf;
 #[command(
     after_help = "Examples:\n  guild run train.py lr=0.01 epochs=5 -y\n  guild run train.py lr=[0.01,0.1] -y     (a sweep: one trial per value)\n  guild run train.py --lr \"[0.01, 0.1]\"  (Grid.ai syntax for the same)\n  guild run train.py -- --lr 0.01       (script args; known flags are recorded)\n  guild run train.py --stage              (then: guild run --start ID)\n  guild run train.py -b --pidfile run.pid (background)\n\nAfter the script, `--NAME VALUE` sets the script's flag NAME (Grid.ai syntax), also where `run` has an option of that name (`--optimizer` of a script that declares one); put run options before the script to be sure."
 )]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Script to run (Python script or executable file)
     #[arg(value_name = "OPERATION")]
-    pub opspec: Option<String>,
+    pub(crate) opspec: Option<String>,
     /// Flag values as NAME=VALUE
     #[arg(value_name = "FLAG=VAL")]
-    pub flags: Vec<String>,
+    pub(crate) flags: Vec<String>,
     /// Arguments for the script after `--` (`--name value` for a known flag sets it)
     #[arg(last = true, value_name = "ARGS")]
-    pub raw: Vec<String>,
+    pub(crate) raw: Vec<String>,
     #[command(flatten)]
-    pub run: api::run::RunOptions,
+    pub(crate) run: api::run::RunOptions,
     /// Write the run directory without running it
     #[arg(long)]
-    pub stage: bool,
+    pub(crate) stage: bool,
     /// Start a staged run, or re-run a finished run in place with its flags (FLAG=VAL overrides)
     #[arg(long, visible_alias = "restart", value_name = "RUN")]
-    pub start: Option<String>,
+    pub(crate) start: Option<String>,
     /// Start a new run with the operation, flags and source code of RUN (FLAG=VAL overrides)
     #[arg(long, value_name = "RUN", conflicts_with = "start")]
-    pub proto: Option<String>,
+    pub(crate) proto: Option<String>,
     #[command(flatten)]
-    pub sweep: api::run::SweepOptions,
+    pub(crate) sweep: api::run::SweepOptions,
     /// Print the trials of a sweep and exit
     #[arg(long)]
-    pub print_trials: bool,
+    pub(crate) print_trials: bool,
     /// Run in the background and return at once
     #[arg(short = 'b', long)]
-    pub background: bool,
+    pub(crate) background: bool,
     /// Write the supervising process's pid to FILE (removed when done); implies --background unless used with --start
     #[arg(long, value_name = "FILE")]
-    pub pidfile: Option<PathBuf>,
+    pub(crate) pidfile: Option<PathBuf>,
     /// Create the run in DIR instead of the guild home's runs directory
     /// (it is then not listed, unless DIR is in it)
     #[arg(short = 'd', long, value_name = "DIR")]
-    pub run_dir: Option<PathBuf>,
+    pub(crate) run_dir: Option<PathBuf>,
     /// Make only these GPUs visible to the run (CUDA_VISIBLE_DEVICES), e.g. `0,1`
     #[arg(long, value_name = "DEVICES")]
-    pub gpus: Option<String>,
+    pub(crate) gpus: Option<String>,
     /// Hide all GPUs from the run (CUDA_VISIBLE_DEVICES empty)
     #[arg(long)]
-    pub no_gpus: bool,
+    pub(crate) no_gpus: bool,
     /// Print the command that would run and exit
     #[arg(long)]
-    pub print_cmd: bool,
+    pub(crate) print_cmd: bool,
     /// Print the environment the operation adds and exit
     #[arg(long)]
-    pub print_env: bool,
+    pub(crate) print_env: bool,
     /// Show the operation's flags and exit
     #[arg(long)]
-    pub help_op: bool,
+    pub(crate) help_op: bool,
     /// Show which project files would be copied as source code (and the
     /// rules that decide) and exit
     #[arg(long)]
-    pub test_sourcecode: bool,
+    pub(crate) test_sourcecode: bool,
     /// Run it on REMOTE (`guild remotes`): staged here, copied there and
     /// started (SSH: followed here, or --background; Slurm: submitted, a
     /// sweep as one job array)
     #[arg(short = 'r', long, value_name = "REMOTE")]
-    pub remote: Option<String>,
+    pub(crate) remote: Option<String>,
     /// Print what was made as JSON on stdout (id, name, trials, job) when
     /// the run is staged, started in the background or sent to a remote;
     /// with --print-trials, the trials
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 impl TryFrom<RunArgs> for api::run::RunRequest {
@@ -175,7 +175,7 @@ impl TryFrom<RunArgs> for api::run::RunRequest {
     }
 }
 
-pub fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
+pub(crate) fn main(ctx: &Ctx, a: RunArgs) -> Result<i32> {
     let json = a.json;
     Ok(match api::run::run(ctx, &a.try_into()?)? {
         Outcome::Done(code) => code,

@@ -10,15 +10,15 @@ use std::time::Duration;
 
 #[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
-pub struct RunsArgs {
+pub(crate) struct RunsArgs {
     #[command(subcommand)]
-    pub cmd: Option<RunsCmd>,
+    pub(crate) cmd: Option<RunsCmd>,
     #[command(flatten)]
-    pub list: ListArgs,
+    pub(crate) list: ListArgs,
 }
 
 #[derive(Subcommand, Debug)]
-pub enum RunsCmd {
+pub(crate) enum RunsCmd {
     /// List runs (newest first)
     #[command(visible_alias = "ls")]
     List(ListArgs),
@@ -40,234 +40,234 @@ pub enum RunsCmd {
 }
 
 #[derive(Args, Debug, Clone, Default)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Runs to list: index, A:B range, or id prefix
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// Show all runs
     #[arg(short = 'a', long)]
-    pub all: bool,
+    pub(crate) all: bool,
     /// Show at most N runs
     #[arg(short = 'n', long, value_name = "N")]
-    pub limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
     /// Show deleted runs (in the trash)
     #[arg(short = 'd', long)]
-    pub deleted: bool,
+    pub(crate) deleted: bool,
     /// Show 20 more runs (may be repeated: -mm)
     #[arg(short = 'm', long, action = clap::ArgAction::Count)]
-    pub more: u8,
+    pub(crate) more: u8,
     /// Show a simplified list: [N]  OPERATION  STATUS  LABEL
     #[arg(short = 's', long)]
-    pub simplified: bool,
+    pub(crate) simplified: bool,
     /// Add a NAME column (sweep and trial names) before the label
     #[arg(long)]
-    pub names: bool,
+    pub(crate) names: bool,
     /// Output JSON (all matching runs)
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
     #[arg(short = 'r', long, value_name = "REMOTE")]
-    pub remote: Option<String>,
+    pub(crate) remote: Option<String>,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 #[derive(Args, Debug)]
-pub struct InfoArgs {
+pub(crate) struct InfoArgs {
     /// Run (default: latest)
     #[arg(value_name = "RUN")]
-    pub run: Option<String>,
+    pub(crate) run: Option<String>,
     /// Show the run's environment
     #[arg(short = 'e', long)]
-    pub env: bool,
+    pub(crate) env: bool,
     /// Show the manifest
     #[arg(short = 'm', long)]
-    pub manifest: bool,
+    pub(crate) manifest: bool,
     /// Show first/last/min/max/avg/total of every scalar
     #[arg(short = 's', long)]
-    pub all_scalars: bool,
+    pub(crate) all_scalars: bool,
     /// Show the run's comments
     #[arg(short = 'c', long)]
-    pub comments: bool,
+    pub(crate) comments: bool,
     /// Show the resolved dependencies
     #[arg(short = 'd', long)]
-    pub deps: bool,
+    pub(crate) deps: bool,
     /// Show the plugins used by the run
     #[arg(short = 'p', long)]
-    pub plugins: bool,
+    pub(crate) plugins: bool,
     /// Look for the run among deleted runs
     #[arg(long)]
-    pub deleted: bool,
+    pub(crate) deleted: bool,
     /// Print JSON instead of text
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
     #[arg(short = 'r', long, value_name = "REMOTE")]
-    pub remote: Option<String>,
+    pub(crate) remote: Option<String>,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 #[derive(Args, Debug)]
-pub struct DeleteArgs {
+pub(crate) struct DeleteArgs {
     #[command(flatten)]
-    pub bulk: BulkArgs,
+    pub(crate) bulk: BulkArgs,
     /// Delete permanently instead of moving to the trash
     #[arg(short = 'p', long)]
-    pub permanent: bool,
+    pub(crate) permanent: bool,
 }
 
 #[derive(Args, Debug)]
-pub struct BulkArgs {
+pub(crate) struct BulkArgs {
     /// Runs (default: all matching the filters)
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// Do not ask for confirmation
     #[arg(short = 'y', long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 #[derive(Args, Debug)]
-pub struct StopArgs {
+pub(crate) struct StopArgs {
     /// Runs to stop (default: all running)
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// Do not ask for confirmation
     #[arg(short = 'y', long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     /// Seconds to wait after SIGTERM before SIGKILL
     #[arg(long, default_value_t = 30.0, value_name = "SECONDS")]
-    pub timeout: f64,
+    pub(crate) timeout: f64,
     /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
     #[arg(short = 'r', long, value_name = "REMOTE")]
-    pub remote: Option<String>,
+    pub(crate) remote: Option<String>,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 #[derive(Args, Debug)]
-pub struct WatchArgs {
+pub(crate) struct WatchArgs {
     /// Run to watch (default: the latest running run)
     #[arg(value_name = "RUN")]
-    pub run: Option<String>,
+    pub(crate) run: Option<String>,
     /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
     #[arg(short = 'r', long, value_name = "REMOTE")]
-    pub remote: Option<String>,
+    pub(crate) remote: Option<String>,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 #[derive(Args, Debug)]
-pub struct CatArgs {
+pub(crate) struct CatArgs {
     /// Run: index, id prefix or name (default: the latest)
     #[arg(value_name = "RUN")]
-    pub run: Option<String>,
+    pub(crate) run: Option<String>,
     /// File to print, relative to the run directory
     #[arg(short = 'p', long, value_name = "PATH")]
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// Print the run's output
     #[arg(short = 'O', long)]
-    pub output: bool,
+    pub(crate) output: bool,
     /// PATH is relative to the run's source code (its `sourcecode.dest`)
     #[arg(short = 's', long)]
-    pub sourcecode: bool,
+    pub(crate) sourcecode: bool,
     /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
     #[arg(short = 'r', long, value_name = "REMOTE")]
-    pub remote: Option<String>,
+    pub(crate) remote: Option<String>,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 #[derive(Args, Debug)]
-pub struct LsArgs {
+pub(crate) struct LsArgs {
     /// Run: index, id prefix or name (default: the latest)
     #[arg(value_name = "RUN")]
-    pub run: Option<String>,
+    pub(crate) run: Option<String>,
     /// List only PATH (a relative path, or a pattern with * and ?)
     #[arg(short = 'p', long, value_name = "PATH")]
-    pub path: Option<String>,
+    pub(crate) path: Option<String>,
     /// Show all files, hidden ones and .guild included
     #[arg(short = 'a', long)]
-    pub all: bool,
+    pub(crate) all: bool,
     /// List source code files
     #[arg(short = 's', long)]
-    pub sourcecode: bool,
+    pub(crate) sourcecode: bool,
     /// List dependencies
     #[arg(short = 'd', long)]
-    pub dependencies: bool,
+    pub(crate) dependencies: bool,
     /// List generated files
     #[arg(short = 'g', long)]
-    pub generated: bool,
+    pub(crate) generated: bool,
     /// Follow links to directories
     #[arg(short = 'L', long)]
-    pub follow_links: bool,
+    pub(crate) follow_links: bool,
     /// Show full paths
     #[arg(short = 'f', long)]
-    pub full_path: bool,
+    pub(crate) full_path: bool,
     /// No header or indent
     #[arg(short = 'n', long)]
-    pub no_format: bool,
+    pub(crate) no_format: bool,
     /// Print JSON instead of text
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
     #[arg(short = 'r', long, value_name = "REMOTE")]
-    pub remote: Option<String>,
+    pub(crate) remote: Option<String>,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 #[derive(Args, Debug)]
-pub struct LabelArgs {
+pub(crate) struct LabelArgs {
     /// Runs: indexes, id prefixes, names or ranges like 1:3
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// Set the label (template: `${flag}`, `${label}`)
     #[arg(short = 's', long, value_name = "VAL")]
-    pub set: Option<String>,
+    pub(crate) set: Option<String>,
     /// Prepend to the label
     #[arg(short = 'p', long, value_name = "VAL")]
-    pub prepend: Option<String>,
+    pub(crate) prepend: Option<String>,
     /// Append to the label
     #[arg(short = 'a', long, value_name = "VAL")]
-    pub append: Option<String>,
+    pub(crate) append: Option<String>,
     /// Remove text from the label (also -rm)
     #[arg(long = "remove", value_name = "VAL")]
-    pub remove: Vec<String>,
+    pub(crate) remove: Vec<String>,
     /// Clear the label
     #[arg(short = 'c', long)]
-    pub clear: bool,
+    pub(crate) clear: bool,
     /// Do not ask for confirmation
     #[arg(short = 'y', long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 #[derive(Args, Debug)]
-pub struct TagArgs {
+pub(crate) struct TagArgs {
     /// Runs: indexes, id prefixes, names or ranges like 1:3
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// Add a tag
     #[arg(short = 'a', long = "add", value_name = "TAG")]
-    pub add: Vec<String>,
+    pub(crate) add: Vec<String>,
     /// Delete a tag
     #[arg(short = 'd', long = "delete", value_name = "TAG")]
-    pub delete: Vec<String>,
+    pub(crate) delete: Vec<String>,
     /// Remove all tags
     #[arg(short = 'c', long)]
-    pub clear: bool,
+    pub(crate) clear: bool,
     /// List all tags in use
     #[arg(long)]
-    pub list_all: bool,
+    pub(crate) list_all: bool,
     /// Do not ask for confirmation
     #[arg(short = 'y', long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 /// The runs named on the command line (none: the command's default).
@@ -287,7 +287,7 @@ fn one_spec(run: Option<&String>, filters: &FilterArgs, deleted: bool) -> Select
     )
 }
 
-pub fn runs(ctx: &Ctx, a: RunsArgs) -> Result<i32> {
+pub(crate) fn runs(ctx: &Ctx, a: RunsArgs) -> Result<i32> {
     match a.cmd {
         None => list(ctx, a.list),
         Some(RunsCmd::List(l)) => list(ctx, l),
@@ -348,7 +348,7 @@ fn list(ctx: &Ctx, a: ListArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
+pub(crate) fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
     let parts = api::runs::InfoParts {
         env: a.env,
         manifest: a.manifest,
@@ -365,19 +365,19 @@ pub fn info(ctx: &Ctx, a: InfoArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
+pub(crate) fn stop(ctx: &Ctx, a: StopArgs) -> Result<i32> {
     let grace = Duration::from_secs_f64(a.timeout.max(0.0));
     api::runs::stop(ctx, &change(&a.runs, &a.filters, a.yes), grace).map(|_| 0)
 }
 
-pub fn watch(ctx: &Ctx, a: WatchArgs) -> Result<i32> {
+pub(crate) fn watch(ctx: &Ctx, a: WatchArgs) -> Result<i32> {
     let r = api::runs::watched(ctx, &one_spec(a.run.as_ref(), &a.filters, false))?;
     let mut out = std::io::stdout().lock();
     api::runs::watch(ctx, &r, &mut out)?;
     Ok(0)
 }
 
-pub fn cat(ctx: &Ctx, a: CatArgs) -> Result<i32> {
+pub(crate) fn cat(ctx: &Ctx, a: CatArgs) -> Result<i32> {
     let path = if a.output {
         None
     } else {
@@ -395,7 +395,7 @@ pub fn cat(ctx: &Ctx, a: CatArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
+pub(crate) fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
     let req = api::runs::LsRequest {
         select: one_spec(a.run.as_ref(), &a.filters, false),
         path: a.path.clone(),
@@ -435,7 +435,7 @@ pub fn ls(ctx: &Ctx, a: LsArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn label(ctx: &Ctx, a: LabelArgs) -> Result<i32> {
+pub(crate) fn label(ctx: &Ctx, a: LabelArgs) -> Result<i32> {
     let n = [
         a.set.is_some(),
         a.prepend.is_some(),
@@ -466,7 +466,7 @@ pub fn label(ctx: &Ctx, a: LabelArgs) -> Result<i32> {
     api::runs::label(ctx, &selection(&a.runs, &a.filters, false), &edit).map(|_| 0)
 }
 
-pub fn tag(ctx: &Ctx, a: TagArgs) -> Result<i32> {
+pub(crate) fn tag(ctx: &Ctx, a: TagArgs) -> Result<i32> {
     if a.list_all {
         render::out(&api::runs::all_tags(ctx, &a.filters.filters())?.join("\n"));
         return Ok(0);
@@ -486,33 +486,33 @@ pub fn tag(ctx: &Ctx, a: TagArgs) -> Result<i32> {
 #[command(
     after_help = "Examples:\n  guild run --restart $(guild select -Fo train)\n  guild select --min loss          (the run with the lowest loss)\n  guild select -a flags 1           (an attribute instead of the id)\n  guild select -A -p -Fm            (paths of all marked runs)"
 )]
-pub struct SelectArgs {
+pub(crate) struct SelectArgs {
     /// Runs to select (index, id prefix or name; default: the latest matching run)
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// Select all matching runs, not just the latest
     #[arg(short = 'A', long)]
-    pub all: bool,
+    pub(crate) all: bool,
     /// Select the run with the lowest value of COLSPEC (a scalar, `=FLAG` or `.ATTR`, as in compare); also -min
     #[arg(long, value_name = "COLSPEC")]
-    pub min: Option<String>,
+    pub(crate) min: Option<String>,
     /// Select the run with the highest value of COLSPEC; also -max
     #[arg(long, value_name = "COLSPEC")]
-    pub max: Option<String>,
+    pub(crate) max: Option<String>,
     /// Print the short id
     #[arg(short = 's', long)]
-    pub short_id: bool,
+    pub(crate) short_id: bool,
     /// Print run attribute ATTR (`label`, `status`, `flags`, ...) instead of the id
     #[arg(short = 'a', long, value_name = "ATTR")]
-    pub attr: Option<String>,
+    pub(crate) attr: Option<String>,
     /// Print the run directory
     #[arg(short = 'p', long, visible_alias = "dir")]
-    pub path: bool,
+    pub(crate) path: bool,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
-pub fn select(ctx: &Ctx, a: SelectArgs) -> Result<i32> {
+pub(crate) fn select(ctx: &Ctx, a: SelectArgs) -> Result<i32> {
     let incompatible = [
         (a.short_id && a.attr.is_some(), "--short-id", "--attr"),
         (a.min.is_some() && a.max.is_some(), "--min", "--max"),
@@ -552,21 +552,21 @@ pub fn select(ctx: &Ctx, a: SelectArgs) -> Result<i32> {
 }
 
 #[derive(Args, Debug)]
-pub struct MarkArgs {
+pub(crate) struct MarkArgs {
     /// Runs to mark (default: the latest; for unmark, all marked runs)
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// Unmark the runs instead
     #[arg(short = 'c', long)]
-    pub clear: bool,
+    pub(crate) clear: bool,
     /// Do not ask for confirmation
     #[arg(short = 'y', long)]
-    pub yes: bool,
+    pub(crate) yes: bool,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
 }
 
 /// `mark` / `unmark` (`clear`): set or remove the `marked` attr.
-pub fn mark(ctx: &Ctx, a: MarkArgs, clear: bool) -> Result<i32> {
+pub(crate) fn mark(ctx: &Ctx, a: MarkArgs, clear: bool) -> Result<i32> {
     api::runs::mark(ctx, &change(&a.runs, &a.filters, a.yes), clear).map(|_| 0)
 }

@@ -8,39 +8,39 @@ use clap::Args;
 use guild_format::error::Result;
 
 #[derive(Args, Debug)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Print JSON instead of text
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Args, Debug)]
-pub struct HistoryArgs {
+pub(crate) struct HistoryArgs {
     /// Show at most N (default 20)
     #[arg(short = 'n', long, value_name = "N")]
-    pub limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
     /// Print JSON instead of text
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
 #[derive(Args, Debug)]
-pub struct LogsArgs {
+pub(crate) struct LogsArgs {
     /// Run (index, id prefix or name; default: the latest)
-    pub run: Option<String>,
+    pub(crate) run: Option<String>,
     /// Keep printing new lines until the run stops
     #[arg(short = 'f', long)]
-    pub follow: bool,
+    pub(crate) follow: bool,
     /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
     #[arg(short = 'r', long, value_name = "REMOTE")]
-    pub remote: Option<String>,
+    pub(crate) remote: Option<String>,
     /// One JSON object per line: {"stream", "time", "line"} (a line longer
     /// than 1 MiB is cut there, with "truncated": true)
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
 }
 
-pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<i32> {
+pub(crate) fn status(ctx: &Ctx, a: StatusArgs) -> Result<i32> {
     let exps = api::views::status(ctx);
     let exps = exps.list();
     let costs = api::views::costs(ctx, &exps);
@@ -55,7 +55,7 @@ pub fn status(ctx: &Ctx, a: StatusArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<i32> {
+pub(crate) fn history(ctx: &Ctx, a: HistoryArgs) -> Result<i32> {
     let exps = api::views::history(ctx, a.limit.unwrap_or(20));
     let exps = exps.list();
     let costs = api::views::costs(ctx, &exps);
@@ -68,7 +68,7 @@ pub fn history(ctx: &Ctx, a: HistoryArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32> {
+pub(crate) fn logs(ctx: &Ctx, a: LogsArgs) -> Result<i32> {
     use std::io::Write;
     let out = std::io::stdout();
     if a.json {
@@ -136,18 +136,18 @@ fn logs_json(ctx: &Ctx, a: &LogsArgs) -> Result<i32> {
 // ------------------------------------------------------------- compare
 
 #[derive(Args, Debug)]
-pub struct CompareArgs {
+pub(crate) struct CompareArgs {
     /// Runs to compare (default: all matching the filters)
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// Write CSV to PATH (`-` for stdout)
     #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "-")]
-    pub csv: Option<String>,
+    pub(crate) csv: Option<String>,
     /// Print the table as JSON: one object per run, keyed by column
     #[arg(long)]
-    pub json: bool,
+    pub(crate) json: bool,
     /// Print a table (the default)
     #[arg(short = 't', long)]
-    pub table: bool,
+    pub(crate) table: bool,
     /// More columns: `loss`, `min loss`, `max acc as best`, `=lr` (flag),
     /// `.label` (attribute), `loss step`; comma-separated
     #[arg(
@@ -156,57 +156,57 @@ pub struct CompareArgs {
         visible_alias = "columns",
         value_name = "COLS"
     )]
-    pub columns: Vec<String>,
+    pub(crate) columns: Vec<String>,
     /// Only these columns (and the run id); also -cc
     #[arg(long = "strict-cols", value_name = "COLS", conflicts_with = "columns")]
-    pub strict_cols: Option<String>,
+    pub(crate) strict_cols: Option<String>,
     /// Show extra columns (source code digest)
     #[arg(short = 'e', long)]
-    pub extra_cols: bool,
+    pub(crate) extra_cols: bool,
     /// Include all scalars (by default `sys/*` scalars are left out)
     #[arg(short = 's', long)]
-    pub all_scalars: bool,
+    pub(crate) all_scalars: bool,
     /// Leave out the columns the operation's `compare` declares
     #[arg(short = 'p', long)]
-    pub skip_op_cols: bool,
+    pub(crate) skip_op_cols: bool,
     /// Leave out columns whose value is the same in every run
     #[arg(short = 'u', long)]
-    pub skip_unchanged: bool,
+    pub(crate) skip_unchanged: bool,
     /// Print each run's scalars (last value and step) and exit
     #[arg(long)]
-    pub print_scalars: bool,
+    pub(crate) print_scalars: bool,
     /// Sort by COL ascending (`-COL` descending)
     #[arg(long, value_name = "COL")]
-    pub sort: Option<String>,
+    pub(crate) sort: Option<String>,
     /// Show the lowest values of COL first
     #[arg(long, value_name = "COL")]
-    pub min: Option<String>,
+    pub(crate) min: Option<String>,
     /// Show the highest values of COL first
     #[arg(long, value_name = "COL")]
-    pub max: Option<String>,
+    pub(crate) max: Option<String>,
     /// Only the best K runs (by --min/--max/--sort, default: min loss)
     #[arg(long, value_name = "K")]
-    pub top: Option<usize>,
+    pub(crate) top: Option<usize>,
     /// Show at most N runs
     #[arg(short = 'n', long, value_name = "N")]
-    pub limit: Option<usize>,
+    pub(crate) limit: Option<usize>,
     /// Include batch runs
     #[arg(long)]
-    pub include_batch: bool,
+    pub(crate) include_batch: bool,
     /// Leave out the run, operation, started, time, status and label columns
     #[arg(short = 'r', long)]
-    pub skip_core: bool,
+    pub(crate) skip_core: bool,
     /// Runs in the trash
     #[arg(short = 'd', long)]
-    pub deleted: bool,
+    pub(crate) deleted: bool,
     #[command(flatten)]
-    pub filters: FilterArgs,
+    pub(crate) filters: FilterArgs,
     /// Do it on REMOTE's runs (a remote of `guild remotes`), with the guild there
     #[arg(long, value_name = "REMOTE")]
-    pub remote: Option<String>,
+    pub(crate) remote: Option<String>,
 }
 
-pub fn compare(ctx: &Ctx, a: CompareArgs) -> Result<i32> {
+pub(crate) fn compare(ctx: &Ctx, a: CompareArgs) -> Result<i32> {
     // Sorting and --top.
     let sort = match (&a.min, &a.max, &a.sort) {
         (Some(c), _, _) => Some((c.clone(), false)),
@@ -263,27 +263,27 @@ pub fn compare(ctx: &Ctx, a: CompareArgs) -> Result<i32> {
 }
 
 #[derive(Args, Debug)]
-pub struct ViewArgs {
+pub(crate) struct ViewArgs {
     /// Address to listen on; any but loopback needs the token printed in the URL
     #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
-    pub host: String,
+    pub(crate) host: String,
     /// Port to listen on (0: a free one)
     #[arg(short = 'p', long, default_value_t = 0, value_name = "PORT")]
-    pub port: u16,
+    pub(crate) port: u16,
     /// Open the view in a browser (xdg-open), if there is one
     #[arg(long)]
-    pub open: bool,
+    pub(crate) open: bool,
     /// Allow labelling, tagging, deleting and restoring runs from the page
     #[arg(long)]
-    pub allow_edit: bool,
+    pub(crate) allow_edit: bool,
     /// Print the runs the view shows, with their files, as JSON, and exit
     /// (Guild 0.9's test hook)
     #[arg(long, hide = true)]
-    pub test_runs_data: bool,
+    pub(crate) test_runs_data: bool,
 }
 
 /// `view`: serve until interrupted.
-pub fn view(ctx: Ctx, a: ViewArgs) -> Result<i32> {
+pub(crate) fn view(ctx: Ctx, a: ViewArgs) -> Result<i32> {
     if a.test_runs_data {
         return runs_data(&ctx);
     }
@@ -314,34 +314,34 @@ pub fn view(ctx: Ctx, a: ViewArgs) -> Result<i32> {
 }
 
 #[derive(Args, Debug)]
-pub struct TensorboardArgs {
+pub(crate) struct TensorboardArgs {
     /// Runs (default: all matching the filters)
     #[arg(value_name = "RUN")]
-    pub runs: Vec<String>,
+    pub(crate) runs: Vec<String>,
     /// Address TensorBoard listens on
     #[arg(long, default_value = "127.0.0.1", value_name = "HOST")]
-    pub host: String,
+    pub(crate) host: String,
     /// Port TensorBoard listens on (0: a free one)
     #[arg(long, default_value_t = 0, value_name = "PORT")]
-    pub port: u16,
+    pub(crate) port: u16,
     /// Do not open TensorBoard in a browser (it is never opened here)
     #[arg(short = 'n', long)]
-    pub no_open: bool,
+    pub(crate) no_open: bool,
     /// Do not write HParams summaries
     #[arg(long)]
-    pub skip_hparams: bool,
+    pub(crate) skip_hparams: bool,
     /// Keep the log directory when TensorBoard ends
     #[arg(long)]
-    pub keep_logdir: bool,
+    pub(crate) keep_logdir: bool,
     /// Write the log directory, print where it is and exit
     #[arg(long)]
-    pub test_logdir: bool,
+    pub(crate) test_logdir: bool,
     #[command(flatten)]
-    pub filters: super::FilterArgs,
+    pub(crate) filters: super::FilterArgs,
 }
 
 /// `tensorboard`: a log directory of the runs, then TensorBoard on it.
-pub fn tensorboard(ctx: &Ctx, a: TensorboardArgs) -> Result<i32> {
+pub(crate) fn tensorboard(ctx: &Ctx, a: TensorboardArgs) -> Result<i32> {
     let sel = super::cmd_runs::selection(&a.runs, &a.filters, false);
     // TensorBoard is checked first: without it nothing is written.
     let py = if a.test_logdir {

@@ -29,22 +29,22 @@ use std::path::PathBuf;
     long_about = "Run, track and compare experiments.\n\nRuns live in $GUILD_HOME/runs (default ~/.guild) in Guild AI 0.9's format.\n\nExamples:\n  guild run train.py lr=0.01 epochs=5\n  guild runs\n  guild runs info 1\n  guild watch\n  guild stop 1",
     after_long_help = "Exit codes: 0 ok; 1 an error (the message says what to fix), also no answer at a prompt; 2 a usage error; 4 answered no at a runs delete/purge/stop prompt. A foreground run exits with its own code (killed by signal N: 256-N; Ctrl-C: 240, recorded as -16)."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(flatten)]
-    pub globals: Globals,
+    pub(crate) globals: Globals,
     #[command(subcommand)]
-    pub cmd: Command,
+    pub(crate) cmd: Command,
 }
 
 /// The options of every command.
 #[derive(Args, Debug)]
-pub struct Globals {
+pub(crate) struct Globals {
     /// Guild home directory (default: $GUILD_HOME, an active venv's .guild, a .guild found walking up, ~/.guild)
     #[arg(short = 'H', long = "home", global = true, value_name = "PATH")]
-    pub home: Option<PathBuf>,
+    pub(crate) home: Option<PathBuf>,
     /// Change to DIR before doing anything
     #[arg(short = 'C', global = true, value_name = "DIR")]
-    pub cwd: Option<PathBuf>,
+    pub(crate) cwd: Option<PathBuf>,
 }
 
 /// The parser of one command alone (with the global options), for the
@@ -108,7 +108,7 @@ fn subcommand_of(args: &[OsString]) -> Option<&str> {
 
 /// The arguments of a command left out, whatever they are.
 #[derive(clap::Args, Debug)]
-pub struct LeftOut {
+pub(crate) struct LeftOut {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     args: Vec<String>,
 }
@@ -153,7 +153,7 @@ fn left_out(name: &str) -> Result<i32> {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a script or operation as a tracked run
     Run(cmd_run::RunArgs),
     /// List or manage runs (default: list)
@@ -282,72 +282,72 @@ pub enum Command {
 
 /// Run selection filters shared by every command that takes RUN specs.
 #[derive(Args, Debug, Clone, Default)]
-pub struct FilterArgs {
+pub(crate) struct FilterArgs {
     /// Filter expression: `lr > 0.01 and loss < 0.8`, `status in [error,terminated]`,
     /// `label contains best`, `acc is not undefined` (see `guild compare --help`)
     #[arg(short = 'F', long = "filter", value_name = "EXPR")]
-    pub filter: Option<String>,
+    pub(crate) filter: Option<String>,
     /// Filter by operation (`train`, `model:`, `^regex`); also -Fo
     #[arg(long = "operation", value_name = "VAL")]
-    pub ops: Vec<String>,
+    pub(crate) ops: Vec<String>,
     /// Filter by label substring (`-` = unlabeled); also -Fl
     #[arg(long = "label", value_name = "VAL")]
-    pub labels: Vec<String>,
+    pub(crate) labels: Vec<String>,
     /// Only runs without a label; also -Fu
     #[arg(long)]
-    pub unlabeled: bool,
+    pub(crate) unlabeled: bool,
     /// Filter by tag; also -Ft
     #[arg(long = "tag", value_name = "TAG")]
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
     /// Only marked runs; also -Fm
     #[arg(long)]
-    pub marked: bool,
+    pub(crate) marked: bool,
     /// Only unmarked runs; also -Fn
     #[arg(long)]
-    pub unmarked: bool,
+    pub(crate) unmarked: bool,
     /// Started range: 'after DT', 'before DT', 'between DT and DT', 'last N hours', 'today'; also -Fs
     #[arg(long, value_name = "RANGE")]
-    pub started: Option<String>,
+    pub(crate) started: Option<String>,
     /// Filter by source code digest prefix; also -Fd
     #[arg(long, value_name = "VAL")]
-    pub digest: Option<String>,
+    pub(crate) digest: Option<String>,
     /// Filter by comment: a case-insensitive substring of a comment (`-`: runs without comments); also -Fc
     #[arg(long = "comment", value_name = "VAL")]
-    pub comments: Vec<String>,
+    pub(crate) comments: Vec<String>,
     /// Running runs; also -Sr
     #[arg(long)]
-    pub running: bool,
+    pub(crate) running: bool,
     /// Completed runs; also -Sc
     #[arg(long)]
-    pub completed: bool,
+    pub(crate) completed: bool,
     /// Runs that exited with an error; also -Se
     #[arg(long)]
-    pub error: bool,
+    pub(crate) error: bool,
     /// Terminated runs; also -St
     #[arg(long)]
-    pub terminated: bool,
+    pub(crate) terminated: bool,
     /// Pending runs; also -Sp
     #[arg(long)]
-    pub pending: bool,
+    pub(crate) pending: bool,
     /// Staged runs; also -Ss
     #[arg(long)]
-    pub staged: bool,
+    pub(crate) staged: bool,
     #[arg(long, hide = true)]
-    pub not_running: bool,
+    pub(crate) not_running: bool,
     #[arg(long, hide = true)]
-    pub not_completed: bool,
+    pub(crate) not_completed: bool,
     #[arg(long, hide = true)]
-    pub not_error: bool,
+    pub(crate) not_error: bool,
     #[arg(long, hide = true)]
-    pub not_terminated: bool,
+    pub(crate) not_terminated: bool,
     #[arg(long, hide = true)]
-    pub not_pending: bool,
+    pub(crate) not_pending: bool,
     #[arg(long, hide = true)]
-    pub not_staged: bool,
+    pub(crate) not_staged: bool,
 }
 
 impl FilterArgs {
-    pub fn filters(&self) -> Filters {
+    pub(crate) fn filters(&self) -> Filters {
         let pick = |flags: [(bool, Status); 6]| {
             flags.iter().filter(|(b, _)| *b).map(|(_, s)| *s).collect()
         };
@@ -440,20 +440,20 @@ fn expand_guild_shorts(args: Vec<OsString>) -> Vec<OsString> {
 }
 
 /// What every command works in (home, directory, reporter).
-pub type Ctx = crate::api::Context;
+pub(crate) type Ctx = crate::api::Context;
 
 /// The directory the command was started in (`ctx.cwd` is after `-C`):
 /// where paths shown to the user are relative to, as in Guild.
-pub fn process_cwd(ctx: &Ctx) -> PathBuf {
+pub(crate) fn process_cwd(ctx: &Ctx) -> PathBuf {
     std::env::current_dir().unwrap_or_else(|_| ctx.cwd.clone())
 }
 
 /// The CLI's reporter: progress and warnings on stderr, questions asked
 /// on stderr and answered on stdin.
-pub struct Terminal {
+pub(crate) struct Terminal {
     /// For run listings in questions (operations defined elsewhere show
     /// where).
-    pub cwd: PathBuf,
+    pub(crate) cwd: PathBuf,
 }
 
 impl crate::api::Reporter for Terminal {
@@ -637,7 +637,7 @@ fn check_status_chars(args: &[OsString]) -> Result<()> {
 
 /// Run the command line; an error is printed as `guild: <message>` and
 /// ends the command with its exit code.
-pub fn main(args: Vec<OsString>) -> i32 {
+pub(crate) fn main(args: Vec<OsString>) -> i32 {
     match run(args) {
         Ok(code) => code,
         Err(e) => {
@@ -697,7 +697,7 @@ fn forwarded_args(args: &[OsString]) -> Vec<String> {
     out
 }
 
-pub fn run(args: Vec<OsString>) -> Result<i32> {
+pub(crate) fn run(args: Vec<OsString>) -> Result<i32> {
     check_status_chars(&args)?;
     let raw = args.clone();
     let cli = match parse_cli(rewrite_grid_flags(expand_guild_shorts(args))) {
@@ -778,7 +778,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
 /// Ask a yes/no question on stderr and read the answer from stdin, a
 /// terminal or not (`echo y | guild run ...`), as Guild does. End of input
 /// is an error (exit 1) that says to use -y.
-pub fn confirm(prompt: &str, default_yes: bool) -> Result<bool> {
+pub(crate) fn confirm(prompt: &str, default_yes: bool) -> Result<bool> {
     use std::io::{BufRead, Write};
     eprint!("{prompt} {}", if default_yes { "(Y/n) " } else { "(y/N) " });
     let _ = std::io::stderr().flush();

@@ -12,7 +12,7 @@ fn shown(v: &Option<Value>) -> String {
         .unwrap_or_default()
 }
 
-pub fn run_info_json(d: &RunDetail, all_scalars: bool) -> serde_json::Value {
+pub(crate) fn run_info_json(d: &RunDetail, all_scalars: bool) -> serde_json::Value {
     let r = &d.run;
     let run = &r.run;
     let json = |v: &Option<Value>| v.as_ref().map(super::yaml_to_json).unwrap_or_default();
@@ -81,7 +81,7 @@ pub fn run_info_json(d: &RunDetail, all_scalars: bool) -> serde_json::Value {
     serde_json::Value::Object(m)
 }
 
-pub fn run_info_text(d: &RunDetail, all_scalars: bool) -> String {
+pub(crate) fn run_info_text(d: &RunDetail, all_scalars: bool) -> String {
     let r = &d.run;
     let run = &r.run;
     let mut o = String::new();

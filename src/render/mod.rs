@@ -12,11 +12,11 @@ use std::path::Path;
 
 mod info;
 
-pub use info::{run_info_json, run_info_text};
+pub(crate) use info::{run_info_json, run_info_text};
 
-pub use guild_format::query::{fmt_duration, fmt_time, run_duration};
+pub(crate) use guild_format::query::{fmt_duration, fmt_time, run_duration};
 
-pub fn term_width() -> Option<u16> {
+pub(crate) fn term_width() -> Option<u16> {
     if !std::io::stdout().is_terminal() {
         return None;
     }
@@ -25,7 +25,7 @@ pub fn term_width() -> Option<u16> {
 
 /// ` (DIR)` after an operation run from another directory than `cwd`,
 /// formatted and shortened as Guild 0.9 does (`sub/dir`, `../peer`, `~/x`).
-pub fn op_dir_suffix(op_dir: &str, cwd: &str) -> String {
+pub(crate) fn op_dir_suffix(op_dir: &str, cwd: &str) -> String {
     let trim = |s: &str| -> String {
         let t = s.trim_end_matches('/');
         if t.is_empty() {
@@ -124,7 +124,7 @@ fn shorten_path(path: &str, max_len: usize) -> String {
 }
 
 /// A borderless table like Guild's listings, fitted to the terminal.
-pub fn table(rows: Vec<Vec<String>>) -> String {
+pub(crate) fn table(rows: Vec<Vec<String>>) -> String {
     let mut t = Table::new();
     t.load_preset(presets::NOTHING);
     match term_width() {
@@ -163,16 +163,16 @@ pub fn table(rows: Vec<Vec<String>>) -> String {
 /// Columns of a run listing: Guild's `[N:ID]  OP  STARTED  STATUS  LABEL`
 /// by default, so the label is the rest of the line.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct RowStyle {
+pub(crate) struct RowStyle {
     /// Guild's `-s`: `[N]  OP  STATUS  LABEL`.
-    pub simplified: bool,
+    pub(crate) simplified: bool,
     /// A NAME column (sweep and trial names) before the label.
-    pub names: bool,
+    pub(crate) names: bool,
 }
 
 /// Rows of a run listing; an operation defined outside `cwd` (the
 /// command's directory, after `-C`) shows where it is, as in Guild.
-pub fn run_rows(runs: &[(usize, &RunInfo)], style: RowStyle, cwd: &Path) -> Vec<Vec<String>> {
+pub(crate) fn run_rows(runs: &[(usize, &RunInfo)], style: RowStyle, cwd: &Path) -> Vec<Vec<String>> {
     let cwd = cwd.to_string_lossy();
     runs.iter()
         .map(|(i, r)| {
@@ -204,7 +204,7 @@ pub fn run_rows(runs: &[(usize, &RunInfo)], style: RowStyle, cwd: &Path) -> Vec<
 
 /// The runs an operation is about to change, as Guild lists them before
 /// asking (`  [SHORT_ID]  OP  STARTED  STATUS  LABEL`).
-pub fn id_preview(runs: &[RunInfo], cwd: &Path) -> String {
+pub(crate) fn id_preview(runs: &[RunInfo], cwd: &Path) -> String {
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
@@ -223,7 +223,7 @@ pub fn id_preview(runs: &[RunInfo], cwd: &Path) -> String {
 
 /// A command line as Guild prints it: shell-quoted, with `'x'` shown as
 /// `"'x'"` rather than `''"'"'x'"'"''`.
-pub fn cmd_line(args: &[String]) -> String {
+pub(crate) fn cmd_line(args: &[String]) -> String {
     args.iter()
         .map(|a| {
             let q = guild_format::run::opref::quote(a);
@@ -241,7 +241,7 @@ pub fn cmd_line(args: &[String]) -> String {
 
 /// Print data (CSV) to stdout: as is into a pipe or file, with control
 /// characters escaped on a terminal.
-pub fn out_data(text: &str) {
+pub(crate) fn out_data(text: &str) {
     let text = if std::io::stdout().is_terminal() {
         guild_format::text::escape_keep_newlines(text)
     } else {
@@ -251,7 +251,7 @@ pub fn out_data(text: &str) {
 }
 
 /// Print to stdout; a closed pipe (`guild runs | head`) is not an error.
-pub fn out(text: &str) {
+pub(crate) fn out(text: &str) {
     let mut o = std::io::stdout().lock();
     let _ = o.write_all(text.as_bytes());
     if !text.ends_with('\n') && !text.is_empty() {
@@ -260,14 +260,14 @@ pub fn out(text: &str) {
     let _ = o.flush();
 }
 
-pub fn json(v: &serde_json::Value) {
+pub(crate) fn json(v: &serde_json::Value) {
     out(&serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-pub use guild_format::query::yaml_to_json;
+pub(crate) use guild_format::query::yaml_to_json;
 
 /// `compare --print-scalars`: a run and its scalars' last values.
-pub fn scalars_listing(r: &RunInfo, scalars: &BTreeMap<String, Summary>) -> String {
+pub(crate) fn scalars_listing(r: &RunInfo, scalars: &BTreeMap<String, Summary>) -> String {
     let mut o = format!("[{}] {}\n", r.run.short_id(), r.op_desc());
     for (k, s) in guild_format::output::scalars::in_guild_order(scalars) {
         o.push_str(&format!("  {k}: {:.6} (step {})\n", s.last, s.last_step));
@@ -275,13 +275,13 @@ pub fn scalars_listing(r: &RunInfo, scalars: &BTreeMap<String, Summary>) -> Stri
     o
 }
 
-pub fn scalar_line(key: &str, s: &Summary) -> String {
+pub(crate) fn scalar_line(key: &str, s: &Summary) -> String {
     format!("  {key}: {:.6} (step {})", s.last, s.last_step)
 }
 
 /// Scalars as Guild's `--json` gives them: `[last, step]`, or with `all`
 /// every summary as `[value, step]` (`[value, count]` for avg and total).
-pub fn scalars_json(s: &BTreeMap<String, Summary>, all: bool) -> serde_json::Value {
+pub(crate) fn scalars_json(s: &BTreeMap<String, Summary>, all: bool) -> serde_json::Value {
     serde_json::Value::Object(
         s.iter()
             .map(|(k, v)| {
@@ -303,13 +303,13 @@ pub fn scalars_json(s: &BTreeMap<String, Summary>, all: bool) -> serde_json::Val
     )
 }
 
-pub use guild_format::fsutil::tilde;
-pub use guild_format::run::opref::quote as shell_quote;
-pub use guild_project::op::cmd::command_line;
+pub(crate) use guild_format::fsutil::tilde;
+pub(crate) use guild_format::run::opref::quote as shell_quote;
+pub(crate) use guild_project::op::cmd::command_line;
 
 /// `--help-op` as Guild prints it: usage, description, flags with their
 /// defaults and choices.
-pub fn help_op(op: &guild_project::op::OpDef) -> String {
+pub(crate) fn help_op(op: &guild_project::op::OpDef) -> String {
     let mut s = format!("Usage: guild run [OPTIONS] {} [FLAG]...\n\n", op.name);
     let desc = op.description.trim();
     if !desc.is_empty() {
@@ -327,7 +327,7 @@ pub fn help_op(op: &guild_project::op::OpDef) -> String {
 
 /// An attr's value as `runs info` shows it (Guild's `format_attr`): text
 /// as is, scalars encoded, lists and mappings as indented lines.
-pub fn attr_text(v: &serde_yaml_ng::Value) -> String {
+pub(crate) fn attr_text(v: &serde_yaml_ng::Value) -> String {
     use serde_yaml_ng::Value;
     match v {
         Value::Null => String::new(),
@@ -354,7 +354,7 @@ pub fn attr_text(v: &serde_yaml_ng::Value) -> String {
 
 /// `run --test-sourcecode`, as Guild prints it: paths relative to the
 /// directory the command was started in (`cwd`), directories with `/`.
-pub fn sourcecode_test(t: &guild_project::op::source::Test, cwd: &std::path::Path) -> String {
+pub(crate) fn sourcecode_test(t: &guild_project::op::source::Test, cwd: &std::path::Path) -> String {
     let rel = |p: &std::path::Path| guild_format::fsutil::relative_path(p, cwd);
     let from = rel(&t.from);
     let mut s = if from.as_os_str().is_empty() || from == std::path::Path::new(".") {
@@ -383,7 +383,7 @@ pub fn sourcecode_test(t: &guild_project::op::source::Test, cwd: &std::path::Pat
 }
 
 /// The flag list of `--help-op` and `guild help`, each line indented.
-pub fn flags_help(defs: &[guild_project::op::flags::FlagDef], indent: &str) -> String {
+pub(crate) fn flags_help(defs: &[guild_project::op::flags::FlagDef], indent: &str) -> String {
     let mut defs: Vec<&guild_project::op::flags::FlagDef> = defs.iter().collect();
     // By name; flags made for dependencies last, as Guild lists them.
     defs.sort_by(|a, b| (a.generated, &a.name).cmp(&(b.generated, &b.name)));
@@ -447,7 +447,7 @@ pub fn flags_help(defs: &[guild_project::op::flags::FlagDef], indent: &str) -> S
 }
 
 /// `--print-trials`: a table of the flags of each trial.
-pub fn trials_table(trials: &[serde_yaml_ng::Mapping]) -> String {
+pub(crate) fn trials_table(trials: &[serde_yaml_ng::Mapping]) -> String {
     let mut names: Vec<String> = trials
         .iter()
         .flat_map(|t| t.keys().filter_map(|k| k.as_str().map(String::from)))
@@ -472,7 +472,7 @@ pub fn trials_table(trials: &[serde_yaml_ng::Mapping]) -> String {
 }
 
 /// A `guild logs` line: stream, UTC time with milliseconds, text.
-pub fn log_line(ms: u64, stream: u8, line: &str) -> String {
+pub(crate) fn log_line(ms: u64, stream: u8, line: &str) -> String {
     format!("[{}] [{}] {line}", stream_name(stream), log_time(ms))
 }
 
@@ -496,7 +496,7 @@ fn stream_name(stream: u8) -> &'static str {
 
 /// A line of `logs --json`: its stream, UTC time (as the text form) and
 /// text.
-pub fn log_json(ms: u64, stream: u8, line: &str, truncated: bool) -> serde_json::Value {
+pub(crate) fn log_json(ms: u64, stream: u8, line: &str, truncated: bool) -> serde_json::Value {
     let mut v = serde_json::json!({
         "stream": stream_name(stream),
         "time": log_time(ms),
@@ -509,14 +509,14 @@ pub fn log_json(ms: u64, stream: u8, line: &str, truncated: bool) -> serde_json:
 }
 
 /// Each line of `text` with `prefix` before it.
-pub fn indented(text: &str, prefix: &str) -> String {
+pub(crate) fn indented(text: &str, prefix: &str) -> String {
     text.lines().map(|l| format!("{prefix}{l}\n")).collect()
 }
 
-pub use crate::api::table::cell_csv;
+pub(crate) use crate::api::table::cell_csv;
 
 /// A compare cell as Guild's compare table shows it.
-pub fn cell_table(c: &Cell) -> String {
+pub(crate) fn cell_table(c: &Cell) -> String {
     match c {
         // Guild's `format_flag(v, truncate_floats=6)`: the YAML form with
         // at most 6 decimals, cut, not rounded (`1.0e-07`, `0.699999`).
@@ -548,7 +548,7 @@ fn truncate_decimals(s: &str, n: usize) -> String {
     out
 }
 
-pub fn cell_json(c: &Cell) -> serde_json::Value {
+pub(crate) fn cell_json(c: &Cell) -> serde_json::Value {
     match c {
         Cell::Empty => serde_json::Value::Null,
         Cell::Str(s) => s.clone().into(),
@@ -558,7 +558,7 @@ pub fn cell_json(c: &Cell) -> serde_json::Value {
     }
 }
 
-pub fn compare_json(header: &[String], rows: &[Row]) -> serde_json::Value {
+pub(crate) fn compare_json(header: &[String], rows: &[Row]) -> serde_json::Value {
     rows.iter()
         .map(|r| {
             serde_json::Value::Object(
@@ -571,7 +571,7 @@ pub fn compare_json(header: &[String], rows: &[Row]) -> serde_json::Value {
         .collect()
 }
 
-pub fn compare_csv(header: &[String], rows: &[Row]) -> String {
+pub(crate) fn compare_csv(header: &[String], rows: &[Row]) -> String {
     if header.is_empty() {
         return String::new();
     }
@@ -592,7 +592,7 @@ pub fn compare_csv(header: &[String], rows: &[Row]) -> String {
     w
 }
 
-pub fn compare_table(header: &[String], rows: &[Row]) -> String {
+pub(crate) fn compare_table(header: &[String], rows: &[Row]) -> String {
     if header.is_empty() {
         return String::new();
     }
@@ -623,7 +623,7 @@ fn csv_field(s: &str) -> String {
 }
 
 /// `status`/`history` rows (header first) and the same as JSON.
-pub fn experiments(
+pub(crate) fn experiments(
     exps: &[Experiment],
     costs: &[Option<f64>],
 ) -> (Vec<Vec<String>>, serde_json::Value) {
@@ -685,7 +685,7 @@ pub fn experiments(
 
 /// A run attribute as `guild select --attr` prints it: Guild's formatted
 /// run fields first, else the raw attr as YAML.
-pub fn select_attr(r: &RunInfo, name: &str) -> guild_format::error::Result<String> {
+pub(crate) fn select_attr(r: &RunInfo, name: &str) -> guild_format::error::Result<String> {
     let opref = r.opref.as_deref();
     let formatted = match name {
         "id" => Some(r.run.id.clone()),
@@ -719,7 +719,7 @@ pub fn select_attr(r: &RunInfo, name: &str) -> guild_format::error::Result<Strin
 }
 
 /// `run --print-env`: `NAME=value` lines, values shell-quoted.
-pub fn env_lines(env: &[(String, String)]) -> String {
+pub(crate) fn env_lines(env: &[(String, String)]) -> String {
     env.iter()
         .map(|(k, v)| {
             if v.is_empty() {
@@ -734,7 +734,7 @@ pub fn env_lines(env: &[(String, String)]) -> String {
 
 /// `run --needed` skipping: the runs that already match, as Guild lists
 /// them.
-pub fn needed_skip(matching: &[RunInfo]) -> String {
+pub(crate) fn needed_skip(matching: &[RunInfo]) -> String {
     let rows: Vec<Vec<String>> = matching
         .iter()
         .map(|r| {
@@ -754,7 +754,7 @@ pub fn needed_skip(matching: &[RunInfo]) -> String {
 }
 
 /// `guild remotes`: name, type and description, as Guild 0.9 prints them.
-pub fn remotes_table(remotes: &[crate::api::remotes::Remote]) -> String {
+pub(crate) fn remotes_table(remotes: &[crate::api::remotes::Remote]) -> String {
     let w1 = remotes.iter().map(|r| r.name.len()).max().unwrap_or(0);
     let w2 = remotes
         .iter()
@@ -777,7 +777,7 @@ pub fn remotes_table(remotes: &[crate::api::remotes::Remote]) -> String {
 
 /// `guild remotes --json`: each remote's name, type and description, and
 /// what a program needs to plan a Slurm submission.
-pub fn remotes_json(remotes: &[crate::api::remotes::Remote]) -> serde_json::Value {
+pub(crate) fn remotes_json(remotes: &[crate::api::remotes::Remote]) -> serde_json::Value {
     use crate::api::remotes::Kind;
     serde_json::Value::Array(
         remotes
@@ -801,7 +801,7 @@ pub fn remotes_json(remotes: &[crate::api::remotes::Remote]) -> serde_json::Valu
 
 /// `guild remote status`: what the remote has, a `key: value` line each,
 /// problems worded with their fix.
-pub fn remote_status(st: &crate::api::remotes::RemoteStatus) -> String {
+pub(crate) fn remote_status(st: &crate::api::remotes::RemoteStatus) -> String {
     use crate::api::remotes::Kind;
     let p = &st.probe;
     let (address, slurm) = match &st.remote.kind {
@@ -868,7 +868,7 @@ pub fn remote_status(st: &crate::api::remotes::RemoteStatus) -> String {
 }
 
 /// What a merge will copy, and (with --preview) what it skips and why.
-pub fn merge_preview(plan: &crate::api::merge::MergePlan, row: &str, full: bool) -> String {
+pub(crate) fn merge_preview(plan: &crate::api::merge::MergePlan, row: &str, full: bool) -> String {
     let mut out = if full {
         format!(
             "Merge will copy files from the following run to {}:\n",

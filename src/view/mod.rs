@@ -18,19 +18,19 @@ const UPLOT_LICENSE: &str = include_str!("../../assets/vendor/uplot/LICENSE");
 
 /// How to serve.
 #[derive(Debug, Clone)]
-pub struct Options {
-    pub host: String,
+pub(crate) struct Options {
+    pub(crate) host: String,
     /// 0: any free port.
-    pub port: u16,
+    pub(crate) port: u16,
     /// Label, tag, delete and restore from the page.
-    pub allow_edit: bool,
+    pub(crate) allow_edit: bool,
 }
 
 /// A view being served.
-pub struct Server {
+pub(crate) struct Server {
     http: Arc<tiny_http::Server>,
     /// The address to open (with the token when one is needed).
-    pub url: String,
+    pub(crate) url: String,
     guard: Arc<Guard>,
 }
 
@@ -85,7 +85,7 @@ fn allowed_hosts(host: &str, port: u16) -> Option<Vec<String>> {
 impl Server {
     /// Bind. Any address but loopback requires a token, given in the URL
     /// (as Jupyter does).
-    pub fn bind(opts: &Options) -> Result<Server> {
+    pub(crate) fn bind(opts: &Options) -> Result<Server> {
         let addr = if opts.host.contains(':') {
             format!("[{}]:{}", opts.host, opts.port)
         } else {
@@ -124,7 +124,7 @@ impl Server {
     }
 
     /// Answer requests until the process ends, a thread per request.
-    pub fn serve(&self, ctx: Arc<Context>) -> Result<()> {
+    pub(crate) fn serve(&self, ctx: Arc<Context>) -> Result<()> {
         loop {
             let req = match self.http.recv() {
                 Ok(r) => r,

@@ -11,6 +11,7 @@
 #   runs -a    `guild runs -a` with COUNT runs, warm
 #   capture    `guild run` of a Python script that writes CAPTURE_MB
 #              (default 50) megabytes of 100-byte lines, 1% of them scalars
+# ONLY=capture,run (names as above) times only those paths.
 # Run it on a fresh filesystem: bench/freshfs.sh bench/pair.sh OLD NEW
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 OLD_GUILD NEW_GUILD" >&2; exit 2; }
@@ -52,7 +53,10 @@ def t(cmd, home):
     subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    env=dict(os.environ, GUILD_HOME=home), check=True)
     return (time.perf_counter() - t0) * 1000
+only = [x for x in os.environ.get("ONLY", "").split(",") if x]
 def pair(name, args, warm=True, k=n):
+    if only and name not in only:
+        return
     a_home, b_home = os.path.join(w, "old"), os.path.join(w, "new")
     if warm:
         for b, h in ((old, a_home), (new, b_home)):

@@ -172,7 +172,11 @@ pub(crate) struct RowStyle {
 
 /// Rows of a run listing; an operation defined outside `cwd` (the
 /// command's directory, after `-C`) shows where it is, as in Guild.
-pub(crate) fn run_rows(runs: &[(usize, &RunInfo)], style: RowStyle, cwd: &Path) -> Vec<Vec<String>> {
+pub(crate) fn run_rows(
+    runs: &[(usize, &RunInfo)],
+    style: RowStyle,
+    cwd: &Path,
+) -> Vec<Vec<String>> {
     let cwd = cwd.to_string_lossy();
     runs.iter()
         .map(|(i, r)| {
@@ -354,7 +358,10 @@ pub(crate) fn attr_text(v: &serde_yaml_ng::Value) -> String {
 
 /// `run --test-sourcecode`, as Guild prints it: paths relative to the
 /// directory the command was started in (`cwd`), directories with `/`.
-pub(crate) fn sourcecode_test(t: &guild_project::op::source::Test, cwd: &std::path::Path) -> String {
+pub(crate) fn sourcecode_test(
+    t: &guild_project::op::source::Test,
+    cwd: &std::path::Path,
+) -> String {
     let rel = |p: &std::path::Path| guild_format::fsutil::relative_path(p, cwd);
     let from = rel(&t.from);
     let mut s = if from.as_os_str().is_empty() || from == std::path::Path::new(".") {

@@ -8,6 +8,7 @@ pub mod archive;
 pub mod check;
 pub mod comments;
 pub mod completion;
+pub mod datastores;
 pub mod diff;
 pub mod merge;
 pub mod programs;

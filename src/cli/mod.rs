@@ -6,6 +6,7 @@ mod cmd_archive;
 mod cmd_check;
 mod cmd_comment;
 mod cmd_completion;
+mod cmd_datastores;
 mod cmd_diff;
 mod cmd_merge;
 mod cmd_project;
@@ -228,6 +229,8 @@ pub(crate) enum Command {
     Remotes(cmd_project::RemotesArgs),
     /// Check a remote: reachable, its guild home, guild and Python there
     Remote(cmd_project::RemoteArgs),
+    /// Named, versioned, immutable data stored by content (create, list, info, delete, gc, verify)
+    Datastores(cmd_datastores::DatastoresArgs),
     /// Download a file resource into the resource cache
     #[command(
         long_about = "Download a file resource into the resource cache.\n\nURL (http, https or file) is downloaded into the guild home's resource cache and printed with its SHA-256 digest. A `url:` source in guild.yml with exactly the same URL then uses the cached file instead of downloading it.\n\nA file already in the cache is not downloaded again: delete it to download it anew. Verify the digest independently for anything you will execute."
@@ -744,6 +747,7 @@ pub(crate) fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Merge(a) => cmd_merge::merge(&ctx, a),
         Command::Publish(a) => cmd_publish::publish(&ctx, a),
         Command::Download { url } => cmd_project::download(&ctx, &url),
+        Command::Datastores(a) => cmd_datastores::main(&ctx, a),
         Command::Push(a) => cmd_project::push(&ctx, a),
         Command::Sync(a) => cmd_project::sync(&ctx, a),
         Command::RemoteStatus { runs } => cmd_project::here_status(&ctx, &runs),

@@ -10,7 +10,11 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
+mod datastores;
 mod info;
+pub(crate) use datastores::{
+    datastore_created, datastore_info, datastore_verified, datastores_table, size,
+};
 
 pub(crate) use info::{run_info_json, run_info_text};
 

@@ -14,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod datastore;
 pub mod error;
 pub mod fsutil;
 pub mod home;

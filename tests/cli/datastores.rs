@@ -128,3 +128,88 @@ fn walk_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// A tree of `n` files of about `size` bytes each, all different.
+fn tree(dir: &Path, n: usize, size: usize) {
+    for i in 0..n {
+        let sub = dir.join(format!("d{}", i % 10));
+        std::fs::create_dir_all(&sub).unwrap();
+        let mut body = format!("{} file {i}\n", dir.display()).into_bytes();
+        body.resize(size, b'x');
+        std::fs::write(sub.join(format!("f{i}.bin")), body).unwrap();
+    }
+}
+
+fn versions(e: &Env) -> Vec<serde_json::Value> {
+    let list: serde_json::Value =
+        serde_json::from_str(&e.ok(&["datastores", "--json"])).unwrap();
+    list.as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["versions"].as_array().unwrap().clone())
+        .collect()
+}
+
+#[test]
+fn a_create_killed_at_any_point_leaves_no_version_and_the_next_completes_it() {
+    let e = Env::new();
+    tree(&e.proj.join("big"), 3000, 20_000);
+    // Kill at growing delays (fsync on): each leaves no version, or a
+    // complete one; never a version whose objects are missing.
+    for ms in [5u64, 20, 60, 120, 250, 400] {
+        let mut child = e
+            .cmd(&["datastores", "create", "big", "big"])
+            .env_remove("GUILD_NO_FSYNC")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        for v in versions(&e) {
+            assert_eq!(v["files"], 3000, "a visible version is whole: {v}");
+        }
+        let o = e.run(&["datastores", "verify", "--json"]);
+        let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(got["changed"].as_array().unwrap().is_empty(), "no half-written object: {got}");
+        assert!(got["missing"].as_array().unwrap().is_empty(), "{got}");
+    }
+    let out = e.ok(&["datastores", "create", "big", "big", "--json"]);
+    let c: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(c["version"]["files"], 3000);
+    assert_eq!(versions(&e).len(), 1, "one version, whatever the kills left");
+    let gc: serde_json::Value =
+        serde_json::from_str(&e.ok(&["datastores", "gc", "--json"])).unwrap();
+    assert_eq!(gc["objects"], 0, "every stored object is the version's: {gc}");
+}
+
+#[test]
+fn gc_racing_creates_never_removes_what_a_version_needs() {
+    let e = Env::new();
+    for k in 0..4 {
+        tree(&e.proj.join(format!("t{k}")), 400, 5_000);
+    }
+    let creates: Vec<_> = (0..4)
+        .map(|k| {
+            e.cmd(&["datastores", "create", &format!("ds{k}"), &format!("t{k}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for _ in 0..6 {
+        e.ok(&["datastores", "gc"]);
+    }
+    for c in creates {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    e.ok(&["datastores", "gc"]);
+    let o = e.run(&["datastores", "verify", "--json"]);
+    let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(o.status.success(), "{got}");
+    assert_eq!(versions(&e).len(), 4);
+    assert_eq!(got["objects"], 1600, "{got}");
+}

@@ -11,6 +11,9 @@ From a notebook, Guild AI's API::
     from guild import ipy
     ipy.runs().compare()                    # a pandas DataFrame (or a list of dicts)
 
+Grid.ai's datastores: ``guild.Datastore(name, source).upload()`` and
+``guild.list_datastores()``.
+
 And Grid.ai's SDK, on local runs and the remotes of the user config::
 
     from guild import Run
@@ -33,11 +36,8 @@ _LAZY = {
     "find_guild_bin": "guild._find",
     "GuildNotFound": "guild._find",
     "GuildError": "guild._cli",
-}
-
-_LATER = {
-    "Datastore": "datastores",
-    "list_datastores": "datastores",
+    "Datastore": "guild._datastore",
+    "list_datastores": "guild._datastore",
 }
 
 
@@ -47,11 +47,6 @@ def __getattr__(name):
         import importlib
 
         return getattr(importlib.import_module(mod), name)
-    if name in _LATER:
-        raise AttributeError(
-            "guild.%s is not available in this version: %s are not supported yet"
-            % (name, _LATER[name])
-        )
     raise AttributeError("module 'guild' has no attribute %r" % name)
 
 
@@ -70,4 +65,6 @@ __all__ = [
     "list_runs",
     "find_guild_bin",
     "GuildError",
+    "Datastore",
+    "list_datastores",
 ]

@@ -94,6 +94,23 @@ def test_import_guild_stays_light():
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
-def test_datastores_say_they_are_not_there_yet():
-    with pytest.raises(AttributeError, match="not supported yet"):
-        guild.Datastore
+def test_datastores_upload_version_list_and_delete(project):
+    data = project / "data"
+    (data / "sub").mkdir(parents=True)
+    (data / "a.csv").write_text("x\n1\n")
+    (data / "sub" / "b.csv").write_text("x\n2\n")
+    ds = guild.Datastore(name="mnist", source=str(data)).upload()
+    assert (ds.version, ds.files) == (1, 2)
+    assert ds.size == 8 and ds.snapshot_status == "succeeded"
+    # Unchanged: the same version; changed: the next.
+    assert guild.Datastore(name="mnist", source=str(data)).upload().version == 1
+    (data / "a.csv").write_text("x\n1\n3\n")
+    assert guild.Datastore(name="mnist", source=str(data)).upload().version == 2
+    assert [str(d) for d in guild.list_datastores()] == ["mnist:1", "mnist:2"]
+    assert guild.Datastore(name="mnist", version=1).files == 2
+    guild.Datastore(name="mnist", version=1).delete()
+    assert [str(d) for d in guild.list_datastores()] == ["mnist:2"]
+    with pytest.raises(guild.GuildError, match="has no version 1"):
+        guild.Datastore(name="mnist", version=1).size
+    with pytest.raises(guild.GuildError, match="not supported yet"):
+        guild.Datastore(name="x", source=str(data), cluster_id="hpc")

@@ -213,6 +213,49 @@ pub struct RunOptions {
     /// Set an environment variable for the run, NAME=VALUE (repeatable; recorded in the run's env)
     #[arg(long = "env", value_name = "NAME=VALUE")]
     pub env: Vec<String>,
+    /// Mount a datastore read-only in the run at DIR (default
+    /// datastores/NAME); no VERSION: the latest (repeatable)
+    #[arg(long = "datastore", value_name = "NAME[:VERSION][=DIR]")]
+    pub datastores: Vec<String>,
+    /// Grid's spelling: the datastore to mount
+    #[arg(long = "datastore_name", value_name = "NAME")]
+    pub datastore_name: Option<String>,
+    /// Grid's spelling: its version (default: the latest)
+    #[arg(
+        long = "datastore_version",
+        value_name = "VERSION",
+        requires = "datastore_name"
+    )]
+    pub datastore_version: Option<u32>,
+    /// Grid's spelling: where it is mounted in the run
+    #[arg(
+        long = "datastore_mount_dir",
+        value_name = "DIR",
+        requires = "datastore_name"
+    )]
+    pub datastore_mount_dir: Option<String>,
+}
+
+impl RunOptions {
+    /// The datastores to mount, both spellings, checked.
+    fn mounts(&self) -> Result<Vec<op::DatastoreMount>> {
+        let mut out: Vec<op::DatastoreMount> = self
+            .datastores
+            .iter()
+            .map(|s| op::DatastoreMount::parse(s))
+            .collect::<Result<_>>()?;
+        if let Some(name) = &self.datastore_name {
+            let mut spec = name.clone();
+            if let Some(v) = self.datastore_version {
+                spec = format!("{spec}:{v}");
+            }
+            if let Some(d) = &self.datastore_mount_dir {
+                spec = format!("{spec}={d}");
+            }
+            out.push(op::DatastoreMount::parse(&spec)?);
+        }
+        Ok(out)
+    }
 }
 
 /// How a sweep runs, as `guild run` parses it (flattened into its
@@ -485,6 +528,12 @@ fn prepare(ctx: &Context, a: &RunRequest) -> Result<Prepared> {
     for kv in &a.run.env {
         let (k, v) = parse_env(kv)?;
         op.cmd_env.insert(k.into(), v.into());
+    }
+    op.datastores = a.run.mounts()?;
+    if !op.datastores.is_empty() && a.place.remote().is_some() {
+        return Err(Error::user(
+            "--datastore cannot be used with --remote yet: datastores are mounted in runs on this machine",
+        ));
     }
     if let Some(devices) = a.gpus.visible() {
         op.cmd_env

@@ -141,8 +141,7 @@ fn tree(dir: &Path, n: usize, size: usize) {
 }
 
 fn versions(e: &Env) -> Vec<serde_json::Value> {
-    let list: serde_json::Value =
-        serde_json::from_str(&e.ok(&["datastores", "--json"])).unwrap();
+    let list: serde_json::Value = serde_json::from_str(&e.ok(&["datastores", "--json"])).unwrap();
     list.as_array()
         .unwrap()
         .iter()
@@ -172,16 +171,26 @@ fn a_create_killed_at_any_point_leaves_no_version_and_the_next_completes_it() {
         }
         let o = e.run(&["datastores", "verify", "--json"]);
         let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        assert!(got["changed"].as_array().unwrap().is_empty(), "no half-written object: {got}");
+        assert!(
+            got["changed"].as_array().unwrap().is_empty(),
+            "no half-written object: {got}"
+        );
         assert!(got["missing"].as_array().unwrap().is_empty(), "{got}");
     }
     let out = e.ok(&["datastores", "create", "big", "big", "--json"]);
     let c: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(c["version"]["files"], 3000);
-    assert_eq!(versions(&e).len(), 1, "one version, whatever the kills left");
+    assert_eq!(
+        versions(&e).len(),
+        1,
+        "one version, whatever the kills left"
+    );
     let gc: serde_json::Value =
         serde_json::from_str(&e.ok(&["datastores", "gc", "--json"])).unwrap();
-    assert_eq!(gc["objects"], 0, "every stored object is the version's: {gc}");
+    assert_eq!(
+        gc["objects"], 0,
+        "every stored object is the version's: {gc}"
+    );
 }
 
 #[test]
@@ -212,4 +221,118 @@ fn gc_racing_creates_never_removes_what_a_version_needs() {
     assert!(o.status.success(), "{got}");
     assert_eq!(versions(&e).len(), 4);
     assert_eq!(got["objects"], 1600, "{got}");
+}
+
+#[test]
+fn runs_mount_a_version_read_only_without_copying_it() {
+    let e = Env::new();
+    data(&e);
+    e.ok(&["datastores", "create", "mnist", "data"]);
+    std::fs::write(
+        e.proj.join("read.py"),
+        "print(open('datastores/mnist/train.csv').read().splitlines()[1])\n",
+    )
+    .unwrap();
+    let out = e.ok(&["run", "read.py", "--datastore", "mnist", "-y"]);
+    assert!(out.contains("1,2"), "{out}");
+    let run = e.run_dirs().pop().unwrap();
+    let attr = std::fs::read_to_string(run.join(".guild/attrs/datastores")).unwrap();
+    assert!(
+        attr.contains("name: mnist") && attr.contains("version: 1"),
+        "{attr}"
+    );
+    let mount = run.join("datastores/mnist");
+    assert!(mount.symlink_metadata().unwrap().file_type().is_symlink());
+    // Grid's spelling, a version and a mount dir; a sweep of three trials
+    // shares one tree.
+    std::fs::write(e.proj.join("data/train.csv"), "x,y\n7,8\n").unwrap();
+    e.ok(&["datastores", "create", "mnist", "data"]);
+    std::fs::write(
+        e.proj.join("sweep.py"),
+        "lr = 0.1\nprint(lr, open('input/train.csv').read().splitlines()[1])\n",
+    )
+    .unwrap();
+    let out = e.ok(&[
+        "run",
+        "sweep.py",
+        "lr=[0.1,0.2,0.3]",
+        "--datastore_name",
+        "mnist",
+        "--datastore_version",
+        "1",
+        "--datastore_mount_dir",
+        "input",
+        "-y",
+    ]);
+    assert_eq!(out.matches("1,2").count(), 3, "{out}");
+    let trees = std::fs::read_dir(e.home.join("datastores/trees"))
+        .unwrap()
+        .count();
+    assert_eq!(
+        trees, 1,
+        "one tree for version 1, however many runs mount it"
+    );
+    // The data cannot be changed through a mount (an unprivileged user;
+    // root bypasses file modes).
+    if Path::new("/usr/bin/setpriv").exists() {
+        // The user can reach and read the data (so a refused write is the
+        // data's own protection, not a closed parent directory).
+        for d in mount
+            .ancestors()
+            .skip(1)
+            .take_while(|d| d.starts_with(e.home.parent().unwrap()))
+        {
+            let mode = std::fs::metadata(d).unwrap().permissions().mode();
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode | 0o755)).unwrap();
+        }
+        let tmp_root = e.home.parent().unwrap();
+        for d in [
+            tmp_root,
+            &e.home.join("datastores"),
+            &e.home.join("datastores/trees"),
+        ] {
+            let mode = std::fs::metadata(d).unwrap().permissions().mode();
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode | 0o755)).unwrap();
+        }
+        let target = mount.join("train.csv");
+        let o = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
+            .arg(&target)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let o = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "sh",
+                "-c",
+            ])
+            .arg(format!("echo changed > '{}'", target.display()))
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "a write into the mount succeeded");
+        let o = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "sh",
+                "-c",
+            ])
+            .arg(format!("touch '{}'", mount.join("new.txt").display()))
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "a file was added to the mount");
+    }
+    // In use: delete is refused without --force.
+    let o = e.run(&["datastores", "delete", "mnist:1", "-y"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("is used by"), "{err}");
+    // A missing version is named before anything is staged.
+    let before = e.run_dirs().len();
+    let o = e.run(&["run", "read.py", "--datastore", "mnist:7", "-y"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("has no version 7"));
+    assert_eq!(e.run_dirs().len(), before);
 }

@@ -464,6 +464,74 @@ impl Store {
         Ok(written)
     }
 
+    /// The read-only tree of a version's files (links to its objects), built
+    /// once per version under `trees/MANIFEST` and shared by every run
+    /// that mounts it: a mount is one link to it, never a copy.
+    pub fn materialize(&self, v: &Version) -> Result<PathBuf> {
+        let dest = self.root.join("trees").join(&v.manifest);
+        if dest.is_dir() {
+            return Ok(dest);
+        }
+        let _lock = self.lock(false)?;
+        let entries = self.manifest(v)?;
+        let tmp = self
+            .root
+            .join("trees")
+            .join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
+        fsutil::create_dir_all(&tmp)?;
+        let mut dirs = vec![tmp.clone()];
+        for e in &entries {
+            let rel = Path::new(&e.path);
+            if rel.is_absolute()
+                || rel
+                    .components()
+                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(Error::user(format!(
+                    "datastore {}:{} names a path outside it ({}); `guild datastores verify` checks the store",
+                    v.name, v.version, e.path
+                )));
+            }
+            let path = tmp.join(rel);
+            if let Some(parent) = path.parent() {
+                if !parent.is_dir() {
+                    fsutil::create_dir_all(parent)?;
+                    dirs.push(parent.to_path_buf());
+                }
+            }
+            match (&e.link, &e.digest) {
+                (Some(target), _) => std::os::unix::fs::symlink(target, &path)
+                    .map_err(|err| Error::io("linking", &path, err))?,
+                (None, Some(d)) => {
+                    std::fs::hard_link(self.object_path(d), &path).map_err(|err| {
+                        Error::io("linking (run `guild datastores verify`)", &path, err)
+                    })?
+                }
+                (None, None) => {}
+            }
+        }
+        // Directories read-only too: nothing can be added or removed.
+        for d in walkdir::WalkDir::new(&tmp)
+            .contents_first(true)
+            .into_iter()
+            .flatten()
+        {
+            if d.file_type().is_dir() {
+                let _ = std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o555));
+            }
+        }
+        let _ = dirs;
+        match std::fs::rename(&tmp, &dest) {
+            Ok(()) => Ok(dest),
+            // Another run built it first: use theirs.
+            Err(_) if dest.is_dir() => {
+                let _ = make_writable_and_remove(&tmp);
+                Ok(dest)
+            }
+            Err(err) => Err(Error::io("placing", &dest, err)),
+        }
+    }
+
     /// Delete version `version` of `name` (None: every version). Its objects
     /// stay until `gc`.
     pub fn delete(&self, name: &str, version: Option<u32>) -> Result<Vec<Version>> {
@@ -605,6 +673,16 @@ impl Store {
             missing: missing.into_iter().collect(),
         })
     }
+}
+
+/// Remove a read-only tree.
+fn make_writable_and_remove(dir: &Path) -> std::io::Result<()> {
+    for d in walkdir::WalkDir::new(dir).into_iter().flatten() {
+        if d.file_type().is_dir() {
+            let _ = std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755));
+        }
+    }
+    std::fs::remove_dir_all(dir)
 }
 
 /// What `gc` removed.

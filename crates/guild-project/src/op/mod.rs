@@ -26,6 +26,44 @@ use guild_format::run::Opref;
 use serde_yaml_ng::{Mapping, Value};
 use std::path::{Path, PathBuf};
 
+/// A datastore a run mounts: `NAME[:VERSION]` (no version: the latest when
+/// the run is staged) and the directory in the run it appears at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatastoreMount {
+    /// `NAME` or `NAME:VERSION`.
+    pub spec: String,
+    /// Where in the run directory (relative; default `datastores/NAME`).
+    pub dir: String,
+}
+
+impl DatastoreMount {
+    /// Parse `NAME[:VERSION][=DIR]`, checked.
+    pub fn parse(s: &str) -> Result<DatastoreMount> {
+        let (spec, dir) = match s.split_once('=') {
+            Some((a, b)) => (a, Some(b.to_string())),
+            None => (s, None),
+        };
+        let (name, _) = guild_format::datastore::parse_ref(spec)?;
+        let dir = dir.unwrap_or_else(|| format!("datastores/{name}"));
+        let rel = Path::new(&dir);
+        if dir.is_empty()
+            || rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(Error::user(format!(
+                "invalid datastore mount directory '{}': give a path inside the run (relative, no '..')",
+                guild_format::text::escape(&dir)
+            )));
+        }
+        Ok(DatastoreMount {
+            spec: spec.to_string(),
+            dir,
+        })
+    }
+}
+
 /// An operation resolved for running: a guild.yml operation or a script.
 #[derive(Debug, Clone)]
 pub struct OpDef {
@@ -65,6 +103,8 @@ pub struct OpDef {
     pub(crate) python_path: Vec<String>,
     /// `requires` entries as written in guild.yml.
     pub(crate) requires: Vec<deps::Require>,
+    /// Datastores the run mounts (`--datastore NAME[:VERSION][=DIR]`).
+    pub datastores: Vec<DatastoreMount>,
     /// `steps` of a pipeline operation.
     pub(crate) steps: Option<Vec<steps::StepSpec>>,
     /// The `main` module, when neither the source code nor the project has
@@ -104,6 +144,7 @@ impl OpDef {
             python_path: Vec::new(),
             requires: Vec::new(),
             steps: None,
+            datastores: Vec::new(),
             main_missing: None,
             optimizers: Vec::new(),
             run_attrs: Mapping::new(),

@@ -294,6 +294,9 @@ pub fn stage_unpublished(home: &Home, req: StageRequest) -> Result<Staged> {
     }
 
     let mut entries = sourcecode(home, &req, &run, &mut attrs)?;
+    if !op.datastores.is_empty() {
+        attrs.push(("datastores", mount_datastores(home, &op.datastores, &run)?));
+    }
     let (dep_entries, deps_attr) =
         op::deps::apply(&run, &final_run.dir, &req.deps, req.quiet, req.report)?;
     entries.extend(dep_entries);
@@ -516,6 +519,37 @@ fn sourcecode(
         }
     }
     Ok(entries)
+}
+
+/// Mount each datastore into `run`: its version resolved now (the latest
+/// when none is given), its read-only tree built once per version, and one
+/// link to it at the mount directory. Returns the `datastores` attr.
+fn mount_datastores(home: &Home, mounts: &[op::DatastoreMount], run: &Run) -> Result<Value> {
+    let store = guild_format::datastore::Store::of(home);
+    let mut out = Vec::new();
+    for m in mounts {
+        let (name, version) = guild_format::datastore::parse_ref(&m.spec)?;
+        let v = store.find(&name, version)?;
+        let tree = store.materialize(&v)?;
+        let at = run.dir.join(&m.dir);
+        if at.symlink_metadata().is_ok() {
+            return Err(Error::user(format!(
+                "cannot mount datastore {}:{} at {}: the run already has that path; give another with NAME=DIR",
+                v.name, v.version, m.dir
+            )));
+        }
+        if let Some(parent) = at.parent() {
+            fsutil::create_dir_all(parent)?;
+        }
+        std::os::unix::fs::symlink(&tree, &at).map_err(|e| Error::io("mounting", &at, e))?;
+        let mut e = Mapping::new();
+        e.insert("name".into(), v.name.clone().into());
+        e.insert("version".into(), Value::from(v.version));
+        e.insert("manifest".into(), v.manifest.clone().into());
+        e.insert("mount".into(), m.dir.clone().into());
+        out.push(Value::Mapping(e));
+    }
+    Ok(Value::Sequence(out))
 }
 
 /// Complete a staged batch run: its sweep `attrs` and its proto (`proto`,

@@ -353,37 +353,15 @@ impl Store {
                 _ => todo.push(i),
             }
         }
-        let threads = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .min(8);
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let results: Vec<Result<Vec<Hashed>>> = std::thread::scope(|sc| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    sc.spawn(|| {
-                        let mut out = Vec::new();
-                        loop {
-                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(&i) = todo.get(k) else { break };
-                            let src = root.join(&scanned[i].rel);
-                            let (digest, staged) = self.hash_into(&src, &tmp)?;
-                            out.push((i, digest, staged));
-                        }
-                        Ok(out)
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::user("a hashing thread failed")))
-                })
-                .collect()
-        });
+        let results: Vec<Result<Hashed>> = parallel(&todo, |&i| {
+            let src = root.join(&scanned[i].rel);
+            let (digest, staged) = self.hash_into(&src, &tmp)?;
+            Ok((i, digest, staged))
+        })?;
         let mut staged: Vec<(PathBuf, String)> = Vec::new();
         for r in results {
-            for (i, digest, tmpfile) in r? {
+            {
+                let (i, digest, tmpfile) = r?;
                 cache.put(scanned[i].key, &digest);
                 if let Some(t) = tmpfile {
                     staged.push((t, digest.clone()));
@@ -625,33 +603,12 @@ impl Store {
                 ));
             }
         }
-        let threads = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .min(8);
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let changed: Vec<String> = std::thread::scope(|sc| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    sc.spawn(|| {
-                        let mut bad = Vec::new();
-                        loop {
-                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some((digest, path)) = objects.get(k) else {
-                                break;
-                            };
-                            if hash_file(path).as_deref() != Some(digest.as_str()) {
-                                bad.push(digest.clone());
-                            }
-                        }
-                        bad
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
-                .collect()
-        });
+        let changed: Vec<String> = parallel(&objects, |(digest, path)| {
+            (hash_file(path).as_deref() != Some(digest.as_str())).then(|| digest.clone())
+        })?
+        .into_iter()
+        .flatten()
+        .collect();
         let present: HashSet<&str> = objects.iter().map(|(d, _)| d.as_str()).collect();
         let mut missing = BTreeMap::new();
         for name in self.names()? {
@@ -708,6 +665,40 @@ pub struct Verified {
     /// Objects a version needs that are not in the store (digest, and
     /// the first `NAME:VERSION PATH` that needs it).
     pub missing: Vec<(String, String)>,
+}
+
+/// `f` over `items` on up to 8 threads (the store's hashing is CPU and
+/// I/O bound alike); the results in no particular order. A worker that
+/// panicked is an error, never a silently shorter list.
+fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Result<Vec<R>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8)
+        .min(items.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|sc| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                sc.spawn(|| {
+                    let mut out = Vec::new();
+                    while let Some(item) =
+                        items.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                    {
+                        out.push(f(item));
+                    }
+                    out
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(items.len());
+        for h in handles {
+            all.extend(
+                h.join()
+                    .map_err(|_| Error::user("a datastore worker thread failed"))?,
+            );
+        }
+        Ok(all)
+    })
 }
 
 /// The BLAKE3 digest of a file's content.

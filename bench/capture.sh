@@ -10,22 +10,7 @@ GUILD_MB="${GUILD_MB:-20}"
 N="${N:-5}"
 W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/proj" "$W/gh" "$W/gh-py"
-cat > "$W/proj/gen.py" <<'PY'
-import os, sys
-mb = int(os.environ.get("GEN_MB", "200"))
-lines = []
-for i in range(10486):  # ~1 MiB of 100-byte lines
-    if i % 100 == 0:
-        s = "loss: 0.%s" % ("%d" % (i + 1)).rjust(89, "1")
-    else:
-        s = ("epoch 1 batch %d " % i).ljust(99, "x")
-    lines.append(s + "\n")
-block = "".join(lines).encode()
-out = sys.stdout.buffer
-for _ in range(mb * 1024 * 1024 // len(block)):
-    out.write(block)
-    out.flush()
-PY
+write_gen_py "$W/proj/gen.py"
 cd "$W/proj"
 PY=$(dirname "$GUILD_PY")/python
 export GUILD_PYTHON_EXE="$PY" NO_PIP_FREEZE=1

@@ -83,3 +83,24 @@ for i in range(have, n):
 PY
   sync
 }
+# write_gen_py FILE: a Python script that writes $GEN_MB (default 200)
+# megabytes of 100-byte lines in 1 MiB writes, 1% of them scalar lines
+# (`loss: 0.5...`): the output the capture benchmarks run.
+write_gen_py() {
+  cat > "$1" <<'PY'
+import os, sys
+mb = int(os.environ.get("GEN_MB", "200"))
+lines = []
+for i in range(10486):  # ~1 MiB of 100-byte lines
+    if i % 100 == 0:
+        s = "loss: 0.%s" % ("%d" % (i + 1)).rjust(89, "1")
+    else:
+        s = ("epoch 1 batch %d " % i).ljust(99, "x")
+    lines.append(s + "\n")
+block = "".join(lines).encode()
+out = sys.stdout.buffer
+for _ in range(mb * 1024 * 1024 // len(block)):
+    out.write(block)
+    out.flush()
+PY
+}

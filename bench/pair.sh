@@ -9,7 +9,7 @@
 #   runs       `guild runs` with COUNT runs (default 10,000), warm
 #   runs info  `guild runs info` with COUNT runs, warm
 #   runs -a    `guild runs -a` with COUNT runs, warm
-#   capture    `guild run` of a Python script that writes CAPTURE_MB
+#   capture    `guild run` of a Python script that writes GEN_MB
 #              (default 50) megabytes of 100-byte lines, 1% of them scalars
 # ONLY=capture,run (names as above) times only those paths.
 # Run it on a fresh filesystem: bench/freshfs.sh bench/pair.sh OLD NEW
@@ -21,32 +21,19 @@ W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
 mkdir -p "$W/proj" "$W/old" "$W/new"
 printf '#!/bin/sh\necho "loss: 0.5"\n' > "$W/proj/t.sh"; chmod +x "$W/proj/t.sh"
 printf 'lr = 0.1\nprint("loss: %%s" %% lr)\n' > "$W/proj/t.py"
-cat > "$W/proj/gen.py" <<'GEN'
-import os, sys
-mb = int(os.environ.get("CAPTURE_MB", "50"))
-lines = []
-for i in range(10486):  # ~1 MiB of 100-byte lines
-    if i % 100 == 0:
-        s = "loss: 0.%s" % ("%d" % (i + 1)).rjust(89, "1")
-    else:
-        s = ("epoch 1 batch %d " % i).ljust(99, "x")
-    lines.append(s + "\n")
-block = "".join(lines).encode()
-for _ in range(mb * 1024 * 1024 // len(block)):
-    sys.stdout.buffer.write(block)
-    sys.stdout.buffer.flush()
-GEN
 cd "$W/proj"
 export NO_PIP_FREEZE=1
 # COUNT runs: one real run, copied with fresh ids and earlier start
 # times (common.sh's fill_runs, made with the old build).
 GUILD_RS="$OLD"; GUILD_PY="${GUILD_PY:-/bin/true}"
 source "$HERE/common.sh"
+write_gen_py "$W/proj/gen.py"
 fill_runs "$W/proj" t.sh "$W/old" "$COUNT"
 cp -a "$W/old/runs" "$W/new/"
 sync
 python3 - "$N" "$OLD" "$NEW" "$W" <<'PY'
 import os, statistics, subprocess, sys, time
+os.environ.setdefault("GEN_MB", "50")
 n, old, new, w = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 def t(cmd, home):
     t0 = time.perf_counter()

@@ -169,7 +169,7 @@ pub fn delete(ctx: &Context, spec: &str, force: bool, yes: bool) -> Result<Vec<V
         }
     }
     for v in &doomed {
-        store.delete(&v.name, Some(v.version))?;
+        store.delete(v)?;
     }
     Ok(doomed)
 }
@@ -184,30 +184,7 @@ pub fn verify(ctx: &Context) -> Result<Verified> {
     Store::of(&ctx.home).verify()
 }
 
-/// Run ids of the home by the datastore versions they mount (their
-/// `datastores` attr: a list of `{name, version, ...}`).
+/// Run ids of the home by the datastore versions they mount.
 fn runs_using(ctx: &Context) -> BTreeMap<(String, u32), Vec<String>> {
-    let mut out: BTreeMap<(String, u32), Vec<String>> = BTreeMap::new();
-    let Ok(rd) = std::fs::read_dir(ctx.home.runs_dir()) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let attr = e.path().join(".guild/attrs/datastores");
-        let Ok(text) = std::fs::read_to_string(&attr) else {
-            continue;
-        };
-        let Ok(serde_yaml_ng::Value::Sequence(items)) = serde_yaml_ng::from_str(&text) else {
-            continue;
-        };
-        for m in items {
-            let name = m.get("name").and_then(|v| v.as_str());
-            let version = m.get("version").and_then(|v| v.as_u64());
-            if let (Some(n), Some(v)) = (name, version) {
-                out.entry((n.to_string(), v as u32))
-                    .or_default()
-                    .push(e.file_name().to_string_lossy().into_owned());
-            }
-        }
-    }
-    out
+    datastore::runs_using(&ctx.home.runs_dir())
 }

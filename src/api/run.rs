@@ -435,7 +435,7 @@ impl Launched {
 /// step `a.mode` asks for and return what to show.
 pub fn run(ctx: &Context, a: &RunRequest) -> Result<Outcome> {
     match &a.what {
-        What::Start(spec) => start_existing(ctx, a, spec, &a.flags),
+        What::Start(spec) => start_existing(ctx, a, spec),
         What::Operation(_) | What::Proto(_) => new_run(ctx, a),
     }
 }
@@ -1465,12 +1465,8 @@ fn start_with(
 
 /// `--start`/`--restart RUN [FLAG=VAL...]`: run an existing run in place,
 /// with its recorded flags and any overrides.
-fn start_existing(
-    ctx: &Context,
-    a: &RunRequest,
-    spec: &str,
-    flag_strs: &[String],
-) -> Result<Outcome> {
+fn start_existing(ctx: &Context, a: &RunRequest, spec: &str) -> Result<Outcome> {
+    let flag_strs = &a.flags;
     // A run outside the home (`--run-dir`) is started by its path.
     let path = ctx.cwd.join(spec);
     let run = if spec.contains('/') && path.join(".guild/opref").is_file() {

@@ -119,8 +119,9 @@ pub(crate) fn main(ctx: &Ctx, a: DatastoresArgs) -> Result<i32> {
             }
         }
         DsCmd::Delete { spec, force, yes } => {
-            for v in api::datastores::delete(ctx, &spec, force, yes)? {
-                render::out(&format!("Deleted datastore {}:{}", v.name, v.version));
+            let deleted = api::datastores::delete(ctx, &spec, force, yes)?;
+            if !deleted.is_empty() {
+                render::out(&render::datastores_deleted(&deleted));
             }
         }
         DsCmd::Gc { json } => {
@@ -128,13 +129,7 @@ pub(crate) fn main(ctx: &Ctx, a: DatastoresArgs) -> Result<i32> {
             if json {
                 render::json(&serde_json::to_value(&gc).unwrap_or_default());
             } else {
-                render::out(&format!(
-                    "Removed {} object(s) ({}), {} manifest(s), {} partial file(s)",
-                    gc.objects,
-                    render::size(gc.bytes),
-                    gc.manifests,
-                    gc.partial
-                ));
+                render::out(&render::datastores_gc(&gc));
             }
         }
         DsCmd::Verify { json } => {

@@ -1,6 +1,6 @@
 //! `guild datastores`: the list, a version, a create, a verify.
 
-use crate::api::datastores::{Created, Info, Listed, Verified};
+use crate::api::datastores::{Created, Gc, Info, Listed, Verified, Version};
 
 /// A byte count as people read it (`1.2 MB`).
 pub(crate) fn size(bytes: u64) -> String {
@@ -115,4 +115,24 @@ pub(crate) fn datastore_verified(v: &Verified) -> String {
         out.push("All objects match their digests".into());
     }
     out.join("\n")
+}
+
+/// The versions a delete removed, one line each.
+pub(crate) fn datastores_deleted(deleted: &[Version]) -> String {
+    deleted
+        .iter()
+        .map(|v| format!("Deleted datastore {}:{}", v.name, v.version))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What gc removed.
+pub(crate) fn datastores_gc(gc: &Gc) -> String {
+    format!(
+        "Removed {} object(s) ({}), {} manifest(s), {} partial file(s)",
+        gc.objects,
+        size(gc.bytes),
+        gc.manifests,
+        gc.partial
+    )
 }

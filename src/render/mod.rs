@@ -13,7 +13,8 @@ use std::path::Path;
 mod datastores;
 mod info;
 pub(crate) use datastores::{
-    datastore_created, datastore_info, datastore_verified, datastores_table, size,
+    datastore_created, datastore_info, datastore_verified, datastores_deleted, datastores_gc,
+    datastores_table,
 };
 
 pub(crate) use info::{run_info_json, run_info_text};

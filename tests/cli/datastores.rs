@@ -295,44 +295,42 @@ fn runs_mount_a_version_read_only_without_copying_it() {
             std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode | 0o755)).unwrap();
         }
         let target = mount.join("train.csv");
-        let o = Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "cat"])
-            .arg(&target)
-            .output()
-            .unwrap();
+        let o = as_nobody(&format!("cat '{}'", target.display()));
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let o = Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "sh",
-                "-c",
-            ])
-            .arg(format!("echo changed > '{}'", target.display()))
-            .output()
-            .unwrap();
+        let o = as_nobody(&format!("echo changed > '{}'", target.display()));
         assert!(!o.status.success(), "a write into the mount succeeded");
-        let o = Command::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "sh",
-                "-c",
-            ])
-            .arg(format!("touch '{}'", mount.join("new.txt").display()))
-            .output()
-            .unwrap();
+        let o = as_nobody(&format!("touch '{}'", mount.join("new.txt").display()));
         assert!(!o.status.success(), "a file was added to the mount");
     }
     // In use: delete is refused without --force.
     let o = e.run(&["datastores", "delete", "mnist:1", "-y"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("is used by"), "{err}");
+    // Forced, then gc: the version's tree goes with its data.
+    e.ok(&["datastores", "delete", "mnist:1", "-y", "--force"]);
+    e.ok(&["datastores", "gc"]);
+    let trees = std::fs::read_dir(e.home.join("datastores/trees"))
+        .unwrap()
+        .count();
+    assert_eq!(trees, 0, "gc removes the trees of deleted versions");
     // A missing version is named before anything is staged.
     let before = e.run_dirs().len();
     let o = e.run(&["run", "read.py", "--datastore", "mnist:7", "-y"]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("has no version 7"));
     assert_eq!(e.run_dirs().len(), before);
+}
+
+/// `sh -c SCRIPT` as the unprivileged user nobody (root bypasses modes).
+fn as_nobody(script: &str) -> Output {
+    Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "sh",
+            "-c",
+            script,
+        ])
+        .output()
+        .unwrap()
 }

@@ -121,6 +121,13 @@ pub fn check_name(name: &str) -> Result<()> {
     }
 }
 
+/// A BLAKE3 digest as the store names things by it: 64 lowercase hex
+/// digits. Anything read from the store's files is checked before it
+/// becomes a path.
+fn is_digest(d: &str) -> bool {
+    d.len() == 64 && d.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 fn now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -198,7 +205,7 @@ impl Store {
                     e.path().display()
                 ))
             })?;
-            if v.version == n && v.name == name {
+            if v.version == n && v.name == name && is_digest(&v.manifest) {
                 out.push(v);
             }
         }
@@ -244,12 +251,56 @@ impl Store {
     pub fn manifest(&self, v: &Version) -> Result<Vec<Entry>> {
         let path = self.manifest_path(&v.manifest);
         let text = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
-        serde_json::from_slice(&text).map_err(|e| {
+        let entries: Vec<Entry> = serde_json::from_slice(&text).map_err(|e| {
             Error::user(format!(
                 "{} is not a datastore manifest ({e}); `guild datastores verify` checks the store",
                 path.display()
             ))
-        })
+        })?;
+        if let Some(bad) = entries
+            .iter()
+            .find(|e| e.digest.as_deref().is_some_and(|d| !is_digest(d)))
+        {
+            return Err(Error::user(format!(
+                "{} names '{}' for {}, which is not a digest; create the version again",
+                path.display(),
+                crate::text::escape(bad.digest.as_deref().unwrap_or_default()),
+                crate::text::escape(&bad.path)
+            )));
+        }
+        Ok(entries)
+    }
+
+    /// Every version of every datastore, with its files.
+    fn all_versions(&self) -> Result<Vec<(Version, Vec<Entry>)>> {
+        let mut out = Vec::new();
+        for name in self.names()? {
+            for v in self.versions(&name)? {
+                let entries = self.manifest(&v)?;
+                out.push((v, entries));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every stored object: its digest and path.
+    fn objects(&self) -> Vec<(String, PathBuf)> {
+        let mut out = Vec::new();
+        let odir = self.root.join("objects");
+        for sub in std::fs::read_dir(odir).into_iter().flatten().flatten() {
+            let prefix = sub.file_name().to_string_lossy().into_owned();
+            for e in std::fs::read_dir(sub.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                out.push((
+                    format!("{prefix}{}", e.file_name().to_string_lossy()),
+                    e.path(),
+                ));
+            }
+        }
+        out
     }
 
     /// Store `source` (a directory or a file) as the next version of
@@ -387,23 +438,11 @@ impl Store {
     /// Hash `src`; when the store lacks its content, copy it into `tmp`
     /// while hashing (one read) and return that copy too.
     fn hash_into(&self, src: &Path, tmp: &Path) -> Result<(String, Option<PathBuf>)> {
-        let mut f = std::fs::File::open(src).map_err(|e| Error::io("reading", src, e))?;
         let out_path = tmp.join(uuid::Uuid::new_v4().simple().to_string());
         let mut out =
             std::fs::File::create(&out_path).map_err(|e| Error::io("writing", &out_path, e))?;
-        let mut hasher = blake3::Hasher::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = f.read(&mut buf).map_err(|e| Error::io("reading", src, e))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])
-                .map_err(|e| Error::io("writing", &out_path, e))?;
-        }
+        let digest = hash_copy(src, Some((&mut out, &out_path)))?;
         drop(out);
-        let digest = hasher.finalize().to_hex().to_string();
         if self.object_path(&digest).exists() {
             let _ = std::fs::remove_file(&out_path);
             return Ok((digest, None));
@@ -457,7 +496,6 @@ impl Store {
             .join("trees")
             .join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
         fsutil::create_dir_all(&tmp)?;
-        let mut dirs = vec![tmp.clone()];
         for e in &entries {
             let rel = Path::new(&e.path);
             if rel.is_absolute()
@@ -474,7 +512,6 @@ impl Store {
             if let Some(parent) = path.parent() {
                 if !parent.is_dir() {
                     fsutil::create_dir_all(parent)?;
-                    dirs.push(parent.to_path_buf());
                 }
             }
             match (&e.link, &e.digest) {
@@ -498,7 +535,6 @@ impl Store {
                 let _ = std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o555));
             }
         }
-        let _ = dirs;
         match std::fs::rename(&tmp, &dest) {
             Ok(()) => Ok(dest),
             // Another run built it first: use theirs.
@@ -510,24 +546,14 @@ impl Store {
         }
     }
 
-    /// Delete version `version` of `name` (None: every version). Its objects
-    /// stay until `gc`.
-    pub fn delete(&self, name: &str, version: Option<u32>) -> Result<Vec<Version>> {
-        let gone: Vec<Version> = match version {
-            Some(_) => vec![self.find(name, version)?],
-            None => {
-                let all = self.versions(name)?;
-                if all.is_empty() {
-                    return Err(self.find(name, None).unwrap_err());
-                }
-                all
-            }
-        };
-        for v in &gone {
-            fsutil::remove_if_exists(&self.name_dir(name).join(format!("{}.json", v.version)))?;
-        }
-        let _ = std::fs::remove_dir(self.name_dir(name));
-        Ok(gone)
+    /// Delete version `v`. Its objects stay until `gc`.
+    pub fn delete(&self, v: &Version) -> Result<()> {
+        check_name(&v.name)?;
+        let dir = self.name_dir(&v.name);
+        fsutil::remove_if_exists(&dir.join(format!("{}.json", v.version)))?;
+        // The name goes with its last version.
+        let _ = std::fs::remove_dir(dir);
+        Ok(())
     }
 
     /// Remove what no version needs: manifests, objects, and what killed
@@ -536,15 +562,9 @@ impl Store {
         let _lock = self.lock(true)?;
         let mut keep_manifests = HashSet::new();
         let mut keep_objects = HashSet::new();
-        for name in self.names()? {
-            for v in self.versions(&name)? {
-                for e in self.manifest(&v)? {
-                    if let Some(d) = e.digest {
-                        keep_objects.insert(d);
-                    }
-                }
-                keep_manifests.insert(v.manifest);
-            }
+        for (v, entries) in self.all_versions()? {
+            keep_objects.extend(entries.into_iter().filter_map(|e| e.digest));
+            keep_manifests.insert(v.manifest);
         }
         let mut report = Gc::default();
         let mdir = self.root.join("manifests");
@@ -556,22 +576,31 @@ impl Store {
                 report.manifests += 1;
             }
         }
-        let odir = self.root.join("objects");
-        for sub in std::fs::read_dir(&odir).into_iter().flatten().flatten() {
-            let prefix = sub.file_name().to_string_lossy().into_owned();
-            for e in std::fs::read_dir(sub.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                let d = format!("{prefix}{}", e.file_name().to_string_lossy());
-                if !keep_objects.contains(&d) {
-                    report.bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
-                    fsutil::remove_if_exists(&e.path())?;
-                    report.objects += 1;
-                }
+        for (d, path) in self.objects() {
+            if !keep_objects.contains(&d) {
+                report.bytes += path.metadata().map(|m| m.len()).unwrap_or(0);
+                fsutil::remove_if_exists(&path)?;
+                report.objects += 1;
             }
+        }
+        for sub in std::fs::read_dir(self.root.join("objects"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            // Only an empty prefix directory goes.
             let _ = std::fs::remove_dir(sub.path());
+        }
+        // The read-only trees of versions no longer kept.
+        for e in std::fs::read_dir(self.root.join("trees"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let f = e.file_name().to_string_lossy().into_owned();
+            if !keep_manifests.contains(&f) {
+                let _ = make_writable_and_remove(&e.path());
+            }
         }
         for e in std::fs::read_dir(self.root.join("tmp"))
             .into_iter()
@@ -588,37 +617,19 @@ impl Store {
     /// content no longer matches their name, and of objects a version
     /// needs that are missing.
     pub fn verify(&self) -> Result<Verified> {
-        let odir = self.root.join("objects");
-        let mut objects: Vec<(String, PathBuf)> = Vec::new();
-        for sub in std::fs::read_dir(&odir).into_iter().flatten().flatten() {
-            let prefix = sub.file_name().to_string_lossy().into_owned();
-            for e in std::fs::read_dir(sub.path())
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                objects.push((
-                    format!("{prefix}{}", e.file_name().to_string_lossy()),
-                    e.path(),
-                ));
-            }
-        }
+        let objects = self.objects();
         let changed: Vec<String> = parallel(&objects, |(digest, path)| {
-            (hash_file(path).as_deref() != Some(digest.as_str())).then(|| digest.clone())
+            (hash_copy(path, None).ok().as_deref() != Some(digest.as_str())).then(|| digest.clone())
         })?
         .into_iter()
         .flatten()
         .collect();
         let present: HashSet<&str> = objects.iter().map(|(d, _)| d.as_str()).collect();
         let mut missing = BTreeMap::new();
-        for name in self.names()? {
-            for v in self.versions(&name)? {
-                for e in self.manifest(&v)? {
-                    if let Some(d) = e.digest {
-                        if !present.contains(d.as_str()) {
-                            missing.insert(d, format!("{}:{} {}", v.name, v.version, e.path));
-                        }
-                    }
+        for (v, entries) in self.all_versions()? {
+            for e in entries {
+                if let Some(d) = e.digest.filter(|d| !present.contains(d.as_str())) {
+                    missing.insert(d, format!("{}:{} {}", v.name, v.version, e.path));
                 }
             }
         }
@@ -630,6 +641,34 @@ impl Store {
             missing: missing.into_iter().collect(),
         })
     }
+}
+
+/// Run ids in `runs_dir` by the datastore versions they mount (their
+/// `datastores` attr: a list of `{name, version, ...}`).
+pub fn runs_using(runs_dir: &Path) -> BTreeMap<(String, u32), Vec<String>> {
+    let mut out: BTreeMap<(String, u32), Vec<String>> = BTreeMap::new();
+    let Ok(rd) = std::fs::read_dir(runs_dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let attr = e.path().join(".guild/attrs/datastores");
+        let Ok(text) = std::fs::read_to_string(&attr) else {
+            continue;
+        };
+        let Ok(serde_yaml_ng::Value::Sequence(items)) = serde_yaml_ng::from_str(&text) else {
+            continue;
+        };
+        for m in items {
+            let name = m.get("name").and_then(|v| v.as_str());
+            let version = m.get("version").and_then(|v| v.as_u64());
+            if let (Some(n), Some(v)) = (name, version) {
+                out.entry((n.to_string(), v as u32))
+                    .or_default()
+                    .push(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out
 }
 
 /// Remove a read-only tree.
@@ -701,19 +740,24 @@ fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Result
     })
 }
 
-/// The BLAKE3 digest of a file's content.
-fn hash_file(path: &Path) -> Option<String> {
-    let mut f = std::fs::File::open(path).ok()?;
+/// The BLAKE3 digest of `src`'s content, copied to `out` on the way when
+/// given (one read for both).
+fn hash_copy(src: &Path, mut out: Option<(&mut std::fs::File, &Path)>) -> Result<String> {
+    let mut f = std::fs::File::open(src).map_err(|e| Error::io("reading", src, e))?;
     let mut hasher = blake3::Hasher::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).ok()?;
+        let n = f.read(&mut buf).map_err(|e| Error::io("reading", src, e))?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
+        if let Some((w, path)) = out.as_mut() {
+            w.write_all(&buf[..n])
+                .map_err(|e| Error::io("writing", path, e))?;
+        }
     }
-    Some(hasher.finalize().to_hex().to_string())
+    Ok(hasher.finalize().to_hex().to_string())
 }
 
 /// A file of the source, as found.
@@ -922,7 +966,7 @@ mod tests {
         let mode = std::fs::metadata(s.object_path(&d)).unwrap().mode() & 0o777;
         assert_eq!(mode, 0o444);
         // Deleting version 1 and gc removes only what no version needs.
-        s.delete("mnist", Some(1)).unwrap();
+        s.delete(&s.find("mnist", Some(1)).unwrap()).unwrap();
         let gc = s.gc().unwrap();
         assert_eq!((gc.objects, gc.manifests), (1, 1));
         assert!(s.verify().unwrap().changed.is_empty());

@@ -66,6 +66,25 @@ impl Options {
     }
 }
 
+impl Options {
+    /// How each trial is started: no stdin, the sweep's quiet and time
+    /// limit; `report` hears a trial supervised in this process.
+    fn start_opts(
+        &self,
+        report: Option<std::sync::Arc<dyn guild_format::report::Reporter>>,
+    ) -> crate::launch::StartOpts {
+        crate::launch::StartOpts {
+            quiet: self.quiet,
+            stdin_null: true,
+            pidfile: None,
+            stop_after: self.stop_after,
+            gpus: None,
+            report,
+            fresh: false,
+        }
+    }
+}
+
 /// The process of a batch run (`guild __batch`): create and start each
 /// trial, at most `parallel` at once. Returns the batch's exit code.
 /// `report` hears the runner's lines (they are the run's output).
@@ -370,15 +389,7 @@ fn run_in_process(
     opts: &Options,
     report: &std::sync::Arc<dyn guild_format::report::Reporter>,
 ) -> i64 {
-    let start = crate::launch::local::StartOpts {
-        quiet: opts.quiet,
-        stdin_null: true,
-        pidfile: None,
-        stop_after: opts.stop_after,
-        gpus: None,
-        report: Some(report.clone()),
-        fresh: false,
-    };
+    let start = opts.start_opts(Some(report.clone()));
     let started = target.start(
         run,
         crate::launch::StartRequest {
@@ -407,15 +418,7 @@ fn start_child(
     opts: &Options,
     relays: &mut Vec<std::thread::JoinHandle<()>>,
 ) -> Result<Option<i32>> {
-    let start = crate::launch::StartOpts {
-        quiet: opts.quiet,
-        stdin_null: true,
-        pidfile: None,
-        stop_after: opts.stop_after,
-        gpus: None,
-        report: None,
-        fresh: false,
-    };
+    let start = opts.start_opts(None);
     let started = target.start(
         run,
         crate::launch::StartRequest {

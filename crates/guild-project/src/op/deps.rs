@@ -193,14 +193,16 @@ pub enum SourceItem {
 impl Require {
     /// The entries of a `requires` value (one entry, or a list).
     pub fn list_of(v: &Value) -> Vec<Require> {
-        let one = |v: &Value| {
-            serde_yaml_ng::from_value(v.clone()).unwrap_or_else(|_| Require::Invalid(v.clone()))
-        };
         match v {
-            Value::Sequence(items) => items.iter().map(one).collect(),
+            Value::Sequence(items) => items.iter().map(Require::of).collect(),
             Value::Null => Vec::new(),
-            other => vec![one(other)],
+            other => vec![Require::of(other)],
         }
+    }
+
+    /// One entry (what is not an entry: [`Require::Invalid`]).
+    pub fn of(v: &Value) -> Require {
+        serde_yaml_ng::from_value(v.clone()).unwrap_or_else(|_| Require::Invalid(v.clone()))
     }
 
     /// The entry as written.

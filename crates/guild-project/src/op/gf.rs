@@ -218,9 +218,7 @@ fn requires_of(model: &Model, cfg: &OpConfig) -> Vec<Require> {
             if !m.contains_key("name") {
                 m.insert("name".into(), key.clone().into());
             }
-            *r = Require::list_of(&Value::Mapping(m))
-                .pop()
-                .unwrap_or_else(|| r.clone());
+            *r = Require::of(&Value::Mapping(m));
         }
     }
     requires

@@ -85,7 +85,7 @@ impl Archive {
         let runs: Vec<guild_format::run::Run> = runs.iter().map(|r| r.run.clone()).collect();
         let zip = self.zip;
         // From a zip, the unpacked copy is moved into place.
-        archive::import(
+        let ids = archive::import(
             &runs,
             &ctx.home.runs_dir(),
             mv || zip,
@@ -97,6 +97,17 @@ impl Archive {
                     m
                 })
             },
-        )
+        )?;
+        // The datastores the runs mount: this home's copy, or a warning
+        // naming the version that is missing and how to get it.
+        let store = guild_format::datastore::Store::of(&ctx.home);
+        for id in &ids {
+            let run = guild_format::run::Run::at(ctx.home.runs_dir().join(id));
+            for m in guild_format::datastore::relink(&store, &run)? {
+                ctx.report
+                    .warning(&format!("WARNING: {}", m.missing(run.short_id())));
+            }
+        }
+        Ok(ids)
     }
 }

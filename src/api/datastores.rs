@@ -184,6 +184,34 @@ pub fn verify(ctx: &Context) -> Result<Verified> {
     Store::of(&ctx.home).verify()
 }
 
+/// Take in versions sent by another guild (`NAME:VERSION@MANIFEST`, their
+/// manifests and objects already copied into the store), then mount the
+/// datastores of the runs `relink` (copied here too). A run whose
+/// version is still missing is an error that names it.
+pub fn receive(ctx: &Context, specs: &[String], relink: &[String]) -> Result<Vec<Version>> {
+    let store = Store::of(&ctx.home);
+    let mut out = Vec::new();
+    for s in specs {
+        let bad = || {
+            Error::user(format!(
+                "'{}' is not NAME:VERSION@MANIFEST",
+                guild_format::text::escape(s)
+            ))
+        };
+        let (spec, digest) = s.split_once('@').ok_or_else(bad)?;
+        let (name, version) = datastore::parse_ref(spec)?;
+        out.push(store.receive(&name, version.ok_or_else(bad)?, digest)?);
+    }
+    for id in relink {
+        guild_format::run::check_id(id, "the sending guild")?;
+        let run = guild_format::run::Run::at(ctx.home.runs_dir().join(id));
+        if let Some(m) = datastore::relink(&store, &run)?.first() {
+            return Err(Error::user(m.missing(&run.id)));
+        }
+    }
+    Ok(out)
+}
+
 /// Run ids of the home by the datastore versions they mount.
 fn runs_using(ctx: &Context) -> BTreeMap<(String, u32), Vec<String>> {
     datastore::runs_using(&ctx.home.runs_dir())

@@ -70,6 +70,8 @@ pub struct DiffRequest {
     pub env: bool,
     pub flags: bool,
     pub attrs: bool,
+    /// Compare the datastore versions the runs mount.
+    pub datastores: bool,
     pub deps: bool,
     pub paths: Vec<String>,
     pub working: bool,
@@ -151,6 +153,9 @@ pub fn pairs(ctx: &Context, a: &DiffRequest) -> Result<Vec<(PathBuf, PathBuf)>> 
             }
             if a.deps {
                 v.push(attr("deps"));
+            }
+            if a.datastores {
+                v.push(attr("datastores"));
             }
         }
         if a.output {

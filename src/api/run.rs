@@ -529,12 +529,7 @@ fn prepare(ctx: &Context, a: &RunRequest) -> Result<Prepared> {
         let (k, v) = parse_env(kv)?;
         op.cmd_env.insert(k.into(), v.into());
     }
-    op.datastores = a.run.mounts()?;
-    if !op.datastores.is_empty() && a.place.remote().is_some() {
-        return Err(Error::user(
-            "--datastore cannot be used with --remote yet: datastores are mounted in runs on this machine",
-        ));
-    }
+    op.datastores.extend(a.run.mounts()?);
     if let Some(devices) = a.gpus.visible() {
         op.cmd_env
             .insert("CUDA_VISIBLE_DEVICES".into(), devices.into());
@@ -1500,6 +1495,12 @@ fn start_existing(ctx: &Context, a: &RunRequest, spec: &str) -> Result<Outcome> 
             run.short_id(),
             run.id
         )));
+    }
+    // A run staged in another home (a remote's, an imported one) mounts
+    // this home's copy of its datastores.
+    let store = guild_format::datastore::Store::of(&ctx.home);
+    if let Some(m) = guild_format::datastore::relink(&store, &run)?.first() {
+        return Err(Error::user(m.missing(&run.id)));
     }
     let overrides = op::parse_flag_args(flag_strs)?;
     let opref = run.opref()?;

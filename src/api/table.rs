@@ -469,6 +469,18 @@ fn run_sections(
         }
         cols
     };
+    let mut op_cols = op_cols;
+    // A run that mounts datastores shows which versions.
+    let mounts = match &guild {
+        Some(g) => g.exists("attrs/datastores"),
+        None => r.run.guild_path("attrs/datastores").exists(),
+    };
+    if mounts && !l.skip_op_cols {
+        op_cols.push(Col::Attr {
+            name: "datastores".into(),
+            named_as: None,
+        });
+    }
     (
         [cells(&core_cols(l)), cells(&op_cols), cells(&l.user)],
         listed,

@@ -69,6 +69,15 @@ enum DsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Take in versions another guild copied here, and mount them in its runs
+    #[command(hide = true)]
+    Receive {
+        /// NAME:VERSION@MANIFEST
+        specs: Vec<String>,
+        /// A run copied here whose datastores to mount
+        #[arg(long, value_name = "RUN")]
+        relink: Vec<String>,
+    },
     /// Hash every stored object again and name any whose content changed
     Verify {
         /// Print JSON
@@ -131,6 +140,9 @@ pub(crate) fn main(ctx: &Ctx, a: DatastoresArgs) -> Result<i32> {
             } else {
                 render::out(&render::datastores_gc(&gc));
             }
+        }
+        DsCmd::Receive { specs, relink } => {
+            api::datastores::receive(ctx, &specs, &relink)?;
         }
         DsCmd::Verify { json } => {
             let v = api::datastores::verify(ctx)?;

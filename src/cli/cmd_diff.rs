@@ -35,6 +35,9 @@ pub(crate) struct DiffArgs {
     /// Compare the runs' dependencies
     #[arg(short = 'D', long)]
     pub(crate) deps: bool,
+    /// Compare the datastore versions the runs mount (name, version, manifest)
+    #[arg(long)]
+    pub(crate) datastores: bool,
     /// Compare PATH (repeatable)
     #[arg(short = 'p', long = "path", value_name = "PATH")]
     pub(crate) paths: Vec<String>,
@@ -68,6 +71,7 @@ pub(crate) fn diff_cmd(ctx: &Ctx, a: DiffArgs) -> Result<i32> {
         flags: a.flags,
         attrs: a.attrs,
         deps: a.deps,
+        datastores: a.datastores,
         paths: a.paths.clone(),
         working: a.working,
         dir,

@@ -115,6 +115,18 @@ pub(crate) fn run_info_text(d: &RunDetail, all_scalars: bool) -> String {
     kv("pid", d.pid.map(|p| p.to_string()).unwrap_or_default());
     // Other attrs (`run-attrs`, ...), as Guild formats them.
     for (name, v) in &d.other_attrs {
+        if name == "datastores" {
+            o.push_str("datastores:\n");
+            for m in guild_format::datastore::mounted_in(Some(v)) {
+                o.push_str(&format!(
+                    "  - {} at {} (manifest {})\n",
+                    m.spec(),
+                    guild_format::text::escape(&m.mount),
+                    &m.manifest[..12]
+                ));
+            }
+            continue;
+        }
         o.push_str(&format!(
             "{name}: {}\n",
             guild_format::text::escape_keep_newlines(&super::attr_text(v))

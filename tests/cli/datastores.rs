@@ -334,3 +334,89 @@ fn as_nobody(script: &str) -> Output {
         .output()
         .unwrap()
 }
+
+#[test]
+fn guild_yml_requires_a_datastore_and_a_moved_run_names_what_it_misses() {
+    let e = Env::new();
+    data(&e);
+    e.ok(&["datastores", "create", "mnist", "data"]);
+    std::fs::write(
+        e.proj.join("read.py"),
+        "print('row', open('input/train.csv').read().splitlines()[1])\n",
+    )
+    .unwrap();
+    std::fs::write(
+        e.proj.join("guild.yml"),
+        "train:\n  main: read\n  requires:\n    - datastore: mnist:1\n      target-path: input\n\
+         prep:\n  main: read\n  requires:\n    - name: d\n      target-path: input\n      sources:\n        - datastore: mnist\n\
+         bad:\n  main: read\n  requires:\n    - datastore: [1]\n",
+    )
+    .unwrap();
+    // The data is not in the source code (it is not in the project).
+    std::fs::rename(e.proj.join("data"), e.home.parent().unwrap().join("data")).unwrap();
+    let out = e.ok(&["run", "train", "-y"]);
+    assert!(out.contains("row 1,2"), "{out}");
+    let out = e.ok(&["run", "prep", "-y"]);
+    assert!(out.contains("row 1,2"), "{out}");
+    let o = e.run(&["run", "bad", "-y"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.code() == Some(1) && err.contains("datastore source '[1]' is not a name"),
+        "{err}"
+    );
+    // runs info, compare and diff show which version a run saw.
+    let info = e.ok(&["runs", "info"]);
+    assert!(
+        info.contains("datastores:\n  - mnist:1 at input (manifest "),
+        "{info}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&e.ok(&["runs", "info", "--json"])).unwrap();
+    assert_eq!(json["datastores"][0]["name"], "mnist");
+    assert_eq!(json["datastores"][0]["mount"], "input");
+    let table = e.ok(&["compare", "--table"]);
+    let header = table.lines().next().unwrap();
+    assert!(header.contains("datastores"), "{table}");
+    assert_eq!(table.matches("mnist:1").count(), 2, "{table}");
+    let diff = e.ok(&["diff", "--datastores", "-c", "echo"]);
+    assert_eq!(diff.matches(".guild/attrs/datastores").count(), 2, "{diff}");
+    // Export, then import into a home without the data: the reference
+    // comes along and the missing version is named with the fix.
+    let id = e.runs_json()[0]["id"].as_str().unwrap().to_string();
+    let archive = e.home.parent().unwrap().join("exported");
+    e.ok(&["export", &archive.display().to_string(), &id[..8], "-y"]);
+    let other = Env::new();
+    let o = other.run(&["import", &archive.display().to_string(), "-y"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        err.contains("mounts datastore mnist:1")
+            && err.contains("guild datastores create mnist DIR"),
+        "{err}"
+    );
+    let imported = other.home.join("runs").join(&id);
+    let attr = std::fs::read_to_string(imported.join(".guild/attrs/datastores")).unwrap();
+    assert!(attr.contains("name: mnist"), "{attr}");
+    // Started again there, it refuses with the same line.
+    let o = other.run(&["run", "--restart", &id[..8], "-y"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.code() == Some(1) && err.contains("mounts datastore mnist:1"),
+        "{err}"
+    );
+    // The same files make the same manifest, whatever the version number
+    // there: version 2 of that home serves the run.
+    let elsewhere = other.proj.join("other");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("x.csv"), "other\n").unwrap();
+    other.ok(&["datastores", "create", "mnist", "other"]);
+    let data = e.home.parent().unwrap().join("data");
+    other.ok(&["datastores", "create", "mnist", &data.display().to_string()]);
+    std::fs::copy(e.proj.join("read.py"), other.proj.join("read.py")).unwrap();
+    let out = other.ok(&["run", "--restart", &id[..8], "-y"]);
+    assert!(out.contains("row 1,2"), "{out}");
+    let link = std::fs::read_link(imported.join("input")).unwrap();
+    assert!(
+        link.starts_with(other.home.join("datastores/trees")),
+        "{link:?}"
+    );
+}

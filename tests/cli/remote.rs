@@ -960,3 +960,123 @@ fn the_test_sshd_picks_a_free_port_when_2222_is_taken() {
     assert_ne!(port, "2222");
     assert!(login.success(), "no login on the port picked ({port})");
 }
+
+const READ_PY: &str = r#"import os
+x = 1
+print("row", open("input/train.csv").read().splitlines()[1])
+refused = 0
+# Root bypasses file modes (and would change the store): only others try.
+tries = [] if os.getuid() == 0 else ["input/train.csv", "input/new.txt"]
+for path in tries:
+    try:
+        open(path, "w").write("changed")
+    except OSError:
+        refused += 1
+print("writes refused: %d" % refused)
+"#;
+
+#[test]
+fn datastores_go_to_each_host_once_and_runs_there_mount_them() {
+    let r = Remote::new(
+        "  box: {type: ssh, {ssh}, guild-home: '{home}'}\n  hpc: {type: slurm, partition: debug, guild-home: '{here}'}\n",
+    );
+    let data = r.e.home.parent().unwrap().join("data");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    std::fs::write(data.join("train.csv"), "x,y\n1,2\n").unwrap();
+    std::fs::write(data.join("sub/big.bin"), vec![7u8; 300_000]).unwrap();
+    r.ok(&["datastores", "create", "mnist", &data.display().to_string()]);
+    std::fs::write(r.e.proj.join("read.py"), READ_PY).unwrap();
+    let both = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    // A sweep of three trials over SSH: the data goes to the host once.
+    let args = [
+        "run",
+        "read.py",
+        "x=[1,2,3]",
+        "--datastore",
+        "mnist=input",
+        "-y",
+    ];
+    let o = r.run(&[&args[..], &["--remote", "box"]].concat());
+    let out = both(&o);
+    assert!(o.status.success(), "{out}");
+    assert_eq!(out.matches("Sending datastore mnist:1").count(), 1, "{out}");
+    assert_eq!(out.matches("row 1,2").count(), 3, "{out}");
+    // The sshd's user is not root: the mount refuses both writes.
+    assert_eq!(out.matches("writes refused: 2").count(), 3, "{out}");
+    // Another run: nothing is sent again.
+    let o = r.run(&[
+        "run",
+        "read.py",
+        "--datastore",
+        "mnist=input",
+        "-y",
+        "--remote",
+        "box",
+    ]);
+    let out = both(&o);
+    assert!(o.status.success() && out.contains("row 1,2"), "{out}");
+    assert!(!out.contains("Sending datastore"), "{out}");
+    // There, a run links the host's copy; here, the copy brought back
+    // links this home's.
+    let id = r.ids()[0].clone();
+    let there = r.ssh(&format!("readlink {}/runs/{id}/input", r.ssh_home));
+    assert!(there.contains("/datastores/trees/"), "{there}");
+    assert!(!there.contains(&r.e.home.display().to_string()), "{there}");
+    let objects = r.ssh(&format!(
+        "find {}/datastores/objects -type f | wc -l",
+        r.ssh_home
+    ));
+    assert_eq!(objects.trim(), "2", "{objects}");
+    let here = std::fs::read_link(r.e.home.join("runs").join(&id).join("input")).unwrap();
+    assert!(
+        here.starts_with(r.e.home.join("datastores/trees")),
+        "{here:?}"
+    );
+    // push: the data goes with the run, and the run there links it.
+    r.e.ok(&["run", "read.py", "--datastore", "mnist=input", "-y", "-q"]);
+    let local = r.ids()[0].clone();
+    let o = r.run(&["push", "hpc", &local[..8]]);
+    assert!(o.status.success(), "{}", both(&o));
+    assert!(
+        both(&o).contains("Sending datastore mnist:1"),
+        "{}",
+        both(&o)
+    );
+    let cluster = r.e.home.parent().unwrap().join("cluster");
+    let link = std::fs::read_link(cluster.join("runs").join(&local).join("input")).unwrap();
+    assert!(
+        link.starts_with(cluster.join("datastores/trees")),
+        "{link:?}"
+    );
+    // A Slurm sweep on that home: the data is there already.
+    let o = r.run(&[&args[..2], &["x=[4,5]"], &args[3..], &["--remote", "hpc"]].concat());
+    assert!(o.status.success(), "{}", both(&o));
+    assert!(!both(&o).contains("Sending datastore"), "{}", both(&o));
+    let trials: Vec<String> = r.ids()[..2].to_vec();
+    for t in &trials {
+        r.sync_until(t, "completed", Duration::from_secs(60));
+        let out =
+            std::fs::read_to_string(r.e.home.join("runs").join(t).join(".guild/output")).unwrap();
+        assert!(out.contains("row 1,2"), "{out}");
+    }
+    // pulled into a home without the data: the run comes, and the
+    // missing version is named with the fix.
+    let other = Env::new();
+    let o = other
+        .cmd(&["pull", "box", &id])
+        .env("GUILD_CONFIG", r.e.proj.join("guild-config.yml"))
+        .output()
+        .unwrap();
+    let out = both(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("mounts datastore mnist:1") && out.contains("guild datastores create mnist"),
+        "{out}"
+    );
+}

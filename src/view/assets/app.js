@@ -177,6 +177,7 @@ async function pageRun(id) {
     <div class="bar"><a href="#/compare?ids=${esc(id)}">Charts</a><span id="edit"></span></div>
     <h3>Flags</h3><div id="flags">${kv(info.flags)}</div>
     <h3>Attributes</h3>${kv(attrs)}
+    ${(info.datastores || []).length ? `<h3>Datastores</h3><table class="kv" id="datastores"><tr><th>datastore</th><th>mount</th><th>manifest</th></tr>${info.datastores.map((d) => `<tr><td>${esc(d.name)}:${esc(d.version)}</td><td>${esc(d.mount)}</td><td>${esc(String(d.manifest).slice(0, 12))}</td></tr>`).join("")}</table>` : ""}
     <h3>Scalars</h3><table class="kv" id="scalars"><tr><th>key</th><th>last</th><th>min</th><th>max</th><th>step</th></tr>${scalarRows}</table>
     <h3>Files</h3><ul class="files">${fileItems || '<li class="muted">none</li>'}</ul>
     <h3>Output <span id="outcount" class="muted"></span> <button id="earlier">earlier lines</button></h3><pre class="output" id="output"></pre>`;

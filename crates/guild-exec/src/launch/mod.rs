@@ -6,6 +6,7 @@
 
 pub mod local;
 pub mod remote;
+mod remote_data;
 pub mod steps;
 pub mod sweep;
 

@@ -126,6 +126,7 @@ impl<'a> Sender<'a> {
     pub fn start(&mut self, runs: &[Run], follow: Follow, name: &str) -> Result<Sent> {
         self.connect()?;
         self.check_python(runs)?;
+        self.send_datastores(runs, false)?;
         self.send(runs)?;
         if self.slurm().is_some() {
             let job = self.submit(runs, name)?;
@@ -174,6 +175,9 @@ impl<'a> Sender<'a> {
         // files they point to: the remote has no such paths.
         c.arg("--copy-unsafe-links");
         for e in NOT_COPIED {
+            c.arg(format!("--exclude={e}"));
+        }
+        for e in Self::mount_excludes(runs) {
             c.arg(format!("--exclude={e}"));
         }
         c.args(&sources)
@@ -610,6 +614,14 @@ impl<'a> Sender<'a> {
                 }
             }
         }
+        // A mount there links to the remote's store: link it to this one's.
+        let store = guild_format::datastore::Store::of(self.home);
+        for id in ids {
+            for m in guild_format::datastore::relink(&store, &Run::at(dest.join(id)))? {
+                self.report
+                    .warning(&format!("WARNING: {}", m.missing(&id[..8.min(id.len())])));
+            }
+        }
         Ok(())
     }
 
@@ -666,8 +678,12 @@ impl<'a> Sender<'a> {
     pub fn push(&mut self, runs: &[Run]) -> Result<()> {
         let prep = self.connect()?.clone();
         let sources: Vec<PathBuf> = runs.iter().map(|r| r.dir.clone()).collect();
+        let mounts = Self::mount_excludes(runs);
+        let mut excludes: Vec<&str> = NOT_COPIED.to_vec();
+        excludes.extend(mounts.iter().map(String::as_str));
         self.site
-            .copy_to(&sources, &format!("{}/runs/", prep.home), NOT_COPIED)
+            .copy_to(&sources, &format!("{}/runs/", prep.home), &excludes)?;
+        self.send_datastores(runs, true)
     }
 }
 

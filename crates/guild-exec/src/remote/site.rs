@@ -265,6 +265,17 @@ impl Site {
         }
     }
 
+    /// `rsync -a --files-from` the given paths (relative to `base` here)
+    /// into `dest` there, skipping each that is there already (stored
+    /// content never changes under its name).
+    pub(crate) fn send_new_files(&self, base: &Path, rel: &[String], dest: &str) -> Result<()> {
+        let mut c = self.rsync()?;
+        c.arg("--ignore-existing").arg("--files-from=-");
+        c.arg(format!("{}/", base.display())).arg(self.path(dest));
+        let out = with_list(c, rel)?;
+        self.rsync_result(&out, "copying to")
+    }
+
     fn copy_from_once(
         &self,
         base: &str,
@@ -278,20 +289,7 @@ impl Site {
             c.arg(format!("--exclude={e}"));
         }
         c.arg(self.path(&format!("{base}/"))).arg(dest);
-        c.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = c.spawn().map_err(|e| {
-            Error::process("cannot run rsync (install it: apt-get install rsync)", e)
-        })?;
-        if let Some(mut stdin) = child.stdin.take() {
-            use std::io::Write;
-            // A failed write shows as rsync's own error below.
-            let _ = stdin.write_all((rel.join("\n") + "\n").as_bytes());
-        }
-        child
-            .wait_with_output()
-            .map_err(|e| Error::process("cannot wait for rsync", e))
+        with_list(c, rel)
     }
 
     fn run_rsync(&self, mut c: Command, what: &str) -> Result<()> {
@@ -353,6 +351,25 @@ impl Site {
             )),
         }
     }
+}
+
+/// Run rsync `c` with the paths `rel` on its standard input (for
+/// `--files-from=-`).
+fn with_list(mut c: Command, rel: &[String]) -> Result<std::process::Output> {
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c
+        .spawn()
+        .map_err(|e| Error::process("cannot run rsync (install it: apt-get install rsync)", e))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write;
+        // A failed write shows as rsync's own error below.
+        let _ = stdin.write_all((rel.join("\n") + "\n").as_bytes());
+    }
+    child
+        .wait_with_output()
+        .map_err(|e| Error::process("cannot wait for rsync", e))
 }
 
 /// `path` for a POSIX shell, `~/` as `"$HOME"/`.

@@ -667,6 +667,15 @@ pub fn run_attr(r: &RunInfo, name: &str) -> serde_yaml_ng::Value {
         "status" => s(r.status.display()),
         "time" => s(run_duration(r)),
         "label" => r.label.clone().map(Value::String).unwrap_or(Value::Null),
+        // The versions a run mounts, `NAME:VERSION` each.
+        "datastores" => {
+            let m = crate::datastore::mounted(&r.run);
+            if m.is_empty() {
+                Value::Null
+            } else {
+                s(m.iter().map(|m| m.spec()).collect::<Vec<_>>().join(" "))
+            }
+        }
         _ => r.run.attr(name).unwrap_or(Value::Null),
     }
 }

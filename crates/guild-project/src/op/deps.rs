@@ -211,6 +211,70 @@ impl Require {
     }
 }
 
+/// Take the `datastore:` sources out of `requires`: a run mounts each one
+/// read-only (at its `target-path`, or its resource's; by default
+/// `datastores/NAME`) instead of copying files. Written as
+/// `datastore: NAME[:VERSION]` (a mapping, or a string `datastore:NAME`),
+/// alone or among a resource's `sources`.
+pub fn take_datastores(requires: &mut Vec<Require>) -> Result<Vec<super::DatastoreMount>> {
+    fn spec_of(v: &Value) -> Result<String> {
+        v.as_str().map(String::from).ok_or_else(|| {
+            Error::user(format!(
+                "datastore source '{}' is not a name: write `datastore: NAME` or `datastore: NAME:VERSION`",
+                guild_format::run::yaml::flow(v)
+            ))
+        })
+    }
+    fn dir_of(m: &Mapping) -> Option<String> {
+        m.get("target-path")
+            .or_else(|| m.get("path"))
+            .and_then(Value::as_str)
+            .map(String::from)
+    }
+    // One source: Some(mount) when it is a datastore.
+    let one = |v: &Value, outer: Option<&Mapping>| -> Result<Option<super::DatastoreMount>> {
+        let (spec, dir) = match v {
+            Value::String(s) => match s.strip_prefix("datastore:") {
+                Some(spec) => (spec.to_string(), None),
+                None => return Ok(None),
+            },
+            Value::Mapping(m) => match m.get("datastore") {
+                Some(d) => (spec_of(d)?, dir_of(m)),
+                None => return Ok(None),
+            },
+            _ => return Ok(None),
+        };
+        let dir = dir.or_else(|| outer.and_then(dir_of));
+        super::DatastoreMount::new(&spec, dir).map(Some)
+    };
+    let mut out = Vec::new();
+    let mut kept = Vec::new();
+    for r in requires.drain(..) {
+        match r {
+            Require::Uri(_) | Require::Source(_) => match one(&r.to_value(), None)? {
+                Some(m) => out.push(m),
+                None => kept.push(r),
+            },
+            Require::Resource(mut res) => {
+                let mut sources = Vec::new();
+                for item in res.sources.drain(..) {
+                    match one(&item.to_value(), Some(&res.rest))? {
+                        Some(m) => out.push(m),
+                        None => sources.push(item),
+                    }
+                }
+                if !sources.is_empty() {
+                    res.sources = sources;
+                    kept.push(Require::Resource(res));
+                }
+            }
+            Require::Invalid(_) => kept.push(r),
+        }
+    }
+    *requires = kept;
+    Ok(out)
+}
+
 impl SourceItem {
     fn to_value(&self) -> Value {
         match self {

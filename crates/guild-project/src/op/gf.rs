@@ -72,6 +72,8 @@ pub fn resolve(home: &Home, gf: &Guildfile, model: &Model, cfg: &OpConfig) -> Re
     op.delete_on_success = cfg.bool("delete-on-success").unwrap_or(false);
     op.python_path = str_list(cfg.get("python-path"));
     op.requires = requires_of(model, cfg);
+    op.datastores = super::deps::take_datastores(&mut op.requires)
+        .map_err(|e| gf_error(gf, format!("operation '{display}': {}", e.message())))?;
     op.steps = match cfg.get("steps") {
         Some(v) => Some(
             super::steps::specs_of(v)
@@ -196,7 +198,10 @@ fn requires_of(model: &Model, cfg: &OpConfig) -> Vec<Require> {
         let Require::Uri(name) = r else { continue };
         if name.contains(':') && !name.starts_with(':') {
             let (scheme, _) = name.split_once(':').unwrap_or_default();
-            if matches!(scheme, "file" | "operation" | "config" | "url" | "module") {
+            if matches!(
+                scheme,
+                "file" | "operation" | "config" | "url" | "module" | "datastore"
+            ) {
                 continue;
             }
         }

@@ -39,21 +39,26 @@ pub struct DatastoreMount {
 impl DatastoreMount {
     /// Parse `NAME[:VERSION][=DIR]`, checked.
     pub fn parse(s: &str) -> Result<DatastoreMount> {
-        let (spec, dir) = match s.split_once('=') {
-            Some((a, b)) => (a, Some(b.to_string())),
-            None => (s, None),
-        };
+        match s.split_once('=') {
+            Some((spec, dir)) => DatastoreMount::new(spec, Some(dir.to_string())),
+            None => DatastoreMount::new(s, None),
+        }
+    }
+
+    /// `NAME[:VERSION]` mounted at `dir` (None: `datastores/NAME`), checked.
+    pub fn new(spec: &str, dir: Option<String>) -> Result<DatastoreMount> {
         let (name, _) = guild_format::datastore::parse_ref(spec)?;
         let dir = dir.unwrap_or_else(|| format!("datastores/{name}"));
         let rel = Path::new(&dir);
         if dir.is_empty()
+            || dir.contains(['*', '?', '[', '\\'])
             || rel.is_absolute()
             || rel
                 .components()
                 .any(|c| !matches!(c, std::path::Component::Normal(_)))
         {
             return Err(Error::user(format!(
-                "invalid datastore mount directory '{}': give a path inside the run (relative, no '..')",
+                "invalid datastore mount directory '{}': give a path inside the run (relative, no '..', no '*?[\\')",
                 guild_format::text::escape(&dir)
             )));
         }

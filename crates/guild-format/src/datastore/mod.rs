@@ -29,6 +29,9 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+mod mount;
+pub use mount::{mounted, mounted_in, relink, Mounted};
+
 /// One file (or link) of a version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -343,7 +346,8 @@ impl Store {
                 });
             }
         }
-        let version = self.publish(name, &digest, &entries, &root)?;
+        let version =
+            self.publish_at(name, None, &digest, &entries, &root.display().to_string())?;
         Ok(Created {
             version,
             new: true,
@@ -352,12 +356,25 @@ impl Store {
         })
     }
 
-    /// Make the next version of `name` visible: its file linked into place
-    /// (a number another create took is skipped).
-    fn publish(&self, name: &str, digest: &str, entries: &[Entry], root: &Path) -> Result<Version> {
+    /// Make a version of `name` visible: its file linked into place, as
+    /// number `want` when that is free, else the next after the latest (a
+    /// number another create takes meanwhile is skipped).
+    fn publish_at(
+        &self,
+        name: &str,
+        want: Option<u32>,
+        digest: &str,
+        entries: &[Entry],
+        source: &str,
+    ) -> Result<Version> {
         let dir = self.name_dir(name);
         fsutil::create_dir_all(&dir)?;
-        let mut n = self.versions(name)?.last().map_or(1, |v| v.version + 1);
+        let next =
+            |s: &Store| Ok::<u32, Error>(s.versions(name)?.last().map_or(1, |v| v.version + 1));
+        let mut n = match want {
+            Some(w) if !dir.join(format!("{w}.json")).exists() => w,
+            _ => next(self)?,
+        };
         loop {
             let v = Version {
                 name: name.to_string(),
@@ -366,7 +383,7 @@ impl Store {
                 created: now_us(),
                 files: entries.len(),
                 size: entries.iter().map(|e| e.size).sum(),
-                source: root.display().to_string(),
+                source: source.to_string(),
             };
             let text = serde_json::to_vec_pretty(&v).map_err(|e| Error::user(e.to_string()))?;
             let tmp = dir.join(format!(".{n}.{}.tmp", uuid::Uuid::new_v4().simple()));
@@ -375,7 +392,9 @@ impl Store {
             let _ = std::fs::remove_file(&tmp);
             match done {
                 Ok(()) => return Ok(v),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    n = next(self)?.max(n + 1)
+                }
                 Err(e) => return Err(Error::io("publishing", &dir, e)),
             }
         }
@@ -655,17 +674,11 @@ pub fn runs_using(runs_dir: &Path) -> BTreeMap<(String, u32), Vec<String>> {
         let Ok(text) = std::fs::read_to_string(&attr) else {
             continue;
         };
-        let Ok(serde_yaml_ng::Value::Sequence(items)) = serde_yaml_ng::from_str(&text) else {
-            continue;
-        };
-        for m in items {
-            let name = m.get("name").and_then(|v| v.as_str());
-            let version = m.get("version").and_then(|v| v.as_u64());
-            if let (Some(n), Some(v)) = (name, version) {
-                out.entry((n.to_string(), v as u32))
-                    .or_default()
-                    .push(e.file_name().to_string_lossy().into_owned());
-            }
+        let value: Option<serde_yaml_ng::Value> = serde_yaml_ng::from_str(&text).ok();
+        for m in mount::mounted_in(value.as_ref()) {
+            out.entry((m.name, m.version))
+                .or_default()
+                .push(e.file_name().to_string_lossy().into_owned());
         }
     }
     out

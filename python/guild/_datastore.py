@@ -11,7 +11,9 @@ datastores: named, versioned, immutable sets of files stored by content.
 
 An unchanged tree uploads no new version; an upload interrupted is
 completed by calling ``upload()`` again. Datastores live in this machine's
-guild home: a ``cluster_id`` (a remote) is not supported yet.
+guild home; a remote gets a version with the first run that mounts it
+there (``Run(datastore=..., cluster_id=...)``), so ``cluster_id`` is not
+taken here.
 """
 
 import datetime
@@ -39,8 +41,8 @@ class Datastore:
     ):
         if cluster_id:
             raise GuildError(
-                "datastores on a remote (cluster_id=%r) are not supported yet; "
-                "create the datastore here" % cluster_id,
+                "Datastore(cluster_id=%r): datastores are created here and go to a "
+                "remote with the first run that mounts one there; leave out cluster_id" % cluster_id,
                 ["datastores"],
                 1,
             )

@@ -48,6 +48,23 @@ def list_runs():
     return [e["name"] or e["id"][:8] for e in _cli.experiment_groups()]
 
 
+def _datastore_spec(ds):
+    """``NAME`` or ``NAME:VERSION`` for ``Run(datastore=...)``: a
+    :class:`guild.Datastore`, or such a string (no version: the latest
+    when the run starts)."""
+    if ds is None:
+        return None
+    name = getattr(ds, "name", None)
+    if name is not None and not isinstance(ds, str):
+        version = getattr(ds, "version", None)
+        return "%s:%s" % (name, version) if version else str(name)
+    if isinstance(ds, str) and ds and "=" not in ds:
+        return ds
+    raise ValueError(
+        "Run(datastore=...) takes a guild.Datastore or 'NAME' / 'NAME:VERSION', not %r" % (ds,)
+    )
+
+
 class Run:
     """A set of experiments over a search space (Grid's ``Run``).
 
@@ -99,15 +116,17 @@ class Run:
         self.localdir = localdir
         if strategy not in _STRATEGIES:
             raise ValueError("strategy must be one of %s, not %r" % (", ".join(_STRATEGIES), strategy))
-        for arg, val in (
-            ("datastore", datastore),
-            ("datastore_mount_dir", datastore_mount_dir),
+        self.datastore = _datastore_spec(datastore)
+        if datastore_mount_dir is not None and self.datastore is None:
+            raise ValueError("Run(datastore_mount_dir=...) needs datastore= too")
+        if datastore_mount_dir is not None and (
+            not isinstance(datastore_mount_dir, str) or "=" in datastore_mount_dir
         ):
-            if val is not None:
-                raise NotImplementedError(
-                    "Run(%s=...): datastores are not supported yet; mount the data "
-                    "with a guild.yml 'requires' resource instead" % arg
-                )
+            raise ValueError(
+                "datastore_mount_dir must be a directory inside the run, such as 'data', "
+                "not %r" % (datastore_mount_dir,)
+            )
+        self.datastore_mount_dir = datastore_mount_dir
         if config_file is not None:
             raise NotImplementedError(
                 "Run(config_file=...): Grid's YAML run configs are not read; pass "
@@ -196,6 +215,11 @@ class Run:
             args.append("--label=%s" % self.description)
         for k, v in self.env_vars.items():
             args.append("--env=%s=%s" % (k, v))
+        if self.datastore:
+            # Grid mounts at /datastores/NAME by default; here, inside
+            # each experiment's run directory: datastores/NAME.
+            mount = "=%s" % self.datastore_mount_dir if self.datastore_mount_dir else ""
+            args.append("--datastore=%s%s" % (self.datastore, mount))
         if self.cluster_id:
             args.append("--remote=%s" % self.cluster_id)
         return args, [script] + script_args

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from guild import Experiment, Run, list_runs
+from guild import Experiment, GuildError, Run, list_runs
 from conftest import guild_json, wait_for
 
 SWEEP = "python train.py --lr '[0.1, 0.01]' --epochs '[1, 2]' --sleep 0.3"
@@ -100,11 +100,37 @@ def test_bad_definitions_are_refused_before_anything_runs(project):
         Run(run_command="python nope.py").start()
     with pytest.raises(ValueError, match="strategy"):
         Run(run_command=SWEEP, strategy="bayes")
-    with pytest.raises(NotImplementedError, match="datastores"):
-        Run(run_command=SWEEP, datastore="mnist")
+    with pytest.raises(ValueError, match="needs datastore="):
+        Run(run_command=SWEEP, datastore_mount_dir="data")
+    with pytest.raises(ValueError, match="NAME:VERSION"):
+        Run(run_command=SWEEP, datastore=3)
+    with pytest.raises(GuildError, match="there is no datastore nope"):
+        Run(run_command=SWEEP, datastore="nope").start()
     with pytest.raises(ValueError, match="no remote named"):
         Run(run_command=SWEEP, cluster_id="nowhere").start()
     assert list_runs() == []
+
+
+def test_every_experiment_of_a_sweep_mounts_the_datastore(project, tmp_path):
+    import guild
+    data = tmp_path / "mnist"
+    data.mkdir()
+    (data / "a.csv").write_text("x\n1\n")
+    ds = guild.Datastore(name="mnist", source=str(data)).upload()
+    (project / "read.py").write_text(
+        "import os\nlr = 0.1\nd = os.environ.get('DS_DIR', 'input')\n"
+        "print('row', open(os.path.join(d, 'a.csv')).read().split()[1], os.path.islink(d))\n"
+    )
+    r = Run(run_command="python read.py --lr '[0.1, 0.2]'", datastore=ds, datastore_mount_dir="input")
+    r.start()
+    wait_for(lambda: len(r.status().get("SUCCEEDED", [])) == 2, 60, "the sweep")
+    for e in r:
+        assert [l["line"] for l in e.logs()] == ["row 1 True"]
+    # A name (no version: the latest), mounted at datastores/NAME.
+    r = Run(run_command="python read.py", datastore="mnist", env_vars={"DS_DIR": "datastores/mnist"})
+    r.start()
+    wait_for(lambda: len(r.status().get("SUCCEEDED", [])) == 1, 60, "the run")
+    assert [l["line"] for e in r for l in e.logs()] == ["row 1 True"]
 
 
 def test_dry_run_works_out_the_trials_and_runs_nothing(project):

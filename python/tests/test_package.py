@@ -112,5 +112,5 @@ def test_datastores_upload_version_list_and_delete(project):
     assert [str(d) for d in guild.list_datastores()] == ["mnist:2"]
     with pytest.raises(guild.GuildError, match="has no version 1"):
         guild.Datastore(name="mnist", version=1).size
-    with pytest.raises(guild.GuildError, match="not supported yet"):
+    with pytest.raises(guild.GuildError, match="leave out cluster_id"):
         guild.Datastore(name="x", source=str(data), cluster_id="hpc")

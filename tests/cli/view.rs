@@ -32,15 +32,18 @@ fn screenshots() -> PathBuf {
 #[test]
 fn view_lists_opens_compares_and_follows_runs_in_chromium() {
     let e = Env::new();
+    let data = e.home.parent().unwrap().join("mnist");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("a.csv"), "x\n1\n").unwrap();
+    e.ok(&["datastores", "create", "mnist", &data.display().to_string()]);
     for lr in ["0.1", "0.2"] {
-        e.ok(&[
-            "run",
-            "train.py",
-            &format!("lr={lr}"),
-            "epochs=5",
-            "-y",
-            "-q",
-        ]);
+        let lr = format!("lr={lr}");
+        let mut args = vec!["run", "train.py", &lr, "epochs=5", "-y", "-q"];
+        // The second run mounts a datastore: its page says which version.
+        if lr == "lr=0.2" {
+            args.extend(["--datastore", "mnist=data"]);
+        }
+        e.ok(&args);
     }
     // A run that ends while the page is open.
     e.ok(&["run", "train.py", "sleep=5", "-y", "-q", "--background"]);
@@ -149,6 +152,8 @@ fn view_lists_opens_compares_and_follows_runs_in_chromium() {
         .await;
         let flags = c.find(Locator::Css("#flags")).await.unwrap().text().await.unwrap();
         assert!(flags.contains("lr") && flags.contains("epochs"), "{flags}");
+        let ds = c.find(Locator::Css("#datastores")).await.unwrap().text().await.unwrap();
+        assert!(ds.contains("mnist:1") && ds.contains("data"), "{ds}");
         std::fs::write(shots.join("run.png"), c.screenshot().await.unwrap()).unwrap();
         // Compare: one series per run in each chart, with the run's points.
         c.goto(&format!("{url}#/compare?ids={}", done.join(",")))

@@ -340,6 +340,29 @@ fn ssh_background_stop_ctrl_c_and_a_lost_connection_during_watch() {
     );
     let steps: Vec<&String> = seen.iter().filter(|l| l.starts_with("step ")).collect();
     assert_eq!(steps.len(), 40, "{seen:?}");
+    // A master killed between commands leaves its socket behind: the next
+    // command starts a new master, instead of ssh warning on every command
+    // and connecting without one.
+    let killed = Command::new("pkill")
+        .args(["-9", "-f", &format!("ControlPath={}", ctl.display())])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "no ssh master to kill");
+    wait_until("the master to exit", Duration::from_secs(10), || {
+        !Command::new("pgrep")
+            .args(["-f", &format!("ControlPath={}", ctl.display())])
+            .status()
+            .unwrap()
+            .success()
+    });
+    for _ in 0..2 {
+        let o = cmd(&["runs", "--remote", "box"]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.success() && !err.contains("Control socket"),
+            "{err}"
+        );
+    }
     for (i, l) in steps.iter().enumerate() {
         assert_eq!(**l, format!("step {i}"));
     }

@@ -27,10 +27,11 @@ impl Sender<'_> {
     /// have yet, and have the guild there take them in (and, with
     /// `relink`, mount them in `runs`, already copied there).
     pub(crate) fn send_datastores(&mut self, runs: &[Run], relink: bool) -> Result<()> {
-        let mut wanted: BTreeMap<String, Mounted> = BTreeMap::new();
+        // By manifest digest: the version, and the first run that mounts it.
+        let mut wanted: BTreeMap<String, (Mounted, &str)> = BTreeMap::new();
         for r in runs {
             for m in datastore::mounted(r) {
-                wanted.entry(m.manifest.clone()).or_insert(m);
+                wanted.entry(m.manifest.clone()).or_insert((m, &r.id));
             }
         }
         if wanted.is_empty() {
@@ -40,13 +41,13 @@ impl Sender<'_> {
         let have = self.hosted(&home, wanted.keys())?;
         let store = Store::of(self.home);
         let mut specs = Vec::new();
-        for (digest, m) in &wanted {
+        for (digest, (m, run_id)) in &wanted {
             if have.contains(digest) {
                 continue;
             }
             let v = store
                 .version_of(m)
-                .ok_or_else(|| Error::user(m.missing(&runs[0].id)))?;
+                .ok_or_else(|| Error::user(m.missing(run_id)))?;
             let files = store.files_of(&v)?;
             self.report.progress(&format!(
                 "Sending datastore {} ({} files, {}) to {}",

@@ -397,7 +397,15 @@ fn ensure_master(s: &Ssh) -> Result<PathBuf> {
     }
     let sock = dir.join(socket_name(s));
     if sock.exists() {
-        return Ok(sock);
+        // A socket whose master is gone (killed, or the machine
+        // restarted) refuses connections: ssh would warn on every command
+        // and connect without it. Remove it and start a new master.
+        match std::os::unix::net::UnixStream::connect(&sock) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                let _ = std::fs::remove_file(&sock);
+            }
+            _ => return Ok(sock),
+        }
     }
     // The master runs in the background with nothing of ours open (a
     // master that inherited a pipe would hold it open after we exit).

@@ -220,3 +220,69 @@ fn check_parents(run: &Run, rel: &str) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::home::Home;
+
+    const D: &str = "764f40c608ee6932e2319aa3540493ec9f95da6460e0fc2bd8cdda267d6660fe";
+
+    #[test]
+    fn attr_entries_that_could_become_bad_paths_are_left_out() {
+        let attr: Value = serde_yaml_ng::from_str(&format!(
+            "- {{name: ok, version: 1, manifest: {D}, mount: data}}\n\
+             - {{name: a, version: 1, manifest: {D}, mount: ../up}}\n\
+             - {{name: b, version: 1, manifest: {D}, mount: /abs}}\n\
+             - {{name: ../c, version: 1, manifest: {D}, mount: x}}\n\
+             - {{name: d, version: 1, manifest: ../../etc, mount: x}}\n\
+             - {{name: e, version: -1, manifest: {D}, mount: x}}\n"
+        ))
+        .unwrap();
+        let found = mounted_in(Some(&attr));
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (found[0].spec(), found[0].mount.as_str()),
+            ("ok:1".into(), "data")
+        );
+    }
+
+    #[test]
+    fn relink_points_a_moved_run_at_this_store_and_never_through_a_link() {
+        let t = tempfile::tempdir().unwrap();
+        let home = Home {
+            path: t.path().join("home"),
+        };
+        let src = t.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::write(src.join("a.txt"), "alpha").unwrap();
+        let store = Store::of(&home);
+        let v = store.create("ds", &src, false).unwrap().version;
+        let run = Run::at(t.path().join("run"));
+        std::fs::create_dir_all(run.guild_path("attrs")).unwrap();
+        let attr = |mount: &str| {
+            format!(
+                "- {{name: ds, version: 7, manifest: {}, mount: {mount}}}\n",
+                v.manifest
+            )
+        };
+        // Made elsewhere: a link to another home's tree, and version 7 there.
+        std::fs::write(run.guild_path("attrs/datastores"), attr("in/data")).unwrap();
+        std::fs::create_dir_all(run.dir.join("in")).unwrap();
+        std::os::unix::fs::symlink("/elsewhere/trees/x", run.dir.join("in/data")).unwrap();
+        assert!(relink(&store, &run).unwrap().is_empty());
+        let text = std::fs::read_to_string(run.dir.join("in/data/a.txt")).unwrap();
+        assert_eq!(text, "alpha");
+        // A directory on the way that is a link is refused.
+        std::fs::write(run.guild_path("attrs/datastores"), attr("via/data")).unwrap();
+        std::os::unix::fs::symlink(t.path(), run.dir.join("via")).unwrap();
+        assert!(relink(&store, &run).is_err());
+        assert!(!t.path().join("data").exists());
+        // Content this store lacks is named, not guessed.
+        let other = attr("in/data").replace(&v.manifest, &D.replace('7', "8"));
+        std::fs::write(run.guild_path("attrs/datastores"), other).unwrap();
+        let missing = relink(&store, &run).unwrap();
+        assert_eq!(missing.len(), 1);
+        assert!(missing[0].missing("abc").contains("mounts datastore ds:7"));
+    }
+}

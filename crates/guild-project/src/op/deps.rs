@@ -1450,6 +1450,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn datastore_sources_become_mounts_and_the_rest_stays() {
+        let v: Value = serde_yaml_ng::from_str(
+            "- datastore: mnist:2\n  target-path: data\n- datastore:cifar\n- file: a.txt\n\
+             - name: d\n  target-path: in\n  sources:\n    - datastore: imgs\n    - b.txt\n\
+             - name: only\n  sources:\n    - {datastore: x, target-path: here}\n",
+        )
+        .unwrap();
+        let mut reqs = Require::list_of(&v);
+        let mounts = take_datastores(&mut reqs).unwrap();
+        let got: Vec<(&str, &str)> = mounts
+            .iter()
+            .map(|m| (m.spec.as_str(), m.dir.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("mnist:2", "data"),
+                ("cifar", "datastores/cifar"),
+                ("imgs", "in"),
+                ("x", "here")
+            ]
+        );
+        // The file entry, and the resource with its file source only.
+        assert_eq!(reqs.len(), 2);
+        match &reqs[1] {
+            Require::Resource(r) => assert_eq!(r.sources, [SourceItem::Uri("b.txt".into())]),
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            "- datastore: [1]\n",
+            "- datastore: '../x'\n",
+            "- {datastore: x, target-path: /etc}\n",
+            "- {datastore: x, target-path: 'a/../../b'}\n",
+            "- {datastore: 'x:0'}\n",
+        ] {
+            let mut reqs = Require::list_of(&serde_yaml_ng::from_str(bad).unwrap());
+            assert!(take_datastores(&mut reqs).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn requires_entries_are_typed_and_written_back_as_read() {
         let v: Value = serde_yaml_ng::from_str(
             "- file:data.csv\n- operation: prepare\n  select: out.*\n- name: data\n  target-path: d\n  sources:\n    - a.txt\n    - {url: 'https://x/y.zip', sha256: abc}\n- 3\n",

@@ -46,3 +46,8 @@ fi
 # by reading its log directory with TensorBoard's own reader.
 "$VENV/bin/python" -c "import tensorboard" 2>/dev/null \
   || "$VENV/bin/pip" install -q --disable-pip-version-check tensorboard
+# A real S3-compatible server (moto's, from PyPI, in .venv-s3) on 127.0.0.1
+# for the object storage remote tests (9300, or a free port: the tests read
+# it from its state dir).
+S3_STATE="${GUILD_TEST_S3_STATE:-/tmp/guild-test-s3}"
+services/s3-local.sh start "$S3_STATE" >/dev/null

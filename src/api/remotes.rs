@@ -22,6 +22,8 @@ pub fn find(ctx: &Context, name: &str) -> Result<Remote> {
 pub struct RemoteStatus {
     pub remote: Remote,
     pub probe: Probe,
+    /// A bucket remote: what the bucket said.
+    pub bucket: Option<guild_exec::remote::bucket::BucketStatus>,
     /// Nothing to fix: the guild home can hold runs and, for Slurm,
     /// sbatch is there and the configured partition is up.
     pub ok: bool,
@@ -34,6 +36,16 @@ pub fn status(ctx: &Context, name: &str) -> Result<RemoteStatus> {
     let probe = match &remote.kind {
         Kind::Ssh(ssh) => ssh.probe()?,
         Kind::Slurm(slurm) => slurm.probe()?,
+        Kind::Bucket(b) => {
+            let st = b.client(name)?.status()?;
+            let ok = st.write.is_ok();
+            return Ok(RemoteStatus {
+                remote,
+                probe: Probe::default(),
+                bucket: Some(st),
+                ok,
+            });
+        }
         Kind::Other(t) => {
             return Err(Error::user(format!(
                 "remote '{name}' has type '{t}', which this tracker does not run; use type ssh or slurm"
@@ -50,7 +62,12 @@ pub fn status(ctx: &Context, name: &str) -> Result<RemoteStatus> {
             }
             _ => true,
         };
-    Ok(RemoteStatus { remote, probe, ok })
+    Ok(RemoteStatus {
+        remote,
+        probe,
+        bucket: None,
+        ok,
+    })
 }
 
 use guild_exec::launch::remote::Sender;
@@ -65,6 +82,9 @@ fn sender<'a>(ctx: &'a Context, name: &str) -> Result<Sender<'a>> {
 /// put there when missing) runs `args` in its guild home, its output
 /// here as it comes. Its exit code.
 pub fn forward(ctx: &Context, name: &str, args: &[String]) -> Result<i32> {
+    if let Kind::Bucket(b) = &find(ctx, name)?.kind {
+        return bucket_view(ctx, name, b, args);
+    }
     // Commands that print the same on every try resume after a lost
     // connection.
     let resume = matches!(
@@ -85,6 +105,30 @@ pub fn forward(ctx: &Context, name: &str, args: &[String]) -> Result<i32> {
         }
     }
     Ok(code)
+}
+
+/// `CMD --remote NAME ARGS` on a bucket: its runs' metadata mirrored into
+/// a guild home under this home's cache (a few requests), then this
+/// binary runs `args` on that home. Commands that need a run's files
+/// (`cat`, `ls`, `logs`...) pull the run first.
+fn bucket_view(
+    ctx: &Context,
+    name: &str,
+    b: &guild_exec::remote::bucket::Bucket,
+    args: &[String],
+) -> Result<i32> {
+    let mirror = ctx.home.cache_dir("remotes").join(name).join("mirror");
+    let client = b.client(name)?;
+    client.mirror(&mirror)?;
+    let exe = guild_format::platform::guild_exe()?;
+    let status = std::process::Command::new(exe)
+        .arg("-H")
+        .arg(&mirror)
+        .args(args)
+        .current_dir(&ctx.cwd)
+        .status()
+        .map_err(|e| Error::process("cannot run guild", e))?;
+    Ok(status.code().unwrap_or(1))
 }
 
 /// The records here of runs on remote `name` that have not finished.
@@ -196,6 +240,24 @@ pub fn sync(ctx: &Context, sel: &super::Selection) -> Result<Vec<Synced>> {
 /// `pull REMOTE [RUN...]`: copy runs of the remote (default: all) into
 /// this home, complete. Returns their ids.
 pub fn pull(ctx: &Context, name: &str, specs: &[String]) -> Result<Vec<String>> {
+    if let Kind::Bucket(b) = &find(ctx, name)?.kind {
+        let client = b.client(name)?;
+        let mirror = ctx.home.cache_dir("remotes").join(name).join("mirror");
+        client.mirror(&mirror)?;
+        // The runs named as `runs` selects them, among the bucket's.
+        let all = guild_format::query::list_dir(&mirror.join("runs"));
+        let chosen: Vec<String> = if specs.is_empty() {
+            all.iter().map(|r| r.run.id.clone()).collect()
+        } else {
+            guild_format::query::select(&all, specs, false)?
+                .into_iter()
+                .map(|r| r.run.id)
+                .collect()
+        };
+        let runs_dir = ctx.home.runs_dir();
+        guild_format::fsutil::create_dir_all(&runs_dir)?;
+        return Ok(client.pull(&runs_dir, &chosen, ctx.report.as_ref())?.ids);
+    }
     sender(ctx, name)?.pull(specs)
 }
 
@@ -213,6 +275,10 @@ pub fn push(ctx: &Context, name: &str, sel: &super::Selection) -> Result<Vec<Str
     };
     if runs.is_empty() {
         return Ok(Vec::new());
+    }
+    if let Kind::Bucket(b) = &find(ctx, name)?.kind {
+        let client = b.client(name)?;
+        return Ok(client.push(&ctx.home, &runs, ctx.report.as_ref())?.ids);
     }
     sender(ctx, name)?.push(&runs)?;
     Ok(runs.into_iter().map(|r| r.id).collect())

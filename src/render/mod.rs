@@ -815,6 +815,26 @@ pub(crate) fn remotes_json(remotes: &[crate::api::remotes::Remote]) -> serde_jso
 /// problems worded with their fix.
 pub(crate) fn remote_status(st: &crate::api::remotes::RemoteStatus) -> String {
     use crate::api::remotes::Kind;
+    if let Some(b) = &st.bucket {
+        let rows = [
+            (
+                "remote",
+                format!("{} ({} {})", st.remote.name, st.remote.type_name(), b.url),
+            ),
+            ("reachable", "yes".to_string()),
+            ("bucket", "exists".to_string()),
+            ("runs", b.runs.to_string()),
+            (
+                "write",
+                match &b.write {
+                    Ok(()) => "yes".to_string(),
+                    Err(e) => format!("NO: {e}"),
+                },
+            ),
+        ];
+        let text: String = rows.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+        return guild_format::text::escape_keep_newlines(&text).into_owned();
+    }
     let p = &st.probe;
     let (address, slurm) = match &st.remote.kind {
         Kind::Ssh(s) => (s.address(), None),
@@ -825,7 +845,7 @@ pub(crate) fn remote_status(st: &crate::api::remotes::RemoteStatus) -> String {
                 .unwrap_or_else(|| "sbatch here".into()),
             Some(c),
         ),
-        Kind::Other(_) => (String::new(), None),
+        Kind::Bucket(_) | Kind::Other(_) => (String::new(), None),
     };
     let home = match (p.home_exists, p.home_writable) {
         (true, true) => "writable",

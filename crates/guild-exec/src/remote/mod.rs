@@ -1,12 +1,14 @@
 //! Remotes declared in the user config under `remotes:` (Guild 0.9's
-//! `~/.guild/config.yml`, or `$GUILD_CONFIG`): SSH hosts and Slurm
-//! clusters, parsed into typed definitions with one-line errors. Other
-//! types Guild knows (ec2, s3...) are listed but cannot run anything here.
+//! `~/.guild/config.yml`, or `$GUILD_CONFIG`): SSH hosts, Slurm clusters
+//! and object storage buckets (S3 and S3-compatible, GCS, Azure Blob),
+//! parsed into typed definitions with one-line errors. Other types Guild
+//! knows (ec2...) are listed but cannot run anything here.
 
 use guild_format::error::{Error, Result};
 use serde_yaml_ng::{Mapping, Value};
 use std::path::Path;
 
+pub mod bucket;
 pub(crate) mod site;
 pub(crate) mod slurm;
 
@@ -228,7 +230,10 @@ pub enum Kind {
     Ssh(Ssh),
     /// A Slurm cluster (`type: slurm`).
     Slurm(Box<Slurm>),
-    /// A type Guild knows that this tracker does not run (`ec2`, `s3`...).
+    /// An object storage bucket holding run directories (`type: s3`,
+    /// `gcs`, `azure-blob`).
+    Bucket(Box<bucket::Bucket>),
+    /// A type Guild knows that this tracker does not run (`ec2`...).
     Other(String),
 }
 
@@ -249,6 +254,7 @@ impl Remote {
         match &self.kind {
             Kind::Ssh(_) => "ssh",
             Kind::Slurm(_) => "slurm",
+            Kind::Bucket(b) => b.service.type_name(),
             Kind::Other(t) => t,
         }
     }
@@ -305,8 +311,24 @@ fn parse(text: &str, path: &Path) -> Result<Vec<Remote>> {
                 guild_home: field.string("guild-home")?,
                 hourly_cost: field.float("hourly-cost")?,
             })),
+            Some(t @ ("s3" | "gcs" | "azure-blob")) => Kind::Bucket(Box::new(bucket::Bucket {
+                service: bucket::Service::of(t),
+                bucket: field
+                    .string("bucket")?
+                    .ok_or_else(|| bad("missing `bucket` (the bucket's name)".into()))?,
+                root: bucket::clean_root(field.string("root")?.as_deref().unwrap_or("/"))
+                    .map_err(&bad)?,
+                region: field.string("region")?,
+                endpoint: field.string("endpoint")?,
+                profile: field.string("profile")?,
+                local_env: field.env("local-env")?,
+            })),
             Some(other) => Kind::Other(other.to_string()),
-            None => return Err(bad("missing `type` (ssh or slurm)".into())),
+            None => {
+                return Err(bad(
+                    "missing `type` (ssh, slurm, s3, gcs or azure-blob)".into()
+                ))
+            }
         };
         out.push(Remote {
             name,
@@ -386,6 +408,23 @@ impl Fields<'_> {
         }
     }
 
+    /// A mapping of environment variable names to values.
+    fn env(&self, key: &str) -> Result<Vec<(String, String)>> {
+        match self.get(key) {
+            None => Ok(Vec::new()),
+            Some(Value::Mapping(m)) => Ok(m
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        guild_format::run::yaml::py_str(k),
+                        guild_format::run::yaml::encode_display(v),
+                    )
+                })
+                .collect()),
+            Some(_) => Err((self.bad)(format!("`{key}` must map names to values"))),
+        }
+    }
+
     /// The SSH settings (`host` required when `required`).
     fn ssh(&self, required: bool) -> Result<Option<Ssh>> {
         let Some(host) = self.string("host")? else {
@@ -401,19 +440,7 @@ impl Fields<'_> {
                     .map_err(|_| (self.bad)(format!("`port` must be 1 to 65535, not {p}")))?,
             ),
         };
-        let env = match self.get("env") {
-            None => Vec::new(),
-            Some(Value::Mapping(m)) => m
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        guild_format::run::yaml::py_str(k),
-                        guild_format::run::yaml::encode_display(v),
-                    )
-                })
-                .collect(),
-            Some(_) => return Err((self.bad)("`env` must map names to values".into())),
-        };
+        let env = self.env("env")?;
         Ok(Some(Ssh {
             host,
             port,

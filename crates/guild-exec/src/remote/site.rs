@@ -52,6 +52,13 @@ impl Site {
         let (ssh, home) = match &remote.kind {
             Kind::Ssh(s) => (Some(s.clone()), s.guild_home.clone()),
             Kind::Slurm(c) => (c.login.clone(), c.guild_home.clone()),
+            Kind::Bucket(b) => {
+                return Err(Error::user(format!(
+                    "remote '{}' is a bucket ({}): it holds runs (push, pull, runs --remote) but does not run them; use an ssh or slurm remote to run",
+                    remote.name,
+                    b.url()
+                )))
+            }
             Kind::Other(t) => {
                 return Err(Error::user(format!(
                     "remote '{}' has type '{t}', which this tracker does not run; use type ssh or slurm",

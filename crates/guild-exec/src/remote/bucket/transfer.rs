@@ -1,0 +1,506 @@
+//! Push and pull of runs: only files whose size and digest differ are
+//! sent; a run's manifest goes last. A push remembers what it sent (per
+//! remote, under the home's cache), so a second push of an unchanged run
+//! makes no request for it: the manifests' listing says whether the bucket
+//! still holds what was pushed.
+
+use super::Client;
+use guild_format::error::{Error, Result};
+use guild_format::fsutil;
+use guild_format::home::Home;
+use guild_format::report::Reporter;
+use guild_format::run::Run;
+use object_store::{ObjectStore, PutPayload};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+/// How many transfers are in flight at once.
+const IN_FLIGHT: usize = 8;
+/// A metadata file up to this size is kept in the manifest too.
+const META_MAX: u64 = 64 * 1024;
+
+/// One file (or link) of a run, as its manifest records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct FileEntry {
+    pub(crate) path: String,
+    pub(crate) size: u64,
+    pub(crate) mode: u32,
+    /// Modification time, ns since the epoch.
+    pub(crate) mtime: i64,
+    /// BLAKE3 of the content (files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) digest: Option<String>,
+    /// Where a link points.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) link: Option<String>,
+}
+
+/// A run in the bucket: its files, and its small metadata files inline
+/// (what listing shows without reading the files).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    pub(crate) id: String,
+    pub(crate) files: Vec<FileEntry>,
+    /// `.guild/opref` and `.guild/attrs/*`, path → text.
+    pub(crate) meta: BTreeMap<String, String>,
+    /// The run's status when pushed (`running` shows as running there).
+    pub(crate) status: String,
+}
+
+/// What a push or pull did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Moved {
+    /// The runs, by id.
+    pub ids: Vec<String>,
+    /// Files copied.
+    pub files: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Runs left as they were (nothing changed).
+    pub unchanged: usize,
+}
+
+/// What this home last pushed of a run to a remote.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Pushed {
+    /// The manifest's ETag in the bucket.
+    etag: String,
+    files: Vec<FileEntry>,
+}
+
+/// The files of a local run dir (not its locks or this machine's
+/// placement), sorted.
+fn scan(run: &Run) -> Result<Vec<FileEntry>> {
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(&run.dir)
+        .min_depth(1)
+        .sort_by_file_name()
+    {
+        let e = e.map_err(|err| Error::user(format!("reading {}: {err}", run.dir.display())))?;
+        let rel = e
+            .path()
+            .strip_prefix(&run.dir)
+            .map_err(|_| Error::user("a file outside the run"))?
+            .to_string_lossy()
+            .into_owned();
+        if rel.starts_with(".guild/LOCK") || rel == ".guild/placement" {
+            continue;
+        }
+        let md = e
+            .path()
+            .symlink_metadata()
+            .map_err(|err| Error::io("reading", e.path(), err))?;
+        let mtime = md.mtime() * 1_000_000_000 + md.mtime_nsec();
+        let mode = md.permissions().mode() & 0o7777;
+        if md.file_type().is_symlink() {
+            let target =
+                std::fs::read_link(e.path()).map_err(|err| Error::io("reading", e.path(), err))?;
+            out.push(FileEntry {
+                path: rel,
+                size: 0,
+                mode,
+                mtime,
+                digest: None,
+                link: Some(target.to_string_lossy().into_owned()),
+            });
+        } else if md.is_file() {
+            out.push(FileEntry {
+                path: rel,
+                size: md.len(),
+                mode,
+                mtime,
+                digest: None,
+                link: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn hash_file(path: &Path) -> Result<String> {
+    let mut h = blake3::Hasher::new();
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io("reading", path, e))?;
+    std::io::copy(&mut f, &mut h).map_err(|e| Error::io("reading", path, e))?;
+    Ok(h.finalize().to_hex().to_string())
+}
+
+/// The metadata files listing needs, from a scan of the run.
+fn meta_of(run: &Run, files: &[FileEntry]) -> BTreeMap<String, String> {
+    files
+        .iter()
+        .filter(|f| f.link.is_none() && f.size <= META_MAX)
+        .filter(|f| f.path == ".guild/opref" || f.path.starts_with(".guild/attrs/"))
+        .filter_map(|f| {
+            let text = std::fs::read_to_string(run.dir.join(&f.path)).ok()?;
+            Some((f.path.clone(), text))
+        })
+        .collect()
+}
+
+impl Client {
+    fn cache_dir(&self, home: &Home) -> PathBuf {
+        home.cache_dir("remotes").join(&self.remote)
+    }
+
+    /// `push`: send `runs` (their changed files, then each one's manifest).
+    pub fn push(&self, home: &Home, runs: &[Run], report: &dyn Reporter) -> Result<Moved> {
+        let listed = self.manifest_etags("runs")?;
+        let cache = self.cache_dir(home).join("pushed");
+        fsutil::create_dir_all(&cache)?;
+        let mut moved = Moved::default();
+        for run in runs {
+            let (files, bytes) = self.push_one(run, &cache, listed.get(&run.id), report)?;
+            if files == 0 && bytes == 0 {
+                moved.unchanged += 1;
+            }
+            moved.files += files;
+            moved.bytes += bytes;
+            moved.ids.push(run.id.clone());
+        }
+        if moved.unchanged < runs.len() {
+            self.touch_meta_id()?;
+        }
+        Ok(moved)
+    }
+
+    /// Push one run; the files and bytes sent (none: it was unchanged).
+    fn push_one(
+        &self,
+        run: &Run,
+        cache: &Path,
+        listed: Option<&String>,
+        report: &dyn Reporter,
+    ) -> Result<(usize, u64)> {
+        let mut files = scan(run)?;
+        let cache_file = cache.join(format!("{}.json", run.id));
+        let pushed: Option<Pushed> = std::fs::read(&cache_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .filter(|p: &Pushed| Some(&p.etag) == listed);
+        let status = run.status().status.as_str().to_string();
+        let before: HashMap<&str, &FileEntry> = pushed
+            .as_ref()
+            .map(|p| p.files.iter().map(|f| (f.path.as_str(), f)).collect())
+            .unwrap_or_default();
+        // Unchanged since this home pushed it, and the bucket still holds
+        // that push: nothing to send, no request.
+        let same = |a: &FileEntry, b: &FileEntry| {
+            a.size == b.size && a.mtime == b.mtime && a.mode == b.mode && a.link == b.link
+        };
+        if pushed.is_some()
+            && files.len() == before.len()
+            && files
+                .iter()
+                .all(|f| before.get(f.path.as_str()).is_some_and(|b| same(f, b)))
+            && status != "running"
+        {
+            return Ok((0, 0));
+        }
+        // What the bucket holds of it (from the cache, else its manifest).
+        let there: HashMap<String, FileEntry> = match (&pushed, listed) {
+            (Some(p), _) => p
+                .files
+                .iter()
+                .map(|f| (f.path.clone(), f.clone()))
+                .collect(),
+            (None, Some(_)) => self
+                .manifest("runs", &run.id)?
+                .map(|m| m.files.into_iter().map(|f| (f.path.clone(), f)).collect())
+                .unwrap_or_default(),
+            (None, None) => HashMap::new(),
+        };
+        let mut todo = Vec::new();
+        for f in files.iter_mut().filter(|f| f.link.is_none()) {
+            f.digest = match before.get(f.path.as_str()) {
+                Some(b) if same(f, b) => b.digest.clone(),
+                _ => Some(hash_file(&run.dir.join(&f.path))?),
+            };
+            let held = there
+                .get(&f.path)
+                .is_some_and(|t| t.digest == f.digest && t.size == f.size);
+            if !held {
+                todo.push(f.clone());
+            }
+        }
+        let bytes: u64 = todo.iter().map(|f| f.size).sum();
+        if !todo.is_empty() {
+            report.progress(&format!(
+                "Copying {} to {} ({} file{}, {})",
+                run.id,
+                self.remote,
+                todo.len(),
+                if todo.len() == 1 { "" } else { "s" },
+                guild_format::text::format_bytes(bytes)
+            ));
+        }
+        self.upload(run, &todo)?;
+        let manifest = Manifest {
+            id: run.id.clone(),
+            meta: meta_of(run, &files),
+            files,
+            status,
+        };
+        let etag = self.put_manifest("runs", &manifest)?;
+        let record = Pushed {
+            etag,
+            files: manifest.files,
+        };
+        let text = serde_json::to_vec(&record).map_err(|e| Error::user(e.to_string()))?;
+        fsutil::write_atomic(&cache_file, &text)?;
+        Ok((todo.len(), bytes))
+    }
+
+    /// Upload `files` of `run`, a bounded number at once.
+    fn upload(&self, run: &Run, files: &[FileEntry]) -> Result<()> {
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        let store = self.store.clone();
+        let jobs = files.iter().map(|f| {
+            let key = self.key(&format!("runs/{}/{}", run.id, f.path));
+            let path = run.dir.join(&f.path);
+            let store = store.clone();
+            async move {
+                let data = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+                store
+                    .put(&key, PutPayload::from(data))
+                    .await
+                    .map_err(|e| self.explain("writing to", e))?;
+                Ok::<(), Error>(())
+            }
+        });
+        self.rt.block_on(
+            stream::iter(jobs)
+                .buffer_unordered(IN_FLIGHT)
+                .try_collect::<Vec<()>>(),
+        )?;
+        Ok(())
+    }
+
+    /// Write a run's manifest under `manifests/PLACE/`; its ETag.
+    pub(crate) fn put_manifest(&self, place: &str, m: &Manifest) -> Result<String> {
+        let text = serde_json::to_vec(m).map_err(|e| Error::user(e.to_string()))?;
+        let key = self.key(&format!("manifests/{place}/{}.json", m.id));
+        let r = self
+            .rt
+            .block_on(self.store.put(&key, PutPayload::from(text)))
+            .map_err(|e| self.explain("writing to", e))?;
+        Ok(r.e_tag.unwrap_or_default())
+    }
+
+    /// A run's manifest under `manifests/PLACE/` (None: there is none).
+    pub(crate) fn manifest(&self, place: &str, id: &str) -> Result<Option<Manifest>> {
+        let key = self.key(&format!("manifests/{place}/{id}.json"));
+        let bytes = match self.rt.block_on(async {
+            let got = self.store.get(&key).await?;
+            got.bytes().await
+        }) {
+            Ok(b) => b,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.explain("reading", e)),
+        };
+        let m: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+            Error::user(format!(
+                "{}/manifests/{place}/{id}.json is not a run manifest ({e}); push the run again",
+                self.bucket.url()
+            ))
+        })?;
+        if m.id != id {
+            return Err(Error::user(format!(
+                "{}/manifests/{place}/{id}.json names another run ({}); push the run again",
+                self.bucket.url(),
+                guild_format::text::escape(&m.id)
+            )));
+        }
+        Ok(Some(m))
+    }
+
+    /// Say that something changed, as Guild's s3 remote does (its
+    /// clients re-read the runs when `meta-id` changes).
+    pub(crate) fn touch_meta_id(&self) -> Result<()> {
+        let key = self.key("meta-id");
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        self.rt
+            .block_on(self.store.put(&key, PutPayload::from(id.into_bytes())))
+            .map_err(|e| self.explain("writing to", e))?;
+        Ok(())
+    }
+
+    /// `pull`: bring runs `ids` (under `runs/`) into `runs_dir`, each as
+    /// its manifest says: changed files only, modes and times kept.
+    pub fn pull(&self, runs_dir: &Path, ids: &[String], report: &dyn Reporter) -> Result<Moved> {
+        let mut moved = Moved::default();
+        for id in ids {
+            guild_format::run::check_id(id, &format!("remote '{}'", self.remote))?;
+            let m = self.manifest("runs", id)?.ok_or_else(|| {
+                Error::user(format!(
+                    "there is no run {id} on remote '{}'; `guild runs --remote {}` lists them",
+                    self.remote, self.remote
+                ))
+            })?;
+            let (files, bytes) = self.pull_one(runs_dir, &m, report)?;
+            if files == 0 {
+                moved.unchanged += 1;
+            }
+            moved.files += files;
+            moved.bytes += bytes;
+            moved.ids.push(id.clone());
+        }
+        Ok(moved)
+    }
+
+    fn pull_one(
+        &self,
+        runs_dir: &Path,
+        m: &Manifest,
+        report: &dyn Reporter,
+    ) -> Result<(usize, u64)> {
+        let dest = runs_dir.join(&m.id);
+        if dest
+            .symlink_metadata()
+            .is_ok_and(|md| md.file_type().is_symlink())
+        {
+            return Err(Error::user(format!(
+                "{} is a link; refusing to pull run {} through it",
+                dest.display(),
+                m.id
+            )));
+        }
+        for f in &m.files {
+            if !plain_rel(&f.path) {
+                return Err(Error::user(format!(
+                    "run {} on remote '{}' names the file '{}', which is not a path inside the run; refusing it",
+                    m.id,
+                    self.remote,
+                    guild_format::text::escape(&f.path)
+                )));
+            }
+        }
+        let mut todo = Vec::new();
+        for f in &m.files {
+            let local = dest.join(&f.path);
+            let md = local.symlink_metadata().ok();
+            let same = match (&f.link, md) {
+                (Some(t), Some(md)) if md.file_type().is_symlink() => {
+                    std::fs::read_link(&local).is_ok_and(|l| l.to_string_lossy() == *t)
+                }
+                (None, Some(md)) if md.is_file() && md.len() == f.size => {
+                    let mtime = md.mtime() * 1_000_000_000 + md.mtime_nsec();
+                    mtime == f.mtime || f.digest.as_deref() == hash_file(&local).ok().as_deref()
+                }
+                _ => false,
+            };
+            if !same {
+                todo.push(f.clone());
+            }
+        }
+        if todo.is_empty() {
+            return Ok((0, 0));
+        }
+        let bytes: u64 = todo.iter().map(|f| f.size).sum();
+        report.progress(&format!(
+            "Copying {} from {} ({} file{}, {})",
+            m.id,
+            self.remote,
+            todo.len(),
+            if todo.len() == 1 { "" } else { "s" },
+            guild_format::text::format_bytes(bytes)
+        ));
+        self.download(&dest, &m.id, &todo)?;
+        Ok((todo.len(), bytes))
+    }
+
+    /// Download `files` of run `id` into `dest`, each into a temporary
+    /// name renamed into place, with its mode and time.
+    fn download(&self, dest: &Path, id: &str, files: &[FileEntry]) -> Result<()> {
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        for f in files {
+            if let Some(parent) = Path::new(&f.path).parent() {
+                make_dirs_inside(dest, parent)?;
+            }
+        }
+        for f in files.iter().filter(|f| f.link.is_some()) {
+            let at = dest.join(&f.path);
+            let _ = std::fs::remove_file(&at);
+            std::os::unix::fs::symlink(f.link.as_deref().unwrap_or_default(), &at)
+                .map_err(|e| Error::io("linking", &at, e))?;
+        }
+        let jobs = files.iter().filter(|f| f.link.is_none()).map(|f| {
+            let key = self.key(&format!("runs/{id}/{}", f.path));
+            let at = dest.join(&f.path);
+            async move {
+                let got = self.store.get(&key).await.map_err(|e| self.explain("reading", e))?;
+                let bytes = got.bytes().await.map_err(|e| self.explain("reading", e))?;
+                if bytes.len() as u64 != f.size {
+                    return Err(Error::user(format!(
+                        "{} of run {id} on remote '{}' is not the size its manifest says; push the run again",
+                        f.path, self.remote
+                    )));
+                }
+                let tmp = at.with_file_name(format!(
+                    ".{}.guild-pull",
+                    at.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+                ));
+                std::fs::write(&tmp, &bytes).map_err(|e| Error::io("writing", &tmp, e))?;
+                set_mode_time(&tmp, f)?;
+                if at.symlink_metadata().is_ok_and(|m| m.is_dir()) {
+                    return Err(Error::user(format!("{} is a directory here", at.display())));
+                }
+                std::fs::rename(&tmp, &at).map_err(|e| Error::io("writing", &at, e))?;
+                Ok::<(), Error>(())
+            }
+        });
+        self.rt.block_on(
+            stream::iter(jobs)
+                .buffer_unordered(IN_FLIGHT)
+                .try_collect::<Vec<()>>(),
+        )?;
+        Ok(())
+    }
+}
+
+/// A relative path of plain names.
+fn plain_rel(p: &str) -> bool {
+    !p.is_empty()
+        && Path::new(p)
+            .components()
+            .all(|c| matches!(c, Component::Normal(_)))
+}
+
+/// Make `rel` (plain names) under `base`, never through a link.
+fn make_dirs_inside(base: &Path, rel: &Path) -> Result<()> {
+    let mut at = base.to_path_buf();
+    fsutil::create_dir_all(base)?;
+    for c in rel.components() {
+        at.push(c);
+        match at.symlink_metadata() {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::user(format!(
+                    "{} is not a directory; refusing to write through it",
+                    at.display()
+                )))
+            }
+            Err(_) => std::fs::create_dir(&at).map_err(|e| Error::io("creating", &at, e))?,
+        }
+    }
+    Ok(())
+}
+
+fn set_mode_time(path: &Path, f: &FileEntry) -> Result<()> {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(f.mode & 0o7777))
+        .map_err(|e| Error::io("writing", path, e))?;
+    let t = std::time::UNIX_EPOCH
+        + std::time::Duration::new(
+            (f.mtime / 1_000_000_000) as u64,
+            (f.mtime % 1_000_000_000) as u32,
+        );
+    let file = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .or_else(|_| std::fs::File::open(path))
+        .map_err(|e| Error::io("writing", path, e))?;
+    file.set_times(std::fs::FileTimes::new().set_modified(t).set_accessed(t))
+        .map_err(|e| Error::io("writing", path, e))?;
+    Ok(())
+}

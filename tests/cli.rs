@@ -2016,6 +2016,8 @@ fn remote_status_checks_a_real_slurm_here_and_through_a_login_node() {
 
 #[path = "cli/api.rs"]
 mod api;
+#[path = "cli/buckets.rs"]
+mod buckets;
 #[path = "cli/datastores.rs"]
 mod datastores;
 #[path = "cli/index.rs"]

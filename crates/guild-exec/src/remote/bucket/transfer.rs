@@ -394,6 +394,14 @@ impl Client {
                 todo.push(f.clone());
             }
         }
+        // A run that was running when pushed shows as running there.
+        let lock = dest.join(".guild/LOCK.remote");
+        if m.status == "running" {
+            make_dirs_inside(&dest, Path::new(".guild"))?;
+            fsutil::write_atomic(&lock, self.remote.as_bytes())?;
+        } else {
+            fsutil::remove_if_exists(&lock)?;
+        }
         if todo.is_empty() {
             return Ok((0, 0));
         }

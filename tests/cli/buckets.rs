@@ -1,0 +1,223 @@
+//! Object storage remotes against the real S3-compatible server (moto's)
+//! that scripts/setup-test-env.sh starts: push, pull, the views, status
+//! and the faults, each test in a bucket of its own.
+
+use super::*;
+use std::collections::BTreeMap;
+
+/// The test server's settings (`services/s3-local.sh`'s state file).
+fn s3_env() -> BTreeMap<String, String> {
+    let state =
+        std::env::var("GUILD_TEST_S3_STATE").unwrap_or_else(|_| "/tmp/guild-test-s3".into());
+    let text = std::fs::read_to_string(format!("{state}/env"))
+        .expect("the test S3 server (scripts/setup-test-env.sh starts it)");
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A new bucket on the test server, made with boto3 (another client).
+fn new_bucket() -> (String, String) {
+    let env = s3_env();
+    let endpoint = env["S3_LOCAL_ENDPOINT"].clone();
+    let name = format!("gt-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let py = format!("{}/bin/python", env["S3_LOCAL_VENV"]);
+    let o = Command::new(py)
+        .args([
+            "-c",
+            "import boto3, sys; boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='k', \
+             aws_secret_access_key='s', region_name='us-east-1').create_bucket(Bucket=sys.argv[2])",
+            &endpoint,
+            &name,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (endpoint, name)
+}
+
+/// An env with remotes `b` (the new bucket, under a root) and `nob` (a
+/// bucket that does not exist), and test credentials.
+fn bucket_env() -> (Env, String) {
+    let (endpoint, bucket) = new_bucket();
+    let e = Env::new();
+    std::fs::write(
+        e.proj.join("guild-config.yml"),
+        format!(
+            "remotes:\n  b: {{type: s3, bucket: {bucket}, root: /team/runs, endpoint: '{endpoint}'}}\n  \
+             nob: {{type: s3, bucket: no-such-bucket-here, endpoint: '{endpoint}'}}\n"
+        ),
+    )
+    .unwrap();
+    (e, bucket)
+}
+
+fn cmd(e: &Env, args: &[&str]) -> Command {
+    let mut c = e.cmd(args);
+    c.env("GUILD_CONFIG", e.proj.join("guild-config.yml"))
+        .env("AWS_ACCESS_KEY_ID", "k")
+        .env("AWS_SECRET_ACCESS_KEY", "s");
+    c
+}
+
+fn ok(e: &Env, args: &[&str]) -> (String, String) {
+    let o = cmd(e, args).output().unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    );
+    assert!(o.status.success(), "{args:?}: {out}{err}");
+    (out, err)
+}
+
+/// Every file under `dir` (not the tracker's own locks): path, mode,
+/// mtime and content.
+fn snapshot(dir: &Path) -> BTreeMap<String, (u32, i64, Vec<u8>)> {
+    use std::os::unix::fs::MetadataExt;
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .filter(|e| !e.file_name().to_string_lossy().starts_with("LOCK"))
+        .map(|e| {
+            let md = e.metadata().unwrap();
+            (
+                e.path().strip_prefix(dir).unwrap().display().to_string(),
+                (
+                    md.mode(),
+                    md.mtime() * 1_000_000_000 + md.mtime_nsec(),
+                    std::fs::read(e.path()).unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn runs_pushed_to_a_bucket_are_listed_and_pulled_back_identical() {
+    let (e, _) = bucket_env();
+    ok(&e, &["run", "train.py", "lr=0.2", "-y", "-q"]);
+    ok(&e, &["run", "train.py", "lr=[0.3,0.4]", "-y", "-q"]);
+    std::fs::set_permissions(
+        e.proj.join("run.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    // A run still running when pushed.
+    ok(
+        &e,
+        &["run", "train.py", "sleep=30", "-y", "-q", "--background"],
+    );
+    let ids: Vec<String> = e
+        .runs_json()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 4);
+    wait_until(
+        "the background run to start",
+        Duration::from_secs(20),
+        || e.status_of(&ids[0]).starts_with("running"),
+    );
+    let (_, err) = ok(&e, &["push", "b", "-y"]);
+    assert_eq!(err.matches("Copying ").count(), 4, "{err}");
+    // Listed there, with filters, in a few requests.
+    let (out, _) = ok(&e, &["runs", "--remote", "b"]);
+    assert_eq!(out.lines().count(), 4, "{out}");
+    assert_eq!(out.matches("completed").count(), 3, "{out}");
+    assert_eq!(out.matches("running").count(), 1, "{out}");
+    let (out, _) = ok(&e, &["runs", "--remote", "b", "--running"]);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let (info, _) = ok(&e, &["runs", "info", "--remote", "b", &ids[1][..8]]);
+    assert!(
+        info.contains("status: completed") && info.contains("lr: 0.4"),
+        "{info}"
+    );
+    // A second push sends only the running run's changes.
+    let (_, err) = ok(&e, &["push", "b", "-y"]);
+    assert!(err.matches("Copying ").count() <= 1, "{err}");
+    assert!(!err.contains(&format!("Copying {}", ids[1])), "{err}");
+    // Pulled into another home: the same bytes, modes and times; the
+    // running run shows as running there.
+    let other = Env::new();
+    std::fs::copy(
+        e.proj.join("guild-config.yml"),
+        other.proj.join("guild-config.yml"),
+    )
+    .unwrap();
+    ok(&other, &["pull", "b"]);
+    for id in &ids[1..] {
+        let a = snapshot(&e.home.join("runs").join(id));
+        let b = snapshot(&other.home.join("runs").join(id));
+        assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+        assert!(a == b, "run {id} differs after a pull");
+    }
+    assert!(
+        other.status_of(&ids[0]).starts_with("running"),
+        "{}",
+        other.status_of(&ids[0])
+    );
+    // Guild 0.9.0 lists and inspects what was pulled.
+    let g = other.guild090(&["runs", "-a"]);
+    let listed = String::from_utf8_lossy(&g.stdout);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    for id in &ids[1..] {
+        assert!(listed.contains(&id[..8]), "{listed}");
+    }
+    let g = other.guild090(&["runs", "info", &ids[1][..8]]);
+    let info = String::from_utf8_lossy(&g.stdout);
+    assert!(
+        info.contains("status: completed") && info.contains("lr: 0.4"),
+        "{info}"
+    );
+    // A second pull copies nothing.
+    let (_, err) = ok(&other, &["pull", "b"]);
+    assert!(err.matches("Copying ").count() <= 1, "{err}");
+    ok(&e, &["stop", "-y"]);
+}
+
+#[test]
+fn bucket_status_and_faults_are_one_line_that_names_the_fix() {
+    let (e, bucket) = bucket_env();
+    let (out, _) = ok(&e, &["remote", "status", "b"]);
+    assert!(out.contains(&format!("s3://{bucket}/team/runs")), "{out}");
+    assert!(
+        out.contains("write: yes") && out.contains("runs: 0"),
+        "{out}"
+    );
+    ok(&e, &["run", "train.py", "-y", "-q"]);
+    for args in [
+        &["push", "nob", "-y"][..],
+        &["runs", "--remote", "nob"],
+        &["remote", "status", "nob"],
+    ] {
+        let o = cmd(&e, args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("the bucket no-such-bucket-here does not exist")
+                && err.contains("fix `bucket`"),
+            "{args:?}: {err}"
+        );
+    }
+    // Two pushes of the same runs at once: both succeed, one copy there.
+    let a = cmd(&e, &["push", "b", "-y"]).spawn().unwrap();
+    let b = cmd(&e, &["push", "b", "-y"]).spawn().unwrap();
+    assert!(a.wait_with_output().unwrap().status.success());
+    assert!(b.wait_with_output().unwrap().status.success());
+    let (out, _) = ok(&e, &["runs", "--remote", "b"]);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let other = Env::new();
+    std::fs::copy(
+        e.proj.join("guild-config.yml"),
+        other.proj.join("guild-config.yml"),
+    )
+    .unwrap();
+    ok(&other, &["pull", "b"]);
+    let id = e.runs_json()[0]["id"].as_str().unwrap().to_string();
+    assert!(
+        snapshot(&e.home.join("runs").join(&id)) == snapshot(&other.home.join("runs").join(&id))
+    );
+}

@@ -109,8 +109,9 @@ pub fn forward(ctx: &Context, name: &str, args: &[String]) -> Result<i32> {
 
 /// `CMD --remote NAME ARGS` on a bucket: its runs' metadata mirrored into
 /// a guild home under this home's cache (a few requests), then this
-/// binary runs `args` on that home. Commands that need a run's files
-/// (`cat`, `ls`, `logs`...) pull the run first.
+/// binary runs `args` on that home. `cat`, `ls`, `logs` and `watch`
+/// pull the run they name into the mirror first. What `runs delete`,
+/// `restore` and `purge` did to the mirror is then done in the bucket.
 fn bucket_view(
     ctx: &Context,
     name: &str,
@@ -120,6 +121,33 @@ fn bucket_view(
     let mirror = ctx.home.cache_dir("remotes").join(name).join("mirror");
     let client = b.client(name)?;
     client.mirror(&mirror)?;
+    let cmd: Vec<&str> = args.iter().take(2).map(|s| s.as_str()).collect();
+    if matches!(cmd.first(), Some(&("cat" | "ls" | "logs" | "watch"))) {
+        let all = guild_format::query::list_dir(&mirror.join("runs"));
+        let named = args[1..]
+            .iter()
+            .filter(|a| !a.starts_with('-'))
+            .find_map(|a| guild_format::query::select(&all, std::slice::from_ref(a), false).ok());
+        let run = match named {
+            Some(r) => r,
+            None => guild_format::query::select(&all, &["1".to_string()], false)?,
+        };
+        let ids: Vec<String> = run.into_iter().take(1).map(|r| r.run.id).collect();
+        client.pull(
+            &mirror.join("runs"),
+            &ids,
+            &guild_format::report::Collect::answering_yes(),
+        )?;
+    }
+    let changes = matches!(
+        cmd.as_slice(),
+        ["runs", "delete" | "rm" | "restore" | "purge"]
+    );
+    let before = if changes {
+        places(&mirror)
+    } else {
+        Default::default()
+    };
     let exe = guild_format::platform::guild_exe()?;
     let status = std::process::Command::new(exe)
         .arg("-H")
@@ -128,7 +156,36 @@ fn bucket_view(
         .current_dir(&ctx.cwd)
         .status()
         .map_err(|e| Error::process("cannot run guild", e))?;
+    if changes {
+        let after = places(&mirror);
+        for (id, was) in &before {
+            match (was.as_str(), after.get(id).map(|s| s.as_str())) {
+                ("runs", Some("trash")) => client.move_run(id, "runs", "trash")?,
+                ("trash", Some("runs")) => client.move_run(id, "trash", "runs")?,
+                (place, None) => client.purge_run(id, place)?,
+                _ => {}
+            }
+        }
+        client.mirror(&mirror)?;
+    }
     Ok(status.code().unwrap_or(1))
+}
+
+/// Where each run of a mirror is: `runs` or `trash`.
+fn places(mirror: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for (dir, place) in [
+        (mirror.join("runs"), "runs"),
+        (mirror.join("trash/runs"), "trash"),
+    ] {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            out.insert(
+                e.file_name().to_string_lossy().into_owned(),
+                place.to_string(),
+            );
+        }
+    }
+    out
 }
 
 /// The records here of runs on remote `name` that have not finished.

@@ -125,6 +125,10 @@ pub(crate) struct BulkArgs {
     /// Do not ask for confirmation
     #[arg(short = 'y', long)]
     pub(crate) yes: bool,
+    /// Do it on REMOTE's runs (a remote of `guild remotes`): with the guild
+    /// there, or in the bucket (deleted runs go to its trash)
+    #[arg(short = 'r', long, value_name = "REMOTE")]
+    pub(crate) remote: Option<String>,
     #[command(flatten)]
     pub(crate) filters: FilterArgs,
 }

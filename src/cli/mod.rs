@@ -663,6 +663,8 @@ fn forwarded_remote(cmd: &Command) -> Option<&str> {
             Some(RunsCmd::List(l)) => l.remote.as_deref(),
             Some(RunsCmd::Info(i)) => i.remote.as_deref(),
             Some(RunsCmd::Stop(s)) => s.remote.as_deref(),
+            Some(RunsCmd::Delete(d)) => d.bulk.remote.as_deref(),
+            Some(RunsCmd::Restore(b) | RunsCmd::Purge(b)) => b.remote.as_deref(),
             _ => None,
         },
         Command::Stop(a) => a.remote.as_deref(),

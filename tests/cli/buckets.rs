@@ -202,9 +202,54 @@ fn bucket_status_and_faults_are_one_line_that_names_the_fix() {
             "{args:?}: {err}"
         );
     }
+    // cat and ls of a run there; delete to the bucket's trash, restore,
+    // purge.
+    ok(&e, &["push", "b", "-y"]);
+    let id = e.runs_json()[0]["id"].as_str().unwrap().to_string();
+    let (out, _) = ok(&e, &["cat", "--remote", "b", "--output", &id[..8]]);
+    assert!(out.contains("loss: "), "{out}");
+    let (out, _) = ok(&e, &["ls", "--remote", "b", &id[..8]]);
+    assert!(out.contains("train.py"), "{out}");
+    ok(&e, &["runs", "delete", "--remote", "b", &id[..8], "-y"]);
+    let (out, _) = ok(&e, &["runs", "--remote", "b"]);
+    assert_eq!(out.trim(), "", "{out}");
+    let (out, _) = ok(&e, &["runs", "--remote", "b", "--deleted"]);
+    assert!(out.contains(&id[..8]), "{out}");
+    let objects = |prefix: &str| -> usize {
+        let env = s3_env();
+        let o = Command::new(format!("{}/bin/python", env["S3_LOCAL_VENV"]))
+            .args([
+                "-c",
+                "import boto3, sys; c = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='k', \
+                 aws_secret_access_key='s', region_name='us-east-1'); \
+                 print(c.list_objects_v2(Bucket=sys.argv[2], Prefix=sys.argv[3]).get('KeyCount', 0))",
+                &env["S3_LOCAL_ENDPOINT"],
+                &bucket,
+                prefix,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().parse().unwrap()
+    };
+    assert_eq!(objects(&format!("team/runs/runs/{id}/")), 0);
+    assert!(objects(&format!("team/runs/trash/runs/{id}/")) > 5);
+    ok(&e, &["runs", "restore", "--remote", "b", &id[..8], "-y"]);
+    let (out, _) = ok(&e, &["runs", "--remote", "b"]);
+    assert!(out.contains(&id[..8]), "{out}");
+    ok(&e, &["runs", "delete", "--remote", "b", &id[..8], "-y"]);
+    ok(&e, &["runs", "purge", "--remote", "b", "-y"]);
+    let (out, _) = ok(&e, &["runs", "--remote", "b", "--deleted"]);
+    assert_eq!(out.trim(), "", "{out}");
+    assert_eq!(objects(&format!("team/runs/trash/runs/{id}/")), 0);
     // Two pushes of the same runs at once: both succeed, one copy there.
-    let a = cmd(&e, &["push", "b", "-y"]).spawn().unwrap();
-    let b = cmd(&e, &["push", "b", "-y"]).spawn().unwrap();
+    let spawn = || {
+        cmd(&e, &["push", "b", "-y"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
     assert!(a.wait_with_output().unwrap().status.success());
     assert!(b.wait_with_output().unwrap().status.success());
     let (out, _) = ok(&e, &["runs", "--remote", "b"]);

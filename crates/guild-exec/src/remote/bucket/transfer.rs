@@ -512,3 +512,83 @@ fn set_mode_time(path: &Path, f: &FileEntry) -> Result<()> {
         .map_err(|e| Error::io("writing", path, e))?;
     Ok(())
 }
+
+impl Client {
+    /// Every key under `prefix/`.
+    fn keys_under(&self, prefix: &str) -> Result<Vec<object_store::path::Path>> {
+        use futures::TryStreamExt;
+        let p = self.key(prefix);
+        let metas: Vec<object_store::ObjectMeta> = self
+            .rt
+            .block_on(self.store.list(Some(&p)).try_collect())
+            .map_err(|e| self.explain("listing", e))?;
+        Ok(metas.into_iter().map(|m| m.location).collect())
+    }
+
+    /// Move run `id` from `from` (`runs` or `trash`) to `to`: its files
+    /// copied, its manifest moved (the run shows in its new place at
+    /// once), then the old files removed.
+    pub fn move_run(&self, id: &str, from: &str, to: &str) -> Result<()> {
+        guild_format::run::check_id(id, &format!("remote '{}'", self.remote))?;
+        let dir = |place: &str| {
+            if place == "trash" {
+                format!("trash/runs/{id}")
+            } else {
+                format!("runs/{id}")
+            }
+        };
+        let (src, dst) = (dir(from), dir(to));
+        let keys = self.keys_under(&src)?;
+        let src_prefix = self.key(&src);
+        let dst_prefix = self.key(&dst);
+        let copies = keys.iter().filter_map(|k| {
+            let rest = k.prefix_match(&src_prefix)?;
+            let mut target = dst_prefix.clone();
+            for part in rest {
+                target = target.child(part);
+            }
+            Some((k.clone(), target))
+        });
+        self.rt
+            .block_on(async {
+                for (a, b) in copies {
+                    self.store.copy(&a, &b).await?;
+                }
+                let (ma, mb) = (
+                    self.key(&format!("manifests/{from}/{id}.json")),
+                    self.key(&format!("manifests/{to}/{id}.json")),
+                );
+                self.store.copy(&ma, &mb).await?;
+                self.store.delete(&ma).await?;
+                for k in &keys {
+                    self.store.delete(k).await?;
+                }
+                Ok::<(), object_store::Error>(())
+            })
+            .map_err(|e| self.explain("moving a run in", e))?;
+        self.touch_meta_id()
+    }
+
+    /// Remove run `id` from `place` for good: its manifest first (it is
+    /// gone from listings at once), then its files.
+    pub fn purge_run(&self, id: &str, place: &str) -> Result<()> {
+        guild_format::run::check_id(id, &format!("remote '{}'", self.remote))?;
+        let dir = if place == "trash" {
+            format!("trash/runs/{id}")
+        } else {
+            format!("runs/{id}")
+        };
+        let keys = self.keys_under(&dir)?;
+        let manifest = self.key(&format!("manifests/{place}/{id}.json"));
+        self.rt
+            .block_on(async {
+                self.store.delete(&manifest).await?;
+                for k in &keys {
+                    self.store.delete(k).await?;
+                }
+                Ok::<(), object_store::Error>(())
+            })
+            .map_err(|e| self.explain("deleting in", e))?;
+        self.touch_meta_id()
+    }
+}

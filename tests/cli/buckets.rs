@@ -266,3 +266,70 @@ fn bucket_status_and_faults_are_one_line_that_names_the_fix() {
         snapshot(&e.home.join("runs").join(&id)) == snapshot(&other.home.join("runs").join(&id))
     );
 }
+
+#[test]
+fn a_large_file_goes_in_parts_and_an_upload_cut_short_resumes() {
+    let (e, _) = bucket_env();
+    std::fs::write(
+        e.proj.join("big.py"),
+        "import os\nopen('big.bin', 'wb').write(os.urandom(200 * 1024 * 1024))\n",
+    )
+    .unwrap();
+    ok(&e, &["run", "big.py", "-y", "-q"]);
+    let id = e.runs_json()[0]["id"].as_str().unwrap().to_string();
+    // The push is killed once a part is up.
+    let uploads = e.home.join("cache/remotes/b/uploads");
+    let mut child = cmd(&e, &["push", "b", "-y"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let parts_done = || -> usize {
+        std::fs::read_dir(&uploads)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|f| std::fs::read(f.path()).ok())
+            .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .map(|v| {
+                v["done"]
+                    .as_array()
+                    .map_or(0, |d| d.iter().filter(|p| !p.is_null()).count())
+            })
+            .sum()
+    };
+    wait_until("a part up", Duration::from_secs(60), || parts_done() >= 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = parts_done();
+    assert!(
+        (1..13).contains(&before),
+        "{before} of 13 parts were up when it was cut"
+    );
+    // Nothing of the run is listed there: its manifest goes last.
+    let (out, _) = ok(&e, &["runs", "--remote", "b"]);
+    assert_eq!(out.trim(), "", "{out}");
+    // Pushed again: the upload goes on from where it stopped.
+    let (_, err) = ok(&e, &["push", "b", "-y"]);
+    let resumed = err
+        .lines()
+        .find_map(|l| l.strip_prefix("Resuming the upload of big.bin at part "))
+        .unwrap_or_else(|| panic!("{err}"));
+    let at: usize = resumed.split(' ').next().unwrap().parse().unwrap();
+    assert!(at > before.min(12), "{err}");
+    assert!(resumed.ends_with("of 13"), "{err}");
+    // Pulled elsewhere: the same 200 MB.
+    let other = Env::new();
+    std::fs::copy(
+        e.proj.join("guild-config.yml"),
+        other.proj.join("guild-config.yml"),
+    )
+    .unwrap();
+    ok(&other, &["pull", "b", &id[..8]]);
+    let same = Command::new("cmp")
+        .arg(e.home.join("runs").join(&id).join("big.bin"))
+        .arg(other.home.join("runs").join(&id).join("big.bin"))
+        .status()
+        .unwrap();
+    assert!(same.success(), "big.bin differs after push and pull");
+}

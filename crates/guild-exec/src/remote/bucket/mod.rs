@@ -19,11 +19,13 @@
 //! single-threaded runtime made per command.
 
 use guild_format::error::{Error, Result};
+use object_store::multipart::MultipartStore;
 use object_store::path::Path as Key;
 use object_store::ObjectStore;
 use std::sync::Arc;
 
 mod listing;
+mod parts;
 mod transfer;
 
 pub use listing::{BucketStatus, Listed};
@@ -144,7 +146,8 @@ impl Bucket {
                 one_line(&e.to_string())
             ))
         };
-        let store: Arc<dyn ObjectStore> = match self.service {
+        let (store, multipart): (Arc<dyn ObjectStore>, Arc<dyn MultipartStore>) = match self.service
+        {
             Service::S3 => {
                 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
                 let mut b = AmazonS3Builder::new();
@@ -173,7 +176,8 @@ impl Bucket {
                         .with_endpoint(e)
                         .with_virtual_hosted_style_request(false);
                 }
-                Arc::new(b.build().map_err(bad)?)
+                let s = Arc::new(b.build().map_err(bad)?);
+                (s.clone(), s)
             }
             Service::Gcs => {
                 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
@@ -186,7 +190,8 @@ impl Bucket {
                         b = b.with_config(key, v);
                     }
                 }
-                Arc::new(b.with_bucket_name(&self.bucket).build().map_err(bad)?)
+                let s = Arc::new(b.with_bucket_name(&self.bucket).build().map_err(bad)?);
+                (s.clone(), s)
             }
             Service::Azure => {
                 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
@@ -204,7 +209,8 @@ impl Bucket {
                         .with_endpoint(e.clone())
                         .with_allow_http(e.starts_with("http://"));
                 }
-                Arc::new(b.with_container_name(&self.bucket).build().map_err(bad)?)
+                let s = Arc::new(b.with_container_name(&self.bucket).build().map_err(bad)?);
+                (s.clone(), s)
             }
         };
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -213,6 +219,7 @@ impl Bucket {
             .map_err(|e| Error::process("cannot start the I/O runtime", e))?;
         Ok(Client {
             store,
+            multipart,
             rt,
             root: self.root.clone(),
             remote: remote.to_string(),
@@ -275,6 +282,9 @@ fn aws_profile(env: &[(String, String)], name: &str) -> Vec<(String, String)> {
 /// its layout.
 pub struct Client {
     pub(crate) store: Arc<dyn ObjectStore>,
+    /// The same store's multipart uploads, driven part by part (so an
+    /// interrupted upload resumes).
+    pub(crate) multipart: Arc<dyn MultipartStore>,
     pub(crate) rt: tokio::runtime::Runtime,
     root: String,
     pub(crate) remote: String,

@@ -147,8 +147,8 @@ impl Client {
     /// `push`: send `runs` (their changed files, then each one's manifest).
     pub fn push(&self, home: &Home, runs: &[Run], report: &dyn Reporter) -> Result<Moved> {
         let listed = self.manifest_etags("runs")?;
-        let cache = self.cache_dir(home).join("pushed");
-        fsutil::create_dir_all(&cache)?;
+        let cache = self.cache_dir(home);
+        fsutil::create_dir_all(&cache.join("pushed"))?;
         let mut moved = Moved::default();
         for run in runs {
             let (files, bytes) = self.push_one(run, &cache, listed.get(&run.id), report)?;
@@ -174,7 +174,7 @@ impl Client {
         report: &dyn Reporter,
     ) -> Result<(usize, u64)> {
         let mut files = scan(run)?;
-        let cache_file = cache.join(format!("{}.json", run.id));
+        let cache_file = cache.join("pushed").join(format!("{}.json", run.id));
         let pushed: Option<Pushed> = std::fs::read(&cache_file)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -235,7 +235,7 @@ impl Client {
                 guild_format::text::format_bytes(bytes)
             ));
         }
-        self.upload(run, &todo)?;
+        self.upload(run, &todo, cache, report)?;
         let manifest = Manifest {
             id: run.id.clone(),
             meta: meta_of(run, &files),
@@ -252,11 +252,26 @@ impl Client {
         Ok((todo.len(), bytes))
     }
 
-    /// Upload `files` of `run`, a bounded number at once.
-    fn upload(&self, run: &Run, files: &[FileEntry]) -> Result<()> {
+    /// Upload `files` of `run`, a bounded number at once; large ones in
+    /// parts (see [`Client::upload_parts`]).
+    fn upload(
+        &self,
+        run: &Run,
+        files: &[FileEntry],
+        cache: &Path,
+        report: &dyn Reporter,
+    ) -> Result<()> {
         use futures::stream::{self, StreamExt, TryStreamExt};
+        let (large, small): (Vec<&FileEntry>, Vec<&FileEntry>) = files
+            .iter()
+            .partition(|f| f.size >= super::parts::MULTIPART_FROM);
+        for f in large {
+            let key = self.key(&format!("runs/{}/{}", run.id, f.path));
+            let path = run.dir.join(&f.path);
+            self.upload_parts(cache, &path, &key, f.size, f.mtime, report)?;
+        }
         let store = self.store.clone();
-        let jobs = files.iter().map(|f| {
+        let jobs = small.into_iter().map(|f| {
             let key = self.key(&format!("runs/{}/{}", run.id, f.path));
             let path = run.dir.join(&f.path);
             let store = store.clone();
@@ -437,19 +452,21 @@ impl Client {
             let key = self.key(&format!("runs/{id}/{}", f.path));
             let at = dest.join(&f.path);
             async move {
-                let got = self.store.get(&key).await.map_err(|e| self.explain("reading", e))?;
-                let bytes = got.bytes().await.map_err(|e| self.explain("reading", e))?;
-                if bytes.len() as u64 != f.size {
-                    return Err(Error::user(format!(
-                        "{} of run {id} on remote '{}' is not the size its manifest says; push the run again",
-                        f.path, self.remote
-                    )));
-                }
+                // A stable temporary name: a pull cut short is continued.
                 let tmp = at.with_file_name(format!(
                     ".{}.guild-pull",
                     at.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
                 ));
-                std::fs::write(&tmp, &bytes).map_err(|e| Error::io("writing", &tmp, e))?;
+                self.download_to(&key, &tmp, f.size).await?;
+                let ok = tmp.metadata().is_ok_and(|m| m.len() == f.size)
+                    && (f.digest.is_none() || f.digest.as_deref() == hash_file(&tmp).ok().as_deref());
+                if !ok {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(Error::user(format!(
+                        "{} of run {id} on remote '{}' is not what its manifest says; push the run again, then pull",
+                        f.path, self.remote
+                    )));
+                }
                 set_mode_time(&tmp, f)?;
                 if at.symlink_metadata().is_ok_and(|m| m.is_dir()) {
                     return Err(Error::user(format!("{} is a directory here", at.display())));

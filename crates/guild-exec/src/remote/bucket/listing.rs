@@ -122,6 +122,31 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Add the runs just written under `manifests/PLACE/` to `index.json`
+    /// (read, merged, written): the next listing anywhere need not read
+    /// their manifests. A cache only: a push that races another may leave
+    /// entries out, and the next listing reads those manifests and writes
+    /// it again.
+    pub(crate) fn index_add(&self, place: &str, runs: Vec<(Manifest, String)>) {
+        let mut index = self.read_index();
+        let entries = if place == "runs" {
+            &mut index.runs
+        } else {
+            &mut index.trash
+        };
+        for (m, etag) in runs {
+            entries.insert(m.id.clone(), entry_of(m, &etag));
+        }
+        if let Ok(text) = serde_json::to_vec(&index) {
+            let key = self.key("index.json");
+            let _ = self
+                .rt
+                .block_on(self.store.put(&key, PutPayload::from(text)));
+        }
+    }
+}
+
 fn entry_of(m: Manifest, etag: &str) -> Entry {
     Entry {
         etag: etag.to_string(),

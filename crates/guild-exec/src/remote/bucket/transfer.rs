@@ -17,7 +17,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 /// How many transfers are in flight at once.
-const IN_FLIGHT: usize = 8;
+const IN_FLIGHT: usize = 16;
 /// A metadata file up to this size is kept in the manifest too.
 const META_MAX: u64 = 64 * 1024;
 
@@ -68,6 +68,14 @@ struct Pushed {
     /// The manifest's ETag in the bucket.
     etag: String,
     files: Vec<FileEntry>,
+}
+
+/// A run a push sends: the files to upload, then its manifest.
+struct Planned<'r> {
+    run: &'r Run,
+    todo: Vec<FileEntry>,
+    manifest: Manifest,
+    cache_file: PathBuf,
 }
 
 /// The files of a local run dir (not its locks or this machine's
@@ -144,35 +152,59 @@ impl Client {
         home.cache_dir("remotes").join(&self.remote)
     }
 
-    /// `push`: send `runs` (their changed files, then each one's manifest).
+    /// `push`: send `runs`: the changed files of them all (a bounded
+    /// number at once, across runs), then each run's manifest, then the
+    /// index entries.
     pub fn push(&self, home: &Home, runs: &[Run], report: &dyn Reporter) -> Result<Moved> {
         let listed = self.manifest_etags("runs")?;
         let cache = self.cache_dir(home);
         fsutil::create_dir_all(&cache.join("pushed"))?;
         let mut moved = Moved::default();
+        let mut planned = Vec::new();
         for run in runs {
-            let (files, bytes) = self.push_one(run, &cache, listed.get(&run.id), report)?;
-            if files == 0 && bytes == 0 {
-                moved.unchanged += 1;
-            }
-            moved.files += files;
-            moved.bytes += bytes;
             moved.ids.push(run.id.clone());
+            match self.plan_one(run, &cache, listed.get(&run.id), report)? {
+                Some(p) => {
+                    moved.files += p.todo.len();
+                    moved.bytes += p.todo.iter().map(|f| f.size).sum::<u64>();
+                    planned.push(p);
+                }
+                None => moved.unchanged += 1,
+            }
         }
-        if moved.unchanged < runs.len() {
-            self.touch_meta_id()?;
+        if planned.is_empty() {
+            return Ok(moved);
         }
+        let todo: Vec<(&Run, &FileEntry)> = planned
+            .iter()
+            .flat_map(|p| p.todo.iter().map(move |f| (p.run, f)))
+            .collect();
+        self.upload(&todo, &cache, report)?;
+        let mut indexed = Vec::new();
+        for p in planned {
+            let etag = self.put_manifest("runs", &p.manifest)?;
+            let record = Pushed {
+                etag: etag.clone(),
+                files: p.manifest.files.clone(),
+            };
+            let text = serde_json::to_vec(&record).map_err(|e| Error::user(e.to_string()))?;
+            fsutil::write_atomic(&p.cache_file, &text)?;
+            indexed.push((p.manifest, etag));
+        }
+        self.index_add("runs", indexed);
+        self.touch_meta_id()?;
         Ok(moved)
     }
 
-    /// Push one run; the files and bytes sent (none: it was unchanged).
-    fn push_one(
+    /// What a push of `run` sends (None: it is unchanged since this home
+    /// pushed it, and the bucket still holds that push).
+    fn plan_one<'r>(
         &self,
-        run: &Run,
+        run: &'r Run,
         cache: &Path,
         listed: Option<&String>,
         report: &dyn Reporter,
-    ) -> Result<(usize, u64)> {
+    ) -> Result<Option<Planned<'r>>> {
         let mut files = scan(run)?;
         let cache_file = cache.join("pushed").join(format!("{}.json", run.id));
         let pushed: Option<Pushed> = std::fs::read(&cache_file)
@@ -196,7 +228,7 @@ impl Client {
                 .all(|f| before.get(f.path.as_str()).is_some_and(|b| same(f, b)))
             && status != "running"
         {
-            return Ok((0, 0));
+            return Ok(None);
         }
         // What the bucket holds of it (from the cache, else its manifest).
         let there: HashMap<String, FileEntry> = match (&pushed, listed) {
@@ -235,43 +267,38 @@ impl Client {
                 guild_format::text::format_bytes(bytes)
             ));
         }
-        self.upload(run, &todo, cache, report)?;
         let manifest = Manifest {
             id: run.id.clone(),
             meta: meta_of(run, &files),
             files,
             status,
         };
-        let etag = self.put_manifest("runs", &manifest)?;
-        let record = Pushed {
-            etag,
-            files: manifest.files,
-        };
-        let text = serde_json::to_vec(&record).map_err(|e| Error::user(e.to_string()))?;
-        fsutil::write_atomic(&cache_file, &text)?;
-        Ok((todo.len(), bytes))
+        Ok(Some(Planned {
+            run,
+            todo,
+            manifest,
+            cache_file,
+        }))
     }
 
     /// Upload `files` of `run`, a bounded number at once; large ones in
     /// parts (see [`Client::upload_parts`]).
     fn upload(
         &self,
-        run: &Run,
-        files: &[FileEntry],
+        files: &[(&Run, &FileEntry)],
         cache: &Path,
         report: &dyn Reporter,
     ) -> Result<()> {
         use futures::stream::{self, StreamExt, TryStreamExt};
-        let (large, small): (Vec<&FileEntry>, Vec<&FileEntry>) = files
-            .iter()
-            .partition(|f| f.size >= super::parts::MULTIPART_FROM);
-        for f in large {
+        let large = |f: &FileEntry| f.size >= super::parts::MULTIPART_FROM;
+        let small = files.iter().filter(|(_, f)| !large(f));
+        for (run, f) in files.iter().filter(|(_, f)| large(f)) {
             let key = self.key(&format!("runs/{}/{}", run.id, f.path));
             let path = run.dir.join(&f.path);
             self.upload_parts(cache, &path, &key, f.size, f.mtime, report)?;
         }
         let store = self.store.clone();
-        let jobs = small.into_iter().map(|f| {
+        let jobs = small.map(|(run, f)| {
             let key = self.key(&format!("runs/{}/{}", run.id, f.path));
             let path = run.dir.join(&f.path);
             let store = store.clone();

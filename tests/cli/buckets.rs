@@ -333,3 +333,115 @@ fn a_large_file_goes_in_parts_and_an_upload_cut_short_resumes() {
         .unwrap();
     assert!(same.success(), "big.bin differs after push and pull");
 }
+
+/// A server of the test's own that checks credentials (moto with IAM
+/// enforced after the setup's first four requests), killed at the end.
+struct AuthServer(std::process::Child);
+
+impl Drop for AuthServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn refused_credentials_and_a_refused_write_are_one_line_that_names_the_fix() {
+    let env = s3_env();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _server = AuthServer(
+        Command::new(format!("{}/bin/moto_server", env["S3_LOCAL_VENV"]))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", "4")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the server", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let endpoint = format!("http://127.0.0.1:{port}");
+    // A bucket, and a user who may only read it (the four free requests).
+    let o = Command::new(format!("{}/bin/python", env["S3_LOCAL_VENV"]))
+        .args([
+            "-c",
+            "import boto3, json, sys\n\
+             kw = dict(endpoint_url=sys.argv[1], aws_access_key_id='k', aws_secret_access_key='s', region_name='us-east-1')\n\
+             boto3.client('s3', **kw).create_bucket(Bucket='auth-runs')\n\
+             iam = boto3.client('iam', **kw)\n\
+             iam.create_user(UserName='ro')\n\
+             iam.put_user_policy(UserName='ro', PolicyName='ro', PolicyDocument=json.dumps({'Version': '2012-10-17', \
+             'Statement': [{'Effect': 'Allow', 'Action': ['s3:Get*', 's3:List*'], 'Resource': '*'}]}))\n\
+             k = iam.create_access_key(UserName='ro')['AccessKey']\n\
+             print(k['AccessKeyId'], k['SecretAccessKey'])",
+            &endpoint,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let keys = String::from_utf8_lossy(&o.stdout).into_owned();
+    let (key, secret) = keys.trim().split_once(' ').unwrap();
+    let e = Env::new();
+    std::fs::write(
+        e.proj.join("guild-config.yml"),
+        format!("remotes:\n  a: {{type: s3, bucket: auth-runs, endpoint: '{endpoint}'}}\n"),
+    )
+    .unwrap();
+    ok(&e, &["run", "train.py", "-y", "-q"]);
+    let run = |args: &[&str], key: &str, secret: &str| {
+        let o = cmd(&e, args)
+            .env("AWS_ACCESS_KEY_ID", key)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    // Wrong credentials.
+    for args in [&["runs", "--remote", "a"][..], &["push", "a", "-y"]] {
+        let (code, _, err) = run(args, "AKIAWRONGWRONGWRONG0", "nope");
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(
+            err.contains("refused the credentials (InvalidAccessKeyId)")
+                && err.contains("set AWS_ACCESS_KEY_ID"),
+            "{err}"
+        );
+        assert!(!err.contains("nope"), "the secret was printed: {err}");
+    }
+    // Read-only credentials: listed, but a write is refused.
+    let (code, out, err) = run(&["runs", "--remote", "a"], key, secret);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let (code, out, _) = run(&["remote", "status", "a"], key, secret);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("write: NO: writing to s3://auth-runs was refused (AccessDenied)"),
+        "{out}"
+    );
+    let (code, _, err) = run(&["push", "a", "-y"], key, secret);
+    assert_eq!(code, Some(1), "{err}");
+    let last = err.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("guild: writing to s3://auth-runs was refused (AccessDenied)"),
+        "{err}"
+    );
+    // The secret is in no file of the home.
+    for f in walkdir::WalkDir::new(&e.home).into_iter().flatten() {
+        if f.file_type().is_file() {
+            let text = std::fs::read(f.path()).unwrap();
+            assert!(
+                !text.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{} holds the secret",
+                f.path().display()
+            );
+        }
+    }
+}

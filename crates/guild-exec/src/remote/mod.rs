@@ -501,13 +501,31 @@ mod tests {
     sbatch: ['--exclusive']
     hourly-cost: 2.5
   local-slurm: {type: slurm}
-  bucket: {type: s3, description: old runs}
+  bucket: {type: s3, bucket: runs, root: /team/vision/, endpoint: 'http://127.0.0.1:9000', description: old runs}
+  vm: {type: ec2}
 ")
         .unwrap();
         let names: Vec<&str> = r.iter().map(|r| r.name.as_str()).collect();
-        assert_eq!(names, ["bucket", "gpu1", "hpc", "local-slurm"]);
-        assert_eq!(r[0].kind, Kind::Other("s3".into()));
+        assert_eq!(names, ["bucket", "gpu1", "hpc", "local-slurm", "vm"]);
+        let Kind::Bucket(b) = &r[0].kind else {
+            panic!()
+        };
+        assert_eq!(
+            (b.bucket.as_str(), b.root.as_str()),
+            ("runs", "team/vision")
+        );
+        assert_eq!(b.url(), "s3://runs/team/vision");
         assert_eq!(r[0].description, "old runs");
+        assert_eq!(r[4].kind, Kind::Other("ec2".into()));
+        let err = p("remotes:\n  b: {type: s3}\n").unwrap_err().message();
+        assert!(err.contains("missing `bucket`"), "{err}");
+        let err = p("remotes:\n  b: {type: gcs, bucket: x, root: /a/../b}\n")
+            .unwrap_err()
+            .message();
+        assert!(
+            err.contains("`root` must be a path of plain names"),
+            "{err}"
+        );
         let Kind::Ssh(s) = &r[1].kind else { panic!() };
         assert_eq!((s.host.as_str(), s.port), ("gpu1.lan", Some(2222)));
         assert_eq!(s.init, ["module load cuda"]);

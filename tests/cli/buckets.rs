@@ -284,11 +284,14 @@ fn a_large_file_goes_in_parts_and_an_upload_cut_short_resumes() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // The parts the upload's record says are done (its temporary files,
+    // `.NAME.tmp-…`, are not the record yet).
     let parts_done = || -> usize {
         std::fs::read_dir(&uploads)
             .into_iter()
             .flatten()
             .flatten()
+            .filter(|f| !f.file_name().to_string_lossy().starts_with('.'))
             .filter_map(|f| std::fs::read(f.path()).ok())
             .filter_map(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .map(|v| {

@@ -62,17 +62,13 @@ pub fn create(ctx: &Context, name: &str, source: &Source) -> Result<Created> {
             let run = guild_format::query::find(&ctx.home.runs_dir(), run_spec)?;
             match sub {
                 Some(p) => {
-                    let rel = std::path::Path::new(p);
-                    if rel.is_absolute()
-                        || rel
-                            .components()
-                            .any(|c| !matches!(c, std::path::Component::Normal(_)))
-                    {
+                    // `RUN:` (an empty path) is the whole run.
+                    if !p.is_empty() && !guild_format::fsutil::is_plain_rel(p) {
                         return Err(Error::user(format!(
                             "--from-run {spec}: give a path inside the run (no '..', not absolute)"
                         )));
                     }
-                    (run.dir.join(rel), false)
+                    (run.dir.join(p), false)
                 }
                 None => (run.dir.clone(), true),
             }

@@ -118,8 +118,8 @@ fn bucket_view(
     b: &guild_exec::remote::bucket::Bucket,
     args: &[String],
 ) -> Result<i32> {
-    let mirror = ctx.home.cache_dir("remotes").join(name).join("mirror");
     let client = b.client(name)?;
+    let mirror = client.mirror_dir(&ctx.home);
     client.mirror(&mirror)?;
     let cmd: Vec<&str> = args.iter().take(2).map(|s| s.as_str()).collect();
     if matches!(cmd.first(), Some(&("cat" | "ls" | "logs" | "watch"))) {
@@ -144,7 +144,7 @@ fn bucket_view(
         ["runs", "delete" | "rm" | "restore" | "purge"]
     );
     let before = if changes {
-        places(&mirror)
+        guild_exec::remote::bucket::mirror_places(&mirror)
     } else {
         Default::default()
     };
@@ -157,35 +157,9 @@ fn bucket_view(
         .status()
         .map_err(|e| Error::process("cannot run guild", e))?;
     if changes {
-        let after = places(&mirror);
-        for (id, was) in &before {
-            match (was.as_str(), after.get(id).map(|s| s.as_str())) {
-                ("runs", Some("trash")) => client.move_run(id, "runs", "trash")?,
-                ("trash", Some("runs")) => client.move_run(id, "trash", "runs")?,
-                (place, None) => client.purge_run(id, place)?,
-                _ => {}
-            }
-        }
-        client.mirror(&mirror)?;
+        client.apply_mirror(&mirror, &before)?;
     }
     Ok(status.code().unwrap_or(1))
-}
-
-/// Where each run of a mirror is: `runs` or `trash`.
-fn places(mirror: &std::path::Path) -> std::collections::BTreeMap<String, String> {
-    let mut out = std::collections::BTreeMap::new();
-    for (dir, place) in [
-        (mirror.join("runs"), "runs"),
-        (mirror.join("trash/runs"), "trash"),
-    ] {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            out.insert(
-                e.file_name().to_string_lossy().into_owned(),
-                place.to_string(),
-            );
-        }
-    }
-    out
 }
 
 /// The records here of runs on remote `name` that have not finished.
@@ -299,7 +273,7 @@ pub fn sync(ctx: &Context, sel: &super::Selection) -> Result<Vec<Synced>> {
 pub fn pull(ctx: &Context, name: &str, specs: &[String]) -> Result<Vec<String>> {
     if let Kind::Bucket(b) = &find(ctx, name)?.kind {
         let client = b.client(name)?;
-        let mirror = ctx.home.cache_dir("remotes").join(name).join("mirror");
+        let mirror = client.mirror_dir(&ctx.home);
         client.mirror(&mirror)?;
         // The runs named as `runs` selects them, among the bucket's.
         let all = guild_format::query::list_dir(&mirror.join("runs"));

@@ -52,6 +52,16 @@ pub(crate) fn syncing() -> bool {
     *ON.get_or_init(|| std::env::var("GUILD_NO_FSYNC").as_deref() != Ok("1"))
 }
 
+/// A relative path of plain names: not empty, not absolute, no `..` or
+/// `.`. What a path from outside (a manifest, an attr, a bucket) must be
+/// before it is joined to a directory.
+pub fn is_plain_rel(p: &str) -> bool {
+    !p.is_empty()
+        && Path::new(p)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
 /// Write `data` to `path` atomically: temp file in the same directory, fsync,
 /// rename. Readers see either the old or the new content, never a mix.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {

@@ -516,18 +516,13 @@ impl Store {
             .join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
         fsutil::create_dir_all(&tmp)?;
         for e in &entries {
-            let rel = Path::new(&e.path);
-            if rel.is_absolute()
-                || rel
-                    .components()
-                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
-            {
+            if !fsutil::is_plain_rel(&e.path) {
                 return Err(Error::user(format!(
                     "datastore {}:{} names a path outside it ({}); `guild datastores verify` checks the store",
                     v.name, v.version, e.path
                 )));
             }
-            let path = tmp.join(rel);
+            let path = tmp.join(&e.path);
             if let Some(parent) = path.parent() {
                 if !parent.is_dir() {
                     fsutil::create_dir_all(parent)?;
@@ -755,6 +750,11 @@ fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Result
 
 /// The BLAKE3 digest of `src`'s content, copied to `out` on the way when
 /// given (one read for both).
+/// The BLAKE3 digest of a file (hex): what the store names content by.
+pub fn hash_file(path: &Path) -> Result<String> {
+    hash_copy(path, None)
+}
+
 fn hash_copy(src: &Path, mut out: Option<(&mut std::fs::File, &Path)>) -> Result<String> {
     let mut f = std::fs::File::open(src).map_err(|e| Error::io("reading", src, e))?;
     let mut hasher = blake3::Hasher::new();

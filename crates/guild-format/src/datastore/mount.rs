@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::run::Run;
 use serde_yaml_ng::Value;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// A datastore version a run mounts, as its `datastores` attr records it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -67,16 +67,12 @@ pub fn mounted_in(attr: Option<&Value>) -> Vec<Mounted> {
                 manifest: s("manifest")?,
                 mount: s("mount")?,
             };
-            (check_name(&found.name).is_ok() && is_digest(&found.manifest) && inside(&found.mount))
-                .then_some(found)
+            (check_name(&found.name).is_ok()
+                && is_digest(&found.manifest)
+                && fsutil::is_plain_rel(&found.mount))
+            .then_some(found)
         })
         .collect()
-}
-
-/// A relative path of plain names (no `..`, not absolute, not empty).
-fn inside(rel: &str) -> bool {
-    let p = Path::new(rel);
-    !rel.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)))
 }
 
 impl Store {

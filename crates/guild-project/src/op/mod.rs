@@ -49,14 +49,7 @@ impl DatastoreMount {
     pub fn new(spec: &str, dir: Option<String>) -> Result<DatastoreMount> {
         let (name, _) = guild_format::datastore::parse_ref(spec)?;
         let dir = dir.unwrap_or_else(|| format!("datastores/{name}"));
-        let rel = Path::new(&dir);
-        if dir.is_empty()
-            || dir.contains(['*', '?', '[', '\\'])
-            || rel.is_absolute()
-            || rel
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
+        if !guild_format::fsutil::is_plain_rel(&dir) || dir.contains(['*', '?', '[', '\\']) {
             return Err(Error::user(format!(
                 "invalid datastore mount directory '{}': give a path inside the run (relative, no '..', no '*?[\\')",
                 guild_format::text::escape(&dir)

@@ -13,7 +13,7 @@ use guild_format::fsutil;
 use object_store::{ObjectStore, PutPayload};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Component, Path};
+use std::path::Path;
 
 /// What a listing found.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -123,6 +123,28 @@ impl Client {
 }
 
 impl Client {
+    /// Where this home mirrors the bucket's runs:
+    /// `cache/remotes/NAME/mirror`, a guild home of its own.
+    pub fn mirror_dir(&self, home: &guild_format::home::Home) -> std::path::PathBuf {
+        home.cache_dir("remotes").join(&self.remote).join("mirror")
+    }
+
+    /// Do in the bucket what a command did to the mirror: runs that went
+    /// from `runs` to the trash are deleted there, back restored, gone
+    /// purged (`before` is [`mirror_places`] before the command).
+    pub fn apply_mirror(&self, mirror: &Path, before: &BTreeMap<String, String>) -> Result<()> {
+        let after = mirror_places(mirror);
+        for (id, was) in before {
+            match (was.as_str(), after.get(id).map(|s| s.as_str())) {
+                ("runs", Some("trash")) => self.move_run(id, "runs", "trash")?,
+                ("trash", Some("runs")) => self.move_run(id, "trash", "runs")?,
+                (place, None) => self.purge_run(id, place)?,
+                _ => {}
+            }
+        }
+        self.mirror(mirror).map(|_| ())
+    }
+
     /// Add the runs just written under `manifests/PLACE/` to `index.json`
     /// (read, merged, written): the next listing anywhere need not read
     /// their manifests. A cache only: a push that races another may leave
@@ -158,10 +180,7 @@ fn entry_of(m: Manifest, etag: &str) -> Entry {
 /// A metadata path a mirror may write: `.guild/opref` or
 /// `.guild/attrs/NAME`.
 fn meta_path_ok(p: &str) -> bool {
-    let ok_parts = Path::new(p)
-        .components()
-        .all(|c| matches!(c, Component::Normal(_)));
-    ok_parts
+    fsutil::is_plain_rel(p)
         && (p == ".guild/opref"
             || p.strip_prefix(".guild/attrs/")
                 .is_some_and(|n| !n.is_empty() && !n.contains('/')))
@@ -233,4 +252,21 @@ impl Client {
             write,
         })
     }
+}
+
+/// Where each run of a mirror is: `runs` or `trash`.
+pub fn mirror_places(mirror: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (dir, place) in [
+        (mirror.join("runs"), "runs"),
+        (mirror.join("trash/runs"), "trash"),
+    ] {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            out.insert(
+                e.file_name().to_string_lossy().into_owned(),
+                place.to_string(),
+            );
+        }
+    }
+    out
 }

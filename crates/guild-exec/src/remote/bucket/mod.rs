@@ -28,7 +28,7 @@ mod listing;
 mod parts;
 mod transfer;
 
-pub use listing::{BucketStatus, Listed};
+pub use listing::{mirror_places, BucketStatus, Listed};
 pub use transfer::Moved;
 
 /// Which object storage service.
@@ -151,13 +151,8 @@ impl Bucket {
             Service::S3 => {
                 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
                 let mut b = AmazonS3Builder::new();
-                for (k, v) in &env {
-                    if let Some(key) = k
-                        .strip_prefix("AWS_")
-                        .and_then(|_| k.to_ascii_lowercase().parse::<AmazonS3ConfigKey>().ok())
-                    {
-                        b = b.with_config(key, v);
-                    }
+                for (key, v) in config_keys::<AmazonS3ConfigKey>(&env, "AWS_") {
+                    b = b.with_config(key, v);
                 }
                 b = b.with_bucket_name(&self.bucket).with_region(
                     self.region
@@ -182,13 +177,8 @@ impl Bucket {
             Service::Gcs => {
                 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
                 let mut b = GoogleCloudStorageBuilder::new();
-                for (k, v) in &env {
-                    if let Some(key) = k
-                        .strip_prefix("GOOGLE_")
-                        .and_then(|_| k.to_ascii_lowercase().parse::<GoogleConfigKey>().ok())
-                    {
-                        b = b.with_config(key, v);
-                    }
+                for (key, v) in config_keys::<GoogleConfigKey>(&env, "GOOGLE_") {
+                    b = b.with_config(key, v);
                 }
                 let s = Arc::new(b.with_bucket_name(&self.bucket).build().map_err(bad)?);
                 (s.clone(), s)
@@ -196,13 +186,8 @@ impl Bucket {
             Service::Azure => {
                 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
                 let mut b = MicrosoftAzureBuilder::new();
-                for (k, v) in &env {
-                    if let Some(key) = k
-                        .strip_prefix("AZURE_")
-                        .and_then(|_| k.to_ascii_lowercase().parse::<AzureConfigKey>().ok())
-                    {
-                        b = b.with_config(key, v);
-                    }
+                for (key, v) in config_keys::<AzureConfigKey>(&env, "AZURE_") {
+                    b = b.with_config(key, v);
                 }
                 if let Some(e) = &self.endpoint {
                     b = b
@@ -226,6 +211,19 @@ impl Bucket {
             bucket: self.clone(),
         })
     }
+}
+
+/// The settings of a client in `env`: each variable named `PREFIX…` whose
+/// lowercased name is one of the client's config keys (`AWS_REGION` →
+/// `aws_region`), as the builders' own `from_env` reads them.
+fn config_keys<'e, K: std::str::FromStr>(
+    env: &'e [(String, String)],
+    prefix: &str,
+) -> Vec<(K, &'e str)> {
+    env.iter()
+        .filter(|(k, _)| k.starts_with(prefix))
+        .filter_map(|(k, v)| Some((k.to_ascii_lowercase().parse::<K>().ok()?, v.as_str())))
+        .collect()
 }
 
 fn lookup(env: &[(String, String)], k: &str) -> Option<String> {

@@ -14,7 +14,7 @@ use object_store::{ObjectStore, PutPayload};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// How many transfers are in flight at once.
 const IN_FLIGHT: usize = 16;
@@ -125,13 +125,6 @@ fn scan(run: &Run) -> Result<Vec<FileEntry>> {
         }
     }
     Ok(out)
-}
-
-fn hash_file(path: &Path) -> Result<String> {
-    let mut h = blake3::Hasher::new();
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io("reading", path, e))?;
-    std::io::copy(&mut f, &mut h).map_err(|e| Error::io("reading", path, e))?;
-    Ok(h.finalize().to_hex().to_string())
 }
 
 /// The metadata files listing needs, from a scan of the run.
@@ -247,7 +240,7 @@ impl Client {
         for f in files.iter_mut().filter(|f| f.link.is_none()) {
             f.digest = match before.get(f.path.as_str()) {
                 Some(b) if same(f, b) => b.digest.clone(),
-                _ => Some(hash_file(&run.dir.join(&f.path))?),
+                _ => Some(guild_format::datastore::hash_file(&run.dir.join(&f.path))?),
             };
             let held = there
                 .get(&f.path)
@@ -289,7 +282,6 @@ impl Client {
         cache: &Path,
         report: &dyn Reporter,
     ) -> Result<()> {
-        use futures::stream::{self, StreamExt, TryStreamExt};
         let large = |f: &FileEntry| f.size >= super::parts::MULTIPART_FROM;
         let small = files.iter().filter(|(_, f)| !large(f));
         for (run, f) in files.iter().filter(|(_, f)| large(f)) {
@@ -311,6 +303,15 @@ impl Client {
                 Ok::<(), Error>(())
             }
         });
+        self.in_flight(jobs)
+    }
+
+    /// Drive `jobs`, [`IN_FLIGHT`] at once; the first error ends them.
+    fn in_flight<F>(&self, jobs: impl Iterator<Item = F>) -> Result<()>
+    where
+        F: std::future::Future<Output = Result<()>>,
+    {
+        use futures::stream::{self, StreamExt, TryStreamExt};
         self.rt.block_on(
             stream::iter(jobs)
                 .buffer_unordered(IN_FLIGHT)
@@ -409,7 +410,7 @@ impl Client {
             )));
         }
         for f in &m.files {
-            if !plain_rel(&f.path) {
+            if !fsutil::is_plain_rel(&f.path) {
                 return Err(Error::user(format!(
                     "run {} on remote '{}' names the file '{}', which is not a path inside the run; refusing it",
                     m.id,
@@ -428,7 +429,9 @@ impl Client {
                 }
                 (None, Some(md)) if md.is_file() && md.len() == f.size => {
                     let mtime = md.mtime() * 1_000_000_000 + md.mtime_nsec();
-                    mtime == f.mtime || f.digest.as_deref() == hash_file(&local).ok().as_deref()
+                    mtime == f.mtime
+                        || f.digest.as_deref()
+                            == guild_format::datastore::hash_file(&local).ok().as_deref()
                 }
                 _ => false,
             };
@@ -463,7 +466,6 @@ impl Client {
     /// Download `files` of run `id` into `dest`, each into a temporary
     /// name renamed into place, with its mode and time.
     fn download(&self, dest: &Path, id: &str, files: &[FileEntry]) -> Result<()> {
-        use futures::stream::{self, StreamExt, TryStreamExt};
         for f in files {
             if let Some(parent) = Path::new(&f.path).parent() {
                 make_dirs_inside(dest, parent)?;
@@ -486,7 +488,7 @@ impl Client {
                 ));
                 self.download_to(&key, &tmp, f.size).await?;
                 let ok = tmp.metadata().is_ok_and(|m| m.len() == f.size)
-                    && (f.digest.is_none() || f.digest.as_deref() == hash_file(&tmp).ok().as_deref());
+                    && (f.digest.is_none() || f.digest.as_deref() == guild_format::datastore::hash_file(&tmp).ok().as_deref());
                 if !ok {
                     let _ = std::fs::remove_file(&tmp);
                     return Err(Error::user(format!(
@@ -502,21 +504,18 @@ impl Client {
                 Ok::<(), Error>(())
             }
         });
-        self.rt.block_on(
-            stream::iter(jobs)
-                .buffer_unordered(IN_FLIGHT)
-                .try_collect::<Vec<()>>(),
-        )?;
-        Ok(())
+        self.in_flight(jobs)
     }
 }
 
-/// A relative path of plain names.
-fn plain_rel(p: &str) -> bool {
-    !p.is_empty()
-        && Path::new(p)
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)))
+/// Where the files of run `id` are under the root: `runs/ID`, or
+/// `trash/runs/ID` for `place` `trash` (the manifest's place).
+fn run_prefix(place: &str, id: &str) -> String {
+    if place == "trash" {
+        format!("trash/runs/{id}")
+    } else {
+        format!("runs/{id}")
+    }
 }
 
 /// Make `rel` (plain names) under `base`, never through a link.
@@ -574,14 +573,7 @@ impl Client {
     /// once), then the old files removed.
     pub fn move_run(&self, id: &str, from: &str, to: &str) -> Result<()> {
         guild_format::run::check_id(id, &format!("remote '{}'", self.remote))?;
-        let dir = |place: &str| {
-            if place == "trash" {
-                format!("trash/runs/{id}")
-            } else {
-                format!("runs/{id}")
-            }
-        };
-        let (src, dst) = (dir(from), dir(to));
+        let (src, dst) = (run_prefix(from, id), run_prefix(to, id));
         let keys = self.keys_under(&src)?;
         let src_prefix = self.key(&src);
         let dst_prefix = self.key(&dst);
@@ -617,12 +609,7 @@ impl Client {
     /// gone from listings at once), then its files.
     pub fn purge_run(&self, id: &str, place: &str) -> Result<()> {
         guild_format::run::check_id(id, &format!("remote '{}'", self.remote))?;
-        let dir = if place == "trash" {
-            format!("trash/runs/{id}")
-        } else {
-            format!("runs/{id}")
-        };
-        let keys = self.keys_under(&dir)?;
+        let keys = self.keys_under(&run_prefix(place, id))?;
         let manifest = self.key(&format!("manifests/{place}/{id}.json"));
         self.rt
             .block_on(async {

@@ -136,6 +136,7 @@ fn bucket_view(
         client.pull(
             &mirror.join("runs"),
             &ids,
+            guild_exec::remote::bucket::Place::Runs,
             &guild_format::report::Collect::answering_yes(),
         )?;
     }
@@ -149,13 +150,27 @@ fn bucket_view(
         Default::default()
     };
     let exe = guild_format::platform::guild_exe()?;
-    let status = std::process::Command::new(exe)
+    let mut command = std::process::Command::new(exe);
+    command
         .arg("-H")
         .arg(&mirror)
         .args(args)
-        .current_dir(&ctx.cwd)
-        .status()
-        .map_err(|e| Error::process("cannot run guild", e))?;
+        .current_dir(&ctx.cwd);
+    let status = if cmd.first() == Some(&"ls") {
+        // `ls` names the run's directory: the bucket's, not the mirror's.
+        let out = command
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .map_err(|e| Error::process("cannot run guild", e))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let here = format!("{}/", mirror.join("runs").display());
+        print!("{}", text.replace(&here, &format!("{}/runs/", b.url())));
+        out.status
+    } else {
+        command
+            .status()
+            .map_err(|e| Error::process("cannot run guild", e))?
+    };
     if changes {
         client.apply_mirror(&mirror, &before)?;
     }
@@ -269,14 +284,25 @@ pub fn sync(ctx: &Context, sel: &super::Selection) -> Result<Vec<Synced>> {
 }
 
 /// `pull REMOTE [RUN...]`: copy runs of the remote (default: all) into
-/// this home, complete. Returns their ids.
-pub fn pull(ctx: &Context, name: &str, specs: &[String]) -> Result<Vec<String>> {
+/// this home, complete; with `deleted`, the runs of its trash into this
+/// home's trash (object storage remotes). Returns their ids.
+pub fn pull(ctx: &Context, name: &str, specs: &[String], deleted: bool) -> Result<Vec<String>> {
+    use guild_exec::remote::bucket::Place;
     if let Kind::Bucket(b) = &find(ctx, name)?.kind {
         let client = b.client(name)?;
         let mirror = client.mirror_dir(&ctx.home);
         client.mirror(&mirror)?;
+        let (from, into, place) = if deleted {
+            (
+                mirror.join("trash/runs"),
+                ctx.home.trash_dir(),
+                Place::Trash,
+            )
+        } else {
+            (mirror.join("runs"), ctx.home.runs_dir(), Place::Runs)
+        };
         // The runs named as `runs` selects them, among the bucket's.
-        let all = guild_format::query::list_dir(&mirror.join("runs"));
+        let all = guild_format::query::list_dir(&from);
         let chosen: Vec<String> = if specs.is_empty() {
             all.iter().map(|r| r.run.id.clone()).collect()
         } else {
@@ -285,17 +311,29 @@ pub fn pull(ctx: &Context, name: &str, specs: &[String]) -> Result<Vec<String>> 
                 .map(|r| r.run.id)
                 .collect()
         };
-        let runs_dir = ctx.home.runs_dir();
-        guild_format::fsutil::create_dir_all(&runs_dir)?;
-        return Ok(client.pull(&runs_dir, &chosen, ctx.report.as_ref())?.ids);
+        guild_format::fsutil::create_dir_all(&into)?;
+        return Ok(client.pull(&into, &chosen, place, ctx.report.as_ref())?.ids);
+    }
+    if deleted {
+        return Err(deleted_on_bucket_only(name));
     }
     sender(ctx, name)?.pull(specs)
 }
 
+/// `--deleted` names a bucket's trash: other remotes have none to reach.
+fn deleted_on_bucket_only(name: &str) -> Error {
+    Error::user(format!(
+        "--deleted moves runs to and from an object storage remote's trash, and '{name}' is not one; \
+         restore the runs first (`guild runs restore`, or `guild runs restore --remote {name}`)"
+    ))
+}
+
 /// `push REMOTE [RUN...]`: copy runs of this home (the selection) to the
-/// remote. Returns their ids.
+/// remote; with `sel.deleted`, deleted runs to its trash (object storage
+/// remotes). Returns their ids.
 pub fn push(ctx: &Context, name: &str, sel: &super::Selection) -> Result<Vec<String>> {
-    let all = ctx.runs(&sel.filters, false)?;
+    use guild_exec::remote::bucket::Place;
+    let all = ctx.runs(&sel.filters, sel.deleted)?;
     let runs: Vec<Run> = if sel.runs.is_empty() {
         all.into_iter().map(|r| r.run).collect()
     } else {
@@ -304,12 +342,26 @@ pub fn push(ctx: &Context, name: &str, sel: &super::Selection) -> Result<Vec<Str
             .map(|r| r.run)
             .collect()
     };
+    let remote = find(ctx, name)?;
+    if let Kind::Bucket(b) = &remote.kind {
+        if runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = b.client(name)?;
+        let place = if sel.deleted {
+            Place::Trash
+        } else {
+            Place::Runs
+        };
+        return Ok(client
+            .push(&ctx.home, &runs, place, ctx.report.as_ref())?
+            .ids);
+    }
+    if sel.deleted {
+        return Err(deleted_on_bucket_only(name));
+    }
     if runs.is_empty() {
         return Ok(Vec::new());
-    }
-    if let Kind::Bucket(b) = &find(ctx, name)?.kind {
-        let client = b.client(name)?;
-        return Ok(client.push(&ctx.home, &runs, ctx.report.as_ref())?.ids);
     }
     sender(ctx, name)?.push(&runs)?;
     Ok(runs.into_iter().map(|r| r.id).collect())

@@ -86,11 +86,14 @@ pub(crate) struct PullArgs {
     /// Accepted as Guild takes it; nothing is asked
     #[arg(short = 'y', long)]
     pub(crate) yes: bool,
+    /// Pull deleted runs: the object storage remote's trash into this home's (`guild runs --deleted` lists them, `guild runs restore` brings them back)
+    #[arg(short = 'd', long)]
+    pub(crate) deleted: bool,
 }
 
 /// `pull REMOTE [RUN...]`.
 pub(crate) fn pull(ctx: &Ctx, a: PullArgs) -> Result<i32> {
-    let ids = api::remotes::pull(ctx, &a.remote, &a.runs)?;
+    let ids = api::remotes::pull(ctx, &a.remote, &a.runs, a.deleted)?;
     copied(&ids, &format!("from {}", a.remote));
     Ok(0)
 }
@@ -123,6 +126,9 @@ pub(crate) struct PushArgs {
     /// Accepted as Guild takes it; nothing is asked
     #[arg(short = 'y', long)]
     pub(crate) yes: bool,
+    /// Push deleted runs (this home's trash) to the object storage remote's trash (`guild runs --remote REMOTE --deleted` lists them there)
+    #[arg(short = 'd', long)]
+    pub(crate) deleted: bool,
     #[command(flatten)]
     pub(crate) filters: super::FilterArgs,
 }
@@ -132,7 +138,7 @@ pub(crate) fn push(ctx: &Ctx, a: PushArgs) -> Result<i32> {
     let sel = api::Selection {
         runs: a.runs.clone(),
         filters: a.filters.filters(),
-        deleted: false,
+        deleted: a.deleted,
     };
     let ids = api::remotes::push(ctx, &a.remote, &sel)?;
     copied(&ids, &format!("to {}", a.remote));

@@ -61,6 +61,27 @@ fn cmd(e: &Env, args: &[&str]) -> Command {
     c
 }
 
+/// `c` run by `script`, on a pseudo-terminal of its own (its output and
+/// errors both come out on stdout).
+fn on_a_terminal(c: &Command) -> Command {
+    let line: Vec<String> = std::iter::once(c.get_program())
+        .chain(c.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy()))
+        .collect();
+    let mut t = Command::new("script");
+    t.args(["-qec", &line.join(" "), "/dev/null"]);
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => t.env(k, v),
+            None => t.env_remove(k),
+        };
+    }
+    if let Some(d) = c.get_current_dir() {
+        t.current_dir(d);
+    }
+    t
+}
+
 fn ok(e: &Env, args: &[&str]) -> (String, String) {
     let o = cmd(e, args).output().unwrap();
     let (out, err) = (
@@ -175,6 +196,44 @@ fn runs_pushed_to_a_bucket_are_listed_and_pulled_back_identical() {
     let (_, err) = ok(&other, &["pull", "b"]);
     assert!(err.matches("Copying ").count() <= 1, "{err}");
     ok(&e, &["stop", "-y"]);
+    // Deleted runs: this home's trash to the bucket's, then into the
+    // trash of another home, where Guild 0.9.0 lists and restores it.
+    let gone = &ids[3];
+    ok(&e, &["runs", "rm", &gone[..8], "-y"]);
+    // (The trash also holds the sweep's batch run, deleted when it ended.)
+    let (local, _) = ok(&e, &["runs", "--deleted"]);
+    assert_eq!(local.lines().count(), 2, "{local}");
+    let (out, _) = ok(&e, &["push", "b", "--deleted", "-y"]);
+    assert!(out.contains(&format!("Copied {gone} to b")), "{out}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let (out, _) = ok(&e, &["runs", "--remote", "b", "--deleted"]);
+    assert!(
+        out.contains(&gone[..8]) && out.lines().count() == 2,
+        "{out}"
+    );
+    let third = Env::new();
+    std::fs::copy(
+        e.proj.join("guild-config.yml"),
+        third.proj.join("guild-config.yml"),
+    )
+    .unwrap();
+    let (out, _) = ok(&third, &["pull", "b", "--deleted", &gone[..8]]);
+    assert_eq!(out.trim(), format!("Copied {gone} from b"), "{out}");
+    assert!(!third.home.join("runs").join(gone).exists());
+    assert!(
+        snapshot(&e.home.join("trash/runs").join(gone))
+            == snapshot(&third.home.join("trash/runs").join(gone)),
+        "deleted run {gone} differs after push and pull"
+    );
+    let g = third.guild090(&["runs", "--deleted"]);
+    assert!(
+        String::from_utf8_lossy(&g.stdout).contains(&gone[..8]),
+        "{}",
+        String::from_utf8_lossy(&g.stderr)
+    );
+    let g = third.guild090(&["runs", "restore", &gone[..8], "-y"]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    assert_eq!(third.status_of(gone), "completed");
 }
 
 #[test]
@@ -210,6 +269,10 @@ fn bucket_status_and_faults_are_one_line_that_names_the_fix() {
     assert!(out.contains("loss: "), "{out}");
     let (out, _) = ok(&e, &["ls", "--remote", "b", &id[..8]]);
     assert!(out.contains("train.py"), "{out}");
+    assert!(
+        out.starts_with(&format!("s3://{bucket}/team/runs/runs/{id}")),
+        "{out}"
+    );
     ok(&e, &["runs", "delete", "--remote", "b", &id[..8], "-y"]);
     let (out, _) = ok(&e, &["runs", "--remote", "b"]);
     assert_eq!(out.trim(), "", "{out}");
@@ -328,7 +391,34 @@ fn a_large_file_goes_in_parts_and_an_upload_cut_short_resumes() {
         other.proj.join("guild-config.yml"),
     )
     .unwrap();
-    ok(&other, &["pull", "b", &id[..8]]);
+    // A pull cut off midway, then pulled again on a terminal: it goes on
+    // from where it stopped, with its progress shown.
+    let run_dir = other.home.join("runs").join(&id);
+    let partial = run_dir.join(".big.bin.guild-pull");
+    let mut child = cmd(&other, &["pull", "b", &id[..8]])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let size = || partial.metadata().map_or(0, |m| m.len());
+    wait_until("a part of big.bin down", Duration::from_secs(60), || {
+        size() >= 1024 * 1024
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let had = size();
+    assert!(had < 200 * 1024 * 1024, "the pull was not cut off: {had}");
+    let o = on_a_terminal(&cmd(&other, &["pull", "b", &id[..8]]))
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{shown}");
+    assert!(
+        shown.contains("Resuming the download of big.bin at "),
+        "{shown}"
+    );
+    assert!(shown.contains("big.bin: 100% ("), "{shown}");
+    assert!(!partial.exists());
     let same = Command::new("cmp")
         .arg(e.home.join("runs").join(&id).join("big.bin"))
         .arg(other.home.join("runs").join(&id).join("big.bin"))

@@ -29,7 +29,7 @@ mod parts;
 mod transfer;
 
 pub use listing::{mirror_places, BucketStatus, Listed};
-pub use transfer::Moved;
+pub use transfer::{Moved, Place};
 
 /// Which object storage service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -157,10 +157,26 @@ impl Client {
     }
 
     /// Stream `key` (`size` bytes) into `tmp`, continuing what an earlier
-    /// pull left there.
-    pub(crate) async fn download_to(&self, key: &Key, tmp: &Path, size: u64) -> Result<()> {
+    /// pull left there (then true). A large file shows its progress on a
+    /// terminal.
+    pub(crate) async fn download_to(
+        &self,
+        key: &Key,
+        tmp: &Path,
+        size: u64,
+        report: &dyn Reporter,
+    ) -> Result<bool> {
         let have = tmp.metadata().map(|m| m.len()).unwrap_or(0);
         let resume = have > 0 && have < size;
+        let name = key.filename().unwrap_or_default();
+        if resume {
+            report.progress(&format!(
+                "Resuming the download of {name} at {} of {}",
+                guild_format::text::format_bytes(have),
+                guild_format::text::format_bytes(size)
+            ));
+        }
+        let progress = (size >= MULTIPART_FROM).then(|| Progress::named(name, size));
         let opts = GetOptions {
             range: resume.then_some(GetRange::Offset(have)),
             ..Default::default()
@@ -177,13 +193,22 @@ impl Client {
             .truncate(!resume)
             .open(tmp)
             .map_err(|e| Error::io("writing", tmp, e))?;
+        if let Some(p) = &progress {
+            p.add(if resume { have } else { 0 });
+        }
         let mut chunks = got.into_stream();
         while let Some(chunk) = chunks.next().await {
             let chunk = chunk.map_err(|e| self.explain("reading", e))?;
             out.write_all(&chunk)
                 .map_err(|e| Error::io("writing", tmp, e))?;
+            if let Some(p) = &progress {
+                p.add(chunk.len() as u64);
+            }
         }
-        Ok(())
+        if let Some(p) = &progress {
+            p.finish();
+        }
+        Ok(resume)
     }
 }
 
@@ -202,11 +227,16 @@ struct Progress {
 
 impl Progress {
     fn new(path: &Path, total: u64) -> Progress {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Progress::named(&name, total)
+    }
+
+    fn named(name: &str, total: u64) -> Progress {
         Progress {
-            name: path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            name: name.to_string(),
             total,
             sent: Mutex::new(0),
             shown: std::io::stderr().is_terminal(),

@@ -145,18 +145,30 @@ impl Client {
         home.cache_dir("remotes").join(&self.remote)
     }
 
-    /// `push`: send `runs`: the changed files of them all (a bounded
-    /// number at once, across runs), then each run's manifest, then the
-    /// index entries.
-    pub fn push(&self, home: &Home, runs: &[Run], report: &dyn Reporter) -> Result<Moved> {
-        let listed = self.manifest_etags("runs")?;
+    /// `push`: send `runs` to `place` (`runs`, or `trash` for deleted
+    /// runs): the changed files of them all (a bounded number at once,
+    /// across runs), then each run's manifest, then the index entries.
+    pub fn push(
+        &self,
+        home: &Home,
+        runs: &[Run],
+        place: Place,
+        report: &dyn Reporter,
+    ) -> Result<Moved> {
+        let place = place.name();
+        let listed = self.manifest_etags(place)?;
         let cache = self.cache_dir(home);
-        fsutil::create_dir_all(&cache.join("pushed"))?;
+        let pushed_dir = cache.join(if place == "trash" {
+            "pushed-trash"
+        } else {
+            "pushed"
+        });
+        fsutil::create_dir_all(&pushed_dir)?;
         let mut moved = Moved::default();
         let mut planned = Vec::new();
         for run in runs {
             moved.ids.push(run.id.clone());
-            match self.plan_one(run, &cache, listed.get(&run.id), report)? {
+            match self.plan_one(run, &pushed_dir, place, listed.get(&run.id), report)? {
                 Some(p) => {
                     moved.files += p.todo.len();
                     moved.bytes += p.todo.iter().map(|f| f.size).sum::<u64>();
@@ -172,10 +184,10 @@ impl Client {
             .iter()
             .flat_map(|p| p.todo.iter().map(move |f| (p.run, f)))
             .collect();
-        self.upload(&todo, &cache, report)?;
+        self.upload(&todo, &cache, place, report)?;
         let mut indexed = Vec::new();
         for p in planned {
-            let etag = self.put_manifest("runs", &p.manifest)?;
+            let etag = self.put_manifest(place, &p.manifest)?;
             let record = Pushed {
                 etag: etag.clone(),
                 files: p.manifest.files.clone(),
@@ -184,7 +196,7 @@ impl Client {
             fsutil::write_atomic(&p.cache_file, &text)?;
             indexed.push((p.manifest, etag));
         }
-        self.index_add("runs", indexed);
+        self.index_add(place, indexed);
         self.touch_meta_id()?;
         Ok(moved)
     }
@@ -194,12 +206,13 @@ impl Client {
     fn plan_one<'r>(
         &self,
         run: &'r Run,
-        cache: &Path,
+        pushed_dir: &Path,
+        place: &str,
         listed: Option<&String>,
         report: &dyn Reporter,
     ) -> Result<Option<Planned<'r>>> {
         let mut files = scan(run)?;
-        let cache_file = cache.join("pushed").join(format!("{}.json", run.id));
+        let cache_file = pushed_dir.join(format!("{}.json", run.id));
         let pushed: Option<Pushed> = std::fs::read(&cache_file)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -231,7 +244,7 @@ impl Client {
                 .map(|f| (f.path.clone(), f.clone()))
                 .collect(),
             (None, Some(_)) => self
-                .manifest("runs", &run.id)?
+                .manifest(place, &run.id)?
                 .map(|m| m.files.into_iter().map(|f| (f.path.clone(), f)).collect())
                 .unwrap_or_default(),
             (None, None) => HashMap::new(),
@@ -280,18 +293,19 @@ impl Client {
         &self,
         files: &[(&Run, &FileEntry)],
         cache: &Path,
+        place: &str,
         report: &dyn Reporter,
     ) -> Result<()> {
         let large = |f: &FileEntry| f.size >= super::parts::MULTIPART_FROM;
         let small = files.iter().filter(|(_, f)| !large(f));
         for (run, f) in files.iter().filter(|(_, f)| large(f)) {
-            let key = self.key(&format!("runs/{}/{}", run.id, f.path));
+            let key = self.key(&format!("{}/{}", run_prefix(place, &run.id), f.path));
             let path = run.dir.join(&f.path);
             self.upload_parts(cache, &path, &key, f.size, f.mtime, report)?;
         }
         let store = self.store.clone();
         let jobs = small.map(|(run, f)| {
-            let key = self.key(&format!("runs/{}/{}", run.id, f.path));
+            let key = self.key(&format!("{}/{}", run_prefix(place, &run.id), f.path));
             let path = run.dir.join(&f.path);
             let store = store.clone();
             async move {
@@ -369,19 +383,30 @@ impl Client {
         Ok(())
     }
 
-    /// `pull`: bring runs `ids` (under `runs/`) into `runs_dir`, each as
-    /// its manifest says: changed files only, modes and times kept.
-    pub fn pull(&self, runs_dir: &Path, ids: &[String], report: &dyn Reporter) -> Result<Moved> {
+    /// `pull`: bring runs `ids` of `place` (`runs`, or `trash` for
+    /// deleted runs) into `runs_dir`, each as its manifest says: changed
+    /// files only, modes and times kept.
+    pub fn pull(
+        &self,
+        runs_dir: &Path,
+        ids: &[String],
+        place: Place,
+        report: &dyn Reporter,
+    ) -> Result<Moved> {
+        let place = place.name();
         let mut moved = Moved::default();
         for id in ids {
             guild_format::run::check_id(id, &format!("remote '{}'", self.remote))?;
-            let m = self.manifest("runs", id)?.ok_or_else(|| {
+            let m = self.manifest(place, id)?.ok_or_else(|| {
+                let deleted = if place == "trash" { " --deleted" } else { "" };
                 Error::user(format!(
-                    "there is no run {id} on remote '{}'; `guild runs --remote {}` lists them",
-                    self.remote, self.remote
+                    "there is no {}run {id} on remote '{}'; `guild runs --remote {}{deleted}` lists them",
+                    if place == "trash" { "deleted " } else { "" },
+                    self.remote,
+                    self.remote
                 ))
             })?;
-            let (files, bytes) = self.pull_one(runs_dir, &m, report)?;
+            let (files, bytes) = self.pull_one(runs_dir, &m, place, report)?;
             if files == 0 {
                 moved.unchanged += 1;
             }
@@ -396,6 +421,7 @@ impl Client {
         &self,
         runs_dir: &Path,
         m: &Manifest,
+        place: &str,
         report: &dyn Reporter,
     ) -> Result<(usize, u64)> {
         let dest = runs_dir.join(&m.id);
@@ -459,13 +485,20 @@ impl Client {
             if todo.len() == 1 { "" } else { "s" },
             guild_format::text::format_bytes(bytes)
         ));
-        self.download(&dest, &m.id, &todo)?;
+        self.download(&dest, &run_prefix(place, &m.id), &todo, report)?;
         Ok((todo.len(), bytes))
     }
 
-    /// Download `files` of run `id` into `dest`, each into a temporary
-    /// name renamed into place, with its mode and time.
-    fn download(&self, dest: &Path, id: &str, files: &[FileEntry]) -> Result<()> {
+    /// Download `files` of the run at `prefix` into `dest`, each into a
+    /// temporary name renamed into place, with its mode and time.
+    fn download(
+        &self,
+        dest: &Path,
+        prefix: &str,
+        files: &[FileEntry],
+        report: &dyn Reporter,
+    ) -> Result<()> {
+        let id = prefix.rsplit('/').next().unwrap_or(prefix);
         for f in files {
             if let Some(parent) = Path::new(&f.path).parent() {
                 make_dirs_inside(dest, parent)?;
@@ -478,7 +511,7 @@ impl Client {
                 .map_err(|e| Error::io("linking", &at, e))?;
         }
         let jobs = files.iter().filter(|f| f.link.is_none()).map(|f| {
-            let key = self.key(&format!("runs/{id}/{}", f.path));
+            let key = self.key(&format!("{prefix}/{}", f.path));
             let at = dest.join(&f.path);
             async move {
                 // A stable temporary name: a pull cut short is continued.
@@ -486,9 +519,21 @@ impl Client {
                     ".{}.guild-pull",
                     at.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
                 ));
-                self.download_to(&key, &tmp, f.size).await?;
-                let ok = tmp.metadata().is_ok_and(|m| m.len() == f.size)
-                    && (f.digest.is_none() || f.digest.as_deref() == guild_format::datastore::hash_file(&tmp).ok().as_deref());
+                let as_said = |tmp: &Path| {
+                    tmp.metadata().is_ok_and(|m| m.len() == f.size)
+                        && (f.digest.is_none()
+                            || f.digest.as_deref()
+                                == guild_format::datastore::hash_file(tmp).ok().as_deref())
+                };
+                let resumed = self.download_to(&key, &tmp, f.size, report).await?;
+                let mut ok = as_said(&tmp);
+                if !ok && resumed {
+                    // What an earlier pull left was of another version of
+                    // the file: fetched again whole.
+                    let _ = std::fs::remove_file(&tmp);
+                    self.download_to(&key, &tmp, f.size, report).await?;
+                    ok = as_said(&tmp);
+                }
                 if !ok {
                     let _ = std::fs::remove_file(&tmp);
                     return Err(Error::user(format!(
@@ -505,6 +550,25 @@ impl Client {
             }
         });
         self.in_flight(jobs)
+    }
+}
+
+/// Where runs go in a bucket: its runs, or its trash (deleted runs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// `runs/ID`: the runs there.
+    Runs,
+    /// `trash/runs/ID`: its deleted runs.
+    Trash,
+}
+
+impl Place {
+    /// `runs` or `trash`: the manifests' and the index's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Place::Runs => "runs",
+            Place::Trash => "trash",
+        }
     }
 }
 

@@ -51,3 +51,8 @@ fi
 # it from its state dir).
 S3_STATE="${GUILD_TEST_S3_STATE:-/tmp/guild-test-s3}"
 services/s3-local.sh start "$S3_STATE" >/dev/null
+# A real Ray head node (ray[default] from PyPI, in .venv-ray: the dashboard
+# and its Jobs API) on 127.0.0.1 with 2 CPUs, for the Ray remote tests
+# (dashboard on 8265 or a free port; the tests read it from its state dir).
+RAY_STATE="${GUILD_TEST_RAY_STATE:-/tmp/guild-test-ray}"
+services/ray-local.sh start "$RAY_STATE" >/dev/null

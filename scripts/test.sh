@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-test-env.sh
+# The Ray head the setup started is stopped at the end (it holds a GiB).
+trap 'services/ray-local.sh stop "${GUILD_TEST_RAY_STATE:-/tmp/guild-test-ray}"' EXIT
 export GUILD_COMPAT_VENV="${GUILD_COMPAT_VENV:-$PWD/.venv-guild}"
 export GUILD_TEST_SSHD_STATE="${GUILD_TEST_SSHD_STATE:-/tmp/guild-test-sshd}"
 cargo fmt --check

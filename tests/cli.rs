@@ -3606,3 +3606,5 @@ fn small_wordings_as_guild_090() {
     let out = pair.both(&["run", "split-args", "--help-op"]);
     assert!(out.1.contains("y  (default is 1,2,3)"), "{}", out.1);
 }
+#[path = "cli/ray.rs"]
+mod ray;

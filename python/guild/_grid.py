@@ -2,8 +2,8 @@
 
 A ``Run`` is a sweep (or one run) started from a command line in Grid's
 syntax; its ``Experiment``s are the trials. Runs go to this machine, or to
-a remote of the user config named by ``cluster_id`` (an SSH host or a Slurm
-cluster)::
+a remote of the user config named by ``cluster_id`` (an SSH host, a Slurm
+cluster or a Ray cluster)::
 
     from guild import Run
     r = Run(run_command="python train.py --lr '[0.1, 0.01]' --dropout 'uniform(0.1, 0.5, 3)'",
@@ -235,7 +235,7 @@ class Run:
         if not cost:
             return 0.0
         n = len(self._trial_ids) or self._planned_trials()
-        par = remote.get("array_parallelism") or n
+        par = remote.get("array_parallelism") or remote.get("max_concurrent") or n
         return round(float(cost) * max(1, min(n, par)), 2)
 
     def _planned_trials(self):

@@ -206,3 +206,34 @@ def test_a_sweep_on_an_ssh_host_and_its_runs_listed_there(ssh_remote):
     listed = there if isinstance(there, list) else there.to_dict("records")
     assert sorted(str(x["run"]) for x in listed) == sorted(e.id[:8] for e in r)
     assert {x["status"] for x in listed} == {"completed"}
+
+
+@pytest.fixture
+def ray_cluster(project, tmp_path, monkeypatch):
+    state = os.environ.get("GUILD_TEST_RAY_STATE", "/tmp/guild-test-ray")
+    env_file = os.path.join(state, "env")
+    assert os.path.isfile(env_file), "no test Ray head at %s: run scripts/setup-test-env.sh" % state
+    facts = dict(l.split("=", 1) for l in open(env_file).read().split())
+    shared = tmp_path / "ray-runs"
+    cfg = tmp_path / "guild-config.yml"
+    cfg.write_text(
+        "remotes:\n"
+        "  ray: {type: ray, address: '%s', storage: '%s', num-cpus: 0.5, max-concurrent: 2, hourly-cost: 2.0}\n"
+        % (facts["RAY_LOCAL_ADDRESS"], shared)
+    )
+    monkeypatch.setenv("GUILD_CONFIG", str(cfg))
+    return shared
+
+
+def test_a_sweep_on_a_ray_cluster_by_cluster_id(ray_cluster):
+    r = Run(run_command="python train.py --lr '[0.1, 0.2, 0.3]'", cluster_id="ray")
+    # Three trials, two at a time, 2.0 per run-hour.
+    assert r.estimated_hourly_cost == 4.0
+    r.start()
+    assert r.job and r.job.startswith("guild-")
+    wait_for(lambda: len(r.status().get("SUCCEEDED", [])) == 3, 180, "the Ray sweep")
+    e = r.experiments["%s-exp2" % r.name]
+    assert e.parameters["lr"] == "0.3"
+    assert e.scalars()["loss"]["last"] == pytest.approx(0.15)
+    # The runs are in the cluster's storage too.
+    assert len(os.listdir(ray_cluster / "runs")) == 3

@@ -24,6 +24,8 @@ pub struct RemoteStatus {
     pub probe: Probe,
     /// A bucket remote: what the bucket said.
     pub bucket: Option<guild_exec::remote::bucket::BucketStatus>,
+    /// A Ray remote: what the cluster and the storage said.
+    pub ray: Option<guild_exec::launch::ray::RayStatus>,
     /// Nothing to fix: the guild home can hold runs and, for Slurm,
     /// sbatch is there and the configured partition is up.
     pub ok: bool,
@@ -43,6 +45,18 @@ pub fn status(ctx: &Context, name: &str) -> Result<RemoteStatus> {
                 remote,
                 probe: Probe::default(),
                 bucket: Some(st),
+                ray: None,
+                ok,
+            });
+        }
+        Kind::Ray(_) => {
+            let st = ray_sender(ctx, name)?.status()?;
+            let ok = st.storage_ok.is_ok();
+            return Ok(RemoteStatus {
+                remote,
+                probe: Probe::default(),
+                bucket: None,
+                ray: Some(st),
                 ok,
             });
         }
@@ -66,6 +80,7 @@ pub fn status(ctx: &Context, name: &str) -> Result<RemoteStatus> {
         remote,
         probe,
         bucket: None,
+        ray: None,
         ok,
     })
 }
@@ -78,12 +93,31 @@ fn sender<'a>(ctx: &'a Context, name: &str) -> Result<Sender<'a>> {
     Sender::new(&ctx.home, find(ctx, name)?, ctx.report.clone())
 }
 
+fn ray_sender<'a>(ctx: &'a Context, name: &str) -> Result<guild_exec::launch::ray::RaySender<'a>> {
+    guild_exec::launch::ray::RaySender::new(
+        &ctx.home,
+        &ctx.cwd,
+        find(ctx, name)?,
+        ctx.report.clone(),
+    )
+}
+
+/// Where a Ray remote keeps its runs.
+fn ray_store(ctx: &Context, name: &str) -> Result<guild_exec::launch::ray::RunStore> {
+    match &find(ctx, name)?.kind {
+        Kind::Ray(r) => guild_exec::launch::ray::RunStore::of(&ctx.cwd, name, r),
+        _ => Err(Error::user(format!("remote '{name}' is not a Ray cluster"))),
+    }
+}
+
 /// `CMD --remote NAME ARGS`: the remote's guild (this binary's copy,
 /// put there when missing) runs `args` in its guild home, its output
 /// here as it comes. Its exit code.
 pub fn forward(ctx: &Context, name: &str, args: &[String]) -> Result<i32> {
-    if let Kind::Bucket(b) = &find(ctx, name)?.kind {
-        return bucket_view(ctx, name, b, args);
+    match &find(ctx, name)?.kind {
+        Kind::Bucket(b) => return bucket_view(ctx, name, b, args),
+        Kind::Ray(_) => return ray_view(ctx, name, args),
+        _ => {}
     }
     // Commands that print the same on every try resume after a lost
     // connection.
@@ -175,6 +209,32 @@ fn bucket_view(
         client.apply_mirror(&mirror, &before)?;
     }
     Ok(status.code().unwrap_or(1))
+}
+
+/// `CMD --remote NAME ARGS` on a Ray cluster: the command runs on the
+/// runs of its storage (a bucket's mirror, or the shared guild home).
+/// Runs there are stopped through their records here.
+fn ray_view(ctx: &Context, name: &str, args: &[String]) -> Result<i32> {
+    let first: Vec<&str> = args.iter().take(2).map(|s| s.as_str()).collect();
+    if matches!(first.as_slice(), ["stop", ..] | ["runs", "stop"]) {
+        return Err(Error::user(format!(
+            "runs on Ray remote '{name}' are stopped through their records here: `guild stop RUN` (`guild runs -Fo ... --remote` lists them there)"
+        )));
+    }
+    match ray_store(ctx, name)? {
+        guild_exec::launch::ray::RunStore::Bucket(bname, b) => bucket_view(ctx, &bname, &b, args),
+        guild_exec::launch::ray::RunStore::Path(home) => {
+            let exe = guild_format::platform::guild_exe()?;
+            let status = std::process::Command::new(exe)
+                .arg("-H")
+                .arg(&home)
+                .args(args)
+                .current_dir(&ctx.cwd)
+                .status()
+                .map_err(|e| Error::process("cannot run guild", e))?;
+            Ok(status.code().unwrap_or(1))
+        }
+    }
 }
 
 /// The records here of runs on remote `name` that have not finished.
@@ -271,8 +331,12 @@ pub fn sync(ctx: &Context, sel: &super::Selection) -> Result<Vec<Synced>> {
     }
     let mut out = Vec::new();
     for (name, runs) in by_remote {
-        let mut s = sender(ctx, &name)?;
-        for (id, status) in s.sync(&runs)? {
+        let synced = if matches!(find(ctx, &name).map(|r| r.kind), Ok(Kind::Ray(_))) {
+            ray_sender(ctx, &name)?.sync(&runs)?
+        } else {
+            sender(ctx, &name)?.sync(&runs)?
+        };
+        for (id, status) in synced {
             out.push(Synced {
                 id,
                 remote: name.clone(),
@@ -313,6 +377,35 @@ pub fn pull(ctx: &Context, name: &str, specs: &[String], deleted: bool) -> Resul
         };
         guild_format::fsutil::create_dir_all(&into)?;
         return Ok(client.pull(&into, &chosen, place, ctx.report.as_ref())?.ids);
+    }
+    if let Kind::Ray(_) = &find(ctx, name)?.kind {
+        return match ray_store(ctx, name)? {
+            guild_exec::launch::ray::RunStore::Bucket(bname, _) => {
+                pull(ctx, &bname, specs, deleted)
+            }
+            guild_exec::launch::ray::RunStore::Path(home) => {
+                let from = if deleted {
+                    home.join("trash/runs")
+                } else {
+                    home.join("runs")
+                };
+                let all = guild_format::query::list_dir(&from);
+                let chosen: Vec<String> = if specs.is_empty() {
+                    all.iter().map(|r| r.run.id.clone()).collect()
+                } else {
+                    guild_format::query::select(&all, specs, false)?
+                        .into_iter()
+                        .map(|r| r.run.id)
+                        .collect()
+                };
+                let into = if deleted {
+                    ctx.home.trash_dir()
+                } else {
+                    ctx.home.runs_dir()
+                };
+                guild_exec::launch::ray::RunStore::Path(home).fetch(&into, &chosen)
+            }
+        };
     }
     if deleted {
         return Err(deleted_on_bucket_only(name));
@@ -357,6 +450,15 @@ pub fn push(ctx: &Context, name: &str, sel: &super::Selection) -> Result<Vec<Str
             .push(&ctx.home, &runs, place, ctx.report.as_ref())?
             .ids);
     }
+    if let Kind::Ray(r) = &remote.kind {
+        return Err(Error::user(format!(
+            "remote '{name}' is a Ray cluster: runs go there with `guild run --remote {name}`; to copy runs to its storage, push to {}",
+            match &r.storage {
+                guild_exec::remote::ray::Storage::Bucket(b) => format!("remote '{b}'"),
+                guild_exec::remote::ray::Storage::Path(p) => format!("{p} (guild -H {p} import ...)"),
+            }
+        )));
+    }
     if sel.deleted {
         return Err(deleted_on_bucket_only(name));
     }
@@ -365,4 +467,17 @@ pub fn push(ctx: &Context, name: &str, sel: &super::Selection) -> Result<Vec<Str
     }
     sender(ctx, name)?.push(&runs)?;
     Ok(runs.into_iter().map(|r| r.id).collect())
+}
+
+/// `ray-job`: start run `id` on a node of a Ray cluster, in the job's
+/// working directory (the run's package, `ctx.cwd`), keeping it in the
+/// shared `home` or writing it to `bucket`. The run's exit code.
+pub fn ray_job(
+    ctx: &Context,
+    id: &str,
+    home: Option<&std::path::Path>,
+    bucket: Option<&str>,
+    every: std::time::Duration,
+) -> Result<i32> {
+    guild_exec::launch::ray::job_main(&ctx.cwd, id, home, bucket, every)
 }

@@ -1152,20 +1152,33 @@ fn run_batch(
     start_foreground(ctx, a, &batch, claim)
 }
 
-/// The remote of `--remote`, reached, with this binary there.
-fn connect<'a>(
-    ctx: &'a Context,
-    a: &RunRequest,
-    needs_python: bool,
-) -> Result<Option<guild_exec::launch::remote::Sender<'a>>> {
+/// Where `--remote` sends runs: a host (SSH, Slurm) or a Ray cluster.
+enum Dest<'a> {
+    Host(Box<guild_exec::launch::remote::Sender<'a>>),
+    Ray(Box<guild_exec::launch::ray::RaySender<'a>>),
+}
+
+/// The remote of `--remote`, reached and checked (a host: with this
+/// binary there; a Ray cluster: its API version, resources and storage).
+fn connect<'a>(ctx: &'a Context, a: &RunRequest, needs_python: bool) -> Result<Option<Dest<'a>>> {
     let Some(name) = a.place.remote() else {
         return Ok(None);
     };
     let remote = super::remotes::find(ctx, name)?;
+    if matches!(remote.kind, guild_exec::remote::Kind::Ray(_)) {
+        let s = guild_exec::launch::ray::RaySender::new(
+            &ctx.home,
+            &ctx.cwd,
+            remote,
+            ctx.report.clone(),
+        )?;
+        s.check()?;
+        return Ok(Some(Dest::Ray(Box::new(s))));
+    }
     let mut s = guild_exec::launch::remote::Sender::new(&ctx.home, remote, ctx.report.clone())?;
     s.needs_python = needs_python;
     s.connect()?;
-    Ok(Some(s))
+    Ok(Some(Dest::Host(Box::new(s))))
 }
 
 /// Send staged `runs` (one run, or a sweep's trials) to the remote and
@@ -1175,7 +1188,7 @@ fn connect<'a>(
 fn send(
     ctx: &Context,
     a: &RunRequest,
-    s: &mut guild_exec::launch::remote::Sender,
+    dest: &mut Dest,
     head: Launched,
     runs: &[Run],
     name: &str,
@@ -1184,6 +1197,10 @@ fn send(
     if runs.is_empty() {
         return Err(Error::user("the sweep has no trials to send"));
     }
+    let s = match dest {
+        Dest::Host(s) => s,
+        Dest::Ray(r) => return send_ray(ctx, a, r, head, runs, name),
+    };
     if !op::requirements::declared(&ctx.cwd) {
         let imports = op::requirements::third_party_imports(&runs[0].dir);
         if !imports.is_empty() {
@@ -1233,6 +1250,41 @@ fn send(
             Outcome::Launched(launched("submitted", Some(job)))
         }
     })
+}
+
+/// Send staged `runs` to a Ray cluster, one job each; follow a single
+/// run in the foreground, else say what was submitted.
+fn send_ray(
+    ctx: &Context,
+    a: &RunRequest,
+    s: &mut guild_exec::launch::ray::RaySender,
+    head: Launched,
+    runs: &[Run],
+    name: &str,
+) -> Result<Outcome> {
+    use guild_exec::launch::ray::RayStarted;
+    use guild_exec::launch::remote::Follow;
+    let follow = if a.place.background() {
+        Follow::Background
+    } else {
+        Follow::Foreground { quiet: a.run.quiet }
+    };
+    let remote = s.remote.name.clone();
+    match s.start(runs, follow, name)? {
+        RayStarted::Ended(code) => Ok(Outcome::Done(code)),
+        RayStarted::Submitted(jobs) => {
+            for line in s.summary(name, runs.len(), &jobs) {
+                ctx.report.progress(&line);
+            }
+            Ok(Outcome::Launched(Launched {
+                how: "submitted",
+                trials: runs.iter().map(|r| r.id.clone()).collect(),
+                remote: Some(remote),
+                job: jobs.first().cloned(),
+                ..head
+            }))
+        }
+    }
 }
 
 /// The `run` command's options under Guild 0.9's names, as Guild records

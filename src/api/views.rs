@@ -37,7 +37,7 @@ impl Experiments {
 }
 
 /// What the runs of each experiment cost so far on remotes that declare
-/// an `hourly-cost` (Slurm): run hours times the remote's cost per
+/// an `hourly-cost` (Slurm, Ray): run hours times the remote's cost per
 /// job-hour. None for an experiment with nothing on such a remote.
 pub fn costs(ctx: &Context, exps: &[Experiment]) -> Vec<Option<f64>> {
     let rates: std::collections::HashMap<String, f64> = super::remotes::list(ctx)
@@ -45,6 +45,7 @@ pub fn costs(ctx: &Context, exps: &[Experiment]) -> Vec<Option<f64>> {
         .into_iter()
         .filter_map(|r| match r.kind {
             guild_exec::remote::Kind::Slurm(c) => c.hourly_cost.map(|h| (r.name, h)),
+            guild_exec::remote::Kind::Ray(c) => c.hourly_cost.map(|h| (r.name, h)),
             _ => None,
         })
         .collect();

@@ -281,6 +281,22 @@ pub(crate) enum Command {
     /// Run the steps of a pipeline run (the process of a `steps` operation)
     #[command(name = "__steps", hide = true)]
     Steps,
+    /// Start a run sent to a Ray cluster, on a node of it (a job's entrypoint)
+    #[command(name = "ray-job", hide = true)]
+    RayJob {
+        /// The run
+        #[arg(long)]
+        id: String,
+        /// The guild home the run lives in (a path the nodes share)
+        #[arg(long, conflicts_with = "bucket")]
+        home: Option<std::path::PathBuf>,
+        /// The object storage remote the run is written to (declared in the job's package)
+        #[arg(long, required_unless_present = "home")]
+        bucket: Option<String>,
+        /// Seconds between writes of the run to the bucket while it runs
+        #[arg(long, default_value_t = 5)]
+        every: u64,
+    },
 }
 
 /// Run selection filters shared by every command that takes RUN specs.
@@ -769,6 +785,18 @@ pub(crate) fn run(args: Vec<OsString>) -> Result<i32> {
         Command::Sys(_) => left_out("sys"),
         Command::Tensorflow(_) => left_out("tensorflow"),
         Command::Batch => crate::api::run::sweep_process(ctx.report.clone()),
+        Command::RayJob {
+            id,
+            home,
+            bucket,
+            every,
+        } => crate::api::remotes::ray_job(
+            &ctx,
+            &id,
+            home.as_deref(),
+            bucket.as_deref(),
+            std::time::Duration::from_secs(every.max(1)),
+        ),
         Command::Status(a) => cmd_views::status(&ctx, a),
         Command::History(a) => cmd_views::history(&ctx, a),
         Command::Logs(a) => cmd_views::logs(&ctx, a),

@@ -805,6 +805,11 @@ pub(crate) fn remotes_json(remotes: &[crate::api::remotes::Remote]) -> serde_jso
                     v["array_parallelism"] = c.array_parallelism.into();
                     v["hourly_cost"] = c.hourly_cost.into();
                 }
+                if let Kind::Ray(c) = &r.kind {
+                    v["address"] = c.address.clone().into();
+                    v["max_concurrent"] = c.max_concurrent.into();
+                    v["hourly_cost"] = c.hourly_cost.into();
+                }
                 v
             })
             .collect(),
@@ -815,6 +820,40 @@ pub(crate) fn remotes_json(remotes: &[crate::api::remotes::Remote]) -> serde_jso
 /// problems worded with their fix.
 pub(crate) fn remote_status(st: &crate::api::remotes::RemoteStatus) -> String {
     use crate::api::remotes::Kind;
+    if let Some(r) = &st.ray {
+        let res: Vec<String> = r
+            .resources
+            .iter()
+            .filter(|(k, _)| matches!(k.as_str(), "CPU" | "GPU" | "memory") || !k.contains(':'))
+            .map(|(k, v)| match k.as_str() {
+                "memory" | "objectStoreMemory" => {
+                    format!("{} {k}", guild_format::text::format_bytes(*v as u64))
+                }
+                _ => format!("{v} {k}"),
+            })
+            .collect();
+        let rows = [
+            ("remote", format!("{} (ray {})", st.remote.name, r.address)),
+            ("reachable", "yes".to_string()),
+            (
+                "jobs api",
+                format!("version {} (Ray {})", r.api_version, r.ray_version),
+            ),
+            ("nodes", r.nodes.to_string()),
+            ("resources", res.join(", ")),
+            ("per run", r.per_run.clone()),
+            ("storage", r.storage.clone()),
+            (
+                "write",
+                match &r.storage_ok {
+                    Ok(()) => "yes".to_string(),
+                    Err(e) => format!("NO: {e}"),
+                },
+            ),
+        ];
+        let text: String = rows.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+        return guild_format::text::escape_keep_newlines(&text).into_owned();
+    }
     if let Some(b) = &st.bucket {
         let rows = [
             (
@@ -845,7 +884,7 @@ pub(crate) fn remote_status(st: &crate::api::remotes::RemoteStatus) -> String {
                 .unwrap_or_else(|| "sbatch here".into()),
             Some(c),
         ),
-        Kind::Bucket(_) | Kind::Other(_) => (String::new(), None),
+        Kind::Bucket(_) | Kind::Ray(_) | Kind::Other(_) => (String::new(), None),
     };
     let home = match (p.home_exists, p.home_writable) {
         (true, true) => "writable",

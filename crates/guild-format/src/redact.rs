@@ -1,7 +1,9 @@
 //! Secrets kept out of what a run records about its environment
 //! (`.guild/ENV`, `attrs/env`): one rule for both. A variable whose name
 //! contains KEY, TOKEN, SECRET, PASSWORD, PASSWD, CREDENTIAL, AUTH, PRIVATE
-//! or SESSION (any case) has its value replaced; a URL's password part
+//! or SESSION (any case) has its value replaced, as has one that repeats
+//! other variables (Ray's `RAY_JOB_CONFIG_JSON_ENV_VAR`, which holds a
+//! job's `env_vars`); a URL's password part
 //! (`scheme://user:PASSWORD@host`) is replaced in any value. The user
 //! config (`$GUILD_CONFIG`, else `~/.guild/config.yml`) adds name parts and
 //! exempts names:
@@ -29,6 +31,10 @@ const NAME_PARTS: &[&str] = &[
     "PRIVATE",
     "SESSION",
 ];
+
+/// Variables whose value holds other variables' values: Ray gives a job's
+/// processes its whole config, `env_vars` (credentials) included.
+const WHOLE_NAMES: &[&str] = &["RAY_JOB_CONFIG_JSON_ENV_VAR"];
 
 /// Which environment variables are secrets: the default name parts plus
 /// the user config's `redact-env` names, less its `keep` names.
@@ -88,7 +94,8 @@ impl Rules {
             return false;
         }
         let upper = name.to_ascii_uppercase();
-        NAME_PARTS.iter().any(|p| upper.contains(p))
+        WHOLE_NAMES.contains(&upper.as_str())
+            || NAME_PARTS.iter().any(|p| upper.contains(p))
             || self.extra.iter().any(|p| upper.contains(p.as_str()))
     }
 
@@ -126,6 +133,10 @@ mod tests {
         let r = Rules::default();
         assert_eq!(r.value("WANDB_API_KEY", "abc"), REDACTED);
         assert_eq!(r.value("OPENAI_API_KEY", "sk-1"), REDACTED);
+        assert_eq!(
+            r.value("RAY_JOB_CONFIG_JSON_ENV_VAR", r#"{"env_vars": {"A": "x"}}"#),
+            REDACTED
+        );
         assert_eq!(r.value("github_token", "x"), REDACTED);
         assert_eq!(r.value("HOME", "/root"), "/root");
         assert_eq!(

@@ -5,6 +5,7 @@
 //! sweeps are run by [`sweep`] and start their trials through it too.
 
 pub mod local;
+pub mod ray;
 pub mod remote;
 mod remote_data;
 pub mod steps;

@@ -763,6 +763,18 @@ impl Target for Record<'_> {
     }
 
     fn stop(&self, run: &Run, _grace: Duration) -> Result<Stopped> {
+        if let Ok(remote) = crate::remote::find(self.caller.cwd, &self.remote) {
+            if let Kind::Ray(_) = remote.kind {
+                let mut s = super::ray::RaySender::new(
+                    self.caller.home,
+                    self.caller.cwd,
+                    remote,
+                    self.caller.report.clone(),
+                )?;
+                s.stop(run)?;
+                return Ok(Stopped::Ended);
+            }
+        }
         let mut s = self.sender()?;
         let args = vec!["stop".to_string(), "-y".into(), run.id.clone()];
         s.guild_output(&args)?;

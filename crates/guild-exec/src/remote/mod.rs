@@ -9,6 +9,7 @@ use serde_yaml_ng::{Mapping, Value};
 use std::path::Path;
 
 pub mod bucket;
+pub mod ray;
 pub(crate) mod site;
 pub(crate) mod slurm;
 
@@ -233,6 +234,8 @@ pub enum Kind {
     /// An object storage bucket holding run directories (`type: s3`,
     /// `gcs`, `azure-blob`).
     Bucket(Box<bucket::Bucket>),
+    /// A Ray cluster, reached through its Jobs API (`type: ray`).
+    Ray(Box<ray::Ray>),
     /// A type Guild knows that this tracker does not run (`ec2`...).
     Other(String),
 }
@@ -255,6 +258,7 @@ impl Remote {
             Kind::Ssh(_) => "ssh",
             Kind::Slurm(_) => "slurm",
             Kind::Bucket(b) => b.service.type_name(),
+            Kind::Ray(_) => "ray",
             Kind::Other(t) => t,
         }
     }
@@ -323,10 +327,11 @@ fn parse(text: &str, path: &Path) -> Result<Vec<Remote>> {
                 profile: field.string("profile")?,
                 local_env: field.env("local-env")?,
             })),
+            Some("ray") => Kind::Ray(Box::new(field.ray()?)),
             Some(other) => Kind::Other(other.to_string()),
             None => {
                 return Err(bad(
-                    "missing `type` (ssh, slurm, s3, gcs or azure-blob)".into()
+                    "missing `type` (ssh, slurm, ray, s3, gcs or azure-blob)".into(),
                 ))
             }
         };
@@ -423,6 +428,82 @@ impl Fields<'_> {
                 .collect()),
             Some(_) => Err((self.bad)(format!("`{key}` must map names to values"))),
         }
+    }
+
+    /// A Ray cluster's settings.
+    fn ray(&self) -> Result<ray::Ray> {
+        let address = self.string("address")?.ok_or_else(|| {
+            (self.bad)("missing `address` (the dashboard's URL, http://HEAD:8265)".into())
+        })?;
+        if !(address.starts_with("http://") || address.starts_with("https://")) {
+            return Err((self.bad)(format!(
+                "`address` must be the dashboard's URL (http://HEAD:8265), not '{address}'"
+            )));
+        }
+        let storage = match self.string("storage")? {
+            None => {
+                return Err((self.bad)(
+                    "missing `storage`: the name of an object storage remote, or a path the cluster's nodes and this machine share".into(),
+                ))
+            }
+            Some(s) if s.starts_with('/') => ray::Storage::Path(s),
+            Some(s) if s.starts_with('~') || s.starts_with('.') => {
+                return Err((self.bad)(format!(
+                    "`storage` must be an absolute path the nodes share, or a remote's name, not '{s}'"
+                )))
+            }
+            Some(s) => ray::Storage::Bucket(s),
+        };
+        let memory = match self.get("memory") {
+            None => None,
+            Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| {
+                (self.bad)(format!(
+                    "`memory` must be bytes or a size like 4GB, not {n}"
+                ))
+            })?),
+            Some(v) => Some(
+                ray::parse_memory(&guild_format::run::yaml::encode_display(v))
+                    .map_err(|e| (self.bad)(e))?,
+            ),
+        };
+        let resources = match self.get("resources") {
+            None => Vec::new(),
+            Some(Value::Mapping(m)) => m
+                .iter()
+                .map(|(k, v)| {
+                    let name = guild_format::run::yaml::py_str(k);
+                    v.as_f64()
+                        .filter(|f| *f >= 0.0)
+                        .map(|f| (name.clone(), f))
+                        .ok_or_else(|| {
+                            (self.bad)(format!(
+                                "`resources` must map names to amounts; {name} is not a number"
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>>>()?,
+            Some(_) => {
+                return Err((self.bad)(
+                    "`resources` must map names to amounts ({accelerator: 1})".into(),
+                ))
+            }
+        };
+        if let Some(0) = self.uint("max-concurrent")? {
+            return Err((self.bad)("`max-concurrent` must be 1 or more".into()));
+        }
+        Ok(ray::Ray {
+            address,
+            headers: self.env("headers")?,
+            storage,
+            num_cpus: self.float("num-cpus")?,
+            num_gpus: self.float("num-gpus")?,
+            memory,
+            resources,
+            env: self.env("env")?,
+            pip: self.strings("pip")?,
+            max_concurrent: self.uint("max-concurrent")?,
+            hourly_cost: self.float("hourly-cost")?,
+        })
     }
 
     /// The SSH settings (`host` required when `required`).

@@ -59,6 +59,12 @@ impl Site {
                     b.url()
                 )))
             }
+            Kind::Ray(_) => {
+                return Err(Error::user(format!(
+                    "remote '{}' is a Ray cluster: its runs are reached through their records here and its storage, not a shell",
+                    remote.name
+                )))
+            }
             Kind::Other(t) => {
                 return Err(Error::user(format!(
                     "remote '{}' has type '{t}', which this tracker does not run; use type ssh or slurm",

@@ -116,6 +116,24 @@ fn is_job_id(j: &str) -> bool {
     }
 }
 
+/// A Ray job's submission id as guild makes them (`guild-HEX12-MS`): it
+/// goes into the Jobs API's URLs, so nothing else is taken.
+fn is_ray_job_id(j: &str) -> bool {
+    let Some(rest) = j.strip_prefix("guild-") else {
+        return false;
+    };
+    match rest.split_once('-') {
+        Some((hex, ms)) => {
+            hex.len() == 12
+                && hex.bytes().all(|b| b.is_ascii_hexdigit())
+                && !ms.is_empty()
+                && ms.len() <= 20
+                && ms.bytes().all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
 impl Placement {
     /// Write it into the run (atomically).
     pub fn write(&self, run: &Run) -> Result<()> {
@@ -161,15 +179,16 @@ impl Placement {
                         path.display()
                     ))
                 })?;
-                // A job id is given to scancel: never an option or a name.
+                // A job id is given to scancel, or put in a Jobs API URL:
+                // never an option, a name or a path.
                 let job = match &p {
-                    Placement::Slurm { job } => Some(job),
-                    Placement::Remote { job, .. } => job.as_ref(),
+                    Placement::Slurm { job } => Some((job, false)),
+                    Placement::Remote { job, .. } => job.as_ref().map(|j| (j, true)),
                     Placement::Local { .. } => None,
                 };
                 match job {
-                    Some(j) if !is_job_id(j) => Err(crate::error::Error::user(format!(
-                        "{} names job '{}', which is not a Slurm job id; remove it to treat the run as local",
+                    Some((j, remote)) if !(is_job_id(j) || remote && is_ray_job_id(j)) => Err(crate::error::Error::user(format!(
+                        "{} names job '{}', which is not a Slurm or Ray job id; remove it to treat the run as local",
                         path.display(),
                         j.escape_debug()
                     ))),
@@ -214,7 +233,9 @@ mod tests {
         )
         .unwrap();
         let e = Placement::of(&run).unwrap_err().message();
-        assert!(e.contains("not a Slurm job id"), "{e}");
+        assert!(e.contains("not a Slurm or Ray job id"), "{e}");
+        assert!(is_ray_job_id("guild-9580f020effc-1796531649672"));
+        assert!(!is_ray_job_id("guild-../../x-1") && !is_ray_job_id("guild-9580f020effc-"));
         std::fs::write(run.guild_path(PLACEMENT), "type: nowhere\n").unwrap();
         let e = Placement::of(&run).unwrap_err().message();
         assert!(e.contains("not a run placement"), "{e}");

@@ -72,6 +72,20 @@ impl Client {
     /// Mirror the metadata of the bucket's runs into `dir` (a guild home:
     /// `runs/ID/.guild/...`, deleted ones under `trash/runs/`).
     pub fn mirror(&self, dir: &Path) -> Result<Listed> {
+        // The mirror is current when the bucket's meta-id is the one read
+        // before it was last written (every change touches meta-id after
+        // it is made): one request.
+        let mark = dir.join(".meta-id");
+        let now = self.meta_id()?;
+        if now.is_some() && std::fs::read_to_string(&mark).ok() == now {
+            let count = |d: &Path| std::fs::read_dir(d).map(|r| r.count()).unwrap_or(0);
+            return Ok(Listed {
+                runs: count(&dir.join("runs")),
+                deleted: count(&dir.join("trash/runs")),
+                manifests_read: 0,
+            });
+        }
+        let _ = std::fs::remove_file(&mark);
         let mut index = self.read_index();
         let mut listed = Listed::default();
         let mut changed = false;
@@ -107,6 +121,9 @@ impl Client {
             } else {
                 listed.deleted = entries.len();
             }
+        }
+        if let Some(id) = &now {
+            fsutil::write_atomic(&mark, id.as_bytes())?;
         }
         if changed {
             // A cache for the next reader: a bucket these credentials

@@ -113,6 +113,35 @@ impl Bucket {
         u
     }
 
+    /// The user config that declares this bucket as remote `name`, for a
+    /// guild elsewhere (a Ray job): its settings, never `local-env` (where
+    /// credentials may be).
+    pub fn config_yaml(&self, name: &str) -> String {
+        let mut def = serde_yaml_ng::Mapping::new();
+        let mut put = |k: &str, v: &str| {
+            def.insert(k.into(), v.into());
+        };
+        put("type", self.service.type_name());
+        put("bucket", &self.bucket);
+        if !self.root.is_empty() {
+            put("root", &self.root);
+        }
+        for (k, v) in [
+            ("region", &self.region),
+            ("endpoint", &self.endpoint),
+            ("profile", &self.profile),
+        ] {
+            if let Some(v) = v {
+                put(k, v);
+            }
+        }
+        let mut remotes = serde_yaml_ng::Mapping::new();
+        remotes.insert(name.into(), serde_yaml_ng::Value::Mapping(def));
+        let mut top = serde_yaml_ng::Mapping::new();
+        top.insert("remotes".into(), serde_yaml_ng::Value::Mapping(remotes));
+        serde_yaml_ng::to_string(&top).unwrap_or_default()
+    }
+
     /// The environment the client reads: the process's, with `local-env`
     /// over it, and the profile's credentials and region under both.
     fn env(&self) -> Vec<(String, String)> {

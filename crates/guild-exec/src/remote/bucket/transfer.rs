@@ -70,6 +70,15 @@ struct Pushed {
     files: Vec<FileEntry>,
 }
 
+/// What a push knows of a run in the bucket.
+#[derive(Clone, Copy)]
+enum There<'a> {
+    /// The manifests' listing: its manifest's ETag there (None: absent).
+    Listed(Option<&'a String>),
+    /// Nothing changed since this home's last push: its record holds.
+    Trusted,
+}
+
 /// A run a push sends: the files to upload, then its manifest.
 struct Planned<'r> {
     run: &'r Run,
@@ -156,7 +165,6 @@ impl Client {
         report: &dyn Reporter,
     ) -> Result<Moved> {
         let place = place.name();
-        let listed = self.manifest_etags(place)?;
         let cache = self.cache_dir(home);
         let pushed_dir = cache.join(if place == "trash" {
             "pushed-trash"
@@ -164,11 +172,27 @@ impl Client {
             "pushed"
         });
         fsutil::create_dir_all(&pushed_dir)?;
+        // Nothing changed in the bucket since this home last looked (its
+        // meta-id is the one recorded then): what this home pushed is
+        // there as it left it, and no listing is needed.
+        let known_file = pushed_dir.join(".meta-id");
+        let now = self.meta_id()?;
+        let trusted = now.is_some() && std::fs::read_to_string(&known_file).ok() == now;
+        let listed = if trusted {
+            HashMap::new()
+        } else {
+            self.manifest_etags(place)?
+        };
         let mut moved = Moved::default();
         let mut planned = Vec::new();
         for run in runs {
             moved.ids.push(run.id.clone());
-            match self.plan_one(run, &pushed_dir, place, listed.get(&run.id), report)? {
+            let there = if trusted {
+                There::Trusted
+            } else {
+                There::Listed(listed.get(&run.id))
+            };
+            match self.plan_one(run, &pushed_dir, place, there, report)? {
                 Some(p) => {
                     moved.files += p.todo.len();
                     moved.bytes += p.todo.iter().map(|f| f.size).sum::<u64>();
@@ -178,6 +202,9 @@ impl Client {
             }
         }
         if planned.is_empty() {
+            if let Some(id) = now.filter(|_| !trusted) {
+                fsutil::write_atomic(&known_file, id.as_bytes())?;
+            }
             return Ok(moved);
         }
         let todo: Vec<(&Run, &FileEntry)> = planned
@@ -197,7 +224,15 @@ impl Client {
             indexed.push((p.manifest, etag));
         }
         self.index_add(place, indexed);
-        self.touch_meta_id()?;
+        // What this home knows stays current unless another writer
+        // changed the bucket meanwhile (then the next push lists it).
+        let unchanged = self.meta_id()? == now;
+        let id = self.touch_meta_id()?;
+        if unchanged {
+            fsutil::write_atomic(&known_file, id.as_bytes())?;
+        } else {
+            fsutil::remove_if_exists(&known_file)?;
+        }
         Ok(moved)
     }
 
@@ -208,7 +243,7 @@ impl Client {
         run: &'r Run,
         pushed_dir: &Path,
         place: &str,
-        listed: Option<&String>,
+        there: There,
         report: &dyn Reporter,
     ) -> Result<Option<Planned<'r>>> {
         let mut files = scan(run)?;
@@ -216,7 +251,10 @@ impl Client {
         let pushed: Option<Pushed> = std::fs::read(&cache_file)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
-            .filter(|p: &Pushed| Some(&p.etag) == listed);
+            .filter(|p: &Pushed| match there {
+                There::Trusted => true,
+                There::Listed(etag) => Some(&p.etag) == etag,
+            });
         let status = run.status().status.as_str().to_string();
         let before: HashMap<&str, &FileEntry> = pushed
             .as_ref()
@@ -237,17 +275,17 @@ impl Client {
             return Ok(None);
         }
         // What the bucket holds of it (from the cache, else its manifest).
-        let there: HashMap<String, FileEntry> = match (&pushed, listed) {
+        let there: HashMap<String, FileEntry> = match (&pushed, there) {
             (Some(p), _) => p
                 .files
                 .iter()
                 .map(|f| (f.path.clone(), f.clone()))
                 .collect(),
-            (None, Some(_)) => self
+            (None, There::Listed(Some(_)) | There::Trusted) => self
                 .manifest(place, &run.id)?
                 .map(|m| m.files.into_iter().map(|f| (f.path.clone(), f)).collect())
                 .unwrap_or_default(),
-            (None, None) => HashMap::new(),
+            (None, There::Listed(None)) => HashMap::new(),
         };
         let mut todo = Vec::new();
         for f in files.iter_mut().filter(|f| f.link.is_none()) {
@@ -373,14 +411,32 @@ impl Client {
     }
 
     /// Say that something changed, as Guild's s3 remote does (its
-    /// clients re-read the runs when `meta-id` changes).
-    pub(crate) fn touch_meta_id(&self) -> Result<()> {
+    /// clients re-read the runs when `meta-id` changes). The new id.
+    pub(crate) fn touch_meta_id(&self) -> Result<String> {
         let key = self.key("meta-id");
         let id = uuid::Uuid::new_v4().simple().to_string();
         self.rt
-            .block_on(self.store.put(&key, PutPayload::from(id.into_bytes())))
+            .block_on(
+                self.store
+                    .put(&key, PutPayload::from(id.clone().into_bytes())),
+            )
             .map_err(|e| self.explain("writing to", e))?;
-        Ok(())
+        Ok(id)
+    }
+
+    /// `meta-id` as it is now (None: the bucket has none yet). Every
+    /// change touches it after it is made, so a reader that read it before
+    /// looking and finds it the same later knows nothing changed since.
+    pub(crate) fn meta_id(&self) -> Result<Option<String>> {
+        let key = self.key("meta-id");
+        match self.rt.block_on(async {
+            let got = self.store.get(&key).await?;
+            got.bytes().await
+        }) {
+            Ok(b) => Ok(Some(String::from_utf8_lossy(&b).trim().to_string())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.explain("reading", e)),
+        }
     }
 
     /// `pull`: bring runs `ids` of `place` (`runs`, or `trash` for
@@ -666,7 +722,7 @@ impl Client {
                 Ok::<(), object_store::Error>(())
             })
             .map_err(|e| self.explain("moving a run in", e))?;
-        self.touch_meta_id()
+        self.touch_meta_id().map(drop)
     }
 
     /// Remove run `id` from `place` for good: its manifest first (it is
@@ -684,6 +740,6 @@ impl Client {
                 Ok::<(), object_store::Error>(())
             })
             .map_err(|e| self.explain("deleting in", e))?;
-        self.touch_meta_id()
+        self.touch_meta_id().map(drop)
     }
 }

@@ -365,16 +365,7 @@ pub fn pull(ctx: &Context, name: &str, specs: &[String], deleted: bool) -> Resul
         } else {
             (mirror.join("runs"), ctx.home.runs_dir(), Place::Runs)
         };
-        // The runs named as `runs` selects them, among the bucket's.
-        let all = guild_format::query::list_dir(&from);
-        let chosen: Vec<String> = if specs.is_empty() {
-            all.iter().map(|r| r.run.id.clone()).collect()
-        } else {
-            guild_format::query::select(&all, specs, false)?
-                .into_iter()
-                .map(|r| r.run.id)
-                .collect()
-        };
+        let chosen = chosen_ids(&from, specs)?;
         guild_format::fsutil::create_dir_all(&into)?;
         return Ok(client.pull(&into, &chosen, place, ctx.report.as_ref())?.ids);
     }
@@ -389,15 +380,7 @@ pub fn pull(ctx: &Context, name: &str, specs: &[String], deleted: bool) -> Resul
                 } else {
                     home.join("runs")
                 };
-                let all = guild_format::query::list_dir(&from);
-                let chosen: Vec<String> = if specs.is_empty() {
-                    all.iter().map(|r| r.run.id.clone()).collect()
-                } else {
-                    guild_format::query::select(&all, specs, false)?
-                        .into_iter()
-                        .map(|r| r.run.id)
-                        .collect()
-                };
+                let chosen = chosen_ids(&from, specs)?;
                 let into = if deleted {
                     ctx.home.trash_dir()
                 } else {
@@ -411,6 +394,19 @@ pub fn pull(ctx: &Context, name: &str, specs: &[String], deleted: bool) -> Resul
         return Err(deleted_on_bucket_only(name));
     }
     sender(ctx, name)?.pull(specs)
+}
+
+/// The ids of the runs under `runs_dir` that `specs` name, as `runs`
+/// selects them (all when there are none).
+fn chosen_ids(runs_dir: &std::path::Path, specs: &[String]) -> Result<Vec<String>> {
+    let all = guild_format::query::list_dir(runs_dir);
+    if specs.is_empty() {
+        return Ok(all.into_iter().map(|r| r.run.id).collect());
+    }
+    Ok(guild_format::query::select(&all, specs, false)?
+        .into_iter()
+        .map(|r| r.run.id)
+        .collect())
 }
 
 /// `--deleted` names a bucket's trash: other remotes have none to reach.

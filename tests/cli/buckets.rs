@@ -53,7 +53,8 @@ fn bucket_env() -> (Env, String) {
     (e, bucket)
 }
 
-fn cmd(e: &Env, args: &[&str]) -> Command {
+/// `args` with the env's user config and the test server's credentials.
+pub(super) fn cmd(e: &Env, args: &[&str]) -> Command {
     let mut c = e.cmd(args);
     c.env("GUILD_CONFIG", e.proj.join("guild-config.yml"))
         .env("AWS_ACCESS_KEY_ID", "k")
@@ -82,7 +83,8 @@ fn on_a_terminal(c: &Command) -> Command {
     t
 }
 
-fn ok(e: &Env, args: &[&str]) -> (String, String) {
+/// [`cmd`], which must succeed: its stdout and stderr.
+pub(super) fn ok(e: &Env, args: &[&str]) -> (String, String) {
     let o = cmd(e, args).output().unwrap();
     let (out, err) = (
         String::from_utf8_lossy(&o.stdout).into_owned(),

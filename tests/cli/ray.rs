@@ -4,6 +4,7 @@
 //! through a shared path and through the real S3 server. The tests take
 //! turns: they share the head's two CPUs.
 
+use super::buckets::{cmd, ok};
 use super::*;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -34,24 +35,6 @@ fn ray_env(remotes: &str) -> Env {
     )
     .unwrap();
     e
-}
-
-fn cmd(e: &Env, args: &[&str]) -> Command {
-    let mut c = e.cmd(args);
-    c.env("GUILD_CONFIG", e.proj.join("guild-config.yml"))
-        .env("AWS_ACCESS_KEY_ID", "k")
-        .env("AWS_SECRET_ACCESS_KEY", "s");
-    c
-}
-
-fn ok(e: &Env, args: &[&str]) -> (String, String) {
-    let o = cmd(e, args).output().unwrap();
-    let (out, err) = (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    );
-    assert!(o.status.success(), "{args:?}: {out}{err}");
-    (out, err)
 }
 
 /// `guild sync` until every run here has one of `states` (polled).

@@ -202,6 +202,32 @@ fn ray_runs_sweeps_and_stops_with_a_shared_path() {
         assert_eq!(e.status_of(id), "terminated", "{id}");
     }
     ok(&e, &["stop", "-y"]);
+    // The stopped sweep leaves no actor behind on the cluster.
+    wait_until(
+        "the sweep's slots actor to end",
+        Duration::from_secs(90),
+        || {
+            let url = format!("{}/api/v0/actors?limit=1000", ray_address());
+            let Ok(mut r) = ureq::get(&url).call() else {
+                return false;
+            };
+            let body = r.body_mut().read_to_string().unwrap_or_default();
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            v["data"]["result"]["result"]
+                .as_array()
+                .is_some_and(|actors| {
+                    let ours: Vec<&serde_json::Value> = actors
+                        .iter()
+                        .filter(|a| {
+                            trials
+                                .iter()
+                                .any(|(i, _)| a["name"] == format!("guild-slots-{i}"))
+                        })
+                        .collect();
+                    !ours.is_empty() && ours.iter().all(|a| a["state"] == "DEAD")
+                })
+        },
+    );
     // Pulled into another home from the storage; Guild 0.9.0 lists them.
     let other = ray_env(&format!(
         "  r: {{type: ray, address: '{}', storage: '{}'}}\n",
@@ -234,9 +260,11 @@ fn ray_runs_come_back_through_a_bucket_while_they_run() {
         .unwrap();
     assert!(made.success());
     let e = ray_env(&format!(
-        "  store: {{type: s3, bucket: {bucket}, endpoint: '{ep}'}}\n  r:\n    type: ray\n    address: {}\n    storage: store\n    env: {{AWS_ACCESS_KEY_ID: k, AWS_SECRET_ACCESS_KEY: not-in-any-run-9c1}}\n",
+        "  store: {{type: s3, bucket: {bucket}, endpoint: '{ep}'}}\n  r:\n    type: ray\n    address: {}\n    storage: store\n    env: {{AWS_ACCESS_KEY_ID: k, AWS_SECRET_ACCESS_KEY: not-in-any-run-9c1}}\n  \
+           tmpless: {{type: ray, address: '{a}', storage: store, env: {{TMPDIR: /no/such/tmp, AWS_ACCESS_KEY_ID: k, AWS_SECRET_ACCESS_KEY: s}}}}\n",
         ray_address(),
-        ep = s3["S3_LOCAL_ENDPOINT"]
+        ep = s3["S3_LOCAL_ENDPOINT"],
+        a = ray_address()
     ));
     std::fs::write(
         e.proj.join("slow.py"),
@@ -279,6 +307,21 @@ fn ray_runs_come_back_through_a_bucket_while_they_run() {
         listed.contains(&id[..8]) && listed.contains("completed"),
         "{listed}"
     );
+    // A job whose entrypoint fails (the nodes have no such TMPDIR, where
+    // the run's home would be): the log's tail, and how to go on.
+    let o = cmd(&other, &["run", "train.py", "--remote", "tmpless", "-y"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("failed before the run started")
+            && err.contains("its log ends:")
+            && err.contains("cannot make a directory under /no/such/tmp")
+            && err.contains("then `guild run --restart"),
+        "{err}"
+    );
     // The credentials given in `env` went to the job, not into the run.
     let attrs = std::fs::read_dir(other.home.join("runs").join(&id).join(".guild/attrs"))
         .unwrap()
@@ -320,7 +363,7 @@ fn ray_faults_are_one_line_that_names_the_fix_and_leave_nothing_staged() {
            old: {{type: ray, address: 'http://127.0.0.1:{old_port}', storage: '{sh}'}}\n  \
            gpus: {{type: ray, address: '{a}', storage: '{sh}', num-gpus: 1}}\n  \
            ro: {{type: ray, address: '{a}', storage: /proc/no-runs-here}}\n  \
-           broken: {{type: ray, address: '{a}', storage: '{sh}', env: {{PYTHONHOME: /no/python/here}}}}\n",
+           broken: {{type: ray, address: '{a}', storage: '{sh}', pip: [no-such-package-guild-3f1]}}\n",
         a = ray_address()
     ));
     for (remote, words) in [
@@ -341,14 +384,17 @@ fn ray_faults_are_one_line_that_names_the_fix_and_leave_nothing_staged() {
         assert!(err.contains(words), "{remote}: {err}");
         assert!(e.runs_json().is_empty(), "{remote} left a run staged");
     }
-    // A job whose entrypoint fails: Ray's log tail, and how to go on.
+    // A job that fails before its entrypoint (a package pip cannot
+    // find): Ray's reason, and how to go on.
     let o = cmd(&e, &["run", "train.py", "--remote", "broken", "-y"])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
+    let last = err.trim_end().lines().last().unwrap_or("");
     assert!(
-        err.contains("failed before the run started") && err.contains("its log ends:"),
+        last.starts_with("guild: the Ray job")
+            && last.contains("failed before the run started (ERROR: Could not find a version that satisfies the requirement no-such-package-guild-3f1"),
         "{err}"
     );
     assert!(err.contains("--restart"), "{err}");

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 
@@ -26,48 +27,94 @@ def _slots(spec):
 
     @ray.remote(num_cpus=0)
     class Slots:
+        """The sweep's slots. A trial holds one while it runs and waits
+        for one before. A holder or waiter whose job died (its token actor
+        is gone with the job's driver) is dropped, by the next `take` and
+        by a reaper thread every few seconds. The actor ends itself when
+        every trial is done, or when nobody has held or waited for a slot
+        for IDLE_S seconds (trials stopped before they asked): a stopped
+        sweep leaves nothing behind on the cluster. Ending with no holder
+        loses nothing: a later trial makes the actor again, with every
+        slot free, as it was."""
+
+        IDLE_S = 30
+
         def __init__(self, limit, total):
             self.limit = limit
             self.total = total
             self.holders = {}
+            self.waiters = {}
             self.done = set()
+            self.closing = False
+            self.lock = threading.Lock()
+            threading.Thread(target=self._reap, daemon=True).start()
+
+        def _drop_dead(self, table):
+            for j, t in list(table.items()):
+                try:
+                    ray.get(t.ping.remote(), timeout=10)
+                except Exception:
+                    table.pop(j, None)
+                    self.done.add(j)
+
+        def _reap(self):
+            idle = 0
+            while True:
+                time.sleep(5)
+                with self.lock:
+                    self._drop_dead(self.holders)
+                    self._drop_dead(self.waiters)
+                    busy = bool(self.holders or self.waiters)
+                    idle = 0 if busy else idle + 5
+                    if not busy and (len(self.done) >= self.total or idle >= self.IDLE_S):
+                        # Under the lock: no slot is given from here on.
+                        self.closing = True
+                        ray.kill(ray.get_runtime_context().current_actor, no_restart=True)
+                        return
 
         def take(self, job, token):
-            if job in self.holders:
-                return True
-            if len(self.holders) >= self.limit:
-                alive = {}
-                for j, t in self.holders.items():
-                    try:
-                        ray.get(t.ping.remote(), timeout=10)
-                        alive[j] = t
-                    except Exception:
-                        self.done.add(j)
-                self.holders = alive
-            if len(self.holders) < self.limit:
-                self.holders[job] = token
-                return True
-            return False
+            with self.lock:
+                if self.closing:
+                    return False
+                if job in self.holders:
+                    return True
+                if len(self.holders) >= self.limit:
+                    self._drop_dead(self.holders)
+                if len(self.holders) < self.limit:
+                    self.waiters.pop(job, None)
+                    self.holders[job] = token
+                    return True
+                self.waiters[job] = token
+                return False
 
         def give(self, job):
-            self.holders.pop(job, None)
-            self.done.add(job)
-            if len(self.done) >= self.total and not self.holders:
-                ray.actor.exit_actor()
+            with self.lock:
+                self.holders.pop(job, None)
+                self.waiters.pop(job, None)
+                self.done.add(job)
 
     @ray.remote(num_cpus=0)
     class Token:
         def ping(self):
             return True
 
-    slots = Slots.options(
-        name=name, lifetime="detached", get_if_exists=True
-    ).remote(int(limit), int(total))
+    def actor():
+        return Slots.options(
+            name=name, lifetime="detached", get_if_exists=True
+        ).remote(int(limit), int(total))
+
+    slots = actor()
     token = Token.remote()
     job = os.environ.get("RAY_JOB_SUBMISSION_ID") or str(os.getpid())
-    while not ray.get(slots.take.remote(job, token)):
+    while True:
+        try:
+            if ray.get(slots.take.remote(job, token)):
+                return slots, job, token
+        except ray.exceptions.RayActorError:
+            # It ended, idle, as this trial came: make it again.
+            slots = actor()
+            continue
         time.sleep(0.5)
-    return slots, job, token
 
 
 def main(argv):

@@ -116,6 +116,7 @@ impl RunStore {
                         continue;
                     }
                     copy_tree(&src, &runs_dir.join(id), NOT_SENT)?;
+                    prune_tree(&src, &runs_dir.join(id), NOT_SENT)?;
                     got.push(id.clone());
                 }
                 Ok(got)
@@ -189,6 +190,39 @@ fn copy_tree(src: &Path, dst: &Path, skip: &[&str]) -> Result<()> {
                 let _ = set_mtime(&tmp, mtime);
             }
             std::fs::rename(&tmp, &to).map_err(|err| Error::io("writing", &to, err))?;
+        }
+    }
+    Ok(())
+}
+
+/// Remove from `dst` what is no longer in `src` (a marker such as
+/// `.guild/STAGED` that the run removed when it started, a file it
+/// deleted), but not the `.guild` paths matching `skip` nor the locks:
+/// these are this side's own.
+fn prune_tree(src: &Path, dst: &Path, skip: &[&str]) -> Result<()> {
+    let mut it = walkdir::WalkDir::new(dst).min_depth(1).into_iter();
+    while let Some(e) = it.next() {
+        let Ok(e) = e else { continue };
+        let Ok(rel) = e.path().strip_prefix(dst) else {
+            continue;
+        };
+        let rel_s = rel.to_string_lossy();
+        if skip.iter().any(|s| rel_s == *s) || rel_s.starts_with(".guild/LOCK") {
+            continue;
+        }
+        if std::fs::symlink_metadata(src.join(rel)).is_ok() {
+            continue;
+        }
+        let res = if e.file_type().is_dir() {
+            it.skip_current_dir();
+            std::fs::remove_dir_all(e.path())
+        } else {
+            std::fs::remove_file(e.path())
+        };
+        match res {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => return Err(Error::io("removing", e.path(), err)),
         }
     }
     Ok(())
@@ -580,16 +614,34 @@ impl<'a> RaySender<'a> {
         let logs = self.client.logs(job).unwrap_or_default();
         let tail: Vec<&str> = logs
             .lines()
-            .rev()
-            .filter(|l| !l.trim().is_empty())
-            .take(3)
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
             .collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        let tail = tail[tail.len().saturating_sub(3)..].join(" | ");
+        // Ray's message ends with what went wrong (a pip error, a
+        // traceback's last line); its first error line says it best.
+        let msg: Vec<&str> = j
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let why = msg
+            .iter()
+            .find(|l| l.starts_with("ERROR"))
+            .or(msg.last())
+            .copied()
+            .unwrap_or("no message from Ray");
         Error::user(format!(
-            "the Ray job {job} of run {} failed before the run started ({}); its log ends: {}. Fix that (`pip`/`env` of remote '{}', or the cluster's Python), then `guild run --restart {} --remote {}`",
+            "the Ray job {job} of run {} failed before the run started ({why}){}. Fix that (`pip`/`env` of remote '{}', or the cluster's Python), then `guild run --restart {} --remote {}`",
             run.short_id(),
-            j.message.as_deref().unwrap_or("no message").lines().last().unwrap_or(""),
-            tail.join(" | "),
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!("; its log ends: {tail}")
+            },
             self.remote.name,
             run.short_id(),
             self.remote.name
@@ -765,7 +817,16 @@ pub fn job_main(
     };
     let runs = home_dir.join("runs");
     fsutil::create_dir_all(&runs)?;
-    copy_tree(&pkg.join("run"), &runs.join(id), &[])?;
+    // The run appears whole in the storage (a reader never sees half of
+    // it): copied beside, then renamed into place.
+    let dest = runs.join(id);
+    if dest.exists() {
+        copy_tree(&pkg.join("run"), &dest, &[])?;
+    } else {
+        let part = runs.join(format!(".tmp-{id}-{}", std::process::id()));
+        copy_tree(&pkg.join("run"), &part, &[])?;
+        std::fs::rename(&part, &dest).map_err(|e| Error::io("writing", &dest, e))?;
+    }
     let store = match bucket {
         Some(name) => {
             let cfg = pkg.join("guild-storage.yml");
@@ -873,6 +934,45 @@ mod tests {
         assert_eq!(
             a.by_index(0).unwrap().unix_mode().map(|m| m & 0o777),
             Some(0o755)
+        );
+    }
+
+    #[test]
+    fn a_fetch_brings_what_the_run_removed_and_keeps_this_sides_own() {
+        let t = tempfile::tempdir().unwrap();
+        let (src, dst) = (t.path().join("src"), t.path().join("dst"));
+        for d in [&src, &dst] {
+            std::fs::create_dir_all(d.join(".guild/attrs")).unwrap();
+            std::fs::write(d.join(".guild/opref"), "x").unwrap();
+        }
+        std::fs::write(src.join(".guild/attrs/exit_status"), "0").unwrap();
+        std::fs::write(src.join(".guild/output.tmp-1-2"), "half").unwrap();
+        std::fs::write(dst.join(".guild/STAGED"), "").unwrap();
+        std::fs::write(dst.join(".guild/placement"), "mine").unwrap();
+        std::fs::write(dst.join(".guild/LOCK.remote"), "r").unwrap();
+        std::fs::create_dir_all(dst.join("gone/deep")).unwrap();
+        std::fs::write(dst.join("gone/deep/f"), "").unwrap();
+        copy_tree(&src, &dst, NOT_SENT).unwrap();
+        prune_tree(&src, &dst, NOT_SENT).unwrap();
+        let names = |d: &Path| -> Vec<String> {
+            walkdir::WalkDir::new(d)
+                .min_depth(1)
+                .sort_by_file_name()
+                .into_iter()
+                .flatten()
+                .map(|e| e.path().strip_prefix(d).unwrap().display().to_string())
+                .collect()
+        };
+        assert_eq!(
+            names(&dst),
+            [
+                ".guild",
+                ".guild/LOCK.remote",
+                ".guild/attrs",
+                ".guild/attrs/exit_status",
+                ".guild/opref",
+                ".guild/placement"
+            ]
         );
     }
 }

@@ -454,7 +454,7 @@ mod tests {
             storage: Storage::Path("/shared".into()),
             num_cpus: Some(2.0),
             num_gpus: Some(1.0),
-            memory: Some(1_000_000),
+            memory: Some(4 * 1024 * 1024 * 1024),
             resources: vec![("tpu".into(), 0.5)],
             env: vec![],
             pip: vec![],
@@ -464,8 +464,8 @@ mod tests {
         let b = submission(&ray, "guild-x", "true", json!({}), &BTreeMap::new());
         assert_eq!(b["entrypoint_num_cpus"], json!(2.0));
         assert_eq!(b["entrypoint_num_gpus"], json!(1.0));
-        assert_eq!(b["entrypoint_memory"], json!(1_000_000));
+        assert_eq!(b["entrypoint_memory"], json!(4_u64 * 1024 * 1024 * 1024));
         assert_eq!(b["entrypoint_resources"], json!({"tpu": 0.5}));
-        assert_eq!(ray.describe_asks(), "2 CPU, 1 GPU, 1.0 MB memory, 0.5 tpu");
+        assert_eq!(ray.describe_asks(), "2 CPU, 1 GPU, 4.0G memory, 0.5 tpu");
     }
 }

@@ -9,12 +9,14 @@
 source "$(dirname "$0")/common.sh"
 N="${N:-15}"
 COUNT="${COUNT:-100}"
-W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
-RAY_STATE="$W/ray"
+W=$(mktemp -d)
+# Ray's own files under a short path: its socket paths must stay under
+# 108 bytes, which a TMPDIR on a fresh filesystem's mount can exceed.
+RAY_STATE=$(mktemp -d /tmp/grb.XXXXXX)
 SVC="$ROOT/services/ray-local.sh"
+trap '"$SVC" stop "$RAY_STATE" 2>/dev/null; rm -rf "$W" "$RAY_STATE"' EXIT
 env_out=$(RAY_LOCAL_PORT= "$SVC" start "$RAY_STATE")
 eval "$(printf '%s\n' "$env_out" | sed 's/^/export /')"
-trap '"$SVC" stop "$RAY_STATE"; rm -rf "$W"' EXIT
 mkdir -p "$W/proj" "$W/home" "$W/shared" "$W/direct"
 printf 'x = 0\nprint("hello", x)\n' > "$W/proj/t.py"
 cp "$W/proj/t.py" "$W/direct/t.py"

@@ -453,7 +453,10 @@ impl<'a> RaySender<'a> {
         }
         let zip = zip_of(entries)?;
         let name = package_name(&blake3::hash(&zip).to_hex()[..32]);
-        if !self.client.has_package(&name)? {
+        // A small package goes up at once (as cheap as asking whether it
+        // is there); a large one only when the cluster lacks it (a run
+        // sent again).
+        if zip.len() < 1 << 20 || !self.client.has_package(&name)? {
             self.client.put_package(&name, &zip)?;
         }
         Ok(name)
@@ -502,57 +505,12 @@ impl<'a> RaySender<'a> {
             }
         }
         let bin = self.binary_package()?;
-        let sweep = (runs.len() > 1).then(|| {
-            (
-                format!("guild-slots-{}", runs[0].id),
-                self.ray.max_concurrent,
-                runs.len(),
-            )
-        });
-        let mut jobs = Vec::new();
-        for r in runs {
-            let pkg = self.run_package(r)?;
-            let mut env: BTreeMap<String, String> = BTreeMap::new();
-            // Time for a stopped run to be recorded and written to the
-            // storage before Ray kills what is left of the job.
-            env.insert("RAY_JOB_STOP_WAIT_TIME_S".into(), "20".into());
-            env.extend(self.ray.env.iter().cloned());
-            if let Some((slots, Some(limit), total)) = &sweep {
-                env.insert("GUILD_RAY_SLOTS".into(), format!("{slots}:{limit}:{total}"));
-            }
-            let mut runtime_env = json!({
-                "working_dir": format!("gcs://{pkg}"),
-                "py_modules": [format!("gcs://{bin}")],
-                "env_vars": env,
-            });
-            if !self.ray.pip.is_empty() {
-                runtime_env["pip"] = json!(self.ray.pip);
-            }
-            let entry = format!(
-                "python -m guild_ray_job {}",
-                self.job_args(r)
-                    .iter()
-                    .map(|a| guild_format::run::opref::quote(a))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            );
-            let id = format!(
-                "guild-{}-{}",
-                &r.id[..12],
-                guild_format::run::now_us() / 1000
-            );
-            let mut meta = BTreeMap::new();
-            meta.insert("guild_run".to_string(), r.id.clone());
-            meta.insert("guild_op".to_string(), name.to_string());
-            let body = ray::submission(&self.ray, &id, &entry, runtime_env, &meta);
-            self.placement(r, Some(id.clone()), Some("staged"))
-                .write(r)?;
-            let job = self.client.submit(&body)?;
-            self.placement(r, Some(job.clone()), Some("pending"))
-                .write(r)?;
-            fsutil::remove_if_exists(&r.guild_path("STAGED"))?;
-            jobs.push(job);
-        }
+        // A sweep with `max-concurrent`: its slots' actor, limit, trials.
+        let slots = match (runs.len() > 1, self.ray.max_concurrent) {
+            (true, Some(limit)) => Some((format!("guild-slots-{}", runs[0].id), limit, runs.len())),
+            _ => None,
+        };
+        let jobs = self.submit_all(runs, &bin, slots.as_ref(), name)?;
         if runs.len() == 1 && matches!(follow, Follow::Foreground { .. }) {
             let code = self.follow(
                 &runs[0],
@@ -562,6 +520,104 @@ impl<'a> RaySender<'a> {
             return Ok(RayStarted::Ended(code));
         }
         Ok(RayStarted::Submitted(jobs))
+    }
+
+    /// Submit `runs`, each as its job, a few at a time: a sweep's time
+    /// goes in waiting for the dashboard and the disk, which overlap.
+    /// Every run is tried; the first error is returned after (a run whose
+    /// submission failed stays staged, its placement says so).
+    fn submit_all(
+        &self,
+        runs: &[Run],
+        bin: &str,
+        slots: Option<&(String, u64, usize)>,
+        name: &str,
+    ) -> Result<Vec<String>> {
+        const AT_ONCE: usize = 8;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done: std::sync::Mutex<Vec<Option<Result<String>>>> =
+            std::sync::Mutex::new((0..runs.len()).map(|_| None).collect());
+        std::thread::scope(|s| {
+            for _ in 0..AT_ONCE.min(runs.len()) {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(r) = runs.get(i) else { break };
+                    let got = self.submit_one(r, bin, slots, name);
+                    if let Ok(mut d) = done.lock() {
+                        d[i] = Some(got);
+                    }
+                });
+            }
+        });
+        let done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut jobs = Vec::with_capacity(runs.len());
+        let mut first_err = None;
+        for got in done {
+            match got {
+                Some(Ok(job)) => jobs.push(job),
+                Some(Err(e)) => {
+                    first_err.get_or_insert(e);
+                }
+                None => {
+                    first_err.get_or_insert(Error::user("a run was not submitted"));
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(jobs),
+        }
+    }
+
+    /// Submit `r` as a job: its package, then the job; its submission id.
+    fn submit_one(
+        &self,
+        r: &Run,
+        bin: &str,
+        slots: Option<&(String, u64, usize)>,
+        name: &str,
+    ) -> Result<String> {
+        let pkg = self.run_package(r)?;
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        // Time for a stopped run to be recorded and written to the
+        // storage before Ray kills what is left of the job.
+        env.insert("RAY_JOB_STOP_WAIT_TIME_S".into(), "20".into());
+        env.extend(self.ray.env.iter().cloned());
+        if let Some((slots, limit, total)) = slots {
+            env.insert("GUILD_RAY_SLOTS".into(), format!("{slots}:{limit}:{total}"));
+        }
+        let mut runtime_env = json!({
+            "working_dir": format!("gcs://{pkg}"),
+            "py_modules": [format!("gcs://{bin}")],
+            "env_vars": env,
+        });
+        if !self.ray.pip.is_empty() {
+            runtime_env["pip"] = json!(self.ray.pip);
+        }
+        let entry = format!(
+            "python -m guild_ray_job {}",
+            self.job_args(r)
+                .iter()
+                .map(|a| guild_format::run::opref::quote(a))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let id = format!(
+            "guild-{}-{}",
+            &r.id[..12],
+            guild_format::run::now_us() / 1000
+        );
+        let mut meta = BTreeMap::new();
+        meta.insert("guild_run".to_string(), r.id.clone());
+        meta.insert("guild_op".to_string(), name.to_string());
+        let body = ray::submission(&self.ray, &id, &entry, runtime_env, &meta);
+        self.placement(r, Some(id.clone()), Some("staged"))
+            .write(r)?;
+        let job = self.client.submit(&body)?;
+        self.placement(r, Some(job.clone()), Some("pending"))
+            .write(r)?;
+        fsutil::remove_if_exists(&r.guild_path("STAGED"))?;
+        Ok(job)
     }
 
     /// Print a job's output as it comes, until Ray is done with it (Ctrl-C

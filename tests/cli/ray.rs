@@ -235,6 +235,28 @@ fn ray_runs_sweeps_and_stops_with_a_shared_path() {
         shared.path().display()
     ));
     ok(&other, &["pull", "r", &id[..8]]);
+    // Identical to the run as it ended there: every file, byte for byte
+    // (but the locks of the process that ran it, which stay there).
+    let files = |dir: &Path| -> BTreeMap<String, Vec<u8>> {
+        walkdir::WalkDir::new(dir)
+            .into_iter()
+            .flatten()
+            .filter(|f| f.file_type().is_file())
+            .map(|f| {
+                let rel = f.path().strip_prefix(dir).unwrap().display().to_string();
+                (rel, std::fs::read(f.path()).unwrap())
+            })
+            .filter(|(rel, _)| !rel.starts_with(".guild/LOCK"))
+            .collect()
+    };
+    let there = files(&shared.path().join("runs").join(&id));
+    let here = files(&other.home.join("runs").join(&id));
+    assert!(there.contains_key(".guild/output"), "{:?}", there.keys());
+    assert_eq!(
+        here.keys().collect::<Vec<_>>(),
+        there.keys().collect::<Vec<_>>()
+    );
+    assert!(here == there, "the pulled run differs from the storage's");
     let g = other.guild090(&["runs", "info", &id[..8]]);
     let info = String::from_utf8_lossy(&g.stdout);
     assert!(

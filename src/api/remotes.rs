@@ -156,6 +156,7 @@ fn bucket_view(
     let mirror = client.mirror_dir(&ctx.home);
     client.mirror(&mirror)?;
     let cmd: Vec<&str> = args.iter().take(2).map(|s| s.as_str()).collect();
+    let mut named_ids = Vec::new();
     if matches!(cmd.first(), Some(&("cat" | "ls" | "logs" | "watch"))) {
         let all = guild_format::query::list_dir(&mirror.join("runs"));
         let named = args[1..]
@@ -173,6 +174,7 @@ fn bucket_view(
             guild_exec::remote::bucket::Place::Runs,
             &guild_format::report::Collect::answering_yes(),
         )?;
+        named_ids = ids;
     }
     let changes = matches!(
         cmd.as_slice(),
@@ -200,6 +202,36 @@ fn bucket_view(
         let here = format!("{}/", mirror.join("runs").display());
         print!("{}", text.replace(&here, &format!("{}/runs/", b.url())));
         out.status
+    } else if cmd.first() == Some(&"watch") {
+        // The run in the mirror is brought up to date every 2 s while
+        // `watch` follows it there: its output grows, and its end (the
+        // run's last push) ends the watch.
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let quiet = guild_format::report::Collect::answering_yes();
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    for _ in 0..20 {
+                        if done.load(std::sync::atomic::Ordering::Relaxed) {
+                            return;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    }
+                    // A failed refresh is tried again at the next round.
+                    let _ = client.pull(
+                        &mirror.join("runs"),
+                        &named_ids,
+                        guild_exec::remote::bucket::Place::Runs,
+                        &quiet,
+                    );
+                }
+            });
+            let status = command
+                .status()
+                .map_err(|e| Error::process("cannot run guild", e));
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+            status
+        })?
     } else {
         command
             .status()

@@ -310,6 +310,18 @@ fn ray_runs_come_back_through_a_bucket_while_they_run() {
     );
     let (out, _) = ok(&e, &["runs", "--remote", "r"]);
     assert!(out.contains("running"), "{out}");
+    let (out, _) = ok(&e, &["runs", "info", "--remote", "r", &id[..8]]);
+    assert!(out.contains("status: running"), "{out}");
+    // `watch --remote` follows it from the bucket to its end.
+    let (out, err) = ok(&e, &["watch", "--remote", "r", &id[..8]]);
+    assert!(
+        out.contains("loss: 0.5") && out.contains("loss: 0.1"),
+        "{out}{err}"
+    );
+    assert!(
+        err.contains("stopped with a status of 'completed'"),
+        "{err}"
+    );
     let runs = sync_until(&e, "the run to end", 120, &["completed"]);
     assert_eq!(runs[0]["id"], id.as_str());
     let output =

@@ -521,15 +521,20 @@ impl Client {
                 todo.push(f.clone());
             }
         }
-        // A run that was running when pushed shows as running there.
+        // A run that was running when pushed shows as running here. Its
+        // end shows only once its last files are here (after the
+        // download): a `watch` that sees it end has its last output.
         let lock = dest.join(".guild/LOCK.remote");
-        if m.status == "running" {
-            make_dirs_inside(&dest, Path::new(".guild"))?;
-            fsutil::write_atomic(&lock, self.remote.as_bytes())?;
-        } else {
-            fsutil::remove_if_exists(&lock)?;
-        }
+        let mark = |lock: &Path| -> Result<()> {
+            if m.status == "running" {
+                make_dirs_inside(&dest, Path::new(".guild"))?;
+                fsutil::write_atomic(lock, self.remote.as_bytes())
+            } else {
+                fsutil::remove_if_exists(lock)
+            }
+        };
         if todo.is_empty() {
+            mark(&lock)?;
             return Ok((0, 0));
         }
         let bytes: u64 = todo.iter().map(|f| f.size).sum();
@@ -541,7 +546,11 @@ impl Client {
             if todo.len() == 1 { "" } else { "s" },
             guild_format::text::format_bytes(bytes)
         ));
+        if m.status == "running" {
+            mark(&lock)?;
+        }
         self.download(&dest, &run_prefix(place, &m.id), &todo, report)?;
+        mark(&lock)?;
         Ok((todo.len(), bytes))
     }
 

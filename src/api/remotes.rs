@@ -407,18 +407,14 @@ pub fn pull(ctx: &Context, name: &str, specs: &[String], deleted: bool) -> Resul
                 pull(ctx, &bname, specs, deleted)
             }
             guild_exec::launch::ray::RunStore::Path(home) => {
-                let from = if deleted {
-                    home.join("trash/runs")
+                // The shared home's trash is laid out as a home's runs.
+                let (from, into) = if deleted {
+                    (home.join("trash"), ctx.home.trash_dir())
                 } else {
-                    home.join("runs")
+                    (home, ctx.home.runs_dir())
                 };
-                let chosen = chosen_ids(&from, specs)?;
-                let into = if deleted {
-                    ctx.home.trash_dir()
-                } else {
-                    ctx.home.runs_dir()
-                };
-                guild_exec::launch::ray::RunStore::Path(home).fetch(&into, &chosen)
+                let chosen = chosen_ids(&from.join("runs"), specs)?;
+                guild_exec::launch::ray::RunStore::Path(from).fetch(&into, &chosen)
             }
         };
     }

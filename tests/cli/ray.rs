@@ -263,6 +263,23 @@ fn ray_runs_sweeps_and_stops_with_a_shared_path() {
         info.contains("status: completed") && info.contains("lr: 0.3"),
         "{info}"
     );
+    // Deleted there, it comes into another home's trash with --deleted.
+    ok(&e, &["runs", "delete", "--remote", "r", &id[..8], "-y"]);
+    let third = ray_env(&format!(
+        "  r: {{type: ray, address: '{}', storage: '{}'}}\n",
+        ray_address(),
+        shared.path().display()
+    ));
+    ok(&third, &["pull", "r", "--deleted", &id[..8]]);
+    assert!(
+        third
+            .home
+            .join("trash/runs")
+            .join(&id)
+            .join(".guild/opref")
+            .is_file(),
+        "the deleted run is not in the trash here"
+    );
 }
 
 #[test]

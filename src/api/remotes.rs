@@ -185,13 +185,7 @@ fn bucket_view(
     } else {
         Default::default()
     };
-    let exe = guild_format::platform::guild_exe()?;
-    let mut command = std::process::Command::new(exe);
-    command
-        .arg("-H")
-        .arg(&mirror)
-        .args(args)
-        .current_dir(&ctx.cwd);
+    let mut command = guild_on_home(ctx, &mirror, args)?;
     let status = if cmd.first() == Some(&"ls") {
         // `ls` names the run's directory: the bucket's, not the mirror's.
         let out = command
@@ -203,35 +197,7 @@ fn bucket_view(
         print!("{}", text.replace(&here, &format!("{}/runs/", b.url())));
         out.status
     } else if cmd.first() == Some(&"watch") {
-        // The run in the mirror is brought up to date every 2 s while
-        // `watch` follows it there: its output grows, and its end (the
-        // run's last push) ends the watch.
-        let done = std::sync::atomic::AtomicBool::new(false);
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                let quiet = guild_format::report::Collect::answering_yes();
-                while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                    for _ in 0..20 {
-                        if done.load(std::sync::atomic::Ordering::Relaxed) {
-                            return;
-                        }
-                        std::thread::sleep(std::time::Duration::from_millis(100));
-                    }
-                    // A failed refresh is tried again at the next round.
-                    let _ = client.pull(
-                        &mirror.join("runs"),
-                        &named_ids,
-                        guild_exec::remote::bucket::Place::Runs,
-                        &quiet,
-                    );
-                }
-            });
-            let status = command
-                .status()
-                .map_err(|e| Error::process("cannot run guild", e));
-            done.store(true, std::sync::atomic::Ordering::Relaxed);
-            status
-        })?
+        watch_mirrored(&mut command, &client, &mirror, &named_ids)?
     } else {
         command
             .status()
@@ -241,6 +207,56 @@ fn bucket_view(
         client.apply_mirror(&mirror, &before)?;
     }
     Ok(status.code().unwrap_or(1))
+}
+
+/// This binary running `args` on the guild home `home` (a bucket's
+/// mirror, a Ray remote's shared home), from the working directory.
+fn guild_on_home(
+    ctx: &Context,
+    home: &std::path::Path,
+    args: &[String],
+) -> Result<std::process::Command> {
+    let mut command = std::process::Command::new(guild_format::platform::guild_exe()?);
+    command.arg("-H").arg(home).args(args).current_dir(&ctx.cwd);
+    Ok(command)
+}
+
+/// Run `watch` (`command`) on the mirror of a bucket while the runs `ids`
+/// there are pulled every 2 s: their output grows, and their end (their
+/// last push) ends the watch.
+fn watch_mirrored(
+    command: &mut std::process::Command,
+    client: &guild_exec::remote::bucket::Client,
+    mirror: &std::path::Path,
+    ids: &[String],
+) -> Result<std::process::ExitStatus> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let quiet = guild_format::report::Collect::answering_yes();
+            'rounds: while !done.load(Ordering::Relaxed) {
+                for _ in 0..20 {
+                    if done.load(Ordering::Relaxed) {
+                        break 'rounds;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                // A failed refresh is tried again at the next round.
+                let _ = client.pull(
+                    &mirror.join("runs"),
+                    ids,
+                    guild_exec::remote::bucket::Place::Runs,
+                    &quiet,
+                );
+            }
+        });
+        let status = command
+            .status()
+            .map_err(|e| Error::process("cannot run guild", e));
+        done.store(true, Ordering::Relaxed);
+        status
+    })
 }
 
 /// `CMD --remote NAME ARGS` on a Ray cluster: the command runs on the
@@ -256,12 +272,7 @@ fn ray_view(ctx: &Context, name: &str, args: &[String]) -> Result<i32> {
     match ray_store(ctx, name)? {
         guild_exec::launch::ray::RunStore::Bucket(bname, b) => bucket_view(ctx, &bname, &b, args),
         guild_exec::launch::ray::RunStore::Path(home) => {
-            let exe = guild_format::platform::guild_exe()?;
-            let status = std::process::Command::new(exe)
-                .arg("-H")
-                .arg(&home)
-                .args(args)
-                .current_dir(&ctx.cwd)
+            let status = guild_on_home(ctx, &home, args)?
                 .status()
                 .map_err(|e| Error::process("cannot run guild", e))?;
             Ok(status.code().unwrap_or(1))

@@ -824,13 +824,9 @@ pub(crate) fn remote_status(st: &crate::api::remotes::RemoteStatus) -> String {
         let res: Vec<String> = r
             .resources
             .iter()
-            .filter(|(k, _)| matches!(k.as_str(), "CPU" | "GPU" | "memory") || !k.contains(':'))
-            .map(|(k, v)| match k.as_str() {
-                "memory" | "objectStoreMemory" => {
-                    format!("{} {k}", guild_format::text::format_bytes(*v as u64))
-                }
-                _ => format!("{v} {k}"),
-            })
+            // Not Ray's per-node keys (`node:IP`).
+            .filter(|(k, _)| !k.contains(':'))
+            .map(|(k, v)| format!("{} {k}", guild_exec::remote::ray::amount(k, *v)))
             .collect();
         let rows = [
             ("remote", format!("{} (ray {})", st.remote.name, r.address)),
@@ -843,16 +839,9 @@ pub(crate) fn remote_status(st: &crate::api::remotes::RemoteStatus) -> String {
             ("resources", res.join(", ")),
             ("per run", r.per_run.clone()),
             ("storage", r.storage.clone()),
-            (
-                "write",
-                match &r.storage_ok {
-                    Ok(()) => "yes".to_string(),
-                    Err(e) => format!("NO: {e}"),
-                },
-            ),
+            ("write", write_row(&r.storage_ok)),
         ];
-        let text: String = rows.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
-        return guild_format::text::escape_keep_newlines(&text).into_owned();
+        return key_lines(&rows);
     }
     if let Some(b) = &st.bucket {
         let rows = [
@@ -863,16 +852,9 @@ pub(crate) fn remote_status(st: &crate::api::remotes::RemoteStatus) -> String {
             ("reachable", "yes".to_string()),
             ("bucket", "exists".to_string()),
             ("runs", b.runs.to_string()),
-            (
-                "write",
-                match &b.write {
-                    Ok(()) => "yes".to_string(),
-                    Err(e) => format!("NO: {e}"),
-                },
-            ),
+            ("write", write_row(&b.write)),
         ];
-        let text: String = rows.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
-        return guild_format::text::escape_keep_newlines(&text).into_owned();
+        return key_lines(&rows);
     }
     let p = &st.probe;
     let (address, slurm) = match &st.remote.kind {
@@ -934,8 +916,21 @@ pub(crate) fn remote_status(st: &crate::api::remotes::RemoteStatus) -> String {
             rows.push(("partition", line));
         }
     }
+    key_lines(&rows)
+}
+
+/// `key: value` lines, escaped for the terminal.
+fn key_lines<V: std::fmt::Display>(rows: &[(&str, V)]) -> String {
     let text: String = rows.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
     guild_format::text::escape_keep_newlines(&text).into_owned()
+}
+
+/// The `write` row of a remote's status: yes, or why not.
+fn write_row(w: &Result<(), String>) -> String {
+    match w {
+        Ok(()) => "yes".to_string(),
+        Err(e) => format!("NO: {e}"),
+    }
 }
 
 /// What a merge will copy, and (with --preview) what it skips and why.

@@ -185,8 +185,7 @@ fn copy_tree(src: &Path, dst: &Path, skip: &[&str]) -> Result<()> {
                 }
                 Err(err) => return Err(Error::io("copying", e.path(), err)),
             }
-            if let Ok(md) = e.metadata() {
-                let mtime = filetime_of(&md);
+            if let Some(mtime) = e.metadata().ok().and_then(|md| md.modified().ok()) {
                 let _ = set_mtime(&tmp, mtime);
             }
             std::fs::rename(&tmp, &to).map_err(|err| Error::io("writing", &to, err))?;
@@ -226,10 +225,6 @@ fn prune_tree(src: &Path, dst: &Path, skip: &[&str]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn filetime_of(md: &std::fs::Metadata) -> std::time::SystemTime {
-    md.modified().unwrap_or(std::time::UNIX_EPOCH)
 }
 
 fn set_mtime(path: &Path, t: std::time::SystemTime) -> std::io::Result<()> {
@@ -359,18 +354,11 @@ impl<'a> RaySender<'a> {
                     "memory" => "memory".to_string(),
                     other => format!("resources: {other}"),
                 };
-                let shown = |v: f64| {
-                    if k == "memory" {
-                        guild_format::text::format_bytes(v as u64)
-                    } else {
-                        format!("{v}")
-                    }
-                };
                 return Err(Error::user(format!(
                     "the Ray cluster of remote '{}' has {} {k} in all and a run asks for {}; lower `{key}` of the remote, or add nodes that have it. Nothing was sent",
                     self.remote.name,
-                    shown(have),
-                    shown(want)
+                    ray::amount(&k, have),
+                    ray::amount(&k, want)
                 )));
             }
         }
@@ -744,8 +732,8 @@ impl<'a> RaySender<'a> {
             Some("RUNNING") if fetched => Some("running"),
             Some("RUNNING") => Some("pending"),
             Some("STOPPED") => Some("terminated"),
-            Some("FAILED") => Some("error"),
-            Some("SUCCEEDED") => Some("error"),
+            // FAILED, or SUCCEEDED with no exit status: the run never
+            // ended there; or a job Ray no longer knows.
             _ => Some("error"),
         };
         if state == Some("running") {

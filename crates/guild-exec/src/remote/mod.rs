@@ -488,7 +488,8 @@ impl Fields<'_> {
                 ))
             }
         };
-        if let Some(0) = self.uint("max-concurrent")? {
+        let max_concurrent = self.uint("max-concurrent")?;
+        if max_concurrent == Some(0) {
             return Err((self.bad)("`max-concurrent` must be 1 or more".into()));
         }
         Ok(ray::Ray {
@@ -501,7 +502,7 @@ impl Fields<'_> {
             resources,
             env: self.env("env")?,
             pip: self.strings("pip")?,
-            max_concurrent: self.uint("max-concurrent")?,
+            max_concurrent,
             hourly_cost: self.float("hourly-cost")?,
         })
     }

@@ -100,10 +100,7 @@ impl Ray {
     pub fn describe_asks(&self) -> String {
         self.asks()
             .iter()
-            .map(|(k, v)| match k.as_str() {
-                "memory" => format!("{} memory", guild_format::text::format_bytes(*v as u64)),
-                _ => format!("{} {k}", trim_float(*v)),
-            })
+            .map(|(k, v)| format!("{} {k}", amount(k, *v)))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -127,11 +124,12 @@ impl Ray {
 }
 
 /// `1`, `0.5`: a resource amount as people write it.
-fn trim_float(v: f64) -> String {
-    if v.fract() == 0.0 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v}")
+/// An amount of Ray resource `k` as people read it: memory in bytes
+/// (`4.0G`), the others as numbers (f64's Display writes 2.0 as `2`).
+pub fn amount(k: &str, v: f64) -> String {
+    match k {
+        "memory" | "objectStoreMemory" => guild_format::text::format_bytes(v as u64),
+        _ => format!("{v}"),
     }
 }
 
@@ -185,10 +183,11 @@ impl Got {
     }
 
     fn text(&self) -> String {
-        let t = String::from_utf8_lossy(&self.body);
-        let t = t.trim();
         // Ray answers errors as text, often a traceback: its last line.
-        t.lines().last().unwrap_or("").chars().take(300).collect()
+        crate::remote::last_line(&self.body, "")
+            .chars()
+            .take(300)
+            .collect()
     }
 }
 

@@ -189,6 +189,15 @@ fn ray_runs_sweeps_and_stops_with_a_shared_path() {
         std::thread::sleep(Duration::from_millis(500));
     };
     assert_eq!(trials.len(), 3, "{trials:?}");
+    // `status` counts the sweep's trials by state, with the cost so far.
+    let (out, _) = ok(&e, &["status", "--json"]);
+    let st: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let sweep = st
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["running"] == 2))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(sweep["queued"], 1, "{out}");
+    assert!(sweep["cost"].as_f64().is_some(), "{out}");
     let waiting = trials
         .iter()
         .find(|(_, s)| s == "pending")
